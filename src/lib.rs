@@ -1,0 +1,64 @@
+//! codex-in-claude: one synchronous binary that lets an MCP client (Claude Code) call the OpenAI
+//! `codex` CLI for second opinions, reviews and delegated diffs, safely.
+//!
+//! Map of the crate:
+//! - `cli`: argv → `Mode`, help text; `run` below dispatches on it.
+//! - `rpc`: JSON-RPC framing and classification over stdio; knows nothing of tools.
+//! - `mcp`: the MCP main loop, both protocol eras, tool calls on threads, roots.
+//! - `tools`: the registry every tool is declared in, and the tools themselves.
+//! - `envelope`: `ErrorCode`, the error envelope and `meta` (the agent-visible contract).
+//! - `process` (+ `sys`): the one runner for every child process.
+//! - `codex`: what we assume about the codex CLI; `config`, `workspace`, `text`, `hash`, `log`:
+//!   the supporting pieces.
+
+pub mod cancel;
+pub mod cli;
+pub mod codex;
+pub mod config;
+pub mod envelope;
+pub mod hash;
+pub mod log;
+pub mod mcp;
+pub mod process;
+pub mod rpc;
+mod sys;
+pub mod text;
+pub mod tools;
+pub mod workspace;
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Runs one mode to completion.
+pub fn run(mode: cli::Mode) -> ExitCode {
+    let config = config::Config::from_env();
+    log::init(config.log_level, config.log_file.as_deref());
+    for warning in &config.warnings {
+        log_warn!("{warning}");
+    }
+    match mode {
+        cli::Mode::Serve => {
+            log_info!("serving MCP on stdio (version {VERSION})");
+            mcp::serve(std::io::stdin(), std::io::stdout(), config);
+            ExitCode::SUCCESS
+        }
+        cli::Mode::Status { json } => {
+            let report = tools::status_report(&config);
+            let text = if json { format!("{report:#}\n") } else { cli::render_status(&report) };
+            print_stdout(&text)
+        }
+        cli::Mode::Version => print_stdout(&format!("codex-in-claude {VERSION}\n")),
+        cli::Mode::Help => print_stdout(&cli::usage()),
+    }
+}
+
+/// Writes a command's output; a closed pipe (`| head`) is not a failure.
+fn print_stdout(text: &str) -> ExitCode {
+    match std::io::stdout().write_all(text.as_bytes()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(_) => ExitCode::FAILURE,
+    }
+}

@@ -1,0 +1,13 @@
+//! Entry point: parse the command line and hand over to the library.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match codex_in_claude::cli::parse(std::env::args_os().skip(1)) {
+        Ok(mode) => codex_in_claude::run(mode),
+        Err(codex_in_claude::cli::UsageError(problem)) => {
+            eprintln!("codex-in-claude: {problem}\n\n{}", codex_in_claude::cli::usage());
+            ExitCode::from(2)
+        }
+    }
+}

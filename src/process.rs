@@ -1,0 +1,470 @@
+//! The one process runner used for every child process (`git`, `codex`).
+//!
+//! Guarantees, each one a lesson of the original project (original-spec §12.x 5–6):
+//! - the program is resolved up front, so a missing binary is a clean `RunError::NotFound`;
+//! - the child runs in its own process group, so a timeout or cancel kills the whole group and a
+//!   grandchild holding the pipes cannot stall us; stragglers are killed after a normal exit too;
+//! - the child gets `PR_SET_PDEATHSIG`, so it dies with the server;
+//! - stdin is `/dev/null`, or fed from a thread and then closed (codex waits forever on an open
+//!   stdin pipe);
+//! - stdout and stderr are drained on threads into capped buffers that keep a head and a tail
+//!   window, so memory is bounded and the final events of a long stream survive.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use wait_timeout::ChildExt as _;
+
+use crate::cancel::CancelToken;
+
+/// How often a waiting runner checks its cancel token.
+const CANCEL_POLL: Duration = Duration::from_millis(25);
+/// How long to wait for the drain threads after the group was killed. Only a process that left
+/// our process group (setsid) could hold a pipe longer; we then return what was captured.
+const DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+/// The environment a child sees.
+#[derive(Debug, Clone)]
+pub enum Env {
+    /// The server's environment minus every `GIT_*` variable, which could point a child at
+    /// another repository or config.
+    InheritWithoutGit,
+    /// Exactly these variables (PATH is added from the server's own when not given).
+    Only(Vec<(String, String)>),
+}
+
+#[derive(Debug)]
+pub struct Cmd {
+    program: String,
+    args: Vec<OsString>,
+    cwd: Option<PathBuf>,
+    env: Env,
+    stdin: Option<Vec<u8>>,
+    timeout: Duration,
+    cancel: Option<CancelToken>,
+    stdout_cap: usize,
+    stderr_cap: usize,
+}
+
+impl Cmd {
+    pub fn new(program: &str) -> Cmd {
+        Cmd {
+            program: program.to_string(),
+            args: Vec::new(),
+            cwd: None,
+            env: Env::InheritWithoutGit,
+            stdin: None,
+            timeout: Duration::from_secs(60),
+            cancel: None,
+            stdout_cap: 1024 * 1024,
+            stderr_cap: 256 * 1024,
+        }
+    }
+
+    pub fn arg(mut self, arg: impl Into<OsString>) -> Cmd {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: Into<OsString>>(mut self, args: I) -> Cmd {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn cwd(mut self, dir: &Path) -> Cmd {
+        self.cwd = Some(dir.to_path_buf());
+        self
+    }
+
+    pub fn env(mut self, env: Env) -> Cmd {
+        self.env = env;
+        self
+    }
+
+    pub fn stdin(mut self, bytes: Vec<u8>) -> Cmd {
+        self.stdin = Some(bytes);
+        self
+    }
+
+    pub fn timeout(mut self, timeout: Duration) -> Cmd {
+        self.timeout = timeout;
+        self
+    }
+
+    pub fn cancel(mut self, token: &CancelToken) -> Cmd {
+        self.cancel = Some(token.clone());
+        self
+    }
+
+    pub fn capture_caps(mut self, stdout: usize, stderr: usize) -> Cmd {
+        self.stdout_cap = stdout;
+        self.stderr_cap = stderr;
+        self
+    }
+
+    /// Runs the command to completion, timeout or cancellation.
+    pub fn run(self) -> Result<Output, RunError> {
+        let program = resolve_program(&self.program, &self.env)
+            .ok_or_else(|| RunError::NotFound { program: self.program.clone() })?;
+        #[allow(clippy::disallowed_methods)] // This is the one place children are created.
+        let mut command = std::process::Command::new(&program);
+        command
+            .args(&self.args)
+            .stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        if let Some(dir) = &self.cwd {
+            command.current_dir(dir);
+        }
+        match &self.env {
+            Env::InheritWithoutGit => {
+                for (key, _) in std::env::vars_os() {
+                    if key.to_string_lossy().starts_with("GIT_") {
+                        command.env_remove(key);
+                    }
+                }
+            }
+            Env::Only(vars) => {
+                command.env_clear();
+                if !vars.iter().any(|(k, _)| k == "PATH") {
+                    command.env("PATH", server_path());
+                }
+                command.envs(vars.iter().map(|(k, v)| (k, v)));
+            }
+        }
+        crate::sys::die_with_parent(&mut command);
+
+        let started = Instant::now();
+        let mut child = command.spawn().map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => RunError::NotFound { program: self.program.clone() },
+            _ => RunError::Spawn { program: self.program.clone(), source },
+        })?;
+        let pgid = child.id() as i32;
+        crate::log_debug!("spawned {} (pgid {pgid}) {:?}", self.program, self.args);
+
+        // From here on every path must kill the group and reap the child, so the guard owns it.
+        let mut guard = GroupGuard { child: Some(&mut child), pgid };
+        if let (Some(bytes), Some(mut pipe)) = (self.stdin, guard.child().stdin.take()) {
+            std::thread::spawn(move || {
+                // EPIPE just means the child did not want all of it.
+                let _ = pipe.write_all(&bytes);
+            });
+        }
+        let (done_tx, done_rx) = mpsc::channel();
+        let stdout = drain(guard.child().stdout.take(), self.stdout_cap, done_tx.clone());
+        let stderr = drain(guard.child().stderr.take(), self.stderr_cap, done_tx);
+
+        let mut outcome = Outcome::Exited;
+        let deadline = started + self.timeout;
+        let status = loop {
+            let now = Instant::now();
+            if self.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
+                outcome = Outcome::Cancelled;
+                break guard.kill_and_reap();
+            }
+            if now >= deadline {
+                outcome = Outcome::TimedOut;
+                break guard.kill_and_reap();
+            }
+            match guard.child().wait_timeout(CANCEL_POLL.min(deadline - now)) {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) => {}
+                Err(err) => {
+                    crate::log_warn!("waiting for {} failed: {err}", self.program);
+                    break guard.kill_and_reap();
+                }
+            }
+        };
+        guard.finish();
+        let elapsed = started.elapsed();
+
+        // Both drain threads signal when their pipe closes; after the group kill that is
+        // immediate unless something escaped the group.
+        let drain_deadline = Instant::now() + DRAIN_GRACE;
+        for _ in 0..2 {
+            let left = drain_deadline.saturating_duration_since(Instant::now());
+            if done_rx.recv_timeout(left).is_err() {
+                crate::log_warn!("{} left a process holding its output pipes; output may be incomplete", self.program);
+                break;
+            }
+        }
+        let take = |buf: &Arc<Mutex<Captured>>| std::mem::take(&mut *buf.lock().unwrap_or_else(|e| e.into_inner()));
+        Ok(Output {
+            exit_code: status.and_then(|s| s.code()),
+            stdout: take(&stdout),
+            stderr: take(&stderr),
+            timed_out: outcome == Outcome::TimedOut,
+            cancelled: outcome == Outcome::Cancelled,
+            elapsed,
+        })
+    }
+}
+
+#[derive(PartialEq)]
+enum Outcome {
+    Exited,
+    TimedOut,
+    Cancelled,
+}
+
+/// Kills the child's process group and reaps the child on every exit path, panics included.
+struct GroupGuard<'a> {
+    child: Option<&'a mut Child>,
+    pgid: i32,
+}
+
+impl GroupGuard<'_> {
+    fn child(&mut self) -> &mut Child {
+        self.child.as_mut().expect("child present until finish")
+    }
+
+    fn kill_and_reap(&mut self) -> Option<std::process::ExitStatus> {
+        crate::sys::kill_group(self.pgid);
+        self.child().wait().ok()
+    }
+
+    /// After the leader exited: kill whatever it left behind in its group. The group id cannot
+    /// have been reused while any member is alive, and a reaped leader's pid is not reallocated
+    /// within microseconds, so this cannot hit an unrelated process.
+    fn finish(&mut self) {
+        crate::sys::kill_group(self.pgid);
+        self.child = None;
+    }
+}
+
+impl Drop for GroupGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.take() {
+            crate::sys::kill_group(self.pgid);
+            let _ = child.wait();
+        }
+    }
+}
+
+fn drain<R: Read + Send + 'static>(pipe: Option<R>, cap: usize, done: mpsc::Sender<()>) -> Arc<Mutex<Captured>> {
+    let buffer = Arc::new(Mutex::new(Captured::new(cap)));
+    let shared = Arc::clone(&buffer);
+    std::thread::spawn(move || {
+        if let Some(mut pipe) = pipe {
+            let mut chunk = [0u8; 16 * 1024];
+            while let Ok(n @ 1..) = pipe.read(&mut chunk) {
+                shared.lock().unwrap_or_else(|e| e.into_inner()).push(&chunk[..n]);
+            }
+        }
+        let _ = done.send(());
+    });
+    buffer
+}
+
+/// The result of a run that started.
+#[derive(Debug)]
+pub struct Output {
+    /// `None` when the child was killed by a signal (timeout, cancel, crash).
+    pub exit_code: Option<i32>,
+    pub stdout: Captured,
+    pub stderr: Captured,
+    pub timed_out: bool,
+    pub cancelled: bool,
+    pub elapsed: Duration,
+}
+
+impl Output {
+    pub fn success(&self) -> bool {
+        self.exit_code == Some(0) && !self.timed_out && !self.cancelled
+    }
+}
+
+#[derive(Debug)]
+pub enum RunError {
+    /// The program is not on PATH (or the given path does not exist / is not executable).
+    NotFound { program: String },
+    /// It exists but could not be started.
+    Spawn { program: String, source: std::io::Error },
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::NotFound { program } => write!(f, "{program}: not found on PATH"),
+            RunError::Spawn { program, source } => write!(f, "{program}: cannot start: {source}"),
+        }
+    }
+}
+
+/// Captured output bounded to `cap` bytes: the first half and the last half are kept, the middle
+/// is dropped and counted.
+#[derive(Debug, Default)]
+pub struct Captured {
+    cap: usize,
+    head: Vec<u8>,
+    tail: VecDeque<u8>,
+    total: u64,
+}
+
+impl Captured {
+    fn new(cap: usize) -> Captured {
+        Captured { cap, ..Captured::default() }
+    }
+
+    fn push(&mut self, mut bytes: &[u8]) {
+        self.total += bytes.len() as u64;
+        let head_room = (self.cap / 2).saturating_sub(self.head.len());
+        let into_head = head_room.min(bytes.len());
+        self.head.extend_from_slice(&bytes[..into_head]);
+        bytes = &bytes[into_head..];
+        let tail_cap = self.cap - self.cap / 2;
+        if bytes.len() >= tail_cap {
+            self.tail.clear();
+            self.tail.extend(&bytes[bytes.len() - tail_cap..]);
+        } else {
+            let overflow = (self.tail.len() + bytes.len()).saturating_sub(tail_cap);
+            self.tail.drain(..overflow);
+            self.tail.extend(bytes);
+        }
+    }
+
+    /// Whether bytes were dropped between head and tail.
+    pub fn truncated(&self) -> bool {
+        self.total > (self.head.len() + self.tail.len()) as u64
+    }
+
+    /// Head and tail joined with a newline, so a line-oriented reader resynchronises at the cut.
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut out = self.head.clone();
+        if self.truncated() {
+            out.push(b'\n');
+        }
+        out.extend(self.tail.iter());
+        out
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes()).into_owned()
+    }
+}
+
+fn server_path() -> String {
+    std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".to_string())
+}
+
+/// Resolves `program` the way `execvp` would, using the PATH the child will see.
+fn resolve_program(program: &str, env: &Env) -> Option<PathBuf> {
+    let is_executable = |path: &Path| {
+        use std::os::unix::fs::PermissionsExt as _;
+        path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let path = PathBuf::from(program);
+        return is_executable(&path).then_some(path);
+    }
+    let path_var = match env {
+        Env::Only(vars) => vars.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone()),
+        Env::InheritWithoutGit => None,
+    }
+    .unwrap_or_else(server_path);
+    std::env::split_paths(&path_var).map(|dir| dir.join(program)).find(|candidate| is_executable(candidate))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Cmd {
+        Cmd::new("sh").arg("-c").arg(script)
+    }
+
+    #[test]
+    fn captures_exit_code_stdout_and_stderr() {
+        let out = sh("echo out; echo err >&2; exit 3").run().unwrap();
+        assert_eq!(out.exit_code, Some(3));
+        assert_eq!(out.stdout.text(), "out\n");
+        assert_eq!(out.stderr.text(), "err\n");
+        assert!(!out.success());
+    }
+
+    #[test]
+    fn feeds_stdin_then_closes_it() {
+        let out = sh("cat").stdin(b"prompt".to_vec()).run().unwrap();
+        assert_eq!(out.stdout.text(), "prompt");
+    }
+
+    #[test]
+    fn missing_program_is_not_found() {
+        assert!(matches!(Cmd::new("no-such-program-xyz").run(), Err(RunError::NotFound { .. })));
+        assert!(matches!(Cmd::new("/nonexistent/bin/x").run(), Err(RunError::NotFound { .. })));
+    }
+
+    #[test]
+    fn timeout_kills_a_grandchild_holding_the_pipes() {
+        let started = Instant::now();
+        let out = sh("sleep 30 & echo started; sleep 30").timeout(Duration::from_millis(300)).run().unwrap();
+        assert!(out.timed_out);
+        assert_eq!(out.stdout.text(), "started\n");
+        assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    }
+
+    #[test]
+    fn cancel_stops_the_run_promptly() {
+        let token = CancelToken::new();
+        let canceller = token.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            canceller.cancel();
+        });
+        let started = Instant::now();
+        let out = sh("sleep 30").cancel(&token).run().unwrap();
+        assert!(out.cancelled && !out.timed_out);
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn stragglers_left_after_a_normal_exit_are_killed() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let script = format!("sleep 30 >/dev/null 2>&1 & echo $! > {}", pidfile.display());
+        assert!(sh(&script).run().unwrap().success());
+        let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+        // The straggler was SIGKILLed; give the kernel a moment to tear it down.
+        let gone = (0..100).any(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            !Path::new(&format!("/proc/{pid}")).exists()
+                || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
+        });
+        assert!(gone, "straggler {pid} still alive");
+    }
+
+    #[test]
+    fn huge_output_is_capped_keeping_head_and_tail() {
+        let out = sh("echo FIRST; head -c 5000000 /dev/zero | tr '\\0' x; echo; echo LAST")
+            .capture_caps(1000, 1000)
+            .run()
+            .unwrap();
+        assert!(out.stdout.truncated());
+        let text = out.stdout.text();
+        assert!(text.len() <= 1001);
+        assert!(text.starts_with("FIRST\n") && text.ends_with("LAST\n"));
+    }
+
+    #[test]
+    fn only_env_replaces_the_environment() {
+        let out = sh("echo \"$FOO|$HOME\"").env(Env::Only(vec![("FOO".into(), "bar".into())])).run().unwrap();
+        assert_eq!(out.stdout.text(), "bar|\n");
+    }
+
+    #[test]
+    fn captured_keeps_exact_windows() {
+        let mut c = Captured::new(6);
+        for chunk in [&b"abc"[..], b"defg", b"hij"] {
+            c.push(chunk);
+        }
+        assert_eq!(c.bytes(), b"abc\nhij");
+        assert_eq!(c.total, 10);
+    }
+}

@@ -1,0 +1,45 @@
+//! Sanitising foreign text (codex output, git messages) before it reaches an envelope: control
+//! characters are stripped first (so ANSI escapes and terminal tricks never reach the client) and
+//! length is bounded with a visible marker inside the budget.
+
+const TRUNCATION_MARKER: &str = "…[truncated]";
+
+/// Removes control characters (C0, DEL, C1). Newlines and tabs survive when `keep_newlines`.
+pub fn strip_controls(text: &str, keep_newlines: bool) -> String {
+    text.chars().filter(|&c| !c.is_control() || (keep_newlines && (c == '\n' || c == '\t'))).collect()
+}
+
+/// Cuts `text` to at most `max_chars` characters, the marker included.
+pub fn bounded(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_string();
+    }
+    let keep = max_chars.saturating_sub(TRUNCATION_MARKER.chars().count());
+    let mut out: String = text.chars().take(keep).collect();
+    out.push_str(TRUNCATION_MARKER);
+    out
+}
+
+/// One line of foreign text, safe to show: no control characters, bounded.
+pub fn one_line(text: &str, max_chars: usize) -> String {
+    bounded(strip_controls(text.trim(), false).trim(), max_chars)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_ansi_and_c1_controls() {
+        assert_eq!(strip_controls("a\u{1b}[31mb\u{9b}c\r\nd\te", true), "a[31mbc\nd\te");
+        assert_eq!(strip_controls("a\nb", false), "ab");
+    }
+
+    #[test]
+    fn bounds_with_marker_inside_budget() {
+        let out = bounded(&"x".repeat(100), 20);
+        assert_eq!(out.chars().count(), 20);
+        assert!(out.ends_with(TRUNCATION_MARKER));
+        assert_eq!(bounded("short", 20), "short");
+    }
+}

@@ -1,0 +1,614 @@
+//! The tool registry: every tool declared once in `ALL`, and everything generated from it —
+//! the `tools/list` entries, the `codex_capabilities` inventory and the surface fingerprint —
+//! plus the one dispatch path (`call_tool`) that validates arguments, runs the handler under a
+//! panic guard and always returns an envelope that matches the tool's output schema.
+
+mod capabilities;
+pub mod params;
+mod pending;
+mod status;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use serde_json::{Value, json};
+
+use crate::cancel::CancelToken;
+use crate::config::{Config, Isolation};
+use crate::envelope::{ErrorCode, Meta, Tier, ToolError, error_branch_schema, error_envelope};
+use crate::workspace::Workspace;
+use params::{Args, Kind, Param};
+
+/// Whether calling the tool spends model quota. Rendered as the first word of the description,
+/// which is what the model reads when choosing a tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cost {
+    Paid,
+    Free,
+}
+
+impl Cost {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cost::Paid => "paid",
+            Cost::Free => "free",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Cost::Paid => "PAID",
+            Cost::Free => "Free",
+        }
+    }
+}
+
+/// MCP tool annotations, stated honestly: anything that spends, writes a job record or a
+/// worktree is not read-only (original-spec §12.x 1).
+#[derive(Debug, Clone, Copy)]
+pub struct Annotations {
+    pub read_only: bool,
+    pub destructive: bool,
+    pub idempotent: bool,
+    pub open_world: bool,
+}
+
+const READS_LOCAL_STATE: Annotations =
+    Annotations { read_only: true, destructive: false, idempotent: true, open_world: false };
+const ASKS_THE_MODEL: Annotations =
+    Annotations { read_only: false, destructive: false, idempotent: false, open_world: true };
+const EDITS_A_WORKTREE: Annotations =
+    Annotations { read_only: false, destructive: true, idempotent: false, open_world: true };
+const DELETES_A_RECORD: Annotations =
+    Annotations { read_only: false, destructive: true, idempotent: false, open_world: false };
+const STOPS_A_JOB: Annotations =
+    Annotations { read_only: false, destructive: false, idempotent: true, open_world: false };
+
+pub struct Tool {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub cost: Cost,
+    /// What it does and when to use it; `tools/list` prefixes the cost label.
+    pub summary: &'static str,
+    pub tier: Tier,
+    pub params: &'static [Param],
+    pub annotations: Annotations,
+    pub error_codes: &'static [ErrorCode],
+    /// JSON Schema of the `ok:true` envelope.
+    pub success_schema: fn() -> Value,
+    pub run: fn(&Call) -> Value,
+    /// False while the tool's behaviour is still to be built (it then answers `not_implemented`).
+    pub available: bool,
+}
+
+/// What a handler gets: validated arguments, the server's configuration, the client's roots and
+/// the call's cancel token.
+pub struct Call<'a> {
+    pub tool: &'a Tool,
+    pub args: Args,
+    pub config: &'a Config,
+    pub roots: &'a dyn Roots,
+    pub cancel: CancelToken,
+}
+
+/// The client's declared roots, as far as this call may know them. Legacy sessions fetch them
+/// with `roots/list`; stateless 2026 requests have none.
+pub trait Roots: Sync {
+    fn current(&self) -> Vec<PathBuf>;
+}
+
+/// No client roots: stateless requests, and the command line.
+pub struct NoRoots;
+
+impl Roots for NoRoots {
+    fn current(&self) -> Vec<PathBuf> {
+        Vec::new()
+    }
+}
+
+impl Call<'_> {
+    /// Resolves the call's workspace (SPEC §3 order).
+    pub fn workspace(&self) -> Result<Workspace, ToolError> {
+        let project_dir = std::env::var("CLAUDE_PROJECT_DIR").ok();
+        crate::workspace::resolve(self.args.text("workspace_root"), &self.roots.current(), project_dir.as_deref())
+    }
+
+    /// The checks every tool that would run codex makes before spending anything: a usable
+    /// workspace and no unexpanded `${NAME}` in the configuration.
+    pub fn preflight(&self) -> Result<Workspace, Value> {
+        let workspace = self.workspace().map_err(|e| self.fail(e, None))?;
+        if !self.config.unexpanded_placeholders.is_empty() {
+            let error = ToolError::new(
+                ErrorCode::UnexpandedEnvPlaceholder,
+                format!("unexpanded placeholder in {}", self.config.unexpanded_placeholders.join(", ")),
+            );
+            return Err(self.fail(error, Some(&workspace)));
+        }
+        Ok(workspace)
+    }
+
+    /// The error envelope of this call.
+    pub fn fail(&self, error: ToolError, workspace: Option<&Workspace>) -> Value {
+        error_envelope(error, &Meta::new(self.tool.tier, workspace))
+    }
+}
+
+// Parameters shared by several tools. Text limits are generous: size limits that depend on
+// configuration (MAX_INPUT_BYTES) are checked by the tools, with their own error code.
+const WORKSPACE_ROOT: Param = Param {
+    name: "workspace_root",
+    kind: Kind::Text { non_blank: true, max_len: Some(4096) },
+    required: false,
+    description: "Absolute project path, inside the client's roots. Default: first root, CLAUDE_PROJECT_DIR, else cwd.",
+};
+const MODEL: Param = Param {
+    name: "model",
+    kind: Kind::Text { non_blank: true, max_len: Some(128) },
+    required: false,
+    description: "Codex model (--model). Default: CODEX_IN_CLAUDE_MODEL, else codex's own default.",
+};
+const REASONING_EFFORT: Param = Param {
+    name: "reasoning_effort",
+    kind: Kind::Text { non_blank: true, max_len: Some(128) },
+    required: false,
+    description: "Reasoning effort, e.g. low, medium, high (sent as -c model_reasoning_effort).",
+};
+const ISOLATION: Param = Param {
+    name: "isolation",
+    kind: Kind::Choice(Isolation::NAMES),
+    required: false,
+    description: "inherit (user codex config applies), ignore-config (skip config.toml), ignore-rules (also skip exec rules).",
+};
+const TIMEOUT_SECONDS: Param = Param {
+    name: "timeout_seconds",
+    kind: Kind::Integer { min: 10, max: 600 },
+    required: false,
+    description: "Seconds before codex is stopped (default 300). Use the _async tool for longer work.",
+};
+const DETAIL: Param = Param {
+    name: "detail",
+    kind: Kind::Choice(&["summary", "full"]),
+    required: false,
+    description: "summary (default) omits codex's raw final message; full includes it.",
+};
+const QUESTION: Param = Param {
+    name: "question",
+    kind: Kind::Text { non_blank: true, max_len: None },
+    required: true,
+    description: "The question for Codex, self-contained.",
+};
+const EXTRA_CONTEXT: Param = Param {
+    name: "extra_context",
+    kind: Kind::Text { non_blank: false, max_len: None },
+    required: false,
+    description: "Background Codex should weigh (treated as untrusted data).",
+};
+const SCOPE: Param = Param {
+    name: "scope",
+    kind: Kind::Choice(&["working_tree", "branch", "commit"]),
+    required: false,
+    description: "working_tree (default): uncommitted changes vs HEAD; branch: base...HEAD; commit: one commit.",
+};
+const BASE: Param = Param {
+    name: "base",
+    kind: Kind::Text { non_blank: true, max_len: Some(256) },
+    required: false,
+    description: "Base ref for scope=branch, e.g. main or HEAD~3.",
+};
+const COMMIT: Param = Param {
+    name: "commit",
+    kind: Kind::Text { non_blank: true, max_len: Some(256) },
+    required: false,
+    description: "Commit to review for scope=commit.",
+};
+const PATHS: Param = Param {
+    name: "paths",
+    kind: Kind::TextList { max_items: 256, max_len: 4096 },
+    required: false,
+    description: "Repo-relative paths to limit the review to.",
+};
+const UNTRACKED: Param = Param {
+    name: "untracked",
+    kind: Kind::Choice(&["explicit_only", "include", "exclude"]),
+    required: false,
+    description: "Untracked files (working_tree): explicit_only (default) includes only those named in paths; include: all; exclude: none.",
+};
+const TASK: Param = Param {
+    name: "task",
+    kind: Kind::Text { non_blank: true, max_len: None },
+    required: true,
+    description: "The coding task for Codex, self-contained.",
+};
+const JOB_ID: Param =
+    Param { name: "job_id", kind: Kind::JobId, required: true, description: "Job id returned by an _async tool." };
+
+const CONSULT_PARAMS: &[Param] =
+    &[QUESTION, EXTRA_CONTEXT, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION, TIMEOUT_SECONDS, DETAIL];
+const CONSULT_ASYNC_PARAMS: &[Param] = &[QUESTION, EXTRA_CONTEXT, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION];
+const REVIEW_PARAMS: &[Param] = &[
+    SCOPE,
+    BASE,
+    COMMIT,
+    PATHS,
+    UNTRACKED,
+    EXTRA_CONTEXT,
+    WORKSPACE_ROOT,
+    MODEL,
+    REASONING_EFFORT,
+    ISOLATION,
+    TIMEOUT_SECONDS,
+    DETAIL,
+];
+const REVIEW_ASYNC_PARAMS: &[Param] =
+    &[SCOPE, BASE, COMMIT, PATHS, UNTRACKED, EXTRA_CONTEXT, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION];
+const DELEGATE_PARAMS: &[Param] = &[TASK, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION, TIMEOUT_SECONDS, DETAIL];
+const DELEGATE_ASYNC_PARAMS: &[Param] = &[TASK, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION];
+const JOB_PARAMS: &[Param] = &[JOB_ID, WORKSPACE_ROOT];
+const JOB_RESULT_PARAMS: &[Param] = &[JOB_ID, WORKSPACE_ROOT, DETAIL];
+
+/// How a tool that another issue builds behaves until then: the checks it already makes, and
+/// the error codes those checks can produce.
+#[derive(Clone, Copy)]
+struct Stage {
+    run: fn(&Call) -> Value,
+    error_codes: &'static [ErrorCode],
+}
+
+/// A tool that would run codex or git: workspace and placeholder checks, then `not_implemented`.
+const PENDING_CODEX_TOOL: Stage = Stage {
+    run: pending::run_codex_tool,
+    error_codes: &[
+        ErrorCode::InvalidArguments,
+        ErrorCode::InvalidWorkspaceRoot,
+        ErrorCode::WorkspaceOutsideRoots,
+        ErrorCode::UnexpandedEnvPlaceholder,
+        ErrorCode::NotImplemented,
+        ErrorCode::InternalError,
+    ],
+};
+/// A job lifecycle tool: workspace check, then `not_implemented`.
+const PENDING_JOB_TOOL: Stage = Stage {
+    run: pending::run_job_tool,
+    error_codes: &[
+        ErrorCode::InvalidArguments,
+        ErrorCode::InvalidWorkspaceRoot,
+        ErrorCode::WorkspaceOutsideRoots,
+        ErrorCode::NotImplemented,
+        ErrorCode::InternalError,
+    ],
+};
+const LOCAL_ONLY_CODES: &[ErrorCode] = &[ErrorCode::InvalidArguments, ErrorCode::InternalError];
+
+/// A tool whose behaviour another issue builds: listed with its final inputs, answering
+/// `not_implemented` after the same argument and workspace checks the real one will make.
+#[allow(clippy::too_many_arguments)]
+const fn pending(
+    name: &'static str,
+    title: &'static str,
+    cost: Cost,
+    summary: &'static str,
+    tier: Tier,
+    params: &'static [Param],
+    annotations: Annotations,
+    stage: Stage,
+) -> Tool {
+    Tool {
+        name,
+        title,
+        cost,
+        summary,
+        tier,
+        params,
+        annotations,
+        error_codes: stage.error_codes,
+        success_schema: pending::success_schema,
+        run: stage.run,
+        available: false,
+    }
+}
+
+/// Every tool, in the order `tools/list` shows them.
+pub static ALL: &[Tool] = &[
+    Tool {
+        name: "codex_status",
+        title: "Codex readiness",
+        cost: Cost::Free,
+        summary: "Is codex installed, supported and logged in? Reports version, auth, flag support, resolved defaults and config warnings. Call first when a paid tool fails.",
+        tier: Tier::Consult,
+        params: &[],
+        annotations: READS_LOCAL_STATE,
+        error_codes: LOCAL_ONLY_CODES,
+        success_schema: status::success_schema,
+        run: status::run,
+        available: true,
+    },
+    Tool {
+        name: "codex_capabilities",
+        title: "Codex tool inventory",
+        cost: Cost::Free,
+        summary: "Inventory of these tools: cost, parameters, error codes per tool, and the surface fingerprint.",
+        tier: Tier::Consult,
+        params: &[],
+        annotations: READS_LOCAL_STATE,
+        error_codes: LOCAL_ONLY_CODES,
+        success_schema: capabilities::success_schema,
+        run: capabilities::run,
+        available: true,
+    },
+    pending(
+        "codex_consult",
+        "Ask Codex",
+        Cost::Paid,
+        "Independent second opinion from OpenAI Codex (read-only sandbox); sends the question and context to OpenAI. Blocks until Codex answers.",
+        Tier::Consult,
+        CONSULT_PARAMS,
+        ASKS_THE_MODEL,
+        PENDING_CODEX_TOOL,
+    ),
+    pending(
+        "codex_consult_async",
+        "Ask Codex in the background",
+        Cost::Paid,
+        "Like codex_consult but returns a job_id at once; poll codex_job_status, then codex_job_result.",
+        Tier::Consult,
+        CONSULT_ASYNC_PARAMS,
+        ASKS_THE_MODEL,
+        PENDING_CODEX_TOOL,
+    ),
+    pending(
+        "codex_review_changes",
+        "Codex code review",
+        Cost::Paid,
+        "Structured review (verdict, findings) of uncommitted changes, a branch or a commit by OpenAI Codex, read-only; the redacted diff is sent to OpenAI.",
+        Tier::Consult,
+        REVIEW_PARAMS,
+        ASKS_THE_MODEL,
+        PENDING_CODEX_TOOL,
+    ),
+    pending(
+        "codex_review_changes_async",
+        "Codex code review in the background",
+        Cost::Paid,
+        "Like codex_review_changes but returns a job_id at once; poll codex_job_status, then codex_job_result.",
+        Tier::Consult,
+        REVIEW_ASYNC_PARAMS,
+        ASKS_THE_MODEL,
+        PENDING_CODEX_TOOL,
+    ),
+    pending(
+        "codex_delegate",
+        "Delegate to Codex",
+        Cost::Paid,
+        "Codex implements a task in a throwaway git worktree (no network) and returns a unified diff; your tree is never touched. Review the diff before applying it.",
+        Tier::Propose,
+        DELEGATE_PARAMS,
+        EDITS_A_WORKTREE,
+        PENDING_CODEX_TOOL,
+    ),
+    pending(
+        "codex_delegate_async",
+        "Delegate to Codex in the background",
+        Cost::Paid,
+        "Like codex_delegate but returns a job_id at once; poll codex_job_status, then codex_job_result.",
+        Tier::Propose,
+        DELEGATE_ASYNC_PARAMS,
+        EDITS_A_WORKTREE,
+        PENDING_CODEX_TOOL,
+    ),
+    pending(
+        "codex_dry_run",
+        "Preview a review",
+        Cost::Free,
+        "What codex_review_changes would send: scope, diff size, coverage, redactions, prompt bytes. No model call.",
+        Tier::Consult,
+        REVIEW_ASYNC_PARAMS,
+        READS_LOCAL_STATE,
+        PENDING_CODEX_TOOL,
+    ),
+    pending(
+        "codex_delegate_dry_run",
+        "Preview a delegation",
+        Cost::Free,
+        "What codex_delegate would start from: HEAD, tracked/uncommitted/untracked files, prompt bytes. No model call, no worktree.",
+        Tier::Propose,
+        DELEGATE_ASYNC_PARAMS,
+        READS_LOCAL_STATE,
+        PENDING_CODEX_TOOL,
+    ),
+    pending(
+        "codex_job_status",
+        "Background job status",
+        Cost::Free,
+        "Status of a background job: running/done/failed/cancelled/timeout, elapsed time, what Codex is doing, when to poll next.",
+        Tier::Consult,
+        JOB_PARAMS,
+        READS_LOCAL_STATE,
+        PENDING_JOB_TOOL,
+    ),
+    pending(
+        "codex_job_result",
+        "Background job result",
+        Cost::Free,
+        "The stored result of a finished job; the record is kept.",
+        Tier::Consult,
+        JOB_RESULT_PARAMS,
+        READS_LOCAL_STATE,
+        PENDING_JOB_TOOL,
+    ),
+    pending(
+        "codex_job_consume_result",
+        "Take a background job result",
+        Cost::Free,
+        "The stored result of a finished job, then the record is deleted.",
+        Tier::Consult,
+        JOB_RESULT_PARAMS,
+        DELETES_A_RECORD,
+        PENDING_JOB_TOOL,
+    ),
+    pending(
+        "codex_job_cancel",
+        "Cancel a background job",
+        Cost::Free,
+        "Stops a running job and cleans up its worktree; a finished job is returned unchanged.",
+        Tier::Consult,
+        JOB_PARAMS,
+        STOPS_A_JOB,
+        PENDING_JOB_TOOL,
+    ),
+    pending(
+        "codex_job_list",
+        "List background jobs",
+        Cost::Free,
+        "Background jobs of this workspace, newest first.",
+        Tier::Consult,
+        &[WORKSPACE_ROOT],
+        READS_LOCAL_STATE,
+        PENDING_JOB_TOOL,
+    ),
+];
+
+/// The `codex_status` report, for the `status` command.
+pub fn status_report(config: &Config) -> Value {
+    status::report(config)
+}
+
+pub fn find(name: &str) -> Option<&'static Tool> {
+    ALL.iter().find(|t| t.name == name)
+}
+
+impl Tool {
+    pub fn description(&self) -> String {
+        format!("{} — {}", self.cost.label(), self.summary)
+    }
+
+    /// `ok` is required, and the envelope is either the success shape or the error shape.
+    fn output_schema(&self) -> Value {
+        json!({
+            "type": "object",
+            "required": ["ok"],
+            "properties": {"ok": {"type": "boolean"}},
+            "anyOf": [(self.success_schema)(), error_branch_schema(self.error_codes)]
+        })
+    }
+
+    fn list_entry(&self) -> Value {
+        let a = self.annotations;
+        json!({
+            "name": self.name,
+            "title": self.title,
+            "description": self.description(),
+            "inputSchema": params::input_schema(self.params),
+            "outputSchema": self.output_schema(),
+            "annotations": {
+                "readOnlyHint": a.read_only,
+                "destructiveHint": a.destructive,
+                "idempotentHint": a.idempotent,
+                "openWorldHint": a.open_world
+            }
+        })
+    }
+}
+
+/// The `tools/list` entries, built once.
+pub fn list() -> &'static [Value] {
+    static LIST: OnceLock<Vec<Value>> = OnceLock::new();
+    LIST.get_or_init(|| ALL.iter().map(Tool::list_entry).collect())
+}
+
+/// `codex-in-claude/<major>.<minor>/sha256:<12 hex>` of the canonical tool surface (every
+/// `tools/list` entry plus the error-code set). `serde_json` maps are sorted, so the
+/// serialisation is canonical; the digest changes exactly when the surface does.
+pub fn fingerprint() -> &'static str {
+    static FINGERPRINT: OnceLock<String> = OnceLock::new();
+    FINGERPRINT.get_or_init(|| {
+        let surface = json!({"tools": list(), "error_codes": ErrorCode::ALL});
+        let digest = crate::hash::sha256_hex(surface.to_string().as_bytes());
+        let mut version = crate::VERSION.split('.');
+        let (major, minor) = (version.next().unwrap_or("0"), version.next().unwrap_or("0"));
+        format!("codex-in-claude/{major}.{minor}/sha256:{}", &digest[..12])
+    })
+}
+
+/// Runs one tool call to an envelope: argument validation, then the handler under a panic guard.
+pub fn call_tool(
+    tool: &Tool,
+    arguments: Option<&Value>,
+    config: &Config,
+    roots: &dyn Roots,
+    cancel: CancelToken,
+) -> Value {
+    let args = match params::validate(tool.params, arguments) {
+        Ok(args) => args,
+        Err(error) => return error_envelope(error, &Meta::new(tool.tier, None)),
+    };
+    let call = Call { tool, args, config, roots, cancel };
+    catch_unwind(AssertUnwindSafe(|| (tool.run)(&call))).unwrap_or_else(|_| {
+        crate::log_error!("{} panicked; answered internal_error", tool.name);
+        let error = ToolError::new(ErrorCode::InternalError, format!("{} failed unexpectedly", tool.name));
+        error_envelope(error, &Meta::new(tool.tier, None))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_well_formed() {
+        let mut names: Vec<&str> = ALL.iter().map(|t| t.name).collect();
+        assert_eq!(names.len(), 15);
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), 15);
+        assert!(ALL.iter().all(|t| t.name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')));
+    }
+
+    #[test]
+    fn paid_tools_are_never_read_only_and_delegates_are_destructive() {
+        for tool in ALL {
+            if tool.cost == Cost::Paid {
+                assert!(!tool.annotations.read_only, "{}", tool.name);
+            }
+            if tool.tier == Tier::Propose && tool.cost == Cost::Paid {
+                assert!(tool.annotations.destructive, "{}", tool.name);
+            }
+        }
+    }
+
+    #[test]
+    fn every_error_code_is_advertised_by_some_tool() {
+        for code in ErrorCode::ALL {
+            assert!(ALL.iter().any(|t| t.error_codes.contains(code)), "{code:?} advertised by no tool");
+        }
+    }
+
+    #[test]
+    fn fingerprint_has_the_documented_shape() {
+        let fp = fingerprint();
+        let (prefix, digest) = fp.rsplit_once(":").unwrap();
+        assert!(prefix.starts_with("codex-in-claude/") && prefix.ends_with("/sha256"));
+        assert_eq!(digest.len(), 12);
+        assert!(digest.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn a_panicking_handler_becomes_internal_error() {
+        fn boom(_: &Call) -> Value {
+            panic!("boom")
+        }
+        let tool = Tool {
+            run: boom,
+            ..pending("t", "t", Cost::Free, "s", Tier::Consult, &[], READS_LOCAL_STATE, PENDING_JOB_TOOL)
+        };
+        let envelope = call_tool(&tool, None, &Config::from_map(&Default::default()), &NoRoots, CancelToken::new());
+        assert_eq!(envelope["error"]["code"], json!("internal_error"));
+        assert_eq!(envelope["error"]["retryable"], json!(true));
+    }
+
+    #[test]
+    fn tools_list_fits_the_context_budget() {
+        let bytes = serde_json::to_vec(list()).unwrap().len();
+        assert!(bytes < 40_000, "tools/list is {bytes} bytes");
+    }
+}

@@ -1,0 +1,263 @@
+//! Tool parameters, declared once as data: the same `Param` produces the JSON Schema published
+//! in `tools/list` and the validation applied to incoming arguments, so the two cannot disagree.
+//!
+//! Validation failures are reported by field name and reason only; rejected values are never
+//! echoed (they may hold secrets or prompt-injection text).
+
+use serde_json::{Map, Value, json};
+
+use crate::envelope::{ErrorCode, ToolError};
+
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    /// A string; `non_blank` rejects whitespace-only text (published as `pattern: "\\S"`).
+    Text {
+        non_blank: bool,
+        max_len: Option<usize>,
+    },
+    /// One of a fixed set of strings.
+    Choice(&'static [&'static str]),
+    Integer {
+        min: i64,
+        max: i64,
+    },
+    /// An array of strings.
+    TextList {
+        max_items: usize,
+        max_len: usize,
+    },
+    /// A background job id: 32 lowercase hex digits, checked before any path is built from it.
+    JobId,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Param {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub required: bool,
+    pub description: &'static str,
+}
+
+impl Param {
+    fn schema(&self) -> Value {
+        let nullable = !self.required;
+        let mut schema = match self.kind {
+            Kind::Text { non_blank, max_len } => {
+                let mut s = json!({"type": type_of("string", nullable)});
+                if non_blank {
+                    s["pattern"] = json!("\\S");
+                }
+                if let Some(max) = max_len {
+                    s["maxLength"] = json!(max);
+                }
+                s
+            }
+            Kind::Choice(values) => {
+                let mut values: Vec<Value> = values.iter().map(|v| json!(v)).collect();
+                if nullable {
+                    values.push(Value::Null);
+                }
+                json!({"enum": values})
+            }
+            Kind::Integer { min, max } => json!({"type": type_of("integer", nullable), "minimum": min, "maximum": max}),
+            Kind::TextList { max_items, max_len } => json!({
+                "type": type_of("array", nullable),
+                "items": {"type": "string", "minLength": 1, "maxLength": max_len},
+                "maxItems": max_items
+            }),
+            Kind::JobId => json!({"type": "string", "pattern": "^[0-9a-f]{32}$"}),
+        };
+        schema["description"] = json!(self.description);
+        schema
+    }
+
+    /// Why `value` does not fit, or `None` when it does.
+    fn problem(&self, value: &Value) -> Option<&'static str> {
+        match (self.kind, value) {
+            (Kind::Text { non_blank, max_len }, Value::String(s)) => {
+                if non_blank && s.trim().is_empty() {
+                    Some("must not be blank")
+                } else if max_len.is_some_and(|max| s.chars().count() > max) {
+                    Some("is too long")
+                } else {
+                    None
+                }
+            }
+            (Kind::Text { .. }, _) => Some("must be a string"),
+            (Kind::Choice(values), Value::String(s)) if values.contains(&s.as_str()) => None,
+            (Kind::Choice(_), _) => Some("must be one of the allowed values"),
+            (Kind::Integer { min, max }, Value::Number(n)) => match n.as_i64() {
+                Some(i) if (min..=max).contains(&i) => None,
+                Some(_) => Some("is out of range"),
+                None => Some("must be an integer"),
+            },
+            (Kind::Integer { .. }, _) => Some("must be an integer"),
+            (Kind::TextList { max_items, max_len }, Value::Array(items)) => {
+                if items.len() > max_items {
+                    Some("has too many items")
+                } else if items
+                    .iter()
+                    .any(|i| !i.as_str().is_some_and(|s| !s.is_empty() && s.chars().count() <= max_len))
+                {
+                    Some("must hold non-empty strings within the length limit")
+                } else {
+                    None
+                }
+            }
+            (Kind::TextList { .. }, _) => Some("must be an array of strings"),
+            (Kind::JobId, Value::String(s))
+                if s.len() == 32 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) =>
+            {
+                None
+            }
+            (Kind::JobId, _) => Some("must be a job id (32 lowercase hex digits)"),
+        }
+    }
+}
+
+fn type_of(name: &str, nullable: bool) -> Value {
+    if nullable { json!([name, "null"]) } else { json!(name) }
+}
+
+/// The closed input schema for a parameter list.
+pub fn input_schema(params: &[Param]) -> Value {
+    let properties: Map<String, Value> = params.iter().map(|p| (p.name.to_string(), p.schema())).collect();
+    let required: Vec<&str> = params.iter().filter(|p| p.required).map(|p| p.name).collect();
+    // No `$schema`: JSON Schema 2020-12 is MCP's default dialect, and every byte here is paid
+    // for in every conversation.
+    let mut schema = json!({
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": false
+    });
+    if !required.is_empty() {
+        schema["required"] = json!(required);
+    }
+    schema
+}
+
+/// Validated arguments: only declared keys, explicit nulls removed (null means "use the default").
+#[derive(Debug, Default)]
+pub struct Args(Map<String, Value>);
+
+impl Args {
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.0.get(name).and_then(Value::as_str)
+    }
+}
+
+/// Checks `arguments` against `params`. On failure every bad field is named, in parameter order
+/// (unknown keys last), and the first one becomes `offending_param`.
+pub fn validate(params: &[Param], arguments: Option<&Value>) -> Result<Args, ToolError> {
+    let empty = Map::new();
+    let object = match arguments {
+        None | Some(Value::Null) => &empty,
+        Some(Value::Object(object)) => object,
+        Some(_) => {
+            return Err(ToolError::new(
+                ErrorCode::InvalidArguments,
+                "invalid arguments: arguments must be a JSON object",
+            )
+            .offending("arguments"));
+        }
+    };
+    let mut problems: Vec<(String, &str)> = Vec::new();
+    let mut allowed = None;
+    for param in params {
+        match object.get(param.name) {
+            None | Some(Value::Null) if param.required => problems.push((param.name.into(), "is required")),
+            None | Some(Value::Null) => {}
+            Some(value) => {
+                if let Some(problem) = param.problem(value) {
+                    if let (Kind::Choice(values), None) = (param.kind, &allowed) {
+                        allowed = Some(values.iter().map(|v| v.to_string()).collect());
+                    }
+                    problems.push((param.name.into(), problem));
+                }
+            }
+        }
+    }
+    for key in object.keys().filter(|k| !params.iter().any(|p| p.name == k.as_str())) {
+        problems.push((display_unknown_key(key), "is not a parameter of this tool"));
+    }
+    if problems.is_empty() {
+        let args = object.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect();
+        return Ok(Args(args));
+    }
+    let listing: Vec<String> = problems.iter().map(|(field, why)| format!("{field} {why}")).collect();
+    let mut error = ToolError::new(ErrorCode::InvalidArguments, format!("invalid arguments: {}", listing.join("; ")))
+        .offending(problems[0].0.clone());
+    error.allowed_values = allowed;
+    Err(error)
+}
+
+/// An unknown key is caller text: name it only when it looks like an identifier, so a key made of
+/// control characters or a pasted secret is not reflected back.
+fn display_unknown_key(key: &str) -> String {
+    let plain =
+        !key.is_empty() && key.len() <= 64 && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if plain { key.to_string() } else { "(an unknown key, name withheld)".to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PARAMS: &[Param] = &[
+        Param {
+            name: "question",
+            kind: Kind::Text { non_blank: true, max_len: None },
+            required: true,
+            description: "q",
+        },
+        Param { name: "detail", kind: Kind::Choice(&["summary", "full"]), required: false, description: "d" },
+        Param { name: "timeout_seconds", kind: Kind::Integer { min: 10, max: 600 }, required: false, description: "t" },
+        Param { name: "paths", kind: Kind::TextList { max_items: 2, max_len: 10 }, required: false, description: "p" },
+        Param { name: "job_id", kind: Kind::JobId, required: false, description: "j" },
+    ];
+
+    fn error_for(args: Value) -> ToolError {
+        validate(PARAMS, Some(&args)).unwrap_err()
+    }
+
+    #[test]
+    fn accepts_valid_arguments_and_drops_nulls() {
+        let args = validate(PARAMS, Some(&json!({"question": "why?", "detail": null, "timeout_seconds": 10}))).unwrap();
+        assert_eq!(args.text("question"), Some("why?"));
+        assert!(!args.0.contains_key("detail"));
+    }
+
+    #[test]
+    fn names_every_bad_field_without_echoing_values() {
+        let err = error_for(json!({
+            "question": "   ", "detail": "SECRET-ENUM", "timeout_seconds": 5, "paths": ["ok", ""],
+            "job_id": "../etc", "bogus": "SECRET-VALUE", "\u{1b}[31m": 1
+        }));
+        assert_eq!(err.code, ErrorCode::InvalidArguments);
+        assert_eq!(err.offending_param.as_deref(), Some("question"));
+        for field in ["question", "detail", "timeout_seconds", "paths", "job_id", "bogus", "name withheld"] {
+            assert!(err.message.contains(field), "{field} missing from {}", err.message);
+        }
+        assert!(!err.message.contains("SECRET") && !err.message.contains('\u{1b}'));
+        assert_eq!(err.allowed_values, Some(vec!["summary".into(), "full".into()]));
+    }
+
+    #[test]
+    fn required_and_type_errors() {
+        assert!(error_for(json!({})).message.contains("question is required"));
+        assert!(error_for(json!({"question": 3})).message.contains("must be a string"));
+        assert!(error_for(json!({"question": "q", "timeout_seconds": 12.5})).message.contains("integer"));
+        let not_object = validate(PARAMS, Some(&json!([1]))).unwrap_err();
+        assert_eq!(not_object.offending_param.as_deref(), Some("arguments"));
+    }
+
+    #[test]
+    fn schema_is_closed_and_mirrors_the_rules() {
+        let schema = input_schema(PARAMS);
+        assert_eq!(schema["additionalProperties"], json!(false));
+        assert_eq!(schema["required"], json!(["question"]));
+        assert_eq!(schema["properties"]["question"]["pattern"], json!("\\S"));
+        assert_eq!(schema["properties"]["detail"]["enum"], json!(["summary", "full", null]));
+        assert_eq!(schema["properties"]["timeout_seconds"]["maximum"], json!(600));
+    }
+}

@@ -1,0 +1,159 @@
+//! `codex_status`: can a paid tool work right now? Found, version, supported range, auth, flag
+//! support, the defaults calls would use, and every configuration fallback. Never spends, never
+//! echoes what `codex login status` printed (it may name the account).
+
+use serde_json::{Value, json};
+
+use super::Call;
+use crate::codex::probe::{self, Auth, Version};
+use crate::config::{Config, TIMEOUT_BOUNDS};
+
+pub fn run(call: &Call) -> Value {
+    report(call.config)
+}
+
+/// The status envelope; also what `codex-in-claude status` prints.
+pub fn report(config: &Config) -> Value {
+    // The three probes are independent processes; running them side by side keeps the call at
+    // the cost of the slowest one.
+    let (version, auth, flags) = std::thread::scope(|scope| {
+        let version = scope.spawn(probe::version);
+        let auth = scope.spawn(probe::login_status);
+        let flags = scope.spawn(|| probe::exec_flags(true));
+        (version.join(), auth.join(), flags.join())
+    });
+    let version = version.unwrap_or(Version::Broken { detail: "version probe panicked".into() });
+    let found = matches!(version, Version::Found { .. });
+    // A login probe only means something when the binary answers.
+    let auth = if found { auth.unwrap_or(Auth::Unknown) } else { Auth::Unknown };
+    let missing_flags = match (&flags, found) {
+        (Ok(flags), true) => flags.missing(),
+        _ => Vec::new(),
+    };
+    let flags_checked = found && flags.as_ref().is_ok_and(|f| f.0.is_some());
+
+    let (codex_version, version_supported, version_detail) = match &version {
+        Version::Missing => (None, None, Some("codex was not found on PATH".to_string())),
+        Version::Broken { detail } => (None, None, Some(crate::text::one_line(detail, 200))),
+        Version::Found { text, parsed } => {
+            (Some(text.clone()), parsed.map(|(major, minor, _)| config.version_supported(major, minor)), None)
+        }
+    };
+    let supported: Vec<String> = config.supported_versions.iter().map(|(a, b)| format!("{a}.{b}")).collect();
+    let version_warning = (version_supported == Some(false)).then(|| {
+        format!(
+            "this codex version is outside the tested range ({}); calls may still work, but flags or events may have changed",
+            supported.join(", ")
+        )
+    });
+    let (authenticated, auth_detail) = match auth {
+        Auth::LoggedIn { method: Some(m) } => (Some(true), format!("codex reports an authenticated session ({m})")),
+        Auth::LoggedIn { method: None } => (Some(true), "codex reports an authenticated session".to_string()),
+        Auth::NotLoggedIn => (Some(false), "codex reports no login; run `codex login`".to_string()),
+        Auth::Unknown => (None, "could not determine whether codex is logged in".to_string()),
+    };
+    let ready = found && authenticated == Some(true);
+    let readiness_detail = if !found {
+        "codex is not usable: install it (npm install -g @openai/codex) and make sure it is on the server's PATH"
+            .to_string()
+    } else if authenticated == Some(false) {
+        "codex is installed but not logged in: run `codex login` (a custom model provider configured in codex's config.toml may not need it)".to_string()
+    } else if authenticated.is_none() {
+        "codex is installed but its login state could not be determined".to_string()
+    } else {
+        "ready".to_string()
+    };
+    let flags_warning = (!missing_flags.is_empty()).then(|| {
+        format!("codex exec --help does not list {}; runs may fail with cli_contract_changed", missing_flags.join(", "))
+    });
+
+    json!({
+        "ok": true,
+        "ready": ready,
+        "readiness_detail": readiness_detail,
+        "codex_found": found,
+        "codex_version": codex_version,
+        "version_detail": version_detail,
+        "version_supported": version_supported,
+        "supported_versions": supported,
+        "version_warning": version_warning,
+        "codex_authenticated": authenticated,
+        "auth_detail": auth_detail,
+        "flags_checked": flags_checked,
+        "missing_flags": missing_flags,
+        "flags_warning": flags_warning,
+        "raw_defaults": {
+            "tier": config.tier_default,
+            "sandbox": config.sandbox_default,
+            "isolation": config.isolation.as_str(),
+            "model": config.model,
+            "reasoning_effort": config.reasoning_effort,
+            "timeout_seconds": config.timeout_seconds_raw,
+        },
+        "resolved_defaults": {
+            "tier": config.tier_default,
+            "sandbox": config.sandbox_default,
+            "isolation": config.isolation.as_str(),
+            "model": config.model,
+            "reasoning_effort": config.reasoning_effort,
+            "timeout_seconds": config.timeout_seconds,
+            "timeout_bounds": [TIMEOUT_BOUNDS.0, TIMEOUT_BOUNDS.1],
+            "max_input_bytes": config.max_input_bytes,
+            "max_delegate_diff_bytes": config.max_delegate_diff_bytes,
+            "max_output_bytes": config.max_output_bytes,
+            "job_max_seconds": config.job_max_seconds,
+            "job_ttl_seconds": config.job_ttl_seconds,
+        },
+        "config_warnings": config.warnings,
+        "unexpanded_env_placeholders": config.unexpanded_placeholders,
+        "caveat": "Paid tools send your question, context or redacted diff to OpenAI through codex; Codex can read any file the OS user can. Treat its output as claims to verify.",
+        "server_version": crate::VERSION,
+        "fingerprint": super::fingerprint(),
+    })
+}
+
+pub fn success_schema() -> Value {
+    let string = json!({"type": "string"});
+    let nullable_string = json!({"type": ["string", "null"]});
+    let strings = json!({"type": "array", "items": {"type": "string"}});
+    let defaults = json!({
+        "type": "object",
+        "required": ["tier", "sandbox", "isolation", "model", "reasoning_effort", "timeout_seconds"],
+        "properties": {
+            "tier": string, "sandbox": string, "isolation": string,
+            "model": nullable_string, "reasoning_effort": nullable_string,
+            "timeout_seconds": {"type": "integer"}
+        }
+    });
+    json!({
+        "type": "object",
+        "required": [
+            "ok", "ready", "readiness_detail", "codex_found", "codex_version", "version_supported",
+            "codex_authenticated", "auth_detail", "missing_flags", "raw_defaults", "resolved_defaults",
+            "config_warnings", "fingerprint"
+        ],
+        "properties": {
+            "ok": {"const": true},
+            "ready": {"type": "boolean"},
+            "readiness_detail": string,
+            "codex_found": {"type": "boolean"},
+            "codex_version": nullable_string,
+            "version_detail": nullable_string,
+            "version_supported": {"type": ["boolean", "null"]},
+            "supported_versions": strings,
+            "version_warning": nullable_string,
+            "codex_authenticated": {"type": ["boolean", "null"]},
+            "auth_detail": string,
+            "flags_checked": {"type": "boolean"},
+            "missing_flags": strings,
+            "flags_warning": nullable_string,
+            "raw_defaults": defaults,
+            "resolved_defaults": defaults,
+            "config_warnings": strings,
+            "unexpanded_env_placeholders": strings,
+            "caveat": string,
+            "server_version": string,
+            "fingerprint": string
+        }
+    })
+}
