@@ -123,10 +123,13 @@ mod tests {
     }
 
     #[test]
-    fn help_lists_every_environment_variable() {
+    fn help_and_readme_list_every_environment_variable() {
         let help = usage();
+        let readme = include_str!("../README.md");
         for var in crate::config::VARS {
-            assert!(help.contains(&format!("CODEX_IN_CLAUDE_{}", var.name)), "{}", var.name);
+            let name = format!("CODEX_IN_CLAUDE_{}", var.name);
+            assert!(help.contains(&name), "--help misses {name}");
+            assert!(readme.contains(&format!("`{name}`")), "README misses {name}");
         }
     }
 }

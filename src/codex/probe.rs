@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::cancel::CancelToken;
 use crate::process::{Cmd, RunError};
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -38,11 +39,13 @@ pub enum Version {
     Found { text: String, parsed: Option<(u64, u64, u64)> },
 }
 
-pub fn version() -> Version {
-    match Cmd::new(super::PROGRAM).arg("--version").timeout(PROBE_TIMEOUT).run() {
+pub fn version(cancel: &CancelToken) -> Version {
+    match Cmd::new(super::PROGRAM).arg("--version").timeout(PROBE_TIMEOUT).cancel(cancel).run() {
         Err(RunError::NotFound { .. }) => Version::Missing,
         Err(err @ RunError::Spawn { .. }) => Version::Broken { detail: err.to_string() },
-        Ok(out) if out.timed_out => Version::Broken { detail: "codex --version timed out".into() },
+        Ok(out) if out.timed_out || out.cancelled => {
+            Version::Broken { detail: "codex --version did not finish".into() }
+        }
         Ok(out) if !out.success() => Version::Broken { detail: format!("codex --version exited {:?}", out.exit_code) },
         Ok(out) => {
             let raw = out.stdout.text();
@@ -74,10 +77,10 @@ pub enum Auth {
 }
 
 /// `codex login status`. Its output may name the account, so only the method is kept.
-pub fn login_status() -> Auth {
-    match Cmd::new(super::PROGRAM).args(["login", "status"]).timeout(PROBE_TIMEOUT).run() {
+pub fn login_status(cancel: &CancelToken) -> Auth {
+    match Cmd::new(super::PROGRAM).args(["login", "status"]).timeout(PROBE_TIMEOUT).cancel(cancel).run() {
         Err(_) => Auth::Unknown,
-        Ok(out) if out.timed_out || out.exit_code.is_none() => Auth::Unknown,
+        Ok(out) if out.timed_out || out.cancelled || out.exit_code.is_none() => Auth::Unknown,
         Ok(out) if out.exit_code != Some(0) => Auth::NotLoggedIn,
         Ok(out) => {
             let text = format!("{}\n{}", out.stdout.text(), out.stderr.text()).to_ascii_lowercase();
@@ -108,8 +111,9 @@ impl ExecFlags {
     }
 }
 
-/// `codex exec --help`, cached for five minutes; `refresh` forces a new probe.
-pub fn exec_flags(refresh: bool) -> Arc<ExecFlags> {
+/// `codex exec --help`, cached for five minutes; `refresh` forces a new probe. A cancelled probe
+/// is not cached.
+pub fn exec_flags(refresh: bool, cancel: &CancelToken) -> Arc<ExecFlags> {
     static CACHE: Mutex<Option<(Instant, Arc<ExecFlags>)>> = Mutex::new(None);
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((at, flags)) = cache.as_ref()
@@ -121,13 +125,16 @@ pub fn exec_flags(refresh: bool) -> Arc<ExecFlags> {
     let help = Cmd::new(super::PROGRAM)
         .args(["exec", "--help"])
         .timeout(PROBE_TIMEOUT)
+        .cancel(cancel)
         .run()
         .ok()
-        .filter(|out| !out.timed_out)
+        .filter(|out| !out.timed_out && !out.cancelled)
         .map(|out| format!("{}\n{}", out.stdout.text(), out.stderr.text()))
         .filter(|text| !text.trim().is_empty());
     let flags = Arc::new(ExecFlags(help.map(|text| long_flags(&text))));
-    *cache = Some((Instant::now(), Arc::clone(&flags)));
+    if !cancel.is_cancelled() {
+        *cache = Some((Instant::now(), Arc::clone(&flags)));
+    }
     flags
 }
 

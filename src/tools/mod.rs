@@ -470,7 +470,7 @@ pub static ALL: &[Tool] = &[
 
 /// The `codex_status` report, for the `status` command.
 pub fn status_report(config: &Config) -> Value {
-    status::report(config)
+    status::report(config, &CancelToken::new())
 }
 
 pub fn find(name: &str) -> Option<&'static Tool> {

@@ -5,21 +5,22 @@
 use serde_json::{Value, json};
 
 use super::Call;
+use crate::cancel::CancelToken;
 use crate::codex::probe::{self, Auth, Version};
 use crate::config::{Config, TIMEOUT_BOUNDS};
 
 pub fn run(call: &Call) -> Value {
-    report(call.config)
+    report(call.config, &call.cancel)
 }
 
 /// The status envelope; also what `codex-in-claude status` prints.
-pub fn report(config: &Config) -> Value {
+pub fn report(config: &Config, cancel: &CancelToken) -> Value {
     // The three probes are independent processes; running them side by side keeps the call at
     // the cost of the slowest one.
     let (version, auth, flags) = std::thread::scope(|scope| {
-        let version = scope.spawn(probe::version);
-        let auth = scope.spawn(probe::login_status);
-        let flags = scope.spawn(|| probe::exec_flags(true));
+        let version = scope.spawn(|| probe::version(cancel));
+        let auth = scope.spawn(|| probe::login_status(cancel));
+        let flags = scope.spawn(|| probe::exec_flags(true, cancel));
         (version.join(), auth.join(), flags.join())
     });
     let version = version.unwrap_or(Version::Broken { detail: "version probe panicked".into() });

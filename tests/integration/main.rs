@@ -1,0 +1,22 @@
+//! The one integration test binary: it drives the built `codex-in-claude` over raw stdio pipes,
+//! with real git, the real pinned codex against a loopback mock model, and a fake codex only for
+//! fault injection.
+
+// The lint steers product code to `process::Cmd`; tests spawn the binary, codex and the SDK
+// client directly on purpose.
+#![allow(clippy::disallowed_methods)]
+
+// The harness: a raw JSON-RPC client for the server under test.
+mod support;
+// A mock of the OpenAI Responses API on 127.0.0.1 (SSE, scripted steps, request log).
+mod mock_model;
+// A throwaway CODEX_HOME wired to the mock, and the pinned codex binary.
+mod codex_home;
+// Proves the mock and recipe against the real codex, independent of our server.
+mod codex_contract;
+// JSON-RPC and MCP protocol behaviour over raw pipes, both eras.
+mod protocol;
+// codex_status and codex_capabilities against the real and the fake codex.
+mod status;
+// The official Python MCP SDK as an independent client, with its schema validation on.
+mod sdk_client;

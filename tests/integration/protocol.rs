@@ -1,0 +1,374 @@
+//! JSON-RPC and MCP behaviour over raw pipes: framing, every protocol error code, both eras,
+//! roots, cancellation, stdin EOF, and the error envelopes of argument and workspace problems.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::{self, Server, envelope, fake_codex_dir, path_with, process_gone};
+
+fn legacy_server() -> Server {
+    let mut server = Server::start(&[]);
+    server.initialize(json!({}));
+    server
+}
+
+#[test]
+fn initialize_negotiates_the_version_and_describes_the_server() {
+    for (asked, expected) in [
+        ("2025-11-25", "2025-11-25"),
+        ("2025-06-18", "2025-06-18"),
+        ("2024-11-05", "2024-11-05"),
+        ("1999-01-01", "2025-11-25"),
+    ] {
+        let mut server = Server::start(&[]);
+        let params = json!({"protocolVersion": asked, "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}});
+        let result = server.request(json!(1), "initialize", params)["result"].clone();
+        assert_eq!(result["protocolVersion"], json!(expected));
+        assert_eq!(result["serverInfo"]["name"], json!("codex-in-claude"));
+        assert_eq!(result["capabilities"]["tools"], json!({"listChanged": false}));
+        assert!(result["instructions"].as_str().unwrap().contains("codex_status"));
+        assert!(result.get("resultType").is_none(), "legacy results carry no resultType");
+    }
+}
+
+#[test]
+fn bad_input_gets_the_precise_error_and_the_loop_keeps_serving() {
+    let mut server = legacy_server();
+    let cases: Vec<(&[u8], i64, Value)> = vec![
+        (b"{not json\n", -32700, Value::Null),
+        (b"\xff\xfe\n", -32700, Value::Null),
+        (b"[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]\n", -32600, Value::Null),
+        (b"\"just a string\"\n", -32600, Value::Null),
+        (b"{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"no/such/method\"}\n", -32601, json!(11)),
+        (
+            b"{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":\"tools/call\",\"params\":{\"name\":\"no_such_tool\"}}\n",
+            -32602,
+            json!(12),
+        ),
+        (
+            b"{\"jsonrpc\":\"2.0\",\"id\":13,\"method\":\"tools/list\",\"params\":{\"cursor\":\"x\"}}\n",
+            -32602,
+            json!(13),
+        ),
+        (b"{\"jsonrpc\":\"1.0\",\"id\":14,\"method\":\"ping\"}\n", -32600, json!(14)),
+        (b"{\"jsonrpc\":\"2.0\",\"id\":{\"x\":1},\"method\":\"ping\"}\n", -32600, Value::Null),
+    ];
+    for (line, code, id) in cases {
+        server.send_raw(line);
+        let reply = server.next(support::TIMEOUT).expect("an error reply");
+        assert_eq!(reply["error"]["code"], json!(code), "for {:?}: {reply}", String::from_utf8_lossy(line));
+        assert_eq!(reply["id"], id, "for {:?}", String::from_utf8_lossy(line));
+    }
+    assert_eq!(server.request(json!("p"), "ping", json!({}))["result"], json!({}));
+}
+
+#[test]
+fn an_oversized_line_is_answered_and_skipped() {
+    let mut server = legacy_server();
+    let mut line = vec![b' '; 8 * 1024 * 1024 + 10];
+    line.push(b'\n');
+    server.send_raw(&line);
+    let reply = server.next(support::TIMEOUT).unwrap();
+    assert_eq!(reply["error"]["code"], json!(-32600));
+    assert!(reply["error"]["message"].as_str().unwrap().contains("limit"));
+    assert_eq!(server.request(json!(2), "ping", json!({}))["result"], json!({}));
+}
+
+#[test]
+fn notifications_are_never_answered() {
+    let mut server = legacy_server();
+    server.send(json!({"jsonrpc": "2.0", "method": "notifications/unknown", "params": {}}));
+    server.send(json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 999}}));
+    let reply = server.request(json!(3), "ping", json!({}));
+    assert_eq!(reply["result"], json!({}));
+    server.expect_silence(Duration::from_millis(200));
+}
+
+#[test]
+fn stdin_eof_exits_zero() {
+    let mut server = legacy_server();
+    assert!(server.close().success());
+}
+
+#[test]
+fn stdin_eof_cancels_an_in_flight_call_and_kills_its_codex() {
+    let pidfile = tempfile::NamedTempFile::new().unwrap();
+    let mut server = hanging_codex_server(pidfile.path());
+    server.send(
+        json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "codex_status", "arguments": {}}}),
+    );
+    let pids = wait_for_pids(pidfile.path());
+    let started = Instant::now();
+    let status = server.close();
+    assert!(status.success(), "{status:?}");
+    assert!(started.elapsed() < Duration::from_secs(5), "exit took {:?}", started.elapsed());
+    assert!(pids.iter().all(|&pid| process_gone(pid)), "fake codex survived the server");
+}
+
+#[test]
+fn a_cancelled_call_gets_no_response_and_its_codex_is_killed() {
+    let pidfile = tempfile::NamedTempFile::new().unwrap();
+    let mut server = hanging_codex_server(pidfile.path());
+    server.send(
+        json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "codex_status", "arguments": {}}}),
+    );
+    let pids = wait_for_pids(pidfile.path());
+
+    // While the call hangs, the loop still serves other requests, and refuses a reused id.
+    assert_eq!(server.request(json!(8), "ping", json!({}))["result"], json!({}));
+    let duplicate = server.request(json!(7), "tools/call", json!({"name": "codex_capabilities", "arguments": {}}));
+    assert_eq!(duplicate["error"]["code"], json!(-32600));
+
+    server.send(
+        json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 7, "reason": "user"}}),
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !pids.iter().all(|&pid| process_gone(pid)) {
+        assert!(Instant::now() < deadline, "cancel did not kill the codex process group");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(server.request(json!(9), "ping", json!({}))["result"], json!({}));
+    server.expect_silence(Duration::from_millis(300));
+}
+
+fn hanging_codex_server(pidfile: &std::path::Path) -> Server {
+    let mut server = Server::start(&[
+        ("PATH".into(), path_with(&fake_codex_dir())),
+        ("FAKE_CODEX_HANG".into(), "1".into()),
+        ("FAKE_CODEX_PIDFILE".into(), pidfile.display().to_string()),
+    ]);
+    server.initialize(json!({}));
+    server
+}
+
+/// The pids the hanging fake codex recorded (status starts three probes at once).
+fn wait_for_pids(pidfile: &std::path::Path) -> Vec<i32> {
+    let deadline = Instant::now() + support::TIMEOUT;
+    loop {
+        let pids: Vec<i32> =
+            std::fs::read_to_string(pidfile).unwrap().lines().filter_map(|l| l.trim().parse().ok()).collect();
+        if pids.len() >= 3 {
+            return pids;
+        }
+        assert!(Instant::now() < deadline, "fake codex never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn modern_meta(version: &str) -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": version,
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "raw-test", "version": "0"}
+    })
+}
+
+#[test]
+fn the_2026_era_is_served_statelessly() {
+    let mut server = Server::start(&[]);
+    let discover = server.request(
+        json!("server-discover-probe-1"),
+        "server/discover",
+        json!({"_meta": modern_meta("2026-07-28")}),
+    );
+    let result = &discover["result"];
+    assert_eq!(result["supportedVersions"], json!(["2026-07-28"]));
+    assert_eq!(result["resultType"], json!("complete"));
+    assert!(result["ttlMs"].as_u64().is_some());
+    assert_eq!(result["cacheScope"], json!("public"));
+    assert_eq!(result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"], json!("codex-in-claude"));
+
+    let list = server.request(json!(2), "tools/list", json!({"_meta": modern_meta("2026-07-28")}));
+    assert_eq!(list["result"]["resultType"], json!("complete"));
+    assert!(list["result"]["ttlMs"].as_u64().is_some());
+    assert_eq!(list["result"]["tools"].as_array().unwrap().len(), 15);
+
+    let call = server.request(
+        json!(3),
+        "tools/call",
+        json!({"name": "codex_capabilities", "arguments": {}, "_meta": modern_meta("2026-07-28")}),
+    );
+    assert_eq!(call["result"]["resultType"], json!("complete"));
+    assert_eq!(envelope(&call["result"])["ok"], json!(true));
+
+    let unsupported = server.request(json!(4), "tools/list", json!({"_meta": modern_meta("2099-01-01")}));
+    assert_eq!(unsupported["error"]["code"], json!(-32022));
+    assert_eq!(unsupported["error"]["data"]["supported"], json!(["2026-07-28"]));
+    assert_eq!(unsupported["error"]["data"]["requested"], json!("2099-01-01"));
+
+    let no_capabilities = server.request(
+        json!(5),
+        "tools/list",
+        json!({"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}}),
+    );
+    assert_eq!(no_capabilities["error"]["code"], json!(-32602));
+}
+
+#[test]
+fn tools_list_meets_the_surface_contract() {
+    let mut server = legacy_server();
+    let list = server.request(json!(1), "tools/list", json!({}));
+    let tools = list["result"]["tools"].as_array().unwrap();
+    let names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "codex_status",
+            "codex_capabilities",
+            "codex_consult",
+            "codex_consult_async",
+            "codex_review_changes",
+            "codex_review_changes_async",
+            "codex_delegate",
+            "codex_delegate_async",
+            "codex_dry_run",
+            "codex_delegate_dry_run",
+            "codex_job_status",
+            "codex_job_result",
+            "codex_job_consume_result",
+            "codex_job_cancel",
+            "codex_job_list"
+        ]
+    );
+    for tool in tools {
+        let name = tool["name"].as_str().unwrap();
+        let description = tool["description"].as_str().unwrap();
+        assert!(description.starts_with("PAID — ") || description.starts_with("Free — "), "{name}");
+        assert!(tool["title"].as_str().is_some_and(|t| !t.is_empty()), "{name}");
+        assert_eq!(tool["inputSchema"]["type"], json!("object"), "{name}");
+        assert_eq!(tool["inputSchema"]["additionalProperties"], json!(false), "{name}");
+        assert_eq!(tool["outputSchema"]["type"], json!("object"), "{name}");
+        for hint in ["readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"] {
+            assert!(tool["annotations"][hint].is_boolean(), "{name} {hint}");
+        }
+        if description.starts_with("PAID") {
+            assert_eq!(tool["annotations"]["readOnlyHint"], json!(false), "{name} spends, so it is not read-only");
+        }
+    }
+    let delegate = tools.iter().find(|t| t["name"] == "codex_delegate").unwrap();
+    assert_eq!(delegate["annotations"]["destructiveHint"], json!(true));
+    let bytes = serde_json::to_vec(tools).unwrap().len();
+    assert!(bytes < 40_000, "tools/list is {bytes} bytes, over the 40 KB budget");
+}
+
+#[test]
+fn argument_errors_are_envelopes_that_name_fields_but_never_echo_values() {
+    let mut server = legacy_server();
+    let result = server.call(
+        1,
+        "codex_consult",
+        json!({"question": "   ", "isolation": "SECRET-ISOLATION", "timeout_seconds": 5, "bogus_key": "SECRET-VALUE"}),
+    );
+    let env = envelope(&result);
+    assert_eq!(env["ok"], json!(false));
+    assert_eq!(env["error"]["code"], json!("invalid_arguments"));
+    let message = env["error"]["message"].as_str().unwrap();
+    for field in ["question", "isolation", "timeout_seconds", "bogus_key"] {
+        assert!(message.contains(field), "{field} not named in {message}");
+    }
+    assert!(!result.to_string().contains("SECRET"), "a rejected value was echoed: {result}");
+    assert_eq!(env["error"]["allowed_values"], json!(["inherit", "ignore-config", "ignore-rules"]));
+    assert_eq!(env["meta"]["fingerprint"], server_fingerprint(&mut server));
+
+    let not_an_object = server.call(2, "codex_status", json!([1, 2]));
+    assert_eq!(envelope(&not_an_object)["error"]["offending_param"], json!("arguments"));
+}
+
+fn server_fingerprint(server: &mut Server) -> Value {
+    envelope(&server.call(99, "codex_capabilities", json!({})))["fingerprint"].clone()
+}
+
+/// Answers the server's next `roots/list` request with `uris`.
+fn answer_roots(server: &mut Server, uris: &[String]) {
+    let request = server.wait_for("a roots/list request", |m| m["method"] == json!("roots/list"));
+    let roots: Vec<Value> = uris.iter().map(|u| json!({"uri": u, "name": "root"})).collect();
+    server.send(json!({"jsonrpc": "2.0", "id": request["id"], "result": {"roots": roots}}));
+}
+
+#[test]
+fn workspace_root_must_be_absolute_existing_and_inside_the_roots() {
+    let root = tempfile::tempdir().unwrap();
+    let inside = root.path().join("inner");
+    std::fs::create_dir(&inside).unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&[]);
+    server.initialize(json!({"roots": {"listChanged": true}}));
+    answer_roots(&mut server, &[format!("file://{}", root.path().display())]);
+
+    let code_of = |server: &mut Server, id: i64, workspace_root: &str| {
+        let env = envelope(&server.call(id, "codex_delegate", json!({"task": "t", "workspace_root": workspace_root})));
+        (env["error"]["code"].as_str().unwrap().to_string(), env)
+    };
+    assert_eq!(code_of(&mut server, 1, "relative/dir").0, "invalid_workspace_root");
+    assert_eq!(code_of(&mut server, 2, "/no/such/place").0, "invalid_workspace_root");
+    let (code, env) = code_of(&mut server, 3, outside.path().to_str().unwrap());
+    assert_eq!(code, "workspace_outside_roots");
+    assert_eq!(env["error"]["offending_param"], json!("workspace_root"));
+    let (code, env) = code_of(&mut server, 4, inside.to_str().unwrap());
+    assert_eq!(code, "not_implemented", "inside the roots the call gets as far as the unbuilt tool");
+    assert_eq!(env["meta"]["workspace_source"], json!("param"));
+    assert_eq!(env["meta"]["cwd"], json!(inside.canonicalize().unwrap().to_str().unwrap()));
+
+    // Without workspace_root the first root is used.
+    let env = envelope(&server.call(5, "codex_job_list", json!({})));
+    assert_eq!(env["meta"]["workspace_source"], json!("roots"));
+    assert_eq!(env["meta"]["cwd"], json!(root.path().canonicalize().unwrap().to_str().unwrap()));
+
+    // After roots/list_changed the server asks again and uses the new answer.
+    server.send(json!({"jsonrpc": "2.0", "method": "notifications/roots/list_changed"}));
+    answer_roots(&mut server, &[format!("file://{}", outside.path().display())]);
+    let (code, _) = code_of(&mut server, 6, outside.path().to_str().unwrap());
+    assert_eq!(code, "not_implemented");
+    let (code, _) = code_of(&mut server, 7, inside.to_str().unwrap());
+    assert_eq!(code, "workspace_outside_roots");
+}
+
+#[test]
+fn without_roots_the_workspace_is_claude_project_dir_then_cwd() {
+    let project = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&[("CLAUDE_PROJECT_DIR".into(), project.path().display().to_string())]);
+    server.initialize(json!({}));
+    let env = envelope(&server.call(1, "codex_job_list", json!({})));
+    assert_eq!(env["meta"]["workspace_source"], json!("claude_project_dir"));
+    assert_eq!(env["meta"]["workspace_warning"], Value::Null);
+
+    let cwd = tempfile::tempdir().unwrap();
+    let mut server = Server::start_in(&[], Some(cwd.path()));
+    server.initialize(json!({}));
+    let env = envelope(&server.call(1, "codex_job_list", json!({})));
+    assert_eq!(env["meta"]["workspace_source"], json!("cwd"));
+    assert_eq!(env["meta"]["cwd"], json!(cwd.path().canonicalize().unwrap().to_str().unwrap()));
+    assert!(env["meta"]["workspace_warning"].as_str().unwrap().contains("workspace_root"));
+}
+
+#[test]
+fn every_advertised_error_code_is_reachable() {
+    let project = tempfile::tempdir().unwrap();
+    let project_dir = project.path().display().to_string();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut record = |env: Value| {
+        assert_eq!(env["ok"], json!(false), "{env}");
+        seen.insert(env["error"]["code"].as_str().unwrap().to_string());
+    };
+
+    let mut server = Server::start(&[("CLAUDE_PROJECT_DIR".into(), project_dir.clone())]);
+    server.initialize(json!({"roots": {}}));
+    answer_roots(&mut server, &[format!("file://{project_dir}")]);
+    record(envelope(&server.call(1, "codex_consult", json!({}))));
+    record(envelope(&server.call(2, "codex_consult", json!({"question": "q", "workspace_root": "rel"}))));
+    record(envelope(&server.call(3, "codex_consult", json!({"question": "q", "workspace_root": "/"}))));
+    record(envelope(&server.call(4, "codex_consult", json!({"question": "q"}))));
+    let advertised = envelope(&server.call(5, "codex_capabilities", json!({})))["error_codes"].clone();
+
+    let mut server = Server::start(&[("CODEX_IN_CLAUDE_MODEL".into(), "${MODEL}".into())]);
+    server.initialize(json!({}));
+    record(envelope(&server.call(1, "codex_consult", json!({"question": "q"}))));
+
+    // internal_error needs a panicking handler; `tools::tests::a_panicking_handler_becomes_internal_error`
+    // proves that path in-process.
+    seen.insert("internal_error".into());
+    let advertised: std::collections::BTreeSet<String> =
+        advertised.as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
+    assert_eq!(seen, advertised);
+}

@@ -1,0 +1,194 @@
+//! A raw JSON-RPC client for the server under test: spawns the built binary with a sanitised
+//! environment, writes lines to its stdin and reads its stdout line by line, failing the test on
+//! anything on stdout that is not a JSON object (stdout must carry protocol messages only).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_codex-in-claude"))
+}
+
+/// The fake codex (fault injection only): a directory to put first on PATH.
+pub fn fake_codex_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fake-codex")
+}
+
+/// A PATH with `dir` first and the system directories after it (for git, sh, sleep).
+pub fn path_with(dir: &Path) -> String {
+    format!("{}:/usr/local/bin:/usr/bin:/bin", dir.display())
+}
+
+/// A PATH on which no codex can be found.
+pub fn path_without_codex() -> String {
+    "/usr/local/bin:/usr/bin:/bin".to_string()
+}
+
+pub struct Server {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    /// Messages read while waiting for something else, in arrival order.
+    backlog: Vec<Value>,
+    /// The server's HOME, removed when the server is dropped.
+    _home: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts the server with only `env` (plus HOME, a temp dir, and a default PATH).
+    pub fn start(env: &[(String, String)]) -> Server {
+        Server::start_in(env, None)
+    }
+
+    pub fn start_in(env: &[(String, String)], cwd: Option<&Path>) -> Server {
+        let home = tempfile::tempdir().unwrap();
+        let mut command = Command::new(binary());
+        command
+            .env_clear()
+            .env("HOME", home.path())
+            .env("PATH", path_without_codex())
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(dir) = cwd {
+            command.current_dir(dir);
+        }
+        let mut child = command.spawn().expect("start codex-in-claude");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Server { stdin: child.stdin.take(), child, lines, backlog: Vec::new(), _home: home }
+    }
+
+    pub fn send(&mut self, message: Value) {
+        self.send_raw(format!("{message}\n").as_bytes());
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(bytes).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// The next message from the server, or `None` after `timeout`.
+    pub fn next(&mut self, timeout: Duration) -> Option<Value> {
+        if !self.backlog.is_empty() {
+            return Some(self.backlog.remove(0));
+        }
+        self.read_line(timeout)
+    }
+
+    fn read_line(&mut self, timeout: Duration) -> Option<Value> {
+        let line = self.lines.recv_timeout(timeout).ok()?;
+        let value: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("stdout line is not JSON: {line:?}"));
+        assert!(value.is_object(), "stdout line is not a JSON object: {line}");
+        assert_eq!(value["jsonrpc"], json!("2.0"), "{line}");
+        Some(value)
+    }
+
+    /// Waits for the message matching `want`, keeping others in the backlog.
+    pub fn wait_for(&mut self, what: &str, want: impl Fn(&Value) -> bool) -> Value {
+        if let Some(pos) = self.backlog.iter().position(&want) {
+            return self.backlog.remove(pos);
+        }
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let message = self.read_line(left).unwrap_or_else(|| panic!("timed out waiting for {what}"));
+            if want(&message) {
+                return message;
+            }
+            self.backlog.push(message);
+        }
+    }
+
+    /// Waits for the response to request `id`.
+    pub fn response(&mut self, id: Value) -> Value {
+        let what = format!("the response to id {id}");
+        self.wait_for(&what, |m| m.get("id") == Some(&id) && m.get("method").is_none())
+    }
+
+    pub fn request(&mut self, id: Value, method: &str, params: Value) -> Value {
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        self.response(id)
+    }
+
+    /// The legacy handshake, declaring `capabilities`; returns the initialize result.
+    pub fn initialize(&mut self, capabilities: Value) -> Value {
+        let params = json!({
+            "protocolVersion": "2025-11-25",
+            "capabilities": capabilities,
+            "clientInfo": {"name": "raw-test", "version": "0"}
+        });
+        let response = self.request(json!("init"), "initialize", params);
+        self.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        response["result"].clone()
+    }
+
+    /// A legacy `tools/call`; returns the whole `CallToolResult`.
+    pub fn call(&mut self, id: i64, tool: &str, arguments: Value) -> Value {
+        let params = json!({"name": tool, "arguments": arguments});
+        let response = self.request(json!(id), "tools/call", params);
+        response.get("result").cloned().unwrap_or_else(|| panic!("no result: {response}"))
+    }
+
+    /// Asserts that nothing arrives for `quiet`.
+    pub fn expect_silence(&mut self, quiet: Duration) {
+        assert!(self.backlog.is_empty(), "unexpected backlog: {:?}", self.backlog);
+        if let Some(message) = self.read_line(quiet) {
+            panic!("expected no message, got {message}");
+        }
+    }
+
+    /// Closes stdin and waits for the process to exit.
+    pub fn close(&mut self) -> ExitStatus {
+        self.stdin = None;
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not exit after stdin closed");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Checks an envelope's shape: `isError` mirrors `ok`, and the text block holds the same JSON.
+pub fn envelope(result: &Value) -> Value {
+    let structured = result["structuredContent"].clone();
+    assert_eq!(result["isError"], json!(structured["ok"] != json!(true)), "{result}");
+    let text: Value = serde_json::from_str(result["content"][0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(text, structured);
+    structured
+}
+
+/// `/proc/<pid>` gone or a zombie.
+pub fn process_gone(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
+}
