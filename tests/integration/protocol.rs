@@ -93,27 +93,24 @@ fn stdin_eof_exits_zero() {
 
 #[test]
 fn stdin_eof_cancels_an_in_flight_call_and_kills_its_codex() {
-    let pidfile = tempfile::NamedTempFile::new().unwrap();
-    let mut server = hanging_codex_server(pidfile.path());
-    server.send(
-        json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "codex_status", "arguments": {}}}),
-    );
-    let pids = wait_for_pids(pidfile.path());
+    let (mut server, pids, _pidfile) = stuck_status_call(5);
     let started = Instant::now();
     let status = server.close();
     assert!(status.success(), "{status:?}");
     assert!(started.elapsed() < Duration::from_secs(5), "exit took {:?}", started.elapsed());
-    assert!(pids.iter().all(|&pid| process_gone(pid)), "fake codex survived the server");
+    wait_until_gone(&pids, "stdin EOF did not kill the codex process group");
+}
+
+#[test]
+fn a_killed_server_takes_its_synchronous_children_with_it() {
+    let (mut server, pids, _pidfile) = stuck_status_call(6);
+    server.kill();
+    wait_until_gone(&pids, "codex outlived a SIGKILLed server (no parent-death signal)");
 }
 
 #[test]
 fn a_cancelled_call_gets_no_response_and_its_codex_is_killed() {
-    let pidfile = tempfile::NamedTempFile::new().unwrap();
-    let mut server = hanging_codex_server(pidfile.path());
-    server.send(
-        json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "codex_status", "arguments": {}}}),
-    );
-    let pids = wait_for_pids(pidfile.path());
+    let (mut server, pids, _pidfile) = stuck_status_call(7);
 
     // While the call hangs, the loop still serves other requests, and refuses a reused id.
     assert_eq!(server.request(json!(8), "ping", json!({}))["result"], json!({}));
@@ -123,36 +120,40 @@ fn a_cancelled_call_gets_no_response_and_its_codex_is_killed() {
     server.send(
         json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 7, "reason": "user"}}),
     );
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !pids.iter().all(|&pid| process_gone(pid)) {
-        assert!(Instant::now() < deadline, "cancel did not kill the codex process group");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_gone(&pids, "cancel did not kill the codex process group");
     assert_eq!(server.request(json!(9), "ping", json!({}))["result"], json!({}));
     server.expect_silence(Duration::from_millis(300));
 }
 
-fn hanging_codex_server(pidfile: &std::path::Path) -> Server {
+/// A server whose `codex_status` call `id` is stuck in a hanging fake codex, and the pids of the
+/// three probe processes (the pid file must outlive the test's checks).
+fn stuck_status_call(id: i64) -> (Server, Vec<i32>, tempfile::NamedTempFile) {
+    let pidfile = tempfile::NamedTempFile::new().unwrap();
     let mut server = Server::start(&[
         ("PATH".into(), path_with(&fake_codex_dir())),
         ("FAKE_CODEX_HANG".into(), "1".into()),
-        ("FAKE_CODEX_PIDFILE".into(), pidfile.display().to_string()),
+        ("FAKE_CODEX_PIDFILE".into(), pidfile.path().display().to_string()),
     ]);
     server.initialize(json!({}));
-    server
-}
-
-/// The pids the hanging fake codex recorded (status starts three probes at once).
-fn wait_for_pids(pidfile: &std::path::Path) -> Vec<i32> {
+    let params = json!({"name": "codex_status", "arguments": {}});
+    server.send(json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params}));
     let deadline = Instant::now() + support::TIMEOUT;
     loop {
         let pids: Vec<i32> =
-            std::fs::read_to_string(pidfile).unwrap().lines().filter_map(|l| l.trim().parse().ok()).collect();
+            std::fs::read_to_string(pidfile.path()).unwrap().lines().filter_map(|l| l.trim().parse().ok()).collect();
         if pids.len() >= 3 {
-            return pids;
+            return (server, pids, pidfile);
         }
         assert!(Instant::now() < deadline, "fake codex never started");
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn wait_until_gone(pids: &[i32], failure: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !pids.iter().all(|&pid| process_gone(pid)) {
+        assert!(Instant::now() < deadline, "{failure}");
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -155,6 +155,12 @@ impl Server {
         }
     }
 
+    /// SIGKILLs the server (no chance to clean up) and reaps it.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
     /// Closes stdin and waits for the process to exit.
     pub fn close(&mut self) -> ExitStatus {
         self.stdin = None;
