@@ -9,8 +9,9 @@ run: build
 	@echo "serving MCP on stdio; an MCP client (e.g. Claude Code) normally launches this. Ctrl-D to stop." >&2
 	@exec $(BIN) serve
 
+# Silent recipe: under `make run`, stdout is the MCP channel and must carry protocol messages only.
 build:
-	cargo build --release --locked
+	@cargo build --release --locked
 
 ## Everything CI checks: pinned test clients, formatting, lints, unit and integration tests.
 test: test-deps lint

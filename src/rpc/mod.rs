@@ -141,10 +141,6 @@ pub fn failure(id: Option<&RequestId>, code: i64, message: &str, data: Option<Va
     json!({"jsonrpc": "2.0", "id": id.map_or(Value::Null, RequestId::to_value), "error": error})
 }
 
-pub fn notification(method: &str, params: Value) -> Value {
-    json!({"jsonrpc": "2.0", "method": method, "params": params})
-}
-
 pub fn request(id: &RequestId, method: &str, params: Value) -> Value {
     json!({"jsonrpc": "2.0", "id": id.to_value(), "method": method, "params": params})
 }

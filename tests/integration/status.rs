@@ -87,6 +87,9 @@ fn status_reports_every_configuration_fallback() {
         ("CODEX_IN_CLAUDE_JOB_MAX_COUNT".into(), "5000".into()),
         ("CODEX_IN_CLAUDE_REASONING_EFFORT".into(), "${EFFORT}".into()),
         ("CODEX_IN_CLAUDE_MODEL".into(), "gpt-test".into()),
+        ("CODEX_IN_CLAUDE_STATE_DIR".into(), "~/jobs".into()),
+        // Debug logging must stay on stderr: the harness fails on any non-JSON stdout line.
+        ("CODEX_IN_CLAUDE_LOG_LEVEL".into(), "debug".into()),
     ]);
     let warnings = status["config_warnings"].to_string();
     assert!(warnings.contains("CODEX_IN_CLAUDE_TIMEOUT_SECONDS"), "{warnings}");
@@ -94,6 +97,8 @@ fn status_reports_every_configuration_fallback() {
     assert_eq!(status["unexpanded_env_placeholders"], json!(["CODEX_IN_CLAUDE_REASONING_EFFORT"]));
     assert_eq!(status["resolved_defaults"]["timeout_seconds"], json!(300));
     assert_eq!(status["resolved_defaults"]["model"], json!("gpt-test"));
+    assert!(status["resolved_defaults"]["state_dir"].as_str().unwrap().ends_with("/jobs"));
+    assert!(!status["resolved_defaults"]["state_dir"].as_str().unwrap().starts_with('~'), "~ is expanded");
 }
 
 #[test]
