@@ -196,7 +196,7 @@ impl Server {
                 self.request_roots();
             }
             "notifications/cancelled" => {
-                if let Some(id) = notification.params.get("requestId").and_then(request_id_of) {
+                if let Some(id) = notification.params.get("requestId").and_then(RequestId::from_value) {
                     self.calls.cancel(&id);
                 }
             }
@@ -232,10 +232,9 @@ impl Server {
 
 /// Decides the era of a request, or answers it with the error a 2026 client expects.
 fn era_of(request: &Request) -> Result<Era, Value> {
-    let Some(meta) = request.params.get("_meta") else {
-        return Ok(if request.method == "server/discover" { Era::Modern } else { Era::Legacy });
-    };
-    let Some(version) = meta.get(VERSION_KEY) else {
+    let meta = request.params.get("_meta");
+    let Some(version) = meta.and_then(|m| m.get(VERSION_KEY)) else {
+        // `server/discover` only exists in the 2026 era, with or without `_meta`.
         return Ok(if request.method == "server/discover" { Era::Modern } else { Era::Legacy });
     };
     let invalid = |message: &str| rpc::failure(Some(&request.id), codes::INVALID_PARAMS, message, None);
@@ -247,7 +246,7 @@ fn era_of(request: &Request) -> Result<Era, Value> {
         let message = "unsupported protocol version";
         return Err(rpc::failure(Some(&request.id), codes::UNSUPPORTED_PROTOCOL_VERSION, message, Some(data)));
     }
-    if !meta.get(CAPABILITIES_KEY).is_some_and(Value::is_object) {
+    if !meta.and_then(|m| m.get(CAPABILITIES_KEY)).is_some_and(Value::is_object) {
         return Err(invalid("invalid params: _meta must carry clientCapabilities as an object"));
     }
     Ok(Era::Modern)
@@ -279,14 +278,6 @@ fn call_tool_result(envelope: Value) -> Value {
         "structuredContent": envelope,
         "isError": is_error,
     })
-}
-
-fn request_id_of(value: &Value) -> Option<RequestId> {
-    match value {
-        Value::String(s) => Some(RequestId::Text(s.clone())),
-        Value::Number(n) => n.as_i64().map(RequestId::Number),
-        _ => None,
-    }
 }
 
 /// Tool calls in flight, by request id. The lock also orders "send the response" against

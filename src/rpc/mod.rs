@@ -27,7 +27,7 @@ pub enum RequestId {
 }
 
 impl RequestId {
-    fn from_value(value: &Value) -> Option<RequestId> {
+    pub fn from_value(value: &Value) -> Option<RequestId> {
         match value {
             Value::String(s) => Some(RequestId::Text(s.clone())),
             Value::Number(n) => n.as_i64().map(RequestId::Number),
