@@ -35,7 +35,9 @@ pub const SUPPORTED_VERSIONS: &[&str] = &["2026-07-28", "2025-11-25", "2025-06-1
 pub const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
 /// How long `tools/list` may be cached by a 2026 client: the surface only changes with the binary.
 const TOOLS_TTL_MS: u64 = 3_600_000;
-/// After stdin closes, how long cancelled calls get to finish killing their children.
+/// After stdin closes, how long in-flight calls may finish on their own before they are cancelled.
+const SHUTDOWN_SETTLE: Duration = Duration::from_secs(1);
+/// After that, how long cancelled calls get to finish killing their children.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 const VERSION_KEY: &str = "io.modelcontextprotocol/protocolVersion";
@@ -74,7 +76,7 @@ where
         }
     }
     crate::log_info!("stdin closed; cancelling in-flight calls and exiting");
-    server.calls.cancel_all_and_wait(SHUTDOWN_GRACE);
+    server.calls.shutdown(SHUTDOWN_SETTLE, SHUTDOWN_GRACE);
     stdio::finish(server.outbox, writer, SHUTDOWN_GRACE);
 }
 
@@ -327,18 +329,34 @@ impl InFlight {
         self.idle.notify_all();
     }
 
-    fn cancel_all_and_wait(&self, grace: Duration) {
-        let deadline = Instant::now() + grace;
-        let mut calls = self.lock();
+    /// Stdin closed: calls that finish within `settle` answer normally (a quick `codex_status` is
+    /// not cut short into a misleading report); the rest are cancelled, which kills their codex,
+    /// and get `grace` to wind down.
+    fn shutdown(&self, settle: Duration, grace: Duration) {
+        let mut calls = self.wait_idle(self.lock(), Instant::now() + settle);
+        if calls.is_empty() {
+            return;
+        }
         calls.values().for_each(|entry| entry.token.cancel());
+        calls = self.wait_idle(calls, Instant::now() + grace);
+        if !calls.is_empty() {
+            crate::log_warn!("{} call(s) still running at exit", calls.len());
+        }
+    }
+
+    fn wait_idle<'a>(
+        &'a self,
+        mut calls: std::sync::MutexGuard<'a, HashMap<RequestId, Entry>>,
+        deadline: Instant,
+    ) -> std::sync::MutexGuard<'a, HashMap<RequestId, Entry>> {
         while !calls.is_empty() {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                crate::log_warn!("{} call(s) still running at exit", calls.len());
-                return;
+                break;
             }
             calls = self.idle.wait_timeout(calls, left).unwrap_or_else(|e| e.into_inner()).0;
         }
+        calls
     }
 }
 

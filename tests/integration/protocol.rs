@@ -92,6 +92,17 @@ fn stdin_eof_exits_zero() {
 }
 
 #[test]
+fn stdin_eof_lets_a_quick_call_answer_before_exiting() {
+    let mut server = Server::start(&[("PATH".into(), path_with(&fake_codex_dir()))]);
+    server.initialize(json!({}));
+    let params = json!({"name": "codex_status", "arguments": {}});
+    server.send(json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": params}));
+    assert!(server.close().success());
+    let status = envelope(&server.response(json!(4))["result"]);
+    assert_eq!(status["codex_found"], json!(true), "status was cut short: {status}");
+}
+
+#[test]
 fn stdin_eof_cancels_an_in_flight_call_and_kills_its_codex() {
     let (mut server, pids, _pidfile) = stuck_status_call(5);
     let started = Instant::now();
