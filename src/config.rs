@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::envelope::Tier;
+
 pub const PREFIX: &str = "CODEX_IN_CLAUDE_";
 
 /// Codex minor versions the end-to-end suite runs against (SPEC §4: supported = tested).
@@ -124,7 +126,7 @@ pub struct Config {
     pub timeout_seconds_raw: u64,
     pub timeout_seconds: u64,
     pub isolation: Isolation,
-    pub tier_default: &'static str,
+    pub tier_default: Tier,
     pub sandbox_default: &'static str,
     pub max_input_bytes: u64,
     pub max_delegate_diff_bytes: u64,
@@ -174,14 +176,14 @@ impl Config {
             }),
         };
         let tier_default = match reader.text("TIER_DEFAULT").as_deref() {
-            None | Some("consult") => "consult",
-            Some("propose") => "propose",
+            None | Some("consult") => Tier::Consult,
+            Some("propose") => Tier::Propose,
             Some(_) => {
                 reader.warn("TIER_DEFAULT", "is not consult or propose; using consult");
-                "consult"
+                Tier::Consult
             }
         };
-        let tier_sandbox = if tier_default == "propose" { "workspace-write" } else { "read-only" };
+        let tier_sandbox = tier_default.sandbox();
         let sandbox_default = match reader.text("SANDBOX_DEFAULT").as_deref() {
             None => tier_sandbox,
             Some("read-only") => "read-only",

@@ -68,6 +68,35 @@ pub fn report(config: &Config, cancel: &CancelToken) -> Value {
         format!("codex exec --help does not list {}; runs may fail with cli_contract_changed", missing_flags.join(", "))
     });
 
+    // `raw_defaults` shows the timeout as configured; `resolved_defaults` what runs use, plus
+    // the limits that apply.
+    let defaults = |timeout_seconds: u64| {
+        json!({
+            "tier": config.tier_default,
+            "sandbox": config.sandbox_default,
+            "isolation": config.isolation.as_str(),
+            "model": config.model,
+            "reasoning_effort": config.reasoning_effort,
+            "timeout_seconds": timeout_seconds,
+        })
+    };
+    let mut resolved_defaults = defaults(config.timeout_seconds);
+    let limits = json!({
+        "timeout_bounds": [TIMEOUT_BOUNDS.0, TIMEOUT_BOUNDS.1],
+        "max_input_bytes": config.max_input_bytes,
+        "max_delegate_diff_bytes": config.max_delegate_diff_bytes,
+        "max_output_bytes": config.max_output_bytes,
+        "git_timeout_seconds": config.git_timeout_seconds,
+        "job_max_seconds": config.job_max_seconds,
+        "job_ttl_seconds": config.job_ttl_seconds,
+        "job_max_count": config.job_max_count,
+        "state_dir": config.state_dir.display().to_string(),
+        "worktree_base": config.worktree_base.display().to_string(),
+    });
+    if let (Some(resolved), Value::Object(limits)) = (resolved_defaults.as_object_mut(), limits) {
+        resolved.extend(limits);
+    }
+
     json!({
         "ok": true,
         "ready": ready,
@@ -83,32 +112,8 @@ pub fn report(config: &Config, cancel: &CancelToken) -> Value {
         "flags_checked": flags_checked,
         "missing_flags": missing_flags,
         "flags_warning": flags_warning,
-        "raw_defaults": {
-            "tier": config.tier_default,
-            "sandbox": config.sandbox_default,
-            "isolation": config.isolation.as_str(),
-            "model": config.model,
-            "reasoning_effort": config.reasoning_effort,
-            "timeout_seconds": config.timeout_seconds_raw,
-        },
-        "resolved_defaults": {
-            "tier": config.tier_default,
-            "sandbox": config.sandbox_default,
-            "isolation": config.isolation.as_str(),
-            "model": config.model,
-            "reasoning_effort": config.reasoning_effort,
-            "timeout_seconds": config.timeout_seconds,
-            "timeout_bounds": [TIMEOUT_BOUNDS.0, TIMEOUT_BOUNDS.1],
-            "max_input_bytes": config.max_input_bytes,
-            "max_delegate_diff_bytes": config.max_delegate_diff_bytes,
-            "max_output_bytes": config.max_output_bytes,
-            "git_timeout_seconds": config.git_timeout_seconds,
-            "job_max_seconds": config.job_max_seconds,
-            "job_ttl_seconds": config.job_ttl_seconds,
-            "job_max_count": config.job_max_count,
-            "state_dir": config.state_dir.display().to_string(),
-            "worktree_base": config.worktree_base.display().to_string(),
-        },
+        "raw_defaults": defaults(config.timeout_seconds_raw),
+        "resolved_defaults": resolved_defaults,
         "config_warnings": config.warnings,
         "unexpanded_env_placeholders": config.unexpanded_placeholders,
         "caveat": "Paid tools send your question, context or redacted diff to OpenAI through codex; Codex can read any file the OS user can. Treat its output as claims to verify.",
