@@ -39,7 +39,6 @@ pub enum Env {
     Only(Vec<(String, String)>),
 }
 
-#[derive(Debug)]
 pub struct Cmd {
     program: String,
     args: Vec<OsString>,
@@ -50,6 +49,25 @@ pub struct Cmd {
     cancel: Option<CancelToken>,
     stdout_cap: usize,
     stderr_cap: usize,
+    stdout_window: Window,
+    stdout_lines: Option<LineObserver>,
+}
+
+/// Called with each complete stdout line (without the newline) as it arrives, on the drain
+/// thread. Lines longer than `MAX_OBSERVED_LINE` are passed cut to that length.
+pub type LineObserver = Box<dyn FnMut(&[u8]) + Send>;
+
+/// Longest line handed to a `LineObserver`; the rest of the line is skipped.
+const MAX_OBSERVED_LINE: usize = 256 * 1024;
+
+/// Which part of an over-long output is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    /// Half the cap from the start and half from the end: the last events of a codex stream
+    /// (usage, errors) matter as much as the first.
+    HeadAndTail,
+    /// The whole cap from the start: a diff is read front to back and cut at the limit.
+    Head,
 }
 
 impl Cmd {
@@ -64,6 +82,8 @@ impl Cmd {
             cancel: None,
             stdout_cap: 1024 * 1024,
             stderr_cap: 256 * 1024,
+            stdout_window: Window::HeadAndTail,
+            stdout_lines: None,
         }
     }
 
@@ -105,6 +125,19 @@ impl Cmd {
     pub fn capture_caps(mut self, stdout: usize, stderr: usize) -> Cmd {
         self.stdout_cap = stdout;
         self.stderr_cap = stderr;
+        self
+    }
+
+    /// Keeps the first `cap` bytes of stdout instead of a head and a tail window.
+    pub fn stdout_head(mut self, cap: usize) -> Cmd {
+        self.stdout_cap = cap;
+        self.stdout_window = Window::Head;
+        self
+    }
+
+    /// Streams stdout lines to `observer` while the child runs (progress reporting).
+    pub fn on_stdout_line(mut self, observer: LineObserver) -> Cmd {
+        self.stdout_lines = Some(observer);
         self
     }
 
@@ -158,8 +191,10 @@ impl Cmd {
             });
         }
         let (done_tx, done_rx) = mpsc::channel();
-        let stdout = drain(guard.child().stdout.take(), self.stdout_cap, done_tx.clone());
-        let stderr = drain(guard.child().stderr.take(), self.stderr_cap, done_tx);
+        let stdout_capture = Captured::new(self.stdout_cap, self.stdout_window);
+        let stdout = drain(guard.child().stdout.take(), stdout_capture, self.stdout_lines, done_tx.clone());
+        let stderr_capture = Captured::new(self.stderr_cap, Window::HeadAndTail);
+        let stderr = drain(guard.child().stderr.take(), stderr_capture, None, done_tx);
 
         let mut outcome = Outcome::Exited;
         let deadline = started + self.timeout;
@@ -248,19 +283,64 @@ impl Drop for GroupGuard<'_> {
     }
 }
 
-fn drain<R: Read + Send + 'static>(pipe: Option<R>, cap: usize, done: mpsc::Sender<()>) -> Arc<Mutex<Captured>> {
-    let buffer = Arc::new(Mutex::new(Captured::new(cap)));
+fn drain<R: Read + Send + 'static>(
+    pipe: Option<R>,
+    capture: Captured,
+    mut observer: Option<LineObserver>,
+    done: mpsc::Sender<()>,
+) -> Arc<Mutex<Captured>> {
+    let buffer = Arc::new(Mutex::new(capture));
     let shared = Arc::clone(&buffer);
     std::thread::spawn(move || {
         if let Some(mut pipe) = pipe {
             let mut chunk = [0u8; 16 * 1024];
+            let mut lines = LineSplitter::default();
             while let Ok(n @ 1..) = pipe.read(&mut chunk) {
                 shared.lock().unwrap_or_else(|e| e.into_inner()).push(&chunk[..n]);
+                if let Some(observe) = observer.as_mut() {
+                    lines.feed(&chunk[..n], observe);
+                }
+            }
+            if let Some(observe) = observer.as_mut() {
+                lines.finish(observe);
             }
         }
         let _ = done.send(());
     });
     buffer
+}
+
+/// Splits a byte stream into lines for a `LineObserver`, holding at most `MAX_OBSERVED_LINE`
+/// bytes of an unfinished line.
+#[derive(Default)]
+struct LineSplitter {
+    partial: Vec<u8>,
+    overlong: bool,
+}
+
+impl LineSplitter {
+    fn feed(&mut self, mut bytes: &[u8], observe: &mut LineObserver) {
+        while let Some(end) = bytes.iter().position(|&b| b == b'\n') {
+            self.append(&bytes[..end]);
+            observe(&self.partial);
+            self.partial.clear();
+            self.overlong = false;
+            bytes = &bytes[end + 1..];
+        }
+        self.append(bytes);
+    }
+
+    fn append(&mut self, bytes: &[u8]) {
+        let room = MAX_OBSERVED_LINE.saturating_sub(self.partial.len());
+        self.overlong |= bytes.len() > room;
+        self.partial.extend_from_slice(&bytes[..room.min(bytes.len())]);
+    }
+
+    fn finish(&mut self, observe: &mut LineObserver) {
+        if !self.partial.is_empty() {
+            observe(&self.partial);
+        }
+    }
 }
 
 /// The result of a run that started.
@@ -298,28 +378,36 @@ impl std::fmt::Display for RunError {
     }
 }
 
-/// Captured output bounded to `cap` bytes: the first half and the last half are kept, the middle
-/// is dropped and counted.
+/// Captured output bounded to `cap` bytes: with `Window::HeadAndTail` the first half and the last
+/// half are kept, with `Window::Head` the first `cap` bytes; what is dropped is counted.
 #[derive(Debug, Default)]
 pub struct Captured {
     cap: usize,
+    head_cap: usize,
     head: Vec<u8>,
     tail: VecDeque<u8>,
     total: u64,
 }
 
 impl Captured {
-    fn new(cap: usize) -> Captured {
-        Captured { cap, ..Captured::default() }
+    fn new(cap: usize, window: Window) -> Captured {
+        let head_cap = match window {
+            Window::HeadAndTail => cap / 2,
+            Window::Head => cap,
+        };
+        Captured { cap, head_cap, ..Captured::default() }
     }
 
     fn push(&mut self, mut bytes: &[u8]) {
         self.total += bytes.len() as u64;
-        let head_room = (self.cap / 2).saturating_sub(self.head.len());
+        let head_room = self.head_cap.saturating_sub(self.head.len());
         let into_head = head_room.min(bytes.len());
         self.head.extend_from_slice(&bytes[..into_head]);
         bytes = &bytes[into_head..];
-        let tail_cap = self.cap - self.cap / 2;
+        let tail_cap = self.cap - self.head_cap;
+        if bytes.is_empty() || tail_cap == 0 {
+            return;
+        }
         if bytes.len() >= tail_cap {
             self.tail.clear();
             self.tail.extend(&bytes[bytes.len() - tail_cap..]);
@@ -330,15 +418,20 @@ impl Captured {
         }
     }
 
-    /// Whether bytes were dropped between head and tail.
+    /// Whether bytes were dropped between head and tail (or after the head).
     pub fn truncated(&self) -> bool {
         self.total > (self.head.len() + self.tail.len()) as u64
+    }
+
+    /// How many bytes the child wrote in all.
+    pub fn total_bytes(&self) -> u64 {
+        self.total
     }
 
     /// Head and tail joined with a newline, so a line-oriented reader resynchronises at the cut.
     pub fn bytes(&self) -> Vec<u8> {
         let mut out = self.head.clone();
-        if self.truncated() {
+        if self.truncated() && !self.tail.is_empty() {
             out.push(b'\n');
         }
         out.extend(self.tail.iter());
@@ -460,11 +553,27 @@ mod tests {
 
     #[test]
     fn captured_keeps_exact_windows() {
-        let mut c = Captured::new(6);
+        let mut c = Captured::new(6, Window::HeadAndTail);
         for chunk in [&b"abc"[..], b"defg", b"hij"] {
             c.push(chunk);
         }
         assert_eq!(c.bytes(), b"abc\nhij");
         assert_eq!(c.total, 10);
+        let mut head = Captured::new(6, Window::Head);
+        for chunk in [&b"abc"[..], b"defg", b"hij"] {
+            head.push(chunk);
+        }
+        assert_eq!(head.bytes(), b"abcdef");
+        assert!(head.truncated() && head.total_bytes() == 10);
+    }
+
+    #[test]
+    fn stdout_lines_are_observed_as_they_arrive() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&seen);
+        let observer: LineObserver = Box::new(move |line| sink.lock().unwrap().push(line.to_vec()));
+        let out = sh("printf 'one\\ntwo\\n'; printf three").on_stdout_line(observer).run().unwrap();
+        assert!(out.success());
+        assert_eq!(*seen.lock().unwrap(), vec![b"one".to_vec(), b"two".to_vec(), b"three".to_vec()]);
     }
 }
