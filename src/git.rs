@@ -1,0 +1,1 @@
+//! Hardened git runner (being written; see the helper brief).

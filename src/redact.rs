@@ -1,0 +1,1 @@
+//! Secret redaction (being written; see the helper brief).

@@ -1,0 +1,1 @@
+//! Review diff gathering (being written; see the helper brief).

@@ -1,0 +1,3 @@
+//! Code review: gathering the diff, redacting and bounding it, and the honest verdict.
+
+pub mod gather;
