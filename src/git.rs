@@ -154,8 +154,8 @@ impl Git {
         &self.top
     }
 
-    /// A hardened `Cmd` running `git <args>` at the top level, for callers that need stdin or a
-    /// different stdout window; run it with `run_cmd`.
+    /// A hardened `Cmd` running `git <args>` at the top level, for callers that need stdin; run
+    /// it with `run_cmd` or `run_cmd_head`.
     pub fn cmd<I, S>(&self, args: I) -> Cmd
     where
         I: IntoIterator<Item = S>,
@@ -193,32 +193,38 @@ impl Git {
             .cancel(&self.cancel)
     }
 
-    /// Runs `git <args>` and requires exit 0. Stdout over `MAX_RUN_STDOUT` is a failure.
+    /// Runs `git <args>` and requires exit 0; see `run_cmd`.
     pub fn run<I, S>(&self, args: I) -> Result<Output, GitError>
     where
         I: IntoIterator<Item = S>,
         S: Into<OsString>,
     {
-        let output = self.run_cmd(self.cmd(args).stdout_head(MAX_RUN_STDOUT))?;
+        self.run_cmd(self.cmd(args))
+    }
+
+    /// Runs `git <args>` and requires exit 0; see `run_cmd_head`.
+    pub fn run_head<I, S>(&self, args: I, cap: usize) -> Result<Output, GitError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.run_cmd_head(self.cmd(args), cap)
+    }
+
+    /// Runs a `Cmd` built by `cmd`/`cmd_with_env` and requires exit 0. Stdout is complete: over
+    /// `MAX_RUN_STDOUT` bytes the call fails rather than hand a parser a cut listing.
+    pub fn run_cmd(&self, cmd: Cmd) -> Result<Output, GitError> {
+        let output = self.run_cmd_head(cmd, MAX_RUN_STDOUT)?;
         if output.stdout.truncated() {
             return Err(GitError::Failed { message: format!("git output exceeded {MAX_RUN_STDOUT} bytes") });
         }
         Ok(output)
     }
 
-    /// Runs `git <args>`, keeping only the first `cap` bytes of stdout
-    /// (`Output.stdout.truncated()` tells whether git wrote more); requires exit 0.
-    pub fn run_head<I, S>(&self, args: I, cap: usize) -> Result<Output, GitError>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<OsString>,
-    {
-        self.run_cmd(self.cmd(args).stdout_head(cap))
-    }
-
-    /// Runs a `Cmd` built by `cmd`/`cmd_with_env` and requires exit 0.
-    pub fn run_cmd(&self, cmd: Cmd) -> Result<Output, GitError> {
-        let output = self.spawn(cmd)?;
+    /// Like `run_cmd`, keeping only the first `cap` bytes of stdout (memory stays bounded;
+    /// `Output.stdout.truncated()` tells whether git wrote more).
+    pub fn run_cmd_head(&self, cmd: Cmd, cap: usize) -> Result<Output, GitError> {
+        let output = self.spawn(cmd.stdout_head(cap))?;
         if output.exit_code == Some(0) { Ok(output) } else { Err(failure(&output)) }
     }
 

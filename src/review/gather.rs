@@ -1,1 +1,639 @@
-//! Review diff gathering (being written; see the helper brief).
+//! What a code review looks at: the diff for a scope (working tree, branch, commit), optionally
+//! limited to paths and extended by untracked files, with its numstat summary.
+//!
+//! Guarantees (original-spec §4.2–4.3, §12 0.13.0/0.15.0, §12.x 5, 7, 11):
+//! - every git call goes through the hardened `Git`, diffs carry `git::DIFF_FLAGS`, and binary
+//!   content is never sent (no `--binary`: git prints "Binary files … differ");
+//! - refs are shape-checked, then resolved once to commit OIDs (annotated tags peeled) and the
+//!   diff commands use those OIDs, so a ref moving mid-gather cannot mix two states;
+//! - untracked files are hashed into a scratch index and object directory, so the repository's
+//!   own index and object store are never written;
+//! - listings are NUL-delimited, the diff text is read head-only up to `capture_bytes`, and the
+//!   counts come from `--numstat` over the full diff.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
+use std::path::Path;
+use std::time::Duration;
+
+use crate::cancel::CancelToken;
+use crate::git::{DIFF_FLAGS, Git, GitError};
+
+/// The object id of the empty tree: the "before" side of an added file or an unborn HEAD.
+const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+/// Longest ref accepted; real refs and revision expressions are far shorter.
+const MAX_REF_CHARS: usize = 256;
+/// Paths per `hash-object` call, well under any argv limit.
+const HASH_BATCH: usize = 256;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Staged and unstaged changes to tracked files against HEAD (plus untracked, see `Untracked`).
+    WorkingTree,
+    /// `base...HEAD`: what HEAD added since it diverged from `base`.
+    Branch { base: String },
+    /// One commit against its first parent (a root commit against the empty tree).
+    Commit { commit: String },
+}
+
+/// Which untracked (not ignored) files a working-tree review includes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Untracked {
+    /// Those matched by `paths`; none when no paths were given.
+    ExplicitOnly,
+    Include,
+    Exclude,
+}
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub scope: Scope,
+    /// Repo-relative pathspecs limiting the review; empty means the whole repository.
+    pub paths: Vec<String>,
+    pub untracked: Untracked,
+    /// Stdout bytes kept from the diff.
+    pub capture_bytes: usize,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Gathered {
+    /// Raw unified diff (tracked, then included untracked), lossy UTF-8, cut at `capture_bytes`.
+    pub diff: String,
+    /// git wrote more than `capture_bytes`.
+    pub capture_truncated: bool,
+    /// `working_tree`, `branch <base>...HEAD` or `commit <full oid>`.
+    pub label: String,
+    pub base_oid: Option<String>,
+    /// None for a working tree whose HEAD has no commit yet.
+    pub head_oid: Option<String>,
+    pub commit_oid: Option<String>,
+    /// From `--numstat` over the full diff, included untracked files counted.
+    pub files_changed: u64,
+    pub lines_added: u64,
+    pub lines_removed: u64,
+    pub binary_files: Vec<String>,
+    /// Working tree only, else 0: untracked, not ignored files (within `paths` when given).
+    pub untracked_detected: u64,
+    pub untracked_included: u64,
+    /// Detected but not in the diff: excluded by the `Untracked` mode, or not a regular file or
+    /// symlink (a nested repository, a FIFO).
+    pub untracked_omitted: u64,
+}
+
+/// Each message is safe to show: it names the offending field, never a path's value, and echoes a
+/// ref only after it passed the shape check.
+#[derive(Debug, PartialEq, Eq)]
+pub enum GatherError {
+    InvalidBase(String),
+    InvalidCommit(String),
+    InvalidPaths(String),
+    NotAGitRepo(String),
+    GitUnavailable(String),
+    Cancelled,
+}
+
+impl std::fmt::Display for GatherError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GatherError::InvalidBase(message)
+            | GatherError::InvalidCommit(message)
+            | GatherError::InvalidPaths(message)
+            | GatherError::NotAGitRepo(message)
+            | GatherError::GitUnavailable(message) => write!(f, "{message}"),
+            GatherError::Cancelled => write!(f, "cancelled"),
+        }
+    }
+}
+
+impl From<GitError> for GatherError {
+    fn from(err: GitError) -> GatherError {
+        match err {
+            GitError::NotARepo => GatherError::NotAGitRepo(err.to_string()),
+            GitError::Cancelled => GatherError::Cancelled,
+            GitError::Missing | GitError::TimedOut | GitError::Failed { .. } => {
+                GatherError::GitUnavailable(err.to_string())
+            }
+        }
+    }
+}
+
+/// Checks the request's shape without git: the scope's ref and every path.
+pub fn validate(request: &Request) -> Result<(), GatherError> {
+    match &request.scope {
+        Scope::WorkingTree => {}
+        Scope::Branch { base } => check_ref("base", "branch", base).map_err(GatherError::InvalidBase)?,
+        Scope::Commit { commit } => check_ref("commit", "commit", commit).map_err(GatherError::InvalidCommit)?,
+    }
+    validate_paths(&request.paths)
+}
+
+/// Each entry must be a plain repo-relative path: non-empty, no control characters, no leading
+/// `-` (an option) or `:` (pathspec magic), no `\`, not absolute, no `..` segment. The error
+/// names the index of the first bad entry, never its value.
+pub fn validate_paths(paths: &[String]) -> Result<(), GatherError> {
+    for (index, path) in paths.iter().enumerate() {
+        let bytes = path.as_bytes();
+        let problem = if path.is_empty() {
+            Some("is empty")
+        } else if path.chars().any(char::is_control) {
+            Some("contains a control character")
+        } else if path.starts_with('-') || path.starts_with(':') {
+            Some("starts with '-' or ':'")
+        } else if path.contains('\\') {
+            Some("contains a backslash")
+        } else if path.starts_with('/') || (bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':') {
+            Some("is absolute")
+        } else if path.split('/').any(|segment| segment == "..") {
+            Some("has a '..' segment")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(GatherError::InvalidPaths(format!("paths[{index}] {problem}; pass repo-relative paths")));
+        }
+    }
+    Ok(())
+}
+
+/// Gathers the diff a review of `request` looks at, in the work tree containing `repo`. Paths
+/// are relative to the repository's top level.
+pub fn gather(
+    repo: &Path,
+    request: &Request,
+    git_timeout: Duration,
+    cancel: &CancelToken,
+) -> Result<Gathered, GatherError> {
+    validate(request)?;
+    let git = Git::open(repo, git_timeout, cancel)?;
+    let mut gathered = Gathered::default();
+    // The subcommand with its options, and the pinned revisions; `--numstat -z` is added for the
+    // counts.
+    let (command, revisions): (&[&str], String) = match &request.scope {
+        Scope::WorkingTree => {
+            gathered.label = "working_tree".to_string();
+            gathered.head_oid = resolve(&git, "HEAD")?;
+            // An unborn HEAD has no commit to compare with: the whole index and tree are new.
+            (&["diff"], gathered.head_oid.clone().unwrap_or_else(|| EMPTY_TREE.to_string()))
+        }
+        Scope::Branch { base } => {
+            let base_oid = resolve(&git, base)?
+                .ok_or_else(|| GatherError::InvalidBase(format!("base {base} does not name a commit")))?;
+            let head_oid = resolve(&git, "HEAD")?.ok_or_else(no_commits)?;
+            gathered.label = format!("branch {base}...HEAD");
+            let range = format!("{base_oid}...{head_oid}");
+            (gathered.base_oid, gathered.head_oid) = (Some(base_oid), Some(head_oid));
+            (&["diff"], range)
+        }
+        Scope::Commit { commit } => {
+            let oid = resolve(&git, commit)?
+                .ok_or_else(|| GatherError::InvalidCommit(format!("commit {commit} does not name a commit")))?;
+            gathered.label = format!("commit {oid}");
+            gathered.commit_oid = Some(oid.clone());
+            (&["show", "--format="], oid)
+        }
+    };
+    let diff_args = |extra: &[&str]| -> Vec<OsString> {
+        let mut args: Vec<OsString> = command.iter().chain(&DIFF_FLAGS).chain(extra).map(OsString::from).collect();
+        args.extend(["--end-of-options", &revisions, "--"].map(OsString::from));
+        args.extend(request.paths.iter().map(OsString::from));
+        args
+    };
+
+    let tracked = git.run_head(diff_args(&[]), request.capture_bytes)?;
+    let mut diff = tracked.stdout.bytes();
+    gathered.capture_truncated = tracked.stdout.truncated();
+    gathered.add_numstat(&git.run(diff_args(&["--numstat", "-z"]))?.stdout.bytes());
+
+    if request.scope == Scope::WorkingTree {
+        let untracked = UntrackedDiff::gather(&git, request)?;
+        gathered.untracked_detected = untracked.detected;
+        gathered.untracked_included = untracked.included;
+        gathered.untracked_omitted = untracked.detected - untracked.included;
+        if let Some(scratch) = untracked.scratch {
+            let room = request.capture_bytes.saturating_sub(diff.len());
+            let (text, numstat) = scratch.diff(&git, room)?;
+            diff.extend(text.stdout.bytes());
+            gathered.capture_truncated |= text.stdout.truncated();
+            gathered.add_numstat(&numstat);
+        }
+    }
+    gathered.diff = String::from_utf8_lossy(&diff).into_owned();
+    Ok(gathered)
+}
+
+impl Gathered {
+    /// Adds `--numstat -z` records: `added\tremoved\tpath\0`, or for a rename
+    /// `added\tremoved\t\0old\0new\0`; `-\t-` marks a binary file.
+    fn add_numstat(&mut self, numstat: &[u8]) {
+        let mut fields = numstat.split(|&b| b == 0);
+        while let Some(record) = fields.next().filter(|record| !record.is_empty()) {
+            let mut parts = record.splitn(3, |&b| b == b'\t');
+            let (added, removed) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+            let path = match parts.next().unwrap_or_default() {
+                b"" => fields.nth(1).unwrap_or_default(),
+                path => path,
+            };
+            self.files_changed += 1;
+            if added == b"-" && removed == b"-" {
+                self.binary_files.push(String::from_utf8_lossy(path).into_owned());
+            }
+            let count = |field: &[u8]| std::str::from_utf8(field).ok().and_then(|n| n.parse::<u64>().ok());
+            self.lines_added += count(added).unwrap_or(0);
+            self.lines_removed += count(removed).unwrap_or(0);
+        }
+    }
+}
+
+fn no_commits() -> GatherError {
+    GatherError::GitUnavailable("the repository has no commits yet (HEAD is unborn)".to_string())
+}
+
+/// Shape check of a caller's ref: `Err` carries the message.
+fn check_ref(field: &str, scope: &str, value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err(format!("scope={scope} needs {field}"));
+    }
+    let bad_char = |c: char| c.is_whitespace() || c.is_control();
+    if value.chars().count() > MAX_REF_CHARS || value.starts_with('-') || value.chars().any(bad_char) {
+        return Err(format!(
+            "{field} must be a git revision: at most {MAX_REF_CHARS} characters, no leading '-', no whitespace or control characters"
+        ));
+    }
+    Ok(())
+}
+
+/// The full commit OID `revision` names (tags peeled), `None` when it names no commit.
+fn resolve(git: &Git, revision: &str) -> Result<Option<String>, GatherError> {
+    let spec = format!("{revision}^{{commit}}");
+    match git.run(["rev-parse", "--verify", "--quiet", "--end-of-options", &spec]) {
+        Ok(output) => Ok(Some(output.stdout.text().trim().to_string())),
+        // `--verify --quiet` says "no such commit" by exiting 1 with nothing on stderr.
+        Err(GitError::Failed { .. }) => Ok(None),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The untracked files of a working-tree review: how many exist, and a scratch index holding the
+/// included ones.
+struct UntrackedDiff {
+    detected: u64,
+    included: u64,
+    scratch: Option<ScratchIndex>,
+}
+
+impl UntrackedDiff {
+    fn gather(git: &Git, request: &Request) -> Result<UntrackedDiff, GatherError> {
+        let mut args: Vec<&str> = vec!["ls-files", "--others", "--exclude-standard", "-z", "--"];
+        args.extend(request.paths.iter().map(String::as_str));
+        let listing = git.run(args)?.stdout.bytes();
+        let detected: Vec<&[u8]> = listing.split(|&b| b == 0).filter(|path| !path.is_empty()).collect();
+        let wanted = match request.untracked {
+            Untracked::Include => true,
+            Untracked::ExplicitOnly => !request.paths.is_empty(),
+            Untracked::Exclude => false,
+        };
+        let mut untracked = UntrackedDiff { detected: detected.len() as u64, included: 0, scratch: None };
+        if !wanted || detected.is_empty() {
+            return Ok(untracked);
+        }
+        let scratch = ScratchIndex::new(git)?;
+        untracked.included = scratch.add(git, &detected)?;
+        untracked.scratch = Some(scratch);
+        Ok(untracked)
+    }
+}
+
+/// A temporary index and object directory (the repository's objects readable as an alternate),
+/// so untracked files can be diffed without writing to the repository.
+struct ScratchIndex {
+    /// Removed on drop.
+    _dir: tempfile::TempDir,
+    env: [(&'static str, String); 3],
+}
+
+impl ScratchIndex {
+    fn new(git: &Git) -> Result<ScratchIndex, GatherError> {
+        let unavailable = |what: &str| GatherError::GitUnavailable(format!("cannot stage untracked files: {what}"));
+        let dir = tempfile::Builder::new()
+            .prefix("cic-untracked-")
+            .tempdir()
+            .map_err(|_| unavailable("no temporary directory"))?;
+        std::fs::create_dir(dir.path().join("objects")).map_err(|_| unavailable("no temporary directory"))?;
+        // The environment carries strings only.
+        let path = dir.path().to_str().ok_or_else(|| unavailable("the temporary directory path is not UTF-8"))?;
+        let objects = git.run(["rev-parse", "--path-format=absolute", "--git-path", "objects"])?.stdout.text();
+        let env = [
+            ("GIT_INDEX_FILE", format!("{path}/index")),
+            ("GIT_OBJECT_DIRECTORY", format!("{path}/objects")),
+            ("GIT_ALTERNATE_OBJECT_DIRECTORIES", quote_alternate(objects.trim_end_matches('\n'))),
+        ];
+        Ok(ScratchIndex { _dir: dir, env })
+    }
+
+    fn cmd<I: IntoIterator<Item = S>, S: Into<OsString>>(&self, git: &Git, args: I) -> crate::process::Cmd {
+        let env = self.env.each_ref().map(|(k, v)| (*k, v.as_str()));
+        git.cmd_with_env(&env, args)
+    }
+
+    /// Hashes the regular files and symlinks among `paths` into the scratch object directory
+    /// and records them in the scratch index; returns how many were added. Other entries (a
+    /// nested repository listed as `dir/`, a FIFO, a file gone meanwhile) are skipped.
+    fn add(&self, git: &Git, paths: &[&[u8]]) -> Result<u64, GatherError> {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mut entries: Vec<(&str, String, &[u8])> = Vec::new();
+        let mut regular: Vec<(&str, &[u8])> = Vec::new();
+        for &path in paths {
+            let full = git.repo().join(OsStr::from_bytes(path));
+            let Ok(meta) = full.symlink_metadata() else { continue };
+            if meta.file_type().is_symlink() {
+                // The link's target text is the blob; the link is never followed.
+                let Ok(target) = std::fs::read_link(&full) else { continue };
+                let stdin = target.into_os_string().into_vec();
+                let sha = git.run_cmd(self.cmd(git, ["hash-object", "-w", "--stdin"]).stdin(stdin))?;
+                entries.push(("120000", sha.stdout.text().trim().to_string(), path));
+            } else if meta.is_file() {
+                regular.push((if meta.permissions().mode() & 0o111 != 0 { "100755" } else { "100644" }, path));
+            }
+        }
+        for batch in regular.chunks(HASH_BATCH) {
+            let mut args: Vec<OsString> = ["hash-object", "--no-filters", "-w", "--"].map(OsString::from).to_vec();
+            args.extend(batch.iter().map(|(_, path)| OsStr::from_bytes(path).to_os_string()));
+            let shas = git.run_cmd(self.cmd(git, args))?.stdout.text();
+            for ((mode, path), sha) in batch.iter().zip(shas.lines()) {
+                entries.push((mode, sha.to_string(), path));
+            }
+        }
+        let mut index_info = Vec::new();
+        for (mode, sha, path) in &entries {
+            index_info.extend_from_slice(format!("{mode} {sha}\t").as_bytes());
+            index_info.extend_from_slice(path);
+            index_info.push(0);
+        }
+        git.run_cmd(self.cmd(git, ["update-index", "--add", "-z", "--index-info"]).stdin(index_info))?;
+        Ok(entries.len() as u64)
+    }
+
+    /// The scratch index against the empty tree: the diff text (first `cap` bytes) and its
+    /// `--numstat -z`.
+    fn diff(&self, git: &Git, cap: usize) -> Result<(crate::process::Output, Vec<u8>), GatherError> {
+        let args = |extra: &[&'static str]| -> Vec<&'static str> {
+            let mut args = vec!["diff", "--cached"];
+            args.extend(DIFF_FLAGS.iter().chain(extra));
+            args.extend(["--end-of-options", EMPTY_TREE]);
+            args
+        };
+        let text = git.run_cmd_head(self.cmd(git, args(&[])), cap)?;
+        let numstat = git.run_cmd(self.cmd(git, args(&["--numstat", "-z"])))?;
+        Ok((text, numstat.stdout.bytes()))
+    }
+}
+
+/// One entry of `GIT_ALTERNATE_OBJECT_DIRECTORIES`, C-quoted so a `:` in the path is not taken
+/// as a list separator.
+fn quote_alternate(path: &str) -> String {
+    let mut quoted = String::from("\"");
+    for c in path.chars() {
+        match c {
+            '"' | '\\' => {
+                quoted.push('\\');
+                quoted.push(c);
+            }
+            '\n' => quoted.push_str("\\n"),
+            _ => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::git::testing::*;
+
+    fn request(scope: Scope, paths: &[&str], untracked: Untracked) -> Request {
+        Request { scope, paths: paths.iter().map(|p| p.to_string()).collect(), untracked, capture_bytes: 1 << 20 }
+    }
+
+    fn run(repo: &Path, request: &Request) -> Result<Gathered, GatherError> {
+        gather(repo, request, Duration::from_secs(30), &CancelToken::new())
+    }
+
+    /// A repository with a committed `a.txt` and `b.txt`.
+    fn repo() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        init_repo(dir.path());
+        write(dir.path(), "a.txt", "a1\na2\n");
+        write(dir.path(), "b.txt", "b1\n");
+        commit_all(dir.path(), "base");
+        dir
+    }
+
+    #[test]
+    fn working_tree_has_staged_and_unstaged_changes_with_counts() {
+        let dir = repo();
+        write(dir.path(), "a.txt", "a1\nchanged\n");
+        write(dir.path(), "b.txt", "b1\nb2\nb3\n");
+        git_ok(dir.path(), &["add", "b.txt"]);
+        let got = run(dir.path(), &request(Scope::WorkingTree, &[], Untracked::ExplicitOnly)).unwrap();
+        assert!(got.diff.contains("+changed") && got.diff.contains("-a2") && got.diff.contains("+b3"), "{}", got.diff);
+        assert_eq!((got.files_changed, got.lines_added, got.lines_removed), (2, 3, 1));
+        assert_eq!(got.label, "working_tree");
+        assert_eq!(got.head_oid.as_deref(), Some(git_ok(dir.path(), &["rev-parse", "HEAD"]).as_str()));
+        assert!(!got.capture_truncated && got.binary_files.is_empty());
+    }
+
+    #[test]
+    fn branch_scope_diffs_from_the_merge_base_with_pinned_oids() {
+        let dir = repo();
+        let main = git_ok(dir.path(), &["rev-parse", "HEAD"]);
+        git_ok(dir.path(), &["checkout", "-q", "-b", "feature"]);
+        write(dir.path(), "f.txt", "feature\n");
+        let head = commit_all(dir.path(), "feature");
+        let got = run(dir.path(), &request(Scope::Branch { base: "main".into() }, &[], Untracked::Exclude)).unwrap();
+        assert!(got.diff.contains("+feature") && !got.diff.contains("a1"), "{}", got.diff);
+        assert_eq!(got.label, "branch main...HEAD");
+        assert_eq!((got.base_oid.as_deref(), got.head_oid.as_deref()), (Some(main.as_str()), Some(head.as_str())));
+        let got = run(dir.path(), &request(Scope::Branch { base: "HEAD~1".into() }, &[], Untracked::Exclude)).unwrap();
+        assert_eq!(got.files_changed, 1);
+        // Untracked files belong to working-tree reviews only.
+        write(dir.path(), "loose.txt", "x\n");
+        let got = run(dir.path(), &request(Scope::Branch { base: "HEAD^".into() }, &[], Untracked::Include)).unwrap();
+        assert_eq!((got.files_changed, got.untracked_detected), (1, 0));
+    }
+
+    #[test]
+    fn commit_scope_handles_root_commits_and_annotated_tags() {
+        let dir = repo();
+        let root = git_ok(dir.path(), &["rev-parse", "HEAD"]);
+        write(dir.path(), "b.txt", "b1\nb2\n");
+        let second = commit_all(dir.path(), "second");
+        git_ok(dir.path(), &["tag", "-a", "v1.0", "-m", "release"]);
+
+        let got =
+            run(dir.path(), &request(Scope::Commit { commit: "HEAD~1".into() }, &[], Untracked::Include)).unwrap();
+        assert!(got.diff.contains("+a1") && got.diff.contains("+b1"), "{}", got.diff);
+        assert_eq!((got.label, got.commit_oid), (format!("commit {root}"), Some(root)));
+        let got = run(dir.path(), &request(Scope::Commit { commit: "v1.0".into() }, &[], Untracked::Include)).unwrap();
+        assert_eq!(got.commit_oid, Some(second));
+        assert_eq!((got.files_changed, got.lines_added, got.lines_removed), (1, 1, 0));
+    }
+
+    #[test]
+    fn invalid_refs_are_rejected_without_side_effects() {
+        let dir = repo();
+        for bad in ["--output=x", "-x", "nope", "a b", "$(touch x)", "HEAD\u{7}", &"a".repeat(300)] {
+            let branch = run(dir.path(), &request(Scope::Branch { base: bad.into() }, &[], Untracked::Exclude));
+            assert!(matches!(branch, Err(GatherError::InvalidBase(_))), "{bad}: {branch:?}");
+            let commit = run(dir.path(), &request(Scope::Commit { commit: bad.into() }, &[], Untracked::Exclude));
+            assert!(matches!(commit, Err(GatherError::InvalidCommit(_))), "{bad}: {commit:?}");
+        }
+        assert!(!dir.path().join("x").exists() && !Path::new("x").exists());
+        assert_eq!(git_ok(dir.path(), &["status", "--porcelain"]), "");
+        let missing = run(dir.path(), &request(Scope::Branch { base: String::new() }, &[], Untracked::Exclude));
+        assert_eq!(missing, Err(GatherError::InvalidBase("scope=branch needs base".into())));
+        let missing = run(dir.path(), &request(Scope::Commit { commit: String::new() }, &[], Untracked::Exclude));
+        assert_eq!(missing, Err(GatherError::InvalidCommit("scope=commit needs commit".into())));
+    }
+
+    #[test]
+    fn paths_limit_the_diff() {
+        let dir = repo();
+        write(dir.path(), "a.txt", "a1\n");
+        write(dir.path(), "b.txt", "b1\nmore\n");
+        let got = run(dir.path(), &request(Scope::WorkingTree, &["b.txt"], Untracked::Exclude)).unwrap();
+        assert!(got.diff.contains("+more") && !got.diff.contains("a.txt"), "{}", got.diff);
+        assert_eq!(got.files_changed, 1);
+    }
+
+    #[test]
+    fn bad_path_shapes_name_the_index_only() {
+        for bad in ["", "-p", ":(top)x", "a\\b", "/etc/passwd", "C:x", "a/../b", "..", "a\nb", "a\u{0}b"] {
+            let err = validate_paths(&["ok/path".to_string(), bad.to_string()]).unwrap_err();
+            let GatherError::InvalidPaths(message) = err else { panic!("{bad:?}") };
+            assert!(message.starts_with("paths[1] "), "{message}");
+            assert!(bad.len() < 3 || !message.contains(bad), "{message} echoes {bad:?}");
+        }
+        assert!(validate_paths(&["src/a b.rs".into(), "docs/".into(), "*.md".into(), "a..b".into()]).is_ok());
+    }
+
+    fn object_count(repo: &Path) -> usize {
+        fn walk(dir: &Path) -> usize {
+            std::fs::read_dir(dir)
+                .map(|entries| entries.flatten().map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 }).sum())
+                .unwrap_or(0)
+        }
+        walk(&repo.join(".git/objects"))
+    }
+
+    #[test]
+    fn untracked_files_follow_the_mode_without_touching_the_repository() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let scratch = tempfile::tempdir().unwrap();
+        let secret = scratch.path().join("secret.txt");
+        std::fs::write(&secret, "TOPSECRET\n").unwrap();
+        let dir = repo();
+        let repo = dir.path();
+        write(repo, "a.txt", "a1\na2\nmore\n");
+        write(repo, "new file.txt", "spaced\n");
+        write(repo, "line\nbreak.txt", "newline\n");
+        write(repo, "cr\rname.txt", "carriage\n");
+        write(repo, "run.sh", "#!/bin/sh\n");
+        std::fs::set_permissions(repo.join("run.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::symlink(&secret, repo.join("link")).unwrap();
+        std::fs::write(repo.join(OsStr::from_bytes(b"caf\xe9.txt")), "latin1\n").unwrap();
+        write(repo, "ignored.log", "noise\n");
+        write(repo, ".git/info/exclude", "*.log\n");
+        let index_before = std::fs::read(repo.join(".git/index")).unwrap();
+        let objects_before = object_count(repo);
+
+        let got = run(repo, &request(Scope::WorkingTree, &[], Untracked::Include)).unwrap();
+        assert_eq!((got.untracked_detected, got.untracked_included, got.untracked_omitted), (6, 6, 0));
+        assert_eq!((got.files_changed, got.lines_added), (7, 7), "{}", got.diff);
+        for expected in ["+more", "+spaced", "+newline", "+carriage", "new file mode 100755", "new file mode 120000"] {
+            assert!(got.diff.contains(expected), "{expected} missing:\n{}", got.diff);
+        }
+        assert!(got.diff.contains(&format!("+{}", secret.display())), "link target is the blob");
+        assert!(!got.diff.contains("TOPSECRET") && !got.diff.contains("noise"));
+
+        let got = run(repo, &request(Scope::WorkingTree, &[], Untracked::Exclude)).unwrap();
+        assert_eq!((got.untracked_detected, got.untracked_included, got.untracked_omitted), (6, 0, 6));
+        assert_eq!(got.files_changed, 1);
+        let got = run(repo, &request(Scope::WorkingTree, &[], Untracked::ExplicitOnly)).unwrap();
+        assert_eq!((got.untracked_detected, got.untracked_included, got.untracked_omitted), (6, 0, 6));
+        let got = run(repo, &request(Scope::WorkingTree, &["run.sh", "a.txt"], Untracked::ExplicitOnly)).unwrap();
+        assert_eq!((got.untracked_detected, got.untracked_included, got.files_changed), (1, 1, 2));
+        assert!(got.diff.contains("run.sh") && !got.diff.contains("spaced"));
+
+        assert_eq!(std::fs::read(repo.join(".git/index")).unwrap(), index_before);
+        assert_eq!(object_count(repo), objects_before);
+        let status = plain_git(repo, &["status", "--porcelain", "-z", "--untracked-files=all"]).stdout.text();
+        assert!(status.contains("?? run.sh") && status.contains(" M a.txt"), "{status}");
+    }
+
+    #[test]
+    fn binary_changes_are_named_not_sent() {
+        let dir = repo();
+        std::fs::write(dir.path().join("bin.dat"), b"\0\x01BINARYPAYLOAD\x02").unwrap();
+        commit_all(dir.path(), "bin");
+        std::fs::write(dir.path().join("bin.dat"), b"\0\x01BINARYPAYLOAD\x03more").unwrap();
+        std::fs::write(dir.path().join("new.bin"), b"\0NEWPAYLOAD").unwrap();
+        let got = run(dir.path(), &request(Scope::WorkingTree, &[], Untracked::Include)).unwrap();
+        assert_eq!(got.binary_files, ["bin.dat", "new.bin"]);
+        assert_eq!((got.files_changed, got.lines_added, got.lines_removed), (2, 0, 0));
+        assert!(got.diff.contains("Binary files") && !got.diff.contains("PAYLOAD"), "{}", got.diff);
+    }
+
+    #[test]
+    fn capture_is_cut_but_counts_cover_the_full_diff() {
+        let dir = repo();
+        let long: String = (0..200).map(|i| format!("line {i}\n")).collect();
+        write(dir.path(), "a.txt", &long);
+        write(dir.path(), "untracked.txt", &long);
+        let mut req = request(Scope::WorkingTree, &[], Untracked::Include);
+        req.capture_bytes = 300;
+        let got = run(dir.path(), &req).unwrap();
+        assert!(got.capture_truncated && got.diff.len() <= 300, "{}", got.diff.len());
+        assert!(got.diff.starts_with("diff --git a/a.txt"));
+        assert_eq!((got.files_changed, got.lines_added, got.lines_removed), (2, 400, 2));
+    }
+
+    #[test]
+    fn unborn_head_diffs_the_working_tree_against_the_empty_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        init_repo(dir.path());
+        write(dir.path(), "first.txt", "hello\n");
+        git_ok(dir.path(), &["add", "first.txt"]);
+        write(dir.path(), "loose.txt", "loose\n");
+        let got = run(dir.path(), &request(Scope::WorkingTree, &[], Untracked::Include)).unwrap();
+        assert!(got.diff.contains("+hello") && got.diff.contains("+loose"), "{}", got.diff);
+        assert_eq!((got.head_oid, got.files_changed), (None, 2));
+        let branch = run(dir.path(), &request(Scope::Branch { base: "main".into() }, &[], Untracked::Exclude));
+        assert!(matches!(branch, Err(GatherError::InvalidBase(_))), "{branch:?}");
+    }
+
+    #[test]
+    fn outside_a_repository_is_not_a_git_repo() {
+        let dir = tempfile::tempdir().unwrap();
+        let got = run(dir.path(), &request(Scope::WorkingTree, &[], Untracked::Exclude));
+        assert!(matches!(got, Err(GatherError::NotAGitRepo(_))), "{got:?}");
+        let cancelled = CancelToken::new();
+        cancelled.cancel();
+        let dir = repo();
+        let req = request(Scope::WorkingTree, &[], Untracked::Exclude);
+        assert_eq!(gather(dir.path(), &req, Duration::from_secs(30), &cancelled), Err(GatherError::Cancelled));
+    }
+
+    #[test]
+    fn numstat_parses_renames_and_binaries() {
+        let mut got = Gathered::default();
+        got.add_numstat(b"3\t1\tsrc/a.rs\0-\t-\timg.png\x000\t0\t\0old name\0new name\0");
+        assert_eq!((got.files_changed, got.lines_added, got.lines_removed), (3, 3, 1));
+        assert_eq!(got.binary_files, ["img.png"]);
+    }
+
+    #[test]
+    fn alternate_paths_are_quoted() {
+        assert_eq!(quote_alternate("/a:b/\"q\"\\"), "\"/a:b/\\\"q\\\"\\\\\"");
+    }
+}
