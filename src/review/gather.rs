@@ -189,7 +189,9 @@ pub fn gather(
                 .ok_or_else(|| GatherError::InvalidCommit(format!("commit {commit} does not name a commit")))?;
             gathered.label = format!("commit {oid}");
             gathered.commit_oid = Some(oid.clone());
-            (&["show", "--format="], oid)
+            // A merge is shown against its first parent (what it brought in), in the text and
+            // the numstat alike; git's default combined diff would leave the text empty.
+            (&["show", "--format=", "--diff-merges=first-parent"], oid)
         }
     };
     let diff_args = |extra: &[&str]| -> Vec<OsString> {
@@ -477,6 +479,21 @@ mod tests {
         let got = run(dir.path(), &request(Scope::Commit { commit: "v1.0".into() }, &[], Untracked::Include)).unwrap();
         assert_eq!(got.commit_oid, Some(second));
         assert_eq!((got.files_changed, got.lines_added, got.lines_removed), (1, 1, 0));
+    }
+
+    #[test]
+    fn a_merge_commit_is_shown_against_its_first_parent() {
+        let dir = repo();
+        git_ok(dir.path(), &["checkout", "-q", "-b", "side"]);
+        write(dir.path(), "side.txt", "side\n");
+        commit_all(dir.path(), "side");
+        git_ok(dir.path(), &["checkout", "-q", "main"]);
+        write(dir.path(), "main.txt", "main\n");
+        commit_all(dir.path(), "main");
+        git_ok(dir.path(), &["merge", "-q", "--no-edit", "side"]);
+        let got = run(dir.path(), &request(Scope::Commit { commit: "HEAD".into() }, &[], Untracked::Exclude)).unwrap();
+        assert!(got.diff.contains("+side") && !got.diff.contains("+main"), "{}", got.diff);
+        assert_eq!(got.files_changed, 1);
     }
 
     #[test]
