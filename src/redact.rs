@@ -630,17 +630,24 @@ impl<'a> Scanner<'a> {
         let bytes = self.bytes;
         let (body_end, resume) = find_private_key_end(bytes, from).unwrap_or((bytes.len(), bytes.len()));
         self.key_block_open = body_end == bytes.len();
-        // The line breaks around the body stay, so BEGIN and END keep their own lines.
-        let start = match &bytes[from..body_end] {
-            [b'\r', b'\n', ..] => from + 2,
-            [b'\n', ..] => from + 1,
-            _ => from,
-        };
-        let end = match &bytes[start..body_end] {
-            [.., b'\r', b'\n'] => body_end - 2,
-            [.., b'\n'] => body_end - 1,
-            _ => body_end,
-        };
+        // The line breaks around the body and the indentation of its lines and of the END line
+        // stay, so BEGIN and END keep their own lines and a YAML block keeps its shape.
+        let mut start = from;
+        if bytes[start..body_end].starts_with(b"\r\n") {
+            start += 2;
+        } else if bytes[start..body_end].starts_with(b"\n") {
+            start += 1;
+        }
+        start = run_end(bytes, start, BLANK, body_end - start);
+        let mut end = body_end;
+        while end > start && has(bytes[end - 1], BLANK) {
+            end -= 1;
+        }
+        if bytes[start..end].ends_with(b"\r\n") {
+            end -= 2;
+        } else if bytes[start..end].ends_with(b"\n") {
+            end -= 1;
+        }
         if start < end {
             self.push(start, end, self.key_block_open && self.cut);
         }
@@ -1363,5 +1370,127 @@ mod tests {
         ] {
             assert!(!is_secret_path(path), "{path} should not be secret");
         }
+    }
+
+    const APP_PY: &str = "diff --git a/app.py b/app.py\nindex 1111111..2222222 100644\n--- a/app.py\n+++ b/app.py\n@@ -1,2 +1,3 @@\n import os\n-API_KEY=abcdef0123456789abcdef\n+API_KEY = os.environ[\"API_KEY\"]\n+token = \"ghp_abcdefghijklmnopqrstuvwxyz0123\"\n";
+
+    #[test]
+    fn diff_withholds_secret_files_and_keeps_others() {
+        let env = "diff --git a/.env b/.env\nnew file mode 100644\nindex 0000000..3333333\n--- /dev/null\n+++ b/.env\n@@ -0,0 +1 @@\n+HELLO=world\n";
+        let out = diff(&format!("{env}{APP_PY}"));
+        let app = APP_PY
+            .replace("-API_KEY=abcdef0123456789abcdef", &format!("-API_KEY={MASK}"))
+            .replace("ghp_abcdefghijklmnopqrstuvwxyz0123", MASK);
+        assert_eq!(out.text, format!("diff --git a/.env b/.env\n{WITHHELD}\n{app}"));
+        assert_eq!(out.withheld_paths, [".env"]);
+        assert_eq!(out.masked_paths, ["app.py"]);
+        assert_eq!(out.inline_masks, 2);
+        assert_eq!(out.redacted_paths(), [".env", "app.py"]);
+    }
+
+    #[test]
+    fn diff_reads_quoted_spaced_renamed_and_deleted_paths() {
+        let quoted = "diff --git \"a/caf\\303\\251.env\" \"b/caf\\303\\251.env\"\nindex 1..2 100644\n--- \"a/caf\\303\\251.env\"\n+++ \"b/caf\\303\\251.env\"\n@@ -1 +1 @@\n-A=1\n+A=2\n";
+        let spaced_secret = "diff --git a/dir with space/.env b/dir with space/.env\nindex 1..2 100644\nBinary files a/dir with space/.env and b/dir with space/.env differ\n";
+        let spaced = "diff --git a/my notes.txt b/my notes.txt\nindex 1..2 100644\n--- a/my notes.txt\t\n+++ b/my notes.txt\t\n@@ -1 +1 @@\n-old\n+password: hunter2hunter2hunter2\n";
+        let renamed = "diff --git a/config.txt b/.env.local\nsimilarity index 90%\nrename from config.txt\nrename to .env.local\n";
+        let deleted = "diff --git a/certs/dev.pem b/certs/dev.pem\ndeleted file mode 100644\nindex 1..0000000\n--- a/certs/dev.pem\n+++ /dev/null\n@@ -1 +0,0 @@\n-data\n";
+        let out = diff(&format!("{quoted}{spaced_secret}{spaced}{renamed}{deleted}"));
+        assert_eq!(out.withheld_paths, ["café.env", "dir with space/.env", ".env.local", "certs/dev.pem"]);
+        assert_eq!(out.masked_paths, ["my notes.txt"]);
+        assert!(out.text.contains("+password: [redacted: secret value]\n"));
+        assert!(!out.text.contains("A=2") && !out.text.contains("Binary files") && !out.text.contains("data"));
+        assert_eq!(out.text.matches(WITHHELD).count(), 4);
+    }
+
+    #[test]
+    fn diff_keeps_prefixes_structure_and_trailing_newline() {
+        let input = "diff --git a/x.rs b/x.rs\nindex 1..2 100644\n--- a/x.rs\n+++ b/x.rs\n@@ -1,3 +1,3 @@ fn connect(password: &str) { let token = \"0123456789abcdef0123\";\n context AKIAABCDEFGHIJKLMNOP\n-old AKIAABCDEFGHIJKLMNOP\n+new AKIAABCDEFGHIJKLMNOP\n\\ No newline at end of file\ndiff --git a/img.png b/img.png\nindex 1..2 100644\nBinary files a/img.png and b/img.png differ\n";
+        let expected = input.replace("AKIAABCDEFGHIJKLMNOP", MASK).replace("0123456789abcdef0123", MASK);
+        let out = diff(input);
+        assert_eq!(out.text, expected);
+        assert_eq!(out.inline_masks, 4);
+        // The same diff without its final newline stays without one, withheld or not.
+        assert_eq!(diff(input.trim_end_matches('\n')).text, expected.trim_end_matches('\n'));
+        let secret = "diff --git a/.npmrc b/.npmrc\n--- a/.npmrc\n+++ b/.npmrc\n@@ -1 +1 @@\n-a\n+b";
+        assert_eq!(diff(secret).text, format!("diff --git a/.npmrc b/.npmrc\n{WITHHELD}"));
+        assert_eq!(diff(&format!("{secret}\n")).text, format!("diff --git a/.npmrc b/.npmrc\n{WITHHELD}\n"));
+        assert_eq!(diff("").text, "");
+    }
+
+    #[test]
+    fn diff_masks_private_key_bodies_across_lines() {
+        let input = "diff --git a/deploy.yml b/deploy.yml\n--- a/deploy.yml\n+++ b/deploy.yml\n@@ -1,2 +1,6 @@\n key: |\n+  -----BEGIN RSA PRIVATE KEY-----\n+  MIIEpAIBAAKCAQEA\n-  old body line\n+  -----END RSA PRIVATE KEY-----\n tail\n";
+        let out = diff(input);
+        let expected = input.replace("MIIEpAIBAAKCAQEA", MASK).replace("old body line", MASK);
+        assert_eq!(out.text, expected);
+        assert_eq!(out.masked_paths, ["deploy.yml"]);
+        assert_eq!(out.inline_masks, 2, "one marker per body line");
+
+        // Unterminated: every content line to the end of that file is masked, the next file is not.
+        let open = "diff --git a/k.txt b/k.txt\n--- a/k.txt\n+++ b/k.txt\n@@ -0,0 +1,3 @@\n+-----BEGIN OPENSSH PRIVATE KEY-----\n+b3BlbnNzaC1rZXk\n+more\n";
+        let out = diff(&format!("{open}{APP_PY}"));
+        assert!(out.text.starts_with(&format!(
+            "diff --git a/k.txt b/k.txt\n--- a/k.txt\n+++ b/k.txt\n@@ -0,0 +1,3 @@\n+-----BEGIN OPENSSH PRIVATE KEY-----\n+{MASK}\n+{MASK}\ndiff --git a/app.py"
+        )));
+        assert_eq!(out.masked_paths, ["k.txt", "app.py"]);
+    }
+
+    #[test]
+    fn diff_scans_commit_message_and_dedups_paths() {
+        let commit = "commit 3f786850e387550fdab836ed7e6dc881de23001b\nAuthor: A <a@example.com>\n\n    rotate token=0123456789abcdef0123\n\n";
+        let out = diff(&format!("{commit}{APP_PY}{commit}{APP_PY}"));
+        assert!(out.text.starts_with(&format!(
+            "commit 3f786850e387550fdab836ed7e6dc881de23001b\nAuthor: A <a@example.com>\n\n    rotate token={MASK}\n"
+        )));
+        assert_eq!(out.masked_paths, ["app.py"]);
+        assert_eq!(out.redacted_paths(), ["app.py"]);
+        assert_eq!(out.inline_masks, 6);
+    }
+
+    #[test]
+    fn redacted_paths_lists_withheld_then_masked_once() {
+        let redaction = DiffRedaction {
+            withheld_paths: vec![".env".into(), "b.pem".into()],
+            masked_paths: vec!["x.rs".into(), ".env".into(), "y.rs".into()],
+            ..Default::default()
+        };
+        assert_eq!(redaction.redacted_paths(), [".env", "b.pem", "x.rs", "y.rs"]);
+    }
+
+    /// Inputs built to trip backtracking or rescanning. There is no timing assertion (speed is
+    /// measured by the benchmark): every matcher is linear by construction (see the module doc),
+    /// and these check that the results are right on inputs of several megabytes.
+    #[test]
+    fn adversarial_inputs_complete_correctly() {
+        const N: usize = 5 << 20;
+        let unchanged = [
+            "eyJ".repeat(N / 3),
+            "eyJ-".repeat(N / 4),
+            "a".repeat(N),
+            "a://".repeat(N / 4),
+            "://".repeat(N / 3),
+            "sk-".repeat(N / 3),
+            "AKIA".repeat(N / 4),
+            "Bearer ".repeat(N / 7),
+            "key: key ".repeat(N / 9),
+            "-----BEGIN CERTIFICATE-----\n".repeat(N / 28),
+            "x = a.b(c) + d[e]; // https://h:1/p?q=u@v\n".repeat(N / 42),
+        ];
+        for input in &unchanged {
+            let out = text(input);
+            assert_eq!(out.masks, 0, "{}", &input[..40]);
+            assert!(out.text == *input);
+        }
+        let one_line = "password=".repeat(N / 9);
+        assert_eq!(text(&one_line).text, format!("password={MASK}"));
+        let keys = "-----BEGIN RSA PRIVATE KEY-----\n".repeat(N / 32);
+        assert_eq!(text(&keys).text, format!("-----BEGIN RSA PRIVATE KEY-----\n{MASK}\n"));
+        let jwts = "eyJaaaaaaaa.".repeat(N / 12);
+        assert_eq!(text(&jwts).masks, N / 12 / 3);
+        let long_value = format!("token = {}(", "a".repeat(N));
+        assert_eq!(text(&long_value).text, format!("token = {MASK}("));
+        let diff_input = format!("diff --git a/x b/x\n@@ -1 +1 @@\n+{}\n", "eyJ".repeat(N / 3));
+        assert_eq!(diff(&diff_input).text, diff_input);
     }
 }
