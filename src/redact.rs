@@ -166,8 +166,11 @@ const VALUE: u16 = 1 << 6;
 /// Blanks between a label, its separator and its value (never a newline).
 const BLANK: u16 = 1 << 7;
 const WHITESPACE: u16 = 1 << 8;
-/// Bytes where a matcher may start; everything else is skipped by one table lookup.
+/// Bytes where a matcher may start anywhere: separators (`:`, `=`) and the dash of a PEM line.
 const TRIGGER: u16 = 1 << 9;
+/// Letters where a matcher may start at the start of a word: first letters of token prefixes,
+/// JWTs and `Bearer`/`Basic`. Inside a word they are skipped like any other byte.
+const WORD_START_TRIGGER: u16 = 1 << 10;
 
 static CLASS: [u16; 256] = classes();
 
@@ -201,17 +204,41 @@ const fn classes() -> [u16; 256] {
         if c.is_ascii_whitespace() || c == 0x0b {
             class |= WHITESPACE;
         }
-        // Separators of labelled values and `://`, the first dash of a PEM line, and the first
-        // letters of JWTs and `Bearer`/`Basic`; prefixed tokens are added below.
-        if matches!(c, b':' | b'=' | b'-' | b'e' | b'B' | b'b') {
+        if matches!(c, b':' | b'=' | b'-') {
             class |= TRIGGER;
+        }
+        // Prefixed tokens are added below.
+        if matches!(c, b'e' | b'B' | b'b') {
+            class |= WORD_START_TRIGGER;
         }
         table[i] = class;
         i += 1;
     }
     let mut rule = 0;
     while rule < PREFIX_RULES.len() {
-        table[PREFIX_RULES[rule].prefix[0] as usize] |= TRIGGER;
+        table[PREFIX_RULES[rule].prefix[0] as usize] |= WORD_START_TRIGGER;
+        rule += 1;
+    }
+    table
+}
+
+/// For each byte, the range of `PREFIX_RULES` whose prefix starts with it, so a word start looks
+/// at its few candidates only.
+static RULES_BY_FIRST_BYTE: [(u8, u8); 256] = rules_by_first_byte();
+
+const fn rules_by_first_byte() -> [(u8, u8); 256] {
+    let mut table = [(0u8, 0u8); 256];
+    let mut rule = 0;
+    while rule < PREFIX_RULES.len() {
+        let first = PREFIX_RULES[rule].prefix[0] as usize;
+        let (start, end) = table[first];
+        if start == end {
+            table[first] = (rule as u8, rule as u8 + 1);
+        } else if end as usize == rule {
+            table[first].1 += 1;
+        } else {
+            panic!("PREFIX_RULES sharing a first byte must be adjacent");
+        }
         rule += 1;
     }
     table
@@ -274,7 +301,8 @@ const fn open(prefix: &'static [u8], body: u16, min: usize) -> PrefixRule {
     PrefixRule { prefix, body, min, exact: false, tail: 0 }
 }
 
-/// Longer prefixes of one family come first: the first rule that matches wins.
+/// Longer prefixes of one family come first: the first rule that matches wins. Rules sharing a
+/// first byte are adjacent (checked when the dispatch table is built).
 const PREFIX_RULES: &[PrefixRule] = &[
     PrefixRule { prefix: b"AKIA", body: UPPER_DIGIT, min: 16, exact: true, tail: 0 },
     PrefixRule { prefix: b"ASIA", body: UPPER_DIGIT, min: 16, exact: true, tail: 0 },
@@ -390,21 +418,26 @@ impl<'a> Scanner<'a> {
     fn run(mut self, in_key_block: bool) -> bool {
         let bytes = self.bytes;
         let mut i = if in_key_block { self.key_body(0) } else { 0 };
+        let mut previous = if i > 0 { CLASS[bytes[i - 1] as usize] } else { 0 };
         while i < bytes.len() {
             let c = bytes[i];
-            if !has(c, TRIGGER) {
+            let class = CLASS[c as usize];
+            // The hot loop: one lookup and one rarely taken branch per byte.
+            let armed = TRIGGER | if previous & WORD == 0 { WORD_START_TRIGGER } else { 0 };
+            if class & armed == 0 {
+                previous = class;
                 i += 1;
                 continue;
             }
             let resume = match c {
                 b':' | b'=' => self.separator(i),
                 b'-' => self.private_key(i),
-                _ if i > 0 && has(bytes[i - 1], WORD) => None,
                 b'e' => self.jwt(i),
                 b'B' | b'b' => self.auth_scheme(i),
                 _ => self.prefixed_token(i),
             };
             i = resume.map_or(i + 1, |resume| resume.max(i + 1));
+            previous = CLASS[bytes[i - 1] as usize];
         }
         self.key_block_open
     }
@@ -431,8 +464,10 @@ impl<'a> Scanner<'a> {
 
     fn prefixed_token(&mut self, i: usize) -> Option<usize> {
         let bytes = self.bytes;
-        for rule in PREFIX_RULES.iter().filter(|rule| rule.prefix[0] == bytes[i]) {
-            if !bytes[i..].starts_with(rule.prefix) {
+        let (first, last) = RULES_BY_FIRST_BYTE[bytes[i] as usize];
+        for rule in &PREFIX_RULES[first as usize..last as usize] {
+            // The second byte first: most words starting with `s` or `g` end here.
+            if bytes.get(i + 1) != rule.prefix.get(1) || !bytes[i..].starts_with(rule.prefix) {
                 continue;
             }
             let body = i + rule.prefix.len();
@@ -617,7 +652,8 @@ impl<'a> Scanner<'a> {
     /// At `-----BEGIN … PRIVATE KEY-----`: the marker is kept and the body masked.
     fn private_key(&mut self, i: usize) -> Option<usize> {
         const BEGIN: &[u8] = b"-----BEGIN ";
-        if !self.bytes[i..].starts_with(BEGIN) {
+        // The sixth byte first: dashes are common in code, `-----B` is not.
+        if self.bytes.get(i + 5) != Some(&b'B') || !self.bytes[i..].starts_with(BEGIN) {
             return None;
         }
         let marker_end = private_key_marker_end(self.bytes, i + BEGIN.len())?;
@@ -699,15 +735,12 @@ fn label_before(bytes: &[u8], separator: usize) -> Option<Label> {
 /// there is none or it is longer than any label word (`monkey` is one word, not `key`).
 fn last_word_start(bytes: &[u8], end: usize) -> Option<usize> {
     let last = *bytes.get(end.checked_sub(1)?)?;
-    let same_case: fn(&u8) -> bool = if last.is_ascii_lowercase() {
-        u8::is_ascii_lowercase
-    } else if last.is_ascii_uppercase() {
-        u8::is_ascii_uppercase
-    } else {
+    if !last.is_ascii_alphabetic() {
         return None;
-    };
+    }
+    let lowercase = last.is_ascii_lowercase();
     let mut start = end - 1;
-    while start > 0 && same_case(&bytes[start - 1]) {
+    while start > 0 && bytes[start - 1].is_ascii_alphabetic() && bytes[start - 1].is_ascii_lowercase() == lowercase {
         start -= 1;
         if end - start > MAX_LABEL_WORD {
             return None;
@@ -882,6 +915,10 @@ fn redact_line(out: &mut String, line: &str, keep: usize, spans: &mut Vec<Span>,
     let content = &line[keep..body_end];
     spans.clear();
     let open = Scanner::new(content.as_bytes(), false, spans).run(in_key_block);
+    if spans.is_empty() {
+        out.push_str(line);
+        return (0, open);
+    }
     out.push_str(&line[..keep]);
     let masks = render(out, content, spans);
     out.push_str(&line[body_end..]);
