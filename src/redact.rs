@@ -835,12 +835,12 @@ fn ends_userinfo(c: u8) -> bool {
         || matches!(c, b'[' | b']')
 }
 
-/// A value's end without trailing dots: the full stop of a sentence is no part of a token.
-fn trim_dots(bytes: &[u8], start: usize, mut end: usize) -> usize {
-    while end > start && bytes[end - 1] == b'.' {
-        end -= 1;
-    }
-    end
+/// A value's end without a full stop or an ellipsis after it, which are no part of a token. At
+/// most three dots: a failed attempt must mean a short run (see the module doc), not a long run
+/// of dots trimmed short.
+fn trim_dots(bytes: &[u8], start: usize, end: usize) -> usize {
+    let dots = bytes[start..end].iter().rev().take(3).take_while(|&&c| c == b'.').count();
+    end - dots
 }
 
 fn starts_with_ignore_case(bytes: &[u8], word: &[u8]) -> bool {
@@ -1521,6 +1521,8 @@ mod tests {
         }
         let one_line = "password=".repeat(N / 9);
         assert_eq!(text(&one_line).text, format!("password={MASK}"));
+        let labels_then_dots = format!("{}a{}", "token=".repeat(N / 12), ".".repeat(N / 2));
+        assert_eq!(text(&labels_then_dots).text, format!("token={MASK}..."));
         let keys = "-----BEGIN RSA PRIVATE KEY-----\n".repeat(N / 32);
         assert_eq!(text(&keys).text, format!("-----BEGIN RSA PRIVATE KEY-----\n{MASK}\n"));
         let jwts = "eyJaaaaaaaa.".repeat(N / 12);
