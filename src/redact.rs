@@ -276,7 +276,7 @@ const MAX_QUOTED: usize = 256;
 /// Longest userinfo looked at after `://`.
 const MAX_USERINFO: usize = 256;
 /// Longest JWT header segment (the header is a small JSON object).
-const JWT_HEADER_MAX: usize = 512;
+const MAX_JWT_HEADER: usize = 512;
 /// Longest label word (`authorization`).
 const MAX_LABEL_WORD: usize = 13;
 /// Longest `[A-Z0-9 ]` label inside `-----BEGIN …-----`.
@@ -499,7 +499,7 @@ impl<'a> Scanner<'a> {
         let mut segment_start = i;
         let mut end = i;
         for segment in 0..3 {
-            let (min, max) = if segment == 0 { (3 + 8, JWT_HEADER_MAX) } else { (8, usize::MAX) };
+            let (min, max) = if segment == 0 { (3 + 8, MAX_JWT_HEADER) } else { (8, usize::MAX) };
             end = run_end(bytes, segment_start, B64URL, max.saturating_add(1));
             if self.runs_into_cut(end) {
                 return Some(self.push(i, end, true));
