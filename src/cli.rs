@@ -1,9 +1,14 @@
-//! The command line: which mode to run, the help text (generated from the config table, so every
-//! environment variable is listed), and the human rendering of `status`.
+//! The command line: which mode to run, the tool subcommands (`consult`, `review`, `dry-run`)
+//! mapped onto the same tool arguments MCP clients send, the help text (generated from the
+//! config table, so every environment variable is listed), and the human rendering of `status`.
 
 use std::ffi::OsString;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Map, Value, json};
+
+use crate::tools::params::Kind;
 
 #[derive(Debug, PartialEq)]
 pub enum Mode {
@@ -14,7 +19,25 @@ pub enum Mode {
     },
     Version,
     Help,
+    /// A tool run from the shell; prints its envelope.
+    Tool {
+        name: &'static str,
+        arguments: Value,
+        pretty: bool,
+    },
 }
+
+/// Shell subcommand → tool, and the parameter a bare word fills (`None`: `paths`, after `--` or
+/// as plain words).
+const TOOL_COMMANDS: &[(&str, &str, Option<&str>)] = &[
+    ("consult", "codex_consult", Some("question")),
+    ("review", "codex_review_changes", None),
+    ("dry-run", "codex_dry_run", None),
+];
+
+/// Flags whose names differ from the parameter they set; every other `--x-y` sets `x_y`.
+const FLAG_ALIASES: &[(&str, &str)] =
+    &[("--workspace", "workspace_root"), ("--context", "extra_context"), ("--timeout", "timeout_seconds")];
 
 /// A command line we do not understand: printed with the usage, exit status 2.
 #[derive(Debug, PartialEq)]
@@ -32,8 +55,84 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Mode, UsageErro
         ["status", "--json"] => Ok(Mode::Status { json: true }),
         ["--version" | "-V"] => Ok(Mode::Version),
         ["--help" | "-h" | "help"] => Ok(Mode::Help),
+        [command, rest @ ..] if TOOL_COMMANDS.iter().any(|(c, ..)| c == command) => parse_tool(command, rest),
         [first, ..] => {
             Err(UsageError(format!("unrecognised arguments starting at '{}'", crate::text::one_line(first, 60))))
+        }
+    }
+}
+
+/// `consult "<question>" [--flag value]...`, `review [--flag value]... [-- paths...]`.
+fn parse_tool(command: &str, words: &[&str]) -> Result<Mode, UsageError> {
+    let &(_, name, positional) = TOOL_COMMANDS.iter().find(|(c, ..)| *c == command).expect("known command");
+    let tool = crate::tools::find(name).expect("registered tool");
+    let mut arguments = Map::new();
+    let mut paths = Vec::new();
+    let mut pretty = false;
+    let mut words = words.iter().copied();
+    let mut only_positional = false;
+    while let Some(word) = words.next() {
+        if only_positional || !word.starts_with("--") {
+            match positional {
+                Some(param) if !arguments.contains_key(param) => {
+                    arguments.insert(param.to_string(), json!(word));
+                }
+                Some(_) => return Err(UsageError(format!("{command} takes one quoted text argument"))),
+                None => paths.push(json!(word)),
+            }
+            continue;
+        }
+        if word == "--" {
+            only_positional = true;
+            continue;
+        }
+        if word == "--pretty" {
+            pretty = true;
+            continue;
+        }
+        let param_name = FLAG_ALIASES
+            .iter()
+            .find(|(flag, _)| *flag == word)
+            .map_or_else(|| word.trim_start_matches('-').replace('-', "_"), |(_, param)| param.to_string());
+        let Some(param) = tool.params.iter().find(|p| p.name == param_name && Some(p.name) != positional) else {
+            return Err(UsageError(format!("{command} has no option {}", crate::text::one_line(word, 60))));
+        };
+        let value = words.next().ok_or_else(|| UsageError(format!("{word} needs a value")))?;
+        let value = match param.kind {
+            Kind::Integer { .. } => {
+                json!(value.parse::<i64>().map_err(|_| UsageError(format!("{word} needs a whole number")))?)
+            }
+            _ => json!(value),
+        };
+        arguments.insert(param.name.to_string(), value);
+    }
+    if let Some(param) = positional.filter(|p| !arguments.contains_key(*p)) {
+        return Err(UsageError(format!("{command} needs the {param} as a quoted argument")));
+    }
+    if !paths.is_empty() {
+        arguments.insert("paths".into(), Value::Array(paths));
+    }
+    if !arguments.contains_key("workspace_root") {
+        // From a shell, the project is where the command runs.
+        let cwd = std::env::current_dir().map_err(|e| UsageError(format!("cannot read the current directory: {e}")))?;
+        arguments.insert("workspace_root".into(), json!(cwd.display().to_string()));
+    }
+    Ok(Mode::Tool { name, arguments: Value::Object(arguments), pretty })
+}
+
+/// Progress of a shell-run tool, for the person watching: one stderr line a second at most.
+#[derive(Default)]
+pub struct StderrProgress {
+    last: Mutex<Option<(Instant, String)>>,
+}
+
+impl crate::tools::Progress for StderrProgress {
+    fn report(&self, _events_seen: u64, activity: &str) {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let due = last.as_ref().is_none_or(|(at, said)| said != activity && at.elapsed() >= Duration::from_secs(1));
+        if due {
+            eprintln!("codex: {activity}");
+            *last = Some((Instant::now(), activity.to_string()));
         }
     }
 }
@@ -46,8 +145,22 @@ USAGE:
     codex-in-claude [serve]        MCP server on stdin/stdout (what an MCP client launches)
     codex-in-claude status [--json]
                                    is codex installed, supported and logged in?
+    codex-in-claude consult QUESTION [--context TEXT] [OPTIONS]
+                                   ask Codex for a second opinion (PAID)
+    codex-in-claude review [--scope working_tree|branch|commit] [--base REF] [--commit REF]
+                           [--untracked explicit_only|include|exclude] [--context TEXT] [OPTIONS] [-- PATHS...]
+                                   have Codex review changes (PAID; no changes, no model call)
+    codex-in-claude dry-run [review options] [-- PATHS...]
+                                   what review would send, without calling the model (free)
     codex-in-claude --version
     codex-in-claude --help
+
+OPTIONS (tool commands):
+    --workspace DIR  (default: the current directory)   --model NAME   --reasoning-effort LEVEL
+    --isolation inherit|ignore-config|ignore-rules      --timeout SECONDS (consult, review)
+    --detail summary|full (consult, review)             --pretty (indented JSON)
+    Tool commands print the result envelope as JSON and exit 0 when ok is true, 1 when it is
+    false, 2 on a usage error.
 
 Add to Claude Code:  claude mcp add codex -- codex-in-claude
 
@@ -120,6 +233,47 @@ mod tests {
         assert_eq!(parse_words(&["--help"]), Ok(Mode::Help));
         assert!(parse_words(&["serve", "extra"]).is_err());
         assert!(parse_words(&["--bogus"]).is_err());
+    }
+
+    #[test]
+    fn tool_commands_map_flags_to_tool_arguments() {
+        let Ok(Mode::Tool { name, arguments, pretty }) = parse_words(&[
+            "consult",
+            "Is it safe?",
+            "--context",
+            "c",
+            "--timeout",
+            "60",
+            "--pretty",
+            "--workspace",
+            "/w",
+        ]) else {
+            panic!("not a tool mode")
+        };
+        assert_eq!(name, "codex_consult");
+        assert!(pretty);
+        assert_eq!(
+            arguments,
+            json!({"question": "Is it safe?", "extra_context": "c", "timeout_seconds": 60, "workspace_root": "/w"})
+        );
+        let Ok(Mode::Tool { arguments, .. }) =
+            parse_words(&["review", "--scope", "branch", "--base", "main", "--", "src", "--odd-name"])
+        else {
+            panic!("not a tool mode")
+        };
+        assert_eq!(arguments["paths"], json!(["src", "--odd-name"]));
+        assert_eq!(arguments["base"], json!("main"));
+        assert!(arguments["workspace_root"].as_str().is_some_and(|w| w.starts_with('/')));
+    }
+
+    #[test]
+    fn tool_command_usage_errors() {
+        assert!(parse_words(&["consult", "a", "b"]).is_err());
+        assert!(parse_words(&["consult", "q", "--bogus", "x"]).is_err());
+        assert!(parse_words(&["consult", "q", "--timeout"]).is_err());
+        assert!(parse_words(&["consult", "q", "--timeout", "soon"]).is_err());
+        assert!(parse_words(&["dry-run", "--timeout", "60"]).is_err(), "dry-run has no timeout");
+        assert!(parse_words(&["consult", "q", "--question", "x"]).is_err());
     }
 
     #[test]

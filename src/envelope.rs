@@ -8,6 +8,8 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::codex::events::Usage;
+use crate::codex::exec::Run;
 use crate::workspace::Workspace;
 
 /// Every error code an agent can see. The set is part of the fingerprint: adding or removing a
@@ -23,6 +25,36 @@ pub enum ErrorCode {
     WorkspaceOutsideRoots,
     /// A `CODEX_IN_CLAUDE_*` variable holds a literal `${NAME}` the host did not expand.
     UnexpandedEnvPlaceholder,
+    /// The question, context or task is larger than `CODEX_IN_CLAUDE_MAX_INPUT_BYTES`.
+    InputTooLarge,
+    /// `base` is missing, malformed, or does not name a commit.
+    InvalidBase,
+    /// `commit` is missing, malformed, or does not name a commit.
+    InvalidCommit,
+    /// A `paths` entry is absolute, escapes the repo, or uses pathspec magic.
+    InvalidPaths,
+    /// The workspace is not inside a git repository.
+    NotAGitRepo,
+    /// git is missing, failed, or timed out while reading the changes.
+    GitUnavailable,
+    /// The `codex` binary is not on the server's PATH.
+    CodexNotFound,
+    /// codex says it is not logged in, or the model API refused the credentials.
+    CodexAuthRequired,
+    /// The user's codex `config.toml` has a key this codex rejects under `--strict-config`.
+    UserConfigRejected,
+    /// codex rejected a flag or config key we send: its CLI changed.
+    CliContractChanged,
+    /// The model API is rate limiting or the quota is used up.
+    CodexRateLimited,
+    /// codex did not finish within the call's timeout and was stopped.
+    Timeout,
+    /// codex failed for another reason.
+    NonzeroExit,
+    /// codex finished but its answer was not JSON.
+    InvalidJson,
+    /// codex's answer was JSON but not the shape the output schema asks for.
+    SchemaViolation,
     /// The tool is listed but its behaviour has not been built yet; nothing was spent.
     NotImplemented,
     /// A bug in the server: a handler panicked. The message names no secret.
@@ -36,6 +68,21 @@ impl ErrorCode {
         ErrorCode::InvalidWorkspaceRoot,
         ErrorCode::WorkspaceOutsideRoots,
         ErrorCode::UnexpandedEnvPlaceholder,
+        ErrorCode::InputTooLarge,
+        ErrorCode::InvalidBase,
+        ErrorCode::InvalidCommit,
+        ErrorCode::InvalidPaths,
+        ErrorCode::NotAGitRepo,
+        ErrorCode::GitUnavailable,
+        ErrorCode::CodexNotFound,
+        ErrorCode::CodexAuthRequired,
+        ErrorCode::UserConfigRejected,
+        ErrorCode::CliContractChanged,
+        ErrorCode::CodexRateLimited,
+        ErrorCode::Timeout,
+        ErrorCode::NonzeroExit,
+        ErrorCode::InvalidJson,
+        ErrorCode::SchemaViolation,
         ErrorCode::NotImplemented,
         ErrorCode::InternalError,
     ];
@@ -46,6 +93,21 @@ impl ErrorCode {
             ErrorCode::InvalidWorkspaceRoot => "invalid_workspace_root",
             ErrorCode::WorkspaceOutsideRoots => "workspace_outside_roots",
             ErrorCode::UnexpandedEnvPlaceholder => "unexpanded_env_placeholder",
+            ErrorCode::InputTooLarge => "input_too_large",
+            ErrorCode::InvalidBase => "invalid_base",
+            ErrorCode::InvalidCommit => "invalid_commit",
+            ErrorCode::InvalidPaths => "invalid_paths",
+            ErrorCode::NotAGitRepo => "not_a_git_repo",
+            ErrorCode::GitUnavailable => "git_unavailable",
+            ErrorCode::CodexNotFound => "codex_not_found",
+            ErrorCode::CodexAuthRequired => "codex_auth_required",
+            ErrorCode::UserConfigRejected => "user_config_rejected",
+            ErrorCode::CliContractChanged => "cli_contract_changed",
+            ErrorCode::CodexRateLimited => "codex_rate_limited",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::NonzeroExit => "nonzero_exit",
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::SchemaViolation => "schema_violation",
             ErrorCode::NotImplemented => "not_implemented",
             ErrorCode::InternalError => "internal_error",
         }
@@ -53,7 +115,10 @@ impl ErrorCode {
 
     /// Whether the same call may succeed if simply retried later.
     fn retryable(self) -> bool {
-        matches!(self, ErrorCode::InternalError)
+        matches!(
+            self,
+            ErrorCode::InternalError | ErrorCode::Timeout | ErrorCode::CodexRateLimited | ErrorCode::GitUnavailable
+        )
     }
 
     /// The default repair prose; a `ToolError` may override it with something more specific.
@@ -68,6 +133,36 @@ impl ErrorCode {
             }
             ErrorCode::UnexpandedEnvPlaceholder => {
                 "The MCP host passed a literal ${NAME}; set a real value in the server's environment or remove the variable"
+            }
+            ErrorCode::InputTooLarge => {
+                "Trim the input (or name fewer paths), or raise CODEX_IN_CLAUDE_MAX_INPUT_BYTES in the server's environment"
+            }
+            ErrorCode::InvalidBase => "Pass base as a branch, tag or commit that exists, e.g. main or HEAD~3",
+            ErrorCode::InvalidCommit => "Pass commit as a commit id or revision that exists, e.g. HEAD or a SHA",
+            ErrorCode::InvalidPaths => "Pass repo-relative paths with / separators, no .. segments, no leading - or :",
+            ErrorCode::NotAGitRepo => "Pass a workspace_root inside a git repository (git init, then commit)",
+            ErrorCode::GitUnavailable => {
+                "Make sure git is installed on the server's PATH and the repository is healthy, then retry"
+            }
+            ErrorCode::CodexNotFound => {
+                "Install the codex CLI (npm install -g @openai/codex) on the server's PATH, then check with codex_status"
+            }
+            ErrorCode::CodexAuthRequired => "Run `codex login` in a terminal, then check with codex_status",
+            ErrorCode::UserConfigRejected => {
+                "Fix or remove the key named in the message in $CODEX_HOME/config.toml, or pass isolation=ignore-config"
+            }
+            ErrorCode::CliContractChanged => {
+                "This codex version changed its command line: run codex_status, then install the supported codex version or update codex-in-claude"
+            }
+            ErrorCode::CodexRateLimited => "Wait retry_after_ms, then retry; run fewer calls at once",
+            ErrorCode::Timeout => {
+                "Narrow the question or scope, raise timeout_seconds (up to 600), or use the _async variant for long work"
+            }
+            ErrorCode::NonzeroExit => {
+                "Read the message; retry with a smaller input, or run codex_status if it persists"
+            }
+            ErrorCode::InvalidJson | ErrorCode::SchemaViolation => {
+                "Codex ignored the requested answer format; retry (perhaps with another model or a higher reasoning_effort)"
             }
             ErrorCode::NotImplemented => {
                 "This tool is not available in this build; use codex_capabilities to see what is"
@@ -119,6 +214,11 @@ impl ToolError {
         self
     }
 
+    pub fn retry_after_ms(mut self, ms: u64) -> ToolError {
+        self.retry_after_ms = Some(ms);
+        self
+    }
+
     pub fn repair_tool(mut self, tool: &str, params: Value) -> ToolError {
         self.repair_tool = Some(tool.to_string());
         self.repair_tool_params = Some(params);
@@ -146,8 +246,9 @@ impl Tier {
     }
 }
 
-/// Context stamped on every envelope of a workspace-bound tool: where it ran, how, and which
-/// surface produced it.
+/// Context stamped on every envelope of a workspace-bound tool: where it ran, how, what it
+/// looked at and what it cost. Every key is always serialised (nulls included), so an agent can
+/// read any member without probing for it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Meta {
     pub cwd: Option<String>,
@@ -155,9 +256,42 @@ pub struct Meta {
     pub workspace_warning: Option<String>,
     pub tier: Tier,
     pub sandbox: &'static str,
+    pub isolation: Option<&'static str>,
+    /// The model requested with `--model`; null when none was, or this codex could not take it.
+    pub model: Option<String>,
+    pub reasoning_effort: Option<String>,
+    pub scope: Option<&'static str>,
+    pub base: Option<String>,
+    pub commit: Option<String>,
+    pub paths: Option<Vec<String>>,
+    pub timeout_seconds: Option<u64>,
+    /// Wall time of the codex process; 0 when codex never ran.
+    pub elapsed_ms: u64,
+    pub command_exit_code: Option<i32>,
+    pub session_id: Option<String>,
+    pub usage: Option<Usage>,
+    /// Whether what was sent (or returned) was cut to a size bound; `truncation_hint` says how
+    /// to avoid it.
+    pub truncated: bool,
+    pub truncation_hint: Option<String>,
+    pub context_summary: Option<ContextSummary>,
+    /// Files withheld whole or with values masked before anything was sent.
+    pub redacted_paths: Vec<String>,
+    /// Optional codex flags left out because this codex does not list them.
+    pub compat_warnings: Vec<String>,
+    pub security_warnings: Vec<String>,
+    pub job_id: Option<String>,
     pub request_id: String,
     pub server_version: &'static str,
     pub fingerprint: &'static str,
+}
+
+/// Size of the change a tool looked at (before redaction and truncation).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ContextSummary {
+    pub files_changed: u64,
+    pub lines_added: u64,
+    pub lines_removed: u64,
 }
 
 impl Meta {
@@ -169,10 +303,40 @@ impl Meta {
             workspace_warning: workspace.and_then(|w| w.warning.clone()),
             tier,
             sandbox: tier.sandbox(),
+            isolation: None,
+            model: None,
+            reasoning_effort: None,
+            scope: None,
+            base: None,
+            commit: None,
+            paths: None,
+            timeout_seconds: None,
+            elapsed_ms: 0,
+            command_exit_code: None,
+            session_id: None,
+            usage: None,
+            truncated: false,
+            truncation_hint: None,
+            context_summary: None,
+            redacted_paths: Vec::new(),
+            compat_warnings: Vec::new(),
+            security_warnings: Vec::new(),
+            job_id: None,
             request_id: crate::hash::random_hex(16),
             server_version: crate::VERSION,
             fingerprint: crate::tools::fingerprint(),
         }
+    }
+
+    /// Records what a codex run reported: time, exit code, session, usage, and the model that
+    /// was really requested.
+    pub fn record_run(&mut self, run: &Run) {
+        self.elapsed_ms = u64::try_from(run.elapsed.as_millis()).unwrap_or(u64::MAX);
+        self.command_exit_code = run.exit_code;
+        self.session_id = run.stream.session_id.clone();
+        self.usage = run.stream.usage;
+        self.model = run.model_sent.clone();
+        self.compat_warnings = run.compat_warnings.clone();
     }
 }
 
@@ -209,6 +373,14 @@ mod tests {
     fn as_str_matches_serde_name_for_every_code() {
         for code in ErrorCode::ALL {
             assert_eq!(serde_json::to_value(code).unwrap(), json!(code.as_str()));
+        }
+    }
+
+    #[test]
+    fn the_readme_documents_every_code() {
+        let readme = include_str!("../README.md");
+        for code in ErrorCode::ALL {
+            assert!(readme.contains(&format!("`{}`", code.as_str())), "README misses {}", code.as_str());
         }
     }
 

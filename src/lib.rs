@@ -8,8 +8,9 @@
 //! - `tools`: the registry every tool is declared in, and the tools themselves.
 //! - `envelope`: `ErrorCode`, the error envelope and `meta` (the agent-visible contract).
 //! - `process` (+ `sys`): the one runner for every child process.
-//! - `codex`: what we assume about the codex CLI; `config`, `workspace`, `text`, `hash`, `log`:
-//!   the supporting pieces.
+//! - `codex`: what we assume about the codex CLI and how one run goes; `prompts`: what it is asked.
+//! - `review`, `git`, `redact`: what a review looks at, how git is run safely, and secret masking.
+//! - `config`, `workspace`, `text`, `hash`, `log`: the supporting pieces.
 
 pub mod cancel;
 pub mod cli;
@@ -21,6 +22,7 @@ pub mod hash;
 pub mod log;
 pub mod mcp;
 pub mod process;
+pub mod prompts;
 pub mod redact;
 pub mod review;
 pub mod rpc;
@@ -51,6 +53,23 @@ pub fn run(mode: cli::Mode) -> ExitCode {
             let report = tools::status_report(&config);
             let text = if json { format!("{report:#}\n") } else { cli::render_status(&report) };
             print_stdout(&text)
+        }
+        cli::Mode::Tool { name, arguments, pretty } => {
+            let tool = tools::find(name).expect("the command line only names registered tools");
+            let progress = cli::StderrProgress::default();
+            let envelope = tools::call_tool(
+                tool,
+                Some(&arguments),
+                &config,
+                &tools::NoRoots,
+                &progress,
+                cancel::CancelToken::new(),
+            );
+            let text = if pretty { format!("{envelope:#}\n") } else { format!("{envelope}\n") };
+            match print_stdout(&text) {
+                code if envelope["ok"] == serde_json::Value::Bool(true) => code,
+                _ => ExitCode::FAILURE,
+            }
         }
         cli::Mode::Version => print_stdout(&format!("codex-in-claude {VERSION}\n")),
         cli::Mode::Help => print_stdout(&cli::usage()),

@@ -1,5 +1,9 @@
 //! Everything this server assumes about the `codex` CLI (`reference/codex-cli-contract.md`).
 
+pub mod answer;
+pub mod events;
+pub mod exec;
+mod failure;
 pub mod probe;
 
 /// The binary looked up on PATH.

@@ -14,6 +14,8 @@ const FLAGS_CACHE_TTL: Duration = Duration::from_secs(300);
 
 /// Flags our `codex exec` invocations rely on (SPEC §4 safety pins and codex-cli-contract §2).
 /// If codex stops accepting one, runs would fail at argument parsing, before any spend.
+/// `--model` is not listed: it is optional, and dropped (with a `compat_warnings` entry) when the
+/// help does not mention it.
 pub const REQUIRED_EXEC_FLAGS: &[&str] = &[
     "--json",
     "--sandbox",
@@ -26,7 +28,7 @@ pub const REQUIRED_EXEC_FLAGS: &[&str] = &[
     "--ignore-rules",
     "--strict-config",
     "--config",
-    "--model",
+    "--disable",
 ];
 
 #[derive(Debug, Clone)]
@@ -102,6 +104,11 @@ pub fn login_status(cancel: &CancelToken) -> Auth {
 pub struct ExecFlags(pub Option<BTreeSet<String>>);
 
 impl ExecFlags {
+    /// Whether an optional flag may be sent. Unknown help means yes: the run itself will say.
+    pub fn supports(&self, flag: &str) -> bool {
+        self.0.as_ref().is_none_or(|flags| flags.contains(flag))
+    }
+
     /// Required flags the help does not mention.
     pub fn missing(&self) -> Vec<&'static str> {
         match &self.0 {

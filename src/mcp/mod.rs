@@ -175,14 +175,16 @@ impl Server {
         };
         let config = Arc::clone(&self.config);
         let roots = Arc::clone(&self.roots);
+        let progress_token = request.params.get("_meta").and_then(|m| m.get("progressToken")).cloned();
+        let progress = ProgressNotifier::new(self.outbox.clone(), progress_token);
         let calls = Arc::clone(&self.calls);
         let outbox = self.outbox.clone();
         let spawned = std::thread::Builder::new().name(format!("call-{}", tool.name)).spawn(move || {
             let arguments = request.params.get("arguments");
             // Stateless requests may not rely on anything learned earlier on the connection.
             let envelope = match era {
-                Era::Modern => tools::call_tool(tool, arguments, &config, &NoRoots, cancel),
-                Era::Legacy => tools::call_tool(tool, arguments, &config, roots.as_ref(), cancel),
+                Era::Modern => tools::call_tool(tool, arguments, &config, &NoRoots, &progress, cancel),
+                Era::Legacy => tools::call_tool(tool, arguments, &config, roots.as_ref(), &progress, cancel),
             };
             let result = decorate(call_tool_result(envelope), era);
             calls.finish(&request.id, || outbox.send(rpc::success(&request.id, result)));
@@ -229,6 +231,38 @@ impl Server {
         let id = RequestId::Text(format!("codex-in-claude-roots-{}", self.next_request_number));
         self.roots.expect(id.clone());
         self.outbox.send(rpc::request(&id, "roots/list", json!({})));
+    }
+}
+
+/// Sends `notifications/progress` for one call that asked for it with a `progressToken`: at
+/// most one a second, `progress` (codex events seen) strictly increasing, `message` saying what
+/// codex is doing now.
+struct ProgressNotifier {
+    outbox: Outbox,
+    token: Option<Value>,
+    /// When the last notification went out, and the progress it carried.
+    last: Mutex<(Option<Instant>, u64)>,
+}
+
+impl ProgressNotifier {
+    const INTERVAL: Duration = Duration::from_secs(1);
+
+    fn new(outbox: Outbox, token: Option<Value>) -> ProgressNotifier {
+        ProgressNotifier { outbox, token, last: Mutex::new((None, 0)) }
+    }
+}
+
+impl tools::Progress for ProgressNotifier {
+    fn report(&self, events_seen: u64, activity: &str) {
+        let Some(token) = &self.token else { return };
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let (sent_at, sent_progress) = *last;
+        if events_seen <= sent_progress || sent_at.is_some_and(|at| at.elapsed() < Self::INTERVAL) {
+            return;
+        }
+        *last = (Some(Instant::now()), events_seen);
+        let params = json!({"progressToken": token, "progress": events_seen, "message": activity});
+        self.outbox.send(rpc::notification("notifications/progress", params));
     }
 }
 

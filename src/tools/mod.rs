@@ -4,8 +4,11 @@
 //! panic guard and always returns an envelope that matches the tool's output schema.
 
 mod capabilities;
+mod codex_run;
+mod consult;
 pub mod params;
 mod pending;
+mod review;
 mod status;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -16,7 +19,7 @@ use serde_json::{Value, json};
 
 use crate::cancel::CancelToken;
 use crate::config::{Config, Isolation};
-use crate::envelope::{ErrorCode, Meta, Tier, ToolError, error_branch_schema, error_envelope};
+use crate::envelope::{ErrorCode, ErrorCode as E, Meta, Tier, ToolError, error_branch_schema, error_envelope};
 use crate::workspace::Workspace;
 use params::{Args, Kind, Param};
 
@@ -82,14 +85,28 @@ pub struct Tool {
     pub available: bool,
 }
 
-/// What a handler gets: validated arguments, the server's configuration, the client's roots and
-/// the call's cancel token.
+/// What a handler gets: validated arguments, the server's configuration, the client's roots,
+/// where to report progress, and the call's cancel token.
 pub struct Call<'a> {
     pub tool: &'a Tool,
     pub args: Args,
     pub config: &'a Config,
     pub roots: &'a dyn Roots,
+    pub progress: &'a dyn Progress,
     pub cancel: CancelToken,
+}
+
+/// Where a long call reports what codex is doing. `events_seen` only grows; implementations
+/// decide how often to pass reports on.
+pub trait Progress: Sync {
+    fn report(&self, events_seen: u64, activity: &str);
+}
+
+/// Nobody is listening (no `progressToken`).
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn report(&self, _events_seen: u64, _activity: &str) {}
 }
 
 /// The client's declared roots, as far as this call may know them. Legacy sessions fetch them
@@ -144,13 +161,13 @@ const WORKSPACE_ROOT: Param = Param {
 };
 const MODEL: Param = Param {
     name: "model",
-    kind: Kind::Text { non_blank: true, max_len: Some(128) },
+    kind: Kind::Name { max_len: 128 },
     required: false,
     description: "Codex model (--model). Default: CODEX_IN_CLAUDE_MODEL, else codex's own default.",
 };
 const REASONING_EFFORT: Param = Param {
     name: "reasoning_effort",
-    kind: Kind::Text { non_blank: true, max_len: Some(128) },
+    kind: Kind::Name { max_len: 128 },
     required: false,
     description: "Reasoning effort, e.g. low, medium, high (sent as -c model_reasoning_effort).",
 };
@@ -192,13 +209,13 @@ const SCOPE: Param = Param {
 };
 const BASE: Param = Param {
     name: "base",
-    kind: Kind::Text { non_blank: true, max_len: Some(256) },
+    kind: Kind::Name { max_len: 256 },
     required: false,
     description: "Base ref for scope=branch, e.g. main or HEAD~3.",
 };
 const COMMIT: Param = Param {
     name: "commit",
-    kind: Kind::Text { non_blank: true, max_len: Some(256) },
+    kind: Kind::Name { max_len: 256 },
     required: false,
     description: "Commit to review for scope=commit.",
 };
@@ -255,30 +272,58 @@ struct Stage {
     error_codes: &'static [ErrorCode],
 }
 
+// Error-code sets, composed from the checks a tool makes, in the order it makes them.
+/// Any tool that takes a workspace.
+const WORKSPACE_CODES: &[ErrorCode] = &[E::InvalidArguments, E::InvalidWorkspaceRoot, E::WorkspaceOutsideRoots];
+/// Before anything is spent: configuration and input size.
+const PREFLIGHT_CODES: &[ErrorCode] = &[E::UnexpandedEnvPlaceholder, E::InputTooLarge];
+/// Reading the changes to review.
+const GIT_CODES: &[ErrorCode] = &[E::InvalidBase, E::InvalidCommit, E::InvalidPaths, E::NotAGitRepo, E::GitUnavailable];
+/// A codex run that failed, classified.
+const CODEX_RUN_CODES: &[ErrorCode] = &[
+    E::CodexNotFound,
+    E::CodexAuthRequired,
+    E::UserConfigRejected,
+    E::CliContractChanged,
+    E::CodexRateLimited,
+    E::Timeout,
+    E::NonzeroExit,
+];
+/// A structured answer that is not the schema's.
+const ANSWER_CODES: &[ErrorCode] = &[E::InvalidJson, E::SchemaViolation];
+const BUG_CODES: &[ErrorCode] = &[E::InternalError];
+
+/// The concatenation of `parts`; `N` must be the total length (checked at compile time).
+const fn codes<const N: usize>(parts: &[&[ErrorCode]]) -> [ErrorCode; N] {
+    let mut out = [E::InternalError; N];
+    let (mut filled, mut part) = (0, 0);
+    while part < parts.len() {
+        let mut i = 0;
+        while i < parts[part].len() {
+            out[filled] = parts[part][i];
+            filled += 1;
+            i += 1;
+        }
+        part += 1;
+    }
+    assert!(filled == N, "error-code set length mismatch");
+    out
+}
+
+const LOCAL_ONLY_CODES: &[ErrorCode] = &[E::InvalidArguments, E::InternalError];
+const CONSULT_CODES: &[ErrorCode] = &codes::<13>(&[WORKSPACE_CODES, PREFLIGHT_CODES, CODEX_RUN_CODES, BUG_CODES]);
+const REVIEW_CODES: &[ErrorCode] =
+    &codes::<20>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, CODEX_RUN_CODES, ANSWER_CODES, BUG_CODES]);
+const DRY_RUN_CODES: &[ErrorCode] = &codes::<11>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, BUG_CODES]);
+
 /// A tool that would run codex or git: workspace and placeholder checks, then `not_implemented`.
 const PENDING_CODEX_TOOL: Stage = Stage {
     run: pending::run_codex_tool,
-    error_codes: &[
-        ErrorCode::InvalidArguments,
-        ErrorCode::InvalidWorkspaceRoot,
-        ErrorCode::WorkspaceOutsideRoots,
-        ErrorCode::UnexpandedEnvPlaceholder,
-        ErrorCode::NotImplemented,
-        ErrorCode::InternalError,
-    ],
+    error_codes: &codes::<6>(&[WORKSPACE_CODES, &[E::UnexpandedEnvPlaceholder, E::NotImplemented], BUG_CODES]),
 };
 /// A job lifecycle tool: workspace check, then `not_implemented`.
-const PENDING_JOB_TOOL: Stage = Stage {
-    run: pending::run_job_tool,
-    error_codes: &[
-        ErrorCode::InvalidArguments,
-        ErrorCode::InvalidWorkspaceRoot,
-        ErrorCode::WorkspaceOutsideRoots,
-        ErrorCode::NotImplemented,
-        ErrorCode::InternalError,
-    ],
-};
-const LOCAL_ONLY_CODES: &[ErrorCode] = &[ErrorCode::InvalidArguments, ErrorCode::InternalError];
+const PENDING_JOB_TOOL: Stage =
+    Stage { run: pending::run_job_tool, error_codes: &codes::<5>(&[WORKSPACE_CODES, &[E::NotImplemented], BUG_CODES]) };
 
 /// A tool whose behaviour another issue builds: listed with its final inputs, answering
 /// `not_implemented` after the same argument and workspace checks the real one will make.
@@ -336,16 +381,19 @@ pub static ALL: &[Tool] = &[
         run: capabilities::run,
         available: true,
     },
-    pending(
-        "codex_consult",
-        "Ask Codex",
-        Cost::Paid,
-        "Independent second opinion from OpenAI Codex (read-only sandbox); sends the question and context to OpenAI. Blocks until Codex answers.",
-        Tier::Consult,
-        CONSULT_PARAMS,
-        ASKS_THE_MODEL,
-        PENDING_CODEX_TOOL,
-    ),
+    Tool {
+        name: "codex_consult",
+        title: "Ask Codex",
+        cost: Cost::Paid,
+        summary: "Independent second opinion from OpenAI Codex (read-only sandbox); sends the question and context to OpenAI. Blocks until Codex answers.",
+        tier: Tier::Consult,
+        params: CONSULT_PARAMS,
+        annotations: ASKS_THE_MODEL,
+        error_codes: CONSULT_CODES,
+        success_schema: consult::success_schema,
+        run: consult::run,
+        available: true,
+    },
     pending(
         "codex_consult_async",
         "Ask Codex in the background",
@@ -356,16 +404,19 @@ pub static ALL: &[Tool] = &[
         ASKS_THE_MODEL,
         PENDING_CODEX_TOOL,
     ),
-    pending(
-        "codex_review_changes",
-        "Codex code review",
-        Cost::Paid,
-        "Structured review (verdict, findings) of uncommitted changes, a branch or a commit by OpenAI Codex, read-only; the redacted diff is sent to OpenAI.",
-        Tier::Consult,
-        REVIEW_PARAMS,
-        ASKS_THE_MODEL,
-        PENDING_CODEX_TOOL,
-    ),
+    Tool {
+        name: "codex_review_changes",
+        title: "Codex code review",
+        cost: Cost::Paid,
+        summary: "Structured review (verdict, findings, coverage) of uncommitted changes, a branch or a commit by OpenAI Codex, read-only; the redacted diff is sent to OpenAI. No changes means no model call.",
+        tier: Tier::Consult,
+        params: REVIEW_PARAMS,
+        annotations: ASKS_THE_MODEL,
+        error_codes: REVIEW_CODES,
+        success_schema: review::review_success_schema,
+        run: review::run_review,
+        available: true,
+    },
     pending(
         "codex_review_changes_async",
         "Codex code review in the background",
@@ -396,16 +447,19 @@ pub static ALL: &[Tool] = &[
         EDITS_A_WORKTREE,
         PENDING_CODEX_TOOL,
     ),
-    pending(
-        "codex_dry_run",
-        "Preview a review",
-        Cost::Free,
-        "What codex_review_changes would send: scope, diff size, coverage, redactions, prompt bytes. No model call.",
-        Tier::Consult,
-        REVIEW_ASYNC_PARAMS,
-        READS_LOCAL_STATE,
-        PENDING_CODEX_TOOL,
-    ),
+    Tool {
+        name: "codex_dry_run",
+        title: "Preview a review",
+        cost: Cost::Free,
+        summary: "What codex_review_changes would send: scope, diff size, coverage, redactions, prompt bytes, whether the model would be called. No model call.",
+        tier: Tier::Consult,
+        params: REVIEW_ASYNC_PARAMS,
+        annotations: READS_LOCAL_STATE,
+        error_codes: DRY_RUN_CODES,
+        success_schema: review::dry_run_success_schema,
+        run: review::run_dry_run,
+        available: true,
+    },
     pending(
         "codex_delegate_dry_run",
         "Preview a delegation",
@@ -536,13 +590,14 @@ pub fn call_tool(
     arguments: Option<&Value>,
     config: &Config,
     roots: &dyn Roots,
+    progress: &dyn Progress,
     cancel: CancelToken,
 ) -> Value {
     let args = match params::validate(tool.params, arguments) {
         Ok(args) => args,
         Err(error) => return error_envelope(error, &Meta::new(tool.tier, None)),
     };
-    let call = Call { tool, args, config, roots, cancel };
+    let call = Call { tool, args, config, roots, progress, cancel };
     catch_unwind(AssertUnwindSafe(|| (tool.run)(&call))).unwrap_or_else(|_| {
         crate::log_error!("{} panicked; answered internal_error", tool.name);
         let error = ToolError::new(ErrorCode::InternalError, format!("{} failed unexpectedly", tool.name));
@@ -601,7 +656,8 @@ mod tests {
             run: boom,
             ..pending("t", "t", Cost::Free, "s", Tier::Consult, &[], READS_LOCAL_STATE, PENDING_JOB_TOOL)
         };
-        let envelope = call_tool(&tool, None, &Config::from_map(&Default::default()), &NoRoots, CancelToken::new());
+        let envelope =
+            call_tool(&tool, None, &Config::from_map(&Default::default()), &NoRoots, &NoProgress, CancelToken::new());
         assert_eq!(envelope["error"]["code"], json!("internal_error"));
         assert_eq!(envelope["error"]["retryable"], json!(true));
     }

@@ -15,6 +15,11 @@ pub enum Kind {
         non_blank: bool,
         max_len: Option<usize>,
     },
+    /// A machine name passed on to codex or git (model, effort, ref): no whitespace or control
+    /// characters, so it cannot smuggle a second argument or a terminal escape.
+    Name {
+        max_len: usize,
+    },
     /// One of a fixed set of strings.
     Choice(&'static [&'static str]),
     Integer {
@@ -52,6 +57,9 @@ impl Param {
                 }
                 s
             }
+            Kind::Name { max_len } => {
+                json!({"type": type_of("string", nullable), "pattern": "^[^\\s\\x00-\\x1f\\x7f]+$", "maxLength": max_len})
+            }
             Kind::Choice(values) => {
                 let mut values: Vec<Value> = values.iter().map(|v| json!(v)).collect();
                 if nullable {
@@ -83,7 +91,16 @@ impl Param {
                     None
                 }
             }
-            (Kind::Text { .. }, _) => Some("must be a string"),
+            (Kind::Name { max_len }, Value::String(s)) => {
+                if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    Some("must be a name without spaces or control characters")
+                } else if s.chars().count() > max_len {
+                    Some("is too long")
+                } else {
+                    None
+                }
+            }
+            (Kind::Text { .. } | Kind::Name { .. }, _) => Some("must be a string"),
             (Kind::Choice(values), Value::String(s)) if values.contains(&s.as_str()) => None,
             (Kind::Choice(_), _) => Some("must be one of the allowed values"),
             (Kind::Integer { min, max }, Value::Number(n)) => match n.as_i64() {
@@ -143,6 +160,16 @@ pub struct Args(Map<String, Value>);
 impl Args {
     pub fn text(&self, name: &str) -> Option<&str> {
         self.0.get(name).and_then(Value::as_str)
+    }
+
+    pub fn integer(&self, name: &str) -> Option<i64> {
+        self.0.get(name).and_then(Value::as_i64)
+    }
+
+    /// A `TextList` argument; empty when absent.
+    pub fn text_list(&self, name: &str) -> Vec<String> {
+        let items = self.0.get(name).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        items.iter().filter_map(Value::as_str).map(str::to_string).collect()
     }
 }
 

@@ -21,14 +21,18 @@ real third-party client accepts it:
 - codex_status and codex_capabilities succeed and agree on one fingerprint;
 - bad arguments come back as an ``invalid_arguments`` tool error envelope;
 - every other tool, called with empty arguments, returns a structured
-  envelope that matches its outputSchema.
+  envelope that matches its outputSchema;
+- in a scratch git repository, codex_dry_run (a change) and
+  codex_review_changes (no change: ``not_run``, no model call) succeed, so
+  their success branches pass the SDK's own outputSchema validation.
 
 The SDK validates structuredContent against the outputSchema only for results
 without ``isError``; error envelopes are validated here with jsonschema
 (Draft 2020-12). The SDK does no client-side input validation, so the bad
 arguments really reach the server. The server runs in a fresh empty directory (not a git
 repository) so no call can reach a paid model: tools that need a question, a
-task or a job id reject ``{}``, and review tools find no repository.
+task or a job id reject ``{}``, review tools find no repository, and the
+repository calls are chosen so that none reaches codex.
 
 Prints one line per check and ends with ``sdk_check <mode>: N passed, M failed``;
 exits 0 only when nothing failed.
@@ -40,6 +44,7 @@ import asyncio
 import json
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -386,7 +391,36 @@ async def check_capabilities(client: Client, status_fingerprint: str | None) -> 
 # --- driver ---------------------------------------------------------------
 
 
-async def run_connected_checks(report: Report, client: Client, mode: str) -> None:
+def make_repo(parent: str) -> tuple[str, str]:
+    """Two scratch repositories: one with an uncommitted change, one clean."""
+    paths = []
+    for name, change in (("changed", True), ("clean", False)):
+        repo = os.path.join(parent, name)
+        os.makedirs(repo)
+        git = ["git", "-C", repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "-c", "commit.gpgSign=false"]
+        subprocess.run([*git, "init", "-q"], check=True)
+        with open(os.path.join(repo, "a.txt"), "w") as f:
+            f.write("one\n")
+        subprocess.run([*git, "add", "-A"], check=True)
+        subprocess.run([*git, "commit", "-q", "-m", "init"], check=True)
+        if change:
+            with open(os.path.join(repo, "a.txt"), "w") as f:
+                f.write("two\n")
+        paths.append(repo)
+    return paths[0], paths[1]
+
+
+async def run_repo_checks(report: Report, client: Client, tools: dict[str, Tool], workdir: str) -> None:
+    changed, clean = make_repo(workdir)
+    calls = (
+        EnvelopeCall("codex_dry_run", {"workspace_root": changed}, expect_ok=True),
+        EnvelopeCall("codex_review_changes", {"workspace_root": clean}, expect_ok=True),
+    )
+    for call in calls:
+        await report.run(f"{call.tool} in a repository", check_envelope_call(client, tools, call))
+
+
+async def run_connected_checks(report: Report, client: Client, mode: str, workdir: str) -> None:
     await report.run("negotiated protocol version", check_protocol(client, mode))
     discover = None
     if mode != "legacy":
@@ -401,6 +435,7 @@ async def run_connected_checks(report: Report, client: Client, mode: str) -> Non
     )
     for call in ENVELOPE_CALLS:
         await report.run(f"{call.tool} {json.dumps(call.arguments)}", check_envelope_call(client, tools, call))
+    await run_repo_checks(report, client, tools, workdir)
 
 
 async def run_checks(mode: str, command: list[str]) -> Report:
@@ -414,7 +449,7 @@ async def run_checks(mode: str, command: list[str]) -> Report:
                 read_timeout_seconds=READ_TIMEOUT_SECONDS,
             ) as client:
                 report.record("connect", None, f"mode={mode}")
-                await run_connected_checks(report, client, mode)
+                await run_connected_checks(report, client, mode, workdir)
         except Exception as exc:
             report.record("session", describe_exception(exc))
             if os.environ.get("SDK_CHECK_TRACEBACK"):

@@ -16,7 +16,19 @@ mod codex_home;
 mod codex_contract;
 // JSON-RPC and MCP protocol behaviour over raw pipes, both eras.
 mod protocol;
+// Every advertised error code, reached through the real server.
+mod error_codes;
 // codex_status and codex_capabilities against the real and the fake codex.
 mod status;
+// Throwaway git repositories built with the real git.
+mod repo;
+// codex_review_changes and codex_dry_run end to end.
+mod review;
+// codex_consult end to end: answers, progress, cancellation, real codex failures.
+mod consult;
+// Fault injection with the fake codex: garbage, floods, crashes, grandchildren, drift.
+mod faults;
+// consult, review and dry-run from a shell.
+mod cli;
 // The official Python MCP SDK as an independent client, with its schema validation on.
 mod sdk_client;

@@ -147,6 +147,22 @@ impl Server {
         response.get("result").cloned().unwrap_or_else(|| panic!("no result: {response}"))
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Every message with `method` that has arrived so far (backlog first), without waiting.
+    pub fn drain_notifications(&mut self, method: &str) -> Vec<Value> {
+        while let Some(message) = self.read_line(Duration::from_millis(50)) {
+            self.backlog.push(message);
+        }
+        let (matching, rest): (Vec<Value>, Vec<Value>) =
+            std::mem::take(&mut self.backlog).into_iter().partition(|m| m["method"] == json!(method));
+        self.backlog = rest;
+        matching
+    }
+
     /// Asserts that nothing arrives for `quiet`.
     pub fn expect_silence(&mut self, quiet: Duration) {
         assert!(self.backlog.is_empty(), "unexpected backlog: {:?}", self.backlog);
@@ -197,4 +213,19 @@ pub fn process_gone(pid: i32) -> bool {
         Err(_) => true,
         Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
     }
+}
+
+/// Live (non-zombie) processes other than `except` whose environment has `key=value`: a unique
+/// `CODEX_HOME` finds every codex process a test started, wherever it was reparented.
+pub fn live_pids_with_env(key: &str, value: &Path, except: i32) -> Vec<i32> {
+    let needle = format!("{key}={}", value.display()).into_bytes();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| pid != except && !process_gone(pid))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|environ| environ.split(|&b| b == 0).any(|var| var == needle.as_slice()))
+        })
+        .collect()
 }

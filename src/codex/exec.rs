@@ -1,0 +1,297 @@
+//! One `codex exec` run: the argv (SPEC §4 safety pins, codex-cli-contract §2), the prompt on
+//! stdin, the temp files, the event stream read as it arrives, and the classified outcome.
+//!
+//! Argv, in this order:
+//! `exec --json --sandbox S --cd DIR --output-last-message F --ephemeral --disable remote_plugin
+//!  [-c sandbox_workspace_write.network_access=false -c sandbox_workspace_write.writable_roots=[]]
+//!  [--ignore-user-config [--ignore-rules]] [--skip-git-repo-check] [--output-schema F]
+//!  [--model M] [-c model_reasoning_effort="E"] [--strict-config] -`
+//! `--strict-config` rides whenever a `-c` does, so a key this codex does not know fails at
+//! start-up, before any spend, instead of being silently ignored.
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::events::Stream;
+use super::failure;
+use crate::cancel::CancelToken;
+use crate::config::Isolation;
+use crate::envelope::{ErrorCode, Tier, ToolError};
+use crate::process::{Cmd, RunError};
+
+/// stderr kept from a run: enough for every error codex prints before or after a turn.
+const STDERR_CAP: usize = 256 * 1024;
+
+/// Everything that decides how codex is run.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub tier: Tier,
+    /// codex's working root (`--cd`) and the process cwd.
+    pub dir: std::path::PathBuf,
+    pub prompt: String,
+    /// Sent with `--output-schema`; the answer is then a JSON document.
+    pub output_schema: Option<Value>,
+    /// Consult may run outside a git repository.
+    pub skip_git_repo_check: bool,
+    pub isolation: Isolation,
+    pub model: Option<String>,
+    pub reasoning_effort: Option<String>,
+    pub timeout: Duration,
+    pub max_output_bytes: usize,
+}
+
+/// A finished (or stopped) run.
+#[derive(Debug)]
+pub struct Run {
+    pub exit_code: Option<i32>,
+    pub timed_out: bool,
+    pub cancelled: bool,
+    pub elapsed: Duration,
+    /// The `-o` file, read only after a successful turn (a failed turn leaves it stale or empty).
+    pub last_message: Option<String>,
+    pub stream: Stream,
+    /// The model actually requested with `--model` (`None` when none was, or it was dropped).
+    pub model_sent: Option<String>,
+    /// Optional flags left out because this codex's help does not list them.
+    pub compat_warnings: Vec<String>,
+    /// Why the run failed, classified (SPEC §5 order); `None` on success.
+    pub failure: Option<ToolError>,
+}
+
+/// Called with (events seen, what codex is doing) after every event.
+pub type OnEvent<'a> = &'a (dyn Fn(u64, &str) + Sync);
+
+/// Runs codex once. `Err` only when it could not start (then nothing was spent).
+pub fn run(invocation: &Invocation, cancel: &CancelToken, on_event: OnEvent) -> Result<Run, ToolError> {
+    let scratch = tempfile::Builder::new().prefix("codex-in-claude-").tempdir().map_err(|err| {
+        ToolError::new(ErrorCode::InternalError, format!("cannot create a temporary directory: {err}"))
+    })?;
+    let last_message_path = scratch.path().join("last-message.txt");
+    let schema_path = scratch.path().join("schema.json");
+    if let Some(schema) = &invocation.output_schema {
+        std::fs::write(&schema_path, schema.to_string()).map_err(|err| {
+            ToolError::new(ErrorCode::InternalError, format!("cannot write the output schema file: {err}"))
+        })?;
+    }
+    let flags = super::probe::exec_flags(false, cancel);
+    let (argv, model_sent, compat_warnings) =
+        argv(invocation, &last_message_path, &schema_path, |flag| flags.supports(flag));
+
+    let stream = Arc::new(Mutex::new(Stream::default()));
+    let observer_stream = Arc::clone(&stream);
+    // The observer runs on the drain thread; `on_event` must not block it for long.
+    let run = std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel::<(u64, String)>();
+        // Reports are throttled downstream; re-offering the latest one every second makes sure
+        // the last activity before a quiet spell (a long test run) is not the one dropped.
+        let forwarder = scope.spawn(move || {
+            let mut latest: Option<(u64, String)> = None;
+            loop {
+                match rx.recv_timeout(Duration::from_secs(1)) {
+                    Ok(report) => latest = Some(report),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+                if let Some((seen, activity)) = &latest {
+                    on_event(*seen, activity);
+                }
+            }
+        });
+        let result = Cmd::new(super::PROGRAM)
+            .args(&argv)
+            .cwd(&invocation.dir)
+            .stdin(invocation.prompt.clone().into_bytes())
+            .timeout(invocation.timeout)
+            .cancel(cancel)
+            .capture_caps(invocation.max_output_bytes, STDERR_CAP)
+            .on_stdout_line(Box::new(move |line| {
+                let mut stream = observer_stream.lock().unwrap_or_else(|e| e.into_inner());
+                if stream.observe(line) {
+                    let _ = tx.send((stream.events_seen, stream.activity.clone().unwrap_or_default()));
+                }
+            }))
+            .run();
+        let _ = forwarder.join();
+        result
+    });
+    let output = match run {
+        Ok(output) => output,
+        Err(RunError::NotFound { .. }) => {
+            return Err(ToolError::new(ErrorCode::CodexNotFound, "codex was not found on the server's PATH"));
+        }
+        Err(err @ RunError::Spawn { .. }) => {
+            return Err(ToolError::new(ErrorCode::CodexNotFound, crate::text::one_line(&err.to_string(), 300)));
+        }
+    };
+    let stream = std::mem::take(&mut *stream.lock().unwrap_or_else(|e| e.into_inner()));
+    let last_message =
+        output.success().then(|| read_bounded(&last_message_path, invocation.max_output_bytes)).flatten();
+    let failure = failure::classify(&failure::Evidence {
+        exit_code: output.exit_code,
+        timed_out: output.timed_out,
+        cancelled: output.cancelled,
+        timeout: invocation.timeout,
+        stderr: &output.stderr.text(),
+        stream: &stream,
+    });
+    Ok(Run {
+        exit_code: output.exit_code,
+        timed_out: output.timed_out,
+        cancelled: output.cancelled,
+        elapsed: output.elapsed,
+        last_message,
+        stream,
+        model_sent,
+        compat_warnings,
+        failure,
+    })
+}
+
+/// The argv after `codex`, plus the model actually sent and the flags dropped.
+fn argv(
+    invocation: &Invocation,
+    last_message: &Path,
+    schema: &Path,
+    supports: impl Fn(&str) -> bool,
+) -> (Vec<OsString>, Option<String>, Vec<String>) {
+    let mut args: Vec<OsString> = Vec::new();
+    let push = |args: &mut Vec<OsString>, items: &[&str]| args.extend(items.iter().map(OsString::from));
+    push(&mut args, &["exec", "--json", "--sandbox", invocation.tier.sandbox(), "--cd"]);
+    args.push(invocation.dir.clone().into_os_string());
+    args.push("--output-last-message".into());
+    args.push(last_message.into());
+    // Third-party connectors are on by default since codex 0.143; none of our runs needs them.
+    push(&mut args, &["--ephemeral", "--disable", "remote_plugin"]);
+    let mut config_overrides = false;
+    if invocation.tier == Tier::Propose {
+        // A user config or profile could otherwise grant the worktree run network or more roots.
+        push(
+            &mut args,
+            &["-c", "sandbox_workspace_write.network_access=false", "-c", "sandbox_workspace_write.writable_roots=[]"],
+        );
+        config_overrides = true;
+    }
+    match invocation.isolation {
+        Isolation::Inherit => {}
+        Isolation::IgnoreConfig => push(&mut args, &["--ignore-user-config"]),
+        Isolation::IgnoreRules => push(&mut args, &["--ignore-user-config", "--ignore-rules"]),
+    }
+    if invocation.skip_git_repo_check {
+        push(&mut args, &["--skip-git-repo-check"]);
+    }
+    if invocation.output_schema.is_some() {
+        args.push("--output-schema".into());
+        args.push(schema.into());
+    }
+    let mut compat_warnings = Vec::new();
+    let mut model_sent = None;
+    if let Some(model) = &invocation.model {
+        if supports("--model") {
+            args.extend(["--model".into(), OsString::from(model)]);
+            model_sent = Some(model.clone());
+        } else {
+            compat_warnings.push("--model".to_string());
+        }
+    }
+    if let Some(effort) = &invocation.reasoning_effort {
+        // A JSON string is a valid TOML basic string, so any effort text arrives verbatim.
+        let value = serde_json::to_string(effort).unwrap_or_default();
+        args.extend(["-c".into(), OsString::from(format!("model_reasoning_effort={value}"))]);
+        config_overrides = true;
+    }
+    if config_overrides {
+        args.push("--strict-config".into());
+    }
+    args.push("-".into());
+    (args, model_sent, compat_warnings)
+}
+
+/// The `-o` file, or `None` when it is missing or empty; a file over `cap` is cut.
+fn read_bounded(path: &Path, cap: usize) -> Option<String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).ok()?;
+    let mut bytes = Vec::new();
+    file.take(cap as u64).read_to_end(&mut bytes).ok()?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    (!text.trim().is_empty()).then_some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invocation(tier: Tier) -> Invocation {
+        Invocation {
+            tier,
+            dir: "/repo".into(),
+            prompt: "p".into(),
+            output_schema: None,
+            skip_git_repo_check: false,
+            isolation: Isolation::Inherit,
+            model: None,
+            reasoning_effort: None,
+            timeout: Duration::from_secs(10),
+            max_output_bytes: 1024,
+        }
+    }
+
+    fn render(invocation: &Invocation, supports: bool) -> (String, Option<String>, Vec<String>) {
+        let (args, model, warnings) =
+            argv(invocation, Path::new("/t/last-message.txt"), Path::new("/t/schema.json"), |_| supports);
+        let joined: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        (joined.join(" "), model, warnings)
+    }
+
+    #[test]
+    fn consult_argv_is_read_only_with_schema_and_no_config_overrides() {
+        let mut consult = invocation(Tier::Consult);
+        consult.skip_git_repo_check = true;
+        consult.output_schema = Some(serde_json::json!({}));
+        let (argv, _, _) = render(&consult, true);
+        assert_eq!(
+            argv,
+            "exec --json --sandbox read-only --cd /repo --output-last-message /t/last-message.txt --ephemeral \
+             --disable remote_plugin --skip-git-repo-check --output-schema /t/schema.json -"
+        );
+    }
+
+    #[test]
+    fn workspace_write_pins_network_and_roots_and_goes_strict() {
+        let (argv, _, _) = render(&invocation(Tier::Propose), true);
+        assert!(argv.starts_with("exec --json --sandbox workspace-write --cd /repo"), "{argv}");
+        assert!(
+            argv.contains(
+                "-c sandbox_workspace_write.network_access=false -c sandbox_workspace_write.writable_roots=[]"
+            )
+        );
+        assert!(argv.ends_with("--strict-config -"), "{argv}");
+        assert!(!argv.contains("danger") && !argv.contains("--approve-for-me"));
+    }
+
+    #[test]
+    fn isolation_model_and_effort() {
+        let mut inv = invocation(Tier::Consult);
+        inv.isolation = Isolation::IgnoreRules;
+        inv.model = Some("gpt-5.5".into());
+        inv.reasoning_effort = Some("high".into());
+        let (argv, model, warnings) = render(&inv, true);
+        assert!(argv.contains("--ignore-user-config --ignore-rules"), "{argv}");
+        assert!(argv.ends_with("--model gpt-5.5 -c model_reasoning_effort=\"high\" --strict-config -"), "{argv}");
+        assert_eq!(model.as_deref(), Some("gpt-5.5"));
+        assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn model_is_dropped_when_the_help_does_not_list_it() {
+        let mut inv = invocation(Tier::Consult);
+        inv.model = Some("m".into());
+        let (argv, model, warnings) = render(&inv, false);
+        assert!(!argv.contains("--model"));
+        assert_eq!(model, None);
+        assert_eq!(warnings, vec!["--model".to_string()]);
+    }
+}

@@ -1,0 +1,110 @@
+//! What every tool that runs codex shares: the run settings resolved from arguments and
+//! configuration, the meta a call starts with, the input-size check, running codex with progress
+//! reporting, and the envelope parts built from a run.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::Call;
+use crate::codex::exec::{self, Invocation, Run};
+use crate::config::Isolation;
+use crate::envelope::{ErrorCode, Meta, ToolError, error_envelope};
+use crate::workspace::Workspace;
+
+/// Longest raw final message returned under `detail: "full"` (characters).
+const RAW_TEXT_CHARS: usize = 100_000;
+
+/// How codex will be run for this call: arguments first, then the server's configuration.
+pub struct Settings {
+    pub isolation: Isolation,
+    pub model: Option<String>,
+    pub reasoning_effort: Option<String>,
+    pub timeout_seconds: u64,
+}
+
+impl Settings {
+    pub fn resolve(call: &Call) -> Settings {
+        let args = &call.args;
+        Settings {
+            isolation: args.text("isolation").and_then(Isolation::parse).unwrap_or(call.config.isolation),
+            model: args.text("model").map(str::to_string).or_else(|| call.config.model.clone()),
+            reasoning_effort: args
+                .text("reasoning_effort")
+                .map(str::to_string)
+                .or_else(|| call.config.reasoning_effort.clone()),
+            // The schema bounds an explicit value to the same range the config is clamped to.
+            timeout_seconds: args.integer("timeout_seconds").map_or(call.config.timeout_seconds, |t| t as u64),
+        }
+    }
+
+    /// The call's meta before anything ran: workspace, tier, and these settings.
+    pub fn meta(&self, call: &Call, workspace: &Workspace) -> Meta {
+        let mut meta = Meta::new(call.tool.tier, Some(workspace));
+        meta.isolation = Some(self.isolation.as_str());
+        meta.model = self.model.clone();
+        meta.reasoning_effort = self.reasoning_effort.clone();
+        meta.timeout_seconds = Some(self.timeout_seconds);
+        meta
+    }
+
+    pub fn invocation(&self, call: &Call, workspace: &Workspace, prompt: String, schema: Value) -> Invocation {
+        Invocation {
+            tier: call.tool.tier,
+            dir: workspace.path.clone(),
+            prompt,
+            output_schema: Some(schema),
+            skip_git_repo_check: false,
+            isolation: self.isolation,
+            model: self.model.clone(),
+            reasoning_effort: self.reasoning_effort.clone(),
+            timeout: Duration::from_secs(self.timeout_seconds),
+            max_output_bytes: usize::try_from(call.config.max_output_bytes).unwrap_or(usize::MAX),
+        }
+    }
+}
+
+/// `input_too_large` when the caller's text exceeds `CODEX_IN_CLAUDE_MAX_INPUT_BYTES`.
+/// `parts` are (parameter, text); the largest one is named as the offender.
+pub fn check_input_size(call: &Call, parts: &[(&str, Option<&str>)]) -> Result<(), ToolError> {
+    let limit = call.config.max_input_bytes;
+    let total: u64 = parts.iter().map(|(_, text)| text.map_or(0, |t| t.len() as u64)).sum();
+    if total <= limit {
+        return Ok(());
+    }
+    let largest = parts.iter().max_by_key(|(_, text)| text.map_or(0, str::len)).map_or("input", |(name, _)| *name);
+    let names: Vec<&str> = parts.iter().map(|(name, _)| *name).collect();
+    let message = format!("{} is {total} bytes; the limit is {limit} bytes", names.join(" + "));
+    Err(ToolError::new(ErrorCode::InputTooLarge, message).offending(largest))
+}
+
+/// The caller's own text on its way to OpenAI: a pasted log or config may hold a secret, so it
+/// is masked like everything else that leaves, and `meta.security_warnings` says so.
+pub fn redact_input(text: Option<&str>, param: &str, meta: &mut Meta) -> Option<String> {
+    let redacted = crate::redact::text(text?);
+    if redacted.masks > 0 {
+        meta.security_warnings
+            .push(format!("{} secret-looking value(s) in {param} were masked before sending", redacted.masks));
+    }
+    Some(redacted.text)
+}
+
+/// Runs codex for the call, forwarding its progress. On failure the error envelope is returned,
+/// with the run's time, exit code, session and usage already in `meta`.
+pub fn run_codex(call: &Call, invocation: &Invocation, meta: &mut Meta) -> Result<Run, Value> {
+    let progress = |events_seen: u64, activity: &str| call.progress.report(events_seen, activity);
+    let run = exec::run(invocation, &call.cancel, &progress).map_err(|error| error_envelope(error, meta))?;
+    meta.record_run(&run);
+    match &run.failure {
+        Some(error) => Err(error_envelope(error.clone(), meta)),
+        None => Ok(run),
+    }
+}
+
+/// `raw_response`: codex's final message when `detail` is `full` (sanitised, redacted), the
+/// session id, and the model that was requested.
+pub fn raw_response(call: &Call, run: &Run) -> Value {
+    let full = call.args.text("detail") == Some("full");
+    let text = run.last_message.as_deref().filter(|_| full).map(|t| crate::codex::answer::clean(t, RAW_TEXT_CHARS));
+    json!({"text": text, "session_id": run.stream.session_id, "model": run.model_sent})
+}

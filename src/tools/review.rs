@@ -1,0 +1,291 @@
+//! `codex_review_changes` and `codex_dry_run`: one preparation (gather the diff with hardened
+//! git, redact it, bound it, measure coverage, build the prompt), then either a read-only codex
+//! review or, for the dry run, a report of what would be sent.
+//!
+//! The review never gives a false pass: nothing to review means `not_run` with no model call; a
+//! `pass` over partial coverage (untracked files left out, a truncated diff, withheld files) is
+//! downgraded to `unknown`; an answer that is not the schema's JSON is an error.
+
+use serde_json::{Value, json};
+
+use super::Call;
+use super::codex_run::{self, Settings};
+use crate::codex::answer;
+use crate::envelope::{ContextSummary, ErrorCode, Meta, ToolError, error_envelope};
+use crate::review::gather::{self, GatherError, Gathered, Scope, Untracked};
+use crate::workspace::Workspace;
+
+/// Everything a review sends, decided before any model call.
+struct Prepared {
+    workspace: Workspace,
+    settings: Settings,
+    meta: Meta,
+    gathered: Gathered,
+    coverage: Value,
+    coverage_complete: bool,
+    /// Nothing to review: no model call.
+    empty: bool,
+    prompt: String,
+}
+
+pub fn run_review(call: &Call) -> Value {
+    let prepared = match prepare(call) {
+        Ok(prepared) => prepared,
+        Err(envelope) => return envelope,
+    };
+    let Prepared { workspace, settings, mut meta, gathered, coverage, coverage_complete, empty, prompt, .. } = prepared;
+    if empty {
+        let mut summary = format!("No changes to review for scope={}.", meta.scope.unwrap_or("working_tree"));
+        if gathered.untracked_omitted > 0 {
+            summary.push_str(&format!(
+                " {} untracked file(s) were left out; name them in paths or pass untracked=include to review them.",
+                gathered.untracked_omitted
+            ));
+        }
+        let raw = json!({"text": null, "session_id": null, "model": null});
+        return review_envelope(
+            call,
+            summary,
+            answer::Answer::default(),
+            ("unknown", "low"),
+            "not_run",
+            coverage,
+            raw,
+            &meta,
+        );
+    }
+    let invocation = settings.invocation(call, &workspace, prompt, answer::review_schema());
+    let run = match codex_run::run_codex(call, &invocation, &mut meta) {
+        Ok(run) => run,
+        Err(envelope) => return envelope,
+    };
+    let answer = match answer::review(run.last_message.as_deref()) {
+        Ok(answer) => answer,
+        Err(error) => return error_envelope(error, &meta),
+    };
+    let mut verdict = (answer.verdict.unwrap_or("unknown"), answer.confidence.unwrap_or("medium"));
+    let mut summary = answer.summary.clone();
+    if verdict.0 == "pass" && !coverage_complete {
+        verdict = ("unknown", "low");
+        summary = format!(
+            "Codex found no problems in what it saw, but coverage was partial (see coverage.omission_reasons), so this is not a pass. {summary}"
+        );
+    }
+    let raw = codex_run::raw_response(call, &run);
+    review_envelope(call, summary, answer, verdict, "completed", coverage, raw, &meta)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn review_envelope(
+    call: &Call,
+    summary: String,
+    answer: answer::Answer,
+    (verdict, confidence): (&str, &str),
+    review_status: &str,
+    coverage: Value,
+    raw_response: Value,
+    meta: &Meta,
+) -> Value {
+    json!({
+        "ok": true,
+        "tool": call.tool.name,
+        "summary": summary,
+        "verdict": verdict,
+        "confidence": confidence,
+        "review_status": review_status,
+        "coverage": coverage,
+        "findings": answer.findings,
+        "questions": answer.questions,
+        "assumptions": answer.assumptions,
+        "next_steps": answer.next_steps,
+        "raw_response": raw_response,
+        "meta": meta,
+    })
+}
+
+pub fn run_dry_run(call: &Call) -> Value {
+    let prepared = match prepare(call) {
+        Ok(prepared) => prepared,
+        Err(envelope) => return envelope,
+    };
+    let meta = &prepared.meta;
+    let prompt_bytes = if prepared.empty { 0 } else { prepared.prompt.len() };
+    json!({
+        "ok": true,
+        "tool": call.tool.name,
+        "would_call_model": !prepared.empty,
+        "prompt_bytes": prompt_bytes,
+        "max_input_bytes": call.config.max_input_bytes,
+        "label": prepared.gathered.label,
+        "context_summary": meta.context_summary,
+        "coverage": prepared.coverage,
+        "binary_files": prepared.gathered.binary_files,
+        "truncated": meta.truncated,
+        "truncation_hint": meta.truncation_hint,
+        "redacted_paths": meta.redacted_paths,
+        "meta": meta,
+    })
+}
+
+fn prepare(call: &Call) -> Result<Prepared, Value> {
+    let workspace = call.preflight()?;
+    let settings = Settings::resolve(call);
+    let mut meta = settings.meta(call, &workspace);
+    let args = &call.args;
+    let scope_name = args.text("scope").unwrap_or("working_tree");
+    let paths = args.text_list("paths");
+    meta.scope = Some(match scope_name {
+        "branch" => "branch",
+        "commit" => "commit",
+        _ => "working_tree",
+    });
+    meta.base = args.text("base").map(str::to_string);
+    meta.commit = args.text("commit").map(str::to_string);
+    meta.paths = (!paths.is_empty()).then(|| paths.clone());
+    let fail = |error: ToolError, meta: &Meta| error_envelope(error, meta);
+
+    let extra_context = args.text("extra_context");
+    codex_run::check_input_size(call, &[("extra_context", extra_context)]).map_err(|e| fail(e, &meta))?;
+    let scope = match scope_name {
+        "branch" => Scope::Branch {
+            base: args.text("base").map(str::to_string).ok_or_else(|| {
+                fail(ToolError::new(ErrorCode::InvalidBase, "scope=branch needs base").offending("base"), &meta)
+            })?,
+        },
+        "commit" => Scope::Commit {
+            commit: args.text("commit").map(str::to_string).ok_or_else(|| {
+                fail(ToolError::new(ErrorCode::InvalidCommit, "scope=commit needs commit").offending("commit"), &meta)
+            })?,
+        },
+        _ => Scope::WorkingTree,
+    };
+    let untracked = match args.text("untracked") {
+        Some("include") => Untracked::Include,
+        Some("exclude") => Untracked::Exclude,
+        _ => Untracked::ExplicitOnly,
+    };
+    let limit = usize::try_from(call.config.max_input_bytes).unwrap_or(usize::MAX);
+    // Headroom over the limit: withheld files and masks shrink the diff before it is bounded.
+    let capture_bytes = limit.saturating_mul(4).max(1024 * 1024);
+    let request = gather::Request { scope, paths, untracked, capture_bytes };
+    let git_timeout = std::time::Duration::from_secs(call.config.git_timeout_seconds);
+    let gathered = gather::gather(&workspace.path, &request, git_timeout, &call.cancel)
+        .map_err(|e| fail(gather_error(e), &meta))?;
+
+    // A cut capture may end inside a line (and inside a secret): only whole lines are redacted.
+    let whole_lines = if gathered.capture_truncated {
+        gathered.diff.rfind('\n').map_or("", |end| &gathered.diff[..=end])
+    } else {
+        gathered.diff.as_str()
+    };
+    let redaction = crate::redact::diff(whole_lines);
+    let (diff, cut) = bound_at_line(&redaction.text, limit);
+    let truncated = gathered.capture_truncated || cut;
+    meta.truncated = truncated;
+    meta.truncation_hint = truncated.then(|| {
+        format!("the diff exceeded {limit} bytes; retry with paths=[...], a closer branch base, or a single commit")
+    });
+    meta.context_summary = Some(ContextSummary {
+        files_changed: gathered.files_changed,
+        lines_added: gathered.lines_added,
+        lines_removed: gathered.lines_removed,
+    });
+    meta.redacted_paths = redaction.redacted_paths();
+
+    let mut omission_reasons = Vec::new();
+    if gathered.untracked_omitted > 0 {
+        omission_reasons.push("untracked_omitted");
+    }
+    if truncated {
+        omission_reasons.push("truncated");
+    }
+    if !redaction.withheld_paths.is_empty() {
+        omission_reasons.push("redacted");
+    }
+    let coverage_complete = omission_reasons.is_empty();
+    let coverage = json!({
+        "status": if coverage_complete { "complete" } else { "partial" },
+        "untracked_files_detected": gathered.untracked_detected,
+        "untracked_files_included": gathered.untracked_included,
+        "untracked_files_omitted": gathered.untracked_omitted,
+        "omission_reasons": omission_reasons,
+        "redaction": {
+            "withheld_paths": redaction.withheld_paths,
+            "masked_paths": redaction.masked_paths,
+            "inline_masks": redaction.inline_masks,
+        },
+    });
+    let empty = gathered.files_changed == 0 && gathered.diff.trim().is_empty();
+    let extra_context = codex_run::redact_input(extra_context, "extra_context", &mut meta);
+    let prompt = crate::prompts::review(&gathered.label, diff, extra_context.as_deref());
+    Ok(Prepared { workspace, settings, meta, gathered, coverage, coverage_complete, empty, prompt })
+}
+
+/// `text` cut to at most `limit` bytes at a line end, so no line (or secret in it) is split;
+/// returns whether anything was cut.
+fn bound_at_line(text: &str, limit: usize) -> (&str, bool) {
+    if text.len() <= limit {
+        return (text, false);
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = text[..end].rfind('\n').map_or(0, |newline| newline + 1);
+    (&text[..cut], true)
+}
+
+fn gather_error(error: GatherError) -> ToolError {
+    match error {
+        GatherError::InvalidBase(message) => ToolError::new(ErrorCode::InvalidBase, message).offending("base"),
+        GatherError::InvalidCommit(message) => ToolError::new(ErrorCode::InvalidCommit, message).offending("commit"),
+        GatherError::InvalidPaths(message) => ToolError::new(ErrorCode::InvalidPaths, message).offending("paths"),
+        GatherError::NotAGitRepo(message) => {
+            ToolError::new(ErrorCode::NotAGitRepo, message).offending("workspace_root")
+        }
+        GatherError::GitUnavailable(message) => {
+            ToolError::new(ErrorCode::GitUnavailable, crate::redact::text(&message).text)
+        }
+        GatherError::Cancelled => ToolError::new(ErrorCode::InternalError, "the call was cancelled"),
+    }
+}
+
+/// The success shape of a review: consult's plus verdict, confidence, status and coverage.
+pub fn review_success_schema() -> Value {
+    let mut schema = super::consult::success_schema();
+    for key in ["verdict", "confidence", "review_status", "coverage"] {
+        schema["required"].as_array_mut().expect("required is an array").push(json!(key));
+    }
+    schema["properties"]["verdict"] = json!({"enum": answer::VERDICTS});
+    schema["properties"]["confidence"] = json!({"enum": answer::CONFIDENCES});
+    schema["properties"]["review_status"] = json!({"enum": ["completed", "not_run"]});
+    schema["properties"]["coverage"] = json!({"type": "object"});
+    schema
+}
+
+pub fn dry_run_success_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["ok", "tool", "would_call_model", "prompt_bytes", "coverage", "truncated", "redacted_paths", "meta"],
+        "properties": {
+            "ok": {"const": true},
+            "would_call_model": {"type": "boolean"},
+            "prompt_bytes": {"type": "integer"},
+            "coverage": {"type": "object"},
+            "meta": {"type": "object"}
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounding_cuts_at_a_line_end() {
+        assert_eq!(bound_at_line("ab\ncd\nef\n", 100), ("ab\ncd\nef\n", false));
+        assert_eq!(bound_at_line("ab\ncd\nef\n", 7), ("ab\ncd\n", true));
+        assert_eq!(bound_at_line("abcdef", 3), ("", true));
+        assert_eq!(bound_at_line("é\né\n", 4), ("é\n", true));
+    }
+}

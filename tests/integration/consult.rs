@@ -1,0 +1,264 @@
+//! `codex_consult` end to end: the built server runs the real pinned codex against the mock
+//! model. Covers the parsed answer, usage and session in `meta`, what reaches the model, progress
+//! notifications, cancellation, and the failure classification of real codex failures.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::codex_home::CodexHome;
+use crate::mock_model::{MockModel, Step, USAGE_INPUT_TOKENS, USAGE_OUTPUT_TOKENS};
+use crate::support::{Server, envelope, process_gone};
+
+/// A consult answer in the output schema's shape.
+pub fn consult_answer(summary: &str) -> String {
+    json!({
+        "summary": summary,
+        "findings": [{
+            "severity": "medium", "title": "Unchecked unwrap", "file": "src/lib.rs", "line": 7, "line_end": null,
+            "evidence": "x.unwrap()", "risk": "panics on bad input", "recommendation": "return an error"
+        }],
+        "questions": ["Is the input trusted?"],
+        "assumptions": [],
+        "next_steps": ["Add a test"]
+    })
+    .to_string()
+}
+
+/// A server wired to `home` (real codex, mock model), initialised, with a scratch workspace.
+pub fn paid_server(home: &CodexHome) -> (Server, tempfile::TempDir) {
+    let mut server = Server::start(&home.env());
+    server.initialize(json!({}));
+    (server, tempfile::tempdir().unwrap())
+}
+
+fn consult(server: &mut Server, workspace: &std::path::Path, extra: Value) -> Value {
+    let mut arguments = json!({"question": "Is unwrap OK here?", "workspace_root": workspace});
+    arguments.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    envelope(&server.call(7, "codex_consult", arguments))
+}
+
+#[test]
+fn consult_returns_the_parsed_answer_with_usage_and_session() {
+    let mock = MockModel::start(vec![Step::message(consult_answer("Use ? instead."))]);
+    let home = CodexHome::new(&mock);
+    let (mut server, workspace) = paid_server(&home);
+    let result = consult(&mut server, workspace.path(), json!({"extra_context": "the input comes from users"}));
+
+    assert_eq!(result["ok"], json!(true), "{result}");
+    assert_eq!(result["tool"], json!("codex_consult"));
+    assert_eq!(result["summary"], json!("Use ? instead."));
+    assert_eq!(result["findings"][0]["title"], json!("Unchecked unwrap"));
+    assert_eq!(result["findings"][0]["line"], json!(7));
+    assert_eq!(result["questions"], json!(["Is the input trusted?"]));
+    assert_eq!(result["raw_response"]["text"], Value::Null, "detail=summary omits the raw text");
+    let meta = &result["meta"];
+    assert_eq!(meta["tier"], json!("consult"));
+    assert_eq!(meta["sandbox"], json!("read-only"));
+    assert_eq!(meta["isolation"], json!("inherit"));
+    assert_eq!(meta["command_exit_code"], json!(0));
+    assert_eq!(meta["usage"]["input_tokens"], json!(USAGE_INPUT_TOKENS));
+    assert_eq!(meta["usage"]["output_tokens"], json!(USAGE_OUTPUT_TOKENS));
+    assert!(meta["session_id"].as_str().is_some_and(|s| !s.is_empty()), "{meta}");
+    assert!(meta["elapsed_ms"].as_u64().unwrap() > 0);
+
+    // What the model saw: the framed question and context, and our output schema.
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 1);
+    let body = requests[0].json.as_ref().unwrap();
+    let log = mock.request_log_text();
+    assert!(log.contains("Is unwrap OK here?") && log.contains("the input comes from users"));
+    assert!(log.contains("untrusted data"));
+    assert_eq!(body["text"]["format"]["type"], json!("json_schema"), "{}", body["text"]);
+    assert!(body["text"]["format"]["schema"]["properties"]["findings"].is_object());
+}
+
+#[test]
+fn detail_full_returns_the_raw_message_and_model_is_passed() {
+    let mock = MockModel::start(vec![Step::message(consult_answer("s"))]);
+    let home = CodexHome::new(&mock);
+    let (mut server, workspace) = paid_server(&home);
+    let result = consult(&mut server, workspace.path(), json!({"detail": "full", "model": "gpt-5.5"}));
+    assert_eq!(result["ok"], json!(true), "{result}");
+    let raw: Value = serde_json::from_str(result["raw_response"]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(raw["summary"], json!("s"));
+    assert_eq!(result["meta"]["model"], json!("gpt-5.5"));
+    assert_eq!(mock.requests()[0].json.as_ref().unwrap()["model"], json!("gpt-5.5"));
+}
+
+#[test]
+fn prose_answers_become_the_summary() {
+    let mock = MockModel::start(vec![Step::message("Just use a Mutex.")]);
+    let home = CodexHome::new(&mock);
+    let (mut server, workspace) = paid_server(&home);
+    let result = consult(&mut server, workspace.path(), json!({}));
+    assert_eq!(result["ok"], json!(true), "{result}");
+    assert_eq!(result["summary"], json!("Just use a Mutex."));
+    assert_eq!(result["findings"], json!([]));
+}
+
+#[test]
+fn reasoning_effort_rides_with_strict_config() {
+    let mock = MockModel::start(vec![Step::message(consult_answer("s"))]);
+    let home = CodexHome::new(&mock);
+    let (mut server, workspace) = paid_server(&home);
+    let result = consult(&mut server, workspace.path(), json!({"reasoning_effort": "high"}));
+    assert_eq!(result["ok"], json!(true), "{result}");
+    assert_eq!(result["meta"]["reasoning_effort"], json!("high"));
+    assert_eq!(mock.requests()[0].json.as_ref().unwrap()["reasoning"]["effort"], json!("high"));
+}
+
+#[test]
+fn a_bad_key_in_the_users_config_is_user_config_rejected_before_any_spend() {
+    let mock = MockModel::start(vec![Step::message(consult_answer("s"))]);
+    let home = CodexHome::new(&mock);
+    let config = std::fs::read_to_string(home.config_path()).unwrap();
+    std::fs::write(home.config_path(), format!("bogus_key_from_the_user = 1\n{config}")).unwrap();
+    let (mut server, workspace) = paid_server(&home);
+    // `-c` (the effort) brings --strict-config, under which codex refuses the unknown key.
+    let result = consult(&mut server, workspace.path(), json!({"reasoning_effort": "low"}));
+    assert_eq!(result["error"]["code"], json!("user_config_rejected"), "{result}");
+    assert!(result["error"]["message"].as_str().unwrap().contains("bogus_key_from_the_user"));
+    assert_eq!(mock.requests().len(), 0, "nothing may be spent");
+}
+
+#[test]
+fn secrets_in_the_question_are_masked_before_sending() {
+    let mock = MockModel::start(vec![Step::message(consult_answer("s"))]);
+    let home = CodexHome::new(&mock);
+    let (mut server, workspace) = paid_server(&home);
+    let secret = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+    let result = consult(
+        &mut server,
+        workspace.path(),
+        json!({"question": format!("why does {secret} fail?"), "extra_context": "AWS key AKIAABCDEFGHIJKLMNOP"}),
+    );
+    assert_eq!(result["ok"], json!(true), "{result}");
+    let log = mock.request_log_text();
+    assert!(!log.contains(secret) && !log.contains("AKIAABCDEFGHIJKLMNOP"), "a secret reached the model");
+    assert_eq!(result["meta"]["security_warnings"].as_array().unwrap().len(), 2, "{}", result["meta"]);
+}
+
+#[test]
+fn secrets_codex_returns_are_masked_in_the_envelope() {
+    let secret = "sk-proj-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mock = MockModel::start(vec![Step::message(consult_answer(&format!("The key is {secret}.")))]);
+    let home = CodexHome::new(&mock);
+    let (mut server, workspace) = paid_server(&home);
+    let result = consult(&mut server, workspace.path(), json!({"detail": "full"}));
+    assert_eq!(result["ok"], json!(true), "{result}");
+    assert!(!result.to_string().contains(secret), "{result}");
+    assert!(result["summary"].as_str().unwrap().contains("[redacted"));
+}
+
+#[test]
+fn progress_notifications_follow_codex_events() {
+    // Two requests a little over a second apart, with a shell command between them, so there is
+    // something new to report after the one-second throttle.
+    let mock = MockModel::start(vec![
+        Step::shell("echo checking").delayed(Duration::from_millis(1200)),
+        Step::message(consult_answer("done")).delayed(Duration::from_millis(1200)),
+    ]);
+    let home = CodexHome::new(&mock);
+    let (mut server, workspace) = paid_server(&home);
+    let params = json!({
+        "name": "codex_consult",
+        "arguments": {"question": "q", "workspace_root": workspace.path()},
+        "_meta": {"progressToken": "tok-1"}
+    });
+    server.send(json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": params}));
+    let response = server.response(json!(9));
+    assert_eq!(response["result"]["structuredContent"]["ok"], json!(true), "{response}");
+    let progress = server.drain_notifications("notifications/progress");
+    assert!(progress.len() >= 2, "expected several progress notifications, got {progress:?}");
+    let values: Vec<u64> = progress.iter().map(|p| p["params"]["progress"].as_u64().unwrap()).collect();
+    assert!(values.windows(2).all(|w| w[0] < w[1]), "progress must increase: {values:?}");
+    assert!(progress.iter().all(|p| p["params"]["progressToken"] == json!("tok-1")));
+    let messages: Vec<&str> = progress.iter().map(|p| p["params"]["message"].as_str().unwrap()).collect();
+    assert!(messages.iter().all(|m| !m.is_empty()), "{messages:?}");
+}
+
+#[test]
+fn no_progress_token_means_no_progress_notifications() {
+    let mock = MockModel::start(vec![Step::message(consult_answer("s")).delayed(Duration::from_millis(1100))]);
+    let home = CodexHome::new(&mock);
+    let (mut server, workspace) = paid_server(&home);
+    assert_eq!(consult(&mut server, workspace.path(), json!({}))["ok"], json!(true));
+    assert!(server.drain_notifications("notifications/progress").is_empty());
+}
+
+#[test]
+fn cancelling_a_consult_kills_codex_and_sends_no_response() {
+    let mock = MockModel::start(vec![Step::Hang]);
+    let home = CodexHome::new(&mock);
+    let (mut server, workspace) = paid_server(&home);
+    let params = json!({"name": "codex_consult", "arguments": {"question": "q", "workspace_root": workspace.path()}});
+    server.send(json!({"jsonrpc": "2.0", "id": 11, "method": "tools/call", "params": params}));
+    assert!(mock.wait_for_requests(1, Duration::from_secs(20)), "codex never called the model");
+    let codex_pids = crate::support::live_pids_with_env("CODEX_HOME", home.path(), server.pid());
+    assert!(!codex_pids.is_empty(), "no codex process found");
+    server.send(json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 11}}));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !codex_pids.iter().all(|&pid| process_gone(pid)) {
+        assert!(Instant::now() < deadline, "codex still running after cancel: {codex_pids:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The server is still serving, and never answers the cancelled call.
+    assert_eq!(server.request(json!(12), "ping", json!({}))["result"], json!({}));
+    server.expect_silence(Duration::from_millis(300));
+}
+
+/// Runs one consult against a mock scripted with `step` and returns the error object.
+fn failing_consult(step: Step, extra: Value) -> (Value, MockModel) {
+    let mock = MockModel::start(vec![step]);
+    let home = CodexHome::new(&mock).with_idle_timeout_ms(60_000);
+    let (mut server, workspace) = paid_server(&home);
+    let result = consult(&mut server, workspace.path(), extra);
+    assert_eq!(result["ok"], json!(false), "{result}");
+    assert_eq!(result["meta"]["command_exit_code"], json!(1), "{result}");
+    (result["error"].clone(), mock)
+}
+
+#[test]
+fn http_401_is_codex_auth_required() {
+    let (error, _mock) = failing_consult(Step::http_error(401, "Incorrect API key provided"), json!({}));
+    assert_eq!(error["code"], json!("codex_auth_required"), "{error}");
+    assert_eq!(error["retryable"], json!(false));
+}
+
+#[test]
+fn http_500_is_nonzero_exit() {
+    let (error, _mock) = failing_consult(Step::http_error(500, "internal"), json!({}));
+    assert_eq!(error["code"], json!("nonzero_exit"), "{error}");
+    assert!(error["message"].as_str().unwrap().starts_with("codex exited 1: "), "{error}");
+}
+
+#[test]
+fn rate_limits_are_retryable_with_a_delay() {
+    let (error, _mock) = failing_consult(
+        Step::failed("rate_limit_exceeded", "Rate limit reached for gpt-5.5. Please try again in 20s."),
+        json!({}),
+    );
+    assert_eq!(error["code"], json!("codex_rate_limited"), "{error}");
+    assert_eq!(error["retryable"], json!(true));
+    assert_eq!(error["retry_after_ms"], json!(20_000));
+
+    let (error, _mock) = failing_consult(Step::http_error(429, "slow down"), json!({}));
+    assert_eq!(error["code"], json!("codex_rate_limited"), "{error}");
+    assert_eq!(error["retry_after_ms"], json!(60_000));
+}
+
+#[test]
+fn a_hung_stream_times_out_and_leaves_no_process() {
+    let mock = MockModel::start(vec![Step::Hang]);
+    // codex's own idle timeout is longer than ours, so our timeout is what ends the run.
+    let home = CodexHome::new(&mock).with_idle_timeout_ms(120_000);
+    let (mut server, workspace) = paid_server(&home);
+    let started = Instant::now();
+    let result = consult(&mut server, workspace.path(), json!({"timeout_seconds": 10}));
+    assert_eq!(result["error"]["code"], json!("timeout"), "{result}");
+    assert_eq!(result["error"]["retryable"], json!(true));
+    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+    let left = crate::support::live_pids_with_env("CODEX_HOME", home.path(), server.pid());
+    assert!(left.is_empty(), "codex left running after the timeout: {left:?}");
+}

@@ -1,0 +1,87 @@
+//! Every error code `codex_capabilities` advertises is reachable through the real server: each
+//! is produced here by the input or fault that causes it in use (real git, the fake codex for
+//! codex-side faults; the real codex's own failures are classified in `consult`/`review`).
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use crate::protocol::answer_roots;
+use crate::repo::TestRepo;
+use crate::support::{Server, envelope, fake_codex_dir, path_with, path_without_codex};
+
+/// One call on a fresh server with `env` (the fake codex on PATH unless `env` sets PATH).
+fn code_of(env: &[(&str, &str)], tool: &str, arguments: Value) -> String {
+    let mut vars: Vec<(String, String)> = vec![("PATH".into(), path_with(&fake_codex_dir()))];
+    vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let mut server = Server::start(&vars);
+    server.initialize(json!({}));
+    let result = envelope(&server.call(1, tool, arguments.clone()));
+    assert_eq!(result["ok"], json!(false), "{tool} {arguments} should fail: {result}");
+    result["error"]["code"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn every_advertised_error_code_is_reachable() {
+    let repo = TestRepo::new();
+    repo.write("README.md", "# changed\n");
+    let ws = repo.path().display().to_string();
+    let plain_dir = TestRepo::not_a_repo();
+    let consult = json!({"question": "q", "workspace_root": ws});
+    let review = json!({"workspace_root": ws});
+    fn fail(stderr: &str) -> Vec<(&str, &str)> {
+        vec![("FAKE_CODEX_EXEC", "fail"), ("FAKE_CODEX_STDERR", stderr)]
+    }
+    let mut seen = BTreeSet::new();
+
+    // Workspace and roots.
+    let project = tempfile::tempdir().unwrap();
+    let project_dir = project.path().display().to_string();
+    let mut server = Server::start(&[("CLAUDE_PROJECT_DIR".into(), project_dir.clone())]);
+    server.initialize(json!({"roots": {}}));
+    answer_roots(&mut server, &[format!("file://{project_dir}")]);
+    for arguments in
+        [json!({}), json!({"question": "q", "workspace_root": "rel"}), json!({"question": "q", "workspace_root": "/"})]
+    {
+        seen.insert(
+            envelope(&server.call(1, "codex_consult", arguments))["error"]["code"].as_str().unwrap().to_string(),
+        );
+    }
+    let advertised = envelope(&server.call(2, "codex_capabilities", json!({})))["error_codes"].clone();
+
+    let mut reach = |env: Vec<(&str, &str)>, tool: &str, arguments: &Value| {
+        seen.insert(code_of(&env, tool, arguments.clone()));
+    };
+    reach(vec![("CODEX_IN_CLAUDE_MODEL", "${MODEL}")], "codex_consult", &consult);
+    reach(
+        vec![("CODEX_IN_CLAUDE_MAX_INPUT_BYTES", "1000")],
+        "codex_consult",
+        &json!({"question": "x".repeat(1500), "workspace_root": ws}),
+    );
+    reach(vec![], "codex_dry_run", &json!({"scope": "branch", "base": "nope", "workspace_root": ws}));
+    reach(vec![], "codex_dry_run", &json!({"scope": "commit", "commit": "nope", "workspace_root": ws}));
+    reach(vec![], "codex_dry_run", &json!({"paths": ["../x"], "workspace_root": ws}));
+    reach(vec![], "codex_dry_run", &json!({"workspace_root": plain_dir.path()}));
+    reach(vec![("PATH", "/nonexistent")], "codex_dry_run", &review);
+    reach(vec![("PATH", &path_without_codex())], "codex_consult", &consult);
+    reach(fail("Not logged in"), "codex_consult", &consult);
+    reach(fail("/home/u/.codex/config.toml:1:1: unknown configuration field `x`"), "codex_consult", &consult);
+    reach(fail("error: unexpected argument '--json' found"), "codex_consult", &consult);
+    reach(fail("exceeded retry limit, last status: 429 Too Many Requests"), "codex_consult", &consult);
+    reach(fail("boom"), "codex_consult", &consult);
+    reach(
+        vec![("FAKE_CODEX_EXEC", "hang")],
+        "codex_consult",
+        &json!({"question": "q", "workspace_root": ws, "timeout_seconds": 10}),
+    );
+    reach(vec![("FAKE_CODEX_MESSAGE", "prose")], "codex_review_changes", &review);
+    reach(vec![("FAKE_CODEX_MESSAGE", "[1]")], "codex_review_changes", &review);
+    reach(vec![], "codex_delegate", &json!({"task": "t", "workspace_root": ws}));
+
+    // internal_error needs a panicking handler; `tools::tests::a_panicking_handler_becomes_internal_error`
+    // proves that path in-process.
+    seen.insert("internal_error".into());
+    let advertised: BTreeSet<String> =
+        advertised.as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
+    assert_eq!(seen, advertised);
+}

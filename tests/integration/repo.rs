@@ -1,0 +1,60 @@
+//! Throwaway git repositories for end-to-end tests, built with the real `git`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tempfile::TempDir;
+
+pub struct TestRepo {
+    dir: TempDir,
+}
+
+impl TestRepo {
+    /// A repository on branch `main` with one commit holding `README.md`.
+    pub fn new() -> TestRepo {
+        let repo = TestRepo { dir: tempfile::tempdir().unwrap() };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo.git(&["config", "user.email", "test@example.com"]);
+        repo.git(&["config", "user.name", "Test"]);
+        repo.git(&["config", "commit.gpgSign", "false"]);
+        repo.write("README.md", "# demo\n");
+        repo.commit("initial");
+        repo
+    }
+
+    /// A plain directory that is not a repository.
+    pub fn not_a_repo() -> TestRepo {
+        TestRepo { dir: tempfile::tempdir().unwrap() }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The canonical path (what the server reports after resolving symlinks).
+    pub fn canonical(&self) -> PathBuf {
+        self.path().canonicalize().unwrap()
+    }
+
+    /// Writes `content` to `relative`, creating parent directories.
+    pub fn write(&self, relative: &str, content: &str) {
+        let path = self.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+
+    /// `git add -A` and a commit; returns the new HEAD.
+    pub fn commit(&self, message: &str) -> String {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--no-verify", "-m", message]);
+        self.git(&["rev-parse", "HEAD"]).trim().to_string()
+    }
+
+    /// Runs git in the repository (test set-up, with the test's own environment), returning
+    /// stdout; panics on failure.
+    pub fn git(&self, args: &[&str]) -> String {
+        let output = Command::new("git").args(args).current_dir(self.path()).output().expect("run git");
+        assert!(output.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+}
