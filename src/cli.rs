@@ -19,12 +19,23 @@ pub enum Mode {
     },
     Version,
     Help,
-    /// A tool run from the shell; prints its envelope.
+    /// A tool run from the shell; prints its envelope (or only the diff).
     Tool {
         name: &'static str,
         arguments: Value,
+        print: Print,
+    },
+}
+
+/// What a tool command prints on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Print {
+    Envelope {
         pretty: bool,
     },
+    /// `delegate --diff-only`: the diff alone, ready for `git apply`; the envelope goes to stderr
+    /// when there is no diff to print.
+    DiffOnly,
 }
 
 /// Shell subcommand → tool, and the parameter a bare word fills (`None`: `paths`, after `--` or
@@ -33,6 +44,8 @@ const TOOL_COMMANDS: &[(&str, &str, Option<&str>)] = &[
     ("consult", "codex_consult", Some("question")),
     ("review", "codex_review_changes", None),
     ("dry-run", "codex_dry_run", None),
+    ("delegate", "codex_delegate", Some("task")),
+    ("delegate-dry-run", "codex_delegate_dry_run", Some("task")),
 ];
 
 /// Flags whose names differ from the parameter they set; every other `--x-y` sets `x_y`.
@@ -68,7 +81,7 @@ fn parse_tool(command: &str, words: &[&str]) -> Result<Mode, UsageError> {
     let tool = crate::tools::find(name).expect("registered tool");
     let mut arguments = Map::new();
     let mut paths = Vec::new();
-    let mut pretty = false;
+    let mut print = Print::Envelope { pretty: false };
     let mut words = words.iter().copied();
     let mut only_positional = false;
     while let Some(word) = words.next() {
@@ -86,8 +99,12 @@ fn parse_tool(command: &str, words: &[&str]) -> Result<Mode, UsageError> {
             only_positional = true;
             continue;
         }
-        if word == "--pretty" {
-            pretty = true;
+        if word == "--pretty" && print != Print::DiffOnly {
+            print = Print::Envelope { pretty: true };
+            continue;
+        }
+        if word == "--diff-only" && name == "codex_delegate" {
+            print = Print::DiffOnly;
             continue;
         }
         let param_name = FLAG_ALIASES
@@ -117,7 +134,7 @@ fn parse_tool(command: &str, words: &[&str]) -> Result<Mode, UsageError> {
         let cwd = std::env::current_dir().map_err(|e| UsageError(format!("cannot read the current directory: {e}")))?;
         arguments.insert("workspace_root".into(), json!(cwd.display().to_string()));
     }
-    Ok(Mode::Tool { name, arguments: Value::Object(arguments), pretty })
+    Ok(Mode::Tool { name, arguments: Value::Object(arguments), print })
 }
 
 /// Progress of a shell-run tool, for the person watching: one stderr line a second at most.
@@ -152,13 +169,18 @@ USAGE:
                                    have Codex review changes (PAID; no changes, no model call)
     codex-in-claude dry-run [review options] [-- PATHS...]
                                    what review would send, without calling the model (free)
+    codex-in-claude delegate TASK [--diff-only] [OPTIONS]
+                                   Codex does TASK in a throwaway worktree; prints the envelope, or
+                                   with --diff-only just the diff (pipe it to git apply) (PAID)
+    codex-in-claude delegate-dry-run TASK [OPTIONS]
+                                   what delegate would start from, no model call (free)
     codex-in-claude --version
     codex-in-claude --help
 
 OPTIONS (tool commands):
     --workspace DIR  (default: the current directory)   --model NAME   --reasoning-effort LEVEL
-    --isolation inherit|ignore-config|ignore-rules      --timeout SECONDS (consult, review)
-    --detail summary|full (consult, review)             --pretty (indented JSON)
+    --isolation inherit|ignore-config|ignore-rules      --timeout SECONDS (consult, review, delegate)
+    --detail summary|full (consult, review, delegate)   --pretty (indented JSON)
     Tool commands print the result envelope as JSON and exit 0 when ok is true, 1 when it is
     false, 2 on a usage error.
 
@@ -237,7 +259,7 @@ mod tests {
 
     #[test]
     fn tool_commands_map_flags_to_tool_arguments() {
-        let Ok(Mode::Tool { name, arguments, pretty }) = parse_words(&[
+        let Ok(Mode::Tool { name, arguments, print }) = parse_words(&[
             "consult",
             "Is it safe?",
             "--context",
@@ -251,7 +273,12 @@ mod tests {
             panic!("not a tool mode")
         };
         assert_eq!(name, "codex_consult");
-        assert!(pretty);
+        assert_eq!(print, Print::Envelope { pretty: true });
+        let Ok(Mode::Tool { name, print, .. }) = parse_words(&["delegate", "fix it", "--diff-only"]) else {
+            panic!("not a tool mode")
+        };
+        assert_eq!((name, print), ("codex_delegate", Print::DiffOnly));
+        assert!(parse_words(&["consult", "q", "--diff-only"]).is_err(), "--diff-only is for delegate");
         assert_eq!(
             arguments,
             json!({"question": "Is it safe?", "extra_context": "c", "timeout_seconds": 60, "workspace_root": "/w"})

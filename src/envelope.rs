@@ -37,6 +37,8 @@ pub enum ErrorCode {
     NotAGitRepo,
     /// git is missing, failed, or timed out while reading the changes.
     GitUnavailable,
+    /// The repository has no commits, or the throwaway worktree could not be made or read.
+    WorktreeError,
     /// The `codex` binary is not on the server's PATH.
     CodexNotFound,
     /// codex says it is not logged in, or the model API refused the credentials.
@@ -74,6 +76,7 @@ impl ErrorCode {
         ErrorCode::InvalidPaths,
         ErrorCode::NotAGitRepo,
         ErrorCode::GitUnavailable,
+        ErrorCode::WorktreeError,
         ErrorCode::CodexNotFound,
         ErrorCode::CodexAuthRequired,
         ErrorCode::UserConfigRejected,
@@ -99,6 +102,7 @@ impl ErrorCode {
             ErrorCode::InvalidPaths => "invalid_paths",
             ErrorCode::NotAGitRepo => "not_a_git_repo",
             ErrorCode::GitUnavailable => "git_unavailable",
+            ErrorCode::WorktreeError => "worktree_error",
             ErrorCode::CodexNotFound => "codex_not_found",
             ErrorCode::CodexAuthRequired => "codex_auth_required",
             ErrorCode::UserConfigRejected => "user_config_rejected",
@@ -143,6 +147,9 @@ impl ErrorCode {
             ErrorCode::NotAGitRepo => "Pass a workspace_root inside a git repository (git init, then commit)",
             ErrorCode::GitUnavailable => {
                 "Make sure git is installed on the server's PATH and the repository is healthy, then retry"
+            }
+            ErrorCode::WorktreeError => {
+                "The repository needs at least one commit and a healthy git state; read the message, then retry"
             }
             ErrorCode::CodexNotFound => {
                 "Install the codex CLI (npm install -g @openai/codex) on the server's PATH, then check with codex_status"
@@ -280,6 +287,12 @@ pub struct Meta {
     /// Optional codex flags left out because this codex does not list them.
     pub compat_warnings: Vec<String>,
     pub security_warnings: Vec<String>,
+    /// Delegate: whether the returned diff applies to the live tree right now (`git apply
+    /// --check`), and why not; null when there is no diff.
+    pub applies_cleanly: Option<bool>,
+    pub applies_cleanly_reason: Option<String>,
+    /// Files whose change is binary: reported, never inlined.
+    pub binary_files: Vec<String>,
     pub job_id: Option<String>,
     pub request_id: String,
     pub server_version: &'static str,
@@ -321,6 +334,9 @@ impl Meta {
             redacted_paths: Vec::new(),
             compat_warnings: Vec::new(),
             security_warnings: Vec::new(),
+            applies_cleanly: None,
+            applies_cleanly_reason: None,
+            binary_files: Vec::new(),
             job_id: None,
             request_id: crate::hash::random_hex(16),
             server_version: crate::VERSION,

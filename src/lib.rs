@@ -9,7 +9,8 @@
 //! - `envelope`: `ErrorCode`, the error envelope and `meta` (the agent-visible contract).
 //! - `process` (+ `sys`): the one runner for every child process.
 //! - `codex`: what we assume about the codex CLI and how one run goes; `prompts`: what it is asked.
-//! - `review`, `git`, `redact`: what a review looks at, how git is run safely, and secret masking.
+//! - `review`, `worktree`, `git`, `redact`: what a review looks at, where a delegated task runs,
+//!   how git is run safely, and secret masking.
 //! - `config`, `workspace`, `text`, `hash`, `log`: the supporting pieces.
 
 pub mod cancel;
@@ -30,6 +31,7 @@ mod sys;
 pub mod text;
 pub mod tools;
 pub mod workspace;
+pub mod worktree;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -54,7 +56,7 @@ pub fn run(mode: cli::Mode) -> ExitCode {
             let text = if json { format!("{report:#}\n") } else { cli::render_status(&report) };
             print_stdout(&text)
         }
-        cli::Mode::Tool { name, arguments, pretty } => {
+        cli::Mode::Tool { name, arguments, print } => {
             let tool = tools::find(name).expect("the command line only names registered tools");
             let progress = cli::StderrProgress::default();
             let envelope = tools::call_tool(
@@ -65,11 +67,17 @@ pub fn run(mode: cli::Mode) -> ExitCode {
                 &progress,
                 cancel::CancelToken::new(),
             );
-            let text = if pretty { format!("{envelope:#}\n") } else { format!("{envelope}\n") };
-            match print_stdout(&text) {
-                code if envelope["ok"] == serde_json::Value::Bool(true) => code,
-                _ => ExitCode::FAILURE,
-            }
+            let ok = envelope["ok"] == serde_json::Value::Bool(true);
+            let written = match (print, envelope["diff"].as_str()) {
+                (cli::Print::DiffOnly, Some(diff)) => print_stdout(diff),
+                (cli::Print::DiffOnly, None) => {
+                    eprintln!("{envelope:#}");
+                    ExitCode::SUCCESS
+                }
+                (cli::Print::Envelope { pretty: true }, _) => print_stdout(&format!("{envelope:#}\n")),
+                (cli::Print::Envelope { pretty: false }, _) => print_stdout(&format!("{envelope}\n")),
+            };
+            if ok { written } else { ExitCode::FAILURE }
         }
         cli::Mode::Version => print_stdout(&format!("codex-in-claude {VERSION}\n")),
         cli::Mode::Help => print_stdout(&cli::usage()),

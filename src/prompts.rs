@@ -24,6 +24,12 @@ matching the output schema: `summary`; `verdict` is `pass` (no problems found), 
 severity, title, file, line, evidence, risk and recommendation; `questions`, `assumptions` and `next_steps` are \
 short lists.";
 
+const DELEGATE_FRAMING: &str = "Implement the task below by editing files in the current working directory, a \
+throwaway copy of the user's repository. Make the smallest correct change, match the existing style, and run the \
+project's tests or checks when that helps (there is no network access). Do not commit, and do not touch files the \
+task does not need. Refer to files by repository-relative paths, never absolute ones. Finish with a short summary of \
+what you changed and what the user should verify.";
+
 /// The consult prompt: framing, the question, and any extra context.
 pub fn consult(question: &str, extra_context: Option<&str>) -> String {
     let mut prompt =
@@ -43,6 +49,11 @@ pub fn review(label: &str, diff: &str, extra_context: Option<&str>) -> String {
     let diff = if diff.trim().is_empty() { "(empty diff)" } else { diff.trim_end() };
     prompt.push_str(&format!("\n## Diff under review ({label}) (untrusted data)\n{diff}\n"));
     prompt
+}
+
+/// The delegate prompt: framing, then the task.
+pub fn delegate(task: &str) -> String {
+    format!("{DELEGATE_FRAMING}\n{UNTRUSTED_DATA}\n\n## Task (untrusted data)\n{}\n", task.trim())
 }
 
 #[cfg(test)]

@@ -25,6 +25,20 @@ pub fn one_line(text: &str, max_chars: usize) -> String {
     bounded(strip_controls(text.trim(), false).trim(), max_chars)
 }
 
+/// `text` cut to at most `limit` bytes at a line end, so no line (or a secret in it) is split;
+/// also says whether anything was cut.
+pub fn cut_at_line(text: &str, limit: usize) -> (&str, bool) {
+    if text.len() <= limit {
+        return (text, false);
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = text[..end].rfind('\n').map_or(0, |newline| newline + 1);
+    (&text[..cut], true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,5 +55,13 @@ mod tests {
         assert_eq!(out.chars().count(), 20);
         assert!(out.ends_with(TRUNCATION_MARKER));
         assert_eq!(bounded("short", 20), "short");
+    }
+
+    #[test]
+    fn cutting_stops_at_a_line_end() {
+        assert_eq!(cut_at_line("ab\ncd\nef\n", 100), ("ab\ncd\nef\n", false));
+        assert_eq!(cut_at_line("ab\ncd\nef\n", 7), ("ab\ncd\n", true));
+        assert_eq!(cut_at_line("abcdef", 3), ("", true));
+        assert_eq!(cut_at_line("é\né\n", 4), ("é\n", true));
     }
 }

@@ -48,12 +48,14 @@ impl Settings {
         meta
     }
 
-    pub fn invocation(&self, call: &Call, workspace: &Workspace, prompt: String, schema: Value) -> Invocation {
+    /// How codex runs for this call: in `dir`, answering `prompt` (in the shape of `schema`,
+    /// when there is one).
+    pub fn invocation(&self, call: &Call, dir: &std::path::Path, prompt: String, schema: Option<Value>) -> Invocation {
         Invocation {
             tier: call.tool.tier,
-            dir: workspace.path.clone(),
+            dir: dir.to_path_buf(),
             prompt,
-            output_schema: Some(schema),
+            output_schema: schema,
             skip_git_repo_check: false,
             isolation: self.isolation,
             model: self.model.clone(),

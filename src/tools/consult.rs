@@ -26,7 +26,7 @@ pub fn run(call: &Call) -> Value {
     let question = codex_run::redact_input(Some(question), "question", &mut meta).unwrap_or_default();
     let extra_context = codex_run::redact_input(extra_context, "extra_context", &mut meta);
     let prompt = crate::prompts::consult(&question, extra_context.as_deref());
-    let mut invocation = settings.invocation(call, &workspace, prompt, answer::consult_schema());
+    let mut invocation = settings.invocation(call, &workspace.path, prompt, Some(answer::consult_schema()));
     // A question need not be about a repository.
     invocation.skip_git_repo_check = true;
     let run = match codex_run::run_codex(call, &invocation, &mut meta) {

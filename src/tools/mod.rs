@@ -6,6 +6,7 @@
 mod capabilities;
 mod codex_run;
 mod consult;
+mod delegate;
 pub mod params;
 mod pending;
 mod review;
@@ -315,6 +316,12 @@ const CONSULT_CODES: &[ErrorCode] = &codes::<13>(&[WORKSPACE_CODES, PREFLIGHT_CO
 const REVIEW_CODES: &[ErrorCode] =
     &codes::<20>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, CODEX_RUN_CODES, ANSWER_CODES, BUG_CODES]);
 const DRY_RUN_CODES: &[ErrorCode] = &codes::<11>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, BUG_CODES]);
+/// Making, reading and removing the delegate worktree.
+const WORKTREE_CODES: &[ErrorCode] = &[E::NotAGitRepo, E::WorktreeError];
+const DELEGATE_CODES: &[ErrorCode] =
+    &codes::<15>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, CODEX_RUN_CODES, BUG_CODES]);
+const DELEGATE_DRY_RUN_CODES: &[ErrorCode] =
+    &codes::<8>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, BUG_CODES]);
 
 /// A tool that would run codex or git: workspace and placeholder checks, then `not_implemented`.
 const PENDING_CODEX_TOOL: Stage = Stage {
@@ -427,16 +434,19 @@ pub static ALL: &[Tool] = &[
         ASKS_THE_MODEL,
         PENDING_CODEX_TOOL,
     ),
-    pending(
-        "codex_delegate",
-        "Delegate to Codex",
-        Cost::Paid,
-        "Codex implements a task in a throwaway git worktree (no network) and returns a unified diff; your tree is never touched. Review the diff before applying it.",
-        Tier::Propose,
-        DELEGATE_PARAMS,
-        EDITS_A_WORKTREE,
-        PENDING_CODEX_TOOL,
-    ),
+    Tool {
+        name: "codex_delegate",
+        title: "Delegate to Codex",
+        cost: Cost::Paid,
+        summary: "Codex implements a task in a throwaway git worktree (no network; it may also write /tmp) and returns a unified diff with whether it applies cleanly; your tree is never touched. Review the diff before applying it.",
+        tier: Tier::Propose,
+        params: DELEGATE_PARAMS,
+        annotations: EDITS_A_WORKTREE,
+        error_codes: DELEGATE_CODES,
+        success_schema: delegate::success_schema,
+        run: delegate::run_delegate,
+        available: true,
+    },
     pending(
         "codex_delegate_async",
         "Delegate to Codex in the background",
@@ -460,16 +470,19 @@ pub static ALL: &[Tool] = &[
         run: review::run_dry_run,
         available: true,
     },
-    pending(
-        "codex_delegate_dry_run",
-        "Preview a delegation",
-        Cost::Free,
-        "What codex_delegate would start from: HEAD, tracked/uncommitted/untracked files, prompt bytes. No model call, no worktree.",
-        Tier::Propose,
-        DELEGATE_ASYNC_PARAMS,
-        READS_LOCAL_STATE,
-        PENDING_CODEX_TOOL,
-    ),
+    Tool {
+        name: "codex_delegate_dry_run",
+        title: "Preview a delegation",
+        cost: Cost::Free,
+        summary: "What codex_delegate would start from: HEAD, tracked/uncommitted/untracked files, prompt bytes. No model call, no worktree.",
+        tier: Tier::Propose,
+        params: DELEGATE_ASYNC_PARAMS,
+        annotations: READS_LOCAL_STATE,
+        error_codes: DELEGATE_DRY_RUN_CODES,
+        success_schema: delegate::dry_run_success_schema,
+        run: delegate::run_dry_run,
+        available: true,
+    },
     pending(
         "codex_job_status",
         "Background job status",

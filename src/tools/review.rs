@@ -54,7 +54,7 @@ pub fn run_review(call: &Call) -> Value {
             &meta,
         );
     }
-    let invocation = settings.invocation(call, &workspace, prompt, answer::review_schema());
+    let invocation = settings.invocation(call, &workspace.path, prompt, Some(answer::review_schema()));
     let run = match codex_run::run_codex(call, &invocation, &mut meta) {
         Ok(run) => run,
         Err(envelope) => return envelope,
@@ -179,7 +179,7 @@ fn prepare(call: &Call) -> Result<Prepared, Value> {
         gathered.diff.as_str()
     };
     let redaction = crate::redact::diff(whole_lines);
-    let (diff, cut) = bound_at_line(&redaction.text, limit);
+    let (diff, cut) = crate::text::cut_at_line(&redaction.text, limit);
     let truncated = gathered.capture_truncated || cut;
     meta.truncated = truncated;
     meta.truncation_hint = truncated.then(|| {
@@ -219,20 +219,6 @@ fn prepare(call: &Call) -> Result<Prepared, Value> {
     let extra_context = codex_run::redact_input(extra_context, "extra_context", &mut meta);
     let prompt = crate::prompts::review(&gathered.label, diff, extra_context.as_deref());
     Ok(Prepared { workspace, settings, meta, gathered, coverage, coverage_complete, empty, prompt })
-}
-
-/// `text` cut to at most `limit` bytes at a line end, so no line (or secret in it) is split;
-/// returns whether anything was cut.
-fn bound_at_line(text: &str, limit: usize) -> (&str, bool) {
-    if text.len() <= limit {
-        return (text, false);
-    }
-    let mut end = limit;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    let cut = text[..end].rfind('\n').map_or(0, |newline| newline + 1);
-    (&text[..cut], true)
 }
 
 fn gather_error(error: GatherError) -> ToolError {
@@ -275,17 +261,4 @@ pub fn dry_run_success_schema() -> Value {
             "meta": {"type": "object"}
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bounding_cuts_at_a_line_end() {
-        assert_eq!(bound_at_line("ab\ncd\nef\n", 100), ("ab\ncd\nef\n", false));
-        assert_eq!(bound_at_line("ab\ncd\nef\n", 7), ("ab\ncd\n", true));
-        assert_eq!(bound_at_line("abcdef", 3), ("", true));
-        assert_eq!(bound_at_line("é\né\n", 4), ("é\n", true));
-    }
 }

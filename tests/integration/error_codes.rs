@@ -76,7 +76,10 @@ fn every_advertised_error_code_is_reachable() {
     );
     reach(vec![("FAKE_CODEX_MESSAGE", "prose")], "codex_review_changes", &review);
     reach(vec![("FAKE_CODEX_MESSAGE", "[1]")], "codex_review_changes", &review);
-    reach(vec![], "codex_delegate", &json!({"task": "t", "workspace_root": ws}));
+    let unborn = TestRepo::not_a_repo();
+    unborn.git(&["init", "-q"]);
+    reach(vec![], "codex_delegate_dry_run", &json!({"task": "t", "workspace_root": unborn.path()}));
+    reach(vec![], "codex_delegate_async", &json!({"task": "t", "workspace_root": ws}));
 
     // internal_error needs a panicking handler; `tools::tests::a_panicking_handler_becomes_internal_error`
     // proves that path in-process.

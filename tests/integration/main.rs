@@ -24,6 +24,8 @@ mod status;
 mod repo;
 // codex_review_changes and codex_dry_run end to end.
 mod review;
+// codex_delegate and codex_delegate_dry_run end to end, worktree hygiene included.
+mod delegate;
 // codex_consult end to end: answers, progress, cancellation, real codex failures.
 mod consult;
 // Fault injection with the fake codex: garbage, floods, crashes, grandchildren, drift.

@@ -309,7 +309,7 @@ fn workspace_root_must_be_absolute_existing_and_inside_the_roots() {
     answer_roots(&mut server, &[format!("file://{}", root.path().display())]);
 
     let code_of = |server: &mut Server, id: i64, workspace_root: &str| {
-        let env = envelope(&server.call(id, "codex_delegate", json!({"task": "t", "workspace_root": workspace_root})));
+        let env = envelope(&server.call(id, "codex_delegate_dry_run", json!({"task": "t", "workspace_root": workspace_root})));
         (env["error"]["code"].as_str().unwrap().to_string(), env)
     };
     assert_eq!(code_of(&mut server, 1, "relative/dir").0, "invalid_workspace_root");
@@ -318,7 +318,7 @@ fn workspace_root_must_be_absolute_existing_and_inside_the_roots() {
     assert_eq!(code, "workspace_outside_roots");
     assert_eq!(env["error"]["offending_param"], json!("workspace_root"));
     let (code, env) = code_of(&mut server, 4, inside.to_str().unwrap());
-    assert_eq!(code, "not_implemented", "inside the roots the call gets as far as the unbuilt tool");
+    assert_eq!(code, "not_a_git_repo", "inside the roots the call gets as far as looking for the repository");
     assert_eq!(env["meta"]["workspace_source"], json!("param"));
     assert_eq!(env["meta"]["cwd"], json!(inside.canonicalize().unwrap().to_str().unwrap()));
 
@@ -331,7 +331,7 @@ fn workspace_root_must_be_absolute_existing_and_inside_the_roots() {
     server.send(json!({"jsonrpc": "2.0", "method": "notifications/roots/list_changed"}));
     answer_roots(&mut server, &[format!("file://{}", outside.path().display())]);
     let (code, _) = code_of(&mut server, 6, outside.path().to_str().unwrap());
-    assert_eq!(code, "not_implemented");
+    assert_eq!(code, "not_a_git_repo");
     let (code, _) = code_of(&mut server, 7, inside.to_str().unwrap());
     assert_eq!(code, "workspace_outside_roots");
 }

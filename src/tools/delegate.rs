@@ -1,0 +1,211 @@
+//! `codex_delegate` and `codex_delegate_dry_run`: Codex implements a task in a throwaway
+//! worktree (workspace-write, no network) and the user gets back a reviewable diff — repo-relative,
+//! redacted, bounded, with whether it applies to their tree right now. Their tree is never
+//! touched; the worktree is gone before the envelope is returned, whatever happened.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::Call;
+use super::codex_run::{self, Settings};
+use crate::envelope::{ContextSummary, ErrorCode, ToolError, error_envelope};
+use crate::worktree::{self, Worktree, WorktreeError};
+
+const NEXT_STEP: &str =
+    "Review the diff; it was never applied for you. Apply it yourself only if it is correct (e.g. git apply).";
+const PLAN_NOTE: &str = "Codex starts from HEAD plus your uncommitted changes to tracked files (replayed; if they \
+cannot be, from HEAD alone). Untracked files are never copied into the worktree.";
+
+pub fn run_delegate(call: &Call) -> Value {
+    let workspace = match call.preflight() {
+        Ok(workspace) => workspace,
+        Err(envelope) => return envelope,
+    };
+    let settings = Settings::resolve(call);
+    let mut meta = settings.meta(call, &workspace);
+    let task = call.args.text("task").unwrap_or_default();
+    if let Err(error) = codex_run::check_input_size(call, &[("task", Some(task))]) {
+        return error_envelope(error, &meta);
+    }
+    let task = codex_run::redact_input(Some(task), "task", &mut meta).unwrap_or_default();
+    let git_timeout = Duration::from_secs(call.config.git_timeout_seconds);
+    let worktree = match Worktree::create(&workspace.path, &call.config.worktree_base, git_timeout, &call.cancel) {
+        Ok(worktree) => worktree,
+        Err(error) => return error_envelope(worktree_error(error), &meta),
+    };
+    meta.security_warnings.extend(worktree.security_warnings.iter().cloned());
+    let dir = worktree.dir_for(&workspace.path);
+    let invocation = settings.invocation(call, &dir, crate::prompts::delegate(&task), None);
+    let run = match codex_run::run_codex(call, &invocation, &mut meta) {
+        Ok(run) => run,
+        Err(envelope) => return envelope,
+    };
+    let limit = usize::try_from(call.config.max_delegate_diff_bytes).unwrap_or(usize::MAX);
+    // Headroom over the limit: redaction can shrink a diff (withheld files) before it is bounded.
+    let edits = match worktree.edits(limit.saturating_mul(4).max(1024 * 1024)) {
+        Ok(edits) => edits,
+        Err(error) => return error_envelope(worktree_error(error), &meta),
+    };
+    meta.context_summary = Some(ContextSummary {
+        files_changed: edits.files_changed,
+        lines_added: edits.lines_added,
+        lines_removed: edits.lines_removed,
+    });
+    meta.binary_files = edits.binary_files.clone();
+
+    let relative = |text: &str| relativize(text, worktree.path());
+    let whole_lines =
+        if edits.truncated { edits.diff.rfind('\n').map_or("", |end| &edits.diff[..=end]) } else { &edits.diff };
+    let redaction = crate::redact::diff(&relative(whole_lines));
+    meta.redacted_paths = redaction.redacted_paths();
+    let (diff, cut) = crate::text::cut_at_line(&redaction.text, limit);
+    let truncated = edits.truncated || cut;
+    meta.truncated = truncated;
+    meta.truncation_hint = truncated.then(|| {
+        format!("the diff exceeded {limit} bytes; narrow the task or raise CODEX_IN_CLAUDE_MAX_DELEGATE_DIFF_BYTES")
+    });
+    let diff = (!diff.trim().is_empty()).then(|| diff.to_string());
+    if let Some(diff) = &diff {
+        let check = if truncated {
+            Err("the diff was truncated, so it cannot be applied as it is".to_string())
+        } else {
+            worktree.applies_to_live_tree(diff)
+        };
+        meta.applies_cleanly = Some(check.is_ok());
+        meta.applies_cleanly_reason = check.err().map(|reason| crate::redact::text(&relative(&reason)).text);
+        if redaction.inline_masks > 0 || !redaction.withheld_paths.is_empty() {
+            meta.security_warnings.push(
+                "the diff contains redaction markers in place of secret-looking values; applying it as is would write them"
+                    .into(),
+            );
+        }
+    }
+    let message = run.last_message.as_deref().map(|m| crate::codex::answer::clean(&relative(m), 20_000));
+    let mut summary = message.filter(|m| !m.trim().is_empty()).unwrap_or_else(|| "(codex returned no summary)".into());
+    if diff.is_none() {
+        summary = format!("Codex made no changes. {summary}");
+    }
+    let mut raw = codex_run::raw_response(call, &run);
+    if let Some(text) = raw["text"].as_str() {
+        raw["text"] = json!(relative(text));
+    }
+    drop(worktree);
+    json!({
+        "ok": true,
+        "tool": call.tool.name,
+        "summary": summary,
+        "diff": diff,
+        "findings": [],
+        "questions": [],
+        "assumptions": [],
+        "next_steps": [NEXT_STEP],
+        "raw_response": raw,
+        "meta": meta,
+    })
+}
+
+pub fn run_dry_run(call: &Call) -> Value {
+    let workspace = match call.preflight() {
+        Ok(workspace) => workspace,
+        Err(envelope) => return envelope,
+    };
+    let settings = Settings::resolve(call);
+    let meta = settings.meta(call, &workspace);
+    let task = call.args.text("task").unwrap_or_default();
+    if let Err(error) = codex_run::check_input_size(call, &[("task", Some(task))]) {
+        return error_envelope(error, &meta);
+    }
+    let git_timeout = Duration::from_secs(call.config.git_timeout_seconds);
+    let plan = match worktree::plan(&workspace.path, git_timeout, &call.cancel) {
+        Ok(plan) => plan,
+        Err(error) => return error_envelope(worktree_error(error), &meta),
+    };
+    let prompt = crate::prompts::delegate(&crate::redact::text(task).text);
+    json!({
+        "ok": true,
+        "tool": call.tool.name,
+        "would_call_model": true,
+        "prompt_bytes": prompt.len(),
+        "max_input_bytes": call.config.max_input_bytes,
+        "worktree_plan": {
+            "head_commit": plan.head_commit,
+            "head_subject": plan.head_subject,
+            "tracked_files": plan.tracked_files,
+            "tracked_bytes": plan.tracked_bytes,
+            "uncommitted_tracked_files": plan.uncommitted_tracked_files,
+            "untracked_files": plan.untracked_files,
+            "untracked_bytes": plan.untracked_bytes,
+            "note": PLAN_NOTE,
+        },
+        "meta": meta,
+    })
+}
+
+fn worktree_error(error: WorktreeError) -> ToolError {
+    match error {
+        WorktreeError::NotAGitRepo => {
+            ToolError::new(ErrorCode::NotAGitRepo, "the workspace is not inside a git repository")
+                .offending("workspace_root")
+        }
+        WorktreeError::NoCommits => ToolError::new(
+            ErrorCode::WorktreeError,
+            "the repository has no commits yet; a worktree needs HEAD to start from",
+        )
+        .repair("Commit once (git commit), then retry"),
+        WorktreeError::Failed(message) => ToolError::new(ErrorCode::WorktreeError, crate::redact::text(&message).text),
+        WorktreeError::Cancelled => ToolError::new(ErrorCode::InternalError, "the call was cancelled"),
+    }
+}
+
+/// Rewrites absolute worktree paths (as given, and as the filesystem resolves them) to
+/// repo-relative ones, so nothing Codex says points at a directory that no longer exists.
+fn relativize(text: &str, tree: &Path) -> String {
+    let mut spellings = vec![tree.display().to_string()];
+    if let Ok(canonical) = tree.canonicalize() {
+        spellings.push(canonical.display().to_string());
+    }
+    spellings.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut out = text.to_string();
+    for spelling in spellings {
+        out = out.replace(&format!("{spelling}/"), "").replace(&spelling, ".");
+    }
+    out
+}
+
+/// The success shape of a delegation: consult's, plus the diff.
+pub fn success_schema() -> Value {
+    let mut schema = super::consult::success_schema();
+    schema["required"].as_array_mut().expect("required is an array").push(json!("diff"));
+    schema["properties"]["diff"] = json!({"type": ["string", "null"]});
+    schema
+}
+
+pub fn dry_run_success_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["ok", "tool", "would_call_model", "prompt_bytes", "worktree_plan", "meta"],
+        "properties": {
+            "ok": {"const": true},
+            "prompt_bytes": {"type": "integer"},
+            "worktree_plan": {"type": "object", "required": ["head_commit", "tracked_files", "untracked_files"]},
+            "meta": {"type": "object"}
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worktree_paths_become_repo_relative() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = dir.path().join("tree");
+        std::fs::create_dir(&tree).unwrap();
+        let text =
+            format!("edited {}/src/lib.rs and file://{}/a.txt in {}", tree.display(), tree.display(), tree.display());
+        assert_eq!(relativize(&text, &tree), "edited src/lib.rs and file://a.txt in .");
+    }
+}

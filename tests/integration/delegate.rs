@@ -1,0 +1,323 @@
+//! `codex_delegate` and `codex_delegate_dry_run` end to end: real repositories, the real pinned
+//! codex (workspace-write sandbox) against the mock model issuing `apply_patch` and shell edits.
+//! Every test checks that the user's tree and `git worktree list` are unchanged afterwards and
+//! that no worktree directory is left, including after a timeout and a cancellation.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::codex_home::CodexHome;
+use crate::mock_model::{MockModel, Step};
+use crate::repo::TestRepo;
+use crate::support::{Server, envelope, live_pids_with_env};
+
+/// The user's repository as the test sees it before and after a delegation.
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    status: String,
+    worktrees: String,
+    files: Vec<(String, Vec<u8>)>,
+}
+
+fn snapshot(repo: &TestRepo) -> Snapshot {
+    let mut files = Vec::new();
+    for entry in walk(repo.path()) {
+        let relative = entry.strip_prefix(repo.path()).unwrap().display().to_string();
+        if !relative.starts_with(".git/") {
+            files.push((relative, std::fs::read(&entry).unwrap_or_default()));
+        }
+    }
+    files.sort();
+    Snapshot {
+        status: repo.git(&["status", "--porcelain=v1", "--untracked-files=all"]),
+        worktrees: repo.git(&["worktree", "list", "--porcelain"]),
+        files,
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if entry.file_type().unwrap().is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// A server wired to the mock, with its own worktree base so leftovers are visible.
+struct Delegation {
+    server: Server,
+    base: tempfile::TempDir,
+    home: CodexHome,
+}
+
+impl Delegation {
+    fn new(mock: &MockModel, extra_env: &[(&str, &str)]) -> Delegation {
+        let home = CodexHome::new(mock);
+        let base = tempfile::tempdir().unwrap();
+        let mut env = home.env();
+        env.push(("CODEX_IN_CLAUDE_WORKTREE_BASE".into(), base.path().display().to_string()));
+        env.extend(extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let mut server = Server::start(&env);
+        server.initialize(json!({}));
+        Delegation { server, base, home }
+    }
+
+    fn call(&mut self, tool: &str, repo: &TestRepo, extra: Value) -> Value {
+        let mut arguments = json!({"task": "do the thing", "workspace_root": repo.path()});
+        arguments.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        envelope(&self.server.call(31, tool, arguments))
+    }
+
+    /// No `cic-worktree-*` directory is left in the worktree base.
+    fn assert_no_worktree_left(&self) {
+        let left: Vec<_> = std::fs::read_dir(self.base.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert!(left.is_empty(), "worktree directories left behind: {left:?}");
+    }
+}
+
+fn project() -> TestRepo {
+    let repo = TestRepo::new();
+    repo.write("src/lib.rs", "pub fn answer() -> u32 {\n    41\n}\n");
+    repo.write("notes.txt", "keep me\n");
+    repo.write("old_name.txt", "renamed content\n");
+    repo.write("doomed.txt", "delete me\n");
+    repo.write("run.sh", "echo hi\n");
+    repo.commit("project");
+    repo
+}
+
+const FIX_ANSWER: &str = "*** Begin Patch\n\
+*** Update File: src/lib.rs\n\
+@@\n\
+-    41\n\
++    42\n\
+*** Add File: src/extra.rs\n\
++pub const EXTRA: u8 = 1;\n\
+*** End Patch";
+
+fn apply_check(repo: &TestRepo, diff: &str) -> std::process::Output {
+    let mut child = std::process::Command::new("git")
+        .args(["apply", "--check", "-"])
+        .current_dir(repo.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(diff.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn the_diff_holds_exactly_codexs_edits_and_applies_to_the_live_tree() {
+    let mock = MockModel::start(vec![Step::apply_patch(FIX_ANSWER), Step::message("Changed 41 to 42 in src/lib.rs.")]);
+    let mut delegation = Delegation::new(&mock, &[]);
+    let repo = project();
+    // An uncommitted change Codex must see (replayed) but that must not show up in the diff.
+    repo.write("notes.txt", "keep me\nlocal edit\n");
+    let before = snapshot(&repo);
+
+    let result = delegation.call("codex_delegate", &repo, json!({}));
+    assert_eq!(result["ok"], json!(true), "{result}");
+    let diff = result["diff"].as_str().unwrap();
+    assert!(diff.contains("-    41\n+    42\n"), "{diff}");
+    assert!(diff.contains("+++ b/src/extra.rs"), "{diff}");
+    assert!(!diff.contains("local edit"), "the replayed baseline leaked into the diff:\n{diff}");
+    assert!(diff.ends_with('\n'), "a diff must keep its trailing newline");
+    assert!(!diff.contains(delegation.base.path().to_str().unwrap()), "worktree paths must not leak: {diff}");
+    let meta = &result["meta"];
+    assert_eq!(meta["applies_cleanly"], json!(true), "{meta}");
+    assert_eq!(meta["sandbox"], json!("workspace-write"));
+    assert_eq!(meta["tier"], json!("propose"));
+    assert_eq!(meta["context_summary"]["files_changed"], json!(2));
+    assert_eq!(result["summary"], json!("Changed 41 to 42 in src/lib.rs."));
+    assert!(apply_check(&repo, diff).status.success(), "git apply --check failed on the returned diff");
+
+    assert_eq!(snapshot(&repo), before, "the live tree changed");
+    delegation.assert_no_worktree_left();
+    // The prompt asked for the task, framed, and network stayed pinned off.
+    let log = mock.request_log_text();
+    assert!(log.contains("do the thing") && log.contains("repository-relative"));
+}
+
+#[test]
+fn shell_edits_rename_delete_binary_and_mode_changes() {
+    let mock = MockModel::start(vec![
+        Step::shell(
+            "mv old_name.txt new_name.txt && rm doomed.txt && printf '\\000\\001\\002' > blob.bin && chmod +x run.sh",
+        ),
+        Step::message("Shuffled files."),
+    ]);
+    let mut delegation = Delegation::new(&mock, &[]);
+    let repo = project();
+    let before = snapshot(&repo);
+    let result = delegation.call("codex_delegate", &repo, json!({}));
+    assert_eq!(result["ok"], json!(true), "{result}");
+    let diff = result["diff"].as_str().unwrap();
+    assert!(diff.contains("rename from old_name.txt") && diff.contains("rename to new_name.txt"), "{diff}");
+    assert!(diff.contains("deleted file mode"), "{diff}");
+    assert!(diff.contains("old mode 100644") && diff.contains("new mode 100755"), "{diff}");
+    assert!(diff.contains("Binary files /dev/null and b/blob.bin differ"), "{diff}");
+    assert_eq!(result["meta"]["binary_files"], json!(["blob.bin"]));
+    // A binary change is reported, not inlined, so the diff cannot be applied as is — and says so.
+    assert_eq!(result["meta"]["applies_cleanly"], json!(false));
+    assert!(result["meta"]["applies_cleanly_reason"].as_str().is_some_and(|r| !r.is_empty()));
+    assert_eq!(snapshot(&repo), before);
+    delegation.assert_no_worktree_left();
+}
+
+#[test]
+fn repository_hooks_never_run() {
+    let mock = MockModel::start(vec![Step::apply_patch(FIX_ANSWER), Step::message("done")]);
+    let mut delegation = Delegation::new(&mock, &[]);
+    let repo = project();
+    let marker = repo.path().join("hook-ran");
+    // A failing pre-commit hook, and hooks that `--no-verify` would not skip: post-checkout runs
+    // on `git worktree add`, post-commit after the baseline commit.
+    for (name, exit) in [("pre-commit", 1), ("post-checkout", 0), ("post-commit", 0)] {
+        let hook = repo.path().join(".git/hooks").join(name);
+        std::fs::write(&hook, format!("#!/bin/sh\necho {name} >> {}\nexit {exit}\n", marker.display())).unwrap();
+        std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    // An uncommitted change makes the worktree commit a baseline, which would run the hook.
+    repo.write("notes.txt", "changed\n");
+    let result = delegation.call("codex_delegate", &repo, json!({}));
+    assert_eq!(result["ok"], json!(true), "{result}");
+    assert_eq!(result["meta"]["security_warnings"], json!([]), "{result}");
+    let ran = std::fs::read_to_string(&marker).unwrap_or_default();
+    assert!(ran.is_empty(), "repository hooks ran: {ran}");
+    delegation.assert_no_worktree_left();
+}
+
+#[test]
+fn a_huge_diff_is_truncated_and_stays_bounded() {
+    let mock = MockModel::start(vec![Step::shell("seq 1 200000 > big.txt"), Step::message("Wrote big.txt.")]);
+    let mut delegation = Delegation::new(&mock, &[("CODEX_IN_CLAUDE_MAX_DELEGATE_DIFF_BYTES", "4000")]);
+    let repo = project();
+    let result = delegation.call("codex_delegate", &repo, json!({}));
+    assert_eq!(result["ok"], json!(true), "{result}");
+    let diff = result["diff"].as_str().unwrap();
+    assert!(diff.len() <= 4000, "diff is {} bytes", diff.len());
+    assert!(diff.ends_with('\n'));
+    assert_eq!(result["meta"]["truncated"], json!(true));
+    assert!(result["meta"]["truncation_hint"].as_str().unwrap().contains("MAX_DELEGATE_DIFF_BYTES"));
+    assert_eq!(result["meta"]["applies_cleanly"], json!(false));
+    assert_eq!(result["meta"]["context_summary"]["lines_added"], json!(200000));
+    delegation.assert_no_worktree_left();
+}
+
+#[test]
+fn edits_made_meanwhile_are_reported_as_a_conflict() {
+    let mock = MockModel::start(vec![
+        Step::apply_patch(FIX_ANSWER),
+        Step::message("done").delayed(Duration::from_millis(1500)),
+    ]);
+    let mut delegation = Delegation::new(&mock, &[]);
+    let repo = project();
+    let params = json!({"name": "codex_delegate", "arguments": {"task": "t", "workspace_root": repo.path()}});
+    delegation.server.send(json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": params}));
+    assert!(mock.wait_for_requests(2, Duration::from_secs(20)), "codex never came back for the summary");
+    // The user edits the same line while Codex is finishing.
+    repo.write("src/lib.rs", "pub fn answer() -> u32 {\n    40\n}\n");
+    let response = delegation.server.response(json!(5));
+    let result = envelope(&response["result"]);
+    assert_eq!(result["ok"], json!(true), "{result}");
+    assert_eq!(result["meta"]["applies_cleanly"], json!(false), "{}", result["meta"]);
+    assert!(result["meta"]["applies_cleanly_reason"].as_str().unwrap().contains("src/lib.rs"), "{}", result["meta"]);
+    delegation.assert_no_worktree_left();
+}
+
+#[test]
+fn a_timeout_leaves_no_worktree_and_no_process() {
+    let mock = MockModel::start(vec![Step::Hang]);
+    let mut delegation = Delegation::new(&mock, &[]);
+    let repo = project();
+    let before = snapshot(&repo);
+    let result = delegation.call("codex_delegate", &repo, json!({"timeout_seconds": 10}));
+    assert_eq!(result["error"]["code"], json!("timeout"), "{result}");
+    assert_eq!(snapshot(&repo), before);
+    delegation.assert_no_worktree_left();
+    let left = live_pids_with_env("CODEX_HOME", delegation.home.path(), delegation.server.pid());
+    assert!(left.is_empty(), "codex left running: {left:?}");
+}
+
+#[test]
+fn a_cancelled_delegation_cleans_up_its_worktree() {
+    let mock = MockModel::start(vec![Step::Hang]);
+    let mut delegation = Delegation::new(&mock, &[]);
+    let repo = project();
+    let before = snapshot(&repo);
+    let params = json!({"name": "codex_delegate", "arguments": {"task": "t", "workspace_root": repo.path()}});
+    delegation.server.send(json!({"jsonrpc": "2.0", "id": 6, "method": "tools/call", "params": params}));
+    assert!(mock.wait_for_requests(1, Duration::from_secs(20)));
+    assert_eq!(std::fs::read_dir(delegation.base.path()).unwrap().count(), 1, "the worktree exists while codex runs");
+    delegation.server.send(json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 6}}));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_dir(delegation.base.path()).unwrap().count() > 0 {
+        assert!(Instant::now() < deadline, "the worktree was not removed after cancel");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(snapshot(&repo), before);
+    assert!(live_pids_with_env("CODEX_HOME", delegation.home.path(), delegation.server.pid()).is_empty());
+    delegation.server.expect_silence(Duration::from_millis(300));
+}
+
+#[test]
+fn dry_run_describes_the_start_without_making_a_worktree() {
+    let mock = MockModel::start(vec![]);
+    let mut delegation = Delegation::new(&mock, &[]);
+    let repo = project();
+    repo.write("notes.txt", "edited\n");
+    repo.write("scratch/untracked.txt", "12345");
+    let result = delegation.call("codex_delegate_dry_run", &repo, json!({}));
+    assert_eq!(result["ok"], json!(true), "{result}");
+    let plan = &result["worktree_plan"];
+    assert_eq!(plan["head_commit"], json!(repo.git(&["rev-parse", "HEAD"]).trim()));
+    assert_eq!(plan["head_subject"], json!("project"));
+    assert_eq!(plan["tracked_files"], json!(6));
+    assert_eq!(plan["uncommitted_tracked_files"], json!(1));
+    assert_eq!(plan["untracked_files"], json!(1));
+    assert_eq!(plan["untracked_bytes"], json!(5));
+    assert!(result["prompt_bytes"].as_u64().unwrap() > 100);
+    assert_eq!(mock.requests().len(), 0);
+    delegation.assert_no_worktree_left();
+}
+
+#[test]
+fn repositories_without_commits_or_git_are_refused_before_any_spend() {
+    let mock = MockModel::start(vec![]);
+    let mut delegation = Delegation::new(&mock, &[]);
+    let plain = TestRepo::not_a_repo();
+    assert_eq!(delegation.call("codex_delegate", &plain, json!({}))["error"]["code"], json!("not_a_git_repo"));
+    plain.git(&["init", "-q"]);
+    let result = delegation.call("codex_delegate", &plain, json!({}));
+    assert_eq!(result["error"]["code"], json!("worktree_error"), "{result}");
+    assert_eq!(mock.requests().len(), 0);
+    delegation.assert_no_worktree_left();
+}
+
+#[test]
+fn delegate_diff_only_from_the_shell_pipes_into_git_apply() {
+    let mock = MockModel::start(vec![Step::apply_patch(FIX_ANSWER), Step::message("done")]);
+    let home = CodexHome::new(&mock);
+    let repo = project();
+    let out = std::process::Command::new(crate::support::binary())
+        .args(["delegate", "bump the answer", "--diff-only"])
+        .current_dir(repo.path())
+        .env_clear()
+        .envs(home.env())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let diff = String::from_utf8(out.stdout).unwrap();
+    assert!(diff.starts_with("diff --git "), "{diff}");
+    assert!(apply_check(&repo, &diff).status.success());
+}
