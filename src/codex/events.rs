@@ -41,6 +41,9 @@ pub struct Stream {
     pub garbage_lines: u64,
     /// What codex is doing now, e.g. `running: cargo test`; `None` before the first event.
     pub activity: Option<String>,
+    /// codex's working root: file paths under it are shown relative to it (a delegate's
+    /// worktree path means nothing to the user).
+    pub root: Option<std::path::PathBuf>,
 }
 
 impl Stream {
@@ -85,7 +88,9 @@ impl Stream {
                 }
             }
             "item.started" | "item.updated" | "item.completed" => {
-                if let Some(activity) = event.get("item").and_then(|item| item_activity(item, kind)) {
+                if let Some(activity) =
+                    event.get("item").and_then(|item| item_activity(item, kind, self.root.as_deref()))
+                {
                     self.set_activity(&activity);
                 }
             }
@@ -123,13 +128,14 @@ fn clean_error(message: &str) -> String {
 }
 
 /// The activity line for an item event, for the item types that say what codex is doing.
-fn item_activity(item: &Value, kind: &str) -> Option<String> {
+fn item_activity(item: &Value, kind: &str, root: Option<&std::path::Path>) -> Option<String> {
     let text = |key: &str| item.get(key).and_then(Value::as_str);
     match text("type")? {
         "command_execution" if kind != "item.completed" => Some(format!("running: {}", shell_body(text("command")?))),
         "file_change" => {
-            let path = item.get("changes")?.as_array()?.first()?.get("path")?.as_str()?;
-            Some(format!("editing {path}"))
+            let path = std::path::Path::new(item.get("changes")?.as_array()?.first()?.get("path")?.as_str()?);
+            let shown = root.and_then(|r| path.strip_prefix(r).ok()).unwrap_or(path);
+            Some(format!("editing {}", shown.display()))
         }
         "reasoning" => Some("thinking".into()),
         "agent_message" => Some("writing the answer".into()),
@@ -163,7 +169,7 @@ mod tests {
     use super::*;
 
     fn stream(lines: &[&str]) -> Stream {
-        let mut stream = Stream::default();
+        let mut stream = Stream { root: Some("/r".into()), ..Stream::default() };
         for line in lines {
             stream.observe(line.as_bytes());
         }
@@ -221,7 +227,7 @@ mod tests {
             ),
             (
                 r#"{"type":"item.completed","item":{"type":"file_change","changes":[{"path":"/r/src/lib.rs","kind":"update"}]}}"#,
-                "editing /r/src/lib.rs",
+                "editing src/lib.rs",
             ),
             (r#"{"type":"item.completed","item":{"type":"reasoning","text":"..."}}"#, "thinking"),
             (r#"{"type":"item.completed","item":{"type":"agent_message","text":"..."}}"#, "writing the answer"),

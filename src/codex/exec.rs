@@ -81,7 +81,7 @@ pub fn run(invocation: &Invocation, cancel: &CancelToken, on_event: OnEvent) -> 
     let (argv, model_sent, compat_warnings) =
         argv(invocation, &last_message_path, &schema_path, |flag| flags.supports(flag));
 
-    let stream = Arc::new(Mutex::new(Stream::default()));
+    let stream = Arc::new(Mutex::new(Stream { root: Some(invocation.dir.clone()), ..Stream::default() }));
     let observer_stream = Arc::clone(&stream);
     // The observer runs on the drain thread; `on_event` must not block it for long.
     let run = std::thread::scope(|scope| {

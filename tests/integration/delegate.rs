@@ -321,3 +321,30 @@ fn delegate_diff_only_from_the_shell_pipes_into_git_apply() {
     assert!(diff.starts_with("diff --git "), "{diff}");
     assert!(apply_check(&repo, &diff).status.success());
 }
+
+#[test]
+fn progress_names_files_relative_to_the_repository() {
+    let mock = MockModel::start(vec![
+        Step::apply_patch(FIX_ANSWER).delayed(Duration::from_millis(1100)),
+        Step::message("done").delayed(Duration::from_millis(2500)),
+    ]);
+    let mut delegation = Delegation::new(&mock, &[]);
+    let repo = project();
+    let params = json!({
+        "name": "codex_delegate",
+        "arguments": {"task": "t", "workspace_root": repo.path()},
+        "_meta": {"progressToken": 77}
+    });
+    delegation.server.send(json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call", "params": params}));
+    let result = envelope(&delegation.server.response(json!(8))["result"]);
+    assert_eq!(result["ok"], json!(true), "{result}");
+    let messages: Vec<String> = delegation
+        .server
+        .drain_notifications("notifications/progress")
+        .iter()
+        .map(|n| n["params"]["message"].as_str().unwrap().to_string())
+        .collect();
+    assert!(messages.iter().any(|m| m == "editing src/lib.rs" || m == "editing src/extra.rs"), "{messages:?}");
+    let base = delegation.base.path().display().to_string();
+    assert!(messages.iter().all(|m| !m.contains(&base)), "a worktree path leaked into progress: {messages:?}");
+}

@@ -309,7 +309,11 @@ fn workspace_root_must_be_absolute_existing_and_inside_the_roots() {
     answer_roots(&mut server, &[format!("file://{}", root.path().display())]);
 
     let code_of = |server: &mut Server, id: i64, workspace_root: &str| {
-        let env = envelope(&server.call(id, "codex_delegate_dry_run", json!({"task": "t", "workspace_root": workspace_root})));
+        let env = envelope(&server.call(
+            id,
+            "codex_delegate_dry_run",
+            json!({"task": "t", "workspace_root": workspace_root}),
+        ));
         (env["error"]["code"].as_str().unwrap().to_string(), env)
     };
     assert_eq!(code_of(&mut server, 1, "relative/dir").0, "invalid_workspace_root");
