@@ -55,6 +55,38 @@ const MAX_RUN_STDOUT: usize = 32 * 1024 * 1024;
 /// Longest git message carried in a `GitError::Failed`.
 const MAX_MESSAGE_CHARS: usize = 300;
 
+/// Totals of `--numstat -z` listings.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Numstat {
+    pub files: u64,
+    pub added: u64,
+    pub removed: u64,
+    /// Paths whose change is binary (`-\t-`), in listing order.
+    pub binary_files: Vec<String>,
+}
+
+impl Numstat {
+    /// Adds one listing: `added\tremoved\tpath\0`, or for a rename `added\tremoved\t\0old\0new\0`.
+    pub fn add(&mut self, listing: &[u8]) {
+        let mut fields = listing.split(|&b| b == 0);
+        while let Some(record) = fields.next().filter(|record| !record.is_empty()) {
+            let mut parts = record.splitn(3, |&b| b == b'\t');
+            let (added, removed) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+            let path = match parts.next().unwrap_or_default() {
+                b"" => fields.nth(1).unwrap_or_default(),
+                path => path,
+            };
+            self.files += 1;
+            if added == b"-" && removed == b"-" {
+                self.binary_files.push(String::from_utf8_lossy(path).into_owned());
+            }
+            let count = |field: &[u8]| std::str::from_utf8(field).ok().and_then(|n| n.parse::<u64>().ok());
+            self.added += count(added).unwrap_or(0);
+            self.removed += count(removed).unwrap_or(0);
+        }
+    }
+}
+
 #[derive(Debug)]
 pub enum GitError {
     /// git is not on PATH.
@@ -152,6 +184,18 @@ impl Git {
     /// The repository's top level, canonical.
     pub fn repo(&self) -> &Path {
         &self.top
+    }
+
+    /// The full commit id `revision` names (tags peeled), `None` when it names no commit. The
+    /// revision cannot be taken for an option (`--end-of-options`).
+    pub fn resolve_commit(&self, revision: &str) -> Result<Option<String>, GitError> {
+        let spec = format!("{revision}^{{commit}}");
+        match self.run(["rev-parse", "--verify", "--quiet", "--end-of-options", &spec]) {
+            Ok(output) => Ok(Some(output.stdout.text().trim().to_string())),
+            // `--verify --quiet` says "no such commit" by exiting 1 with nothing on stderr.
+            Err(GitError::Failed { .. }) => Ok(None),
+            Err(err) => Err(err),
+        }
     }
 
     /// A hardened `Cmd` running `git <args>` at the top level, for callers that need stdin; run
@@ -416,6 +460,15 @@ pub(crate) mod testing {
 mod tests {
     use super::testing::*;
     use super::*;
+
+    #[test]
+    fn numstat_counts_renames_and_binaries() {
+        let mut numstat = Numstat::default();
+        numstat.add(b"1\t2\tsrc/a.rs\0-\t-\tlogo.png\0");
+        numstat.add(b"3\t0\t\0old.rs\0new.rs\0");
+        assert_eq!((numstat.files, numstat.added, numstat.removed), (3, 4, 2));
+        assert_eq!(numstat.binary_files, vec!["logo.png".to_string()]);
+    }
 
     fn host(path: &str) -> Host {
         Host { path: path.to_string(), home: None, xdg_config_home: None }

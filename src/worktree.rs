@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cancel::CancelToken;
-use crate::git::{DIFF_FLAGS, Git, GitError};
+use crate::git::{DIFF_FLAGS, Git, GitError, Numstat};
 
 /// Prefix of every worktree parent directory; cleanup refuses anything else.
 pub const DIR_PREFIX: &str = "cic-worktree-";
@@ -76,10 +76,8 @@ pub struct Edits {
     /// Unified diff, binary files reported but not inlined; cut at the capture bound.
     pub diff: String,
     pub truncated: bool,
-    pub files_changed: u64,
-    pub lines_added: u64,
-    pub lines_removed: u64,
-    pub binary_files: Vec<String>,
+    /// Counts over the whole diff, before any cut.
+    pub numstat: Numstat,
 }
 
 impl Worktree {
@@ -92,7 +90,7 @@ impl Worktree {
         cancel: &CancelToken,
     ) -> Result<Worktree, WorktreeError> {
         let live = Git::open(repo, git_timeout, &CancelToken::new()).map_err(|e| WorktreeError::from_git("git", e))?;
-        live.run(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"]).map_err(|_| WorktreeError::NoCommits)?;
+        live.resolve_commit("HEAD").map_err(|e| WorktreeError::from_git("git", e))?.ok_or(WorktreeError::NoCommits)?;
         std::fs::create_dir_all(base)
             .map_err(|e| WorktreeError::Failed(format!("cannot create the worktree base {}: {e}", base.display())))?;
         let parent = tempfile::Builder::new()
@@ -201,18 +199,12 @@ impl Worktree {
             args.extend(ARTEFACT_EXCLUDES);
             args
         };
-        let numstat =
+        let listing =
             inside.run(diff_args(&["--numstat", "-z"])).map_err(|e| WorktreeError::from_git("git diff", e))?;
-        let (files_changed, lines_added, lines_removed, binary_files) = parse_numstat_z(&numstat.stdout.bytes());
+        let mut numstat = Numstat::default();
+        numstat.add(&listing.stdout.bytes());
         let diff = inside.run_head(diff_args(&[]), cap).map_err(|e| WorktreeError::from_git("git diff", e))?;
-        Ok(Edits {
-            diff: diff.stdout.text(),
-            truncated: diff.stdout.truncated(),
-            files_changed,
-            lines_added,
-            lines_removed,
-            binary_files,
-        })
+        Ok(Edits { diff: diff.stdout.text(), truncated: diff.stdout.truncated(), numstat })
     }
 
     /// Whether `diff` applies to the live tree as it is now; `Err` carries git's reason.
@@ -239,33 +231,6 @@ impl Drop for Worktree {
     }
 }
 
-/// `--numstat -z` records: `added\tremoved\tpath\0`, or for a rename `added\tremoved\t\0old\0new\0`;
-/// `-\t-` marks a binary file.
-fn parse_numstat_z(bytes: &[u8]) -> (u64, u64, u64, Vec<String>) {
-    let mut fields = bytes.split(|&b| b == 0);
-    let (mut files, mut added, mut removed, mut binary) = (0, 0, 0, Vec::new());
-    while let Some(record) = fields.next() {
-        let text = String::from_utf8_lossy(record);
-        let mut parts = text.splitn(3, '\t');
-        let (Some(a), Some(r), Some(path)) = (parts.next(), parts.next(), parts.next()) else { continue };
-        let path = if path.is_empty() {
-            let _old = fields.next();
-            fields.next().map(|new| String::from_utf8_lossy(new).into_owned()).unwrap_or_default()
-        } else {
-            path.to_string()
-        };
-        files += 1;
-        match (a.parse::<u64>(), r.parse::<u64>()) {
-            (Ok(a), Ok(r)) => {
-                added += a;
-                removed += r;
-            }
-            _ => binary.push(path),
-        }
-    }
-    (files, added, removed, binary)
-}
-
 /// What a delegation would start from, without creating anything.
 pub struct Plan {
     pub head_commit: String,
@@ -279,8 +244,8 @@ pub struct Plan {
 
 pub fn plan(repo: &Path, git_timeout: Duration, cancel: &CancelToken) -> Result<Plan, WorktreeError> {
     let git = Git::open(repo, git_timeout, cancel).map_err(|e| WorktreeError::from_git("git", e))?;
-    let head = git.run(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"]).map_err(|_| WorktreeError::NoCommits)?;
     let failed = |e| WorktreeError::from_git("git", e);
+    let head_commit = git.resolve_commit("HEAD").map_err(failed)?.ok_or(WorktreeError::NoCommits)?;
     let subject = git.run(["log", "-1", "--format=%s", "HEAD"]).map_err(failed)?;
     let tree = git.run(["ls-tree", "-r", "-z", "--long", "HEAD"]).map_err(failed)?;
     let (mut tracked_files, mut tracked_bytes) = (0, 0);
@@ -295,7 +260,8 @@ pub fn plan(repo: &Path, git_timeout: Duration, cancel: &CancelToken) -> Result<
     numstat_args.extend(DIFF_FLAGS);
     numstat_args.push("HEAD");
     let uncommitted = git.run(numstat_args).map_err(failed)?;
-    let (uncommitted_tracked_files, ..) = parse_numstat_z(&uncommitted.stdout.bytes());
+    let mut numstat = Numstat::default();
+    numstat.add(&uncommitted.stdout.bytes());
     let untracked = git.run(["ls-files", "--others", "--exclude-standard", "-z"]).map_err(failed)?;
     let (mut untracked_files, mut untracked_bytes) = (0, 0);
     for path in untracked.stdout.bytes().split(|&b| b == 0).filter(|p| !p.is_empty()) {
@@ -304,25 +270,12 @@ pub fn plan(repo: &Path, git_timeout: Duration, cancel: &CancelToken) -> Result<
         untracked_bytes += std::fs::symlink_metadata(path).map(|m| m.len()).unwrap_or(0);
     }
     Ok(Plan {
-        head_commit: head.stdout.text().trim().to_string(),
+        head_commit,
         head_subject: crate::text::one_line(&subject.stdout.text(), 200),
         tracked_files,
         tracked_bytes,
-        uncommitted_tracked_files,
+        uncommitted_tracked_files: numstat.files,
         untracked_files,
         untracked_bytes,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numstat_z_counts_renames_and_binaries() {
-        let bytes = b"1\t2\tsrc/a.rs\0-\t-\tlogo.png\0\x30\t0\t\0old.rs\0new.rs\0";
-        let (files, added, removed, binary) = parse_numstat_z(bytes);
-        assert_eq!((files, added, removed), (3, 1, 2));
-        assert_eq!(binary, vec!["logo.png".to_string()]);
-    }
 }

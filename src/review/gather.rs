@@ -17,7 +17,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::cancel::CancelToken;
-use crate::git::{DIFF_FLAGS, Git, GitError};
+use crate::git::{DIFF_FLAGS, Git, GitError, Numstat};
 
 /// The object id of the empty tree: the "before" side of an added file or an unborn HEAD.
 const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
@@ -224,25 +224,13 @@ pub fn gather(
 }
 
 impl Gathered {
-    /// Adds `--numstat -z` records: `added\tremoved\tpath\0`, or for a rename
-    /// `added\tremoved\t\0old\0new\0`; `-\t-` marks a binary file.
-    fn add_numstat(&mut self, numstat: &[u8]) {
-        let mut fields = numstat.split(|&b| b == 0);
-        while let Some(record) = fields.next().filter(|record| !record.is_empty()) {
-            let mut parts = record.splitn(3, |&b| b == b'\t');
-            let (added, removed) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
-            let path = match parts.next().unwrap_or_default() {
-                b"" => fields.nth(1).unwrap_or_default(),
-                path => path,
-            };
-            self.files_changed += 1;
-            if added == b"-" && removed == b"-" {
-                self.binary_files.push(String::from_utf8_lossy(path).into_owned());
-            }
-            let count = |field: &[u8]| std::str::from_utf8(field).ok().and_then(|n| n.parse::<u64>().ok());
-            self.lines_added += count(added).unwrap_or(0);
-            self.lines_removed += count(removed).unwrap_or(0);
-        }
+    fn add_numstat(&mut self, listing: &[u8]) {
+        let mut numstat = Numstat::default();
+        numstat.add(listing);
+        self.files_changed += numstat.files;
+        self.lines_added += numstat.added;
+        self.lines_removed += numstat.removed;
+        self.binary_files.extend(numstat.binary_files);
     }
 }
 
@@ -264,15 +252,9 @@ fn check_ref(field: &str, scope: &str, value: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The full commit OID `revision` names (tags peeled), `None` when it names no commit.
+/// The full commit OID `revision` names, `None` when it names no commit.
 fn resolve(git: &Git, revision: &str) -> Result<Option<String>, GatherError> {
-    let spec = format!("{revision}^{{commit}}");
-    match git.run(["rev-parse", "--verify", "--quiet", "--end-of-options", &spec]) {
-        Ok(output) => Ok(Some(output.stdout.text().trim().to_string())),
-        // `--verify --quiet` says "no such commit" by exiting 1 with nothing on stderr.
-        Err(GitError::Failed { .. }) => Ok(None),
-        Err(err) => Err(err.into()),
-    }
+    git.resolve_commit(revision).map_err(GatherError::from)
 }
 
 /// The untracked files of a working-tree review: how many exist, and a scratch index holding the

@@ -49,11 +49,11 @@ pub fn run_delegate(call: &Call) -> Value {
         Err(error) => return error_envelope(worktree_error(error), &meta),
     };
     meta.context_summary = Some(ContextSummary {
-        files_changed: edits.files_changed,
-        lines_added: edits.lines_added,
-        lines_removed: edits.lines_removed,
+        files_changed: edits.numstat.files,
+        lines_added: edits.numstat.added,
+        lines_removed: edits.numstat.removed,
     });
-    meta.binary_files = edits.binary_files.clone();
+    meta.binary_files = edits.numstat.binary_files.clone();
 
     let relative = |text: &str| relativize(text, worktree.path());
     let whole_lines =
