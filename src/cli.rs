@@ -19,6 +19,14 @@ pub enum Mode {
     },
     Version,
     Help,
+    /// Hidden: the intermediate that detaches a background worker.
+    JobSpawn {
+        dir: std::path::PathBuf,
+    },
+    /// Hidden: a background worker running the job in `dir`.
+    JobWorker {
+        dir: std::path::PathBuf,
+    },
     /// A tool run from the shell; prints its envelope (or only the diff).
     Tool {
         name: &'static str,
@@ -38,14 +46,28 @@ pub enum Print {
     DiffOnly,
 }
 
-/// Shell subcommand → tool, and the parameter a bare word fills (`None`: `paths`, after `--` or
-/// as plain words).
-const TOOL_COMMANDS: &[(&str, &str, Option<&str>)] = &[
-    ("consult", "codex_consult", Some("question")),
-    ("review", "codex_review_changes", None),
-    ("dry-run", "codex_dry_run", None),
-    ("delegate", "codex_delegate", Some("task")),
-    ("delegate-dry-run", "codex_delegate_dry_run", Some("task")),
+/// What the bare (non-option) words of a tool command are.
+#[derive(Clone, Copy, PartialEq)]
+enum Bare {
+    /// Exactly one, the value of this parameter.
+    One(&'static str),
+    /// Any number (also after `--`): `paths`.
+    Paths,
+    None,
+}
+
+/// Shell subcommand → tool, and what its bare words are.
+const TOOL_COMMANDS: &[(&str, &str, Bare)] = &[
+    ("consult", "codex_consult", Bare::One("question")),
+    ("review", "codex_review_changes", Bare::Paths),
+    ("dry-run", "codex_dry_run", Bare::Paths),
+    ("delegate", "codex_delegate", Bare::One("task")),
+    ("delegate-dry-run", "codex_delegate_dry_run", Bare::One("task")),
+    ("jobs list", "codex_job_list", Bare::None),
+    ("jobs status", "codex_job_status", Bare::One("job_id")),
+    ("jobs result", "codex_job_result", Bare::One("job_id")),
+    ("jobs consume", "codex_job_consume_result", Bare::One("job_id")),
+    ("jobs cancel", "codex_job_cancel", Bare::One("job_id")),
 ];
 
 /// Flags whose names differ from the parameter they set; every other `--x-y` sets `x_y`.
@@ -68,6 +90,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Mode, UsageErro
         ["status", "--json"] => Ok(Mode::Status { json: true }),
         ["--version" | "-V"] => Ok(Mode::Version),
         ["--help" | "-h" | "help"] => Ok(Mode::Help),
+        ["__job-spawn", dir] => Ok(Mode::JobSpawn { dir: dir.into() }),
+        ["__job-worker", dir] => Ok(Mode::JobWorker { dir: dir.into() }),
+        ["jobs", sub, rest @ ..] if TOOL_COMMANDS.iter().any(|(c, ..)| *c == format!("jobs {sub}")) => {
+            parse_tool(&format!("jobs {sub}"), rest)
+        }
         [command, rest @ ..] if TOOL_COMMANDS.iter().any(|(c, ..)| c == command) => parse_tool(command, rest),
         [first, ..] => {
             Err(UsageError(format!("unrecognised arguments starting at '{}'", crate::text::one_line(first, 60))))
@@ -77,7 +104,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Mode, UsageErro
 
 /// `consult "<question>" [--flag value]...`, `review [--flag value]... [-- paths...]`.
 fn parse_tool(command: &str, words: &[&str]) -> Result<Mode, UsageError> {
-    let &(_, name, positional) = TOOL_COMMANDS.iter().find(|(c, ..)| *c == command).expect("known command");
+    let &(_, name, bare) = TOOL_COMMANDS.iter().find(|(c, ..)| *c == command).expect("known command");
     let tool = crate::tools::find(name).expect("registered tool");
     let mut arguments = Map::new();
     let mut paths = Vec::new();
@@ -86,12 +113,13 @@ fn parse_tool(command: &str, words: &[&str]) -> Result<Mode, UsageError> {
     let mut only_positional = false;
     while let Some(word) = words.next() {
         if only_positional || !word.starts_with("--") {
-            match positional {
-                Some(param) if !arguments.contains_key(param) => {
+            match bare {
+                Bare::One(param) if !arguments.contains_key(param) => {
                     arguments.insert(param.to_string(), json!(word));
                 }
-                Some(_) => return Err(UsageError(format!("{command} takes one quoted text argument"))),
-                None => paths.push(json!(word)),
+                Bare::One(_) => return Err(UsageError(format!("{command} takes one quoted argument"))),
+                Bare::Paths => paths.push(json!(word)),
+                Bare::None => return Err(UsageError(format!("{command} takes no arguments besides options"))),
             }
             continue;
         }
@@ -111,7 +139,7 @@ fn parse_tool(command: &str, words: &[&str]) -> Result<Mode, UsageError> {
             .iter()
             .find(|(flag, _)| *flag == word)
             .map_or_else(|| word.trim_start_matches('-').replace('-', "_"), |(_, param)| param.to_string());
-        let Some(param) = tool.params.iter().find(|p| p.name == param_name && Some(p.name) != positional) else {
+        let Some(param) = tool.params.iter().find(|p| p.name == param_name && bare != Bare::One(p.name)) else {
             return Err(UsageError(format!("{command} has no option {}", crate::text::one_line(word, 60))));
         };
         let value = words.next().ok_or_else(|| UsageError(format!("{word} needs a value")))?;
@@ -123,8 +151,10 @@ fn parse_tool(command: &str, words: &[&str]) -> Result<Mode, UsageError> {
         };
         arguments.insert(param.name.to_string(), value);
     }
-    if let Some(param) = positional.filter(|p| !arguments.contains_key(*p)) {
-        return Err(UsageError(format!("{command} needs the {param} as a quoted argument")));
+    if let Bare::One(param) = bare
+        && !arguments.contains_key(param)
+    {
+        return Err(UsageError(format!("{command} needs the {param} as an argument")));
     }
     if !paths.is_empty() {
         arguments.insert("paths".into(), Value::Array(paths));
@@ -174,6 +204,8 @@ USAGE:
                                    with --diff-only just the diff (pipe it to git apply) (PAID)
     codex-in-claude delegate-dry-run TASK [OPTIONS]
                                    what delegate would start from, no model call (free)
+    codex-in-claude jobs list | status ID | result ID | consume ID | cancel ID [--workspace DIR]
+                                   background jobs of a workspace (started by the _async tools)
     codex-in-claude --version
     codex-in-claude --help
 

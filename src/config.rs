@@ -66,8 +66,8 @@ pub const VARS: &[EnvVar] = &[
         help: "cap on codex stdout kept in memory; head and tail are kept (min 65536)",
     },
     EnvVar { name: "GIT_TIMEOUT_SECONDS", default: "60", help: "timeout of each git command (min 1)" },
-    EnvVar { name: "JOB_TTL", default: "86400", help: "seconds a finished background job is kept (min 60)" },
-    EnvVar { name: "JOB_MAX_SECONDS", default: "1800", help: "deadline of a background job, clamped to [60, 7200]" },
+    EnvVar { name: "JOB_TTL", default: "86400", help: "seconds a finished background job is kept (min 5)" },
+    EnvVar { name: "JOB_MAX_SECONDS", default: "1800", help: "deadline of a background job, clamped to [10, 7200]" },
     EnvVar {
         name: "JOB_MAX_COUNT",
         default: "50",
@@ -243,8 +243,8 @@ impl Config {
             max_delegate_diff_bytes: reader.integer("MAX_DELEGATE_DIFF_BYTES", 200_000, 1000, u64::MAX),
             max_output_bytes: reader.integer("MAX_OUTPUT_BYTES", 10 * 1024 * 1024, 65_536, u64::MAX),
             git_timeout_seconds: reader.integer("GIT_TIMEOUT_SECONDS", 60, 1, 3600),
-            job_ttl_seconds: reader.integer("JOB_TTL", 86_400, 60, u64::MAX),
-            job_max_seconds: reader.integer("JOB_MAX_SECONDS", 1800, 60, 7200),
+            job_ttl_seconds: reader.integer("JOB_TTL", 86_400, 5, u64::MAX),
+            job_max_seconds: reader.integer("JOB_MAX_SECONDS", 1800, 10, 7200),
             job_max_count: reader.integer("JOB_MAX_COUNT", 50, 1, 1000),
             state_dir,
             worktree_base,
@@ -353,7 +353,7 @@ mod tests {
         let c = config(&[("TIMEOUT_SECONDS", "soon"), ("ISOLATION", "none"), ("JOB_MAX_SECONDS", "5")]);
         assert_eq!(c.timeout_seconds, 300);
         assert_eq!(c.isolation, Isolation::Inherit);
-        assert_eq!(c.job_max_seconds, 60);
+        assert_eq!(c.job_max_seconds, 10);
         assert_eq!(c.warnings.len(), 3, "{:?}", c.warnings);
         assert!(c.warnings.iter().all(|w| w.starts_with(PREFIX)));
     }

@@ -57,8 +57,16 @@ pub enum ErrorCode {
     InvalidJson,
     /// codex's answer was JSON but not the shape the output schema asks for.
     SchemaViolation,
-    /// The tool is listed but its behaviour has not been built yet; nothing was spent.
-    NotImplemented,
+    /// No such background job in this workspace (never started, consumed, expired, evicted).
+    JobNotFound,
+    /// The job has no result yet; poll `codex_job_status`.
+    JobRunning,
+    /// The job was cancelled; it has no result.
+    JobCancelled,
+    /// The job passed its deadline and was stopped; it has no result.
+    JobTimeout,
+    /// The job's worker ended without a result.
+    JobFailed,
     /// A bug in the server: a handler panicked. The message names no secret.
     InternalError,
 }
@@ -86,7 +94,11 @@ impl ErrorCode {
         ErrorCode::NonzeroExit,
         ErrorCode::InvalidJson,
         ErrorCode::SchemaViolation,
-        ErrorCode::NotImplemented,
+        ErrorCode::JobNotFound,
+        ErrorCode::JobRunning,
+        ErrorCode::JobCancelled,
+        ErrorCode::JobTimeout,
+        ErrorCode::JobFailed,
         ErrorCode::InternalError,
     ];
 
@@ -112,7 +124,11 @@ impl ErrorCode {
             ErrorCode::NonzeroExit => "nonzero_exit",
             ErrorCode::InvalidJson => "invalid_json",
             ErrorCode::SchemaViolation => "schema_violation",
-            ErrorCode::NotImplemented => "not_implemented",
+            ErrorCode::JobNotFound => "job_not_found",
+            ErrorCode::JobRunning => "job_running",
+            ErrorCode::JobCancelled => "job_cancelled",
+            ErrorCode::JobTimeout => "job_timeout",
+            ErrorCode::JobFailed => "job_failed",
             ErrorCode::InternalError => "internal_error",
         }
     }
@@ -121,7 +137,11 @@ impl ErrorCode {
     fn retryable(self) -> bool {
         matches!(
             self,
-            ErrorCode::InternalError | ErrorCode::Timeout | ErrorCode::CodexRateLimited | ErrorCode::GitUnavailable
+            ErrorCode::InternalError
+                | ErrorCode::Timeout
+                | ErrorCode::CodexRateLimited
+                | ErrorCode::GitUnavailable
+                | ErrorCode::JobRunning
         )
     }
 
@@ -171,9 +191,15 @@ impl ErrorCode {
             ErrorCode::InvalidJson | ErrorCode::SchemaViolation => {
                 "Codex ignored the requested answer format; retry (perhaps with another model or a higher reasoning_effort)"
             }
-            ErrorCode::NotImplemented => {
-                "This tool is not available in this build; use codex_capabilities to see what is"
+            ErrorCode::JobNotFound => {
+                "Check the job_id and workspace_root with codex_job_list; finished jobs expire after CODEX_IN_CLAUDE_JOB_TTL"
             }
+            ErrorCode::JobRunning => "Poll codex_job_status after retry_after_ms, then fetch the result",
+            ErrorCode::JobCancelled => "The job cannot be resumed; start a new one if you still need it",
+            ErrorCode::JobTimeout => {
+                "Narrow the task, or raise CODEX_IN_CLAUDE_JOB_MAX_SECONDS in the server's environment, then start a new job"
+            }
+            ErrorCode::JobFailed => "Run codex_status, read the detail, then start a new job",
             ErrorCode::InternalError => {
                 "Retry once; if it persists, rerun the server with CODEX_IN_CLAUDE_LOG_LEVEL=DEBUG and report the stderr log"
             }

@@ -11,15 +11,18 @@
 //! - `codex`: what we assume about the codex CLI and how one run goes; `prompts`: what it is asked.
 //! - `review`, `worktree`, `git`, `redact`: what a review looks at, where a delegated task runs,
 //!   how git is run safely, and secret masking.
+//! - `jobs` (+ `statefile`, `clock`): background jobs on disk, the detached worker, atomic writes.
 //! - `config`, `workspace`, `text`, `hash`, `log`: the supporting pieces.
 
 pub mod cancel;
 pub mod cli;
+pub mod clock;
 pub mod codex;
 pub mod config;
 pub mod envelope;
 pub mod git;
 pub mod hash;
+pub mod jobs;
 pub mod log;
 pub mod mcp;
 pub mod process;
@@ -27,6 +30,7 @@ pub mod prompts;
 pub mod redact;
 pub mod review;
 pub mod rpc;
+pub mod statefile;
 mod sys;
 pub mod text;
 pub mod tools;
@@ -59,14 +63,8 @@ pub fn run(mode: cli::Mode) -> ExitCode {
         cli::Mode::Tool { name, arguments, print } => {
             let tool = tools::find(name).expect("the command line only names registered tools");
             let progress = cli::StderrProgress::default();
-            let envelope = tools::call_tool(
-                tool,
-                Some(&arguments),
-                &config,
-                &tools::NoRoots,
-                &progress,
-                cancel::CancelToken::new(),
-            );
+            let context = tools::Context::new(&config, &tools::NoRoots, &progress, cancel::CancelToken::new());
+            let envelope = tools::call_tool(tool, Some(&arguments), &context);
             let ok = envelope["ok"] == serde_json::Value::Bool(true);
             let written = match (print, envelope["diff"].as_str()) {
                 (cli::Print::DiffOnly, Some(diff)) => print_stdout(diff),
@@ -79,6 +77,8 @@ pub fn run(mode: cli::Mode) -> ExitCode {
             };
             if ok { written } else { ExitCode::FAILURE }
         }
+        cli::Mode::JobSpawn { dir } => jobs::worker::spawn_main(&dir),
+        cli::Mode::JobWorker { dir } => jobs::worker::worker_main(&dir, config),
         cli::Mode::Version => print_stdout(&format!("codex-in-claude {VERSION}\n")),
         cli::Mode::Help => print_stdout(&cli::usage()),
     }

@@ -1,4 +1,5 @@
-//! The one process runner used for every child process (`git`, `codex`).
+//! The one process runner used for every child process (`git`, `codex`, the job launcher), plus
+//! `spawn_detached` for the background worker, the one child meant to outlive us.
 //!
 //! Guarantees, each one a lesson of the original project (original-spec §12.x 5–6):
 //! - the program is resolved up front, so a missing binary is a clean `RunError::NotFound`;
@@ -441,6 +442,22 @@ impl Captured {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.bytes()).into_owned()
     }
+}
+
+/// Starts `program` in a new session with stdin from `/dev/null` and stdout and stderr appended
+/// to `log`, and does not wait for it. Only the background-job launcher uses this: the child is
+/// meant to outlive its parent (no parent-death signal, no group kill).
+pub fn spawn_detached(program: &Path, args: &[OsString], log: std::fs::File) -> Result<Child, RunError> {
+    let stderr =
+        log.try_clone().map_err(|source| RunError::Spawn { program: program.display().to_string(), source })?;
+    #[allow(clippy::disallowed_methods)] // The one detached child; see the doc comment.
+    let mut command = std::process::Command::new(program);
+    command.args(args).stdin(Stdio::null()).stdout(log).stderr(stderr);
+    crate::sys::new_session(&mut command);
+    command.spawn().map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => RunError::NotFound { program: program.display().to_string() },
+        _ => RunError::Spawn { program: program.display().to_string(), source },
+    })
 }
 
 fn server_path() -> String {

@@ -1,16 +1,59 @@
-//! The crate's only `unsafe`: signalling process groups and arming the parent-death signal.
-//! Kept in one small module so every use is reviewed together.
+//! The crate's only `unsafe`: signalling process groups, arming the parent-death signal,
+//! starting a child in a new session, and noticing SIGTERM. Kept in one small module so every
+//! use is reviewed together.
 
 use std::os::unix::process::CommandExt as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// SIGKILL to every process in group `pgid`. Errors (the group is already gone) are ignored.
 pub fn kill_group(pgid: i32) {
+    signal_group(pgid, libc::SIGKILL);
+}
+
+/// SIGTERM to every process in group `pgid`: a request to stop and clean up.
+pub fn terminate_group(pgid: i32) {
+    signal_group(pgid, libc::SIGTERM);
+}
+
+fn signal_group(pgid: i32, signal: libc::c_int) {
     if pgid > 1 {
         // SAFETY: kill(2) has no memory-safety preconditions; a negative pid addresses a group.
         unsafe {
-            libc::kill(-pgid, libc::SIGKILL);
+            libc::kill(-pgid, signal);
         }
     }
+}
+
+/// Makes the child the leader of a new session (and so of a new process group): it outlives
+/// its parent's group and terminal, as a background worker must.
+pub fn new_session(command: &mut std::process::Command) {
+    // SAFETY: setsid is async-signal-safe and the closure allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::setsid() == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+static TERMINATE_REQUESTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn note_terminate(_signal: libc::c_int) {
+    TERMINATE_REQUESTED.store(true, Ordering::SeqCst);
+}
+
+/// From now on SIGTERM (and SIGINT, SIGHUP) only set a flag, returned here, which the caller
+/// polls to stop its work cleanly instead of dying mid-way.
+pub fn catch_terminate() -> &'static AtomicBool {
+    for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            libc::signal(signal, note_terminate as *const () as libc::sighandler_t);
+        }
+    }
+    &TERMINATE_REQUESTED
 }
 
 /// Arms `PR_SET_PDEATHSIG` in the child so a synchronous child dies when the server dies, even by

@@ -82,19 +82,24 @@ pub struct Edits {
 
 impl Worktree {
     /// Adds a detached worktree of HEAD under `base` and replays the uncommitted tracked
-    /// changes of `repo` into it as a baseline commit.
+    /// changes of `repo` into it as a baseline commit. A background job passes its id, which goes
+    /// into the directory name so the job's canceller can find a worktree its worker left.
     pub fn create(
         repo: &Path,
         base: &Path,
+        job_id: Option<&str>,
         git_timeout: Duration,
         cancel: &CancelToken,
     ) -> Result<Worktree, WorktreeError> {
-        let live = Git::open(repo, git_timeout, &CancelToken::new()).map_err(|e| WorktreeError::from_git("git", e))?;
-        live.resolve_commit("HEAD").map_err(|e| WorktreeError::from_git("git", e))?.ok_or(WorktreeError::NoCommits)?;
+        let (live, _head) = open_with_head(repo, git_timeout, &CancelToken::new())?;
         std::fs::create_dir_all(base)
             .map_err(|e| WorktreeError::Failed(format!("cannot create the worktree base {}: {e}", base.display())))?;
+        let prefix = match job_id {
+            Some(id) => format!("{DIR_PREFIX}{id}-"),
+            None => DIR_PREFIX.to_string(),
+        };
         let parent = tempfile::Builder::new()
-            .prefix(DIR_PREFIX)
+            .prefix(&prefix)
             .tempdir_in(base)
             .map_err(|e| WorktreeError::Failed(format!("cannot create a worktree directory: {e}")))?;
         let tree = parent.path().join("tree");
@@ -242,10 +247,20 @@ pub struct Plan {
     pub untracked_bytes: u64,
 }
 
-pub fn plan(repo: &Path, git_timeout: Duration, cancel: &CancelToken) -> Result<Plan, WorktreeError> {
+/// The repository containing `repo`, and its HEAD commit: what every delegation needs first.
+pub fn open_with_head(
+    repo: &Path,
+    git_timeout: Duration,
+    cancel: &CancelToken,
+) -> Result<(Git, String), WorktreeError> {
     let git = Git::open(repo, git_timeout, cancel).map_err(|e| WorktreeError::from_git("git", e))?;
+    let head = git.resolve_commit("HEAD").map_err(|e| WorktreeError::from_git("git", e))?;
+    Ok((git, head.ok_or(WorktreeError::NoCommits)?))
+}
+
+pub fn plan(repo: &Path, git_timeout: Duration, cancel: &CancelToken) -> Result<Plan, WorktreeError> {
+    let (git, head_commit) = open_with_head(repo, git_timeout, cancel)?;
     let failed = |e| WorktreeError::from_git("git", e);
-    let head_commit = git.resolve_commit("HEAD").map_err(failed)?.ok_or(WorktreeError::NoCommits)?;
     let subject = git.run(["log", "-1", "--format=%s", "HEAD"]).map_err(failed)?;
     let tree = git.run(["ls-tree", "-r", "-z", "--long", "HEAD"]).map_err(failed)?;
     let (mut tracked_files, mut tracked_bytes) = (0, 0);

@@ -21,7 +21,7 @@ use crate::cancel::CancelToken;
 use crate::config::Config;
 use crate::rpc::stdio::{self, Input, Outbox};
 use crate::rpc::{self, Message, Notification, Reply, Request, RequestId, codes};
-use crate::tools::{self, NoRoots};
+use crate::tools::{self, Context, NoRoots};
 use roots::SessionRoots;
 
 /// Handshake-era versions, preferred first.
@@ -183,8 +183,10 @@ impl Server {
             let arguments = request.params.get("arguments");
             // Stateless requests may not rely on anything learned earlier on the connection.
             let envelope = match era {
-                Era::Modern => tools::call_tool(tool, arguments, &config, &NoRoots, &progress, cancel),
-                Era::Legacy => tools::call_tool(tool, arguments, &config, roots.as_ref(), &progress, cancel),
+                Era::Modern => tools::call_tool(tool, arguments, &Context::new(&config, &NoRoots, &progress, cancel)),
+                Era::Legacy => {
+                    tools::call_tool(tool, arguments, &Context::new(&config, roots.as_ref(), &progress, cancel))
+                }
             };
             let result = decorate(call_tool_result(envelope), era);
             calls.finish(&request.id, || outbox.send(rpc::success(&request.id, result)));

@@ -18,7 +18,6 @@ pub fn run(_call: &Call) -> Value {
                 "cost": tool.cost.as_str(),
                 "tier": tool.tier,
                 "sandbox": tool.tier.sandbox(),
-                "available": tool.available,
                 "required_params": required.iter().map(|p| p.name).collect::<Vec<_>>(),
                 "optional_params": optional.iter().map(|p| p.name).collect::<Vec<_>>(),
                 "error_codes": tool.error_codes,
@@ -60,14 +59,13 @@ pub fn success_schema() -> Value {
                 "type": "array",
                 "items": {
                     "type": "object",
-                    "required": ["name", "cost", "available", "required_params", "optional_params", "error_codes"],
+                    "required": ["name", "cost", "required_params", "optional_params", "error_codes"],
                     "properties": {
                         "name": {"type": "string"},
                         "title": {"type": "string"},
                         "cost": {"enum": ["paid", "free"]},
                         "tier": {"type": "string"},
                         "sandbox": {"type": "string"},
-                        "available": {"type": "boolean"},
                         "required_params": strings,
                         "optional_params": strings,
                         "error_codes": strings

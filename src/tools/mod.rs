@@ -7,8 +7,8 @@ mod capabilities;
 mod codex_run;
 mod consult;
 mod delegate;
+mod jobs;
 pub mod params;
-mod pending;
 mod review;
 mod status;
 
@@ -82,12 +82,26 @@ pub struct Tool {
     /// JSON Schema of the `ok:true` envelope.
     pub success_schema: fn() -> Value,
     pub run: fn(&Call) -> Value,
-    /// False while the tool's behaviour is still to be built (it then answers `not_implemented`).
-    pub available: bool,
 }
 
-/// What a handler gets: validated arguments, the server's configuration, the client's roots,
-/// where to report progress, and the call's cancel token.
+/// Where a call runs: the server's configuration, the client's roots, where to report
+/// progress, the call's cancel token, and the background job it runs for, if any.
+pub struct Context<'a> {
+    pub config: &'a Config,
+    pub roots: &'a dyn Roots,
+    pub progress: &'a dyn Progress,
+    pub cancel: CancelToken,
+    pub job_id: Option<String>,
+}
+
+impl<'a> Context<'a> {
+    /// A foreground call: no job.
+    pub fn new(config: &'a Config, roots: &'a dyn Roots, progress: &'a dyn Progress, cancel: CancelToken) -> Self {
+        Context { config, roots, progress, cancel, job_id: None }
+    }
+}
+
+/// What a handler gets: its tool, the validated arguments, and the call's context.
 pub struct Call<'a> {
     pub tool: &'a Tool,
     pub args: Args,
@@ -95,6 +109,7 @@ pub struct Call<'a> {
     pub roots: &'a dyn Roots,
     pub progress: &'a dyn Progress,
     pub cancel: CancelToken,
+    pub job_id: Option<&'a str>,
 }
 
 /// Where a long call reports what codex is doing. `events_seen` only grows; implementations
@@ -265,14 +280,6 @@ const DELEGATE_ASYNC_PARAMS: &[Param] = &[TASK, WORKSPACE_ROOT, MODEL, REASONING
 const JOB_PARAMS: &[Param] = &[JOB_ID, WORKSPACE_ROOT];
 const JOB_RESULT_PARAMS: &[Param] = &[JOB_ID, WORKSPACE_ROOT, DETAIL];
 
-/// How a tool that another issue builds behaves until then: the checks it already makes, and
-/// the error codes those checks can produce.
-#[derive(Clone, Copy)]
-struct Stage {
-    run: fn(&Call) -> Value,
-    error_codes: &'static [ErrorCode],
-}
-
 // Error-code sets, composed from the checks a tool makes, in the order it makes them.
 /// Any tool that takes a workspace.
 const WORKSPACE_CODES: &[ErrorCode] = &[E::InvalidArguments, E::InvalidWorkspaceRoot, E::WorkspaceOutsideRoots];
@@ -323,42 +330,23 @@ const DELEGATE_CODES: &[ErrorCode] =
 const DELEGATE_DRY_RUN_CODES: &[ErrorCode] =
     &codes::<8>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, BUG_CODES]);
 
-/// A tool that would run codex or git: workspace and placeholder checks, then `not_implemented`.
-const PENDING_CODEX_TOOL: Stage = Stage {
-    run: pending::run_codex_tool,
-    error_codes: &codes::<6>(&[WORKSPACE_CODES, &[E::UnexpandedEnvPlaceholder, E::NotImplemented], BUG_CODES]),
-};
-/// A job lifecycle tool: workspace check, then `not_implemented`.
-const PENDING_JOB_TOOL: Stage =
-    Stage { run: pending::run_job_tool, error_codes: &codes::<5>(&[WORKSPACE_CODES, &[E::NotImplemented], BUG_CODES]) };
-
-/// A tool whose behaviour another issue builds: listed with its final inputs, answering
-/// `not_implemented` after the same argument and workspace checks the real one will make.
-#[allow(clippy::too_many_arguments)]
-const fn pending(
-    name: &'static str,
-    title: &'static str,
-    cost: Cost,
-    summary: &'static str,
-    tier: Tier,
-    params: &'static [Param],
-    annotations: Annotations,
-    stage: Stage,
-) -> Tool {
-    Tool {
-        name,
-        title,
-        cost,
-        summary,
-        tier,
-        params,
-        annotations,
-        error_codes: stage.error_codes,
-        success_schema: pending::success_schema,
-        run: stage.run,
-        available: false,
-    }
-}
+const CONSULT_ASYNC_CODES: &[ErrorCode] = &codes::<6>(&[WORKSPACE_CODES, PREFLIGHT_CODES, BUG_CODES]);
+/// A background job's life: unknown, not finished yet, or ended without a result.
+const JOB_LIFECYCLE_CODES: &[ErrorCode] = &[E::JobRunning, E::JobCancelled, E::JobTimeout, E::JobFailed];
+const JOB_CODES: &[ErrorCode] = &codes::<5>(&[WORKSPACE_CODES, &[E::JobNotFound], BUG_CODES]);
+const JOB_LIST_CODES: &[ErrorCode] = &codes::<4>(&[WORKSPACE_CODES, BUG_CODES]);
+/// A stored result may be any envelope the job's tool could return.
+const JOB_RESULT_CODES: &[ErrorCode] = &codes::<26>(&[
+    WORKSPACE_CODES,
+    &[E::JobNotFound],
+    JOB_LIFECYCLE_CODES,
+    PREFLIGHT_CODES,
+    GIT_CODES,
+    &[E::WorktreeError],
+    CODEX_RUN_CODES,
+    ANSWER_CODES,
+    BUG_CODES,
+]);
 
 /// Every tool, in the order `tools/list` shows them.
 pub static ALL: &[Tool] = &[
@@ -373,7 +361,6 @@ pub static ALL: &[Tool] = &[
         error_codes: LOCAL_ONLY_CODES,
         success_schema: status::success_schema,
         run: status::run,
-        available: true,
     },
     Tool {
         name: "codex_capabilities",
@@ -386,7 +373,6 @@ pub static ALL: &[Tool] = &[
         error_codes: LOCAL_ONLY_CODES,
         success_schema: capabilities::success_schema,
         run: capabilities::run,
-        available: true,
     },
     Tool {
         name: "codex_consult",
@@ -399,18 +385,19 @@ pub static ALL: &[Tool] = &[
         error_codes: CONSULT_CODES,
         success_schema: consult::success_schema,
         run: consult::run,
-        available: true,
     },
-    pending(
-        "codex_consult_async",
-        "Ask Codex in the background",
-        Cost::Paid,
-        "Like codex_consult but returns a job_id at once; poll codex_job_status, then codex_job_result.",
-        Tier::Consult,
-        CONSULT_ASYNC_PARAMS,
-        ASKS_THE_MODEL,
-        PENDING_CODEX_TOOL,
-    ),
+    Tool {
+        name: "codex_consult_async",
+        title: "Ask Codex in the background",
+        cost: Cost::Paid,
+        summary: "Like codex_consult but returns a job_id at once; poll codex_job_status, then codex_job_result.",
+        tier: Tier::Consult,
+        params: CONSULT_ASYNC_PARAMS,
+        annotations: ASKS_THE_MODEL,
+        error_codes: CONSULT_ASYNC_CODES,
+        success_schema: jobs::started_schema,
+        run: jobs::run_consult_async,
+    },
     Tool {
         name: "codex_review_changes",
         title: "Codex code review",
@@ -422,18 +409,19 @@ pub static ALL: &[Tool] = &[
         error_codes: REVIEW_CODES,
         success_schema: review::review_success_schema,
         run: review::run_review,
-        available: true,
     },
-    pending(
-        "codex_review_changes_async",
-        "Codex code review in the background",
-        Cost::Paid,
-        "Like codex_review_changes but returns a job_id at once; poll codex_job_status, then codex_job_result.",
-        Tier::Consult,
-        REVIEW_ASYNC_PARAMS,
-        ASKS_THE_MODEL,
-        PENDING_CODEX_TOOL,
-    ),
+    Tool {
+        name: "codex_review_changes_async",
+        title: "Codex code review in the background",
+        cost: Cost::Paid,
+        summary: "Like codex_review_changes but returns a job_id at once; poll codex_job_status, then codex_job_result.",
+        tier: Tier::Consult,
+        params: REVIEW_ASYNC_PARAMS,
+        annotations: ASKS_THE_MODEL,
+        error_codes: DRY_RUN_CODES,
+        success_schema: jobs::started_schema,
+        run: jobs::run_review_async,
+    },
     Tool {
         name: "codex_delegate",
         title: "Delegate to Codex",
@@ -445,18 +433,19 @@ pub static ALL: &[Tool] = &[
         error_codes: DELEGATE_CODES,
         success_schema: delegate::success_schema,
         run: delegate::run_delegate,
-        available: true,
     },
-    pending(
-        "codex_delegate_async",
-        "Delegate to Codex in the background",
-        Cost::Paid,
-        "Like codex_delegate but returns a job_id at once; poll codex_job_status, then codex_job_result.",
-        Tier::Propose,
-        DELEGATE_ASYNC_PARAMS,
-        EDITS_A_WORKTREE,
-        PENDING_CODEX_TOOL,
-    ),
+    Tool {
+        name: "codex_delegate_async",
+        title: "Delegate to Codex in the background",
+        cost: Cost::Paid,
+        summary: "Like codex_delegate but returns a job_id at once; poll codex_job_status, then codex_job_result.",
+        tier: Tier::Propose,
+        params: DELEGATE_ASYNC_PARAMS,
+        annotations: EDITS_A_WORKTREE,
+        error_codes: DELEGATE_DRY_RUN_CODES,
+        success_schema: jobs::started_schema,
+        run: jobs::run_delegate_async,
+    },
     Tool {
         name: "codex_dry_run",
         title: "Preview a review",
@@ -468,7 +457,6 @@ pub static ALL: &[Tool] = &[
         error_codes: DRY_RUN_CODES,
         success_schema: review::dry_run_success_schema,
         run: review::run_dry_run,
-        available: true,
     },
     Tool {
         name: "codex_delegate_dry_run",
@@ -481,58 +469,67 @@ pub static ALL: &[Tool] = &[
         error_codes: DELEGATE_DRY_RUN_CODES,
         success_schema: delegate::dry_run_success_schema,
         run: delegate::run_dry_run,
-        available: true,
     },
-    pending(
-        "codex_job_status",
-        "Background job status",
-        Cost::Free,
-        "Status of a background job: running/done/failed/cancelled/timeout, elapsed time, what Codex is doing, when to poll next.",
-        Tier::Consult,
-        JOB_PARAMS,
-        READS_LOCAL_STATE,
-        PENDING_JOB_TOOL,
-    ),
-    pending(
-        "codex_job_result",
-        "Background job result",
-        Cost::Free,
-        "The stored result of a finished job; the record is kept.",
-        Tier::Consult,
-        JOB_RESULT_PARAMS,
-        READS_LOCAL_STATE,
-        PENDING_JOB_TOOL,
-    ),
-    pending(
-        "codex_job_consume_result",
-        "Take a background job result",
-        Cost::Free,
-        "The stored result of a finished job, then the record is deleted.",
-        Tier::Consult,
-        JOB_RESULT_PARAMS,
-        DELETES_A_RECORD,
-        PENDING_JOB_TOOL,
-    ),
-    pending(
-        "codex_job_cancel",
-        "Cancel a background job",
-        Cost::Free,
-        "Stops a running job and cleans up its worktree; a finished job is returned unchanged.",
-        Tier::Consult,
-        JOB_PARAMS,
-        STOPS_A_JOB,
-        PENDING_JOB_TOOL,
-    ),
-    pending(
-        "codex_job_list",
-        "List background jobs",
-        Cost::Free,
-        "Background jobs of this workspace, newest first.",
-        Tier::Consult,
-        &[WORKSPACE_ROOT],
-        READS_LOCAL_STATE,
-        PENDING_JOB_TOOL,
-    ),
+    Tool {
+        name: "codex_job_status",
+        title: "Background job status",
+        cost: Cost::Free,
+        summary: "Status of a background job: running/done/failed/cancelled/timeout, elapsed time, what Codex is doing, when to poll next.",
+        tier: Tier::Consult,
+        params: JOB_PARAMS,
+        annotations: READS_LOCAL_STATE,
+        error_codes: JOB_CODES,
+        success_schema: jobs::status_schema,
+        run: jobs::run_status,
+    },
+    Tool {
+        name: "codex_job_result",
+        title: "Background job result",
+        cost: Cost::Free,
+        summary: "The stored result of a finished job; the record is kept.",
+        tier: Tier::Consult,
+        params: JOB_RESULT_PARAMS,
+        annotations: READS_LOCAL_STATE,
+        error_codes: JOB_RESULT_CODES,
+        success_schema: jobs::result_schema,
+        run: jobs::run_result,
+    },
+    Tool {
+        name: "codex_job_consume_result",
+        title: "Take a background job result",
+        cost: Cost::Free,
+        summary: "The stored result of a finished job, then the record is deleted.",
+        tier: Tier::Consult,
+        params: JOB_RESULT_PARAMS,
+        annotations: DELETES_A_RECORD,
+        error_codes: JOB_RESULT_CODES,
+        success_schema: jobs::result_schema,
+        run: jobs::run_consume,
+    },
+    Tool {
+        name: "codex_job_cancel",
+        title: "Cancel a background job",
+        cost: Cost::Free,
+        summary: "Stops a running job and cleans up its worktree; a finished job is returned unchanged.",
+        tier: Tier::Consult,
+        params: JOB_PARAMS,
+        annotations: STOPS_A_JOB,
+        error_codes: JOB_CODES,
+        success_schema: jobs::status_schema,
+        run: jobs::run_cancel,
+    },
+    Tool {
+        name: "codex_job_list",
+        title: "List background jobs",
+        cost: Cost::Free,
+        summary: "Background jobs of this workspace, newest first.",
+        tier: Tier::Consult,
+        params: &[WORKSPACE_ROOT],
+        annotations: READS_LOCAL_STATE,
+        error_codes: JOB_LIST_CODES,
+        success_schema: jobs::list_schema,
+        run: jobs::run_list,
+    },
 ];
 
 /// The `codex_status` report, for the `status` command.
@@ -598,19 +595,20 @@ pub fn fingerprint() -> &'static str {
 }
 
 /// Runs one tool call to an envelope: argument validation, then the handler under a panic guard.
-pub fn call_tool(
-    tool: &Tool,
-    arguments: Option<&Value>,
-    config: &Config,
-    roots: &dyn Roots,
-    progress: &dyn Progress,
-    cancel: CancelToken,
-) -> Value {
+pub fn call_tool(tool: &Tool, arguments: Option<&Value>, context: &Context) -> Value {
     let args = match params::validate(tool.params, arguments) {
         Ok(args) => args,
         Err(error) => return error_envelope(error, &Meta::new(tool.tier, None)),
     };
-    let call = Call { tool, args, config, roots, progress, cancel };
+    let call = Call {
+        tool,
+        args,
+        config: context.config,
+        roots: context.roots,
+        progress: context.progress,
+        cancel: context.cancel.clone(),
+        job_id: context.job_id.as_deref(),
+    };
     catch_unwind(AssertUnwindSafe(|| (tool.run)(&call))).unwrap_or_else(|_| {
         crate::log_error!("{} panicked; answered internal_error", tool.name);
         let error = ToolError::new(ErrorCode::InternalError, format!("{} failed unexpectedly", tool.name));
@@ -665,12 +663,12 @@ mod tests {
         fn boom(_: &Call) -> Value {
             panic!("boom")
         }
-        let tool = Tool {
-            run: boom,
-            ..pending("t", "t", Cost::Free, "s", Tier::Consult, &[], READS_LOCAL_STATE, PENDING_JOB_TOOL)
-        };
-        let envelope =
-            call_tool(&tool, None, &Config::from_map(&Default::default()), &NoRoots, &NoProgress, CancelToken::new());
+        let tool = Tool { run: boom, ..ALL[0] };
+        let envelope = call_tool(
+            &tool,
+            None,
+            &Context::new(&Config::from_map(&Default::default()), &NoRoots, &NoProgress, CancelToken::new()),
+        );
         assert_eq!(envelope["error"]["code"], json!("internal_error"));
         assert_eq!(envelope["error"]["retryable"], json!(true));
     }

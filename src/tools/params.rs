@@ -166,6 +166,11 @@ impl Args {
         self.0.get(name).and_then(Value::as_i64)
     }
 
+    /// The arguments as a JSON object (what a background job stores and replays).
+    pub fn to_value(&self) -> Value {
+        Value::Object(self.0.clone())
+    }
+
     /// A `TextList` argument; empty when absent.
     pub fn text_list(&self, name: &str) -> Vec<String> {
         let items = self.0.get(name).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();

@@ -131,46 +131,14 @@ fn prepare(call: &Call) -> Result<Prepared, Value> {
     let workspace = call.preflight()?;
     let settings = Settings::resolve(call);
     let mut meta = settings.meta(call, &workspace);
-    let args = &call.args;
-    let scope_name = args.text("scope").unwrap_or("working_tree");
-    let paths = args.text_list("paths");
-    meta.scope = Some(match scope_name {
-        "branch" => "branch",
-        "commit" => "commit",
-        _ => "working_tree",
-    });
-    meta.base = args.text("base").map(str::to_string);
-    meta.commit = args.text("commit").map(str::to_string);
-    meta.paths = (!paths.is_empty()).then(|| paths.clone());
-    let fail = |error: ToolError, meta: &Meta| error_envelope(error, meta);
-
-    let extra_context = args.text("extra_context");
-    codex_run::check_input_size(call, &[("extra_context", extra_context)]).map_err(|e| fail(e, &meta))?;
-    let scope = match scope_name {
-        "branch" => Scope::Branch {
-            base: args.text("base").map(str::to_string).ok_or_else(|| {
-                fail(ToolError::new(ErrorCode::InvalidBase, "scope=branch needs base").offending("base"), &meta)
-            })?,
-        },
-        "commit" => Scope::Commit {
-            commit: args.text("commit").map(str::to_string).ok_or_else(|| {
-                fail(ToolError::new(ErrorCode::InvalidCommit, "scope=commit needs commit").offending("commit"), &meta)
-            })?,
-        },
-        _ => Scope::WorkingTree,
-    };
-    let untracked = match args.text("untracked") {
-        Some("include") => Untracked::Include,
-        Some("exclude") => Untracked::Exclude,
-        _ => Untracked::ExplicitOnly,
-    };
+    let extra_context = call.args.text("extra_context");
+    let request = codex_run::check_input_size(call, &[("extra_context", extra_context)])
+        .and_then(|()| review_request(call, &mut meta))
+        .map_err(|e| error_envelope(e, &meta))?;
     let limit = usize::try_from(call.config.max_input_bytes).unwrap_or(usize::MAX);
-    // Headroom over the limit: withheld files and masks shrink the diff before it is bounded.
-    let capture_bytes = limit.saturating_mul(4).max(1024 * 1024);
-    let request = gather::Request { scope, paths, untracked, capture_bytes };
     let git_timeout = std::time::Duration::from_secs(call.config.git_timeout_seconds);
     let gathered = gather::gather(&workspace.path, &request, git_timeout, &call.cancel)
-        .map_err(|e| fail(gather_error(e), &meta))?;
+        .map_err(|e| error_envelope(gather_error(e), &meta))?;
 
     // A cut capture may end inside a line (and inside a secret): only whole lines are redacted.
     let whole_lines = if gathered.capture_truncated {
@@ -219,6 +187,72 @@ fn prepare(call: &Call) -> Result<Prepared, Value> {
     let extra_context = codex_run::redact_input(extra_context, "extra_context", &mut meta);
     let prompt = crate::prompts::review(&gathered.label, diff, extra_context.as_deref());
     Ok(Prepared { workspace, settings, meta, gathered, coverage, coverage_complete, empty, prompt })
+}
+
+/// What the review looks at, from the arguments; records scope, base, commit and paths in `meta`.
+fn review_request(call: &Call, meta: &mut Meta) -> Result<gather::Request, ToolError> {
+    let args = &call.args;
+    let paths = args.text_list("paths");
+    meta.base = args.text("base").map(str::to_string);
+    meta.commit = args.text("commit").map(str::to_string);
+    meta.paths = (!paths.is_empty()).then(|| paths.clone());
+    let (scope_name, scope) = match args.text("scope") {
+        Some("branch") => {
+            let base = meta
+                .base
+                .clone()
+                .ok_or_else(|| ToolError::new(ErrorCode::InvalidBase, "scope=branch needs base").offending("base"))?;
+            ("branch", Scope::Branch { base })
+        }
+        Some("commit") => {
+            let commit = meta.commit.clone().ok_or_else(|| {
+                ToolError::new(ErrorCode::InvalidCommit, "scope=commit needs commit").offending("commit")
+            })?;
+            ("commit", Scope::Commit { commit })
+        }
+        _ => ("working_tree", Scope::WorkingTree),
+    };
+    meta.scope = Some(scope_name);
+    let untracked = match args.text("untracked") {
+        Some("include") => Untracked::Include,
+        Some("exclude") => Untracked::Exclude,
+        _ => Untracked::ExplicitOnly,
+    };
+    let limit = usize::try_from(call.config.max_input_bytes).unwrap_or(usize::MAX);
+    // Headroom over the limit: withheld files and masks shrink the diff before it is bounded.
+    let capture_bytes = limit.saturating_mul(4).max(1024 * 1024);
+    Ok(gather::Request { scope, paths, untracked, capture_bytes })
+}
+
+/// Everything a review can check before it runs (for a background review, before the job
+/// starts): input size, scope, ref and path shape, the repository, and that the refs name commits.
+pub fn check_review(call: &Call, workspace: &Workspace, meta: &mut Meta) -> Result<(), ToolError> {
+    codex_run::check_input_size(call, &[("extra_context", call.args.text("extra_context"))])?;
+    let request = review_request(call, meta)?;
+    gather::validate(&request).map_err(gather_error)?;
+    let git_timeout = std::time::Duration::from_secs(call.config.git_timeout_seconds);
+    let git = crate::git::Git::open(&workspace.path, git_timeout, &call.cancel)
+        .map_err(|e| gather_error(GatherError::from(e)))?;
+    let unresolved = |e| gather_error(GatherError::from(e));
+    match &request.scope {
+        Scope::WorkingTree => {}
+        Scope::Branch { base } => {
+            if git.resolve_commit(base).map_err(unresolved)?.is_none() {
+                return Err(ToolError::new(ErrorCode::InvalidBase, format!("base {base} does not name a commit"))
+                    .offending("base"));
+            }
+        }
+        Scope::Commit { commit } => {
+            if git.resolve_commit(commit).map_err(unresolved)?.is_none() {
+                return Err(ToolError::new(
+                    ErrorCode::InvalidCommit,
+                    format!("commit {commit} does not name a commit"),
+                )
+                .offending("commit"));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn gather_error(error: GatherError) -> ToolError {

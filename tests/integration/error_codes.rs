@@ -79,7 +79,9 @@ fn every_advertised_error_code_is_reachable() {
     let unborn = TestRepo::not_a_repo();
     unborn.git(&["init", "-q"]);
     reach(vec![], "codex_delegate_dry_run", &json!({"task": "t", "workspace_root": unborn.path()}));
-    reach(vec![], "codex_delegate_async", &json!({"task": "t", "workspace_root": ws}));
+    reach(vec![], "codex_job_status", &json!({"job_id": "0123456789abcdef0123456789abcdef", "workspace_root": ws}));
+
+    seen.extend(job_lifecycle_codes(&ws));
 
     // internal_error needs a panicking handler; `tools::tests::a_panicking_handler_becomes_internal_error`
     // proves that path in-process.
@@ -87,4 +89,51 @@ fn every_advertised_error_code_is_reachable() {
     let advertised: BTreeSet<String> =
         advertised.as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
     assert_eq!(seen, advertised);
+}
+
+/// `job_running`, `job_cancelled`, `job_failed` and `job_timeout`, from hanging fake-codex jobs.
+fn job_lifecycle_codes(ws: &str) -> Vec<String> {
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().display().to_string();
+    let fake_path = path_with(&fake_codex_dir());
+    let env = |extra: &[(&str, &str)]| -> Vec<(String, String)> {
+        let mut env = vec![
+            ("PATH".to_string(), fake_path.clone()),
+            ("FAKE_CODEX_EXEC".to_string(), "hang".to_string()),
+            ("CODEX_IN_CLAUDE_STATE_DIR".to_string(), state_dir.clone()),
+        ];
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        env
+    };
+    let start = |server: &mut Server| -> String {
+        let started = envelope(&server.call(1, "codex_consult_async", json!({"question": "q", "workspace_root": ws})));
+        started["job_id"].as_str().unwrap().to_string()
+    };
+    let result_code = |server: &mut Server, job_id: &str| -> String {
+        let result = envelope(&server.call(2, "codex_job_result", json!({"job_id": job_id, "workspace_root": ws})));
+        result["error"]["code"].as_str().unwrap().to_string()
+    };
+    let mut codes = Vec::new();
+
+    let mut server = Server::start(&env(&[]));
+    server.initialize(json!({}));
+    let job_id = start(&mut server);
+    codes.push(result_code(&mut server, &job_id));
+    envelope(&server.call(3, "codex_job_cancel", json!({"job_id": job_id, "workspace_root": ws})));
+    codes.push(result_code(&mut server, &job_id));
+
+    let job_id = start(&mut server);
+    let job_dir = std::fs::read_dir(state.path()).unwrap().next().unwrap().unwrap().path().join(&job_id);
+    let pid: Value = serde_json::from_slice(&std::fs::read(job_dir.join("worker.pid")).unwrap()).unwrap();
+    let pid = pid["pid"].as_i64().filter(|&pid| pid > 1).expect("a worker pid");
+    std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    codes.push(result_code(&mut server, &job_id));
+
+    let mut server = Server::start(&env(&[("CODEX_IN_CLAUDE_JOB_MAX_SECONDS", "10")]));
+    server.initialize(json!({}));
+    let job_id = start(&mut server);
+    std::thread::sleep(std::time::Duration::from_secs(11));
+    codes.push(result_code(&mut server, &job_id));
+    codes
 }

@@ -26,6 +26,8 @@ mod repo;
 mod review;
 // codex_delegate and codex_delegate_dry_run end to end, worktree hygiene included.
 mod delegate;
+// Background jobs: async tools, the detached worker, the job lifecycle.
+mod jobs;
 // codex_consult end to end: answers, progress, cancellation, real codex failures.
 mod consult;
 // Fault injection with the fake codex: garbage, floods, crashes, grandchildren, drift.

@@ -109,7 +109,7 @@ fn capabilities_are_generated_from_the_registry() {
     let tools = caps["tools"].as_array().unwrap();
     assert_eq!(tools.len(), 15);
     let status = tools.iter().find(|t| t["name"] == "codex_status").unwrap();
-    assert_eq!(status["available"], json!(true));
+    assert_eq!(status["error_codes"], json!(["invalid_arguments", "internal_error"]));
     let consult = tools.iter().find(|t| t["name"] == "codex_consult").unwrap();
     assert_eq!(consult["cost"], json!("paid"));
     assert_eq!(consult["required_params"], json!(["question"]));

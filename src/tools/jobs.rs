@@ -1,0 +1,263 @@
+//! The background-job tools: the three `_async` starters (check everything that can be checked
+//! up front, then hand the synchronous tool's arguments to a detached worker) and the five
+//! `codex_job_*` lifecycle tools over `crate::jobs`.
+
+use serde_json::{Value, json};
+
+use super::Call;
+use super::codex_run::{self, Settings};
+use crate::envelope::{ErrorCode, Meta, ToolError, error_envelope};
+use crate::jobs::{Jobs, Spec, Status, Unavailable, View, WorkspaceInfo};
+use crate::workspace::Workspace;
+
+pub fn run_consult_async(call: &Call) -> Value {
+    start(call, "codex_consult", |call, _, _| {
+        let parts = [("question", call.args.text("question")), ("extra_context", call.args.text("extra_context"))];
+        codex_run::check_input_size(call, &parts)
+    })
+}
+
+pub fn run_review_async(call: &Call) -> Value {
+    start(call, "codex_review_changes", super::review::check_review)
+}
+
+pub fn run_delegate_async(call: &Call) -> Value {
+    start(call, "codex_delegate", |call, workspace, _| {
+        codex_run::check_input_size(call, &[("task", call.args.text("task"))])?;
+        let git_timeout = std::time::Duration::from_secs(call.config.git_timeout_seconds);
+        crate::worktree::open_with_head(&workspace.path, git_timeout, &call.cancel)
+            .map(|_| ())
+            .map_err(super::delegate::worktree_error)
+    })
+}
+
+type Check = fn(&Call, &Workspace, &mut Meta) -> Result<(), ToolError>;
+
+/// Checks, writes the job and launches its worker, which runs `tool` with these arguments.
+fn start(call: &Call, tool: &str, check: Check) -> Value {
+    let workspace = match call.preflight() {
+        Ok(workspace) => workspace,
+        Err(envelope) => return envelope,
+    };
+    let mut meta = Settings::resolve(call).meta(call, &workspace);
+    meta.timeout_seconds = Some(call.config.job_max_seconds);
+    if let Err(error) = check(call, &workspace, &mut meta) {
+        return error_envelope(error, &meta);
+    }
+    let mut arguments = call.args.to_value();
+    // The worker has no roots to resolve against: it gets the workspace this call resolved.
+    arguments["workspace_root"] = json!(workspace.path.display().to_string());
+    let spec = Spec {
+        format: crate::jobs::SPEC_FORMAT,
+        job_id: crate::jobs::new_job_id(),
+        kind: call.tool.name.to_string(),
+        tool: tool.to_string(),
+        arguments,
+        workspace: WorkspaceInfo {
+            cwd: workspace.path.display().to_string(),
+            workspace_source: workspace.source.as_str().to_string(),
+            workspace_warning: workspace.warning.clone(),
+        },
+        started_epoch_ms: crate::clock::now_ms(),
+        deadline_seconds: call.config.job_max_seconds,
+    };
+    let jobs = Jobs::for_workspace(call.config, &workspace.path);
+    if let Err(message) = jobs.start(&spec) {
+        let error = ToolError::new(ErrorCode::InternalError, message).repair(
+            "Check that CODEX_IN_CLAUDE_STATE_DIR is writable (codex_status shows it), then retry; nothing was spent",
+        );
+        return error_envelope(error, &meta);
+    }
+    meta.job_id = Some(spec.job_id.clone());
+    json!({
+        "ok": true,
+        "tool": call.tool.name,
+        "job_id": spec.job_id,
+        "kind": spec.kind,
+        "status": "running",
+        "started_at": crate::clock::rfc3339(spec.started_epoch_ms),
+        "deadline_seconds": spec.deadline_seconds,
+        "poll_after_ms": 1000,
+        "ttl_seconds": jobs.ttl_seconds(),
+        "expires_at": null,
+        "next": "poll codex_job_status with this job_id (honour poll_after_ms), then codex_job_result or codex_job_consume_result",
+        "meta": meta,
+    })
+}
+
+/// The workspace's jobs, or the envelope explaining why the workspace is unusable.
+fn jobs_of(call: &Call) -> Result<(Jobs, Workspace), Value> {
+    let workspace = call.workspace().map_err(|error| call.fail(error, None))?;
+    Ok((Jobs::for_workspace(call.config, &workspace.path), workspace))
+}
+
+fn job_id<'a>(call: &'a Call) -> &'a str {
+    call.args.text("job_id").unwrap_or_default()
+}
+
+pub fn run_status(call: &Call) -> Value {
+    let (jobs, workspace) = match jobs_of(call) {
+        Ok(found) => found,
+        Err(envelope) => return envelope,
+    };
+    match jobs.view(job_id(call)) {
+        Some(view) => status_envelope(call, &jobs, &view, &workspace),
+        None => call.fail(not_found(call), Some(&workspace)),
+    }
+}
+
+pub fn run_cancel(call: &Call) -> Value {
+    let (jobs, workspace) = match jobs_of(call) {
+        Ok(found) => found,
+        Err(envelope) => return envelope,
+    };
+    match jobs.cancel(job_id(call)) {
+        Some(view) => status_envelope(call, &jobs, &view, &workspace),
+        None => call.fail(not_found(call), Some(&workspace)),
+    }
+}
+
+pub fn run_result(call: &Call) -> Value {
+    deliver(call, Jobs::result)
+}
+
+pub fn run_consume(call: &Call) -> Value {
+    deliver(call, Jobs::consume)
+}
+
+/// A finished job's stored envelope, stamped with its job id and today's fingerprint, with the
+/// caller's `detail` applied; or the lifecycle error saying why there is none.
+fn deliver(call: &Call, take: fn(&Jobs, &str) -> Result<Value, Unavailable>) -> Value {
+    let (jobs, workspace) = match jobs_of(call) {
+        Ok(found) => found,
+        Err(envelope) => return envelope,
+    };
+    let error = match take(&jobs, job_id(call)) {
+        Ok(mut envelope) => {
+            envelope["meta"]["job_id"] = json!(job_id(call));
+            envelope["meta"]["fingerprint"] = json!(super::fingerprint());
+            if call.args.text("detail") != Some("full") && envelope["raw_response"].is_object() {
+                envelope["raw_response"]["text"] = Value::Null;
+            }
+            return envelope;
+        }
+        Err(Unavailable::NotFound) => not_found(call),
+        Err(Unavailable::Corrupt) => {
+            ToolError::new(ErrorCode::InternalError, "the job's stored result could not be read back; it was kept")
+        }
+        Err(Unavailable::NotDone(view)) => lifecycle_error(call, &view),
+    };
+    call.fail(error, Some(&workspace))
+}
+
+fn lifecycle_error(call: &Call, view: &View) -> ToolError {
+    let detail = view.detail.clone().unwrap_or_default();
+    match view.status {
+        Status::Running => {
+            let mut params = json!({"job_id": view.spec.job_id});
+            if let Some(root) = call.args.text("workspace_root") {
+                params["workspace_root"] = json!(root);
+            }
+            ToolError::new(ErrorCode::JobRunning, "the job is still running")
+                .retry_after_ms(view.poll_after_ms())
+                .repair_tool("codex_job_status", params)
+        }
+        Status::Cancelled => ToolError::new(ErrorCode::JobCancelled, format!("the job {detail}")),
+        Status::Timeout => ToolError::new(ErrorCode::JobTimeout, format!("the job {detail}")),
+        Status::Failed | Status::Done => ToolError::new(ErrorCode::JobFailed, detail),
+    }
+}
+
+fn not_found(call: &Call) -> ToolError {
+    let params = json!({"workspace_root": call.args.text("workspace_root")});
+    ToolError::new(
+        ErrorCode::JobNotFound,
+        "no such job in this workspace (never started here, consumed, expired or evicted)",
+    )
+    .offending("job_id")
+    .repair_tool("codex_job_list", params)
+}
+
+pub fn run_list(call: &Call) -> Value {
+    let (jobs, workspace) = match jobs_of(call) {
+        Ok(found) => found,
+        Err(envelope) => return envelope,
+    };
+    let listed: Vec<Value> = jobs
+        .list()
+        .iter()
+        .map(|view| {
+            json!({
+                "job_id": view.spec.job_id,
+                "kind": view.spec.kind,
+                "status": view.status.as_str(),
+                "started_at": crate::clock::rfc3339(view.spec.started_epoch_ms),
+                "elapsed_ms": view.elapsed_ms(),
+                "result_available": view.status == Status::Done,
+                "expires_at": view.expires_epoch_ms(jobs.ttl_seconds()).map(crate::clock::rfc3339),
+            })
+        })
+        .collect();
+    json!({"ok": true, "tool": call.tool.name, "jobs": listed, "meta": Meta::new(call.tool.tier, Some(&workspace))})
+}
+
+fn status_envelope(call: &Call, jobs: &Jobs, view: &View, workspace: &Workspace) -> Value {
+    let activity = &view.activity;
+    json!({
+        "ok": true,
+        "tool": call.tool.name,
+        "job_id": view.spec.job_id,
+        "kind": view.spec.kind,
+        "status": view.status.as_str(),
+        "started_at": crate::clock::rfc3339(view.spec.started_epoch_ms),
+        "elapsed_ms": view.elapsed_ms(),
+        "deadline_seconds": view.spec.deadline_seconds,
+        "poll_after_ms": view.poll_after_ms(),
+        "ttl_seconds": jobs.ttl_seconds(),
+        "expires_at": view.expires_epoch_ms(jobs.ttl_seconds()).map(crate::clock::rfc3339),
+        "result_available": view.status == Status::Done,
+        "result_ok": view.result.as_ref().map(|r| r["ok"] == json!(true)),
+        "detail": view.detail,
+        "cleanup_warnings": view.cleanup_warnings,
+        "activity": {
+            "events_seen": activity.events_seen,
+            "last_event_at": activity.last_event_at_ms.map(crate::clock::rfc3339),
+            "last_event": activity.last_event,
+        },
+        "workspace": view.spec.workspace,
+        "meta": Meta::new(call.tool.tier, Some(workspace)),
+    })
+}
+
+pub fn started_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["ok", "job_id", "status", "poll_after_ms", "deadline_seconds", "meta"],
+        "properties": {"ok": {"const": true}, "job_id": {"type": "string"}, "status": {"const": "running"}}
+    })
+}
+
+pub fn status_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["ok", "job_id", "status", "elapsed_ms", "poll_after_ms", "result_available", "activity"],
+        "properties": {
+            "ok": {"const": true},
+            "status": {"enum": ["running", "done", "failed", "cancelled", "timeout"]},
+            "activity": {"type": "object"}
+        }
+    })
+}
+
+/// A stored consult, review or delegate envelope: its own tool's shape.
+pub fn result_schema() -> Value {
+    json!({"type": "object", "required": ["ok", "tool", "meta"], "properties": {"ok": {"const": true}, "tool": {"type": "string"}}})
+}
+
+pub fn list_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["ok", "jobs"],
+        "properties": {"ok": {"const": true}, "jobs": {"type": "array", "items": {"type": "object"}}}
+    })
+}

@@ -1,0 +1,351 @@
+//! Background jobs end to end: the `_async` tools start a detached worker that runs the real
+//! pinned codex against the mock model; the `codex_job_*` tools (and `jobs` from the shell) poll,
+//! fetch, consume and cancel it — across server restarts, under deadlines, kills and load.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::codex_home::CodexHome;
+use crate::consult::consult_answer;
+use crate::mock_model::{MockModel, Step};
+use crate::repo::TestRepo;
+use crate::support::{Server, binary, envelope, fake_codex_dir, live_pids_with_env, path_with, process_gone};
+
+/// Where a test's jobs and worktrees live, and the server environment that points there.
+struct Setup {
+    state: tempfile::TempDir,
+    worktrees: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl Setup {
+    fn new(codex_env: Vec<(String, String)>, extra: &[(&str, &str)]) -> Setup {
+        let (state, worktrees) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let mut env = codex_env;
+        env.push(("CODEX_IN_CLAUDE_STATE_DIR".into(), state.path().display().to_string()));
+        env.push(("CODEX_IN_CLAUDE_WORKTREE_BASE".into(), worktrees.path().display().to_string()));
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Setup { state, worktrees, env }
+    }
+
+    fn real(home: &CodexHome, extra: &[(&str, &str)]) -> Setup {
+        Setup::new(home.env(), extra)
+    }
+
+    fn fake(extra: &[(&str, &str)]) -> Setup {
+        Setup::new(vec![("PATH".into(), path_with(&fake_codex_dir()))], extra)
+    }
+
+    fn server(&self) -> Server {
+        let mut server = Server::start(&self.env);
+        server.initialize(json!({}));
+        server
+    }
+
+    /// The one job directory in the state dir (tests that start one job).
+    fn job_dir(&self, job_id: &str) -> PathBuf {
+        let workspace_dir = std::fs::read_dir(self.state.path()).unwrap().next().unwrap().unwrap().path();
+        workspace_dir.join(job_id)
+    }
+
+    fn assert_no_worktree_left(&self) {
+        let left: Vec<_> = std::fs::read_dir(self.worktrees.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert!(left.is_empty(), "worktrees left behind: {left:?}");
+    }
+}
+
+fn call(server: &mut Server, tool: &str, arguments: Value) -> Value {
+    envelope(&server.call(41, tool, arguments))
+}
+
+fn start(server: &mut Server, tool: &str, workspace: &Path, extra: Value) -> String {
+    let mut arguments = json!({"workspace_root": workspace});
+    arguments.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    let started = call(server, tool, arguments);
+    assert_eq!(started["ok"], json!(true), "{started}");
+    assert_eq!(started["status"], json!("running"));
+    assert_eq!(started["meta"]["job_id"], started["job_id"]);
+    started["job_id"].as_str().unwrap().to_string()
+}
+
+/// Polls `codex_job_status` until the job is no longer running.
+fn wait_finished(server: &mut Server, workspace: &Path, job_id: &str, limit: Duration) -> Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let status = call(server, "codex_job_status", json!({"job_id": job_id, "workspace_root": workspace}));
+        assert_eq!(status["ok"], json!(true), "{status}");
+        if status["status"] != json!("running") {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "job still running: {status}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+const PATCH: &str = "*** Begin Patch\n*** Add File: added.txt\n+from a background job\n*** End Patch";
+
+#[test]
+fn a_delegate_job_outlives_its_server_and_is_consumed_exactly_once() {
+    let mock = MockModel::start(vec![Step::apply_patch(PATCH), Step::message("Added added.txt.")]);
+    let home = CodexHome::new(&mock);
+    let setup = Setup::real(&home, &[]);
+    let repo = TestRepo::new();
+    let before = repo.git(&["status", "--porcelain"]);
+
+    let mut first = setup.server();
+    let job_id = start(&mut first, "codex_delegate_async", repo.path(), json!({"task": "add a file"}));
+    assert_eq!(first.close().code(), Some(0), "the server exits; the job does not depend on it");
+
+    let mut second = setup.server();
+    let listed = call(&mut second, "codex_job_list", json!({"workspace_root": repo.path()}));
+    assert_eq!(listed["jobs"][0]["job_id"], json!(job_id), "{listed}");
+    assert_eq!(listed["jobs"][0]["kind"], json!("codex_delegate_async"));
+    let status = wait_finished(&mut second, repo.path(), &job_id, Duration::from_secs(60));
+    assert_eq!(status["status"], json!("done"), "{status}");
+    assert_eq!(status["result_available"], json!(true));
+    assert_eq!(status["result_ok"], json!(true));
+    assert!(status["activity"]["events_seen"].as_u64().unwrap() > 0, "{status}");
+    assert!(status["expires_at"].is_string());
+
+    let result = call(&mut second, "codex_job_result", json!({"job_id": job_id, "workspace_root": repo.path()}));
+    assert_eq!(result["ok"], json!(true), "{result}");
+    assert_eq!(result["tool"], json!("codex_delegate"));
+    assert!(result["diff"].as_str().unwrap().contains("+from a background job"));
+    assert_eq!(result["meta"]["job_id"], json!(job_id));
+    assert_eq!(result["meta"]["applies_cleanly"], json!(true));
+    assert_eq!(result["raw_response"]["text"], Value::Null, "detail defaults to summary");
+    let full = call(
+        &mut second,
+        "codex_job_result",
+        json!({"job_id": job_id, "workspace_root": repo.path(), "detail": "full"}),
+    );
+    assert_eq!(full["raw_response"]["text"], json!("Added added.txt."));
+
+    // Two consumers at once, from two processes: exactly one gets the result.
+    let consumers: Vec<_> = (0..2)
+        .map(|_| {
+            let (env, job_id, workspace) = (setup.env.clone(), job_id.clone(), repo.path().to_path_buf());
+            std::thread::spawn(move || {
+                let mut server = Server::start(&env);
+                server.initialize(json!({}));
+                call(&mut server, "codex_job_consume_result", json!({"job_id": job_id, "workspace_root": workspace}))
+            })
+        })
+        .collect();
+    let outcomes: Vec<Value> = consumers.into_iter().map(|c| c.join().unwrap()).collect();
+    let winners = outcomes.iter().filter(|o| o["ok"] == json!(true)).count();
+    assert_eq!(winners, 1, "{outcomes:?}");
+    let loser = outcomes.iter().find(|o| o["ok"] == json!(false)).unwrap();
+    assert_eq!(loser["error"]["code"], json!("job_not_found"));
+    assert_eq!(loser["error"]["repair_tool"], json!("codex_job_list"));
+    let gone = call(&mut second, "codex_job_status", json!({"job_id": job_id, "workspace_root": repo.path()}));
+    assert_eq!(gone["error"]["code"], json!("job_not_found"));
+    assert_eq!(repo.git(&["status", "--porcelain"]), before, "the live tree changed");
+    setup.assert_no_worktree_left();
+}
+
+#[test]
+fn a_hung_job_is_cancelled_and_leaves_nothing_behind() {
+    let mock = MockModel::start(vec![Step::Hang]);
+    let home = CodexHome::new(&mock);
+    let setup = Setup::real(&home, &[]);
+    let repo = TestRepo::new();
+    let worktrees_before = repo.git(&["worktree", "list", "--porcelain"]);
+    let mut server = setup.server();
+    let job_id = start(&mut server, "codex_delegate_async", repo.path(), json!({"task": "t"}));
+    assert!(mock.wait_for_requests(1, Duration::from_secs(30)), "the worker never reached the model");
+
+    let running = call(&mut server, "codex_job_result", json!({"job_id": job_id, "workspace_root": repo.path()}));
+    assert_eq!(running["error"]["code"], json!("job_running"), "{running}");
+    assert_eq!(running["error"]["retryable"], json!(true));
+    assert_eq!(running["error"]["repair_tool"], json!("codex_job_status"));
+    assert!(running["error"]["retry_after_ms"].as_u64().unwrap() >= 1000);
+
+    let cancelled = call(&mut server, "codex_job_cancel", json!({"job_id": job_id, "workspace_root": repo.path()}));
+    assert_eq!(cancelled["status"], json!("cancelled"), "{cancelled}");
+    assert_eq!(cancelled["cleanup_warnings"], json!([]));
+    let left = live_pids_with_env("CODEX_HOME", home.path(), server.pid());
+    assert!(left.is_empty(), "processes left after cancel: {left:?}");
+    setup.assert_no_worktree_left();
+    assert_eq!(repo.git(&["worktree", "list", "--porcelain"]), worktrees_before);
+    let result = call(&mut server, "codex_job_result", json!({"job_id": job_id, "workspace_root": repo.path()}));
+    assert_eq!(result["error"]["code"], json!("job_cancelled"), "{result}");
+    // Cancelling again returns the finished job unchanged.
+    let again = call(&mut server, "codex_job_cancel", json!({"job_id": job_id, "workspace_root": repo.path()}));
+    assert_eq!(again["status"], json!("cancelled"));
+}
+
+#[test]
+fn a_job_past_its_deadline_is_timeout() {
+    let mock = MockModel::start(vec![Step::Hang]);
+    let home = CodexHome::new(&mock).with_idle_timeout_ms(120_000);
+    let setup = Setup::real(&home, &[("CODEX_IN_CLAUDE_JOB_MAX_SECONDS", "10")]);
+    let workspace = tempfile::tempdir().unwrap();
+    let mut server = setup.server();
+    let job_id = start(&mut server, "codex_consult_async", workspace.path(), json!({"question": "q"}));
+    let status = wait_finished(&mut server, workspace.path(), &job_id, Duration::from_secs(40));
+    assert_eq!(status["status"], json!("timeout"), "{status}");
+    assert!(status["detail"].as_str().unwrap().contains("deadline"));
+    let result = call(&mut server, "codex_job_result", json!({"job_id": job_id, "workspace_root": workspace.path()}));
+    assert_eq!(result["error"]["code"], json!("job_timeout"), "{result}");
+    assert!(live_pids_with_env("CODEX_HOME", home.path(), server.pid()).is_empty());
+}
+
+#[test]
+fn a_killed_worker_makes_a_failed_job_not_a_stuck_one() {
+    let mock = MockModel::start(vec![Step::Hang]);
+    let home = CodexHome::new(&mock);
+    let setup = Setup::real(&home, &[]);
+    let workspace = tempfile::tempdir().unwrap();
+    let mut server = setup.server();
+    let job_id = start(&mut server, "codex_consult_async", workspace.path(), json!({"question": "q"}));
+    assert!(mock.wait_for_requests(1, Duration::from_secs(30)));
+    let pid_file: Value =
+        serde_json::from_slice(&std::fs::read(setup.job_dir(&job_id).join("worker.pid")).unwrap()).unwrap();
+    let worker = pid_file["pid"].as_i64().unwrap() as i32;
+    std::process::Command::new("kill").args(["-KILL", &worker.to_string()]).status().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !process_gone(worker) {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = wait_finished(&mut server, workspace.path(), &job_id, Duration::from_secs(10));
+    assert_eq!(status["status"], json!("failed"), "{status}");
+    assert!(status["detail"].as_str().unwrap().contains("without a result"), "{status}");
+    let result = call(&mut server, "codex_job_result", json!({"job_id": job_id, "workspace_root": workspace.path()}));
+    assert_eq!(result["error"]["code"], json!("job_failed"));
+    // Its codex died with it (parent-death signal).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !live_pids_with_env("CODEX_HOME", home.path(), server.pid()).is_empty() {
+        assert!(Instant::now() < deadline, "codex outlived its killed worker");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn twenty_jobs_at_once_all_finish_intact() {
+    let steps = (0..20).map(|i| Step::message(consult_answer(&format!("answer {i}")))).collect();
+    let mock = MockModel::start(steps);
+    let home = CodexHome::new(&mock);
+    let setup = Setup::real(&home, &[]);
+    let workspace = tempfile::tempdir().unwrap();
+    let mut server = setup.server();
+    for id in 0..20 {
+        let params = json!({"name": "codex_consult_async", "arguments": {"question": format!("q{id}"), "workspace_root": workspace.path()}});
+        server.send(json!({"jsonrpc": "2.0", "id": 100 + id, "method": "tools/call", "params": params}));
+    }
+    let job_ids: Vec<String> = (0..20)
+        .map(|id| {
+            let started = envelope(&server.response(json!(100 + id))["result"]);
+            assert_eq!(started["ok"], json!(true), "{started}");
+            started["job_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let mut summaries = Vec::new();
+    for job_id in &job_ids {
+        let status = wait_finished(&mut server, workspace.path(), job_id, Duration::from_secs(120));
+        assert_eq!(status["status"], json!("done"), "{status}");
+        let result =
+            call(&mut server, "codex_job_result", json!({"job_id": job_id, "workspace_root": workspace.path()}));
+        assert_eq!(result["ok"], json!(true), "{result}");
+        summaries.push(result["summary"].as_str().unwrap().to_string());
+    }
+    summaries.sort();
+    summaries.dedup();
+    assert_eq!(summaries.len(), 20, "every job got its own answer");
+    let listed = call(&mut server, "codex_job_list", json!({"workspace_root": workspace.path()}));
+    assert_eq!(listed["jobs"].as_array().unwrap().len(), 20);
+}
+
+#[test]
+fn finished_jobs_expire_after_the_ttl_and_the_count_cap_evicts_the_oldest() {
+    let setup = Setup::fake(&[("CODEX_IN_CLAUDE_JOB_TTL", "5"), ("CODEX_IN_CLAUDE_JOB_MAX_COUNT", "3")]);
+    let workspace = tempfile::tempdir().unwrap();
+    let mut server = setup.server();
+    let mut job_ids = Vec::new();
+    for i in 0..5 {
+        let job_id = start(&mut server, "codex_consult_async", workspace.path(), json!({"question": format!("q{i}")}));
+        assert_eq!(
+            wait_finished(&mut server, workspace.path(), &job_id, Duration::from_secs(20))["status"],
+            json!("done")
+        );
+        job_ids.push(job_id);
+    }
+    // Evicted at each start beyond the cap: the oldest finished ones.
+    let listed = call(&mut server, "codex_job_list", json!({"workspace_root": workspace.path()}));
+    let kept: Vec<&str> = listed["jobs"].as_array().unwrap().iter().map(|j| j["job_id"].as_str().unwrap()).collect();
+    assert_eq!(kept, vec![job_ids[4].as_str(), job_ids[3].as_str(), job_ids[2].as_str()], "newest first");
+    std::thread::sleep(Duration::from_secs(6));
+    let status =
+        call(&mut server, "codex_job_status", json!({"job_id": job_ids[4], "workspace_root": workspace.path()}));
+    assert_eq!(status["error"]["code"], json!("job_not_found"), "{status}");
+    let listed = call(&mut server, "codex_job_list", json!({"workspace_root": workspace.path()}));
+    assert_eq!(listed["jobs"], json!([]));
+}
+
+#[test]
+fn async_tools_check_up_front_and_start_nothing_on_bad_input() {
+    let setup = Setup::fake(&[]);
+    let repo = TestRepo::new();
+    let plain = TestRepo::not_a_repo();
+    let mut server = setup.server();
+    let cases = [
+        (
+            "codex_review_changes_async",
+            json!({"scope": "branch", "base": "no-such-branch", "workspace_root": repo.path()}),
+            "invalid_base",
+        ),
+        ("codex_review_changes_async", json!({"paths": ["../x"], "workspace_root": repo.path()}), "invalid_paths"),
+        ("codex_review_changes_async", json!({"workspace_root": plain.path()}), "not_a_git_repo"),
+        ("codex_delegate_async", json!({"task": "t", "workspace_root": plain.path()}), "not_a_git_repo"),
+        (
+            "codex_job_status",
+            json!({"job_id": "../../../../etc/passwd", "workspace_root": repo.path()}),
+            "invalid_arguments",
+        ),
+        (
+            "codex_job_status",
+            json!({"job_id": "0123456789abcdef0123456789abcdef", "workspace_root": repo.path()}),
+            "job_not_found",
+        ),
+    ];
+    for (tool, arguments, code) in cases {
+        let result = call(&mut server, tool, arguments.clone());
+        assert_eq!(result["error"]["code"], json!(code), "{tool} {arguments} → {result}");
+    }
+    assert_eq!(std::fs::read_dir(setup.state.path()).map(|d| d.count()).unwrap_or(0), 0, "no job was recorded");
+}
+
+#[test]
+fn jobs_from_the_shell() {
+    let setup = Setup::fake(&[]);
+    let workspace = tempfile::tempdir().unwrap();
+    let mut server = setup.server();
+    let job_id = start(&mut server, "codex_consult_async", workspace.path(), json!({"question": "q"}));
+    wait_finished(&mut server, workspace.path(), &job_id, Duration::from_secs(20));
+    let run = |args: &[&str]| {
+        std::process::Command::new(binary())
+            .args(args)
+            .current_dir(workspace.path())
+            .env_clear()
+            .envs(setup.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap()
+    };
+    let list = run(&["jobs", "list"]);
+    assert_eq!(list.status.code(), Some(0));
+    let listed: Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(listed["jobs"][0]["job_id"], json!(job_id));
+    let status: Value = serde_json::from_slice(&run(&["jobs", "status", &job_id]).stdout).unwrap();
+    assert_eq!(status["status"], json!("done"));
+    let result = run(&["jobs", "result", &job_id, "--pretty"]);
+    assert_eq!(result.status.code(), Some(0));
+    assert_eq!(serde_json::from_slice::<Value>(&result.stdout).unwrap()["summary"], json!("fake answer"));
+    let cancel = run(&["jobs", "cancel", &job_id]);
+    assert_eq!(serde_json::from_slice::<Value>(&cancel.stdout).unwrap()["status"], json!("done"), "finished jobs stay");
+    assert_eq!(run(&["jobs", "consume", &job_id]).status.code(), Some(0));
+    assert_eq!(run(&["jobs", "status", &job_id]).status.code(), Some(1));
+    assert_eq!(run(&["jobs", "frobnicate"]).status.code(), Some(2));
+}
