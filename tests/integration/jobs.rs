@@ -96,6 +96,8 @@ fn a_delegate_job_outlives_its_server_and_is_consumed_exactly_once() {
 
     let mut first = setup.server();
     let job_id = start(&mut first, "codex_delegate_async", repo.path(), json!({"task": "add a file"}));
+    let children = children_of(first.pid());
+    assert!(children.is_empty(), "the server keeps no child (or zombie) for a job: {children:?}");
     assert_eq!(first.close().code(), Some(0), "the server exits; the job does not depend on it");
 
     let mut second = setup.server();
@@ -348,4 +350,17 @@ fn jobs_from_the_shell() {
     assert_eq!(run(&["jobs", "consume", &job_id]).status.code(), Some(0));
     assert_eq!(run(&["jobs", "status", &job_id]).status.code(), Some(1));
     assert_eq!(run(&["jobs", "frobnicate"]).status.code(), Some(2));
+}
+
+/// Processes (zombies included) whose parent is `pid`.
+fn children_of(pid: i32) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| {
+            let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+            fields.get(1).and_then(|ppid| ppid.parse::<i32>().ok()) == Some(pid)
+        })
+        .collect()
 }
