@@ -52,6 +52,15 @@ pub fn run(mode: cli::Mode) -> ExitCode {
     match mode {
         cli::Mode::Serve => {
             log_info!("serving MCP on stdio (version {VERSION})");
+            // A server killed mid-delegate could not remove its worktree; clean such leftovers
+            // without delaying the handshake.
+            let (base, git_timeout) =
+                (config.worktree_base.clone(), std::time::Duration::from_secs(config.git_timeout_seconds));
+            std::thread::spawn(move || {
+                for warning in worktree::reap_orphans(&base, git_timeout) {
+                    log_warn!("{warning}");
+                }
+            });
             mcp::serve(std::io::stdin(), std::io::stdout(), config);
             ExitCode::SUCCESS
         }

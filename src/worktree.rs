@@ -19,6 +19,12 @@ use crate::git::{DIFF_FLAGS, Git, GitError, Numstat};
 
 /// Prefix of every worktree parent directory; cleanup refuses anything else.
 pub const DIR_PREFIX: &str = "cic-worktree-";
+/// Locked by the process that made the worktree, for as long as it lives: a worktree whose
+/// lock is free was left by a process that died (SIGKILL, crash) and may be removed.
+const OWNER_LOCK: &str = "owner.lock";
+/// A worktree directory without its lock file is only an orphan once it is this old (it may be
+/// a few microseconds from getting one).
+const ORPHAN_MIN_AGE: Duration = Duration::from_secs(60);
 /// The largest uncommitted change replayed into the worktree; beyond it the worktree is HEAD only
 /// (with a warning), because a cut patch cannot be applied.
 const MAX_REPLAY_BYTES: usize = 64 * 1024 * 1024;
@@ -60,6 +66,8 @@ impl WorktreeError {
 pub struct Worktree {
     /// `<base>/cic-worktree-XXXX`, deleted with everything in it.
     parent: Option<tempfile::TempDir>,
+    /// `owner.lock`, held while this value lives.
+    _owner: std::fs::File,
     tree: PathBuf,
     /// The user's repository, for removal and the apply check; never cancelled, so cleanup runs
     /// even after the call was.
@@ -82,29 +90,27 @@ pub struct Edits {
 
 impl Worktree {
     /// Adds a detached worktree of HEAD under `base` and replays the uncommitted tracked
-    /// changes of `repo` into it as a baseline commit. A background job passes its id, which goes
-    /// into the directory name so the job's canceller can find a worktree its worker left.
+    /// changes of `repo` into it as a baseline commit.
     pub fn create(
         repo: &Path,
         base: &Path,
-        job_id: Option<&str>,
         git_timeout: Duration,
         cancel: &CancelToken,
     ) -> Result<Worktree, WorktreeError> {
         let (live, _head) = open_with_head(repo, git_timeout, &CancelToken::new())?;
         std::fs::create_dir_all(base)
             .map_err(|e| WorktreeError::Failed(format!("cannot create the worktree base {}: {e}", base.display())))?;
-        let prefix = match job_id {
-            Some(id) => format!("{DIR_PREFIX}{id}-"),
-            None => DIR_PREFIX.to_string(),
-        };
         let parent = tempfile::Builder::new()
-            .prefix(&prefix)
+            .prefix(DIR_PREFIX)
             .tempdir_in(base)
             .map_err(|e| WorktreeError::Failed(format!("cannot create a worktree directory: {e}")))?;
+        let owner = std::fs::File::create(parent.path().join(OWNER_LOCK))
+            .and_then(|file| file.try_lock().map(|()| file).map_err(std::io::Error::other))
+            .map_err(|e| WorktreeError::Failed(format!("cannot lock the worktree directory: {e}")))?;
         let tree = parent.path().join("tree");
         let mut worktree = Worktree {
             parent: Some(parent),
+            _owner: owner,
             tree: tree.clone(),
             live,
             git_timeout,
@@ -234,6 +240,52 @@ impl Drop for Worktree {
             crate::log_warn!("git worktree prune failed: {err}");
         }
     }
+}
+
+/// Removes the worktrees under `base` whose owner died without cleaning up (their lock is
+/// free), and prunes each one's repository. Returns what could not be removed.
+pub fn reap_orphans(base: &Path, git_timeout: Duration) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(base) else { return Vec::new() };
+    let mut warnings = Vec::new();
+    for entry in entries.flatten() {
+        let dir = entry.path();
+        let named_ours = entry.file_name().to_string_lossy().starts_with(DIR_PREFIX);
+        if !named_ours || !entry.file_type().is_ok_and(|t| t.is_dir()) || !is_orphan(&dir) {
+            continue;
+        }
+        let repo = owning_repo(&dir.join("tree"));
+        if let Err(err) = std::fs::remove_dir_all(&dir) {
+            warnings.push(format!("could not remove the orphaned worktree {}: {err}", dir.display()));
+            continue;
+        }
+        crate::log_info!("removed the orphaned worktree {}", dir.display());
+        if let Some(repo) = repo {
+            let pruned =
+                Git::open(&repo, git_timeout, &CancelToken::new()).and_then(|git| git.run(["worktree", "prune"]));
+            if let Err(err) = pruned {
+                warnings.push(format!("git worktree prune in {} failed: {err}", repo.display()));
+            }
+        }
+    }
+    warnings
+}
+
+fn is_orphan(dir: &Path) -> bool {
+    match std::fs::File::open(dir.join(OWNER_LOCK)) {
+        Ok(lock) => lock.try_lock().is_ok(),
+        Err(_) => std::fs::metadata(dir)
+            .and_then(|m| m.modified())
+            .is_ok_and(|at| at.elapsed().is_ok_and(|age| age > ORPHAN_MIN_AGE)),
+    }
+}
+
+/// The repository a linked worktree belongs to, from its `.git` file
+/// (`gitdir: <repo>/.git/worktrees/<name>`).
+fn owning_repo(tree: &Path) -> Option<PathBuf> {
+    let pointer = std::fs::read_to_string(tree.join(".git")).ok()?;
+    let gitdir = pointer.strip_prefix("gitdir:")?.trim();
+    let (git_dir, _) = gitdir.rsplit_once("/worktrees/")?;
+    Path::new(git_dir).parent().map(Path::to_path_buf)
 }
 
 /// What a delegation would start from, without creating anything.

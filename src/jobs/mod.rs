@@ -233,7 +233,7 @@ impl Jobs {
             return Some(view);
         }
         let dir = self.job_dir(job_id)?;
-        self.stop(&dir, &view.spec, Status::Cancelled, "the job was cancelled");
+        self.stop(&dir, Status::Cancelled, "the job was cancelled");
         self.view(job_id)
     }
 
@@ -311,7 +311,7 @@ impl Jobs {
         if starting || worker::holds_lock(dir) {
             if crate::clock::now_ms() > view.spec.deadline_epoch_ms().saturating_add(DEADLINE_SLACK_MS) {
                 let detail = format!("exceeded its deadline of {} s and was stopped", view.spec.deadline_seconds);
-                self.stop(dir, &view.spec.clone(), Status::Timeout, &detail);
+                self.stop(dir, Status::Timeout, &detail);
                 return self.judge(dir);
             }
             return Some(view);
@@ -322,7 +322,7 @@ impl Jobs {
             return Some(view);
         }
         let detail = format!("the background worker ended without a result: {}", log_tail(dir));
-        let cleanup_warnings = self.clean_worktrees(&view.spec);
+        let cleanup_warnings = self.clean_worktrees();
         self.mark(dir, Status::Failed, &detail, cleanup_warnings);
         self.judge(dir)
     }
@@ -336,12 +336,12 @@ impl Jobs {
     }
 
     /// Stops the worker's process group and records `status` unless a result made it first.
-    fn stop(&self, dir: &Path, spec: &Spec, status: Status, detail: &str) {
+    fn stop(&self, dir: &Path, status: Status, detail: &str) {
         worker::stop(dir, STOP_GRACE);
         if dir.join("result.json").exists() {
             return;
         }
-        let cleanup_warnings = self.clean_worktrees(spec);
+        let cleanup_warnings = self.clean_worktrees();
         self.mark(dir, status, detail, cleanup_warnings);
     }
 
@@ -357,31 +357,10 @@ impl Jobs {
         }
     }
 
-    /// Removes a delegate worktree a stopped worker could not remove itself (it is named after
-    /// the job), then prunes the repository's worktree list. Returns what could not be done.
-    fn clean_worktrees(&self, spec: &Spec) -> Vec<String> {
-        let prefix = format!("{}{}-", crate::worktree::DIR_PREFIX, spec.job_id);
-        let Ok(entries) = std::fs::read_dir(&self.worktree_base) else { return Vec::new() };
-        let mut warnings = Vec::new();
-        let mut removed_any = false;
-        for entry in entries.flatten().filter(|e| e.file_name().to_string_lossy().starts_with(&prefix)) {
-            match std::fs::remove_dir_all(entry.path()) {
-                Ok(()) => removed_any = true,
-                Err(err) => warnings.push(format!("could not remove {}: {err}", entry.path().display())),
-            }
-        }
-        if removed_any {
-            let repo = spec.arguments.get("workspace_root").and_then(Value::as_str).map(PathBuf::from);
-            let pruned = repo.ok_or_else(|| "no workspace recorded".to_string()).and_then(|repo| {
-                crate::git::Git::open(&repo, self.git_timeout, &crate::cancel::CancelToken::new())
-                    .and_then(|git| git.run(["worktree", "prune"]))
-                    .map_err(|e| e.to_string())
-            });
-            if let Err(err) = pruned {
-                warnings.push(format!("git worktree prune failed: {err}"));
-            }
-        }
-        warnings
+    /// Removes a delegate worktree a stopped worker could not remove itself (its owner lock is
+    /// free now), pruning the repository's worktree list. Returns what could not be done.
+    fn clean_worktrees(&self) -> Vec<String> {
+        crate::worktree::reap_orphans(&self.worktree_base, self.git_timeout)
     }
 }
 

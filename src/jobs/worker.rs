@@ -137,13 +137,7 @@ pub fn worker_main(dir: &Path, mut config: crate::config::Config) -> ExitCode {
                 std::thread::sleep(Duration::from_millis(50));
             }
         });
-        let context = crate::tools::Context {
-            config: &config,
-            roots: &crate::tools::NoRoots,
-            progress: &activity,
-            cancel: cancel.clone(),
-            job_id: Some(spec.job_id.clone()),
-        };
+        let context = crate::tools::Context::new(&config, &crate::tools::NoRoots, &activity, cancel.clone());
         let envelope = crate::tools::call_tool(tool, Some(&arguments), &context);
         finished.store(true, Ordering::SeqCst);
         envelope

@@ -31,11 +31,10 @@ pub fn run_delegate(call: &Call) -> Value {
     }
     let task = codex_run::redact_input(Some(task), "task", &mut meta).unwrap_or_default();
     let git_timeout = Duration::from_secs(call.config.git_timeout_seconds);
-    let worktree =
-        match Worktree::create(&workspace.path, &call.config.worktree_base, call.job_id, git_timeout, &call.cancel) {
-            Ok(worktree) => worktree,
-            Err(error) => return error_envelope(worktree_error(error), &meta),
-        };
+    let worktree = match Worktree::create(&workspace.path, &call.config.worktree_base, git_timeout, &call.cancel) {
+        Ok(worktree) => worktree,
+        Err(error) => return error_envelope(worktree_error(error), &meta),
+    };
     meta.security_warnings.extend(worktree.security_warnings.iter().cloned());
     let dir = worktree.dir_for(&workspace.path);
     let invocation = settings.invocation(call, &dir, crate::prompts::delegate(&task), None);

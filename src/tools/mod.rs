@@ -85,19 +85,17 @@ pub struct Tool {
 }
 
 /// Where a call runs: the server's configuration, the client's roots, where to report
-/// progress, the call's cancel token, and the background job it runs for, if any.
+/// progress, and the call's cancel token.
 pub struct Context<'a> {
     pub config: &'a Config,
     pub roots: &'a dyn Roots,
     pub progress: &'a dyn Progress,
     pub cancel: CancelToken,
-    pub job_id: Option<String>,
 }
 
 impl<'a> Context<'a> {
-    /// A foreground call: no job.
     pub fn new(config: &'a Config, roots: &'a dyn Roots, progress: &'a dyn Progress, cancel: CancelToken) -> Self {
-        Context { config, roots, progress, cancel, job_id: None }
+        Context { config, roots, progress, cancel }
     }
 }
 
@@ -109,7 +107,6 @@ pub struct Call<'a> {
     pub roots: &'a dyn Roots,
     pub progress: &'a dyn Progress,
     pub cancel: CancelToken,
-    pub job_id: Option<&'a str>,
 }
 
 /// Where a long call reports what codex is doing. `events_seen` only grows; implementations
@@ -607,7 +604,6 @@ pub fn call_tool(tool: &Tool, arguments: Option<&Value>, context: &Context) -> V
         roots: context.roots,
         progress: context.progress,
         cancel: context.cancel.clone(),
-        job_id: context.job_id.as_deref(),
     };
     catch_unwind(AssertUnwindSafe(|| (tool.run)(&call))).unwrap_or_else(|_| {
         crate::log_error!("{} panicked; answered internal_error", tool.name);

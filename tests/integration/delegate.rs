@@ -348,3 +348,33 @@ fn progress_names_files_relative_to_the_repository() {
     let base = delegation.base.path().display().to_string();
     assert!(messages.iter().all(|m| !m.contains(&base)), "a worktree path leaked into progress: {messages:?}");
 }
+
+#[test]
+fn a_server_killed_mid_delegate_has_its_worktree_cleaned_by_the_next_start() {
+    let mock = MockModel::start(vec![Step::Hang]);
+    let mut delegation = Delegation::new(&mock, &[]);
+    let repo = project();
+    let worktrees_before = repo.git(&["worktree", "list", "--porcelain"]);
+    let params = json!({"name": "codex_delegate", "arguments": {"task": "t", "workspace_root": repo.path()}});
+    delegation.server.send(json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": params}));
+    assert!(mock.wait_for_requests(1, Duration::from_secs(20)));
+    delegation.server.kill();
+    assert_eq!(std::fs::read_dir(delegation.base.path()).unwrap().count(), 1, "the killed server left its worktree");
+    assert_ne!(repo.git(&["worktree", "list", "--porcelain"]), worktrees_before);
+
+    let mut env = delegation.home.env();
+    env.push(("CODEX_IN_CLAUDE_WORKTREE_BASE".into(), delegation.base.path().display().to_string()));
+    let mut next = Server::start(&env);
+    next.initialize(json!({}));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_dir(delegation.base.path()).unwrap().count() > 0 {
+        assert!(Instant::now() < deadline, "the next server did not remove the orphaned worktree");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        repo.git(&["worktree", "list", "--porcelain"]),
+        worktrees_before,
+        "the repository's worktree list was not pruned"
+    );
+    assert!(live_pids_with_env("CODEX_HOME", delegation.home.path(), next.pid()).is_empty());
+}
