@@ -444,6 +444,11 @@ impl Captured {
     }
 }
 
+/// Whether `program` would be found by a child run with the server's environment.
+pub fn on_path(program: &str) -> bool {
+    resolve_program(program, &Env::InheritWithoutGit).is_some()
+}
+
 /// Starts `program` in a new session with stdin from `/dev/null` and stdout and stderr appended
 /// to `log`, and does not wait for it. Only the background-job launcher uses this: the child is
 /// meant to outlive its parent (no parent-death signal, no group kill).

@@ -44,6 +44,13 @@ fn start(call: &Call, tool: &str, check: Check) -> Value {
     if let Err(error) = check(call, &workspace, &mut meta) {
         return error_envelope(error, &meta);
     }
+    // A job that could only fail at once is not started.
+    if !crate::process::on_path(crate::codex::PROGRAM) {
+        return error_envelope(
+            ToolError::new(ErrorCode::CodexNotFound, "codex was not found on the server's PATH"),
+            &meta,
+        );
+    }
     let mut arguments = call.args.to_value();
     // The worker has no roots to resolve against: it gets the workspace this call resolved.
     arguments["workspace_root"] = json!(workspace.path.display().to_string());

@@ -327,7 +327,12 @@ const DELEGATE_CODES: &[ErrorCode] =
 const DELEGATE_DRY_RUN_CODES: &[ErrorCode] =
     &codes::<8>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, BUG_CODES]);
 
-const CONSULT_ASYNC_CODES: &[ErrorCode] = &codes::<6>(&[WORKSPACE_CODES, PREFLIGHT_CODES, BUG_CODES]);
+const CONSULT_ASYNC_CODES: &[ErrorCode] =
+    &codes::<7>(&[WORKSPACE_CODES, PREFLIGHT_CODES, &[E::CodexNotFound], BUG_CODES]);
+const REVIEW_ASYNC_CODES: &[ErrorCode] =
+    &codes::<12>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, &[E::CodexNotFound], BUG_CODES]);
+const DELEGATE_ASYNC_CODES: &[ErrorCode] =
+    &codes::<9>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, &[E::CodexNotFound], BUG_CODES]);
 /// A background job's life: unknown, not finished yet, or ended without a result.
 const JOB_LIFECYCLE_CODES: &[ErrorCode] = &[E::JobRunning, E::JobCancelled, E::JobTimeout, E::JobFailed];
 const JOB_CODES: &[ErrorCode] = &codes::<5>(&[WORKSPACE_CODES, &[E::JobNotFound], BUG_CODES]);
@@ -415,7 +420,7 @@ pub static ALL: &[Tool] = &[
         tier: Tier::Consult,
         params: REVIEW_ASYNC_PARAMS,
         annotations: ASKS_THE_MODEL,
-        error_codes: DRY_RUN_CODES,
+        error_codes: REVIEW_ASYNC_CODES,
         success_schema: jobs::started_schema,
         run: jobs::run_review_async,
     },
@@ -439,7 +444,7 @@ pub static ALL: &[Tool] = &[
         tier: Tier::Propose,
         params: DELEGATE_ASYNC_PARAMS,
         annotations: EDITS_A_WORKTREE,
-        error_codes: DELEGATE_DRY_RUN_CODES,
+        error_codes: DELEGATE_ASYNC_CODES,
         success_schema: jobs::started_schema,
         run: jobs::run_delegate_async,
     },
