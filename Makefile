@@ -19,11 +19,10 @@ run: build
 build:
 	@cargo build --release --locked
 
-## Everything CI checks: pinned test clients, formatting, lints, unit and integration tests (the
-## plugin included), and the static build.
-test: test-deps lint
+## Everything CI checks: pinned test clients, formatting, lints, the static build, unit and
+## integration tests (the plugin included). cargo test runs last so its summary ends the output.
+test: test-deps lint static
 	cargo test --locked
-	$(MAKE) --no-print-directory static
 
 ## The pinned real codex CLI (npm), the Python MCP SDK client, the pinned Claude Code CLI (npm,
 ## for `claude plugin validate`), all into the git-ignored .tools/, and the musl Rust target.
