@@ -1,7 +1,13 @@
 # codex-in-claude — the two quick-start commands are `make run` and `make test`.
 BIN := target/release/codex-in-claude
+# The static build: Linux, musl, for this machine's architecture (x86_64 unless overridden).
+TARGET ?= $(shell uname -m | sed -e 's/^amd64$$/x86_64/' -e 's/^arm64$$/aarch64/')-unknown-linux-musl
+STATIC_BIN := target/$(TARGET)/release/codex-in-claude
+# `make install` puts the static binary in $(PREFIX)/bin.
+PREFIX ?= $(HOME)/.local
+BINDIR ?= $(PREFIX)/bin
 
-.PHONY: run build test test-deps lint clean
+.PHONY: run build test test-deps lint static install uninstall plugin clean
 
 ## Build the release binary, report codex readiness, then serve MCP on stdin/stdout (Ctrl-D ends it).
 run: build
@@ -13,19 +19,45 @@ run: build
 build:
 	@cargo build --release --locked
 
-## Everything CI checks: pinned test clients, formatting, lints, unit and integration tests.
-test: test-deps lint
+## Everything CI checks: pinned test clients, formatting, lints, the static build, unit and
+## integration tests (the plugin included). cargo test runs last so its summary ends the output.
+test: test-deps lint static
 	cargo test --locked
 
-## The pinned real codex CLI (npm) and the Python MCP SDK client, into the git-ignored .tools/.
+## The pinned real codex CLI (npm), the Python MCP SDK client, the pinned Claude Code CLI (npm,
+## for `claude plugin validate`), all into the git-ignored .tools/, and the musl Rust target.
 test-deps:
 	scripts/install-codex.sh
 	scripts/install-mcp-client.sh
+	scripts/install-claude.sh
+	scripts/install-musl-target.sh $(TARGET)
 
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --locked --all-targets -- -D warnings
 
+## One statically linked, stripped binary (musl) that runs on any Linux of its architecture;
+## checked: static, stripped, answers --version from an empty environment.
+static:
+	scripts/install-musl-target.sh $(TARGET)
+	cargo build --release --locked --target $(TARGET)
+	scripts/check-static.sh $(STATIC_BIN)
+
+## Install the static binary as $(BINDIR)/codex-in-claude (PREFIX defaults to ~/.local).
+install: static
+	install -d "$(DESTDIR)$(BINDIR)"
+	install -m 0755 $(STATIC_BIN) "$(DESTDIR)$(BINDIR)/codex-in-claude"
+	@echo "installed $(DESTDIR)$(BINDIR)/codex-in-claude; make sure $(BINDIR) is on PATH"
+
+uninstall:
+	rm -f "$(DESTDIR)$(BINDIR)/codex-in-claude"
+
+## Bundle the static binary into the plugin (git-ignored), so the plugin needs nothing on PATH.
+plugin: static
+	install -m 0755 $(STATIC_BIN) plugin/bin/codex-in-claude-$(TARGET)
+	@echo "bundled plugin/bin/codex-in-claude-$(TARGET)"
+
 clean:
 	cargo clean
 	rm -rf .tools
+	rm -f plugin/bin/codex-in-claude-*

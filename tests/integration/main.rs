@@ -38,3 +38,5 @@ mod faults;
 mod cli;
 // The official Python MCP SDK as an independent client, with its schema validation on.
 mod sdk_client;
+// The Claude Code plugin: launcher, manifests, commands, skill, `claude plugin validate`.
+mod plugin;
