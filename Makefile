@@ -7,7 +7,7 @@ STATIC_BIN := target/$(TARGET)/release/codex-in-claude
 PREFIX ?= $(HOME)/.local
 BINDIR ?= $(PREFIX)/bin
 
-.PHONY: run build test test-deps lint static install uninstall plugin clean
+.PHONY: run build test test-deps lint fuzz soak static install uninstall plugin clean
 
 ## Build the release binary, report codex readiness, then serve MCP on stdin/stdout (Ctrl-D ends it).
 run: build
@@ -35,6 +35,16 @@ test-deps:
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --locked --all-targets -- -D warnings
+
+## Long protocol fuzzing: FUZZ_ITERATIONS messages (default 200000) on one connection; FUZZ_SEED replays.
+FUZZ_ITERATIONS ?= 200000
+fuzz: test-deps
+	FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) cargo test --locked --release --test integration fuzz -- --nocapture
+
+## The soak: SOAK_CALLS consults (default 1000) against the mock, memory and descriptors flat.
+SOAK_CALLS ?= 1000
+soak: test-deps
+	SOAK_CALLS=$(SOAK_CALLS) cargo test --locked --release --test integration soak -- --ignored --nocapture
 
 ## One statically linked, stripped binary (musl) that runs on any Linux of its architecture;
 ## checked: static, stripped, answers --version from an empty environment.

@@ -9,34 +9,17 @@
 set -eu
 
 CLAUDE_VERSION="2.1.330"
-REPO_ROOT=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd)
+. "$(dirname -- "$0")/npm-pinned.sh"
 PREFIX="$REPO_ROOT/.tools/claude"
 LINK="$PREFIX/claude"
 EXPECTED="$CLAUDE_VERSION (Claude Code)"
-
-version_of() {
-    # Prints nothing when the binary is missing or fails, so comparisons fail cleanly.
-    if [ -x "$1" ]; then
-        "$1" --version 2>/dev/null || true
-    fi
-}
 
 if [ "$(version_of "$LINK")" = "$EXPECTED" ]; then
     echo "claude $CLAUDE_VERSION already installed: $LINK"
     exit 0
 fi
 
-if ! command -v npm >/dev/null 2>&1; then
-    echo "install-claude.sh: npm not found on PATH; install Node.js/npm first" >&2
-    exit 1
-fi
-
-echo "Installing @anthropic-ai/claude-code@$CLAUDE_VERSION into $PREFIX"
-mkdir -p "$PREFIX"
-if ! npm install --prefix "$PREFIX" "@anthropic-ai/claude-code@$CLAUDE_VERSION" --no-audit --no-fund; then
-    echo "install-claude.sh: npm install of @anthropic-ai/claude-code@$CLAUDE_VERSION failed" >&2
-    exit 1
-fi
+npm_install_pinned install-claude.sh "@anthropic-ai/claude-code@$CLAUDE_VERSION" "$PREFIX"
 
 for candidate in \
     "$PREFIX/node_modules/@anthropic-ai/claude-code/bin/claude.exe" \

@@ -103,22 +103,20 @@ fn job_id<'a>(call: &'a Call) -> &'a str {
 }
 
 pub fn run_status(call: &Call) -> Value {
-    let (jobs, workspace) = match jobs_of(call) {
-        Ok(found) => found,
-        Err(envelope) => return envelope,
-    };
-    match jobs.view(job_id(call)) {
-        Some(view) => status_envelope(call, &jobs, &view, &workspace),
-        None => call.fail(not_found(call), Some(&workspace)),
-    }
+    report(call, Jobs::view)
 }
 
 pub fn run_cancel(call: &Call) -> Value {
+    report(call, Jobs::cancel)
+}
+
+/// A job's status after `look` (a read, or a cancel), or `job_not_found`.
+fn report(call: &Call, look: fn(&Jobs, &str) -> Option<View>) -> Value {
     let (jobs, workspace) = match jobs_of(call) {
         Ok(found) => found,
         Err(envelope) => return envelope,
     };
-    match jobs.cancel(job_id(call)) {
+    match look(&jobs, job_id(call)) {
         Some(view) => status_envelope(call, &jobs, &view, &workspace),
         None => call.fail(not_found(call), Some(&workspace)),
     }

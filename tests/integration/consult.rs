@@ -234,6 +234,13 @@ fn http_500_is_nonzero_exit() {
 }
 
 #[test]
+fn a_dropped_stream_is_nonzero_exit_with_codex_s_reason() {
+    let (error, _mock) = failing_consult(Step::DropStream, json!({}));
+    assert_eq!(error["code"], json!("nonzero_exit"), "{error}");
+    assert!(error["message"].as_str().unwrap().contains("stream"), "{error}");
+}
+
+#[test]
 fn rate_limits_are_retryable_with_a_delay() {
     let (error, _mock) = failing_consult(
         Step::failed("rate_limit_exceeded", "Rate limit reached for gpt-5.5. Please try again in 20s."),

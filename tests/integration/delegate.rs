@@ -366,15 +366,16 @@ fn a_server_killed_mid_delegate_has_its_worktree_cleaned_by_the_next_start() {
     env.push(("CODEX_IN_CLAUDE_WORKTREE_BASE".into(), delegation.base.path().display().to_string()));
     let mut next = Server::start(&env);
     next.initialize(json!({}));
+    // The orphan is removed first, then its repository pruned: wait for both.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while std::fs::read_dir(delegation.base.path()).unwrap().count() > 0 {
-        assert!(Instant::now() < deadline, "the next server did not remove the orphaned worktree");
+    while std::fs::read_dir(delegation.base.path()).unwrap().count() > 0
+        || repo.git(&["worktree", "list", "--porcelain"]) != worktrees_before
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the next server did not remove the orphaned worktree and prune the repository's worktree list"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(
-        repo.git(&["worktree", "list", "--porcelain"]),
-        worktrees_before,
-        "the repository's worktree list was not pruned"
-    );
     assert!(live_pids_with_env("CODEX_HOME", delegation.home.path(), next.pid()).is_empty());
 }

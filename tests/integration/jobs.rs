@@ -364,3 +364,35 @@ fn children_of(pid: i32) -> Vec<String> {
         })
         .collect()
 }
+
+#[test]
+fn corrupt_or_unwritable_job_state_never_leaves_a_job_running() {
+    // A state dir that cannot be created: the start fails cleanly, nothing runs.
+    let not_a_dir = tempfile::NamedTempFile::new().unwrap();
+    let mut setup = Setup::fake(&[]);
+    setup.env.push(("CODEX_IN_CLAUDE_STATE_DIR".into(), not_a_dir.path().join("state").display().to_string()));
+    let workspace = tempfile::tempdir().unwrap();
+    let mut server = setup.server();
+    let refused =
+        call(&mut server, "codex_consult_async", json!({"question": "q", "workspace_root": workspace.path()}));
+    assert_eq!(refused["error"]["code"], json!("internal_error"), "{refused}");
+    assert!(refused["error"]["repair"].as_str().unwrap().contains("STATE_DIR"), "{refused}");
+
+    // Corrupt files written into a finished job: it reads as failed or gone, never running.
+    let setup = Setup::fake(&[]);
+    let mut server = setup.server();
+    let finished = start(&mut server, "codex_consult_async", workspace.path(), json!({"question": "q"}));
+    wait_finished(&mut server, workspace.path(), &finished, Duration::from_secs(20));
+    std::fs::write(setup.job_dir(&finished).join("result.json"), b"{\"completed_epoch_ms\": 1, \"envel").unwrap();
+    std::fs::write(setup.job_dir(&finished).join("activity.json"), b"\x00\xff garbage").unwrap();
+    let status = call(&mut server, "codex_job_status", json!({"job_id": finished, "workspace_root": workspace.path()}));
+    assert_eq!(status["status"], json!("failed"), "{status}");
+    let second = start(&mut server, "codex_consult_async", workspace.path(), json!({"question": "q"}));
+    wait_finished(&mut server, workspace.path(), &second, Duration::from_secs(20));
+    std::fs::write(setup.job_dir(&second).join("spec.json"), b"not json").unwrap();
+    let gone = call(&mut server, "codex_job_status", json!({"job_id": second, "workspace_root": workspace.path()}));
+    assert_eq!(gone["error"]["code"], json!("job_not_found"), "{gone}");
+    let listed = call(&mut server, "codex_job_list", json!({"workspace_root": workspace.path()}));
+    assert_eq!(listed["ok"], json!(true), "{listed}");
+    assert!(listed["jobs"].as_array().unwrap().iter().all(|j| j["status"] != json!("running")), "{listed}");
+}

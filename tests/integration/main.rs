@@ -14,6 +14,8 @@ mod mock_model;
 mod codex_home;
 // Proves the mock and recipe against the real codex, independent of our server.
 mod codex_contract;
+// Load: concurrent calls on one connection; the soak (make soak).
+mod load;
 // Protocol fuzzing: random and hostile input on one connection.
 mod fuzz;
 // JSON-RPC and MCP protocol behaviour over raw pipes, both eras.

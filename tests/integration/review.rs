@@ -181,6 +181,8 @@ fn bad_refs_and_paths_are_rejected_before_any_spend() {
         (json!({"paths": ["../outside"]}), "invalid_paths"),
         (json!({"paths": ["/etc/passwd"]}), "invalid_paths"),
         (json!({"paths": [":(glob)*"]}), "invalid_paths"),
+        (json!({"paths": ["src/\u{0}lib.rs"]}), "invalid_paths"),
+        (json!({"paths": ["src/\u{1b}[31m"]}), "invalid_paths"),
     ];
     for (arguments, code) in cases {
         let result = call(&mut server, "codex_review_changes", &repo, arguments.clone());
@@ -270,4 +272,37 @@ fn dry_run_reports_what_would_be_sent_without_calling_the_model() {
     assert_eq!(dry["binary_files"], json!(["logo.png"]));
     assert_eq!(dry["context_summary"]["files_changed"], json!(2));
     assert_eq!(mock.requests().len(), 0, "a dry run never calls the model");
+}
+
+#[test]
+fn symlinks_pointing_outside_the_repository_are_never_followed() {
+    let mock = MockModel::start(vec![]);
+    let home = CodexHome::new(&mock);
+    let outside = tempfile::tempdir().unwrap();
+    let (first, second) = (outside.path().join("first-secret.txt"), outside.path().join("second-secret.txt"));
+    std::fs::write(&first, "FIRST-OUTSIDE-CONTENT\n").unwrap();
+    std::fs::write(&second, "SECOND-OUTSIDE-CONTENT\n").unwrap();
+    let repo = TestRepo::new();
+    std::os::unix::fs::symlink(&first, repo.path().join("tracked-link")).unwrap();
+    repo.commit("a link");
+    std::fs::remove_file(repo.path().join("tracked-link")).unwrap();
+    std::os::unix::fs::symlink(&second, repo.path().join("tracked-link")).unwrap();
+    std::os::unix::fs::symlink(&second, repo.path().join("untracked-link")).unwrap();
+    let mut server = server_for(&home, &[]);
+    let dry = call(&mut server, "codex_dry_run", &repo, json!({"untracked": "include"}));
+    assert_eq!(dry["ok"], json!(true), "{dry}");
+    assert_eq!(dry["coverage"]["untracked_files_included"], json!(1), "{dry}");
+    let text = dry.to_string();
+    assert!(!text.contains("OUTSIDE-CONTENT"), "a link was followed: {text}");
+    // What is reviewed is the link itself: its target path.
+    let review_log = {
+        let mock = MockModel::start(vec![Step::message(review_answer("pass", json!([])))]);
+        let home = CodexHome::new(&mock);
+        let mut server = server_for(&home, &[]);
+        let result = call(&mut server, "codex_review_changes", &repo, json!({"untracked": "include"}));
+        assert_eq!(result["ok"], json!(true), "{result}");
+        mock.request_log_text()
+    };
+    assert!(review_log.contains("second-secret.txt"), "the link target path is the reviewed content");
+    assert!(!review_log.contains("OUTSIDE-CONTENT"), "a link was followed into the request");
 }
