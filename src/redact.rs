@@ -14,10 +14,12 @@
 //!   input), and a JWT is only tried at the start of a base64url run, so each run takes part in at
 //!   most three tries (as header, payload or signature).
 //! - Patterns: provider tokens recognised by their prefix (AWS, GitHub, GitLab, Slack, OpenAI,
-//!   Anthropic, Stripe, Google, npm, PyPI), JWTs, `Bearer`/`Basic` credentials, values after a
-//!   secret-looking label (`api_key=`, `"password": `, …), passwords in connection strings, and
-//!   private-key blocks (BEGIN/END lines kept, body masked, an unterminated block masked to the
-//!   end). Labelled values that read as code (`token = self.settings.token`) or placeholders
+//!   Anthropic, Stripe, Google, npm, PyPI, Hugging Face, SendGrid), JWTs, `Bearer`/`Basic`
+//!   credentials, values after a secret-looking label (`api_key=`, `"password": `, `\"token\":`
+//!   of JSON inside JSON, `--api-key VALUE`, `<password>VALUE</password>`), passwords in
+//!   connection strings, and private-key blocks (BEGIN/END lines kept, body masked, an
+//!   unterminated block masked to the end). A password label also takes a quoted phrase with
+//!   spaces and an unquoted value of 6+ characters with a digit or symbol in it. Labelled values that read as code (`token = self.settings.token`) or placeholders
 //!   (`${TOKEN}`, `changeme`) are left alone: masking ordinary code made reviews worse.
 //! - Diffs are redacted file by file: a secret-looking file is withheld whole, other files have
 //!   their content lines scanned with the `+`/`-`/space prefix kept, and every byte that is not
@@ -163,10 +165,13 @@ const TOKEN: u16 = 1 << 5;
 /// A labelled value: a token plus the punctuation passwords carry (`! @ # $ % ^`), so no suffix
 /// of a password survives next to its marker.
 const VALUE: u16 = 1 << 6;
+/// `\\`, escaping a quote.
+const BACKSLASH: u16 = 1 << 11;
 /// Blanks between a label, its separator and its value (never a newline).
 const BLANK: u16 = 1 << 7;
 const WHITESPACE: u16 = 1 << 8;
-/// Bytes where a matcher may start anywhere: separators (`:`, `=`) and the dash of a PEM line.
+/// Bytes where a matcher may start anywhere: separators (`:`, `=`), the dash of a PEM line or a
+/// `--flag`, and the `>` that ends an XML start tag.
 const TRIGGER: u16 = 1 << 9;
 /// Letters where a matcher may start at the start of a word: first letters of token prefixes,
 /// JWTs and `Bearer`/`Basic`. Inside a word they are skipped like any other byte.
@@ -201,10 +206,13 @@ const fn classes() -> [u16; 256] {
         if matches!(c, b' ' | b'\t') {
             class |= BLANK;
         }
+        if c == b'\\' {
+            class |= BACKSLASH;
+        }
         if c.is_ascii_whitespace() || c == 0x0b {
             class |= WHITESPACE;
         }
-        if matches!(c, b':' | b'=' | b'-') {
+        if matches!(c, b':' | b'=' | b'-' | b'>') {
             class |= TRIGGER;
         }
         // Prefixed tokens are added below.
@@ -277,6 +285,10 @@ const MAX_QUOTED: usize = 256;
 const MAX_USERINFO: usize = 256;
 /// Longest JWT header segment (the header is a small JSON object).
 const MAX_JWT_HEADER: usize = 512;
+/// Most backslashes escaping a quote (`\\\"`: JSON in a string in JSON).
+const MAX_ESCAPES: usize = 8;
+/// Longest `--flag` or XML element name looked at.
+const MAX_FLAG: usize = 64;
 /// Longest label word (`authorization`).
 const MAX_LABEL_WORD: usize = 13;
 /// Longest `[A-Z0-9 ]` label inside `-----BEGIN …-----`.
@@ -307,6 +319,8 @@ const PREFIX_RULES: &[PrefixRule] = &[
     PrefixRule { prefix: b"AKIA", body: UPPER_DIGIT, min: 16, exact: true, tail: 0 },
     PrefixRule { prefix: b"ASIA", body: UPPER_DIGIT, min: 16, exact: true, tail: 0 },
     open(b"AIza", B64URL, 35),
+    // SendGrid: `SG.` + 22 + `.` + 43.
+    open(b"SG.", TOKEN, 50),
     open(b"github_pat_", WORD, 20),
     open(b"ghp_", WORD, 20),
     open(b"gho_", WORD, 20),
@@ -319,6 +333,7 @@ const PREFIX_RULES: &[PrefixRule] = &[
     open(b"xoxp-", SLACK, 20),
     open(b"xoxr-", SLACK, 20),
     open(b"xoxs-", SLACK, 20),
+    open(b"xapp-", SLACK, 20),
     open(b"sk-ant-", B64URL, 20),
     open(b"sk-proj-", B64URL, 20),
     open(b"sk-svcacct-", B64URL, 20),
@@ -330,6 +345,12 @@ const PREFIX_RULES: &[PrefixRule] = &[
     open(b"rk_test_", ALNUM, 16),
     open(b"npm_", ALNUM, 30),
     open(b"pypi-", B64URL, 16),
+    // Hugging Face.
+    open(b"hf_", ALNUM, 30),
+    // A Slack incoming webhook: the path after `services/` is the credential.
+    open(b"hooks.slack.com/services/", TOKEN, 20),
+    // Stripe webhook signing secret.
+    open(b"whsec_", ALNUM, 24),
 ];
 
 /// Last words of a label whose value is a secret (compared case-insensitively).
@@ -431,7 +452,8 @@ impl<'a> Scanner<'a> {
             }
             let resume = match c {
                 b':' | b'=' => self.separator(i),
-                b'-' => self.private_key(i),
+                b'-' => self.private_key(i).or_else(|| self.cli_flag(i)),
+                b'>' => self.xml_element(i),
                 b'e' => self.jwt(i),
                 b'B' | b'b' => self.auth_scheme(i),
                 _ => self.prefixed_token(i),
@@ -562,21 +584,23 @@ impl<'a> Scanner<'a> {
             _ => 1,
         };
         let label = label_before(bytes, i)?;
-        let mut start = skip_blanks(bytes, i + separator_len)?;
-        // An opening quote, also the escaped `\"` of JSON inside a string.
-        let quote = match (bytes.get(start).copied(), bytes.get(start + 1).copied()) {
-            (Some(b'\\'), Some(q)) if is_quote(q) => Some((q, true)),
-            (Some(q), _) if is_quote(q) => Some((q, false)),
-            _ => None,
-        };
-        if let Some((quote, escaped)) = quote {
-            start += if escaped { 2 } else { 1 };
-            let end = run_until_quote(bytes, start, quote, escaped);
-            let closed = if escaped {
-                bytes.get(end) == Some(&b'\\') && bytes.get(end + 1) == Some(&quote)
-            } else {
-                bytes.get(end) == Some(&quote)
-            };
+        let start = skip_blanks(bytes, i + separator_len)?;
+        self.labelled_value(start, label)
+    }
+
+    /// The value of a secret label, starting at `start` (after the separator and its blanks):
+    /// quoted (also `\"…\"`, and `\\\"…\\\"` of JSON inside JSON) or not.
+    fn labelled_value(&mut self, mut start: usize, label: Label) -> Option<usize> {
+        let bytes = self.bytes;
+        // An opening quote after its escaping backslashes, if any.
+        let escapes = run_end(bytes, start, BACKSLASH, MAX_ESCAPES + 1) - start;
+        let quote = bytes.get(start + escapes).copied().filter(|&q| is_quote(q) && escapes <= MAX_ESCAPES);
+        if let Some(quote) = quote {
+            start += escapes + 1;
+            // A human-chosen password may be a phrase; a key is one token.
+            let end = run_until_quote(bytes, start, quote, escapes > 0, label == Label::Password);
+            let closing = run_end(bytes, end, BACKSLASH, escapes + 1) - end;
+            let closed = closing == escapes && bytes.get(end + closing) == Some(&quote);
             if closed {
                 return self.quoted_value(start, end, label);
             }
@@ -608,7 +632,7 @@ impl<'a> Scanner<'a> {
         let at_cut = self.runs_into_cut(run);
         let end = if at_cut { run } else { trim_dots(bytes, start, run) };
         let value = &bytes[start..end];
-        if !at_cut && value.len() < 16 {
+        if !at_cut && value.len() < 16 && !(label == Label::Password && short_password(value)) {
             return None;
         }
         if value.len() <= MAX_EXEMPT
@@ -647,6 +671,46 @@ impl<'a> Scanner<'a> {
             }
             _ => None,
         }
+    }
+
+    /// `--api-key VALUE`, `--password VALUE`: a command-line flag named like a secret, its value
+    /// after blanks (`--api-key=VALUE` is a separator's business).
+    fn cli_flag(&mut self, i: usize) -> Option<usize> {
+        let bytes = self.bytes;
+        if bytes.get(i + 1) != Some(&b'-') || (i > 0 && bytes[i - 1] == b'-') {
+            return None;
+        }
+        let name_end = run_end(bytes, i + 2, B64URL, MAX_FLAG + 1);
+        if name_end == i + 2 || name_end - (i + 2) > MAX_FLAG || !has(*bytes.get(name_end)?, BLANK) {
+            return None;
+        }
+        let label = label_ending_at(bytes, name_end)?;
+        let start = skip_blanks(bytes, name_end)?;
+        self.labelled_value(start, label)
+    }
+
+    /// `<password>VALUE</password>`, `<apiKey>VALUE</apiKey>`: an XML element named like a
+    /// secret, judged like a quoted value. At the `>` of the start tag; attributes are not read.
+    fn xml_element(&mut self, i: usize) -> Option<usize> {
+        let bytes = self.bytes;
+        let mut name_start = i;
+        while name_start > 0
+            && i - name_start <= MAX_FLAG
+            && (has(bytes[name_start - 1], B64URL) || bytes[name_start - 1] == b'.')
+        {
+            name_start -= 1;
+        }
+        if name_start == i || name_start == 0 || bytes[name_start - 1] != b'<' {
+            return None;
+        }
+        let label = label_ending_at(bytes, i)?;
+        let start = i + 1;
+        let limit = bytes.len().min(start + MAX_QUOTED + 1);
+        let end = (start..limit).find(|&p| matches!(bytes[p], b'<' | b'\n' | b'\r')).unwrap_or(limit);
+        if bytes[end..].starts_with(b"</") {
+            return self.quoted_value(start, end, label);
+        }
+        (end > start && self.runs_into_cut(end)).then(|| self.push(start, end, true))
     }
 
     /// At `-----BEGIN … PRIVATE KEY-----`: the marker is kept and the body masked.
@@ -706,10 +770,19 @@ fn label_before(bytes: &[u8], separator: usize) -> Option<Label> {
     }
     if end > 0 && is_quote(bytes[end - 1]) {
         end -= 1;
-        if end > 0 && bytes[end - 1] == b'\\' {
+        // `\"`, `\\\"`: a quote escaped once or more (JSON inside a string, inside JSON).
+        let mut escapes = 0;
+        while end > 0 && bytes[end - 1] == b'\\' && escapes < MAX_ESCAPES {
             end -= 1;
+            escapes += 1;
         }
     }
+    label_ending_at(bytes, end)
+}
+
+/// The label whose name ends at `end`, if its last word names a secret and no qualifier in
+/// front of it says otherwise (`public_key`).
+fn label_ending_at(bytes: &[u8], end: usize) -> Option<Label> {
     let word_start = last_word_start(bytes, end)?;
     let word = &bytes[word_start..end];
     let label = if PASSWORD_WORDS.iter().any(|w| word.eq_ignore_ascii_case(w)) {
@@ -741,6 +814,11 @@ fn last_word_start(bytes: &[u8], end: usize) -> Option<usize> {
     let lowercase = last.is_ascii_lowercase();
     let mut start = end - 1;
     while start > 0 && bytes[start - 1].is_ascii_alphabetic() && bytes[start - 1].is_ascii_lowercase() == lowercase {
+        // The `n` of an escaped line break (`\npassword`, text inside a JSON string) is no part
+        // of the word.
+        if start >= 2 && bytes[start - 2] == b'\\' && matches!(bytes[start - 1], b'n' | b't' | b'r') {
+            break;
+        }
         start -= 1;
         if end - start > MAX_LABEL_WORD {
             return None;
@@ -804,6 +882,8 @@ fn is_code_reference(value: &[u8], after: &[u8]) -> bool {
     let blanks = after.iter().take(MAX_GAP).take_while(|&&c| has(c, BLANK)).count();
     match after.get(blanks) {
         Some(b'(' | b'[') => true,
+        // `--next-flag` on a command line is no operator.
+        Some(b'-') if after.get(blanks + 1) == Some(&b'-') => false,
         // Spaced only: `x=abc&page=2` is a query string, `a + b` is code.
         Some(b'+' | b'-' | b'*' | b'/' | b'%' | b'|' | b'&') => blanks > 0,
         _ => false,
@@ -821,11 +901,23 @@ fn is_quote(c: u8) -> bool {
 
 /// End of a quoted value's content: up to the closing quote (`\` for an escaped `\"`), a blank or
 /// line break, or `MAX_QUOTED + 1` bytes.
-fn run_until_quote(bytes: &[u8], start: usize, quote: u8, escaped: bool) -> usize {
+/// With `blanks`, spaces and tabs are part of the value (a passphrase); a line break never is.
+fn run_until_quote(bytes: &[u8], start: usize, quote: u8, escaped: bool, blanks: bool) -> usize {
     let limit = bytes.len().min(start + MAX_QUOTED + 1);
     (start..limit)
-        .find(|&p| bytes[p] == quote || (escaped && bytes[p] == b'\\') || has(bytes[p], WHITESPACE))
+        .find(|&p| {
+            bytes[p] == quote
+                || (escaped && bytes[p] == b'\\')
+                || (has(bytes[p], WHITESPACE) && !(blanks && has(bytes[p], BLANK)))
+        })
         .unwrap_or(limit)
+}
+
+/// An unquoted password shorter than the usual minimum (`password=hunter2`): 6 to 15 characters
+/// with a digit or a symbol in them. One made of letters only reads like a name or a type
+/// (`password: String`, `password: PasswordHash`) and is left alone.
+fn short_password(value: &[u8]) -> bool {
+    value.len() >= 6 && value.iter().any(|&c| !c.is_ascii_alphabetic() && c != b'_')
 }
 
 /// A URL's userinfo cannot contain these; they end the authority or the URL.
@@ -1230,6 +1322,38 @@ mod tests {
             "-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBF\n-----END PGP PRIVATE KEY BLOCK-----",
             "-----BEGIN PGP PRIVATE KEY BLOCK-----\n[M]\n-----END PGP PRIVATE KEY BLOCK-----",
         ),
+        // Shapes from the secrets corpus (fixtures/secrets/corpus.tsv).
+        (
+            "mytool deploy --api-key Fq9FakeCliApiKey0123456789abcd --region eu",
+            "mytool deploy --api-key [M] --region eu",
+        ),
+        ("psql-admin --password FakeCliPw3 --host db", "psql-admin --password [M] --host db"),
+        ("      <password>FakeMavenPassw0rd</password>", "      <password>[M]</password>"),
+        ("<db.apiKey>FakeXmlApiKey0123456789abcdef</db.apiKey>", "<db.apiKey>[M]</db.apiKey>"),
+        (r#"passphrase: "correct horse battery staple""#, r#"passphrase: "[M]""#),
+        (r#"password = "Fake My Cnf Pass 4""#, r#"password = "[M]""#),
+        ("password=hunter22", "password=[M]"),
+        ("db_password: s3cr3t!", "db_password: [M]"),
+        ("ENV DB_PASSWORD=FakeDockerPw5", "ENV DB_PASSWORD=[M]"),
+        ("?user=app&password=FakeJdbcPw88", "?user=app&password=[M]"),
+        ("APP_TOKEN = xapp-1-A0FAKE12345-1234567890123-fakeapptoken", "APP_TOKEN = [M]"),
+        ("login(\"hf_FakeHuggingFaceToken0123456789abcdefGH\")", "login(\"[M]\")"),
+        (
+            "SendGridAPIClient('SG.FakeKeyId0123456789ab.FakeSecretPart0123456789abcdefghijklmnopq')",
+            "SendGridAPIClient('[M]')",
+        ),
+        ("const s = 'whsec_FakeWebhookSigningSecret0123456789ab';", "const s = '[M]';"),
+        ("curl https://hooks.slack.com/services/T0FAKE123/B0FAKE456/FakeWebhookSecret0123", "curl https://[M]"),
+        // JSON inside a JSON string (a raw answer, a log line): escaped quotes and line breaks.
+        (r#"{"body":"{\"password\":\"FakeEscapedPw99\"}"}"#, r#"{"body":"{\"password\":\"[M]\"}"}"#),
+        (
+            r#"{\"log\": \"{\\\"api_key\\\": \\\"abcdefghijklmnop1234\\\"}\"}"#,
+            r#"{\"log\": \"{\\\"api_key\\\": \\\"[M]\\\"}\"}"#,
+        ),
+        (
+            r#"{"summary": "a\npassword = \"FakeTomlPassw0rd\"\ntoken = abcdefghijklmnop1234"}"#,
+            r#"{"summary": "a\npassword = \"[M]\"\ntoken = [M]"}"#,
+        ),
         // Spans of different patterns merge into one marker.
         ("api_key=AKIAABCDEFGHIJKLMNOP", "api_key=[M]"),
         ("token: sk-proj-abcdefghijklmnopqrstuvwx", "token: [M]"),
@@ -1296,6 +1420,20 @@ mod tests {
         "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 user@host",
         "-----BEGIN CERTIFICATE-----\nMIIDdzCCAl+gAwIBAgIE\n-----END CERTIFICATE-----",
         "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYI\n-----END PUBLIC KEY-----",
+        // Flags, elements and short values that are not secrets.
+        "Pass --password-file /run/secrets/db to read it from a file.",
+        "mytool deploy --api-key $MYTOOL_API_KEY --region eu-west-1",
+        "ls --sort size --color auto",
+        "pub struct Login { pub username: String, pub password: String }",
+        "    password: PasswordHash,",
+        "password_min_length: 12",
+        "    <passwordEncoder>bcrypt</passwordEncoder>",
+        "    <key>API_TOKEN</key>",
+        "<token>short</token>",
+        "if (a > b && c >= d) { return x->y; }",
+        "Vec<Token>::new()",
+        r#"password: "{{ vault_db_password }}""#,
+        r#"{"text": "see\nkeyboard = layout"}"#,
         // Already redacted text stays as it is.
         "api_key = \"[redacted: secret value]\" and postgres://u:[redacted: secret value]@h",
     ];
@@ -1513,6 +1651,10 @@ mod tests {
             "key: key ".repeat(N / 9),
             "-----BEGIN CERTIFICATE-----\n".repeat(N / 28),
             "x = a.b(c) + d[e]; // https://h:1/p?q=u@v\n".repeat(N / 42),
+            "--api-key ".repeat(N / 10),
+            "<password>".repeat(N / 10),
+            format!("password: {}\"", "\\".repeat(MAX_ESCAPES + 1)).repeat(N / 20),
+            "\\npassword".repeat(N / 11),
         ];
         for input in &unchanged {
             let out = text(input);

@@ -36,6 +36,8 @@ mod jobs;
 mod consult;
 // Fault injection with the fake codex: garbage, floods, crashes, grandchildren, drift.
 mod faults;
+// The secrets corpus through every outbound surface: nothing leaks, benign code survives.
+mod secrets;
 // consult, review and dry-run from a shell.
 mod cli;
 // The official Python MCP SDK as an independent client, with its schema validation on.
