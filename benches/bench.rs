@@ -52,6 +52,7 @@ const COLD_START_RUNS: usize = 15;
 const MEMORY_RUNS: usize = 3;
 const MEMORY_CALLS: usize = 100;
 const CONSULT_RUNS: usize = 25;
+const FAKE_CONSULT_RUNS: usize = 40;
 const DRY_RUN_CALLS_OURS: usize = 60;
 const DRY_RUN_CALLS_ORIGINAL: usize = 20;
 const DIFF_LINES: usize = 5_000;
@@ -123,7 +124,43 @@ fn main() {
     );
 
     eprintln!("bench: codex_consult vs bare codex exec ({CONSULT_RUNS} interleaved rounds)");
-    consult_overhead(&mut report, &ours, &original, &codex_dir, &env);
+    let real = CodexUnderTest {
+        label: "real codex",
+        program: codex_dir.join("codex"),
+        vars: &env.vars,
+        rounds: CONSULT_RUNS,
+        note: format!(
+            "real codex {} against the loopback mock, all three with the same environment; bare codex ran \
+             `codex exec --json --sandbox read-only --cd W --output-last-message F --ephemeral \
+             --skip-git-repo-check --output-schema S -`, the prompt on stdin",
+            codex_home::CODEX_VERSION
+        ),
+    };
+    consult_overhead(&mut report, &ours, &original, &real);
+    // The same with the test suite's fake codex (a shell script that answers at once): codex's
+    // own run-to-run noise (tens of ms) no longer hides a server cost of a few ms.
+    let fake_dir = root.join("fixtures/fake-codex");
+    let fake_vars: Vec<(String, String)> = env
+        .vars
+        .iter()
+        .filter(|(k, _)| k != "PATH")
+        .cloned()
+        .chain([
+            ("PATH".to_string(), format!("{}:/usr/local/bin:/usr/bin:/bin", fake_dir.display())),
+            ("FAKE_CODEX_EXEC".to_string(), "answer".to_string()),
+            ("FAKE_CODEX_LOGIN".to_string(), "ok".to_string()),
+        ])
+        .collect();
+    let fake = CodexUnderTest {
+        label: "instant fake codex",
+        program: fake_dir.join("codex"),
+        vars: &fake_vars,
+        rounds: FAKE_CONSULT_RUNS,
+        note: "fixtures/fake-codex/codex in answer mode (a shell script, no model), same flags; isolates each \
+               server's own cost"
+            .into(),
+    };
+    consult_overhead(&mut report, &ours, &original, &fake);
     assert_eq!(mock.unscripted_requests().len(), 0, "a codex run got no scripted answer");
 
     eprintln!("bench: codex_dry_run on a {DIFF_LINES}-line diff");
@@ -593,15 +630,25 @@ fn peak_rss(flavor: &Flavor, env: &ServerEnv) -> (Stats, Stats) {
     (Stats::new(after_list), Stats::new(after_calls))
 }
 
-/// Consult through each server and a bare `codex exec`, interleaved round by round.
-fn consult_overhead(report: &mut Report, ours: &Path, original: &Path, codex_dir: &Path, env: &ServerEnv) {
-    let vars = &env.vars;
+/// Which codex a consult-overhead measurement runs.
+struct CodexUnderTest<'a> {
+    /// Row label prefix.
+    label: &'static str,
+    program: PathBuf,
+    vars: &'a [(String, String)],
+    rounds: usize,
+    note: String,
+}
+
+/// `codex_consult` through each server and a bare `codex exec` with the same flags, prompt and
+/// environment, interleaved round by round so drift on a shared machine hits all three alike.
+fn consult_overhead(report: &mut Report, ours: &Path, original: &Path, codex: &CodexUnderTest) {
     let workspace = tempfile::tempdir().expect("consult workspace");
     let workspace_path = workspace.path().canonicalize().expect("canonical workspace");
 
-    let mut our_server = Server::start(ours, vars);
+    let mut our_server = Server::start(ours, codex.vars);
     our_server.handshake();
-    let mut original_server = Server::start(original, vars);
+    let mut original_server = Server::start(original, codex.vars);
     original_server.handshake();
     let arguments = json!({"question": QUESTION, "workspace_root": workspace_path});
 
@@ -613,7 +660,7 @@ fn consult_overhead(report: &mut Report, ours: &Path, original: &Path, codex_dir
     let bare = |round: usize| -> Duration {
         let last_message = scratch.path().join(format!("last-{round}.txt"));
         let started = Instant::now();
-        let mut child = Command::new(codex_dir.join("codex"))
+        let mut child = Command::new(&codex.program)
             .args(["exec", "--json", "--sandbox", "read-only", "--cd"])
             .arg(&workspace_path)
             .arg("--output-last-message")
@@ -622,7 +669,7 @@ fn consult_overhead(report: &mut Report, ours: &Path, original: &Path, codex_dir
             .arg(&schema_path)
             .arg("-")
             .env_clear()
-            .envs(vars.iter().map(|(k, v)| (k, v)))
+            .envs(codex.vars.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -649,7 +696,7 @@ fn consult_overhead(report: &mut Report, ours: &Path, original: &Path, codex_dir
 
     // Round 0 is a warm-up: page cache, the original's cached `codex exec --help` probe.
     let (mut bare_ms, mut ours_ms, mut original_ms) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 0..=CONSULT_RUNS {
+    for round in 0..=codex.rounds {
         let b = bare(round);
         let o = timed_call(&mut our_server);
         let p = timed_call(&mut original_server);
@@ -670,10 +717,18 @@ fn consult_overhead(report: &mut Report, ours: &Path, original: &Path, codex_dir
     let over_ours = ours_stats.median() - bare_stats.median();
     let over_original = original_stats.median() - bare_stats.median();
 
-    report.single("bare `codex exec` (same flags, prompt, mock)", "ms", &bare_stats, "baseline".into(), None);
-    report.compare("codex_consult through the server", "ms", &ours_stats, &original_stats, Better::Lower, None);
+    let label = codex.label;
+    report.single(&format!("{label}: bare `codex exec`"), "ms", &bare_stats, "baseline".into(), None);
+    report.compare(
+        &format!("{label}: codex_consult via server"),
+        "ms",
+        &ours_stats,
+        &original_stats,
+        Better::Lower,
+        None,
+    );
     report.rows.push(Row {
-        name: "per-call overhead over bare codex (per round)".into(),
+        name: format!("{label}: overhead over bare (per round)"),
         unit: "ms".into(),
         ours: ours_over,
         original: Some(original_over),
@@ -681,12 +736,7 @@ fn consult_overhead(report: &mut Report, ours: &Path, original: &Path, codex_dir
         target: Some(("< 10 ms".into(), over_ours < 10.0)),
         note: None,
     });
-    report.note_last(&format!(
-        "real codex {} against the loopback mock; prompt {} bytes; bare codex ran `codex exec --json --sandbox \
-         read-only --cd W --output-last-message F --ephemeral --skip-git-repo-check --output-schema S -`",
-        codex_home::CODEX_VERSION,
-        prompt.len()
-    ));
+    report.note_last(&format!("{}; prompt {} bytes", codex.note, prompt.len()));
 }
 
 /// A consult answer in the output schema's shape (as `tests/integration/consult.rs` uses).
@@ -935,46 +985,43 @@ fn job_scaling(report: &mut Report, ours: &Path, root: &Path) {
         }
     }
 
-    for (count, workspace) in JOB_COUNTS.iter().zip(&canonical) {
-        let arguments = json!({"workspace_root": workspace});
-        let listed = server.call("codex_job_list", arguments.clone());
-        assert_eq!(listed["jobs"].as_array().map(Vec::len), Some(*count), "job_list at {count}");
-        let probe = listed["jobs"][count / 2]["job_id"].as_str().expect("a job id").to_string();
-        let list_stats = Stats::new(
-            (0..JOB_LIST_RUNS)
-                .map(|_| {
-                    let started = Instant::now();
-                    server.call("codex_job_list", arguments.clone());
-                    ms(started.elapsed())
-                })
-                .collect(),
-        );
-        let status_arguments = json!({"job_id": probe, "workspace_root": workspace});
-        let status_stats = Stats::new(
-            (0..JOB_STATUS_RUNS)
-                .map(|_| {
-                    let started = Instant::now();
-                    let status = server.call("codex_job_status", status_arguments.clone());
-                    let elapsed = started.elapsed();
-                    assert_eq!(status["status"], "done");
-                    ms(elapsed)
-                })
-                .collect(),
-        );
-        report.single(
-            &format!("codex_job_list, {count} jobs"),
-            "ms",
-            &list_stats,
-            format!("{} ms", fmt_num(list_stats.median())),
-            None,
-        );
-        report.single(
-            &format!("codex_job_status, {count} jobs"),
-            "ms",
-            &status_stats,
-            format!("{} ms", fmt_num(status_stats.median())),
-            None,
-        );
+    // One probe job per set (from the middle of the newest-first list), then the calls
+    // interleaved round-robin over the sets, so drift on a shared machine hits every set alike.
+    let probes: Vec<String> = JOB_COUNTS
+        .iter()
+        .zip(&canonical)
+        .map(|(count, workspace)| {
+            let listed = server.call("codex_job_list", json!({"workspace_root": workspace}));
+            assert_eq!(listed["jobs"].as_array().map(Vec::len), Some(*count), "job_list at {count}");
+            listed["jobs"][count / 2]["job_id"].as_str().expect("a job id").to_string()
+        })
+        .collect();
+    let mut list_ms = vec![Vec::new(); JOB_COUNTS.len()];
+    let mut status_ms = vec![Vec::new(); JOB_COUNTS.len()];
+    for round in 0..JOB_STATUS_RUNS.max(JOB_LIST_RUNS) {
+        for (set, workspace) in canonical.iter().enumerate() {
+            if round < JOB_LIST_RUNS {
+                let started = Instant::now();
+                server.call("codex_job_list", json!({"workspace_root": workspace}));
+                list_ms[set].push(ms(started.elapsed()));
+            }
+            if round < JOB_STATUS_RUNS {
+                let arguments = json!({"job_id": probes[set], "workspace_root": workspace});
+                let started = Instant::now();
+                let status = server.call("codex_job_status", arguments);
+                let elapsed = started.elapsed();
+                assert_eq!(status["status"], "done");
+                status_ms[set].push(ms(elapsed));
+            }
+        }
+    }
+    for (set, count) in JOB_COUNTS.iter().enumerate() {
+        let list_stats = Stats::new(list_ms[set].clone());
+        let status_stats = Stats::new(status_ms[set].clone());
+        let list_headline = format!("{} ms", fmt_num(list_stats.median()));
+        report.single(&format!("codex_job_list, {count} jobs"), "ms", &list_stats, list_headline, None);
+        let status_headline = format!("{} ms", fmt_num(status_stats.median()));
+        report.single(&format!("codex_job_status, {count} jobs"), "ms", &status_stats, status_headline, None);
     }
     // The flatness verdict compares status at the largest and smallest sets.
     let status_rows: Vec<&Row> = report.rows.iter().filter(|r| r.name.starts_with("codex_job_status")).collect();
