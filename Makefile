@@ -7,7 +7,7 @@ STATIC_BIN := target/$(TARGET)/release/codex-in-claude
 PREFIX ?= $(HOME)/.local
 BINDIR ?= $(PREFIX)/bin
 
-.PHONY: run build test test-deps lint fuzz soak static install uninstall plugin clean
+.PHONY: run build test test-deps lint fuzz soak static install uninstall plugin bench clean
 
 ## Build the release binary, report codex readiness, then serve MCP on stdin/stdout (Ctrl-D ends it).
 run: build
@@ -66,6 +66,15 @@ uninstall:
 plugin: static
 	install -m 0755 $(STATIC_BIN) plugin/bin/codex-in-claude-$(TARGET)
 	@echo "bundled plugin/bin/codex-in-claude-$(TARGET)"
+
+## Benchmarks, not part of `make test`: this server vs the original Python server
+## (codex-in-claude 0.2.0 from PyPI, in the git-ignored .tools/original-venv) and a bare
+## `codex exec` (the pinned codex against a loopback mock model). Prints a table and writes
+## target/bench/results.json; see the README's "Performance" section.
+bench: build
+	scripts/install-original.sh
+	scripts/install-codex.sh
+	cargo bench --locked --bench bench
 
 clean:
 	cargo clean
