@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use codex_home::CodexHome;
-use mock_model::{MockModel, Step};
+use mock_model::{MockModel, Step, consult_answer};
 
 /// How long any single response may take before the benchmark gives up loudly.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -83,7 +83,10 @@ fn main() {
     let mut report = Report::default();
     // Every codex run of the benchmark gets a valid consult answer; only the consult rows run
     // codex (three runs per round, plus the warm-up round).
-    let mock = MockModel::start(vec![Step::message(consult_answer()); 3 * (CONSULT_RUNS + 1)]);
+    let mock = MockModel::start(vec![
+        Step::message(consult_answer("Return an error instead of unwrap()."));
+        3 * (CONSULT_RUNS + 1)
+    ]);
     let home = CodexHome::new(&mock);
     let env = ServerEnv::new(&home);
     let servers = [Flavor::Ours(ours.clone()), Flavor::Original(original.clone())];
@@ -737,21 +740,6 @@ fn consult_overhead(report: &mut Report, ours: &Path, original: &Path, codex: &C
         note: None,
     });
     report.note_last(&format!("{}; prompt {} bytes", codex.note, prompt.len()));
-}
-
-/// A consult answer in the output schema's shape (as `tests/integration/consult.rs` uses).
-fn consult_answer() -> String {
-    json!({
-        "summary": "Parsing user input with unwrap() panics on bad values; return an error instead.",
-        "findings": [{
-            "severity": "medium", "title": "Unchecked unwrap", "file": "src/config.rs", "line": 7, "line_end": null,
-            "evidence": "value.parse().unwrap()", "risk": "panics on bad input", "recommendation": "return an error"
-        }],
-        "questions": ["Is the input trusted?"],
-        "assumptions": [],
-        "next_steps": ["Add a test"]
-    })
-    .to_string()
 }
 
 /// A repository whose working tree differs from HEAD by `DIFF_LINES` added lines over 10 files,

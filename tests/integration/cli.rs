@@ -7,8 +7,7 @@ use std::process::{Command, Output};
 use serde_json::{Value, json};
 
 use crate::codex_home::CodexHome;
-use crate::consult::consult_answer;
-use crate::mock_model::{MockModel, Step};
+use crate::mock_model::{MockModel, Step, consult_answer};
 use crate::repo::TestRepo;
 use crate::support::binary;
 

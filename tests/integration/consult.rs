@@ -7,23 +7,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::codex_home::CodexHome;
-use crate::mock_model::{MockModel, Step, USAGE_INPUT_TOKENS, USAGE_OUTPUT_TOKENS};
+use crate::mock_model::{MockModel, Step, USAGE_INPUT_TOKENS, USAGE_OUTPUT_TOKENS, consult_answer};
 use crate::support::{Server, envelope, process_gone};
-
-/// A consult answer in the output schema's shape.
-pub fn consult_answer(summary: &str) -> String {
-    json!({
-        "summary": summary,
-        "findings": [{
-            "severity": "medium", "title": "Unchecked unwrap", "file": "src/lib.rs", "line": 7, "line_end": null,
-            "evidence": "x.unwrap()", "risk": "panics on bad input", "recommendation": "return an error"
-        }],
-        "questions": ["Is the input trusted?"],
-        "assumptions": [],
-        "next_steps": ["Add a test"]
-    })
-    .to_string()
-}
 
 /// A server wired to `home` (real codex, mock model), initialised, with a scratch workspace.
 pub fn paid_server(home: &CodexHome) -> (Server, tempfile::TempDir) {

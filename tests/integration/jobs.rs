@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::codex_home::CodexHome;
-use crate::consult::consult_answer;
-use crate::mock_model::{MockModel, Step};
+use crate::mock_model::{MockModel, Step, consult_answer};
 use crate::repo::TestRepo;
 use crate::support::{Server, binary, envelope, fake_codex_dir, live_pids_with_env, path_with, process_gone};
 

@@ -8,8 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::codex_home::CodexHome;
-use crate::consult::consult_answer;
-use crate::mock_model::{MockModel, Step};
+use crate::mock_model::{MockModel, Step, consult_answer};
 use crate::support::{Server, envelope, live_pids_with_env};
 
 fn send_consult(server: &mut Server, id: u64, workspace: &std::path::Path) {

@@ -114,6 +114,21 @@ impl Step {
     }
 }
 
+/// A consult answer in the shape of codex-in-claude's consult output schema, with `summary`.
+pub fn consult_answer(summary: &str) -> String {
+    json!({
+        "summary": summary,
+        "findings": [{
+            "severity": "medium", "title": "Unchecked unwrap", "file": "src/lib.rs", "line": 7, "line_end": null,
+            "evidence": "x.unwrap()", "risk": "panics on bad input", "recommendation": "return an error"
+        }],
+        "questions": ["Is the input trusted?"],
+        "assumptions": [],
+        "next_steps": ["Add a test"]
+    })
+    .to_string()
+}
+
 /// `response.created`; optional for codex, but it is what a real stream starts with and what
 /// the failure steps send before misbehaving.
 pub fn response_created() -> Value {
