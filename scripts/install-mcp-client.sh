@@ -5,15 +5,10 @@
 set -euo pipefail
 
 MCP_VERSION="2.3.0"
-REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$REPO_ROOT"
-VENV=".tools/venv"
+NAME="install-mcp-client"
+. "$(dirname "${BASH_SOURCE[0]}")/venv-pinned.sh"
+VENV="$REPO_ROOT/.tools/venv"
 PY="$VENV/bin/python"
-
-fail() {
-    echo "install-mcp-client: $*" >&2
-    exit 1
-}
 
 installed_ok() {
     [ -x "$PY" ] && "$PY" - "$MCP_VERSION" <<'PYEOF' >/dev/null 2>&1
@@ -25,15 +20,9 @@ PYEOF
 }
 
 if installed_ok; then
-    echo "install-mcp-client: mcp==$MCP_VERSION already installed in $REPO_ROOT/$VENV"
+    echo "install-mcp-client: mcp==$MCP_VERSION already installed in $VENV"
     exit 0
 fi
 
-command -v python3 >/dev/null 2>&1 || fail "python3 not found on PATH"
-if [ ! -x "$PY" ]; then
-    python3 -m venv "$VENV" || fail "python3 -m venv $VENV failed (on Debian: apt-get install python3-venv)"
-fi
-"$PY" -m pip install --quiet --disable-pip-version-check "mcp==$MCP_VERSION" jsonschema \
-    || fail "pip install mcp==$MCP_VERSION jsonschema failed (is PyPI reachable?)"
-installed_ok || fail "installed, but '$PY -c \"import mcp\"' does not report mcp $MCP_VERSION"
-echo "install-mcp-client: installed mcp==$MCP_VERSION into $REPO_ROOT/$VENV"
+venv_install_pinned "mcp==$MCP_VERSION" jsonschema
+echo "install-mcp-client: installed mcp==$MCP_VERSION into $VENV"

@@ -6,15 +6,11 @@
 set -euo pipefail
 
 ORIGINAL_VERSION="0.2.0"
-REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+NAME="install-original"
+. "$(dirname "${BASH_SOURCE[0]}")/venv-pinned.sh"
 VENV="$REPO_ROOT/.tools/original-venv"
 PY="$VENV/bin/python"
 SERVER="$VENV/bin/codex-in-claude-mcp"
-
-fail() {
-    echo "install-original: $*" >&2
-    exit 1
-}
 
 installed_ok() {
     [ -x "$SERVER" ] && [ -x "$PY" ] && "$PY" - "$ORIGINAL_VERSION" <<'PYEOF' >/dev/null 2>&1
@@ -30,11 +26,5 @@ if installed_ok; then
     exit 0
 fi
 
-command -v python3 >/dev/null 2>&1 || fail "python3 not found on PATH"
-if [ ! -x "$PY" ]; then
-    python3 -m venv "$VENV" || fail "python3 -m venv $VENV failed (on Debian: apt-get install python3-venv)"
-fi
-"$PY" -m pip install --quiet --disable-pip-version-check "codex-in-claude==$ORIGINAL_VERSION" \
-    || fail "pip install codex-in-claude==$ORIGINAL_VERSION failed (is PyPI reachable?)"
-installed_ok || fail "installed, but $SERVER is missing or codex_in_claude does not report $ORIGINAL_VERSION"
+venv_install_pinned "codex-in-claude==$ORIGINAL_VERSION"
 echo "install-original: installed codex-in-claude==$ORIGINAL_VERSION: $SERVER"
