@@ -295,6 +295,18 @@ mod tests {
     }
 
     #[test]
+    fn the_last_message_file_says_when_it_was_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("last-message.txt");
+        std::fs::write(&path, "0123456789").unwrap();
+        assert_eq!(read_bounded(&path, 10), (Some("0123456789".into()), false));
+        assert_eq!(read_bounded(&path, 4), (Some("0123".into()), true));
+        std::fs::write(&path, " \n").unwrap();
+        assert_eq!(read_bounded(&path, 10), (None, false));
+        assert_eq!(read_bounded(&dir.path().join("missing"), 10), (None, false));
+    }
+
+    #[test]
     fn model_is_dropped_when_the_help_does_not_list_it() {
         let mut inv = invocation(Tier::Consult);
         inv.model = Some("m".into());

@@ -220,6 +220,20 @@ fn a_long_prose_answer_is_cut_with_a_hint_and_detail_full_has_more() {
 }
 
 #[test]
+fn a_final_message_over_the_output_cap_is_cut_and_says_so() {
+    let mock = MockModel::start(vec![Step::message("word ".repeat(20_000))]);
+    let home = CodexHome::new(&mock);
+    let mut env = home.env();
+    env.push(("CODEX_IN_CLAUDE_MAX_OUTPUT_BYTES".into(), "65536".into()));
+    let workspace = tempfile::tempdir().unwrap();
+    let result = Checked::new(env).call("codex_consult", workspace.path(), json!({"question": "q"}));
+
+    assert_eq!(result["ok"], json!(true), "{result}");
+    let hint = result["meta"]["truncation_hint"].as_str().unwrap();
+    assert!(hint.contains("final message was cut at 65536 bytes"), "{hint}");
+}
+
+#[test]
 fn a_turn_without_a_final_message_is_no_final_message_for_consult_and_review() {
     let mock = MockModel::start(vec![silent_turn(), silent_turn()]);
     let home = CodexHome::new(&mock);
