@@ -8,6 +8,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::codex::answer::Adjustments;
 use crate::codex::events::Usage;
 use crate::codex::exec::Run;
 use crate::workspace::Workspace;
@@ -53,6 +54,8 @@ pub enum ErrorCode {
     Timeout,
     /// codex failed for another reason.
     NonzeroExit,
+    /// codex's turn completed but it sent no final message (and, for a delegation, made no edits).
+    NoFinalMessage,
     /// codex finished but its answer was not JSON.
     InvalidJson,
     /// codex's answer was JSON but not the shape the output schema asks for.
@@ -92,6 +95,7 @@ impl ErrorCode {
         ErrorCode::CodexRateLimited,
         ErrorCode::Timeout,
         ErrorCode::NonzeroExit,
+        ErrorCode::NoFinalMessage,
         ErrorCode::InvalidJson,
         ErrorCode::SchemaViolation,
         ErrorCode::JobNotFound,
@@ -122,6 +126,7 @@ impl ErrorCode {
             ErrorCode::CodexRateLimited => "codex_rate_limited",
             ErrorCode::Timeout => "timeout",
             ErrorCode::NonzeroExit => "nonzero_exit",
+            ErrorCode::NoFinalMessage => "no_final_message",
             ErrorCode::InvalidJson => "invalid_json",
             ErrorCode::SchemaViolation => "schema_violation",
             ErrorCode::JobNotFound => "job_not_found",
@@ -187,6 +192,9 @@ impl ErrorCode {
             }
             ErrorCode::NonzeroExit => {
                 "Read the message; retry with a smaller input, or run codex_status if it persists"
+            }
+            ErrorCode::NoFinalMessage => {
+                "Codex ended its turn without an answer; retry, perhaps with another model or a higher reasoning_effort, and narrow the request if it keeps happening"
             }
             ErrorCode::InvalidJson | ErrorCode::SchemaViolation => {
                 "Codex ignored the requested answer format; retry (perhaps with another model or a higher reasoning_effort)"
@@ -303,8 +311,8 @@ pub struct Meta {
     pub command_exit_code: Option<i32>,
     pub session_id: Option<String>,
     pub usage: Option<Usage>,
-    /// Whether what was sent (or returned) was cut to a size bound; `truncation_hint` says how
-    /// to avoid it.
+    /// Whether what was sent (or returned) was cut to a size bound; `truncation_hint` names
+    /// every cut ("; "-separated) and how to avoid it.
     pub truncated: bool,
     pub truncation_hint: Option<String>,
     pub context_summary: Option<ContextSummary>,
@@ -313,6 +321,9 @@ pub struct Meta {
     /// Optional codex flags left out because this codex does not list them.
     pub compat_warnings: Vec<String>,
     pub security_warnings: Vec<String>,
+    /// What was changed in Codex's answer to fit the result: severities mapped, unusable line
+    /// numbers nulled, items that were not findings dropped, a missing summary.
+    pub answer_warnings: Vec<String>,
     /// Delegate: whether the returned diff applies to the live tree right now (`git apply
     /// --check`), and why not; null when there is no diff.
     pub applies_cleanly: Option<bool>,
@@ -360,6 +371,7 @@ impl Meta {
             redacted_paths: Vec::new(),
             compat_warnings: Vec::new(),
             security_warnings: Vec::new(),
+            answer_warnings: Vec::new(),
             applies_cleanly: None,
             applies_cleanly_reason: None,
             binary_files: Vec::new(),
@@ -368,6 +380,24 @@ impl Meta {
             server_version: crate::VERSION,
             fingerprint: crate::tools::fingerprint(),
         }
+    }
+
+    /// Records a cut: `truncated` is set and `what` joins the hint.
+    pub fn note_truncation(&mut self, what: &str) {
+        self.truncated = true;
+        self.truncation_hint = Some(match self.truncation_hint.take() {
+            Some(hint) => format!("{hint}; {what}"),
+            None => what.to_string(),
+        });
+    }
+
+    /// Records what parsing changed in Codex's answer: cuts in `truncated`/`truncation_hint`,
+    /// the rest in `answer_warnings`.
+    pub fn record_answer(&mut self, adjustments: &Adjustments) {
+        for cut in &adjustments.cuts {
+            self.note_truncation(cut);
+        }
+        self.answer_warnings.extend(adjustments.warnings.iter().cloned());
     }
 
     /// Records what a codex run reported: time, exit code, session, usage, and the model that

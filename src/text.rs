@@ -1,12 +1,23 @@
 //! Sanitising foreign text (codex output, git messages) before it reaches an envelope: control
-//! characters are stripped first (so ANSI escapes and terminal tricks never reach the client) and
-//! length is bounded with a visible marker inside the budget.
+//! characters and bidirectional formatting characters are stripped first (so ANSI escapes and
+//! terminal or reordering tricks never reach the client) and length is bounded with a visible
+//! marker inside the budget.
 
 const TRUNCATION_MARKER: &str = "…[truncated]";
 
-/// Removes control characters (C0, DEL, C1). Newlines and tabs survive when `keep_newlines`.
+/// Removes control characters (C0, DEL, C1) and bidirectional formatting characters. Newlines
+/// and tabs survive when `keep_newlines`.
 pub fn strip_controls(text: &str, keep_newlines: bool) -> String {
-    text.chars().filter(|&c| !c.is_control() || (keep_newlines && (c == '\n' || c == '\t'))).collect()
+    text.chars()
+        .filter(|&c| !(c.is_control() || is_bidi_format(c)) || (keep_newlines && (c == '\n' || c == '\t')))
+        .collect()
+}
+
+/// The Unicode bidirectional embeddings, overrides, isolates and marks (format characters, not
+/// controls, so `char::is_control` misses them). They make text display in an order other than
+/// the one it is read in, the "Trojan Source" trick, so foreign text never carries them.
+fn is_bidi_format(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
 }
 
 /// Cuts `text` to at most `max_chars` characters, the marker included.
@@ -47,6 +58,17 @@ mod tests {
     fn strips_ansi_and_c1_controls() {
         assert_eq!(strip_controls("a\u{1b}[31mb\u{9b}c\r\nd\te", true), "a[31mbc\nd\te");
         assert_eq!(strip_controls("a\nb", false), "ab");
+    }
+
+    #[test]
+    fn strips_bidi_embeddings_overrides_isolates_and_marks() {
+        let bidi = ['\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}'];
+        let more = ['\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}'];
+        for c in bidi.into_iter().chain(more) {
+            assert_eq!(strip_controls(&format!("is{c}Admin\n"), true), "isAdmin\n", "U+{:04X}", c as u32);
+        }
+        // Letters of right-to-left scripts and the zero-width joiner are text, not tricks.
+        assert_eq!(strip_controls("שלום مرحبا a\u{200D}b", false), "שלום مرحبا a\u{200D}b");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Reading the `codex exec --json` event stream (codex-cli-contract §5) as it arrives: the
-//! session id, token usage, the failure message, and a one-line account of what codex is doing
-//! now (for progress notifications and job activity).
+//! session id, token usage, the failure message, a one-line account of what codex is doing now
+//! (for progress notifications and job activity), and how many of codex's commands the sandbox
+//! refused (a review whose commands were mostly refused was blind).
 //!
 //! Parsing is tolerant: lines that are not JSON objects are counted as garbage and skipped, and
 //! unknown event or item types are ignored, so a newer codex degrades to less detail, not to a
@@ -44,6 +45,11 @@ pub struct Stream {
     /// codex's working root: file paths under it are shown relative to it (a delegate's
     /// worktree path means nothing to the user).
     pub root: Option<std::path::PathBuf>,
+    /// Commands codex ran that the stream reported finished (`command_execution` items).
+    pub commands_finished: u64,
+    /// Of those, the ones declined, or whose output shows the sandbox refusing them or failing
+    /// to start.
+    pub commands_denied: u64,
 }
 
 impl Stream {
@@ -88,6 +94,9 @@ impl Stream {
                 }
             }
             "item.started" | "item.updated" | "item.completed" => {
+                if kind == "item.completed" {
+                    self.count_command(event.get("item"));
+                }
                 if let Some(activity) =
                     event.get("item").and_then(|item| item_activity(item, kind, self.root.as_deref()))
                 {
@@ -97,6 +106,33 @@ impl Stream {
             _ => {}
         }
         true
+    }
+
+    /// Why codex was mostly blind, when it was: more than half of the commands it ran were
+    /// refused by the sandbox. codex 0.169 reports no item at all for a refused command that
+    /// also exited non-zero (the model still sees the refusal), so only the refusals the stream
+    /// shows are counted: this can miss blindness, never invent it from nothing.
+    pub fn sandbox_blindness(&self) -> Option<String> {
+        let (denied, finished) = (self.commands_denied, self.commands_finished);
+        (denied > 0 && denied * 2 > finished).then(|| {
+            format!(
+                "the sandbox refused {denied} of the {finished} commands codex ran (or could not start), \
+                 so codex could barely inspect the repository"
+            )
+        })
+    }
+
+    fn count_command(&mut self, item: Option<&Value>) {
+        let Some(item) = item.filter(|item| item.get("type").and_then(Value::as_str) == Some("command_execution"))
+        else {
+            return;
+        };
+        self.commands_finished += 1;
+        let declined = item.get("status").and_then(Value::as_str) == Some("declined");
+        let output = item.get("aggregated_output").and_then(Value::as_str).unwrap_or_default();
+        if declined || shows_denial(output) {
+            self.commands_denied += 1;
+        }
     }
 
     fn set_activity(&mut self, text: &str) {
@@ -125,6 +161,26 @@ fn clean_error(message: &str) -> String {
         .and_then(|v| v.get("error").and_then(|e| e.get("message")).and_then(Value::as_str).map(str::to_string));
     let text = crate::text::strip_controls(inner.as_deref().unwrap_or(message), false);
     crate::text::bounded(crate::redact::text(text.trim()).text.as_str(), ERROR_CHARS)
+}
+
+/// How the errors of a refused write, socket or file access end, as libc words them.
+const DENIAL_ERRORS: &[&str] = &["Read-only file system", "Operation not permitted", "Permission denied"];
+
+/// Whether a command's output shows the sandbox refusing it: the sandbox failing to start (a
+/// `bwrap: ` line), or an error line that ends in one of `DENIAL_ERRORS` (with or without a Rust
+/// ` (os error N)` suffix). Only line endings count, so a grep hit on those words inside source
+/// code (`Err("Permission denied")`) is not a refusal.
+fn shows_denial(output: &str) -> bool {
+    output.lines().any(|line| {
+        let line = line.trim_end();
+        let line = match line.rsplit_once(" (os error ") {
+            Some((before, code)) if code.strip_suffix(')').is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())) => {
+                before
+            }
+            _ => line,
+        };
+        line.starts_with("bwrap: ") || DENIAL_ERRORS.iter().any(|error| line.ends_with(error))
+    })
 }
 
 /// The activity line for an item event, for the item types that say what codex is doing.
@@ -235,5 +291,51 @@ mod tests {
         for (line, want) in cases {
             assert_eq!(stream(&[line]).activity.as_deref(), Some(want), "{line}");
         }
+    }
+
+    fn command(output: &str, status: &str) -> String {
+        let item = serde_json::json!({"type": "command_execution", "command": "/bin/bash -c x", "aggregated_output": output, "exit_code": 0, "status": status});
+        serde_json::json!({"type": "item.completed", "item": item}).to_string()
+    }
+
+    #[test]
+    fn sandbox_refusals_are_told_from_ordinary_output() {
+        let refused = [
+            "next\n/bin/bash: line 1: probe.txt: Read-only file system\n",
+            "/bin/bash: socket: Operation not permitted\nnext\n",
+            "bwrap: Creating new namespace failed: nesting depth or /proc/sys/user/max_*_namespaces exceeded (ENOSPC)\n",
+            "Error: Permission denied (os error 13)\n",
+            "PermissionError: [Errno 1] Operation not permitted\n",
+        ];
+        for output in refused {
+            assert!(shows_denial(output), "{output}");
+        }
+        let ordinary = [
+            "hello\n",
+            "src/a.rs:3:    return Err(\"Permission denied\".into());\n",
+            "ls: cannot access 'x': No such file or directory\n",
+            "warning: Operation not permitted here is fine, says the docs.\n",
+            "",
+        ];
+        for output in ordinary {
+            assert!(!shows_denial(output), "{output}");
+        }
+    }
+
+    #[test]
+    fn mostly_refused_commands_make_a_blind_run() {
+        let ok = command("hello\n", "completed");
+        let write = command("next\n/bin/bash: line 1: f: Read-only file system\n", "completed");
+        let declined = command("", "declined");
+        let started =
+            r#"{"type":"item.started","item":{"type":"command_execution","command":"x","status":"in_progress"}}"#;
+        let blind = stream(&[started, &ok, &write, &declined]);
+        assert_eq!((blind.commands_finished, blind.commands_denied), (3, 2));
+        let reason = blind.sandbox_blindness().unwrap();
+        assert!(reason.contains("refused 2 of the 3 commands"), "{reason}");
+        let half = stream(&[&ok, &write]);
+        assert_eq!(half.sandbox_blindness(), None, "half is not most");
+        assert_eq!(stream(&[]).sandbox_blindness(), None, "no commands, nothing refused");
+        assert_eq!(stream(&[&ok, &ok]).sandbox_blindness(), None);
     }
 }

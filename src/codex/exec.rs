@@ -53,6 +53,8 @@ pub struct Run {
     pub elapsed: Duration,
     /// The `-o` file, read only after a successful turn (a failed turn leaves it stale or empty).
     pub last_message: Option<String>,
+    /// The `-o` file was longer than `max_output_bytes` and was cut there.
+    pub last_message_truncated: bool,
     pub stream: Stream,
     /// The model actually requested with `--model` (`None` when none was, or it was dropped).
     pub model_sent: Option<String>,
@@ -128,8 +130,8 @@ pub fn run(invocation: &Invocation, cancel: &CancelToken, on_event: OnEvent) -> 
         }
     };
     let stream = std::mem::take(&mut *stream.lock().unwrap_or_else(|e| e.into_inner()));
-    let last_message =
-        output.success().then(|| read_bounded(&last_message_path, invocation.max_output_bytes)).flatten();
+    let (last_message, last_message_truncated) =
+        if output.success() { read_bounded(&last_message_path, invocation.max_output_bytes) } else { (None, false) };
     let failure = failure::classify(&failure::Evidence {
         exit_code: output.exit_code,
         timed_out: output.timed_out,
@@ -144,6 +146,7 @@ pub fn run(invocation: &Invocation, cancel: &CancelToken, on_event: OnEvent) -> 
         cancelled: output.cancelled,
         elapsed: output.elapsed,
         last_message,
+        last_message_truncated,
         stream,
         model_sent,
         compat_warnings,
@@ -210,14 +213,20 @@ fn argv(
     (args, model_sent, compat_warnings)
 }
 
-/// The `-o` file, or `None` when it is missing or empty; a file over `cap` is cut.
-fn read_bounded(path: &Path, cap: usize) -> Option<String> {
+/// The `-o` file, or `None` when it is missing or empty; a file over `cap` is cut, and the
+/// second value says so.
+fn read_bounded(path: &Path, cap: usize) -> (Option<String>, bool) {
     use std::io::Read as _;
-    let file = std::fs::File::open(path).ok()?;
+    let Ok(file) = std::fs::File::open(path) else { return (None, false) };
     let mut bytes = Vec::new();
-    file.take(cap as u64).read_to_end(&mut bytes).ok()?;
+    // One byte over the cap tells a cut file from one that is exactly `cap` long.
+    if file.take(cap as u64 + 1).read_to_end(&mut bytes).is_err() {
+        return (None, false);
+    }
+    let cut = bytes.len() > cap;
+    bytes.truncate(cap);
     let text = String::from_utf8_lossy(&bytes).into_owned();
-    (!text.trim().is_empty()).then_some(text)
+    ((!text.trim().is_empty()).then_some(text), cut)
 }
 
 #[cfg(test)]
@@ -283,6 +292,18 @@ mod tests {
         assert!(argv.ends_with("--model gpt-5.5 -c model_reasoning_effort=\"high\" --strict-config -"), "{argv}");
         assert_eq!(model.as_deref(), Some("gpt-5.5"));
         assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn the_last_message_file_says_when_it_was_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("last-message.txt");
+        std::fs::write(&path, "0123456789").unwrap();
+        assert_eq!(read_bounded(&path, 10), (Some("0123456789".into()), false));
+        assert_eq!(read_bounded(&path, 4), (Some("0123".into()), true));
+        std::fs::write(&path, " \n").unwrap();
+        assert_eq!(read_bounded(&path, 10), (None, false));
+        assert_eq!(read_bounded(&dir.path().join("missing"), 10), (None, false));
     }
 
     #[test]

@@ -92,21 +92,34 @@ pub fn redact_input(text: Option<&str>, param: &str, meta: &mut Meta) -> Option<
 }
 
 /// Runs codex for the call, forwarding its progress. On failure the error envelope is returned,
-/// with the run's time, exit code, session and usage already in `meta`.
+/// with the run's time, exit code, session and usage already in `meta` (and a final message
+/// cut at the output cap noted there).
 pub fn run_codex(call: &Call, invocation: &Invocation, meta: &mut Meta) -> Result<Run, Value> {
     let progress = |events_seen: u64, activity: &str| call.progress.report(events_seen, activity);
     let run = exec::run(invocation, &call.cancel, &progress).map_err(|error| error_envelope(error, meta))?;
     meta.record_run(&run);
+    if run.last_message_truncated {
+        meta.note_truncation(&format!(
+            "codex's final message was cut at {} bytes (CODEX_IN_CLAUDE_MAX_OUTPUT_BYTES)",
+            invocation.max_output_bytes
+        ));
+    }
     match &run.failure {
         Some(error) => Err(error_envelope(error.clone(), meta)),
         None => Ok(run),
     }
 }
 
-/// `raw_response`: codex's final message when `detail` is `full` (sanitised, redacted), the
-/// session id, and the model that was requested.
-pub fn raw_response(call: &Call, run: &Run) -> Value {
+/// `raw_response`: codex's final message when `detail` is `full` (sanitised, redacted, bounded;
+/// a cut is noted in `meta`), the session id, and the model that was requested.
+pub fn raw_response(call: &Call, run: &Run, meta: &mut Meta) -> Value {
     let full = call.args.text("detail") == Some("full");
-    let text = run.last_message.as_deref().filter(|_| full).map(|t| crate::codex::answer::clean(t, RAW_TEXT_CHARS));
+    let text = run.last_message.as_deref().filter(|_| full).map(|message| {
+        let (text, cut) = crate::codex::answer::clean_measured(message, RAW_TEXT_CHARS);
+        if cut {
+            meta.note_truncation(&format!("raw_response.text cut to {RAW_TEXT_CHARS} characters"));
+        }
+        text
+    });
     json!({"text": text, "session_id": run.stream.session_id, "model": run.model_sent})
 }

@@ -33,7 +33,12 @@ pub fn run(call: &Call) -> Value {
         Ok(run) => run,
         Err(envelope) => return envelope,
     };
-    let answer = answer::consult(run.last_message.as_deref());
+    let answer = match answer::consult(run.last_message.as_deref()) {
+        Ok(answer) => answer,
+        Err(error) => return error_envelope(error, &meta),
+    };
+    meta.record_answer(&answer.adjustments);
+    let raw_response = codex_run::raw_response(call, &run, &mut meta);
     json!({
         "ok": true,
         "tool": call.tool.name,
@@ -42,7 +47,7 @@ pub fn run(call: &Call) -> Value {
         "questions": answer.questions,
         "assumptions": answer.assumptions,
         "next_steps": answer.next_steps,
-        "raw_response": codex_run::raw_response(call, &run),
+        "raw_response": raw_response,
         "meta": meta,
     })
 }
@@ -61,7 +66,7 @@ pub fn success_schema() -> Value {
             "findings": {"type": "array", "items": {
                 "type": "object",
                 "required": ["severity", "title", "evidence", "risk", "recommendation"],
-                "properties": {"severity": {"enum": ["critical", "high", "medium", "low", "nit"]}}
+                "properties": {"severity": {"enum": answer::SEVERITIES}}
             }},
             "questions": strings, "assumptions": strings, "next_steps": strings,
             "raw_response": {"type": "object"},

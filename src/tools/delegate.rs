@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::Call;
 use super::codex_run::{self, Settings};
+use crate::codex::answer;
 use crate::envelope::{ContextSummary, ErrorCode, ToolError, error_envelope};
 use crate::worktree::{self, Worktree, WorktreeError};
 
@@ -62,10 +63,11 @@ pub fn run_delegate(call: &Call) -> Value {
     meta.redacted_paths = redaction.redacted_paths();
     let (diff, cut) = crate::text::cut_at_line(&redaction.text, limit);
     let truncated = edits.truncated || cut;
-    meta.truncated = truncated;
-    meta.truncation_hint = truncated.then(|| {
-        format!("the diff exceeded {limit} bytes; narrow the task or raise CODEX_IN_CLAUDE_MAX_DELEGATE_DIFF_BYTES")
-    });
+    if truncated {
+        meta.note_truncation(&format!(
+            "the diff exceeded {limit} bytes; narrow the task or raise CODEX_IN_CLAUDE_MAX_DELEGATE_DIFF_BYTES"
+        ));
+    }
     let diff = (!diff.trim().is_empty()).then(|| diff.to_string());
     if let Some(diff) = &diff {
         let check = if truncated {
@@ -82,12 +84,21 @@ pub fn run_delegate(call: &Call) -> Value {
             );
         }
     }
-    let message = run.last_message.as_deref().map(|m| crate::codex::answer::clean(&relative(m), 20_000));
-    let mut summary = message.filter(|m| !m.trim().is_empty()).unwrap_or_else(|| "(codex returned no summary)".into());
-    if diff.is_none() {
-        summary = format!("Codex made no changes. {summary}");
-    }
-    let mut raw = codex_run::raw_response(call, &run);
+    // Edits without a message are still the result; only neither is no result at all.
+    let mut adjustments = answer::Adjustments::default();
+    let message = run.last_message.as_deref().and_then(|m| answer::prose_summary(&relative(m), &mut adjustments));
+    meta.record_answer(&adjustments);
+    let summary = match (message, &diff) {
+        (Some(message), Some(_)) => message,
+        (Some(message), None) => format!("Codex made no changes. {message}"),
+        (None, Some(_)) => {
+            meta.answer_warnings
+                .push("codex completed its turn without a final message; the diff is its whole result".into());
+            "Codex sent no summary of its edits; review the diff itself.".to_string()
+        }
+        (None, None) => return error_envelope(answer::no_final_message(), &meta),
+    };
+    let mut raw = codex_run::raw_response(call, &run, &mut meta);
     if let Some(text) = raw["text"].as_str() {
         raw["text"] = json!(relative(text));
     }

@@ -294,6 +294,8 @@ const CODEX_RUN_CODES: &[ErrorCode] = &[
     E::Timeout,
     E::NonzeroExit,
 ];
+/// A run whose turn completed with no answer.
+const NO_ANSWER_CODES: &[ErrorCode] = &[E::NoFinalMessage];
 /// A structured answer that is not the schema's.
 const ANSWER_CODES: &[ErrorCode] = &[E::InvalidJson, E::SchemaViolation];
 const BUG_CODES: &[ErrorCode] = &[E::InternalError];
@@ -316,14 +318,22 @@ const fn codes<const N: usize>(parts: &[&[ErrorCode]]) -> [ErrorCode; N] {
 }
 
 const LOCAL_ONLY_CODES: &[ErrorCode] = &[E::InvalidArguments, E::InternalError];
-const CONSULT_CODES: &[ErrorCode] = &codes::<13>(&[WORKSPACE_CODES, PREFLIGHT_CODES, CODEX_RUN_CODES, BUG_CODES]);
-const REVIEW_CODES: &[ErrorCode] =
-    &codes::<20>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, CODEX_RUN_CODES, ANSWER_CODES, BUG_CODES]);
+const CONSULT_CODES: &[ErrorCode] =
+    &codes::<14>(&[WORKSPACE_CODES, PREFLIGHT_CODES, CODEX_RUN_CODES, NO_ANSWER_CODES, BUG_CODES]);
+const REVIEW_CODES: &[ErrorCode] = &codes::<21>(&[
+    WORKSPACE_CODES,
+    PREFLIGHT_CODES,
+    GIT_CODES,
+    CODEX_RUN_CODES,
+    NO_ANSWER_CODES,
+    ANSWER_CODES,
+    BUG_CODES,
+]);
 const DRY_RUN_CODES: &[ErrorCode] = &codes::<11>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, BUG_CODES]);
 /// Making, reading and removing the delegate worktree.
 const WORKTREE_CODES: &[ErrorCode] = &[E::NotAGitRepo, E::WorktreeError];
 const DELEGATE_CODES: &[ErrorCode] =
-    &codes::<15>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, CODEX_RUN_CODES, BUG_CODES]);
+    &codes::<16>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, CODEX_RUN_CODES, NO_ANSWER_CODES, BUG_CODES]);
 const DELEGATE_DRY_RUN_CODES: &[ErrorCode] =
     &codes::<8>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, BUG_CODES]);
 
@@ -338,7 +348,7 @@ const JOB_LIFECYCLE_CODES: &[ErrorCode] = &[E::JobRunning, E::JobCancelled, E::J
 const JOB_CODES: &[ErrorCode] = &codes::<5>(&[WORKSPACE_CODES, &[E::JobNotFound], BUG_CODES]);
 const JOB_LIST_CODES: &[ErrorCode] = &codes::<4>(&[WORKSPACE_CODES, BUG_CODES]);
 /// A stored result may be any envelope the job's tool could return.
-const JOB_RESULT_CODES: &[ErrorCode] = &codes::<26>(&[
+const JOB_RESULT_CODES: &[ErrorCode] = &codes::<27>(&[
     WORKSPACE_CODES,
     &[E::JobNotFound],
     JOB_LIFECYCLE_CODES,
@@ -346,6 +356,7 @@ const JOB_RESULT_CODES: &[ErrorCode] = &codes::<26>(&[
     GIT_CODES,
     &[E::WorktreeError],
     CODEX_RUN_CODES,
+    NO_ANSWER_CODES,
     ANSWER_CODES,
     BUG_CODES,
 ]);

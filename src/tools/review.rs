@@ -3,8 +3,9 @@
 //! review or, for the dry run, a report of what would be sent.
 //!
 //! The review never gives a false pass: nothing to review means `not_run` with no model call; a
-//! `pass` over partial coverage (untracked files left out, a truncated diff, withheld files) is
-//! downgraded to `unknown`; an answer that is not the schema's JSON is an error.
+//! `pass` over partial coverage (untracked files left out, a truncated diff, withheld files,
+//! findings the answer lost) or degraded coverage (the sandbox refused most of codex's commands)
+//! is downgraded to `unknown`; an answer that is not the schema's JSON, or no answer, is an error.
 
 use serde_json::{Value, json};
 
@@ -21,11 +22,50 @@ struct Prepared {
     settings: Settings,
     meta: Meta,
     gathered: Gathered,
-    coverage: Value,
-    coverage_complete: bool,
+    coverage: Coverage,
     /// Nothing to review: no model call.
     empty: bool,
     prompt: String,
+}
+
+/// What the review covered. Reasons are added before the run (what was not sent) and after it
+/// (findings the answer lost, a sandbox that refused codex's commands); any reason rules out a
+/// pass.
+struct Coverage {
+    omission_reasons: Vec<&'static str>,
+    /// Set when codex was mostly blind: coverage is `degraded`, whatever else was omitted.
+    degraded_reason: Option<String>,
+    /// Untracked files detected, included and omitted.
+    untracked: [u64; 3],
+    /// What redaction withheld or masked.
+    redaction: Value,
+}
+
+impl Coverage {
+    fn complete(&self) -> bool {
+        self.omission_reasons.is_empty()
+    }
+
+    fn status(&self) -> &'static str {
+        match (&self.degraded_reason, self.complete()) {
+            (Some(_), _) => "degraded",
+            (None, true) => "complete",
+            (None, false) => "partial",
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        let [detected, included, omitted] = self.untracked;
+        json!({
+            "status": self.status(),
+            "untracked_files_detected": detected,
+            "untracked_files_included": included,
+            "untracked_files_omitted": omitted,
+            "omission_reasons": self.omission_reasons,
+            "degraded_reason": self.degraded_reason,
+            "redaction": self.redaction,
+        })
+    }
 }
 
 pub fn run_review(call: &Call) -> Value {
@@ -33,7 +73,7 @@ pub fn run_review(call: &Call) -> Value {
         Ok(prepared) => prepared,
         Err(envelope) => return envelope,
     };
-    let Prepared { workspace, settings, mut meta, gathered, coverage, coverage_complete, empty, prompt, .. } = prepared;
+    let Prepared { workspace, settings, mut meta, gathered, mut coverage, empty, prompt, .. } = prepared;
     if empty {
         let mut summary = format!("No changes to review for scope={}.", meta.scope.unwrap_or("working_tree"));
         if gathered.untracked_omitted > 0 {
@@ -49,7 +89,7 @@ pub fn run_review(call: &Call) -> Value {
             answer::Answer::default(),
             ("unknown", "low"),
             "not_run",
-            coverage,
+            &coverage,
             raw,
             &meta,
         );
@@ -63,16 +103,26 @@ pub fn run_review(call: &Call) -> Value {
         Ok(answer) => answer,
         Err(error) => return error_envelope(error, &meta),
     };
+    meta.record_answer(&answer.adjustments);
+    if answer.adjustments.findings_incomplete {
+        coverage.omission_reasons.push("findings_truncated");
+    }
+    if let Some(reason) = run.stream.sandbox_blindness() {
+        coverage.omission_reasons.push("sandbox_denied");
+        coverage.degraded_reason = Some(reason);
+    }
     let mut verdict = (answer.verdict.unwrap_or("unknown"), answer.confidence.unwrap_or("medium"));
     let mut summary = answer.summary.clone();
-    if verdict.0 == "pass" && !coverage_complete {
+    if verdict.0 == "pass" && !coverage.complete() {
         verdict = ("unknown", "low");
-        summary = format!(
-            "Codex found no problems in what it saw, but coverage was partial (see coverage.omission_reasons), so this is not a pass. {summary}"
-        );
+        let why = match &coverage.degraded_reason {
+            Some(reason) => format!("coverage was degraded: {reason}"),
+            None => "coverage was partial (see coverage.omission_reasons)".to_string(),
+        };
+        summary = format!("Codex found no problems in what it saw, but {why}, so this is not a pass. {summary}");
     }
-    let raw = codex_run::raw_response(call, &run);
-    review_envelope(call, summary, answer, verdict, "completed", coverage, raw, &meta)
+    let raw = codex_run::raw_response(call, &run, &mut meta);
+    review_envelope(call, summary, answer, verdict, "completed", &coverage, raw, &meta)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -82,7 +132,7 @@ fn review_envelope(
     answer: answer::Answer,
     (verdict, confidence): (&str, &str),
     review_status: &str,
-    coverage: Value,
+    coverage: &Coverage,
     raw_response: Value,
     meta: &Meta,
 ) -> Value {
@@ -93,7 +143,7 @@ fn review_envelope(
         "verdict": verdict,
         "confidence": confidence,
         "review_status": review_status,
-        "coverage": coverage,
+        "coverage": coverage.to_json(),
         "findings": answer.findings,
         "questions": answer.questions,
         "assumptions": answer.assumptions,
@@ -118,7 +168,7 @@ pub fn run_dry_run(call: &Call) -> Value {
         "max_input_bytes": call.config.max_input_bytes,
         "label": prepared.gathered.label,
         "context_summary": meta.context_summary,
-        "coverage": prepared.coverage,
+        "coverage": prepared.coverage.to_json(),
         "binary_files": prepared.gathered.binary_files,
         "truncated": meta.truncated,
         "truncation_hint": meta.truncation_hint,
@@ -149,10 +199,11 @@ fn prepare(call: &Call) -> Result<Prepared, Value> {
     let redaction = crate::redact::diff(whole_lines);
     let (diff, cut) = crate::text::cut_at_line(&redaction.text, limit);
     let truncated = gathered.capture_truncated || cut;
-    meta.truncated = truncated;
-    meta.truncation_hint = truncated.then(|| {
-        format!("the diff exceeded {limit} bytes; retry with paths=[...], a closer branch base, or a single commit")
-    });
+    if truncated {
+        meta.note_truncation(&format!(
+            "the diff exceeded {limit} bytes; retry with paths=[...], a closer branch base, or a single commit"
+        ));
+    }
     meta.context_summary = Some(ContextSummary {
         files_changed: gathered.files_changed,
         lines_added: gathered.lines_added,
@@ -170,23 +221,20 @@ fn prepare(call: &Call) -> Result<Prepared, Value> {
     if !redaction.withheld_paths.is_empty() {
         omission_reasons.push("redacted");
     }
-    let coverage_complete = omission_reasons.is_empty();
-    let coverage = json!({
-        "status": if coverage_complete { "complete" } else { "partial" },
-        "untracked_files_detected": gathered.untracked_detected,
-        "untracked_files_included": gathered.untracked_included,
-        "untracked_files_omitted": gathered.untracked_omitted,
-        "omission_reasons": omission_reasons,
-        "redaction": {
+    let coverage = Coverage {
+        omission_reasons,
+        degraded_reason: None,
+        untracked: [gathered.untracked_detected, gathered.untracked_included, gathered.untracked_omitted],
+        redaction: json!({
             "withheld_paths": redaction.withheld_paths,
             "masked_paths": redaction.masked_paths,
             "inline_masks": redaction.inline_masks,
-        },
-    });
+        }),
+    };
     let empty = gathered.files_changed == 0 && gathered.diff.trim().is_empty();
     let extra_context = codex_run::redact_input(extra_context, "extra_context", &mut meta);
     let prompt = crate::prompts::review(&gathered.label, diff, extra_context.as_deref());
-    Ok(Prepared { workspace, settings, meta, gathered, coverage, coverage_complete, empty, prompt })
+    Ok(Prepared { workspace, settings, meta, gathered, coverage, empty, prompt })
 }
 
 /// What the review looks at, from the arguments; records scope, base, commit and paths in `meta`.
@@ -279,7 +327,8 @@ pub fn review_success_schema() -> Value {
     schema["properties"]["verdict"] = json!({"enum": answer::VERDICTS});
     schema["properties"]["confidence"] = json!({"enum": answer::CONFIDENCES});
     schema["properties"]["review_status"] = json!({"enum": ["completed", "not_run"]});
-    schema["properties"]["coverage"] = json!({"type": "object"});
+    schema["properties"]["coverage"] =
+        json!({"type": "object", "properties": {"status": {"enum": ["complete", "partial", "degraded"]}}});
     schema
 }
 

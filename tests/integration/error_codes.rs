@@ -74,6 +74,7 @@ fn every_advertised_error_code_is_reachable() {
         "codex_consult",
         &json!({"question": "q", "workspace_root": ws, "timeout_seconds": 10}),
     );
+    reach(vec![("FAKE_CODEX_MESSAGE", " ")], "codex_consult", &consult);
     reach(vec![("FAKE_CODEX_MESSAGE", "prose")], "codex_review_changes", &review);
     reach(vec![("FAKE_CODEX_MESSAGE", "[1]")], "codex_review_changes", &review);
     let unborn = TestRepo::not_a_repo();

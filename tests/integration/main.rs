@@ -34,6 +34,8 @@ mod delegate;
 mod jobs;
 // codex_consult end to end: answers, progress, cancellation, real codex failures.
 mod consult;
+// Nothing Codex says is lost unsaid: mapped findings, cuts, no final message, blind reviews, bidi.
+mod answers;
 // Fault injection with the fake codex: garbage, floods, crashes, grandchildren, drift.
 mod faults;
 // The secrets corpus through every outbound surface: nothing leaks, benign code survives.

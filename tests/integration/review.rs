@@ -11,7 +11,7 @@ use crate::repo::TestRepo;
 use crate::support::{Server, envelope};
 
 /// A review answer in the output schema's shape.
-fn review_answer(verdict: &str, findings: Value) -> String {
+pub fn review_answer(verdict: &str, findings: Value) -> String {
     json!({
         "summary": format!("verdict {verdict}"),
         "verdict": verdict,
@@ -46,7 +46,7 @@ fn call(server: &mut Server, tool: &str, repo: &TestRepo, extra: Value) -> Value
 }
 
 /// A repo whose working tree changes `src/lib.rs`.
-fn repo_with_a_change() -> TestRepo {
+pub fn repo_with_a_change() -> TestRepo {
     let repo = TestRepo::new();
     repo.write("src/lib.rs", "fn f(n: usize) {\n    for i in 0..n {}\n}\n");
     repo.commit("add lib");
