@@ -998,7 +998,10 @@ fn shell_label(bytes: &[u8], eq: usize) -> Option<Label> {
     while start > 0 && eq - start <= MAX_FLAG && matches!(bytes[start - 1], b'A'..=b'Z' | b'0'..=b'9' | b'_') {
         start -= 1;
     }
-    let glued = start > 0 && (has(bytes[start - 1], WORD) || bytes[start - 1] == b'.');
+    // The `n` of an escaped line break (`\nAPI_TOKEN=`, text inside a JSON string) is no part of
+    // the name.
+    let escaped_break = start >= 2 && bytes[start - 2] == b'\\' && matches!(bytes[start - 1], b'n' | b't' | b'r');
+    let glued = start > 0 && (has(bytes[start - 1], WORD) || bytes[start - 1] == b'.') && !escaped_break;
     if start == eq || eq - start > MAX_FLAG || bytes[start].is_ascii_digit() || glued {
         return None;
     }
@@ -1627,6 +1630,7 @@ mod tests {
         ("SECRET_KEY=mysecret", "SECRET_KEY=[M]"),
         ("docker run -e MY_APIKEY=k3y/with:odd@chars img", "docker run -e MY_APIKEY=[M] img"),
         (r#"{"cmd": "PGPASSWORD=pw42x psql\nexit"}"#, r#"{"cmd": "PGPASSWORD=[M] psql\nexit"}"#),
+        (r#"{"summary": "a\nAPI_TOKEN=tok42x ./deploy"}"#, r#"{"summary": "a\nAPI_TOKEN=[M] ./deploy"}"#),
         ("DB_PASS = \"hunter2x\"", "DB_PASS = \"[M]\""),
         // URL passwords holding `@ # / ?`, blanks and quotes; a token as the URL user.
         ("postgres://admin:Ab!c#d@db/x", "postgres://admin:[M]@db/x"),
