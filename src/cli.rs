@@ -291,7 +291,8 @@ USAGE:
     codex-in-claude status [--json] [--pretty]
                                    is codex installed, supported and logged in? (exit 1 if not)
     codex-in-claude consult QUESTION [--context TEXT] [OPTIONS]
-                                   ask Codex for a second opinion (PAID); QUESTION - reads stdin
+                                   ask Codex for a second opinion (PAID); - as QUESTION reads it
+                                   from stdin
     codex-in-claude review [--scope working_tree|branch|commit] [--base REF] [--commit REF]
                            [--untracked explicit_only|include|exclude] [--context TEXT] [OPTIONS] [-- PATHS...]
                                    have Codex review changes (PAID; no changes, no model call)
@@ -300,7 +301,7 @@ USAGE:
     codex-in-claude delegate TASK [--diff-only] [OPTIONS]
                                    Codex does TASK in a throwaway worktree; prints the envelope, or
                                    with --diff-only just the diff (pipe it to git apply) (PAID);
-                                   TASK - reads stdin
+                                   - as TASK reads it from stdin
     codex-in-claude delegate-dry-run TASK [OPTIONS]
                                    what delegate would start from, no model call (free)
     codex-in-claude jobs list | status ID | result ID | consume ID | cancel ID [--workspace DIR]

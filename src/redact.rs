@@ -21,9 +21,10 @@
 //!   of JSON inside JSON, `--api-key VALUE`, `<password>VALUE</password>`), shell assignments of
 //!   password and secret variables (`export PGPASSWORD=…`, `DB_PASS='…'`: any shell word or
 //!   quoted value), passwords in URLs (also holding `@ # / ?`, blanks or quotes), tokens as the
-//!   URL user (`https://TOKEN@github.com`), and private-key blocks (BEGIN/END lines kept, body masked, an
-//!   unterminated block masked to the end). A password label also takes a quoted phrase with
-//!   spaces and an unquoted value of 6+ characters with a digit or symbol in it. Labelled values that read as code (`token = self.settings.token`) or placeholders
+//!   URL user (`https://TOKEN@github.com`), and private-key blocks (BEGIN/END lines kept, body
+//!   masked, an unterminated block masked to the end). A password label also takes a quoted
+//!   phrase with spaces and an unquoted value of 6+ characters with a digit or symbol in it.
+//!   Labelled values that read as code (`token = self.settings.token`) or placeholders
 //!   (`${TOKEN}`, `changeme`) are left alone: masking ordinary code made reviews worse.
 //! - Diffs are redacted file by file: a secret-looking file is withheld whole, other files have
 //!   their content lines scanned with the `+`/`-`/space prefix kept, and every byte that is not
@@ -436,6 +437,7 @@ struct Scanner<'a> {
     /// What the URL matcher has already looked for ahead of a `://` (see `connection_string`).
     blanks: NextMatch,
     line_breaks: NextMatch,
+    quotes: NextMatch,
     urls: NextMatch,
     hosts: HostAts,
 }
@@ -449,6 +451,7 @@ impl<'a> Scanner<'a> {
             key_block_open: false,
             blanks: NextMatch::default(),
             line_breaks: NextMatch::default(),
+            quotes: NextMatch::default(),
             urls: NextMatch::default(),
             hosts: HostAts::default(),
         }
@@ -725,8 +728,8 @@ impl<'a> Scanner<'a> {
     /// `https://example.com/a?mail=u@example.com` has no userinfo; digits after the `:` up to
     /// such a byte are a port (`https://host:8443?email=user@example.com`). A password may hold
     /// `@ # / ? ;` and quotes: it ends at the last `@` followed by a host name before the next
-    /// blank or `://`; failing that, a password with blanks ends at the first such `@` on its
-    /// line. Both look at most MAX_USERINFO bytes ahead, through the scanner's memos, so each
+    /// blank or `://`; failing that, in a quoted URL, a password with blanks ends at the first
+    /// such `@` on its line before any quote. Both look at most MAX_USERINFO bytes ahead, through the scanner's memos, so each
     /// byte is examined a bounded number of times however many `://` the text holds.
     fn connection_string(&mut self, colon: usize) -> Option<usize> {
         let bytes = self.bytes;
@@ -754,9 +757,12 @@ impl<'a> Scanner<'a> {
         let next_url = self.urls.find(bytes, start, is_scheme_separator).min(window);
         let blank = self.blanks.find(bytes, start, |bytes, p| has(bytes[p], WHITESPACE));
         let mut at = self.hosts.last_in(bytes, start, blank.min(next_url));
-        if at.is_none() && blank < next_url && has(bytes[blank], BLANK) {
+        if at.is_none() && blank < next_url && has(bytes[blank], BLANK) && opening_quote(bytes, colon) {
+            // Blanks are no part of a URL: only a quoted one (`"mysql://u:my pass@db"`) is read
+            // past them, so prose (`http://host:port, or ask admin@example.com`) is left alone.
             let line_end = self.line_breaks.find(bytes, start, |bytes, p| matches!(bytes[p], b'\n' | b'\r'));
-            at = self.hosts.first_in(bytes, blank, line_end.min(next_url));
+            let quote = self.quotes.find(bytes, start, |bytes, p| is_quote(bytes[p]));
+            at = self.hosts.first_in(bytes, blank, line_end.min(next_url).min(quote));
         }
         let Some(at) = at else {
             // Cut inside `user:pass`: mask what may be a password.
@@ -923,6 +929,17 @@ impl HostAts {
         let first = self.ats.partition_point(|&at| at < from);
         self.ats.get(first).copied().filter(|&at| at < to)
     }
+}
+
+/// Whether a quote comes right before the scheme of the `://` at `colon`.
+fn opening_quote(bytes: &[u8], colon: usize) -> bool {
+    let scheme = bytes[..colon]
+        .iter()
+        .rev()
+        .take(MAX_FLAG)
+        .take_while(|&&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'.' | b'-'))
+        .count();
+    colon.checked_sub(scheme + 1).is_some_and(|before| is_quote(bytes[before]))
 }
 
 /// `://` at `p`.
@@ -1635,7 +1652,7 @@ mod tests {
         // URL passwords holding `@ # / ?`, blanks and quotes; a token as the URL user.
         ("postgres://admin:Ab!c#d@db/x", "postgres://admin:[M]@db/x"),
         ("postgres://admin:p@ss/w?rd@db:5432/x", "postgres://admin:[M]@db:5432/x"),
-        ("mysql://app:my secret pass@db/x", "mysql://app:[M]@db/x"),
+        (r#"dsn = "mysql://app:my secret pass@db/x""#, r#"dsn = "mysql://app:[M]@db/x""#),
         (r#"url = "postgres://u:pa"ss'x@db/x""#, r#"url = "postgres://u:[M]@db/x""#),
         ("redis://default:pw@[::1]:6379", "redis://default:[M]@[::1]:6379"),
         ("postgres://u:pw@db/x, mail bob@example.com", "postgres://u:[M]@db/x, mail bob@example.com"),
@@ -1746,6 +1763,8 @@ mod tests {
         "http://localhost:3000/api?to=a@b.com",
         "https://host:8443/x?mail=u@example.com and https://a.b/c",
         "see x://u:a b c without an at sign",
+        "Open http://host:port in a browser, or write to admin@example.com",
+        "'see http://host:port' and 'mail admin@example.com'",
         // Already redacted text stays as it is.
         "api_key = \"[redacted: secret value]\" and postgres://u:[redacted: secret value]@h",
     ];
@@ -1998,6 +2017,7 @@ mod tests {
             "x://u:@/".repeat(N / 8),
             "a://b:c d".repeat(N / 9),
             "a://b:c d\n".repeat(N / 10),
+            format!("{}@e", "'a://b:c d' ".repeat(N / 12)),
             format!("https://u:{}", "p@".repeat(N / 2)),
             format!("https://{}", "a@".repeat(N / 2)),
             ":@".repeat(N / 2),
@@ -2009,9 +2029,9 @@ mod tests {
             let mut spans = Vec::new();
             let mut scanner = Scanner::new(input.as_bytes(), false, &mut spans);
             scanner.run(false);
-            let looked =
-                scanner.blanks.tested + scanner.line_breaks.tested + scanner.urls.tested + scanner.hosts.tested;
-            assert!(looked <= 8 * input.len(), "{}: {looked} steps for {} bytes", &input[..20], input.len());
+            let memos = [&scanner.blanks, &scanner.line_breaks, &scanner.quotes, &scanner.urls];
+            let looked = memos.iter().map(|memo| memo.tested).sum::<usize>() + scanner.hosts.tested;
+            assert!(looked <= 10 * input.len(), "{}: {looked} steps for {} bytes", &input[..20], input.len());
             assert!(spans.is_empty(), "{}: {spans:?}", &input[..20]);
         }
         assert_eq!(text(&"PASS=".repeat(N / 5)).text, format!("PASS={MASK}"));
