@@ -1,8 +1,10 @@
 //! The command line: which mode to run, the tool subcommands (`consult`, `review`, `dry-run`)
 //! mapped onto the same tool arguments MCP clients send, the help text (generated from the
 //! config table, so every environment variable is listed), and the human rendering of `status`.
+//! A usage error names the word at fault; `-` as the question or task reads it from stdin.
 
 use std::ffi::OsString;
+use std::io::Read;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -14,8 +16,10 @@ use crate::tools::params::Kind;
 pub enum Mode {
     /// MCP on stdin/stdout (the default).
     Serve,
+    /// Exits 1 when codex is not ready.
     Status {
         json: bool,
+        pretty: bool,
     },
     Version,
     Help,
@@ -35,15 +39,15 @@ pub enum Mode {
     },
 }
 
-/// What a tool command prints on stdout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Print {
-    Envelope {
-        pretty: bool,
-    },
-    /// `delegate --diff-only`: the diff alone, ready for `git apply`; the envelope goes to stderr
-    /// when there is no diff to print.
-    DiffOnly,
+/// What a tool command prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Print {
+    /// `--pretty`: JSON indented for people, wherever an envelope is printed.
+    pub pretty: bool,
+    /// `delegate --diff-only`: stdout is the diff alone, byte for byte (`--pretty` never touches
+    /// it, so it still applies with `git apply`); the envelope goes to stderr when there is no
+    /// diff to print.
+    pub diff_only: bool,
 }
 
 /// What the bare (non-option) words of a tool command are.
@@ -78,7 +82,17 @@ const FLAG_ALIASES: &[(&str, &str)] =
 #[derive(Debug, PartialEq)]
 pub struct UsageError(pub String);
 
+/// The most `-` reads from stdin. The tools have their own, smaller cap
+/// (`CODEX_IN_CLAUDE_MAX_INPUT_BYTES`) and say when it is passed; this one only keeps a runaway
+/// pipe out of memory, and passing it is an error, never a silent cut.
+const MAX_STDIN_BYTES: usize = 16 << 20;
+
+/// Reads the command line; a `-` question or task is read from the process's stdin.
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Mode, UsageError> {
+    parse_with_stdin(args, &mut std::io::stdin())
+}
+
+pub fn parse_with_stdin(args: impl IntoIterator<Item = OsString>, stdin: &mut dyn Read) -> Result<Mode, UsageError> {
     let args: Vec<String> = args
         .into_iter()
         .map(|a| a.into_string().map_err(|_| UsageError("arguments must be UTF-8".into())))
@@ -86,85 +100,169 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Mode, UsageErro
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     match words.as_slice() {
         [] | ["serve"] => Ok(Mode::Serve),
-        ["status"] => Ok(Mode::Status { json: false }),
-        ["status", "--json"] => Ok(Mode::Status { json: true }),
+        ["serve", extra, ..] => Err(UsageError(format!("serve takes no arguments, not {}", quoted(extra)))),
+        ["status", options @ ..] => parse_status(options),
         ["--version" | "-V"] => Ok(Mode::Version),
-        ["--help" | "-h" | "help"] => Ok(Mode::Help),
+        ["--help" | "-h" | "help", ..] => Ok(Mode::Help),
         ["__job-spawn", dir] => Ok(Mode::JobSpawn { dir: dir.into() }),
         ["__job-worker", dir] => Ok(Mode::JobWorker { dir: dir.into() }),
-        ["jobs", sub, rest @ ..] if TOOL_COMMANDS.iter().any(|(c, ..)| *c == format!("jobs {sub}")) => {
-            parse_tool(&format!("jobs {sub}"), rest)
-        }
-        [command, rest @ ..] if TOOL_COMMANDS.iter().any(|(c, ..)| c == command) => parse_tool(command, rest),
-        [first, ..] => {
-            Err(UsageError(format!("unrecognised arguments starting at '{}'", crate::text::one_line(first, 60))))
-        }
+        ["jobs"] => Err(UsageError(format!("jobs needs a subcommand: {}", job_subcommands()))),
+        ["jobs", sub, rest @ ..] => match TOOL_COMMANDS.iter().find(|(c, ..)| c.strip_prefix("jobs ") == Some(sub)) {
+            Some((command, ..)) => parse_tool(command, rest, stdin),
+            None => Err(UsageError(format!("jobs has no subcommand {}; use {}", quoted(sub), job_subcommands()))),
+        },
+        [command, rest @ ..] if TOOL_COMMANDS.iter().any(|(c, ..)| c == command) => parse_tool(command, rest, stdin),
+        [option, ..] if option.starts_with('-') => Err(UsageError(format!("unknown option {}", quoted(option)))),
+        [command, ..] => Err(UsageError(format!("unknown command {}", quoted(command)))),
     }
 }
 
+/// A word of the command line as a message quotes it: on one line, at most 60 characters.
+fn quoted(word: &str) -> String {
+    format!("'{}'", crate::text::one_line(word, 60))
+}
+
+/// `list, status ID, result ID, consume ID or cancel ID`, from the command table.
+fn job_subcommands() -> String {
+    let subs: Vec<String> = TOOL_COMMANDS
+        .iter()
+        .filter_map(|(command, _, bare)| {
+            let sub = command.strip_prefix("jobs ")?;
+            Some(if matches!(bare, Bare::One(_)) { format!("{sub} ID") } else { sub.to_string() })
+        })
+        .collect();
+    match subs.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => subs.join(""),
+    }
+}
+
+/// `status [--json] [--pretty]`.
+fn parse_status(options: &[&str]) -> Result<Mode, UsageError> {
+    let (mut json, mut pretty) = (false, false);
+    for option in options {
+        match *option {
+            "--json" => json = true,
+            "--pretty" => pretty = true,
+            "--help" | "-h" => return Ok(Mode::Help),
+            other => {
+                return Err(UsageError(format!(
+                    "status has no option {}; it takes --json and --pretty",
+                    quoted(other)
+                )));
+            }
+        }
+    }
+    Ok(Mode::Status { json, pretty })
+}
+
 /// `consult "<question>" [--flag value]...`, `review [--flag value]... [-- paths...]`.
-fn parse_tool(command: &str, words: &[&str]) -> Result<Mode, UsageError> {
+fn parse_tool(command: &str, words: &[&str], stdin: &mut dyn Read) -> Result<Mode, UsageError> {
     let &(_, name, bare) = TOOL_COMMANDS.iter().find(|(c, ..)| *c == command).expect("known command");
     let tool = crate::tools::find(name).expect("registered tool");
     let mut arguments = Map::new();
     let mut paths = Vec::new();
-    let mut print = Print::Envelope { pretty: false };
+    let mut print = Print::default();
     let mut words = words.iter().copied();
     let mut only_positional = false;
     while let Some(word) = words.next() {
         if only_positional || !word.starts_with("--") {
             match bare {
                 Bare::One(param) if !arguments.contains_key(param) => {
-                    arguments.insert(param.to_string(), json!(word));
+                    let value = if word == "-" && matches!(param, "question" | "task") {
+                        read_stdin(stdin, param)?
+                    } else {
+                        word.to_string()
+                    };
+                    arguments.insert(param.to_string(), json!(value));
                 }
-                Bare::One(_) => return Err(UsageError(format!("{command} takes one quoted argument"))),
+                Bare::One(param) => {
+                    return Err(UsageError(format!(
+                        "{command} takes one {}, and {} is a second one (quote a {0} that has spaces)",
+                        param.replace('_', " "),
+                        quoted(word)
+                    )));
+                }
                 Bare::Paths => paths.push(json!(word)),
-                Bare::None => return Err(UsageError(format!("{command} takes no arguments besides options"))),
+                Bare::None => {
+                    return Err(UsageError(format!("{command} takes only options, not {}", quoted(word))));
+                }
             }
             continue;
         }
-        if word == "--" {
-            only_positional = true;
-            continue;
-        }
-        if word == "--pretty" && print != Print::DiffOnly {
-            print = Print::Envelope { pretty: true };
-            continue;
-        }
-        if word == "--diff-only" && name == "codex_delegate" {
-            print = Print::DiffOnly;
-            continue;
-        }
-        let param_name = FLAG_ALIASES
-            .iter()
-            .find(|(flag, _)| *flag == word)
-            .map_or_else(|| word.trim_start_matches('-').replace('-', "_"), |(_, param)| param.to_string());
-        let Some(param) = tool.params.iter().find(|p| p.name == param_name && bare != Bare::One(p.name)) else {
-            return Err(UsageError(format!("{command} has no option {}", crate::text::one_line(word, 60))));
-        };
-        let value = words.next().ok_or_else(|| UsageError(format!("{word} needs a value")))?;
-        let value = match param.kind {
-            Kind::Integer { .. } => {
-                json!(value.parse::<i64>().map_err(|_| UsageError(format!("{word} needs a whole number")))?)
+        match word {
+            "--" => only_positional = true,
+            "--pretty" => print.pretty = true,
+            "--diff-only" if name == "codex_delegate" => print.diff_only = true,
+            "--help" => return Ok(Mode::Help),
+            _ => {
+                let (param, value) = option_value(command, tool, bare, word, words.next())?;
+                arguments.insert(param.to_string(), value);
             }
-            _ => json!(value),
-        };
-        arguments.insert(param.name.to_string(), value);
+        }
     }
     if let Bare::One(param) = bare
         && !arguments.contains_key(param)
     {
-        return Err(UsageError(format!("{command} needs the {param} as an argument")));
+        let what = param.replace('_', " ");
+        let stdin_hint = if matches!(param, "question" | "task") { ", or - to read it from stdin" } else { "" };
+        return Err(UsageError(format!("{command} needs a {what} as its argument{stdin_hint}")));
     }
     if !paths.is_empty() {
         arguments.insert("paths".into(), Value::Array(paths));
     }
-    if !arguments.contains_key("workspace_root") {
-        // From a shell, the project is where the command runs.
+    // From a shell, the project is where the command runs, and a relative --workspace is
+    // relative to it (the tools take absolute paths only).
+    let workspace = arguments.get("workspace_root").and_then(Value::as_str).map(std::path::PathBuf::from);
+    if workspace.as_ref().is_none_or(|path| path.is_relative()) {
         let cwd = std::env::current_dir().map_err(|e| UsageError(format!("cannot read the current directory: {e}")))?;
-        arguments.insert("workspace_root".into(), json!(cwd.display().to_string()));
+        let path = workspace.map_or_else(|| cwd.clone(), |relative| cwd.join(relative));
+        arguments.insert("workspace_root".into(), json!(path.display().to_string()));
     }
     Ok(Mode::Tool { name, arguments: Value::Object(arguments), print })
+}
+
+/// `--flag VALUE` of a tool command: the parameter it sets and its JSON value.
+fn option_value(
+    command: &str,
+    tool: &crate::tools::Tool,
+    bare: Bare,
+    flag: &str,
+    value: Option<&str>,
+) -> Result<(&'static str, Value), UsageError> {
+    let param_name = FLAG_ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == flag)
+        .map_or_else(|| flag.trim_start_matches('-').replace('-', "_"), |(_, param)| param.to_string());
+    let Some(param) = tool.params.iter().find(|p| p.name == param_name && bare != Bare::One(p.name)) else {
+        return Err(UsageError(format!("{command} has no option {}", quoted(flag))));
+    };
+    let value = value.ok_or_else(|| UsageError(format!("{flag} needs a value")))?;
+    let value = match param.kind {
+        Kind::Integer { .. } => json!(
+            value
+                .parse::<i64>()
+                .map_err(|_| { UsageError(format!("{flag} needs a whole number, not {}", quoted(value))) })?
+        ),
+        _ => json!(value),
+    };
+    Ok((param.name, value))
+}
+
+/// The question or task piped in for `-`: all of it, or a usage error.
+fn read_stdin(stdin: &mut dyn Read, param: &str) -> Result<String, UsageError> {
+    let mut bytes = Vec::new();
+    stdin
+        .take(MAX_STDIN_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| UsageError(format!("cannot read the {param} from stdin: {e}")))?;
+    if bytes.len() > MAX_STDIN_BYTES {
+        return Err(UsageError(format!(
+            "the {param} on stdin is over {} MiB; nothing was sent",
+            MAX_STDIN_BYTES >> 20
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| UsageError(format!("the {param} on stdin is not UTF-8 text")))
 }
 
 /// Progress of a shell-run tool, for the person watching: one stderr line a second at most.
@@ -190,10 +288,11 @@ pub fn usage() -> String {
 
 USAGE:
     codex-in-claude [serve]        MCP server on stdin/stdout (what an MCP client launches)
-    codex-in-claude status [--json]
-                                   is codex installed, supported and logged in?
+    codex-in-claude status [--json] [--pretty]
+                                   is codex installed, supported and logged in? (exit 1 if not)
     codex-in-claude consult QUESTION [--context TEXT] [OPTIONS]
-                                   ask Codex for a second opinion (PAID)
+                                   ask Codex for a second opinion (PAID); - as QUESTION reads it
+                                   from stdin
     codex-in-claude review [--scope working_tree|branch|commit] [--base REF] [--commit REF]
                            [--untracked explicit_only|include|exclude] [--context TEXT] [OPTIONS] [-- PATHS...]
                                    have Codex review changes (PAID; no changes, no model call)
@@ -201,7 +300,8 @@ USAGE:
                                    what review would send, without calling the model (free)
     codex-in-claude delegate TASK [--diff-only] [OPTIONS]
                                    Codex does TASK in a throwaway worktree; prints the envelope, or
-                                   with --diff-only just the diff (pipe it to git apply) (PAID)
+                                   with --diff-only just the diff (pipe it to git apply) (PAID);
+                                   - as TASK reads it from stdin
     codex-in-claude delegate-dry-run TASK [OPTIONS]
                                    what delegate would start from, no model call (free)
     codex-in-claude jobs list | status ID | result ID | consume ID | cancel ID [--workspace DIR]
@@ -210,11 +310,12 @@ USAGE:
     codex-in-claude --help
 
 OPTIONS (tool commands):
-    --workspace DIR  (default: the current directory)   --model NAME   --reasoning-effort LEVEL
-    --isolation inherit|ignore-config|ignore-rules      --timeout SECONDS (consult, review, delegate)
-    --detail summary|full (consult, review, delegate)   --pretty (indented JSON)
+    --workspace DIR  (default: the current directory; a relative DIR is taken from it)
+    --model NAME   --reasoning-effort LEVEL   --isolation inherit|ignore-config|ignore-rules
+    --timeout SECONDS, --detail summary|full (consult, review, delegate)
+    --pretty  indented JSON (with --diff-only: the envelope on stderr; the diff is never changed)
     Tool commands print the result envelope as JSON and exit 0 when ok is true, 1 when it is
-    false, 2 on a usage error.
+    false, 2 on a usage error. status exits 0 when codex is ready, 1 when it is not.
 
 Add to Claude Code:  claude mcp add codex -- codex-in-claude
 
@@ -275,14 +376,16 @@ mod tests {
     use super::*;
 
     fn parse_words(words: &[&str]) -> Result<Mode, UsageError> {
-        parse(words.iter().map(OsString::from))
+        parse_with_stdin(words.iter().map(OsString::from), &mut std::io::empty())
     }
 
     #[test]
     fn parses_every_mode() {
         assert_eq!(parse_words(&[]), Ok(Mode::Serve));
         assert_eq!(parse_words(&["serve"]), Ok(Mode::Serve));
-        assert_eq!(parse_words(&["status", "--json"]), Ok(Mode::Status { json: true }));
+        assert_eq!(parse_words(&["status", "--json"]), Ok(Mode::Status { json: true, pretty: false }));
+        assert_eq!(parse_words(&["status", "--pretty", "--json"]), Ok(Mode::Status { json: true, pretty: true }));
+        assert_eq!(parse_words(&["consult", "q", "--help"]), Ok(Mode::Help));
         assert_eq!(parse_words(&["-V"]), Ok(Mode::Version));
         assert_eq!(parse_words(&["--help"]), Ok(Mode::Help));
         assert!(parse_words(&["serve", "extra"]).is_err());
@@ -305,11 +408,15 @@ mod tests {
             panic!("not a tool mode")
         };
         assert_eq!(name, "codex_consult");
-        assert_eq!(print, Print::Envelope { pretty: true });
+        assert_eq!(print, Print { pretty: true, diff_only: false });
         let Ok(Mode::Tool { name, print, .. }) = parse_words(&["delegate", "fix it", "--diff-only"]) else {
             panic!("not a tool mode")
         };
-        assert_eq!((name, print), ("codex_delegate", Print::DiffOnly));
+        assert_eq!((name, print), ("codex_delegate", Print { pretty: false, diff_only: true }));
+        for words in [&["delegate", "t", "--diff-only", "--pretty"], &["delegate", "t", "--pretty", "--diff-only"]] {
+            let Ok(Mode::Tool { print, .. }) = parse_words(words) else { panic!("{words:?} refused") };
+            assert_eq!(print, Print { pretty: true, diff_only: true }, "{words:?}");
+        }
         assert!(parse_words(&["consult", "q", "--diff-only"]).is_err(), "--diff-only is for delegate");
         assert_eq!(
             arguments,
@@ -333,6 +440,77 @@ mod tests {
         assert!(parse_words(&["consult", "q", "--timeout", "soon"]).is_err());
         assert!(parse_words(&["dry-run", "--timeout", "60"]).is_err(), "dry-run has no timeout");
         assert!(parse_words(&["consult", "q", "--question", "x"]).is_err());
+    }
+
+    /// Each usage error names the word at fault, in a sentence.
+    #[test]
+    fn usage_errors_name_the_argument_at_fault() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["status", "--bogus"], "status has no option '--bogus'; it takes --json and --pretty"),
+            (&["jobs"], "jobs needs a subcommand: list, status ID, result ID, consume ID or cancel ID"),
+            (
+                &["jobs", "lsit"],
+                "jobs has no subcommand 'lsit'; use list, status ID, result ID, consume ID or cancel ID",
+            ),
+            (&["serve", "now"], "serve takes no arguments, not 'now'"),
+            (&["--bogus"], "unknown option '--bogus'"),
+            (&["consul", "q"], "unknown command 'consul'"),
+            (
+                &["consult", "a", "b"],
+                "consult takes one question, and 'b' is a second one (quote a question that has spaces)",
+            ),
+            (&["consult"], "consult needs a question as its argument, or - to read it from stdin"),
+            (&["jobs", "status"], "jobs status needs a job id as its argument"),
+            (&["jobs", "list", "x"], "jobs list takes only options, not 'x'"),
+            (&["consult", "q", "--bogus", "x"], "consult has no option '--bogus'"),
+            (&["consult", "q", "--timeout"], "--timeout needs a value"),
+            (&["consult", "q", "--timeout", "soon"], "--timeout needs a whole number, not 'soon'"),
+            (&["consult", "q", "--diff-only"], "consult has no option '--diff-only'"),
+        ];
+        for (words, expected) in cases {
+            assert_eq!(parse_words(words), Err(UsageError(expected.to_string())), "{words:?}");
+        }
+    }
+
+    #[test]
+    fn a_dash_reads_the_question_or_task_from_stdin() {
+        let question = "why?\n".repeat(30_000);
+        let mut stdin = std::io::Cursor::new(question.clone());
+        let Ok(Mode::Tool { arguments, .. }) = parse_with_stdin(["consult", "-"].map(OsString::from), &mut stdin)
+        else {
+            panic!("not a tool mode")
+        };
+        assert_eq!(arguments["question"], json!(question));
+        let mut stdin = std::io::Cursor::new("fix it");
+        let Ok(Mode::Tool { arguments, .. }) =
+            parse_with_stdin(["delegate", "-", "--diff-only"].map(OsString::from), &mut stdin)
+        else {
+            panic!("not a tool mode")
+        };
+        assert_eq!(arguments["task"], json!("fix it"));
+        let mut too_much = std::io::repeat(b'a');
+        let Err(UsageError(message)) = parse_with_stdin(["consult", "-"].map(OsString::from), &mut too_much) else {
+            panic!("an endless stdin must be refused")
+        };
+        assert_eq!(message, "the question on stdin is over 16 MiB; nothing was sent");
+        let mut binary = std::io::Cursor::new(vec![0xff, 0xfe]);
+        assert!(parse_with_stdin(["consult", "-"].map(OsString::from), &mut binary).is_err());
+        // A job id is never read from stdin.
+        let Ok(Mode::Tool { arguments, .. }) = parse_words(&["jobs", "status", "-"]) else { panic!("not a tool mode") };
+        assert_eq!(arguments["job_id"], json!("-"));
+    }
+
+    #[test]
+    fn a_relative_workspace_is_taken_from_the_current_directory() {
+        let cwd = std::env::current_dir().unwrap();
+        let Ok(Mode::Tool { arguments, .. }) = parse_words(&["dry-run", "--workspace", "sub/dir"]) else {
+            panic!("not a tool mode")
+        };
+        assert_eq!(arguments["workspace_root"], json!(cwd.join("sub/dir").display().to_string()));
+        let Ok(Mode::Tool { arguments, .. }) = parse_words(&["dry-run", "--workspace", "/abs"]) else {
+            panic!("not a tool mode")
+        };
+        assert_eq!(arguments["workspace_root"], json!("/abs"));
     }
 
     #[test]

@@ -166,8 +166,8 @@ impl Config {
             .map(|(k, _)| k.clone())
             .collect();
 
-        let timeout_seconds_raw = reader.integer("TIMEOUT_SECONDS", 300, 1, u64::MAX);
-        let timeout_seconds = timeout_seconds_raw.clamp(TIMEOUT_BOUNDS.0, TIMEOUT_BOUNDS.1);
+        let (timeout_seconds_raw, timeout_seconds) =
+            reader.bounded("TIMEOUT_SECONDS", 300, TIMEOUT_BOUNDS.0, TIMEOUT_BOUNDS.1);
         let isolation = match reader.text("ISOLATION") {
             None => Isolation::Inherit,
             Some(value) => Isolation::parse(&value).unwrap_or_else(|| {
@@ -191,7 +191,9 @@ impl Config {
             Some(_) => {
                 reader.warn(
                     "SANDBOX_DEFAULT",
-                    "is not read-only or workspace-write (danger-full-access is never used); using the tier's sandbox",
+                    &format!(
+                        "is not read-only or workspace-write (danger-full-access is never used); using the tier's sandbox, {tier_sandbox}"
+                    ),
                 );
                 tier_sandbox
             }
@@ -199,7 +201,12 @@ impl Config {
         let supported_versions = match reader.text("SUPPORTED_VERSIONS") {
             None => DEFAULT_SUPPORTED_VERSIONS.to_vec(),
             Some(list) => parse_versions(&list).unwrap_or_else(|| {
-                reader.warn("SUPPORTED_VERSIONS", "is not a comma list of major.minor; using the built-in set");
+                let built_in: Vec<String> =
+                    DEFAULT_SUPPORTED_VERSIONS.iter().map(|(major, minor)| format!("{major}.{minor}")).collect();
+                reader.warn(
+                    "SUPPORTED_VERSIONS",
+                    &format!("is not a comma list of major.minor versions; using the built-in {}", built_in.join(", ")),
+                );
                 DEFAULT_SUPPORTED_VERSIONS.to_vec()
             }),
         };
@@ -225,8 +232,12 @@ impl Config {
         let worktree_base = match reader.text("WORKTREE_BASE") {
             Some(dir) if dir.starts_with('/') || dir.starts_with('~') => expand_tilde(&dir, home.as_deref()),
             Some(_) => {
-                reader.warn("WORKTREE_BASE", "is not an absolute path; using the system temp dir");
-                std::env::temp_dir()
+                let temp = std::env::temp_dir();
+                reader.warn(
+                    "WORKTREE_BASE",
+                    &format!("is not an absolute path; using the system temp dir, {}", temp.display()),
+                );
+                temp
             }
             None => std::env::temp_dir(),
         };
@@ -279,23 +290,32 @@ impl Reader<'_> {
         (!value.is_empty() && !is_placeholder(value)).then(|| value.to_string())
     }
 
+    /// A whole number within `[min, max]`: the value used.
     fn integer(&mut self, name: &str, default: u64, min: u64, max: u64) -> u64 {
-        let Some(text) = self.text(name) else { return default };
-        match text.parse::<u64>() {
-            Ok(value) if value < min => {
-                self.warn(name, &format!("is below the minimum {min}; using {min}"));
-                min
-            }
-            Ok(value) if value > max => {
-                self.warn(name, &format!("is above the maximum {max}; using {max}"));
-                max
-            }
+        self.bounded(name, default, min, max).1
+    }
+
+    /// A whole number: (the value as given, or the default when there is none or it is not a
+    /// number; the value used, within `[min, max]`). Every replacement is a warning naming the
+    /// value used.
+    fn bounded(&mut self, name: &str, default: u64, min: u64, max: u64) -> (u64, u64) {
+        let Some(text) = self.text(name) else { return (default, default) };
+        let given = match text.parse::<u64>() {
             Ok(value) => value,
+            // All digits but more than a u64 holds: above any maximum.
+            Err(_) if text.bytes().all(|c| c.is_ascii_digit()) => u64::MAX,
             Err(_) => {
-                self.warn(name, &format!("is not a non-negative integer; using the default {default}"));
-                default
+                self.warn(name, &format!("is not a whole number of 0 or more; using the default {default}"));
+                return (default, default);
             }
+        };
+        let used = given.clamp(min, max);
+        if given < min {
+            self.warn(name, &format!("is {text}, below the minimum {min}; using {used}"));
+        } else if given > max {
+            self.warn(name, &format!("is {text}, above the maximum {max}; using {used}"));
         }
+        (given, used)
     }
 }
 
@@ -362,6 +382,39 @@ mod tests {
     fn timeout_is_clamped_for_use_but_raw_is_kept() {
         let c = config(&[("TIMEOUT_SECONDS", "5000")]);
         assert_eq!((c.timeout_seconds_raw, c.timeout_seconds), (5000, 600));
+    }
+
+    /// Every clamped or replaced value is a warning that names the value actually used.
+    #[test]
+    fn every_clamp_and_replacement_is_reported_with_the_value_used() {
+        let temp = std::env::temp_dir().display().to_string();
+        let cases: &[(&str, &str, &str)] = &[
+            ("TIMEOUT_SECONDS", "5", "is 5, below the minimum 10; using 10"),
+            ("TIMEOUT_SECONDS", "99999", "is 99999, above the maximum 600; using 600"),
+            ("TIMEOUT_SECONDS", "0", "is 0, below the minimum 10; using 10"),
+            ("TIMEOUT_SECONDS", "-3", "is not a whole number of 0 or more; using the default 300"),
+            ("JOB_MAX_COUNT", "99999999999999999999999", "above the maximum 1000; using 1000"),
+            ("MAX_INPUT_BYTES", "10", "is 10, below the minimum 1000; using 1000"),
+            ("GIT_TIMEOUT_SECONDS", "0", "is 0, below the minimum 1; using 1"),
+            ("ISOLATION", "none", "using inherit"),
+            ("TIER_DEFAULT", "write", "using consult"),
+            ("SANDBOX_DEFAULT", "danger-full-access", "using the tier's sandbox, read-only"),
+            ("SUPPORTED_VERSIONS", "latest", "using the built-in 0.169"),
+            ("LOG_LEVEL", "loud", "using WARNING"),
+            ("WORKTREE_BASE", "relative/dir", &format!("using the system temp dir, {temp}")),
+        ];
+        for (name, value, expected) in cases {
+            let c = config(&[(name, value)]);
+            assert_eq!(c.warnings.len(), 1, "{name}={value}: {:?}", c.warnings);
+            let warning = &c.warnings[0];
+            assert!(warning.starts_with(&format!("{PREFIX}{name} ")), "{warning}");
+            assert!(warning.ends_with(expected), "{name}={value}: {warning:?} does not end with {expected:?}");
+        }
+        let c = config(&[("TIMEOUT_SECONDS", "0")]);
+        assert_eq!((c.timeout_seconds_raw, c.timeout_seconds), (0, 10), "the warning's value is the one used");
+        assert_eq!(config(&[("TIMEOUT_SECONDS", "99999")]).timeout_seconds, 600);
+        assert_eq!(config(&[("JOB_MAX_COUNT", "99999999999999999999999")]).job_max_count, 1000);
+        assert!(config(&[("TIMEOUT_SECONDS", "10"), ("JOB_MAX_COUNT", "1000")]).warnings.is_empty(), "bounds are in");
     }
 
     #[test]

@@ -64,10 +64,12 @@ pub fn run(mode: cli::Mode) -> ExitCode {
             mcp::serve(std::io::stdin(), std::io::stdout(), config);
             ExitCode::SUCCESS
         }
-        cli::Mode::Status { json } => {
+        cli::Mode::Status { json, pretty } => {
             let report = tools::status_report(&config);
-            let text = if json { format!("{report:#}\n") } else { cli::render_status(&report) };
-            print_stdout(&text)
+            let text = if json { json_text(&report, pretty) } else { cli::render_status(&report) };
+            let written = print_stdout(&text);
+            // Scripts can tell a usable codex by the exit status alone.
+            if report["ready"] == serde_json::Value::Bool(true) { written } else { ExitCode::FAILURE }
         }
         cli::Mode::Tool { name, arguments, print } => {
             let tool = tools::find(name).expect("the command line only names registered tools");
@@ -75,14 +77,13 @@ pub fn run(mode: cli::Mode) -> ExitCode {
             let context = tools::Context::new(&config, &tools::NoRoots, &progress, cancel::CancelToken::new());
             let envelope = tools::call_tool(tool, Some(&arguments), &context);
             let ok = envelope["ok"] == serde_json::Value::Bool(true);
-            let written = match (print, envelope["diff"].as_str()) {
-                (cli::Print::DiffOnly, Some(diff)) => print_stdout(diff),
-                (cli::Print::DiffOnly, None) => {
-                    eprintln!("{envelope:#}");
+            let written = match envelope["diff"].as_str() {
+                Some(diff) if print.diff_only => print_stdout(diff),
+                None if print.diff_only => {
+                    eprint!("{}", json_text(&envelope, print.pretty));
                     ExitCode::SUCCESS
                 }
-                (cli::Print::Envelope { pretty: true }, _) => print_stdout(&format!("{envelope:#}\n")),
-                (cli::Print::Envelope { pretty: false }, _) => print_stdout(&format!("{envelope}\n")),
+                _ => print_stdout(&json_text(&envelope, print.pretty)),
             };
             if ok { written } else { ExitCode::FAILURE }
         }
@@ -91,6 +92,11 @@ pub fn run(mode: cli::Mode) -> ExitCode {
         cli::Mode::Version => print_stdout(&format!("codex-in-claude {VERSION}\n")),
         cli::Mode::Help => print_stdout(&cli::usage()),
     }
+}
+
+/// One JSON document and a line break: indented with `--pretty`, else on one line.
+fn json_text(value: &serde_json::Value, pretty: bool) -> String {
+    if pretty { format!("{value:#}\n") } else { format!("{value}\n") }
 }
 
 /// Writes a command's output; a closed pipe (`| head`) is not a failure.

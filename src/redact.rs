@@ -12,14 +12,19 @@
 //!   the mask, or gives up after a bounded number of bytes. The two unbounded scans are safe for
 //!   their own reasons: a private-key block always consumes up to its END line (or the end of the
 //!   input), and a JWT is only tried at the start of a base64url run, so each run takes part in at
-//!   most three tries (as header, payload or signature).
+//!   most three tries (as header, payload or signature). A URL password may run to the last `@`
+//!   of its authority, so the URL matcher's look-ahead goes through memos (`NextMatch`,
+//!   `HostAts`) that scan each byte once however many `://` a text holds.
 //! - Patterns: provider tokens recognised by their prefix (AWS, GitHub, GitLab, Slack, OpenAI,
 //!   Anthropic, Stripe, Google, npm, PyPI, Hugging Face, SendGrid), JWTs, `Bearer`/`Basic`
 //!   credentials, values after a secret-looking label (`api_key=`, `"password": `, `\"token\":`
-//!   of JSON inside JSON, `--api-key VALUE`, `<password>VALUE</password>`), passwords in
-//!   connection strings, and private-key blocks (BEGIN/END lines kept, body masked, an
-//!   unterminated block masked to the end). A password label also takes a quoted phrase with
-//!   spaces and an unquoted value of 6+ characters with a digit or symbol in it. Labelled values that read as code (`token = self.settings.token`) or placeholders
+//!   of JSON inside JSON, `--api-key VALUE`, `<password>VALUE</password>`), shell assignments of
+//!   password and secret variables (`export PGPASSWORD=…`, `DB_PASS='…'`: any shell word or
+//!   quoted value), passwords in URLs (also holding `@ # / ?`, blanks or quotes), tokens as the
+//!   URL user (`https://TOKEN@github.com`), and private-key blocks (BEGIN/END lines kept, body
+//!   masked, an unterminated block masked to the end). A password label also takes a quoted
+//!   phrase with spaces and an unquoted value of 6+ characters with a digit or symbol in it.
+//!   Labelled values that read as code (`token = self.settings.token`) or placeholders
 //!   (`${TOKEN}`, `changeme`) are left alone: masking ordinary code made reviews worse.
 //! - Diffs are redacted file by file: a secret-looking file is withheld whole, other files have
 //!   their content lines scanned with the `+`/`-`/space prefix kept, and every byte that is not
@@ -32,6 +37,8 @@ use serde_json::Value;
 pub const MASK: &str = "[redacted: secret value]";
 pub const PARTIAL_MASK: &str = "[redacted: possibly partial secret value]";
 pub const WITHHELD: &str = "[redacted: secret-looking file not sent]";
+/// What every marker starts with: a value starting so was masked already and is left as it is.
+const MASK_START: &[u8] = b"[redacted";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Redacted {
@@ -281,7 +288,7 @@ const MAX_GAP: usize = 64;
 const MAX_EXEMPT: usize = 256;
 /// Longest quoted value looked for; a longer one is judged as unquoted.
 const MAX_QUOTED: usize = 256;
-/// Longest userinfo looked at after `://`.
+/// Longest userinfo looked at after `://` (user and password each).
 const MAX_USERINFO: usize = 256;
 /// Longest JWT header segment (the header is a small JSON object).
 const MAX_JWT_HEADER: usize = 512;
@@ -427,16 +434,32 @@ struct Scanner<'a> {
     spans: &'a mut Vec<Span>,
     /// A private-key block ran into the end of the text without its END line.
     key_block_open: bool,
+    /// What the URL matcher has already looked for ahead of a `://` (see `connection_string`).
+    blanks: NextMatch,
+    line_breaks: NextMatch,
+    quotes: NextMatch,
+    urls: NextMatch,
+    hosts: HostAts,
 }
 
 impl<'a> Scanner<'a> {
     fn new(bytes: &'a [u8], cut: bool, spans: &'a mut Vec<Span>) -> Self {
-        Scanner { bytes, cut, spans, key_block_open: false }
+        Scanner {
+            bytes,
+            cut,
+            spans,
+            key_block_open: false,
+            blanks: NextMatch::default(),
+            line_breaks: NextMatch::default(),
+            quotes: NextMatch::default(),
+            urls: NextMatch::default(),
+            hosts: HostAts::default(),
+        }
     }
 
     /// Collects the spans of the whole text. `in_key_block`: the text continues a private-key
     /// block (the next line of a diff); returns whether a block is still open at the end.
-    fn run(mut self, in_key_block: bool) -> bool {
+    fn run(&mut self, in_key_block: bool) -> bool {
         let bytes = self.bytes;
         let mut i = if in_key_block { self.key_body(0) } else { 0 };
         let mut previous = if i > 0 { CLASS[bytes[i - 1] as usize] } else { 0 };
@@ -583,9 +606,64 @@ impl<'a> Scanner<'a> {
             (b':', Some(b'=')) | (b'=', Some(b'>')) => 2,
             _ => 1,
         };
+        // `NAME=value` glued, as a shell assigns it.
+        if bytes[i] == b'='
+            && bytes.get(i + 1).is_some_and(|&c| !has(c, WHITESPACE))
+            && let Some(label) = shell_label(bytes, i)
+        {
+            return self.shell_value(i + 1, label);
+        }
         let label = label_before(bytes, i)?;
         let start = skip_blanks(bytes, i + separator_len)?;
         self.labelled_value(start, label)
+    }
+
+    /// The value of `NAME=value` as a shell, a `.env` file or a Dockerfile writes it, where NAME
+    /// is a password or secret variable (`shell_label`): what the shell would assign, quoted or
+    /// one shell word (`Ab!c#d`, `p@ss:w/rd`). Any value of three or more characters counts,
+    /// words included (`PGPASSWORD=letmein`), unless it is a reference, a placeholder or code
+    /// (`$DB_PASS`, `"${TOKEN}"`, `$(vault read …)`, `os.environ["X"]`). What is not a closed
+    /// quote or a shell word (`\"` inside JSON) is judged as any labelled value.
+    fn shell_value(&mut self, start: usize, label: Label) -> Option<usize> {
+        let bytes = self.bytes;
+        let quote = bytes[start];
+        if quote == b'"' || quote == b'\'' {
+            let limit = bytes.len().min(start + 1 + MAX_QUOTED);
+            let mut end = start + 1;
+            while end < limit && bytes[end] != quote && !matches!(bytes[end], b'\n' | b'\r') {
+                // Inside double quotes a backslash escapes the next byte.
+                end += if quote == b'"' && bytes[end] == b'\\' { 2 } else { 1 };
+            }
+            if end < limit && bytes[end] == quote {
+                return self.shell_secret(start + 1, end, label, false);
+            }
+            return self.labelled_value(start, label);
+        }
+        let end = shell_word_end(bytes, start, MAX_EXEMPT + 1);
+        if end == start {
+            return self.labelled_value(start, label);
+        }
+        if end - start > MAX_EXEMPT {
+            // Too long to be judged: masked whole (see the module doc).
+            return Some(self.push(start, shell_word_end(bytes, start, usize::MAX), false));
+        }
+        self.shell_secret(start, end, label, true)
+    }
+
+    /// Masks a shell-assigned value unless it stands for no secret; `unquoted`: it may be code.
+    fn shell_secret(&mut self, start: usize, end: usize, label: Label, unquoted: bool) -> Option<usize> {
+        let bytes = self.bytes;
+        let value = &bytes[start..end];
+        let at_cut = self.runs_into_cut(end);
+        let code = unquoted && {
+            let run = run_end(bytes, start, VALUE, end - start);
+            is_code_reference(&bytes[start..run], &bytes[run..])
+        };
+        let not_secret = (value.len() < 3 && !at_cut)
+            || value.starts_with(MASK_START)
+            || not_a_secret(value, label == Label::Password)
+            || code;
+        (!not_secret).then(|| self.push(start, end, at_cut))
     }
 
     /// The value of a secret label, starting at `start` (after the separator and its blanks):
@@ -643,9 +721,16 @@ impl<'a> Scanner<'a> {
         Some(self.push(start, end, at_cut))
     }
 
-    /// `scheme://user:PASSWORD@host`: only the password is masked. `://:PASSWORD@host` and
-    /// `://TOKEN:@host` too. The userinfo ends at the first `@` before anything that ends an
-    /// authority, so `https://host:8443?email=user@example.com` is no userinfo.
+    /// `scheme://user:PASSWORD@host`: only the password is masked; `://:PASSWORD@host` too, and
+    /// a user that is itself a credential (`https://TOKEN@github.com/…`, `://TOKEN:@host`).
+    ///
+    /// The user ends at the first `:` or `@`, or at anything that ends an authority, so
+    /// `https://example.com/a?mail=u@example.com` has no userinfo; digits after the `:` up to
+    /// such a byte are a port (`https://host:8443?email=user@example.com`). A password may hold
+    /// `@ # / ? ;` and quotes: it ends at the last `@` followed by a host name before the next
+    /// blank or `://`; failing that, in a quoted URL, a password with blanks ends at the first
+    /// such `@` on its line before any quote. Both look at most MAX_USERINFO bytes ahead, through the scanner's memos, so each
+    /// byte is examined a bounded number of times however many `://` the text holds.
     fn connection_string(&mut self, colon: usize) -> Option<usize> {
         let bytes = self.bytes;
         if colon == 0 || !has(bytes[colon - 1], ALNUM) {
@@ -653,24 +738,47 @@ impl<'a> Scanner<'a> {
         }
         let userinfo = colon + 3;
         let limit = bytes.len().min(userinfo + MAX_USERINFO);
-        let stop = (userinfo..limit).find(|&p| bytes[p] == b'@' || ends_userinfo(bytes[p]));
-        let Some(at) = stop.filter(|&p| bytes[p] == b'@') else {
-            // Cut inside `user:pass`: mask what may be a password, unless it reads as a port.
-            let info = &bytes[userinfo..limit];
-            let colon = info.iter().position(|&c| c == b':')?;
-            let rest = &info[colon + 1..];
-            let partial =
-                stop.is_none() && self.runs_into_cut(limit) && !rest.is_empty() && !rest.iter().all(u8::is_ascii_digit);
-            return partial.then(|| self.push(userinfo + colon + 1, limit, true));
-        };
-        let info = &bytes[userinfo..at];
-        match info.iter().position(|&c| c == b':') {
-            Some(colon) if colon + 1 < info.len() => Some(self.push(userinfo + colon + 1, at, false)),
-            Some(colon) if colon >= 16 && info[..colon].iter().all(|&c| has(c, TOKEN)) => {
-                Some(self.push(userinfo, userinfo + colon, false))
-            }
-            _ => None,
+        let stop = (userinfo..limit).find(|&p| matches!(bytes[p], b'@' | b':') || ends_userinfo(bytes[p]))?;
+        let user = &bytes[userinfo..stop];
+        if bytes[stop] == b'@' {
+            let token = token_like(user) && host_follows(bytes, stop + 1, host_end(bytes, stop + 1));
+            return token.then(|| self.push(userinfo, stop, false));
         }
+        if bytes[stop] != b':' {
+            return None;
+        }
+        let start = stop + 1;
+        let digits = start + bytes[start..limit].iter().take_while(|c| c.is_ascii_digit()).count();
+        let port = bytes.get(digits).is_none_or(|&c| ends_userinfo(c));
+        if port || bytes[start..].starts_with(MASK_START) {
+            return None;
+        }
+        let window = bytes.len().min(start + MAX_USERINFO);
+        let next_url = self.urls.find(bytes, start, is_scheme_separator).min(window);
+        let blank = self.blanks.find(bytes, start, |bytes, p| has(bytes[p], WHITESPACE));
+        let mut at = self.hosts.last_in(bytes, start, blank.min(next_url));
+        if at.is_none() && blank < next_url && has(bytes[blank], BLANK) && opening_quote(bytes, colon) {
+            // Blanks are no part of a URL: only a quoted one (`"mysql://u:my pass@db"`) is read
+            // past them, so prose (`http://host:port, or ask admin@example.com`) is left alone.
+            let line_end = self.line_breaks.find(bytes, start, |bytes, p| matches!(bytes[p], b'\n' | b'\r'));
+            let quote = self.quotes.find(bytes, start, |bytes, p| is_quote(bytes[p]));
+            at = self.hosts.first_in(bytes, blank, line_end.min(next_url).min(quote));
+        }
+        let Some(at) = at else {
+            // Cut inside `user:pass`: mask what may be a password.
+            let partial = self.runs_into_cut(limit)
+                && start < limit
+                && bytes[start..limit].iter().all(|&c| c != b'@' && !ends_userinfo(c));
+            return partial.then(|| self.push(start, limit, true));
+        };
+        let user_token = token_like(user) || (user.len() >= 16 && user.iter().all(|&c| has(c, TOKEN)) && at == start);
+        if user_token {
+            self.push(userinfo, stop, false);
+        }
+        if at > start {
+            return Some(self.push(start, at, false));
+        }
+        user_token.then_some(at)
     }
 
     /// `--api-key VALUE`, `--password VALUE`: a command-line flag named like a secret, its value
@@ -755,6 +863,123 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// The first position at or after a query's start where a test holds (or the text's end),
+/// remembered: the URL matcher queries from starts that only move forward, so a query whose
+/// start is not past the last answer costs nothing and the scans of the others never overlap.
+/// Each byte is tested once over the whole text, however many `://` it holds.
+#[derive(Default)]
+struct NextMatch {
+    /// The last query's start and answer: nothing in `[from, found)` matches.
+    last: Option<(usize, usize)>,
+    /// Positions tested, for the tests' linearity check.
+    tested: usize,
+}
+
+impl NextMatch {
+    fn find(&mut self, bytes: &[u8], at: usize, test: fn(&[u8], usize) -> bool) -> usize {
+        if let Some((from, found)) = self.last
+            && from <= at
+            && at <= found
+        {
+            return found;
+        }
+        let found = (at..bytes.len()).find(|&p| test(bytes, p)).unwrap_or(bytes.len());
+        self.tested += found.saturating_sub(at) + 1;
+        self.last = Some((at, found));
+        found
+    }
+}
+
+/// Every `@` followed by a host name, found by one forward scan extended on demand; the URL
+/// matcher asks for the last or first of them inside a window.
+#[derive(Default)]
+struct HostAts {
+    /// Everything before this has been scanned.
+    scanned: usize,
+    ats: Vec<usize>,
+    /// Bytes looked at, host names included, for the tests' linearity check.
+    tested: usize,
+}
+
+impl HostAts {
+    fn scan_to(&mut self, bytes: &[u8], end: usize) {
+        while self.scanned < end {
+            if bytes[self.scanned] == b'@' {
+                let host_end = host_end(bytes, self.scanned + 1);
+                self.tested += host_end - self.scanned;
+                if host_follows(bytes, self.scanned + 1, host_end) {
+                    self.ats.push(self.scanned);
+                }
+            }
+            self.tested += 1;
+            self.scanned += 1;
+        }
+    }
+
+    /// The last host `@` in `[from, to)`.
+    fn last_in(&mut self, bytes: &[u8], from: usize, to: usize) -> Option<usize> {
+        self.scan_to(bytes, to);
+        let before = self.ats.partition_point(|&at| at < to);
+        self.ats[..before].last().copied().filter(|&at| at >= from)
+    }
+
+    /// The first host `@` in `[from, to)`.
+    fn first_in(&mut self, bytes: &[u8], from: usize, to: usize) -> Option<usize> {
+        self.scan_to(bytes, to);
+        let first = self.ats.partition_point(|&at| at < from);
+        self.ats.get(first).copied().filter(|&at| at < to)
+    }
+}
+
+/// Whether a quote comes right before the scheme of the `://` at `colon`.
+fn opening_quote(bytes: &[u8], colon: usize) -> bool {
+    let scheme = bytes[..colon]
+        .iter()
+        .rev()
+        .take(MAX_FLAG)
+        .take_while(|&&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'.' | b'-'))
+        .count();
+    colon.checked_sub(scheme + 1).is_some_and(|before| is_quote(bytes[before]))
+}
+
+/// `://` at `p`.
+fn is_scheme_separator(bytes: &[u8], p: usize) -> bool {
+    bytes[p] == b':' && bytes[p + 1..].starts_with(b"//")
+}
+
+/// End of the host-name run (`[A-Za-z0-9._-]`) starting at `from`. Host runs after two `@`
+/// never overlap (`@` ends a run), so scanning one after every `@` stays linear.
+fn host_end(bytes: &[u8], from: usize) -> usize {
+    let run = bytes[from..].iter().take_while(|&&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_'));
+    from + run.count()
+}
+
+/// Whether the host run `[from, end)` after an `@` is a host: it starts with a letter or digit
+/// (or it is an IPv6 literal's `[`) and the authority ends after it. `@ss@host` or `@ss!x@host`
+/// is part of a password, not a host.
+fn host_follows(bytes: &[u8], from: usize, end: usize) -> bool {
+    if end == from {
+        return bytes.get(from) == Some(&b'[');
+    }
+    bytes[from].is_ascii_alphanumeric()
+        && bytes.get(end).is_none_or(|&c| {
+            has(c, WHITESPACE)
+                || matches!(c, b':' | b'/' | b'?' | b'#' | b'"' | b'\'' | b'`' | b')' | b']' | b'>' | b'<')
+                || matches!(c, b',' | b';' | b'\\' | b'}' | b'|')
+        })
+}
+
+/// A URL user that is itself a credential (`https://TOKEN@github.com`): a piece of 16+ letters
+/// and digits that switches between the two at least four times, as random tokens do and names
+/// (`git`, `jane.doe`, `build-agent-2024`, `user20240101backup`) do not.
+fn token_like(user: &[u8]) -> bool {
+    user.split(|&c| matches!(c, b'-' | b'_' | b'.' | b'~')).any(|piece| {
+        piece.len() >= 16
+            && piece.iter().all(u8::is_ascii_alphanumeric)
+            && piece.windows(2).filter(|pair| pair[0].is_ascii_digit() != pair[1].is_ascii_digit()).count() >= 4
+    })
+}
+
 /// The label in front of a separator at `separator`, if its last word names a secret. Reaches
 /// over blanks, a closing quote (also `\"`) and a `]`: `"secret_key": `, `config["api_key"] = `.
 fn label_before(bytes: &[u8], separator: usize) -> Option<Label> {
@@ -780,12 +1005,69 @@ fn label_before(bytes: &[u8], separator: usize) -> Option<Label> {
     label_ending_at(bytes, end)
 }
 
+/// The label of `NAME=` at `eq` when NAME is an upper-case shell variable named for a password
+/// or a secret. Its last `_` part decides: `PASS`, `PASSWD`, `PASSWORD`, `PASSPHRASE` (also
+/// glued: `PGPASSWORD`), `PWD` after another part (`MYSQL_PWD`; `PWD` alone is the working
+/// directory), `SECRET`, `TOKEN`, `APIKEY`, or `KEY` after `API` or `SECRET`. Near misses that
+/// are not: `PASS_THRESHOLD`, `BYPASS`, `PASSES`, `MAX_TOKENS`, `TOKEN_TYPE`, `NEXT_PAGE_TOKEN`.
+fn shell_label(bytes: &[u8], eq: usize) -> Option<Label> {
+    let mut start = eq;
+    while start > 0 && eq - start <= MAX_FLAG && matches!(bytes[start - 1], b'A'..=b'Z' | b'0'..=b'9' | b'_') {
+        start -= 1;
+    }
+    // The `n` of an escaped line break (`\nAPI_TOKEN=`, text inside a JSON string) is no part of
+    // the name.
+    let escaped_break = start >= 2 && bytes[start - 2] == b'\\' && matches!(bytes[start - 1], b'n' | b't' | b'r');
+    let glued = start > 0 && (has(bytes[start - 1], WORD) || bytes[start - 1] == b'.') && !escaped_break;
+    if start == eq || eq - start > MAX_FLAG || bytes[start].is_ascii_digit() || glued {
+        return None;
+    }
+    let mut parts = bytes[start..eq].rsplit(|&c| c == b'_').filter(|part| !part.is_empty());
+    let last = parts.next()?;
+    let previous = parts.next();
+    if previous.is_some_and(|q| NOT_SECRET_QUALIFIERS.iter().any(|w| q.eq_ignore_ascii_case(w))) {
+        return None;
+    }
+    if upper_password_word(last) || matches!(last, b"PASSPHRASE") || (last == b"PWD" && previous.is_some()) {
+        Some(Label::Password)
+    } else if matches!(last, b"SECRET" | b"TOKEN" | b"APIKEY")
+        || (last == b"KEY" && matches!(previous, Some(b"API" | b"SECRET")))
+    {
+        Some(Label::Secret)
+    } else {
+        None
+    }
+}
+
+/// `PASS`, and upper-case words ending in `PASSWORD` or `PASSWD` (`PGPASSWORD`): password
+/// words of environment variables. Lower-case `pass` is not one (`pass: true`, a test result).
+fn upper_password_word(word: &[u8]) -> bool {
+    word == b"PASS"
+        || (word.iter().all(u8::is_ascii_uppercase) && (word.ends_with(b"PASSWORD") || word.ends_with(b"PASSWD")))
+}
+
+/// End of the shell word starting at `from`, looking at no more than `max` bytes: up to a blank,
+/// an operator, a quote, or a JSON escape (`\n`, `\"`: the text may be a JSON string's).
+fn shell_word_end(bytes: &[u8], from: usize, max: usize) -> usize {
+    let limit = bytes.len().min(from.saturating_add(max));
+    let mut end = from;
+    while end < limit {
+        match bytes[end] {
+            b';' | b'&' | b'|' | b'<' | b'>' | b'(' | b')' | b'"' | b'\'' | b'`' => break,
+            b'\\' if matches!(bytes.get(end + 1), Some(b'n' | b't' | b'r' | b'"')) => break,
+            c if has(c, WHITESPACE) => break,
+            _ => end += 1,
+        }
+    }
+    end
+}
+
 /// The label whose name ends at `end`, if its last word names a secret and no qualifier in
 /// front of it says otherwise (`public_key`).
 fn label_ending_at(bytes: &[u8], end: usize) -> Option<Label> {
     let word_start = last_word_start(bytes, end)?;
     let word = &bytes[word_start..end];
-    let label = if PASSWORD_WORDS.iter().any(|w| word.eq_ignore_ascii_case(w)) {
+    let label = if PASSWORD_WORDS.iter().any(|w| word.eq_ignore_ascii_case(w)) || upper_password_word(word) {
         Label::Password
     } else if SECRET_WORDS.iter().any(|w| word.eq_ignore_ascii_case(w)) {
         Label::Secret
@@ -1354,6 +1636,32 @@ mod tests {
             r#"{"summary": "a\npassword = \"FakeTomlPassw0rd\"\ntoken = abcdefghijklmnop1234"}"#,
             r#"{"summary": "a\npassword = \"[M]\"\ntoken = [M]"}"#,
         ),
+        // Shell assignments of password and secret variables: any shell word or quoted value.
+        ("export PGPASSWORD=Ab!c#d", "export PGPASSWORD=[M]"),
+        ("DB_PASS=hunter2 psql -h db", "DB_PASS=[M] psql -h db"),
+        ("PASS=letmein", "PASS=[M]"),
+        ("export DB_PASS=\"pa ss#1\" && run", "export DB_PASS=\"[M]\" && run"),
+        ("SMTP_PASS='it#is:me' ./send", "SMTP_PASS='[M]' ./send"),
+        ("MYSQL_PWD=s3cret ./run", "MYSQL_PWD=[M] ./run"),
+        ("export API_TOKEN=abc123", "export API_TOKEN=[M]"),
+        ("SECRET_KEY=mysecret", "SECRET_KEY=[M]"),
+        ("docker run -e MY_APIKEY=k3y/with:odd@chars img", "docker run -e MY_APIKEY=[M] img"),
+        (r#"{"cmd": "PGPASSWORD=pw42x psql\nexit"}"#, r#"{"cmd": "PGPASSWORD=[M] psql\nexit"}"#),
+        (r#"{"summary": "a\nAPI_TOKEN=tok42x ./deploy"}"#, r#"{"summary": "a\nAPI_TOKEN=[M] ./deploy"}"#),
+        ("DB_PASS = \"hunter2x\"", "DB_PASS = \"[M]\""),
+        // URL passwords holding `@ # / ?`, blanks and quotes; a token as the URL user.
+        ("postgres://admin:Ab!c#d@db/x", "postgres://admin:[M]@db/x"),
+        ("postgres://admin:p@ss/w?rd@db:5432/x", "postgres://admin:[M]@db:5432/x"),
+        (r#"dsn = "mysql://app:my secret pass@db/x""#, r#"dsn = "mysql://app:[M]@db/x""#),
+        (r#"url = "postgres://u:pa"ss'x@db/x""#, r#"url = "postgres://u:[M]@db/x""#),
+        ("redis://default:pw@[::1]:6379", "redis://default:[M]@[::1]:6379"),
+        ("postgres://u:pw@db/x, mail bob@example.com", "postgres://u:[M]@db/x, mail bob@example.com"),
+        (r#"["https://u:p1@a.io","https://v:p2@b.io"]"#, r#"["https://u:[M]@a.io","https://v:[M]@b.io"]"#),
+        (
+            "git clone https://0123abcd4567ef89ab01cd23ef45ab67cd89ef01@github.com/org/repo",
+            "git clone https://[M]@github.com/org/repo",
+        ),
+        ("https://a1b2c3d4e5f6a7b8c9d0:x-oauth-basic@github.com/o/r", "https://[M]:[M]@github.com/o/r"),
         // Spans of different patterns merge into one marker.
         ("api_key=AKIAABCDEFGHIJKLMNOP", "api_key=[M]"),
         ("token: sk-proj-abcdefghijklmnopqrstuvwx", "token: [M]"),
@@ -1434,6 +1742,29 @@ mod tests {
         "Vec<Token>::new()",
         r#"password: "{{ vault_db_password }}""#,
         r#"{"text": "see\nkeyboard = layout"}"#,
+        // Shell near misses: other words ending in PASS, counts, references, code, short values.
+        "PASS_THRESHOLD=3",
+        "BYPASS=1 COMPASS=north PASSES=3",
+        "MAX_TOKENS=4096 NEXT_PAGE_TOKEN=CiAKGjBpNDd2Nm TOKEN_TYPE=bearer",
+        "OLDPWD=/tmp PWD=/home/me/src",
+        "DB_PASS=$DB_PASS_FROM_VAULT",
+        r#"export PGPASSWORD="${PGPASSWORD}""#,
+        "export GITHUB_TOKEN=$(gh auth token)",
+        r#"API_TOKEN=os.environ["API_TOKEN"]"#,
+        "PASSWORD=get_password()",
+        "SKIP_PASS=true FIRST_PASS=1",
+        "pass: 12 of 12",
+        "PASS=[redacted: secret value]",
+        // URL users and ports that are not credentials.
+        "ssh://git@github.com:22/org/repo.git",
+        "https://jane.doe@bitbucket.org/team/repo.git",
+        "https://build-agent-2024@ci.example.com/x",
+        "https://user20240101backup@host/x",
+        "http://localhost:3000/api?to=a@b.com",
+        "https://host:8443/x?mail=u@example.com and https://a.b/c",
+        "see x://u:a b c without an at sign",
+        "Open http://host:port in a browser, or write to admin@example.com",
+        "'see http://host:port' and 'mail admin@example.com'",
         // Already redacted text stays as it is.
         "api_key = \"[redacted: secret value]\" and postgres://u:[redacted: secret value]@h",
     ];
@@ -1673,5 +2004,39 @@ mod tests {
         assert_eq!(text(&long_value).text, format!("token = {MASK}("));
         let diff_input = format!("diff --git a/x b/x\n@@ -1 +1 @@\n+{}\n", "eyJ".repeat(N / 3));
         assert_eq!(diff(&diff_input).text, diff_input);
+    }
+
+    /// The URL and shell matchers on inputs built to make every `://` or `NAME=` look far
+    /// ahead: the results are right, and the URL matcher's look-ahead (its memos) examines each
+    /// byte a bounded number of times in all, counted rather than timed.
+    #[test]
+    fn url_and_shell_matchers_stay_linear() {
+        const N: usize = 2 << 20;
+        let unchanged = [
+            "x://u:".repeat(N / 6),
+            "x://u:@/".repeat(N / 8),
+            "a://b:c d".repeat(N / 9),
+            "a://b:c d\n".repeat(N / 10),
+            format!("{}@e", "'a://b:c d' ".repeat(N / 12)),
+            format!("https://u:{}", "p@".repeat(N / 2)),
+            format!("https://{}", "a@".repeat(N / 2)),
+            ":@".repeat(N / 2),
+            "PASS=$x ".repeat(N / 8),
+            "A_TOKEN='$x ".repeat(N / 12),
+            "API_KEY=os.environ[\"API_KEY\"] ".repeat(N / 30),
+        ];
+        for input in &unchanged {
+            let mut spans = Vec::new();
+            let mut scanner = Scanner::new(input.as_bytes(), false, &mut spans);
+            scanner.run(false);
+            let memos = [&scanner.blanks, &scanner.line_breaks, &scanner.quotes, &scanner.urls];
+            let looked = memos.iter().map(|memo| memo.tested).sum::<usize>() + scanner.hosts.tested;
+            assert!(looked <= 10 * input.len(), "{}: {looked} steps for {} bytes", &input[..20], input.len());
+            assert!(spans.is_empty(), "{}: {spans:?}", &input[..20]);
+        }
+        assert_eq!(text(&"PASS=".repeat(N / 5)).text, format!("PASS={MASK}"));
+        assert_eq!(text(&"PASS=$".repeat(N / 6)).text, format!("PASS={MASK}"), "too long to judge");
+        let many = "postgres://u:p#w@db/x ".repeat(N / 22);
+        assert_eq!(text(&many).masks, N / 22);
     }
 }

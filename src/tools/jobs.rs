@@ -52,6 +52,13 @@ fn start(call: &Call, tool: &str, check: Check) -> Value {
         );
     }
     let mut arguments = call.args.to_value();
+    // The job record on disk holds no more of the caller's text than the model would get: it
+    // is masked before it is written, and this envelope says so (the worker finds it masked).
+    for param in ["question", "extra_context", "task"] {
+        if let Some(masked) = codex_run::redact_input(arguments[param].as_str(), param, &mut meta) {
+            arguments[param] = json!(masked);
+        }
+    }
     // The worker has no roots to resolve against: it gets the workspace this call resolved.
     arguments["workspace_root"] = json!(workspace.path.display().to_string());
     let spec = Spec {

@@ -1,12 +1,15 @@
 //! The tool commands from a shell: `consult`, `review` and `dry-run` print the same envelope an
-//! MCP client gets, and the exit status says how it went (0 ok, 1 not ok, 2 usage error).
+//! MCP client gets, and the exit status says how it went (0 ok, 1 not ok, 2 usage error);
+//! `status` exits 1 when codex is not ready; usage errors name the word at fault; `-` reads the
+//! question or task from stdin; `--pretty` goes with every command.
 
+use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
 
-use crate::codex_home::CodexHome;
+use crate::codex_home::{CodexHome, codex_bin};
 use crate::mock_model::{MockModel, Step, consult_answer};
 use crate::repo::TestRepo;
 use crate::support::binary;
@@ -20,6 +23,36 @@ fn run_in(dir: &Path, args: &[&str], env: &[(String, String)]) -> Output {
         .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .unwrap()
+}
+
+/// `run_in` with `input` written to the command's stdin.
+fn run_with_stdin(dir: &Path, args: &[&str], env: &[(String, String)], input: &[u8]) -> Output {
+    run_program_with_stdin(&binary(), dir, args, env, input)
+}
+
+fn run_program_with_stdin(program: &Path, dir: &Path, args: &[&str], env: &[(String, String)], input: &[u8]) -> Output {
+    let mut child = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    // Written from a thread: a command that stops reading must not block the test.
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    out
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 fn stdout_json(out: &Output) -> Value {
@@ -66,4 +99,114 @@ fn a_failed_tool_exits_1_and_a_usage_error_exits_2() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(out.stdout.is_empty(), "usage errors print nothing on stdout");
     }
+}
+
+#[test]
+fn usage_errors_name_the_word_at_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["status", "--bogus"], "codex-in-claude: status has no option '--bogus'; it takes --json and --pretty\n"),
+        (&["jobs"], "codex-in-claude: jobs needs a subcommand: list, status ID, result ID, consume ID or cancel ID\n"),
+        (&["jobs", "show", "x"], "codex-in-claude: jobs has no subcommand 'show'; use list, status ID"),
+        (&["consult", "q", "--timeout", "ten"], "codex-in-claude: --timeout needs a whole number, not 'ten'\n"),
+    ];
+    for (args, expected) in cases {
+        let out = run_in(dir.path(), args, &[]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).starts_with(expected), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("USAGE:"), "the usage follows the error");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn status_exits_1_when_codex_is_not_ready_and_0_when_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [&["status"][..], &["status", "--json"], &["status", "--json", "--pretty"]] {
+        let out = run_in(dir.path(), args, &[]);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: codex is not on PATH");
+        assert!(!out.stdout.is_empty(), "the report is printed all the same");
+    }
+    let compact = run_in(dir.path(), &["status", "--json"], &[]);
+    assert_eq!(String::from_utf8_lossy(&compact.stdout).lines().count(), 1, "one line without --pretty");
+    assert_eq!(stdout_json(&compact)["ready"], json!(false));
+    let pretty = run_in(dir.path(), &["status", "--json", "--pretty"], &[]);
+    assert!(String::from_utf8_lossy(&pretty.stdout).lines().count() > 10, "--pretty indents");
+
+    let mock = MockModel::start(vec![]);
+    let home = CodexHome::new(&mock);
+    assert_eq!(run_in(dir.path(), &["status"], &home.env()).status.code(), Some(1), "installed, not logged in");
+    // Logged in with a dummy API key, as a user would with `codex login`: ready.
+    let login = run_program_with_stdin(
+        &codex_bin(),
+        dir.path(),
+        &["login", "--with-api-key"],
+        &home.env(),
+        b"sk-dummy-login-key-1234567890\n",
+    );
+    assert!(login.status.success(), "{}", stderr(&login));
+    let out = run_in(dir.path(), &["status"], &home.env());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("ready:    yes"));
+}
+
+#[test]
+fn a_dash_reads_a_128_kb_question_from_stdin() {
+    let mock = MockModel::start(vec![Step::message(consult_answer("Read it."))]);
+    let home = CodexHome::new(&mock);
+    let dir = tempfile::tempdir().unwrap();
+    let question = format!("{}the last line of a long question\n", "a line of the question\n".repeat(128 * 1024 / 23));
+    assert!(question.len() >= 128 * 1024);
+    let out = run_with_stdin(dir.path(), &["consult", "-", "--context", "ctx"], &home.env(), question.as_bytes());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout_json(&out)["summary"], json!("Read it."));
+    let log = mock.request_log_text();
+    assert!(log.contains("the last line of a long question"), "the whole question reached the model");
+    assert!(log.matches("a line of the question").count() >= 128 * 1024 / 23);
+}
+
+#[test]
+fn a_relative_workspace_resolves_against_the_current_directory() {
+    let repo = TestRepo::new();
+    repo.write("README.md", "# changed\n");
+    let parent = repo.path().parent().unwrap();
+    let name = repo.path().file_name().unwrap().to_str().unwrap();
+    let out = run_in(parent, &["dry-run", "--workspace", name], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let envelope = stdout_json(&out);
+    assert_eq!(envelope["meta"]["cwd"], json!(repo.canonical().display().to_string()));
+    assert_eq!(envelope["would_call_model"], json!(true));
+}
+
+#[test]
+fn pretty_goes_with_delegate_diff_only() {
+    let repo = TestRepo::new();
+    repo.write("README.md", "# project\n");
+    repo.commit("first");
+    let mock = MockModel::start(vec![
+        Step::shell("printf 'hello\\n' > hello.txt"),
+        Step::message("Added hello.txt."),
+        Step::message("Nothing to change."),
+        Step::message("Still nothing."),
+    ]);
+    let home = CodexHome::new(&mock);
+    let base = tempfile::tempdir().unwrap();
+    let mut env = home.env();
+    env.push(("CODEX_IN_CLAUDE_WORKTREE_BASE".into(), base.path().display().to_string()));
+
+    // With a diff: stdout is the diff alone, as git apply wants it, --pretty or not.
+    let out = run_in(repo.path(), &["delegate", "add hello.txt", "--diff-only", "--pretty"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let diff = String::from_utf8(out.stdout).unwrap();
+    assert!(diff.starts_with("diff --git a/hello.txt b/hello.txt\n") && diff.ends_with("+hello\n"), "{diff}");
+
+    // Without one: the envelope goes to stderr, indented with --pretty, on one line without.
+    let out = run_in(repo.path(), &["delegate", "change nothing", "--pretty", "--diff-only"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    let envelope_lines = |text: &str| text.lines().skip_while(|line| !line.starts_with('{')).count();
+    assert!(envelope_lines(&stderr(&out)) > 10, "--pretty indents: {}", stderr(&out));
+    let out = run_in(repo.path(), &["delegate", "change nothing", "--diff-only"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(envelope_lines(&stderr(&out)), 1, "{}", stderr(&out));
 }

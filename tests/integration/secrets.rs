@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::codex_home::CodexHome;
 use crate::consult::paid_server;
-use crate::mock_model::{MockModel, Step};
+use crate::mock_model::{MockModel, Step, consult_answer};
 use crate::repo::TestRepo;
 use crate::support::{Server, envelope, fake_codex_dir, path_with};
 
@@ -264,11 +264,13 @@ fn a_delegate_diff_carrying_secrets_comes_back_masked() {
     repo.write("vault/material.txt", &format!("{}\n", material.join("\n")));
     repo.commit("material");
 
+    // Its closing message echoes the material: the summary is masked on its way back too.
+    let echo: Vec<&str> = inline_cases.iter().map(|c| c.text.as_str()).collect();
     let mock = MockModel::start(vec![
         Step::shell(
             "mkdir -p src config && cp vault/material.txt src/copied.txt && cp vault/material.txt config/prod.env",
         ),
-        Step::message("Copied the material."),
+        Step::message(format!("Copied the material:\n{}", echo.join("\n"))),
     ]);
     let home = CodexHome::new(&mock);
     let base = tempfile::tempdir().unwrap();
@@ -287,6 +289,7 @@ fn a_delegate_diff_carrying_secrets_comes_back_masked() {
     assert!(diff.contains("diff --git a/config/prod.env b/config/prod.env\n[redacted: secret-looking file not sent]"));
     assert_no_secret("the model's request log", &mock.request_log_text(), &cases);
     assert_no_secret("codex_delegate envelope", &result.to_string(), &cases);
+    assert!(result["summary"].as_str().unwrap().contains(redact::MASK), "the echo must come back masked");
     let missing: Vec<&str> = benign
         .iter()
         .flat_map(|(_, text)| text.lines())
@@ -294,6 +297,71 @@ fn a_delegate_diff_carrying_secrets_comes_back_masked() {
         .collect();
     assert!(missing.is_empty(), "benign lines altered in the diff: {missing:#?}");
     assert!(std::fs::read_dir(base.path()).unwrap().next().is_none(), "worktree left behind");
+}
+
+/// Every file under `dir`, recursively, as (path, lossy text).
+fn files_under(dir: &Path) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            found.push((path.display().to_string(), String::from_utf8_lossy(&bytes).into_owned()));
+        }
+    }
+    found
+}
+
+/// A background consult: the job record written to disk (`spec.json` keeps the arguments the
+/// worker runs with), the start envelope, the stored result and the prompt hold no secret.
+#[test]
+fn an_async_job_records_no_secret() {
+    let cases = inline(&corpus());
+    let join = |part: &[Case]| part.iter().map(|c| c.text.as_str()).collect::<Vec<_>>().join("\n");
+    let mock = MockModel::start(vec![Step::message(consult_answer("Looked."))]);
+    let home = CodexHome::new(&mock);
+    let state = tempfile::tempdir().unwrap();
+    let workspace = tempfile::tempdir().unwrap();
+    let mut env = home.env();
+    env.push(("CODEX_IN_CLAUDE_STATE_DIR".into(), state.path().display().to_string()));
+    let mut server = Server::start(&env);
+    server.initialize(json!({}));
+    let half = cases.len() / 2;
+    let arguments = json!({
+        "question": join(&cases[..half]), "extra_context": join(&cases[half..]), "workspace_root": workspace.path()
+    });
+    let started = envelope(&server.call(46, "codex_consult_async", arguments));
+    assert_eq!(started["ok"], json!(true), "{started}");
+    assert_no_secret("codex_consult_async envelope", &started.to_string(), &cases);
+    let warnings = started["meta"]["security_warnings"].to_string();
+    assert!(warnings.contains("question") && warnings.contains("extra_context"), "{warnings}");
+    let job_id = started["job_id"].as_str().unwrap().to_string();
+
+    let records = files_under(state.path());
+    assert!(records.iter().any(|(path, _)| path.ends_with("spec.json")), "no job record: {records:?}");
+    for (path, text) in &records {
+        assert_no_secret(path, text, &cases);
+    }
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let job = json!({"job_id": job_id, "workspace_root": workspace.path()});
+    loop {
+        let status = envelope(&server.call(47, "codex_job_status", job.clone()));
+        if status["status"] != json!("running") {
+            assert_eq!(status["status"], json!("done"), "{status}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the job did not finish: {status}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let result = envelope(&server.call(48, "codex_job_result", job));
+    assert_eq!(result["ok"], json!(true), "{result}");
+    assert_no_secret("codex_job_result envelope", &result.to_string(), &cases);
+    assert_no_secret("the model's request log", &mock.request_log_text(), &cases);
+    for (path, text) in files_under(state.path()) {
+        assert_no_secret(&path, &text, &cases);
+    }
 }
 
 /// Codex failing with a case on stderr, or as its `turn.failed` message: the error envelope's
