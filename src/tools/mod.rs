@@ -330,18 +330,18 @@ const REVIEW_CODES: &[ErrorCode] =
     &codes::<23>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, CODEX_RUN_CODES, ANSWER_CODES, BUG_CODES]);
 const DRY_RUN_CODES: &[ErrorCode] = &codes::<14>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, BUG_CODES]);
 /// Making, reading and removing the delegate worktree.
-const WORKTREE_CODES: &[ErrorCode] = &[E::NotAGitRepo, E::WorktreeError];
+const WORKTREE_CODES: &[ErrorCode] = &[E::NotAGitRepo, E::UnsafeRepository, E::GitUnavailable, E::WorktreeError];
 const DELEGATE_CODES: &[ErrorCode] =
-    &codes::<15>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, CODEX_RUN_CODES, BUG_CODES]);
+    &codes::<17>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, CODEX_RUN_CODES, BUG_CODES]);
 const DELEGATE_DRY_RUN_CODES: &[ErrorCode] =
-    &codes::<8>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, BUG_CODES]);
+    &codes::<10>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, BUG_CODES]);
 
 const CONSULT_ASYNC_CODES: &[ErrorCode] =
     &codes::<7>(&[WORKSPACE_CODES, PREFLIGHT_CODES, &[E::CodexNotFound], BUG_CODES]);
 const REVIEW_ASYNC_CODES: &[ErrorCode] =
     &codes::<15>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, &[E::CodexNotFound], BUG_CODES]);
 const DELEGATE_ASYNC_CODES: &[ErrorCode] =
-    &codes::<9>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, &[E::CodexNotFound], BUG_CODES]);
+    &codes::<11>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, &[E::CodexNotFound], BUG_CODES]);
 /// A background job's life: unknown, not finished yet, or ended without a result.
 const JOB_LIFECYCLE_CODES: &[ErrorCode] = &[E::JobRunning, E::JobCancelled, E::JobTimeout, E::JobFailed];
 const JOB_CODES: &[ErrorCode] = &codes::<5>(&[WORKSPACE_CODES, &[E::JobNotFound], BUG_CODES]);

@@ -85,7 +85,7 @@ fn every_advertised_error_code_is_reachable() {
     damaged.delete_blob("README.md");
     reach(vec![], "codex_dry_run", &json!({"workspace_root": damaged.path()}));
     let foreign = TestRepo::new();
-    foreign.chown_all(65534);
+    crate::repo::chown_all(foreign.path(), 65534);
     reach(vec![], "codex_dry_run", &json!({"workspace_root": foreign.path()}));
     reach(vec![], "codex_job_status", &json!({"job_id": "0123456789abcdef0123456789abcdef", "workspace_root": ws}));
 

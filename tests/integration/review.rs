@@ -11,7 +11,7 @@ use crate::repo::TestRepo;
 use crate::support::{Server, envelope};
 
 /// A review answer in the output schema's shape.
-fn review_answer(verdict: &str, findings: Value) -> String {
+pub fn review_answer(verdict: &str, findings: Value) -> String {
     json!({
         "summary": format!("verdict {verdict}"),
         "verdict": verdict,
