@@ -763,6 +763,8 @@ mod tests {
         write(&repo, "a.txt", "one\n");
         write(&repo, "b.q", "bee\n");
         write(&repo, "c.md", "see\n");
+        write(&repo, "d.inc", "dee\n");
+        write(&repo, "e.wt", "eee\n");
         commit_all(&repo, "base");
 
         let config = [
@@ -782,6 +784,13 @@ mod tests {
             git_ok(&repo, &["config", key, value]);
         }
         git_ok(&sub, &["config", "filter.subevil.clean", &marker_script("subclean", "exec cat")]);
+        // A driver in a file the repository's config includes, and one in the worktree scope.
+        let included = scratch.path().join("included.config");
+        std::fs::write(&included, format!("[filter \"incl\"]\n\tclean = {}\n", marker_script("inclclean", "exec cat")))
+            .unwrap();
+        git_ok(&repo, &["config", "include.path", &included.display().to_string()]);
+        git_ok(&repo, &["config", "extensions.worktreeConfig", "true"]);
+        git_ok(&repo, &["config", "--worktree", "filter.wt.clean", &marker_script("wtclean", "exec cat")]);
         for (hook, status) in [("pre-commit", 1), ("post-commit", 0)] {
             let script = format!("#!/bin/sh\ntouch '{}/{hook}'\nexit {status}\n", markers.display());
             executable(&bin.join("hooks").join(hook), &script);
@@ -802,7 +811,13 @@ mod tests {
         git_ok(&repo, &["tag", "signed", &oid]);
 
         // Attributes and working-tree edits come last: from here on plain git runs the drivers.
-        write(&repo, ".gitattributes", "*.txt filter=evil diff=evil\n*.q filter=a=b\n");
+        write(
+            &repo,
+            ".gitattributes",
+            "*.txt filter=evil diff=evil\n*.q filter=a=b\n*.inc filter=incl\n*.wt filter=wt\n",
+        );
+        write(&repo, "d.inc", "dee\ndee\n");
+        write(&repo, "e.wt", "eee\neee\n");
         write(&repo, "a.txt", "one\ntwo\n");
         write(&repo, "b.q", "bee\nbee\n");
         write(&repo, "c.md", "see\nsee\n");
@@ -826,13 +841,26 @@ mod tests {
         plain_git(&repo, &["diff", "HEAD", "--", "a.txt"]);
         plain_git(&repo, &["diff", "HEAD", "--", "b.q"]);
         plain_git(&repo, &["diff", "HEAD", "--", "c.md"]);
+        plain_git(&repo, &["diff", "HEAD", "--", "d.inc", "e.wt"]);
         plain_git(&repo, &["diff", "HEAD", "--", "sub"]);
         plain_git(&repo, &["status"]);
         plain_git(&repo, &["add", "-A"]);
         plain_git(&repo, &["commit", "-m", "x"]);
         plain_git(&repo, &["show", "--format=", "signed"]);
         let seen = markers_seen(&markers);
-        for expected in ["clean", "external", "fsmonitor", "gpg", "pre-commit", "process", "subclean", "textconv"] {
+        let expected_markers = [
+            "clean",
+            "external",
+            "fsmonitor",
+            "gpg",
+            "inclclean",
+            "pre-commit",
+            "process",
+            "subclean",
+            "textconv",
+            "wtclean",
+        ];
+        for expected in expected_markers {
             assert!(seen.iter().any(|m| m == expected), "{expected} did not run under plain git: {seen:?}");
         }
     }
@@ -846,6 +874,7 @@ mod tests {
         let nothing_ran = |step: &str| assert_eq!(markers_seen(&markers), Vec::<String>::new(), "after {step}");
         let diff = git.run(["diff"].into_iter().chain(DIFF_FLAGS).chain(["HEAD"])).unwrap().stdout.text();
         assert!(diff.contains("+two") && diff.contains("+bee") && diff.contains("+see"), "{diff}");
+        assert!(diff.contains("+dee") && diff.contains("+eee"), "{diff}");
         nothing_ran("diff");
         git.run(["status", "--ignore-submodules=dirty"]).unwrap();
         nothing_ran("status");
