@@ -84,8 +84,9 @@ const PINNED_CONFIG: [&str; 22] = [
 
 /// Environment of every call besides PATH and the config locations: no locale surprises, no
 /// prompt, no optional lock, no lazy fetch from a promisor remote, no trace2 output (its targets
-/// come from the global config and an environment variable is the only override).
-const FIXED_ENV: [(&str, &str); 9] = [
+/// come from the global config and an environment variable is the only override), and no
+/// git-lfs download when a checkout smudges (the pointer is checked out instead).
+const FIXED_ENV: [(&str, &str); 10] = [
     ("LC_ALL", "C"),
     ("LANG", "C"),
     ("GIT_CONFIG_NOSYSTEM", "1"),
@@ -95,6 +96,7 @@ const FIXED_ENV: [(&str, &str); 9] = [
     ("GIT_TRACE2", "0"),
     ("GIT_TRACE2_EVENT", "0"),
     ("GIT_TRACE2_PERF", "0"),
+    ("GIT_LFS_SKIP_SMUDGE", "1"),
 ];
 
 /// Config sections whose entries name programs, with the variables that do and the value that
@@ -203,7 +205,15 @@ impl GitError {
                 .offending("workspace_root"),
             GitError::Cancelled => ToolError::new(ErrorCode::InternalError, "the call was cancelled"),
             GitError::Failed { message } => {
-                ToolError::new(ErrorCode::GitFailed, format!("git failed: {}", crate::redact::text(message).text))
+                let error =
+                    ToolError::new(ErrorCode::GitFailed, format!("git failed: {}", crate::redact::text(message).text));
+                if message.contains("promisor remote") {
+                    error.repair(
+                        "This partial clone lacks objects the diff needs, and the server never fetches: fetch them yourself (for example git fetch --refetch), or pick a scope whose objects are present, then retry",
+                    )
+                } else {
+                    error
+                }
             }
         }
     }

@@ -1,8 +1,9 @@
 //! Real repository shapes through every tool that reads a user's repository
 //! (`codex_review_changes`, `codex_dry_run`, `codex_delegate_dry_run`): a plain repository, a
 //! sparse checkout with a sparse index, files under a user-level filter driver (a script, and
-//! git-lfs), a dirty submodule, a linked worktree, SHA-256, a shallow clone, a workspace in a
-//! subdirectory, and a repository owned by another user under the user's `safe.directory`.
+//! git-lfs), a dirty submodule, a linked worktree, SHA-256, a shallow clone, a blobless partial
+//! clone, a workspace in a subdirectory, and a repository owned by another user under the user's
+//! `safe.directory`.
 //!
 //! Every call must give the right answer and leave the repository exactly as it was: every entry
 //! under the work tree and `.git` (and a linked worktree's own directory) is compared before and
@@ -386,6 +387,37 @@ fn a_shallow_clone_is_reviewed_and_its_boundary_commit_refused() {
     assert_eq!(result["error"]["code"], json!("invalid_commit"), "{result}");
     assert!(result["error"]["message"].as_str().unwrap().contains("shallow clone"), "{result}");
     assert!(changes(&before, &state(&shape.roots)).is_empty());
+}
+
+/// A blobless clone: what is checked out is local, older blobs are not. The server never fetches
+/// them (that would write objects): a diff that needs one fails with a repair that says so.
+#[test]
+fn a_partial_clone_is_reviewed_and_never_fetches() {
+    let mut shape = Shape::new("partial clone");
+    shape.init(&[]);
+    let origin = shape.repo();
+    shape.git(&origin, &["config", "uploadpack.allowFilter", "true"]);
+    write(&origin, "old.txt", "only in the first commit\n");
+    shape.git(&origin, &["add", "-A"]);
+    shape.git(&origin, &["commit", "-q", "-m", "zero"]);
+    std::fs::remove_file(origin.join("old.txt")).unwrap();
+    shape.history(&origin);
+    let clone = shape.scratch.path().join("clone");
+    let url = format!("file://{}", origin.display());
+    shape.git(shape.scratch.path(), &["clone", "-q", "--filter=blob:none", &url, "clone"]);
+    shape.edit(&clone);
+    shape.roots = vec![clone.clone()];
+    shape.workspace = clone.clone();
+    exercise(&shape, &review_including_untracked());
+
+    let mut server = Server::start(&[("HOME".into(), shape.home.display().to_string())]);
+    server.initialize(json!({}));
+    let arguments = json!({"workspace_root": clone, "scope": "commit", "commit": "HEAD~2"});
+    let before = state(&shape.roots);
+    let result = envelope(&server.call(1, "codex_dry_run", arguments));
+    assert_eq!(result["error"]["code"], json!("git_failed"), "{result}");
+    assert!(result["error"]["repair"].as_str().unwrap().contains("partial clone"), "{result}");
+    assert!(changes(&before, &state(&shape.roots)).is_empty(), "the missing object was fetched");
 }
 
 #[test]
