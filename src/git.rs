@@ -16,11 +16,12 @@
 //!   auto gc and maintenance);
 //! - filter drivers the repository's own config defines (local and worktree scopes, includes
 //!   followed) are neutralised; a driver the global config defines is honoured, with its global
-//!   definition even where the repository redefines it (`filter_overrides`); while one is
-//!   honoured, git-lfs keeps its objects in a scratch directory instead of `.git/lfs`;
-//! - the environment is replaced: `LC_ALL=C`, the server's `PATH` and config locations,
-//!   `GIT_OPTIONAL_LOCKS=0`, `GIT_NO_LAZY_FETCH=1` (a partial clone never fetches), trace2 off,
-//!   no other inherited `GIT_*`.
+//!   definition even where the repository redefines it, unless the repository sets a variable
+//!   the global definition lacks (`filter_overrides`); while one is honoured, git-lfs keeps its
+//!   objects in a scratch directory instead of `.git/lfs`;
+//! - the environment is replaced (`FIXED_ENV`): `LC_ALL=C`, the server's `PATH` and config
+//!   locations, `GIT_OPTIONAL_LOCKS=0`, `GIT_NO_LAZY_FETCH=1` (a partial clone never fetches),
+//!   no git-lfs download, trace2 off, no other inherited `GIT_*`.
 //!
 //! What callers must add themselves: `DIFF_FLAGS` on every diff-producing command (and
 //! `--ignore-submodules=dirty` on `status`), because the external diff and textconv drivers and
