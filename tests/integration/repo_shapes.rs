@@ -471,3 +471,72 @@ fn an_orphan_branch_says_no_commits_not_git_unavailable() {
         assert!(result["error"]["repair"].as_str().unwrap().contains("scope=working_tree"));
     }
 }
+
+/// A repository whose own config points every program git could run (fsmonitor, hooks, a
+/// filter driver, textconv, an external diff) at a script that leaves a marker, under a user
+/// whose global config does the same for hooks and the pager: no reading tool runs any of them,
+/// and the answers are still right.
+#[test]
+fn a_hostile_repository_runs_nothing_through_any_reading_tool() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let shape = Shape::standard("hostile");
+    let (repo, markers) = (shape.repo(), shape.scratch.path().join("markers"));
+    std::fs::create_dir_all(&markers).unwrap();
+    let script = |name: &str| {
+        let bin = shape.scratch.path().join("bin");
+        let path = bin.join(name);
+        write(&bin, name, &format!("#!/bin/sh\ntouch '{}/{name}'\nexec cat\n", markers.display()));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path.display().to_string()
+    };
+    for hook in ["pre-commit", "post-checkout", "reference-transaction", "post-index-change"] {
+        script(&format!("hooks/{hook}"));
+    }
+    let hooks = shape.scratch.path().join("bin/hooks").display().to_string();
+    for (key, value) in [
+        ("core.fsmonitor", script("fsmonitor")),
+        ("core.hooksPath", hooks.clone()),
+        ("filter.evil.clean", script("clean")),
+        ("filter.evil.process", script("process")),
+        ("filter.evil.required", "true".to_string()),
+        ("diff.evil.textconv", script("textconv")),
+        ("diff.external", script("external")),
+    ] {
+        shape.git(&repo, &["config", key, &value]);
+    }
+    write(&shape.home, ".gitconfig", &format!("[core]\n\thooksPath = {hooks}\n\tpager = {}\n", script("pager")));
+    write(&repo, ".gitattributes", "*.rs filter=evil diff=evil\n");
+    // The attributes file is one more untracked file the answers expect to see.
+    shape.git(&repo, &["add", "--", ".gitattributes"]);
+    std::fs::remove_dir_all(&markers).unwrap();
+    std::fs::create_dir_all(&markers).unwrap();
+    touch_later(&repo, "README.md");
+
+    let mut server = Server::start(&[("HOME".into(), shape.home.display().to_string())]);
+    server.initialize(json!({}));
+    for (tool, arguments) in [
+        ("codex_dry_run", json!({"untracked": "include"})),
+        ("codex_dry_run", json!({"scope": "branch", "base": "HEAD~1"})),
+        ("codex_dry_run", json!({"scope": "commit", "commit": "HEAD"})),
+        ("codex_delegate_dry_run", json!({"task": "t"})),
+    ] {
+        let mut arguments = arguments;
+        arguments["workspace_root"] = json!(repo);
+        let before = state(&shape.roots);
+        let result = envelope(&server.call(1, tool, arguments.clone()));
+        assert_eq!(result["ok"], json!(true), "{tool} {arguments}: {result}");
+        assert!(changes(&before, &state(&shape.roots)).is_empty(), "{tool} {arguments} wrote the repository");
+        let ran: Vec<_> = std::fs::read_dir(&markers).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(ran.is_empty(), "{tool} {arguments} ran {ran:?}");
+        if arguments["untracked"] == json!("include") {
+            // src/lib.rs and the staged .gitattributes, and the untracked src/new.rs.
+            assert_eq!(result["context_summary"]["files_changed"], json!(3), "{result}");
+            let warnings = result["meta"]["security_warnings"].to_string();
+            assert!(warnings.contains("filter driver(s) evil"), "{warnings}");
+        }
+    }
+    // The fixture is live: plain git in the repository does run the repository's programs
+    // (whether or not the filter's protocol then fails).
+    Command::new("git").args(["diff", "HEAD"]).current_dir(&repo).env("HOME", &shape.home).output().unwrap();
+    assert!(std::fs::read_dir(&markers).unwrap().next().is_some(), "the hostile fixture ran nothing under plain git");
+}
