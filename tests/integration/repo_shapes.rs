@@ -164,6 +164,46 @@ impl Shape {
         shape.edit(&shape.repo());
         shape
     }
+
+    /// A clone (made with `options`) of an origin whose first commit adds `zero.txt`, which the
+    /// standard history then deletes; the standard work is done in the clone, which is the
+    /// shape's repository from then on.
+    fn cloned(name: &'static str, options: &[&str]) -> Shape {
+        let mut shape = Shape::new(name);
+        shape.init(&[]);
+        let origin = shape.repo();
+        shape.git(&origin, &["config", "uploadpack.allowFilter", "true"]);
+        write(&origin, "zero.txt", "only in the first commit\n");
+        shape.git(&origin, &["add", "-A"]);
+        shape.git(&origin, &["commit", "-q", "-m", "zero"]);
+        std::fs::remove_file(origin.join("zero.txt")).unwrap();
+        shape.history(&origin);
+        let clone = shape.scratch.path().join("clone");
+        let url = format!("file://{}", origin.display());
+        let mut args = vec!["clone", "-q"];
+        args.extend(options);
+        args.extend([url.as_str(), "clone"]);
+        shape.git(shape.scratch.path(), &args);
+        shape.edit(&clone);
+        shape.roots = vec![clone.clone()];
+        shape.workspace = clone;
+        shape
+    }
+
+    /// One call on a fresh server that must fail without writing the repository; returns the
+    /// error.
+    fn failing_call(&self, tool: &str, extra: Value) -> Value {
+        let mut server = Server::start(&[("HOME".into(), self.home.display().to_string())]);
+        server.initialize(json!({}));
+        let mut arguments = json!({"workspace_root": self.workspace});
+        arguments.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let before = state(&self.roots);
+        let result = envelope(&server.call(1, tool, arguments));
+        let changed = changes(&before, &state(&self.roots));
+        assert!(changed.is_empty(), "{}: {tool} {extra} wrote the repository: {changed:?}", self.name);
+        assert_eq!(result["ok"], json!(false), "{}: {tool} {extra}: {result}", self.name);
+        result["error"].clone()
+    }
 }
 
 /// Runs every tool over `shape`, comparing the repository around each call, and checks each
@@ -363,61 +403,24 @@ fn a_sha256_repository_is_reviewed_and_never_written() {
 
 #[test]
 fn a_shallow_clone_is_reviewed_and_its_boundary_commit_refused() {
-    let mut shape = Shape::new("shallow");
-    shape.init(&[]);
-    let origin = shape.repo();
-    write(&origin, "zero.txt", "before the clone's horizon\n");
-    shape.git(&origin, &["add", "-A"]);
-    shape.git(&origin, &["commit", "-q", "-m", "zero"]);
-    shape.history(&origin);
-    let clone = shape.scratch.path().join("clone");
-    let url = format!("file://{}", origin.display());
-    shape.git(shape.scratch.path(), &["clone", "-q", "--depth", "2", &url, "clone"]);
-    assert_eq!(shape.git(&clone, &["rev-parse", "--is-shallow-repository"]), "true");
-    shape.edit(&clone);
-    shape.roots = vec![clone.clone()];
-    shape.workspace = clone.clone();
+    let shape = Shape::cloned("shallow", &["--depth", "2"]);
+    assert_eq!(shape.git(&shape.workspace, &["rev-parse", "--is-shallow-repository"]), "true");
     exercise(&shape, &review_including_untracked());
-
-    let mut server = Server::start(&[("HOME".into(), shape.home.display().to_string())]);
-    server.initialize(json!({}));
-    let arguments = json!({"workspace_root": clone, "scope": "commit", "commit": "HEAD~1"});
-    let before = state(&shape.roots);
-    let result = envelope(&server.call(1, "codex_dry_run", arguments));
-    assert_eq!(result["error"]["code"], json!("invalid_commit"), "{result}");
-    assert!(result["error"]["message"].as_str().unwrap().contains("shallow clone"), "{result}");
-    assert!(changes(&before, &state(&shape.roots)).is_empty());
+    let error = shape.failing_call("codex_dry_run", json!({"scope": "commit", "commit": "HEAD~1"}));
+    assert_eq!(error["code"], json!("invalid_commit"), "{error}");
+    assert!(error["message"].as_str().unwrap().contains("shallow clone"), "{error}");
 }
 
 /// A blobless clone: what is checked out is local, older blobs are not. The server never fetches
 /// them (that would write objects): a diff that needs one fails with a repair that says so.
 #[test]
 fn a_partial_clone_is_reviewed_and_never_fetches() {
-    let mut shape = Shape::new("partial clone");
-    shape.init(&[]);
-    let origin = shape.repo();
-    shape.git(&origin, &["config", "uploadpack.allowFilter", "true"]);
-    write(&origin, "old.txt", "only in the first commit\n");
-    shape.git(&origin, &["add", "-A"]);
-    shape.git(&origin, &["commit", "-q", "-m", "zero"]);
-    std::fs::remove_file(origin.join("old.txt")).unwrap();
-    shape.history(&origin);
-    let clone = shape.scratch.path().join("clone");
-    let url = format!("file://{}", origin.display());
-    shape.git(shape.scratch.path(), &["clone", "-q", "--filter=blob:none", &url, "clone"]);
-    shape.edit(&clone);
-    shape.roots = vec![clone.clone()];
-    shape.workspace = clone.clone();
+    let shape = Shape::cloned("partial clone", &["--filter=blob:none"]);
     exercise(&shape, &review_including_untracked());
-
-    let mut server = Server::start(&[("HOME".into(), shape.home.display().to_string())]);
-    server.initialize(json!({}));
-    let arguments = json!({"workspace_root": clone, "scope": "commit", "commit": "HEAD~2"});
-    let before = state(&shape.roots);
-    let result = envelope(&server.call(1, "codex_dry_run", arguments));
-    assert_eq!(result["error"]["code"], json!("git_failed"), "{result}");
-    assert!(result["error"]["repair"].as_str().unwrap().contains("partial clone"), "{result}");
-    assert!(changes(&before, &state(&shape.roots)).is_empty(), "the missing object was fetched");
+    // The first commit's blob was never checked out, so it is not here.
+    let error = shape.failing_call("codex_dry_run", json!({"scope": "commit", "commit": "HEAD~2"}));
+    assert_eq!(error["code"], json!("git_failed"), "{error}");
+    assert!(error["repair"].as_str().unwrap().contains("partial clone"), "{error}");
 }
 
 #[test]
@@ -436,15 +439,13 @@ fn a_repository_owned_by_another_user_works_under_the_users_safe_directory() {
     chown_all(&shape.repo(), 65534);
     let canonical = shape.repo().canonicalize().unwrap();
 
-    let mut server = Server::start(&[("HOME".into(), shape.home.display().to_string())]);
-    server.initialize(json!({}));
-    for tool in ["codex_dry_run", "codex_review_changes", "codex_delegate_dry_run"] {
-        let arguments = json!({"workspace_root": shape.repo(), "task": "t"});
-        let arguments =
-            if tool == "codex_delegate_dry_run" { arguments } else { json!({"workspace_root": shape.repo()}) };
-        let result = envelope(&server.call(1, tool, arguments));
-        let error = &result["error"];
-        assert_eq!(error["code"], json!("unsafe_repository"), "{tool}: {result}");
+    for (tool, extra) in [
+        ("codex_dry_run", json!({})),
+        ("codex_review_changes", json!({})),
+        ("codex_delegate_dry_run", json!({"task": "t"})),
+    ] {
+        let error = shape.failing_call(tool, extra);
+        assert_eq!(error["code"], json!("unsafe_repository"), "{tool}: {error}");
         assert_eq!(error["retryable"], json!(false));
         let repair = error["repair"].as_str().unwrap();
         assert!(
@@ -461,14 +462,11 @@ fn a_repository_owned_by_another_user_works_under_the_users_safe_directory() {
 fn an_orphan_branch_says_no_commits_not_git_unavailable() {
     let shape = Shape::standard("orphan");
     shape.git(&shape.repo(), &["checkout", "-q", "--orphan", "fresh"]);
-    let mut server = Server::start(&[("HOME".into(), shape.home.display().to_string())]);
-    server.initialize(json!({}));
-    let arguments = json!({"workspace_root": shape.repo(), "scope": "branch", "base": "main"});
     for tool in ["codex_dry_run", "codex_review_changes", "codex_review_changes_async"] {
-        let result = envelope(&server.call(1, tool, arguments.clone()));
-        assert_eq!(result["error"]["code"], json!("no_commits"), "{tool}: {result}");
-        assert_eq!(result["error"]["retryable"], json!(false));
-        assert!(result["error"]["repair"].as_str().unwrap().contains("scope=working_tree"));
+        let error = shape.failing_call(tool, json!({"scope": "branch", "base": "main"}));
+        assert_eq!(error["code"], json!("no_commits"), "{tool}: {error}");
+        assert_eq!(error["retryable"], json!(false));
+        assert!(error["repair"].as_str().unwrap().contains("scope=working_tree"));
     }
 }
 
