@@ -28,16 +28,22 @@ pub enum ErrorCode {
     UnexpandedEnvPlaceholder,
     /// The question, context or task is larger than `CODEX_IN_CLAUDE_MAX_INPUT_BYTES`.
     InputTooLarge,
-    /// `base` is missing, malformed, or does not name a commit.
+    /// `base` is missing, malformed, does not name a commit, or shares no history with HEAD.
     InvalidBase,
-    /// `commit` is missing, malformed, or does not name a commit.
+    /// `commit` is missing, malformed, does not name a commit, or is a shallow clone's boundary.
     InvalidCommit,
     /// A `paths` entry is absolute, escapes the repo, or uses pathspec magic.
     InvalidPaths,
     /// The workspace is not inside a git repository.
     NotAGitRepo,
-    /// git is missing, failed, or timed out while reading the changes.
+    /// git is not on the server's PATH, or timed out.
     GitUnavailable,
+    /// git refuses the repository: another user owns it and `safe.directory` does not list it.
+    UnsafeRepository,
+    /// HEAD has no commit yet (a new repository or an orphan branch) and the scope needs one.
+    NoCommits,
+    /// git ran and failed for another reason (a damaged repository, an object it cannot read).
+    GitFailed,
     /// The repository has no commits, or the throwaway worktree could not be made or read.
     WorktreeError,
     /// The `codex` binary is not on the server's PATH.
@@ -87,6 +93,9 @@ impl ErrorCode {
         ErrorCode::InvalidPaths,
         ErrorCode::NotAGitRepo,
         ErrorCode::GitUnavailable,
+        ErrorCode::UnsafeRepository,
+        ErrorCode::NoCommits,
+        ErrorCode::GitFailed,
         ErrorCode::WorktreeError,
         ErrorCode::CodexNotFound,
         ErrorCode::CodexAuthRequired,
@@ -118,6 +127,9 @@ impl ErrorCode {
             ErrorCode::InvalidPaths => "invalid_paths",
             ErrorCode::NotAGitRepo => "not_a_git_repo",
             ErrorCode::GitUnavailable => "git_unavailable",
+            ErrorCode::UnsafeRepository => "unsafe_repository",
+            ErrorCode::NoCommits => "no_commits",
+            ErrorCode::GitFailed => "git_failed",
             ErrorCode::WorktreeError => "worktree_error",
             ErrorCode::CodexNotFound => "codex_not_found",
             ErrorCode::CodexAuthRequired => "codex_auth_required",
@@ -171,7 +183,16 @@ impl ErrorCode {
             ErrorCode::InvalidPaths => "Pass repo-relative paths with / separators, no .. segments, no leading - or :",
             ErrorCode::NotAGitRepo => "Pass a workspace_root inside a git repository (git init, then commit)",
             ErrorCode::GitUnavailable => {
-                "Make sure git is installed on the server's PATH and the repository is healthy, then retry"
+                "Make sure git is installed on the server's PATH, then retry; raise CODEX_IN_CLAUDE_GIT_TIMEOUT_SECONDS if it timed out"
+            }
+            ErrorCode::UnsafeRepository => {
+                "If you trust the repository, add it with `git config --global --add safe.directory <path>` (the path in the message), then retry"
+            }
+            ErrorCode::NoCommits => {
+                "Commit first (git commit), or review the uncommitted work with scope=working_tree, which needs no commit"
+            }
+            ErrorCode::GitFailed => {
+                "Read git's message; run `git status` (or `git fsck`) in the repository to see and fix the problem, then retry"
             }
             ErrorCode::WorktreeError => {
                 "The repository needs at least one commit and a healthy git state; read the message, then retry"

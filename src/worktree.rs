@@ -48,7 +48,10 @@ pub enum WorktreeError {
     /// HEAD does not name a commit.
     NoCommits,
     Cancelled,
-    /// git is missing, failed or timed out; the message is sanitised and bounded.
+    /// git is missing, timed out, or refuses the repository: `GitError::to_tool_error` says
+    /// which and how to fix it.
+    Git(GitError),
+    /// git failed; the message is sanitised and bounded.
     Failed(String),
 }
 
@@ -57,7 +60,8 @@ impl WorktreeError {
         match error {
             GitError::NotARepo => WorktreeError::NotAGitRepo,
             GitError::Cancelled => WorktreeError::Cancelled,
-            other => WorktreeError::Failed(format!("{context}: {other}")),
+            GitError::Missing | GitError::TimedOut | GitError::Unsafe { .. } => WorktreeError::Git(error),
+            GitError::Failed { .. } => WorktreeError::Failed(format!("{context}: {error}")),
         }
     }
 }

@@ -7,7 +7,10 @@
 //! - refs are shape-checked, then resolved once to commit OIDs (annotated tags peeled) and the
 //!   diff commands use those OIDs, so a ref moving mid-gather cannot mix two states;
 //! - untracked files are hashed into a scratch index and object directory, so the repository's
-//!   own index and object store are never written;
+//!   own index and object store are never written (the rest of "never written" is `Git`'s);
+//! - a scope that needs a commit HEAD does not have says so (`NoCommits`), a base that shares no
+//!   history with HEAD is refused, and so is a commit on a shallow clone's boundary, whose diff
+//!   git would show as adding every file;
 //! - listings are NUL-delimited, the diff text is read head-only up to `capture_bytes`, and the
 //!   counts come from `--numstat` over the full diff.
 
@@ -19,8 +22,6 @@ use std::time::Duration;
 use crate::cancel::CancelToken;
 use crate::git::{DIFF_FLAGS, Git, GitError, Numstat};
 
-/// The object id of the empty tree: the "before" side of an added file or an unborn HEAD.
-const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
 /// Longest ref accepted; real refs and revision expressions are far shorter.
 const MAX_REF_CHARS: usize = 256;
 /// Paths per `hash-object` call, well under any argv limit.
@@ -78,6 +79,8 @@ pub struct Gathered {
     /// Detected but not in the diff: excluded by the `Untracked` mode, or not a regular file or
     /// symlink (a nested repository, a FIFO).
     pub untracked_omitted: u64,
+    /// Filter drivers the repository's own config defines that were not run (see `Git`).
+    pub neutralised_filters: Vec<String>,
 }
 
 /// Each message is safe to show: it names the offending field, never a path's value, and echoes a
@@ -87,9 +90,11 @@ pub enum GatherError {
     InvalidBase(String),
     InvalidCommit(String),
     InvalidPaths(String),
-    NotAGitRepo(String),
-    GitUnavailable(String),
-    Cancelled,
+    /// HEAD has no commit yet (a new repository or an orphan branch) and the scope needs one.
+    NoCommits(String),
+    /// The scratch directory for untracked files could not be made.
+    Scratch(String),
+    Git(GitError),
 }
 
 impl std::fmt::Display for GatherError {
@@ -98,22 +103,16 @@ impl std::fmt::Display for GatherError {
             GatherError::InvalidBase(message)
             | GatherError::InvalidCommit(message)
             | GatherError::InvalidPaths(message)
-            | GatherError::NotAGitRepo(message)
-            | GatherError::GitUnavailable(message) => write!(f, "{message}"),
-            GatherError::Cancelled => write!(f, "cancelled"),
+            | GatherError::NoCommits(message)
+            | GatherError::Scratch(message) => write!(f, "{message}"),
+            GatherError::Git(err) => write!(f, "{err}"),
         }
     }
 }
 
 impl From<GitError> for GatherError {
     fn from(err: GitError) -> GatherError {
-        match err {
-            GitError::NotARepo => GatherError::NotAGitRepo(err.to_string()),
-            GitError::Cancelled => GatherError::Cancelled,
-            GitError::Missing | GitError::TimedOut | GitError::Failed { .. } => {
-                GatherError::GitUnavailable(err.to_string())
-            }
-        }
+        GatherError::Git(err)
     }
 }
 
@@ -165,35 +164,16 @@ pub fn gather(
 ) -> Result<Gathered, GatherError> {
     validate(request)?;
     let git = Git::open(repo, git_timeout, cancel)?;
-    let mut gathered = Gathered::default();
-    // The subcommand with its options, and the pinned revisions; `--numstat -z` is added for the
-    // counts.
-    let (command, revisions): (&[&str], String) = match &request.scope {
-        Scope::WorkingTree => {
-            gathered.label = "working_tree".to_string();
-            gathered.head_oid = resolve(&git, "HEAD")?;
-            // An unborn HEAD has no commit to compare with: the whole index and tree are new.
-            (&["diff"], gathered.head_oid.clone().unwrap_or_else(|| EMPTY_TREE.to_string()))
-        }
-        Scope::Branch { base } => {
-            let base_oid = resolve(&git, base)?
-                .ok_or_else(|| GatherError::InvalidBase(format!("base {base} does not name a commit")))?;
-            let head_oid = resolve(&git, "HEAD")?.ok_or_else(no_commits)?;
-            gathered.label = format!("branch {base}...HEAD");
-            let range = format!("{base_oid}...{head_oid}");
-            (gathered.base_oid, gathered.head_oid) = (Some(base_oid), Some(head_oid));
-            (&["diff"], range)
-        }
-        Scope::Commit { commit } => {
-            let oid = resolve(&git, commit)?
-                .ok_or_else(|| GatherError::InvalidCommit(format!("commit {commit} does not name a commit")))?;
-            gathered.label = format!("commit {oid}");
-            gathered.commit_oid = Some(oid.clone());
-            // A merge is shown against its first parent (what it brought in), in the text and
-            // the numstat alike; git's default combined diff would leave the text empty.
-            (&["show", "--format=", "--diff-merges=first-parent"], oid)
-        }
+    let resolved = resolve_scope(&git, &request.scope)?;
+    let mut gathered = Gathered {
+        label: resolved.label,
+        base_oid: resolved.base_oid,
+        head_oid: resolved.head_oid,
+        commit_oid: resolved.commit_oid,
+        neutralised_filters: git.neutralised_filters().to_vec(),
+        ..Gathered::default()
     };
+    let (command, revisions) = (resolved.command, resolved.revisions);
     let diff_args = |extra: &[&str]| -> Vec<OsString> {
         let mut args: Vec<OsString> = command.iter().chain(&DIFF_FLAGS).chain(extra).map(OsString::from).collect();
         args.extend(["--end-of-options", &revisions, "--"].map(OsString::from));
@@ -234,8 +214,89 @@ impl Gathered {
     }
 }
 
-fn no_commits() -> GatherError {
-    GatherError::GitUnavailable("the repository has no commits yet (HEAD is unborn)".to_string())
+/// Everything a review can check in the repository before it starts: the request's shape, that
+/// git opens the repository, and that the scope's revisions are usable.
+pub fn check(repo: &Path, request: &Request, git_timeout: Duration, cancel: &CancelToken) -> Result<(), GatherError> {
+    validate(request)?;
+    let git = Git::open(repo, git_timeout, cancel)?;
+    resolve_scope(&git, &request.scope).map(|_| ())
+}
+
+/// A scope's revisions pinned to commit ids, and the diff command comparing them.
+struct Resolved {
+    label: String,
+    base_oid: Option<String>,
+    head_oid: Option<String>,
+    commit_oid: Option<String>,
+    /// The subcommand with its options; `--numstat -z` is added for the counts.
+    command: &'static [&'static str],
+    revisions: String,
+}
+
+fn resolve_scope(git: &Git, scope: &Scope) -> Result<Resolved, GatherError> {
+    let head = || resolve(git, "HEAD");
+    let resolved = match scope {
+        Scope::WorkingTree => {
+            let head = head()?;
+            Resolved {
+                label: "working_tree".to_string(),
+                // An unborn HEAD has no commit to compare with: the whole index and tree are new.
+                revisions: head.clone().unwrap_or_else(|| git.empty_tree().to_string()),
+                base_oid: None,
+                head_oid: head,
+                commit_oid: None,
+                command: &["diff"],
+            }
+        }
+        Scope::Branch { base } => {
+            let head_oid = head()?.ok_or_else(|| no_commits("scope=branch"))?;
+            let base_oid = resolve(git, base)?
+                .ok_or_else(|| GatherError::InvalidBase(format!("base {base} does not name a commit")))?;
+            if git.merge_base(&base_oid, &head_oid)?.is_none() {
+                return Err(GatherError::InvalidBase(format!(
+                    "base {base} and HEAD share no history, so there is no branch point to diff from (in a shallow clone it may not have been fetched: git fetch --unshallow)"
+                )));
+            }
+            Resolved {
+                label: format!("branch {base}...HEAD"),
+                revisions: format!("{base_oid}...{head_oid}"),
+                base_oid: Some(base_oid),
+                head_oid: Some(head_oid),
+                commit_oid: None,
+                command: &["diff"],
+            }
+        }
+        Scope::Commit { commit } => {
+            let Some(oid) = resolve(git, commit)? else {
+                return Err(match head()? {
+                    None => no_commits("scope=commit"),
+                    Some(_) => GatherError::InvalidCommit(format!("commit {commit} does not name a commit")),
+                });
+            };
+            if git.is_shallow_boundary(&oid)? {
+                return Err(GatherError::InvalidCommit(format!(
+                    "commit {commit} is a boundary of this shallow clone: its parent was not fetched, so git would show it as adding every file (fetch more history with git fetch --deepen=1, or pick a later commit)"
+                )));
+            }
+            Resolved {
+                label: format!("commit {oid}"),
+                revisions: oid.clone(),
+                base_oid: None,
+                head_oid: None,
+                commit_oid: Some(oid),
+                // A merge is shown against its first parent (what it brought in), in the text
+                // and the numstat alike; git's default combined diff would leave the text empty.
+                command: &["show", "--format=", "--diff-merges=first-parent"],
+            }
+        }
+    };
+    Ok(resolved)
+}
+
+fn no_commits(scope: &str) -> GatherError {
+    GatherError::NoCommits(format!(
+        "HEAD has no commit yet (a new repository, or an orphan branch), so {scope} has nothing to compare"
+    ))
 }
 
 /// Shape check of a caller's ref: `Err` carries the message.
@@ -297,7 +358,7 @@ struct ScratchIndex {
 
 impl ScratchIndex {
     fn new(git: &Git) -> Result<ScratchIndex, GatherError> {
-        let unavailable = |what: &str| GatherError::GitUnavailable(format!("cannot stage untracked files: {what}"));
+        let unavailable = |what: &str| GatherError::Scratch(format!("cannot stage untracked files: {what}"));
         let dir = tempfile::Builder::new()
             .prefix("cic-untracked-")
             .tempdir()
@@ -363,7 +424,7 @@ impl ScratchIndex {
         let args = |extra: &[&'static str]| -> Vec<&'static str> {
             let mut args = vec!["diff", "--cached"];
             args.extend(DIFF_FLAGS.iter().chain(extra));
-            args.extend(["--end-of-options", EMPTY_TREE]);
+            args.extend(["--end-of-options", git.empty_tree()]);
             args
         };
         let text = git.run_cmd_head(self.cmd(git, args(&[])), cap)?;
@@ -607,20 +668,97 @@ mod tests {
         let got = run(dir.path(), &request(Scope::WorkingTree, &[], Untracked::Include)).unwrap();
         assert!(got.diff.contains("+hello") && got.diff.contains("+loose"), "{}", got.diff);
         assert_eq!((got.head_oid, got.files_changed), (None, 2));
-        let branch = run(dir.path(), &request(Scope::Branch { base: "main".into() }, &[], Untracked::Exclude));
-        assert!(matches!(branch, Err(GatherError::InvalidBase(_))), "{branch:?}");
+        for scope in [Scope::Branch { base: "main".into() }, Scope::Commit { commit: "HEAD".into() }] {
+            let got = run(dir.path(), &request(scope, &[], Untracked::Exclude));
+            assert!(matches!(got, Err(GatherError::NoCommits(_))), "{got:?}");
+        }
+    }
+
+    #[test]
+    fn an_orphan_branch_has_no_commits_for_a_branch_review() {
+        let dir = repo();
+        git_ok(dir.path(), &["checkout", "-q", "--orphan", "fresh"]);
+        let got = run(dir.path(), &request(Scope::Branch { base: "main".into() }, &[], Untracked::Exclude));
+        let Err(GatherError::NoCommits(message)) = got else { panic!("{got:?}") };
+        assert!(message.contains("orphan branch") && message.contains("scope=branch"), "{message}");
+        // A commit that exists is still reviewable from there, and the working tree against
+        // the empty tree.
+        let got = run(dir.path(), &request(Scope::Commit { commit: "main".into() }, &[], Untracked::Exclude)).unwrap();
+        assert_eq!(got.files_changed, 2);
+        let got = run(dir.path(), &request(Scope::WorkingTree, &[], Untracked::Exclude)).unwrap();
+        assert_eq!((got.head_oid, got.files_changed), (None, 2));
+    }
+
+    #[test]
+    fn a_base_without_common_history_is_an_invalid_base() {
+        let dir = repo();
+        git_ok(dir.path(), &["checkout", "-q", "--orphan", "unrelated"]);
+        write(dir.path(), "c.txt", "c\n");
+        git_ok(dir.path(), &["rm", "-q", "--cached", "a.txt", "b.txt"]);
+        commit_all(dir.path(), "unrelated root");
+        let got = run(dir.path(), &request(Scope::Branch { base: "main".into() }, &[], Untracked::Exclude));
+        let Err(GatherError::InvalidBase(message)) = got else { panic!("{got:?}") };
+        assert!(message.contains("share no history"), "{message}");
+    }
+
+    #[test]
+    fn a_sha256_repository_reviews_every_scope() {
+        let dir = tempfile::tempdir().unwrap();
+        git_ok(dir.path(), &["init", "-q", "-b", "main", "--object-format=sha256"]);
+        write(dir.path(), "staged.txt", "staged\n");
+        git_ok(dir.path(), &["add", "staged.txt"]);
+        write(dir.path(), "loose.txt", "loose\n");
+        // Unborn: tracked and untracked files against the sha256 empty tree.
+        let got = run(dir.path(), &request(Scope::WorkingTree, &[], Untracked::Include)).unwrap();
+        assert!(got.diff.contains("+staged") && got.diff.contains("+loose"), "{}", got.diff);
+        let root = commit_all(dir.path(), "root");
+        assert_eq!(root.len(), 64);
+        write(dir.path(), "staged.txt", "staged\nmore\n");
+        let second = commit_all(dir.path(), "second");
+        write(dir.path(), "new.txt", "new\n");
+        let got = run(dir.path(), &request(Scope::WorkingTree, &[], Untracked::Include)).unwrap();
+        assert_eq!((got.files_changed, got.untracked_included), (1, 1), "{}", got.diff);
+        let got = run(dir.path(), &request(Scope::Branch { base: root.clone() }, &[], Untracked::Exclude)).unwrap();
+        assert!(got.diff.contains("+more"), "{}", got.diff);
+        let got = run(dir.path(), &request(Scope::Commit { commit: root }, &[], Untracked::Exclude)).unwrap();
+        assert!(got.diff.contains("+staged") && !got.diff.contains("+more"), "{}", got.diff);
+        assert_eq!(got.head_oid, None);
+        assert_ne!(got.commit_oid, Some(second));
+    }
+
+    #[test]
+    fn a_shallow_boundary_commit_is_refused_and_later_ones_review() {
+        let dir = repo();
+        write(dir.path(), "a.txt", "a1\na2\na3\n");
+        commit_all(dir.path(), "second");
+        write(dir.path(), "b.txt", "b1\nb2\n");
+        commit_all(dir.path(), "third");
+        let scratch = tempfile::tempdir().unwrap();
+        let url = format!("file://{}", dir.path().display());
+        git_ok(scratch.path(), &["clone", "-q", "--depth", "2", &url, "shallow"]);
+        let shallow = scratch.path().join("shallow");
+        let got = run(&shallow, &request(Scope::Commit { commit: "HEAD".into() }, &[], Untracked::Exclude)).unwrap();
+        assert!(got.diff.contains("+b2") && !got.diff.contains("+a3"), "{}", got.diff);
+        let got = run(&shallow, &request(Scope::Commit { commit: "HEAD~1".into() }, &[], Untracked::Exclude));
+        let Err(GatherError::InvalidCommit(message)) = got else { panic!("{got:?}") };
+        assert!(message.contains("shallow clone"), "{message}");
+        let got = run(&shallow, &request(Scope::Branch { base: "HEAD~1".into() }, &[], Untracked::Exclude)).unwrap();
+        assert_eq!(got.files_changed, 1);
     }
 
     #[test]
     fn outside_a_repository_is_not_a_git_repo() {
         let dir = tempfile::tempdir().unwrap();
         let got = run(dir.path(), &request(Scope::WorkingTree, &[], Untracked::Exclude));
-        assert!(matches!(got, Err(GatherError::NotAGitRepo(_))), "{got:?}");
+        assert_eq!(got, Err(GatherError::Git(GitError::NotARepo)));
         let cancelled = CancelToken::new();
         cancelled.cancel();
         let dir = repo();
         let req = request(Scope::WorkingTree, &[], Untracked::Exclude);
-        assert_eq!(gather(dir.path(), &req, Duration::from_secs(30), &cancelled), Err(GatherError::Cancelled));
+        assert_eq!(
+            gather(dir.path(), &req, Duration::from_secs(30), &cancelled),
+            Err(GatherError::Git(GitError::Cancelled))
+        );
     }
 
     #[test]

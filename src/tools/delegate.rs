@@ -165,6 +165,7 @@ pub(super) fn worktree_error(error: WorktreeError) -> ToolError {
             "the repository has no commits yet; a worktree needs HEAD to start from",
         )
         .repair("Commit once (git commit), then retry"),
+        WorktreeError::Git(error) => error.to_tool_error(),
         WorktreeError::Failed(message) => ToolError::new(ErrorCode::WorktreeError, crate::redact::text(&message).text),
         WorktreeError::Cancelled => ToolError::new(ErrorCode::InternalError, "the call was cancelled"),
     }

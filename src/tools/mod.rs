@@ -283,7 +283,16 @@ const WORKSPACE_CODES: &[ErrorCode] = &[E::InvalidArguments, E::InvalidWorkspace
 /// Before anything is spent: configuration and input size.
 const PREFLIGHT_CODES: &[ErrorCode] = &[E::UnexpandedEnvPlaceholder, E::InputTooLarge];
 /// Reading the changes to review.
-const GIT_CODES: &[ErrorCode] = &[E::InvalidBase, E::InvalidCommit, E::InvalidPaths, E::NotAGitRepo, E::GitUnavailable];
+const GIT_CODES: &[ErrorCode] = &[
+    E::InvalidBase,
+    E::InvalidCommit,
+    E::InvalidPaths,
+    E::NotAGitRepo,
+    E::UnsafeRepository,
+    E::NoCommits,
+    E::GitUnavailable,
+    E::GitFailed,
+];
 /// A codex run that failed, classified.
 const CODEX_RUN_CODES: &[ErrorCode] = &[
     E::CodexNotFound,
@@ -320,7 +329,7 @@ const fn codes<const N: usize>(parts: &[&[ErrorCode]]) -> [ErrorCode; N] {
 const LOCAL_ONLY_CODES: &[ErrorCode] = &[E::InvalidArguments, E::InternalError];
 const CONSULT_CODES: &[ErrorCode] =
     &codes::<14>(&[WORKSPACE_CODES, PREFLIGHT_CODES, CODEX_RUN_CODES, NO_ANSWER_CODES, BUG_CODES]);
-const REVIEW_CODES: &[ErrorCode] = &codes::<21>(&[
+const REVIEW_CODES: &[ErrorCode] = &codes::<24>(&[
     WORKSPACE_CODES,
     PREFLIGHT_CODES,
     GIT_CODES,
@@ -329,26 +338,26 @@ const REVIEW_CODES: &[ErrorCode] = &codes::<21>(&[
     ANSWER_CODES,
     BUG_CODES,
 ]);
-const DRY_RUN_CODES: &[ErrorCode] = &codes::<11>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, BUG_CODES]);
+const DRY_RUN_CODES: &[ErrorCode] = &codes::<14>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, BUG_CODES]);
 /// Making, reading and removing the delegate worktree.
-const WORKTREE_CODES: &[ErrorCode] = &[E::NotAGitRepo, E::WorktreeError];
+const WORKTREE_CODES: &[ErrorCode] = &[E::NotAGitRepo, E::UnsafeRepository, E::GitUnavailable, E::WorktreeError];
 const DELEGATE_CODES: &[ErrorCode] =
-    &codes::<16>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, CODEX_RUN_CODES, NO_ANSWER_CODES, BUG_CODES]);
+    &codes::<18>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, CODEX_RUN_CODES, NO_ANSWER_CODES, BUG_CODES]);
 const DELEGATE_DRY_RUN_CODES: &[ErrorCode] =
-    &codes::<8>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, BUG_CODES]);
+    &codes::<10>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, BUG_CODES]);
 
 const CONSULT_ASYNC_CODES: &[ErrorCode] =
     &codes::<7>(&[WORKSPACE_CODES, PREFLIGHT_CODES, &[E::CodexNotFound], BUG_CODES]);
 const REVIEW_ASYNC_CODES: &[ErrorCode] =
-    &codes::<12>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, &[E::CodexNotFound], BUG_CODES]);
+    &codes::<15>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, &[E::CodexNotFound], BUG_CODES]);
 const DELEGATE_ASYNC_CODES: &[ErrorCode] =
-    &codes::<9>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, &[E::CodexNotFound], BUG_CODES]);
+    &codes::<11>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, &[E::CodexNotFound], BUG_CODES]);
 /// A background job's life: unknown, not finished yet, or ended without a result.
 const JOB_LIFECYCLE_CODES: &[ErrorCode] = &[E::JobRunning, E::JobCancelled, E::JobTimeout, E::JobFailed];
 const JOB_CODES: &[ErrorCode] = &codes::<5>(&[WORKSPACE_CODES, &[E::JobNotFound], BUG_CODES]);
 const JOB_LIST_CODES: &[ErrorCode] = &codes::<4>(&[WORKSPACE_CODES, BUG_CODES]);
 /// A stored result may be any envelope the job's tool could return.
-const JOB_RESULT_CODES: &[ErrorCode] = &codes::<27>(&[
+const JOB_RESULT_CODES: &[ErrorCode] = &codes::<30>(&[
     WORKSPACE_CODES,
     &[E::JobNotFound],
     JOB_LIFECYCLE_CODES,

@@ -210,6 +210,12 @@ fn prepare(call: &Call) -> Result<Prepared, Value> {
         lines_removed: gathered.lines_removed,
     });
     meta.redacted_paths = redaction.redacted_paths();
+    if !gathered.neutralised_filters.is_empty() {
+        meta.security_warnings.push(format!(
+            "the repository's own config defines the filter driver(s) {}; repository-configured programs never run, so files using them were compared as they are on disk and may show changes the filter would hide",
+            crate::text::one_line(&gathered.neutralised_filters.join(", "), 300)
+        ));
+    }
 
     let mut omission_reasons = Vec::new();
     if gathered.untracked_omitted > 0 {
@@ -277,30 +283,8 @@ fn review_request(call: &Call, meta: &mut Meta) -> Result<gather::Request, ToolE
 pub fn check_review(call: &Call, workspace: &Workspace, meta: &mut Meta) -> Result<(), ToolError> {
     codex_run::check_input_size(call, &[("extra_context", call.args.text("extra_context"))])?;
     let request = review_request(call, meta)?;
-    gather::validate(&request).map_err(gather_error)?;
     let git_timeout = std::time::Duration::from_secs(call.config.git_timeout_seconds);
-    let git = crate::git::Git::open(&workspace.path, git_timeout, &call.cancel)
-        .map_err(|e| gather_error(GatherError::from(e)))?;
-    let unresolved = |e| gather_error(GatherError::from(e));
-    match &request.scope {
-        Scope::WorkingTree => {}
-        Scope::Branch { base } => {
-            if git.resolve_commit(base).map_err(unresolved)?.is_none() {
-                return Err(ToolError::new(ErrorCode::InvalidBase, format!("base {base} does not name a commit"))
-                    .offending("base"));
-            }
-        }
-        Scope::Commit { commit } => {
-            if git.resolve_commit(commit).map_err(unresolved)?.is_none() {
-                return Err(ToolError::new(
-                    ErrorCode::InvalidCommit,
-                    format!("commit {commit} does not name a commit"),
-                )
-                .offending("commit"));
-            }
-        }
-    }
-    Ok(())
+    gather::check(&workspace.path, &request, git_timeout, &call.cancel).map_err(gather_error)
 }
 
 fn gather_error(error: GatherError) -> ToolError {
@@ -308,13 +292,11 @@ fn gather_error(error: GatherError) -> ToolError {
         GatherError::InvalidBase(message) => ToolError::new(ErrorCode::InvalidBase, message).offending("base"),
         GatherError::InvalidCommit(message) => ToolError::new(ErrorCode::InvalidCommit, message).offending("commit"),
         GatherError::InvalidPaths(message) => ToolError::new(ErrorCode::InvalidPaths, message).offending("paths"),
-        GatherError::NotAGitRepo(message) => {
-            ToolError::new(ErrorCode::NotAGitRepo, message).offending("workspace_root")
-        }
-        GatherError::GitUnavailable(message) => {
-            ToolError::new(ErrorCode::GitUnavailable, crate::redact::text(&message).text)
-        }
-        GatherError::Cancelled => ToolError::new(ErrorCode::InternalError, "the call was cancelled"),
+        GatherError::NoCommits(message) => ToolError::new(ErrorCode::NoCommits, message),
+        GatherError::Scratch(message) => ToolError::new(ErrorCode::InternalError, message).repair(
+            "Check that the server's temp directory (TMPDIR) exists, is writable and has free space, then retry",
+        ),
+        GatherError::Git(error) => error.to_tool_error(),
     }
 }
 

@@ -80,6 +80,14 @@ fn every_advertised_error_code_is_reachable() {
     let unborn = TestRepo::not_a_repo();
     unborn.git(&["init", "-q"]);
     reach(vec![], "codex_delegate_dry_run", &json!({"task": "t", "workspace_root": unborn.path()}));
+    reach(vec![], "codex_dry_run", &json!({"scope": "branch", "base": "main", "workspace_root": unborn.path()}));
+    let damaged = TestRepo::new();
+    damaged.write("README.md", "# edited\n");
+    damaged.delete_blob("README.md");
+    reach(vec![], "codex_dry_run", &json!({"workspace_root": damaged.path()}));
+    let foreign = TestRepo::new();
+    crate::repo::chown_all(foreign.path(), 65534);
+    reach(vec![], "codex_dry_run", &json!({"workspace_root": foreign.path()}));
     reach(vec![], "codex_job_status", &json!({"job_id": "0123456789abcdef0123456789abcdef", "workspace_root": ws}));
 
     seen.extend(job_lifecycle_codes(&ws));

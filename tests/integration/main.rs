@@ -28,6 +28,8 @@ mod status;
 mod repo;
 // codex_review_changes and codex_dry_run end to end.
 mod review;
+// Real repository shapes through every tool that reads them: right answers, nothing written.
+mod repo_shapes;
 // codex_delegate and codex_delegate_dry_run end to end, worktree hygiene included.
 mod delegate;
 // Background jobs: async tools, the detached worker, the job lifecycle.

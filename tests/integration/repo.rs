@@ -57,4 +57,21 @@ impl TestRepo {
         assert!(output.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
+
+    /// Deletes the loose object of the blob `path` has in HEAD: a damaged repository.
+    pub fn delete_blob(&self, path: &str) {
+        let oid = self.git(&["rev-parse", &format!("HEAD:{path}")]).trim().to_string();
+        std::fs::remove_file(self.path().join(".git/objects").join(&oid[..2]).join(&oid[2..])).unwrap();
+    }
+}
+
+/// Hands everything under `path` to `uid` (tests run as root), so git sees a repository there
+/// as another user's.
+pub fn chown_all(path: &Path, uid: u32) {
+    std::os::unix::fs::lchown(path, Some(uid), Some(uid)).expect("tests run as root, so they can chown");
+    if path.is_dir() && !path.is_symlink() {
+        for entry in std::fs::read_dir(path).unwrap() {
+            chown_all(&entry.unwrap().path(), uid);
+        }
+    }
 }

@@ -306,3 +306,23 @@ fn symlinks_pointing_outside_the_repository_are_never_followed() {
     assert!(review_log.contains("second-secret.txt"), "the link target path is the reviewed content");
     assert!(!review_log.contains("OUTSIDE-CONTENT"), "a link was followed into the request");
 }
+
+#[test]
+fn a_filter_driver_of_the_repositorys_own_config_is_not_run_and_says_so() {
+    let repo = TestRepo::new();
+    let marker = repo.path().join(".git/filter-ran");
+    repo.git(&["config", "filter.rot.clean", &format!("sh -c 'touch {}; cat'", marker.display())]);
+    repo.write(".gitattributes", "*.rot filter=rot\n");
+    repo.write("a.rot", "text\n");
+    repo.commit("filtered");
+    std::fs::remove_file(&marker).unwrap();
+    repo.write("a.rot", "text\nmore\n");
+    let mock = MockModel::start(vec![]);
+    let home = CodexHome::new(&mock);
+    let mut server = server_for(&home, &[]);
+    let dry = call(&mut server, "codex_dry_run", &repo, json!({}));
+    assert_eq!(dry["context_summary"]["files_changed"], json!(1), "{dry}");
+    let warnings = dry["meta"]["security_warnings"].to_string();
+    assert!(warnings.contains("filter driver(s) rot") && warnings.contains("never run"), "{warnings}");
+    assert!(!marker.exists(), "the repository's filter ran");
+}
