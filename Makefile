@@ -26,8 +26,10 @@ test: test-deps lint static
 	cargo test --locked
 
 ## The pinned real codex CLI (npm), the Python MCP SDK client, the pinned Claude Code CLI (npm,
-## for `claude plugin validate`), all into the git-ignored .tools/, and the musl Rust target.
+## for `claude plugin validate`), all into the git-ignored .tools/, the musl Rust target, and
+## git-lfs (a real user-level filter for the repository-shape tests).
 test-deps:
+	scripts/install-git-lfs.sh
 	scripts/install-codex.sh
 	scripts/install-mcp-client.sh
 	scripts/install-claude.sh
