@@ -39,6 +39,9 @@ pub enum ErrorCode {
     GitUnavailable,
     /// The repository has no commits, or the throwaway worktree could not be made or read.
     WorktreeError,
+    /// codex's workspace-write sandbox cannot run on this host, so a delegation is refused
+    /// rather than run unsandboxed.
+    SandboxUnavailable,
     /// The `codex` binary is not on the server's PATH.
     CodexNotFound,
     /// codex says it is not logged in, or the model API refused the credentials.
@@ -85,6 +88,7 @@ impl ErrorCode {
         ErrorCode::NotAGitRepo,
         ErrorCode::GitUnavailable,
         ErrorCode::WorktreeError,
+        ErrorCode::SandboxUnavailable,
         ErrorCode::CodexNotFound,
         ErrorCode::CodexAuthRequired,
         ErrorCode::UserConfigRejected,
@@ -115,6 +119,7 @@ impl ErrorCode {
             ErrorCode::NotAGitRepo => "not_a_git_repo",
             ErrorCode::GitUnavailable => "git_unavailable",
             ErrorCode::WorktreeError => "worktree_error",
+            ErrorCode::SandboxUnavailable => "sandbox_unavailable",
             ErrorCode::CodexNotFound => "codex_not_found",
             ErrorCode::CodexAuthRequired => "codex_auth_required",
             ErrorCode::UserConfigRejected => "user_config_rejected",
@@ -170,6 +175,9 @@ impl ErrorCode {
             }
             ErrorCode::WorktreeError => {
                 "The repository needs at least one commit and a healthy git state; read the message, then retry"
+            }
+            ErrorCode::SandboxUnavailable => {
+                "Run codex where it may create user namespaces (codex sandbox -- true must succeed), e.g. allow unprivileged user namespaces or run outside a container that forbids them"
             }
             ErrorCode::CodexNotFound => {
                 "Install the codex CLI (npm install -g @openai/codex) on the server's PATH, then check with codex_status"

@@ -54,10 +54,9 @@ pub fn run(mode: cli::Mode) -> ExitCode {
             log_info!("serving MCP on stdio (version {VERSION})");
             // A server killed mid-delegate could not remove its worktree; clean such leftovers
             // without delaying the handshake.
-            let (base, git_timeout) =
-                (config.worktree_base.clone(), std::time::Duration::from_secs(config.git_timeout_seconds));
+            let base = config.worktree_base.clone();
             std::thread::spawn(move || {
-                for warning in worktree::reap_orphans(&base, git_timeout) {
+                for warning in worktree::reap_orphans(&base) {
                     log_warn!("{warning}");
                 }
             });

@@ -322,8 +322,14 @@ const REVIEW_CODES: &[ErrorCode] =
 const DRY_RUN_CODES: &[ErrorCode] = &codes::<11>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, BUG_CODES]);
 /// Making, reading and removing the delegate worktree.
 const WORKTREE_CODES: &[ErrorCode] = &[E::NotAGitRepo, E::WorktreeError];
-const DELEGATE_CODES: &[ErrorCode] =
-    &codes::<15>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, CODEX_RUN_CODES, BUG_CODES]);
+const DELEGATE_CODES: &[ErrorCode] = &codes::<16>(&[
+    WORKSPACE_CODES,
+    PREFLIGHT_CODES,
+    WORKTREE_CODES,
+    &[E::SandboxUnavailable],
+    CODEX_RUN_CODES,
+    BUG_CODES,
+]);
 const DELEGATE_DRY_RUN_CODES: &[ErrorCode] =
     &codes::<8>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, BUG_CODES]);
 
@@ -338,13 +344,13 @@ const JOB_LIFECYCLE_CODES: &[ErrorCode] = &[E::JobRunning, E::JobCancelled, E::J
 const JOB_CODES: &[ErrorCode] = &codes::<5>(&[WORKSPACE_CODES, &[E::JobNotFound], BUG_CODES]);
 const JOB_LIST_CODES: &[ErrorCode] = &codes::<4>(&[WORKSPACE_CODES, BUG_CODES]);
 /// A stored result may be any envelope the job's tool could return.
-const JOB_RESULT_CODES: &[ErrorCode] = &codes::<26>(&[
+const JOB_RESULT_CODES: &[ErrorCode] = &codes::<27>(&[
     WORKSPACE_CODES,
     &[E::JobNotFound],
     JOB_LIFECYCLE_CODES,
     PREFLIGHT_CODES,
     GIT_CODES,
-    &[E::WorktreeError],
+    &[E::WorktreeError, E::SandboxUnavailable],
     CODEX_RUN_CODES,
     ANSWER_CODES,
     BUG_CODES,

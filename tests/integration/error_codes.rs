@@ -79,6 +79,7 @@ fn every_advertised_error_code_is_reachable() {
     let unborn = TestRepo::not_a_repo();
     unborn.git(&["init", "-q"]);
     reach(vec![], "codex_delegate_dry_run", &json!({"task": "t", "workspace_root": unborn.path()}));
+    reach(vec![("FAKE_CODEX_SANDBOX", "nouserns")], "codex_delegate", &json!({"task": "t", "workspace_root": ws}));
     reach(vec![], "codex_job_status", &json!({"job_id": "0123456789abcdef0123456789abcdef", "workspace_root": ws}));
 
     seen.extend(job_lifecycle_codes(&ws));
