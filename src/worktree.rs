@@ -96,8 +96,6 @@ pub struct Worktree {
     git_timeout: Duration,
     /// The commit Codex's edits are diffed against (HEAD plus the replayed state).
     baseline: String,
-    /// Why the copy may differ from the user's tree.
-    pub security_warnings: Vec<String>,
 }
 
 /// Codex's edits as a diff.
@@ -109,6 +107,9 @@ pub struct Edits {
     pub numstat: Numstat,
     /// Every path the diff touches (both names of a rename), NUL-terminated.
     pub paths: Vec<u8>,
+    /// Repositories Codex created inside the copy (`dir/`): git cannot diff them as files, so
+    /// they are not in the diff.
+    pub nested_repos: Vec<String>,
 }
 
 /// Where the live repository keeps what the copy borrows.
@@ -139,16 +140,7 @@ impl Worktree {
         let (tree, tmp) = (area.path().join("tree"), area.path().join("tmp"));
         std::fs::create_dir(&tmp)
             .map_err(|e| WorktreeError::Failed(format!("cannot create the private temporary directory: {e}")))?;
-        let mut worktree = Worktree {
-            area: Some(area),
-            _owner: owner,
-            tree,
-            tmp,
-            live,
-            git_timeout,
-            baseline: head,
-            security_warnings: Vec::new(),
-        };
+        let mut worktree = Worktree { area: Some(area), _owner: owner, tree, tmp, live, git_timeout, baseline: head };
         // From here on, dropping `worktree` on an error removes what was made.
         let copy = worktree.init(cancel)?;
         worktree.fill(&copy, cancel)?;
@@ -308,11 +300,10 @@ impl Worktree {
         others.extend(ARTEFACT_EXCLUDES);
         let listing = inside.run(others).map_err(failed("git ls-files in the worktree"))?.stdout.bytes();
         // A directory entry (a repository Codex made inside the copy) cannot be indexed as a file.
-        let new_files: Vec<u8> = listing
-            .split(|&b| b == 0)
-            .filter(|path| !path.is_empty() && !path.ends_with(b"/"))
-            .flat_map(|path| path.iter().copied().chain([0]))
-            .collect();
+        let (nested, files): (Vec<&[u8]>, Vec<&[u8]>) =
+            listing.split(|&b| b == 0).filter(|path| !path.is_empty()).partition(|path| path.ends_with(b"/"));
+        let nested_repos = nested.iter().map(|path| String::from_utf8_lossy(path).into_owned()).collect();
+        let new_files: Vec<u8> = files.iter().flat_map(|path| path.iter().copied().chain([0])).collect();
         if !new_files.is_empty() {
             let add = inside.cmd(["update-index", "-z", "--add", "--info-only", "--stdin"]).stdin(new_files);
             inside.run_cmd(add).map_err(failed("git update-index in the worktree"))?;
@@ -330,7 +321,13 @@ impl Worktree {
         numstat.add(&listing.stdout.bytes());
         let names = inside.run(diff_args(&["--no-renames", "--name-only", "-z"])).map_err(failed("git diff"))?;
         let diff = inside.run_head(diff_args(&[]), cap).map_err(failed("git diff"))?;
-        Ok(Edits { diff: diff.stdout.text(), truncated: diff.stdout.truncated(), numstat, paths: names.stdout.bytes() })
+        Ok(Edits {
+            diff: diff.stdout.text(),
+            truncated: diff.stdout.truncated(),
+            numstat,
+            paths: names.stdout.bytes(),
+            nested_repos,
+        })
     }
 
     /// Whether `diff` applies to the live tree as it is now, the way the user's own `git apply`
@@ -556,4 +553,26 @@ pub fn plan(repo: &Path, git_timeout: Duration, cancel: &CancelToken) -> Result<
         untracked_files,
         untracked_bytes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staged_changes_become_index_info_and_conflicts_keep_heads_entry() {
+        let raw = b":100644 100644 aaaa bbbb M\0src/a.rs\0:100644 000000 cccc 0000 D\0gone.txt\0\
+                    :000000 100755 0000 dddd A\0new.sh\0:100644 100644 eeee 0000 U\0both.txt\0";
+        assert_eq!(
+            staged_index_info(raw),
+            b"100644 bbbb\tsrc/a.rs\x000 0000\tgone.txt\x00100755 dddd\tnew.sh\x00".to_vec()
+        );
+        assert!(staged_index_info(b"").is_empty());
+    }
+
+    #[test]
+    fn only_paths_naming_a_filter_driver_count_as_filtered() {
+        let listing = b"a.bin\0filter\0lfs\0b.txt\0filter\0unspecified\0c\0filter\0unset\0d\0filter\0set\0";
+        assert_eq!(filtered_paths(listing), vec![("a.bin".to_string(), "lfs".to_string())]);
+    }
 }

@@ -21,6 +21,8 @@ const NEXT_STEP: &str = "Review the diff; it was never applied for you. Apply it
      from the repository's top level (apply_command does that from anywhere).";
 /// Why a file is in `withheld_files`.
 const WITHHELD_REASON: &str = "secret-looking file name: its change was left out of the diff and never sent";
+const NESTED_REPO_REASON: &str =
+    "a git repository Codex created inside the worktree: its files cannot be part of the diff";
 const PLAN_NOTE: &str = "Codex starts from HEAD plus your uncommitted changes to tracked files (replayed; if they \
 cannot be, from HEAD alone). Untracked files are never copied into the worktree.";
 
@@ -41,7 +43,6 @@ pub fn run_delegate(call: &Call) -> Value {
         Ok(worktree) => worktree,
         Err(error) => return error_envelope(worktree_error(error), &meta),
     };
-    meta.security_warnings.extend(worktree.security_warnings.iter().cloned());
     let dir = worktree.dir_for(&workspace.path);
     let scope = WriteScope {
         roots: vec![worktree.path().to_path_buf(), worktree.tmp().to_path_buf()],
@@ -85,8 +86,10 @@ pub fn run_delegate(call: &Call) -> Value {
         if edits.truncated { edits.diff.rfind('\n').map_or("", |end| &edits.diff[..=end]) } else { &edits.diff };
     let redaction = crate::redact::patch(&relative(whole_lines));
     meta.redacted_paths = redaction.redacted_paths();
-    let withheld_files: Vec<Value> =
-        redaction.withheld_paths.iter().map(|path| json!({"path": path, "reason": WITHHELD_REASON})).collect();
+    let withheld_files: Vec<Value> = (redaction.withheld_paths.iter().map(|path| (path, WITHHELD_REASON)))
+        .chain(edits.nested_repos.iter().map(|path| (path, NESTED_REPO_REASON)))
+        .map(|(path, reason)| json!({"path": path, "reason": reason}))
+        .collect();
     let (diff, cut) = crate::text::cut_at_line(&redaction.text, limit);
     let truncated = edits.truncated || cut;
     meta.truncated = truncated;

@@ -407,7 +407,10 @@ fn the_readme_diff_only_pipeline_applies_every_edit_from_a_subdirectory() {
 #[test]
 fn a_withheld_file_is_left_out_and_listed_and_the_rest_applies() {
     let mock = MockModel::start(vec![
-        Step::shell("printf 'API_KEY=changeme\\n' > .env.example && echo 'from codex' >> notes.txt"),
+        Step::shell(
+            "printf 'API_KEY=changeme\\n' > .env.example && echo 'from codex' >> notes.txt && \
+             mkdir inner && git -C inner init -q && echo x > inner/f",
+        ),
         Step::message("Added an example env file."),
     ]);
     let mut delegation = Delegation::new(&mock, &[]);
@@ -419,7 +422,10 @@ fn a_withheld_file_is_left_out_and_listed_and_the_rest_applies() {
     assert!(diff.contains("+from codex\n"), "{diff}");
     assert_eq!(result["withheld_files"][0]["path"], json!(".env.example"), "{result}");
     assert!(result["withheld_files"][0]["reason"].as_str().unwrap().contains("secret-looking"));
-    assert_eq!(result["withheld_files"].as_array().unwrap().len(), 1);
+    // A repository Codex made inside the copy cannot be diffed as files: listed, not dropped silently.
+    assert_eq!(result["withheld_files"][1]["path"], json!("inner/"), "{result}");
+    assert!(result["withheld_files"][1]["reason"].as_str().unwrap().contains("git repository"));
+    assert_eq!(result["withheld_files"].as_array().unwrap().len(), 2);
     assert_eq!(result["meta"]["applies_cleanly"], json!(true), "{result}");
     assert!(apply_check(repo.path(), diff).status.success());
 }
