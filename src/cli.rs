@@ -41,8 +41,9 @@ pub enum Print {
     Envelope {
         pretty: bool,
     },
-    /// `delegate --diff-only`: the diff alone, ready for `git apply`; the envelope goes to stderr
-    /// when there is no diff to print.
+    /// `delegate --diff-only`: the diff alone, ready for `git apply` from the repository's top
+    /// level; the envelope goes to stderr when there is no diff to print, and files left out of
+    /// the diff are named on stderr.
     DiffOnly,
 }
 
@@ -200,8 +201,9 @@ USAGE:
     codex-in-claude dry-run [review options] [-- PATHS...]
                                    what review would send, without calling the model (free)
     codex-in-claude delegate TASK [--diff-only] [OPTIONS]
-                                   Codex does TASK in a throwaway worktree; prints the envelope, or
-                                   with --diff-only just the diff (pipe it to git apply) (PAID)
+                                   Codex does TASK in a throwaway copy; prints the envelope, or with
+                                   --diff-only just the diff, paths from the repository's top level
+                                   (pipe it to: git -C \"$(git rev-parse --show-toplevel)\" apply) (PAID)
     codex-in-claude delegate-dry-run TASK [OPTIONS]
                                    what delegate would start from, no model call (free)
     codex-in-claude jobs list | status ID | result ID | consume ID | cancel ID [--workspace DIR]

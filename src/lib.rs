@@ -75,7 +75,12 @@ pub fn run(mode: cli::Mode) -> ExitCode {
             let envelope = tools::call_tool(tool, Some(&arguments), &context);
             let ok = envelope["ok"] == serde_json::Value::Bool(true);
             let written = match (print, envelope["diff"].as_str()) {
-                (cli::Print::DiffOnly, Some(diff)) => print_stdout(diff),
+                (cli::Print::DiffOnly, Some(diff)) => {
+                    for file in envelope["withheld_files"].as_array().into_iter().flatten() {
+                        eprintln!("not in the diff: {} ({})", file["path"].as_str().unwrap_or("?"), file["reason"]);
+                    }
+                    print_stdout(diff)
+                }
                 (cli::Print::DiffOnly, None) => {
                     eprintln!("{envelope:#}");
                     ExitCode::SUCCESS

@@ -434,7 +434,7 @@ pub static ALL: &[Tool] = &[
         name: "codex_delegate",
         title: "Delegate to Codex",
         cost: Cost::Paid,
-        summary: "Codex implements a task in a throwaway git worktree (no network; it may also write /tmp) and returns a unified diff with whether it applies cleanly; your tree is never touched. Review the diff before applying it.",
+        summary: "Codex implements a task in a throwaway copy of the repo (no network; it can write only that copy) and returns a unified diff with whether it applies cleanly; your repo is never written. Review the diff before applying it.",
         tier: Tier::Propose,
         params: DELEGATE_PARAMS,
         annotations: EDITS_A_WORKTREE,

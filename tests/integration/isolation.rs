@@ -379,7 +379,7 @@ fn a_subdirectory_workspace_gets_a_repo_root_diff_and_a_command_that_applies_all
 #[test]
 fn the_readme_diff_only_pipeline_applies_every_edit_from_a_subdirectory() {
     let mock = MockModel::start(vec![
-        Step::shell("echo 'from codex' >> ../notes.txt && echo '// here' >> lib.rs"),
+        Step::shell("echo 'from codex' >> ../notes.txt && echo '// here' >> lib.rs && echo X=1 > ../.env.local"),
         Step::message("Edited both."),
     ]);
     let home = crate::codex_home::CodexHome::new(&mock);
@@ -399,9 +399,13 @@ fn the_readme_diff_only_pipeline_applies_every_edit_from_a_subdirectory() {
         .envs(home.env())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
     assert!(std::fs::read_to_string(repo.path().join("notes.txt")).unwrap().ends_with("from codex\n"));
     assert!(std::fs::read_to_string(repo.path().join("src/lib.rs")).unwrap().ends_with("// here\n"));
+    // The withheld file is named on stderr, never written.
+    assert!(stderr.contains("not in the diff: .env.local"), "{stderr}");
+    assert!(!repo.path().join(".env.local").exists());
 }
 
 #[test]
