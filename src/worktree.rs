@@ -61,6 +61,8 @@ const COPY_CONFIG: [(&str, &str); 4] =
     [("core.hooksPath", "/dev/null"), ("core.fsmonitor", "false"), ("gc.auto", "0"), ("maintenance.auto", "false")];
 /// Mode of a gitlink (submodule) entry.
 const GITLINK_MODE: &str = "160000";
+/// Mode of a sparse index's directory entry (`ls-files --sparse`).
+const SPARSE_DIR_MODE: &str = "040000";
 
 #[derive(Debug)]
 pub enum WorktreeError {
@@ -223,8 +225,11 @@ impl Worktree {
             let update = copy.cmd(["update-index", "-z", "--index-info"]).stdin(index_info);
             copy.run_cmd(update).map_err(failed("git update-index in the worktree"))?;
         }
-        let listing = self.live.run(["ls-files", "-z", "--stage", "-t"]).map_err(failed("git ls-files"))?;
+        // `--sparse`: a sparse index stays collapsed (expanding it would make git rewrite
+        // objects' mtimes in the live store); its directory entries are expanded in the copy.
+        let listing = self.live.run(["ls-files", "-z", "--sparse", "--stage", "-t"]).map_err(failed("git ls-files"))?;
         let mut from_blobs = Vec::new();
+        let mut sparse_dirs: HashSet<PathBuf> = HashSet::new();
         let mut seen: HashSet<Vec<u8>> = HashSet::new();
         let mut safe_dirs: HashSet<PathBuf> = HashSet::new();
         for entry in listing.stdout.bytes().split(|&b| b == 0).filter(|e| !e.is_empty()) {
@@ -240,7 +245,9 @@ impl Worktree {
             let mut fields = meta.split(' ');
             let (tag, mode) = (fields.next().unwrap_or_default(), fields.next().unwrap_or_default());
             let relative = Path::new(OsStr::from_bytes(path));
-            if mode == GITLINK_MODE {
+            if mode == SPARSE_DIR_MODE {
+                sparse_dirs.insert(relative.components().collect());
+            } else if mode == GITLINK_MODE {
                 std::fs::create_dir_all(self.tree.join(relative)).map_err(|e| copy_failed(relative, e))?;
             } else if tag == "S" {
                 // Outside the sparse-checkout cone: the live tree does not have it.
@@ -249,6 +256,15 @@ impl Worktree {
             } else {
                 copy_tracked(self.live.repo(), &self.tree, relative, &mut safe_dirs)
                     .map_err(|e| copy_failed(relative, e))?;
+            }
+        }
+        if !sparse_dirs.is_empty() {
+            let all = copy.run(["ls-files", "-z"]).map_err(failed("git ls-files in the worktree"))?.stdout.bytes();
+            for path in all.split(|&b| b == 0).filter(|p| !p.is_empty()) {
+                if Path::new(OsStr::from_bytes(path)).ancestors().skip(1).any(|dir| sparse_dirs.contains(dir)) {
+                    from_blobs.extend_from_slice(path);
+                    from_blobs.push(0);
+                }
             }
         }
         if !from_blobs.is_empty() {

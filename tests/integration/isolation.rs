@@ -194,7 +194,10 @@ fn codexs_sandbox_writes_only_the_copy_and_its_private_tmp_even_for_a_repository
         "{} echo ok > \"$TMPDIR/scratch\" && echo \"private tmp writable: $TMPDIR\" >> report.txt; echo done",
         attempts.join(" ")
     );
-    let mock = MockModel::start(vec![Step::shell(script), Step::message("Tried.")]);
+    // apply_patch goes through the same sandbox: an absolute path into the live repository.
+    let patch =
+        format!("*** Begin Patch\n*** Add File: {}\n+planted\n*** End Patch", live.join("patched.txt").display());
+    let mock = MockModel::start(vec![Step::shell(script), Step::apply_patch(patch), Step::message("Tried.")]);
     let env = [("TMPDIR", tmpdir.to_str().unwrap()), ("HOME", home.to_str().unwrap())];
     let mut delegation = Delegation::new(&mock, &env);
     let before = repo_state(&live);
@@ -238,30 +241,31 @@ fn a_host_where_the_sandbox_cannot_run_refuses_before_codex_starts() {
 
 #[test]
 fn a_sparse_checkout_gets_edits_outside_its_cone_back() {
-    let repo = project();
-    repo.write("far/away.txt", "outside the cone\n");
-    repo.commit("far");
-    repo.git(&["sparse-checkout", "set", "src"]);
-    assert!(!repo.path().join("far/away.txt").exists());
-    let mock = MockModel::start(vec![
-        Step::shell("echo edited >> far/away.txt && echo '// near' >> src/lib.rs"),
-        Step::message("Edited both."),
-    ]);
-    let mut delegation = Delegation::new(&mock, &[]);
-    let before = repo_state(repo.path());
-    let result = delegation.call("codex_delegate", &repo, json!({}));
-    assert_eq!(result["ok"], json!(true), "{result}");
-    let diff = result["diff"].as_str().unwrap();
-    assert!(
-        diff.contains("--- a/far/away.txt\n+++ b/far/away.txt\n@@ -1 +1,2 @@\n outside the cone\n+edited\n"),
-        "{diff}"
-    );
-    assert!(diff.contains("+// near\n"), "{diff}");
-    // The file is not checked out here, so neither git apply nor our check can apply it.
-    assert_eq!(result["meta"]["applies_cleanly"], json!(false), "{result}");
-    assert!(!apply_check(repo.path(), diff).status.success());
-    assert_unchanged(repo.path(), &before);
-    delegation.assert_no_worktree_left();
+    // With a full index (skip-worktree entries) and with a sparse index (collapsed directories).
+    for index_kind in ["--no-sparse-index", "--sparse-index"] {
+        let repo = project();
+        repo.write("far/away.txt", "outside the cone\n");
+        repo.commit("far");
+        repo.git(&["sparse-checkout", "set", index_kind, "src"]);
+        assert!(!repo.path().join("far/away.txt").exists());
+        let mock = MockModel::start(vec![
+            Step::shell("echo edited >> far/away.txt && echo '// near' >> src/lib.rs"),
+            Step::message("Edited both."),
+        ]);
+        let mut delegation = Delegation::new(&mock, &[]);
+        let before = repo_state(repo.path());
+        let result = delegation.call("codex_delegate", &repo, json!({}));
+        assert_eq!(result["ok"], json!(true), "{index_kind}: {result}");
+        let diff = result["diff"].as_str().unwrap();
+        let far = "--- a/far/away.txt\n+++ b/far/away.txt\n@@ -1 +1,2 @@\n outside the cone\n+edited\n";
+        assert!(diff.contains(far), "{index_kind}: {diff}");
+        assert!(diff.contains("+// near\n"), "{index_kind}: {diff}");
+        // The file is not checked out here, so neither git apply nor our check can apply it.
+        assert_eq!(result["meta"]["applies_cleanly"], json!(false), "{index_kind}: {result}");
+        assert!(!apply_check(repo.path(), diff).status.success());
+        assert_unchanged(repo.path(), &before);
+        delegation.assert_no_worktree_left();
+    }
 }
 
 #[test]
