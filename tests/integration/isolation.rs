@@ -269,7 +269,7 @@ fn a_sparse_checkout_gets_edits_outside_its_cone_back() {
 }
 
 #[test]
-fn a_repository_filter_never_runs_and_leaves_no_phantom_change() {
+fn repository_configured_commands_never_run_and_filtered_files_show_no_phantom_change() {
     let repo = project();
     let markers = tempfile::tempdir().unwrap();
     let marker = |name: &str| markers.path().join(name).display().to_string();
@@ -278,17 +278,35 @@ fn a_repository_filter_never_runs_and_leaves_no_phantom_change() {
     let smudge = format!("touch '{}'; sed 's/^ptr:/real:/'", marker("smudge"));
     repo.git(&["config", "filter.evil.clean", &clean]);
     repo.git(&["config", "filter.evil.smudge", &smudge]);
-    repo.write(".gitattributes", "*.dat filter=evil\n");
+    repo.write(".gitattributes", "*.dat filter=evil diff=evil\n");
     repo.write("a.dat", "real: alpha\n");
     repo.write("b.dat", "real: beta\n");
     repo.commit("filtered");
     assert_eq!(repo.git(&["cat-file", "blob", "HEAD:a.dat"]), "ptr: alpha\n");
-    for entry in std::fs::read_dir(markers.path()).unwrap() {
-        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    // Then every other command a repository can configure, each leaving its own marker.
+    let scripts = markers.path().join("bin");
+    std::fs::create_dir_all(scripts.join("hooks")).unwrap();
+    let script = |name: &str, tail: &str| {
+        let path = scripts.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\ntouch '{}'\n{tail}\n", marker(name))).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        path.display().to_string()
+    };
+    repo.git(&["config", "core.fsmonitor", &script("fsmonitor", "exit 1")]);
+    repo.git(&["config", "diff.external", &script("external", "exit 0")]);
+    repo.git(&["config", "diff.evil.textconv", &script("textconv", "cat \"$1\"")]);
+    for hook in ["pre-commit", "post-commit", "post-checkout", "post-index-change", "reference-transaction"] {
+        script(&format!("hooks/{hook}"), "exit 0");
     }
+    repo.git(&["config", "core.hooksPath", scripts.join("hooks").to_str().unwrap()]);
+    for entry in std::fs::read_dir(markers.path()).unwrap().flatten().filter(|e| e.path().is_file()) {
+        std::fs::remove_file(entry.path()).unwrap();
+    }
+    // Codex's own git in the copy: its output is kept in a file, so the diff proves it ran.
     let mock = MockModel::start(vec![
         Step::shell(
-            "cp a.dat seen.txt; echo 'real: more' >> a.dat; git status >/dev/null 2>&1; git diff >/dev/null 2>&1; echo done",
+            "cp a.dat seen.txt; echo 'real: more' >> a.dat; \
+             (git status --short; git diff; git log -p -1; git commit -qam x) > codex-git.txt 2>&1; echo done",
         ),
         Step::message("Edited a.dat."),
     ]);
@@ -302,9 +320,15 @@ fn a_repository_filter_never_runs_and_leaves_no_phantom_change() {
         "Codex did not see the real content: {diff}"
     );
     assert!(diff.contains(" real: alpha\n+real: more\n"), "{diff}");
-    assert!(!diff.contains("b.dat"), "phantom change: {diff}");
-    let ran: Vec<_> = std::fs::read_dir(markers.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert!(ran.is_empty(), "the repository's filter ran: {ran:?}");
+    assert!(diff.contains("\n+ M a.dat\n") && diff.contains("\n++real: more\n"), "Codex's git did not run: {diff}");
+    assert!(!diff.lines().any(|line| line.starts_with("diff --git a/b.dat")), "phantom change: {diff}");
+    let ran: Vec<_> = std::fs::read_dir(markers.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .map(|e| e.file_name())
+        .collect();
+    assert!(ran.is_empty(), "repository-configured commands ran: {ran:?}");
     // The user's git apply would pass a.dat through the filter first: not promised to apply.
     assert_eq!(result["meta"]["applies_cleanly"], json!(false), "{result}");
     assert!(result["meta"]["applies_cleanly_reason"].as_str().unwrap().contains("'evil' filter"), "{result}");
