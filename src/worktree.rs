@@ -9,7 +9,7 @@
 //! `.git`) but a repository of its own in `<base>/cic-worktree-XXXX/tree`:
 //! - `git init` with no template and the live object format; its `.git/config` is ours, so no
 //!   filter, hook or fsmonitor the live repository configures exists there, for our git or for
-//!   Codex's;
+//!   Codex's, and its `info/attributes` switches every filter off (user-level ones too);
 //! - `objects/info/alternates` names the live object directory, so history is read in place
 //!   and every object the copy writes stays in the copy. Writing an object the live store
 //!   already holds would make git touch that store's file instead ("freshening"), so the copy
@@ -59,6 +59,8 @@ const BASELINE_IDENTITY: [&str; 4] = ["-c", "user.name=codex-in-claude", "-c", "
 /// fsmonitor, no background maintenance.
 const COPY_CONFIG: [(&str, &str); 4] =
     [("core.hooksPath", "/dev/null"), ("core.fsmonitor", "false"), ("gc.auto", "0"), ("maintenance.auto", "false")];
+/// `.git/info/attributes` of the copy (see `Worktree::init`).
+const NO_FILTERS: &str = "* -filter\n";
 /// Mode of a gitlink (submodule) entry.
 const GITLINK_MODE: &str = "160000";
 /// Mode of a sparse index's directory entry (`ls-files --sparse`).
@@ -204,6 +206,13 @@ impl Worktree {
         if source.shallow.is_file() {
             std::fs::copy(&source.shallow, git_dir.join("shallow")).map_err(|e| io("shallow file", e))?;
         }
+        // The copy holds working-tree bytes (real content of git-lfs files included) and its
+        // diffs must be of those bytes: no filter driver, not even a user-level one, converts
+        // anything here, for our git or for Codex's. `info/attributes` outranks every
+        // `.gitattributes`.
+        std::fs::create_dir_all(git_dir.join("info"))
+            .and_then(|()| std::fs::write(git_dir.join("info/attributes"), NO_FILTERS))
+            .map_err(|e| io("attributes", e))?;
         let copy = self.git(cancel)?;
         for (key, value) in COPY_CONFIG {
             copy.run(["config", key, value]).map_err(failed("git config in the worktree"))?;

@@ -92,8 +92,13 @@ const EDIT_NOTES: &str = "echo 'from codex' >> notes.txt";
 /// A delegation in `workspace` whose Codex runs the shell `script`: it succeeds, no byte of
 /// `watched` changes, no worktree is left. Returns the result.
 fn delegate_shell(workspace: &Path, script: &str, watched: &[&Path]) -> Value {
+    delegate_shell_with(&[], workspace, script, watched)
+}
+
+/// `delegate_shell` with extra server environment.
+fn delegate_shell_with(env: &[(&str, &str)], workspace: &Path, script: &str, watched: &[&Path]) -> Value {
     let mock = MockModel::start(vec![Step::shell(script), Step::message("Done.")]);
-    let mut delegation = Delegation::new(&mock, &[]);
+    let mut delegation = Delegation::new(&mock, env);
     let before: Vec<RepoState> = watched.iter().map(|dir| repo_state(dir)).collect();
     let result = delegation.call_at("codex_delegate", workspace, json!({}));
     assert_eq!(result["ok"], json!(true), "{result}");
@@ -268,10 +273,17 @@ fn repository_configured_commands_never_run_and_filtered_files_show_no_phantom_c
     let smudge = format!("touch '{}'; sed 's/^ptr:/real:/'", marker("smudge"));
     repo.git(&["config", "filter.evil.clean", &clean]);
     repo.git(&["config", "filter.evil.smudge", &smudge]);
-    repo.write(".gitattributes", "*.dat filter=evil diff=evil\n");
+    repo.write(".gitattributes", "*.dat filter=evil diff=evil\n*.glb filter=global\n");
     repo.write("a.dat", "real: alpha\n");
     repo.write("b.dat", "real: beta\n");
+    repo.write("c.glb", "gamma\n");
     repo.commit("filtered");
+    // A user-level filter (like git-lfs) in the HOME Codex's git reads: the copy holds
+    // checked-out bytes, so no filter converts them there either.
+    let home = tempfile::tempdir().unwrap();
+    let global =
+        format!("[filter \"global\"]\n\tclean = touch '{0}'; cat\n\tsmudge = touch '{0}'; cat\n", marker("global"));
+    std::fs::write(home.path().join(".gitconfig"), global).unwrap();
     assert_eq!(repo.git(&["cat-file", "blob", "HEAD:a.dat"]), "ptr: alpha\n");
     // Then every other command a repository can configure, each leaving its own marker.
     let scripts = markers.path().join("bin");
@@ -293,9 +305,10 @@ fn repository_configured_commands_never_run_and_filtered_files_show_no_phantom_c
         std::fs::remove_file(entry.path()).unwrap();
     }
     // Codex's own git in the copy: its output is kept in a file, so the diff proves it ran.
-    let script = "cp a.dat seen.txt; echo 'real: more' >> a.dat; \
+    let script = "cp a.dat seen.txt; echo 'real: more' >> a.dat; echo more >> c.glb; \
                   (git status --short; git diff; git log -p -1; git commit -qam x) > codex-git.txt 2>&1; echo done";
-    let result = delegate_shell(repo.path(), script, &[repo.path()]);
+    let env = [("HOME", home.path().to_str().unwrap())];
+    let result = delegate_shell_with(&env, repo.path(), script, &[repo.path()]);
     let diff = result["diff"].as_str().unwrap();
     assert!(
         diff.contains("+++ b/seen.txt\n@@ -0,0 +1 @@\n+real: alpha\n"),
