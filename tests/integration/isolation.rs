@@ -148,26 +148,35 @@ fn a_delegation_writes_no_byte_and_touches_no_mtime_of_the_live_repository() {
 }
 
 #[test]
-fn an_async_delegation_leaves_the_live_repository_untouched() {
-    let mock = MockModel::start(vec![Step::shell(EDIT_NOTES), Step::message("Appended.")]);
-    let state = tempfile::tempdir().unwrap();
-    let mut delegation = Delegation::new(&mock, &[("CODEX_IN_CLAUDE_STATE_DIR", state.path().to_str().unwrap())]);
-    let repo = project();
-    repo.write("src/lib.rs", "uncommitted\n");
-    let before = repo_state(repo.path());
-    let started = delegation.call("codex_delegate_async", &repo, json!({}));
-    assert_eq!(started["ok"], json!(true), "{started}");
-    let job = json!({"job_id": started["job_id"], "workspace_root": repo.path()});
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while envelope(&delegation.server.call(2, "codex_job_status", job.clone()))["status"] == json!("running") {
-        assert!(Instant::now() < deadline, "the job did not finish");
-        std::thread::sleep(Duration::from_millis(100));
+fn an_async_delegation_done_or_cancelled_leaves_the_live_repository_untouched() {
+    for cancel in [false, true] {
+        let steps = if cancel { vec![Step::Hang] } else { vec![Step::shell(EDIT_NOTES), Step::message("Appended.")] };
+        let mock = MockModel::start(steps);
+        let state = tempfile::tempdir().unwrap();
+        let mut delegation = Delegation::new(&mock, &[("CODEX_IN_CLAUDE_STATE_DIR", state.path().to_str().unwrap())]);
+        let repo = project();
+        repo.write("src/lib.rs", "uncommitted\n");
+        let before = repo_state(repo.path());
+        let started = delegation.call("codex_delegate_async", &repo, json!({}));
+        assert_eq!(started["ok"], json!(true), "{started}");
+        let job = json!({"job_id": started["job_id"], "workspace_root": repo.path()});
+        if cancel {
+            assert!(mock.wait_for_requests(1, Duration::from_secs(30)), "the worker never reached the model");
+            let cancelled = envelope(&delegation.server.call(2, "codex_job_cancel", job.clone()));
+            assert_eq!(cancelled["status"], json!("cancelled"), "{cancelled}");
+        } else {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while envelope(&delegation.server.call(2, "codex_job_status", job.clone()))["status"] == json!("running") {
+                assert!(Instant::now() < deadline, "the job did not finish");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let result = envelope(&delegation.server.call(3, "codex_job_result", job));
+            assert_eq!(result["ok"], json!(true), "{result}");
+            assert!(result["diff"].as_str().unwrap().contains("+from codex\n"), "{result}");
+        }
+        assert_unchanged(repo.path(), &before);
+        delegation.assert_no_worktree_left();
     }
-    let result = envelope(&delegation.server.call(3, "codex_job_result", job));
-    assert_eq!(result["ok"], json!(true), "{result}");
-    assert!(result["diff"].as_str().unwrap().contains("+from codex\n"), "{result}");
-    assert_unchanged(repo.path(), &before);
-    delegation.assert_no_worktree_left();
 }
 
 #[test]
