@@ -87,6 +87,11 @@ impl WorktreeError {
     }
 }
 
+/// `map_err` adapter: a git failure while doing `context`.
+fn git_failed(context: &'static str) -> impl Fn(GitError) -> WorktreeError + Copy {
+    move |error| WorktreeError::from_git(context, error)
+}
+
 /// A live throwaway copy; removed when dropped.
 pub struct Worktree {
     /// `<base>/cic-worktree-XXXX`, deleted with everything in it.
@@ -176,13 +181,12 @@ impl Worktree {
 
     /// A hardened `Git` in the copy.
     fn git(&self, cancel: &CancelToken) -> Result<Git, WorktreeError> {
-        Git::open(&self.tree, self.git_timeout, cancel).map_err(|e| WorktreeError::from_git("git in the worktree", e))
+        Git::open(&self.tree, self.git_timeout, cancel).map_err(git_failed("git in the worktree"))
     }
 
     /// An empty repository borrowing the live objects, HEAD detached at the live HEAD commit,
     /// its index HEAD's tree.
     fn init(&self, cancel: &CancelToken) -> Result<Git, WorktreeError> {
-        let failed = |context: &'static str| move |e| WorktreeError::from_git(context, e);
         let source = Source::read(&self.live)?;
         let area = self.tree.parent().unwrap_or(&self.tree);
         let format = format!("--object-format={}", source.object_format);
@@ -193,7 +197,7 @@ impl Worktree {
             format.as_ref(),
             self.tree.as_os_str(),
         ]);
-        self.live.run_cmd(init.cwd(area)).map_err(failed("git init"))?;
+        self.live.run_cmd(init.cwd(area)).map_err(git_failed("git init"))?;
         let git_dir = self.tree.join(".git");
         let mut alternates = source.objects.into_os_string().into_vec();
         if alternates.contains(&b'\n') {
@@ -215,28 +219,28 @@ impl Worktree {
             .map_err(|e| io("attributes", e))?;
         let copy = self.git(cancel)?;
         for (key, value) in COPY_CONFIG {
-            copy.run(["config", key, value]).map_err(failed("git config in the worktree"))?;
+            copy.run(["config", key, value]).map_err(git_failed("git config in the worktree"))?;
         }
-        copy.run(["update-ref", "--no-deref", "HEAD", self.baseline.as_str()]).map_err(failed("git update-ref"))?;
-        copy.run(["read-tree", "HEAD"]).map_err(failed("git read-tree"))?;
+        copy.run(["update-ref", "--no-deref", "HEAD", self.baseline.as_str()]).map_err(git_failed("git update-ref"))?;
+        copy.run(["read-tree", "HEAD"]).map_err(git_failed("git read-tree"))?;
         Ok(copy)
     }
 
     /// The live index's staged entries into the copy's index, then the working files.
     fn fill(&mut self, copy: &Git, cancel: &CancelToken) -> Result<(), WorktreeError> {
-        let failed = |context: &'static str| move |e| WorktreeError::from_git(context, e);
         let mut staged_args = vec!["diff-index", "--cached", "--raw", "-z", "--no-renames"];
         staged_args.extend(DIFF_FLAGS);
         staged_args.push("HEAD");
-        let staged = self.live.run(staged_args).map_err(failed("git diff-index"))?;
+        let staged = self.live.run(staged_args).map_err(git_failed("git diff-index"))?;
         let index_info = staged_index_info(&staged.stdout.bytes());
         if !index_info.is_empty() {
             let update = copy.cmd(["update-index", "-z", "--index-info"]).stdin(index_info);
-            copy.run_cmd(update).map_err(failed("git update-index in the worktree"))?;
+            copy.run_cmd(update).map_err(git_failed("git update-index in the worktree"))?;
         }
         // `--sparse`: a sparse index stays collapsed (expanding it would make git rewrite
         // objects' mtimes in the live store); its directory entries are expanded in the copy.
-        let listing = self.live.run(["ls-files", "-z", "--sparse", "--stage", "-t"]).map_err(failed("git ls-files"))?;
+        let listing =
+            self.live.run(["ls-files", "-z", "--sparse", "--stage", "-t"]).map_err(git_failed("git ls-files"))?;
         let mut from_blobs = Vec::new();
         let mut sparse_dirs: HashSet<PathBuf> = HashSet::new();
         let mut seen: HashSet<Vec<u8>> = HashSet::new();
@@ -268,7 +272,7 @@ impl Worktree {
             }
         }
         if !sparse_dirs.is_empty() {
-            let all = copy.run(["ls-files", "-z"]).map_err(failed("git ls-files in the worktree"))?.stdout.bytes();
+            let all = copy.run(["ls-files", "-z"]).map_err(git_failed("git ls-files in the worktree"))?.stdout.bytes();
             for path in all.split(|&b| b == 0).filter(|p| !p.is_empty()) {
                 if Path::new(OsStr::from_bytes(path)).ancestors().skip(1).any(|dir| sparse_dirs.contains(dir)) {
                     from_blobs.extend_from_slice(path);
@@ -278,7 +282,7 @@ impl Worktree {
         }
         if !from_blobs.is_empty() {
             let checkout = copy.cmd(["checkout-index", "-z", "--stdin"]).stdin(from_blobs);
-            copy.run_cmd(checkout).map_err(failed("git checkout-index in the worktree"))?;
+            copy.run_cmd(checkout).map_err(git_failed("git checkout-index in the worktree"))?;
         }
         Ok(())
     }
@@ -291,24 +295,23 @@ impl Worktree {
     /// copy), and writing an object the live store already holds makes git touch that store's
     /// file ("freshening") instead of writing its own.
     fn commit_baseline(&mut self, copy: &Git) -> Result<(), WorktreeError> {
-        let failed = |context: &'static str| move |e| WorktreeError::from_git(context, e);
-        copy.run(["update-index", "-q", "--refresh"]).map_err(failed("git update-index --refresh"))?;
+        copy.run(["update-index", "-q", "--refresh"]).map_err(git_failed("git update-index --refresh"))?;
         let mut changed_args = vec!["diff-files", "--name-only", "-z"];
         changed_args.extend(DIFF_FLAGS);
-        let changed = copy.run(changed_args).map_err(failed("git diff-files"))?.stdout.bytes();
+        let changed = copy.run(changed_args).map_err(git_failed("git diff-files"))?.stdout.bytes();
         if !changed.is_empty() {
             let update = copy.cmd(["update-index", "-z", "--add", "--remove", "--stdin"]).stdin(changed);
-            copy.run_cmd(update).map_err(failed("git update-index in the worktree"))?;
+            copy.run_cmd(update).map_err(git_failed("git update-index in the worktree"))?;
         }
-        let tree = copy.run(["write-tree"]).map_err(failed("git write-tree"))?.stdout.text().trim().to_string();
-        let head_tree = copy.run(["rev-parse", "HEAD^{tree}"]).map_err(failed("git rev-parse"))?;
+        let tree = copy.run(["write-tree"]).map_err(git_failed("git write-tree"))?.stdout.text().trim().to_string();
+        let head_tree = copy.run(["rev-parse", "HEAD^{tree}"]).map_err(git_failed("git rev-parse"))?;
         if tree == head_tree.stdout.text().trim() {
             return Ok(());
         }
         let mut commit: Vec<&str> = BASELINE_IDENTITY.to_vec();
         commit.extend(["commit-tree", tree.as_str(), "-p", "HEAD", "-m", "baseline: live uncommitted state"]);
-        let baseline = copy.run(commit).map_err(failed("baseline commit"))?.stdout.text().trim().to_string();
-        copy.run(["update-ref", "--no-deref", "HEAD", baseline.as_str()]).map_err(failed("git update-ref"))?;
+        let baseline = copy.run(commit).map_err(git_failed("baseline commit"))?.stdout.text().trim().to_string();
+        copy.run(["update-ref", "--no-deref", "HEAD", baseline.as_str()]).map_err(git_failed("git update-ref"))?;
         self.baseline = baseline;
         Ok(())
     }
@@ -316,14 +319,13 @@ impl Worktree {
     /// Everything Codex changed since the baseline (new, deleted, renamed, mode-changed files),
     /// artefacts excluded; the diff text is kept up to `cap` bytes.
     pub fn edits(&self, cap: usize) -> Result<Edits, WorktreeError> {
-        let failed = |context: &'static str| move |e| WorktreeError::from_git(context, e);
         // Capture runs after codex, also when the call was cancelled meanwhile: use a fresh token.
         let inside = self.git(&CancelToken::new())?;
         // New files enter the index by their hash only (`--info-only` writes no object), so a
         // working-tree diff shows them; everything else is read from the working tree.
         let mut others: Vec<&str> = vec!["ls-files", "-z", "--others", "--exclude-standard", "--", "."];
         others.extend(ARTEFACT_EXCLUDES);
-        let listing = inside.run(others).map_err(failed("git ls-files in the worktree"))?.stdout.bytes();
+        let listing = inside.run(others).map_err(git_failed("git ls-files in the worktree"))?.stdout.bytes();
         // A directory entry (a repository Codex made inside the copy) cannot be indexed as a file.
         let (nested, files): (Vec<&[u8]>, Vec<&[u8]>) =
             listing.split(|&b| b == 0).filter(|path| !path.is_empty()).partition(|path| path.ends_with(b"/"));
@@ -331,7 +333,7 @@ impl Worktree {
         let new_files: Vec<u8> = files.iter().flat_map(|path| path.iter().copied().chain([0])).collect();
         if !new_files.is_empty() {
             let add = inside.cmd(["update-index", "-z", "--add", "--info-only", "--stdin"]).stdin(new_files);
-            inside.run_cmd(add).map_err(failed("git update-index in the worktree"))?;
+            inside.run_cmd(add).map_err(git_failed("git update-index in the worktree"))?;
         }
         let diff_args = |extra: &[&'static str]| -> Vec<&str> {
             let mut args: Vec<&str> = vec!["diff", "--find-renames"];
@@ -341,11 +343,11 @@ impl Worktree {
             args.extend(ARTEFACT_EXCLUDES);
             args
         };
-        let listing = inside.run(diff_args(&["--numstat", "-z"])).map_err(failed("git diff"))?;
+        let listing = inside.run(diff_args(&["--numstat", "-z"])).map_err(git_failed("git diff"))?;
         let mut numstat = Numstat::default();
         numstat.add(&listing.stdout.bytes());
-        let names = inside.run(diff_args(&["--no-renames", "--name-only", "-z"])).map_err(failed("git diff"))?;
-        let diff = inside.run_head(diff_args(&[]), cap).map_err(failed("git diff"))?;
+        let names = inside.run(diff_args(&["--no-renames", "--name-only", "-z"])).map_err(git_failed("git diff"))?;
+        let diff = inside.run_head(diff_args(&[]), cap).map_err(git_failed("git diff"))?;
         Ok(Edits {
             diff: diff.stdout.text(),
             truncated: diff.stdout.truncated(),
@@ -400,7 +402,7 @@ impl Source {
             "shallow",
             "--show-object-format",
         ];
-        let output = live.run(args).map_err(|e| WorktreeError::from_git("git rev-parse", e))?.stdout.bytes();
+        let output = live.run(args).map_err(git_failed("git rev-parse"))?.stdout.bytes();
         let mut lines = output.split(|&b| b == b'\n');
         let mut next = || PathBuf::from(OsString::from_vec(lines.next().unwrap_or_default().to_vec()));
         let (objects, shallow, format) = (next(), next(), next());
@@ -538,14 +540,14 @@ pub fn open_with_head(
     git_timeout: Duration,
     cancel: &CancelToken,
 ) -> Result<(Git, String), WorktreeError> {
-    let git = Git::open(repo, git_timeout, cancel).map_err(|e| WorktreeError::from_git("git", e))?;
-    let head = git.resolve_commit("HEAD").map_err(|e| WorktreeError::from_git("git", e))?;
+    let git = Git::open(repo, git_timeout, cancel).map_err(git_failed("git"))?;
+    let head = git.resolve_commit("HEAD").map_err(git_failed("git"))?;
     Ok((git, head.ok_or(WorktreeError::NoCommits)?))
 }
 
 pub fn plan(repo: &Path, git_timeout: Duration, cancel: &CancelToken) -> Result<Plan, WorktreeError> {
     let (git, head_commit) = open_with_head(repo, git_timeout, cancel)?;
-    let failed = |e| WorktreeError::from_git("git", e);
+    let failed = git_failed("git");
     let subject = git.run(["log", "-1", "--format=%s", "HEAD"]).map_err(failed)?;
     let tree = git.run(["ls-tree", "-r", "-z", "--long", "HEAD"]).map_err(failed)?;
     let (mut tracked_files, mut tracked_bytes) = (0, 0);
