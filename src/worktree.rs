@@ -137,6 +137,14 @@ impl Worktree {
         cancel: &CancelToken,
     ) -> Result<Worktree, WorktreeError> {
         let (live, head) = open_with_head(repo, git_timeout, &CancelToken::new())?;
+        // Codex's sandbox is told its writable roots as text: a path that is not UTF-8 would name
+        // another directory, and every edit would fail.
+        if base.to_str().is_none() {
+            return Err(WorktreeError::Failed(format!(
+                "the worktree base {} is not valid UTF-8; set CODEX_IN_CLAUDE_WORKTREE_BASE to a UTF-8 path",
+                base.display()
+            )));
+        }
         std::fs::create_dir_all(base)
             .map_err(|e| WorktreeError::Failed(format!("cannot create the worktree base {}: {e}", base.display())))?;
         let area = tempfile::Builder::new()

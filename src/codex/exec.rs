@@ -230,8 +230,9 @@ fn argv(
 /// writable, and exactly the scope's roots writable besides the working directory. A user config
 /// or profile could otherwise grant the run network or more roots. Shared with the sandbox probe.
 pub fn workspace_write_pins(scope: Option<&WriteScope>) -> Vec<OsString> {
+    // The roots are UTF-8 (the worktree base is checked), so `display` is exact; a JSON array of
+    // strings is a valid TOML array, so every path arrives verbatim.
     let roots: Vec<String> = scope.map_or_else(Vec::new, |s| s.roots.iter().map(|r| r.display().to_string()).collect());
-    // A JSON array of strings is a valid TOML array, so every path arrives verbatim.
     let roots = serde_json::to_string(&roots).unwrap_or_else(|_| "[]".into());
     [
         "sandbox_workspace_write.network_access=false".to_string(),
