@@ -299,8 +299,9 @@ USAGE:
     codex-in-claude dry-run [review options] [-- PATHS...]
                                    what review would send, without calling the model (free)
     codex-in-claude delegate TASK [--diff-only] [OPTIONS]
-                                   Codex does TASK in a throwaway worktree; prints the envelope, or
-                                   with --diff-only just the diff (pipe it to git apply) (PAID);
+                                   Codex does TASK in a throwaway copy; prints the envelope, or with
+                                   --diff-only just the diff, paths from the repository's top level
+                                   (pipe it to: git -C \"$(git rev-parse --show-toplevel)\" apply) (PAID);
                                    - as TASK reads it from stdin
     codex-in-claude delegate-dry-run TASK [OPTIONS]
                                    what delegate would start from, no model call (free)

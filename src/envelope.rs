@@ -46,6 +46,9 @@ pub enum ErrorCode {
     GitFailed,
     /// The repository has no commits, or the throwaway worktree could not be made or read.
     WorktreeError,
+    /// codex's workspace-write sandbox cannot run on this host, so a delegation is refused
+    /// rather than run unsandboxed.
+    SandboxUnavailable,
     /// The `codex` binary is not on the server's PATH.
     CodexNotFound,
     /// codex says it is not logged in, or the model API refused the credentials.
@@ -97,6 +100,7 @@ impl ErrorCode {
         ErrorCode::NoCommits,
         ErrorCode::GitFailed,
         ErrorCode::WorktreeError,
+        ErrorCode::SandboxUnavailable,
         ErrorCode::CodexNotFound,
         ErrorCode::CodexAuthRequired,
         ErrorCode::UserConfigRejected,
@@ -131,6 +135,7 @@ impl ErrorCode {
             ErrorCode::NoCommits => "no_commits",
             ErrorCode::GitFailed => "git_failed",
             ErrorCode::WorktreeError => "worktree_error",
+            ErrorCode::SandboxUnavailable => "sandbox_unavailable",
             ErrorCode::CodexNotFound => "codex_not_found",
             ErrorCode::CodexAuthRequired => "codex_auth_required",
             ErrorCode::UserConfigRejected => "user_config_rejected",
@@ -196,6 +201,9 @@ impl ErrorCode {
             }
             ErrorCode::WorktreeError => {
                 "The repository needs at least one commit and a healthy git state; read the message, then retry"
+            }
+            ErrorCode::SandboxUnavailable => {
+                "Run codex where it may create user namespaces (codex sandbox -- true must succeed), e.g. allow unprivileged user namespaces or run outside a container that forbids them"
             }
             ErrorCode::CodexNotFound => {
                 "Install the codex CLI (npm install -g @openai/codex) on the server's PATH, then check with codex_status"

@@ -54,10 +54,9 @@ pub fn run(mode: cli::Mode) -> ExitCode {
             log_info!("serving MCP on stdio (version {VERSION})");
             // A server killed mid-delegate could not remove its worktree; clean such leftovers
             // without delaying the handshake.
-            let (base, git_timeout) =
-                (config.worktree_base.clone(), std::time::Duration::from_secs(config.git_timeout_seconds));
+            let base = config.worktree_base.clone();
             std::thread::spawn(move || {
-                for warning in worktree::reap_orphans(&base, git_timeout) {
+                for warning in worktree::reap_orphans(&base) {
                     log_warn!("{warning}");
                 }
             });
@@ -78,7 +77,12 @@ pub fn run(mode: cli::Mode) -> ExitCode {
             let envelope = tools::call_tool(tool, Some(&arguments), &context);
             let ok = envelope["ok"] == serde_json::Value::Bool(true);
             let written = match envelope["diff"].as_str() {
-                Some(diff) if print.diff_only => print_stdout(diff),
+                Some(diff) if print.diff_only => {
+                    for file in envelope["withheld_files"].as_array().into_iter().flatten() {
+                        eprintln!("not in the diff: {} ({})", file["path"].as_str().unwrap_or("?"), file["reason"]);
+                    }
+                    print_stdout(diff)
+                }
                 None if print.diff_only => {
                     eprint!("{}", json_text(&envelope, print.pretty));
                     ExitCode::SUCCESS

@@ -88,8 +88,26 @@ impl DiffRedaction {
     }
 }
 
-/// A unified diff (git diff / git show output).
+/// A unified diff (git diff / git show output) for reading: a withheld file keeps its
+/// `diff --git` line, followed by the `WITHHELD` marker.
 pub fn diff(input: &str) -> DiffRedaction {
+    redact_diff(input, Withheld::Marked)
+}
+
+/// A patch meant to be applied (a delegation's diff): a withheld file's section is left out
+/// whole, so the rest still applies; the caller lists `withheld_paths`.
+pub fn patch(input: &str) -> DiffRedaction {
+    redact_diff(input, Withheld::Dropped)
+}
+
+/// What becomes of a withheld file's section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Withheld {
+    Marked,
+    Dropped,
+}
+
+fn redact_diff(input: &str, withheld: Withheld) -> DiffRedaction {
     let mut result = DiffRedaction { text: String::with_capacity(input.len() + 64), ..Default::default() };
     let lines: Vec<&str> = input.split_inclusive('\n').collect();
     let mut spans = Vec::new();
@@ -104,7 +122,7 @@ pub fn diff(input: &str) -> DiffRedaction {
     while start < lines.len() {
         let end =
             lines[start + 1..].iter().position(|line| is_section_start(line)).map_or(lines.len(), |k| start + 1 + k);
-        redact_section(&lines[start..end], &mut result, &mut spans);
+        redact_section(&lines[start..end], withheld, &mut result, &mut spans);
         start = end;
     }
     dedup(&mut result.withheld_paths);
@@ -1300,10 +1318,15 @@ fn redact_line(out: &mut String, line: &str, keep: usize, spans: &mut Vec<Span>,
 }
 
 /// One file of a diff, from its `diff --git` line to the next one.
-fn redact_section(lines: &[&str], result: &mut DiffRedaction, spans: &mut Vec<Span>) {
+fn redact_section(lines: &[&str], withheld: Withheld, result: &mut DiffRedaction, spans: &mut Vec<Span>) {
     let paths = SectionPaths::read(lines);
     let header = lines[0];
-    if paths.names.iter().any(|path| is_secret_path(path)) {
+    let secret = paths.names.iter().any(|path| is_secret_path(path));
+    if secret && withheld == Withheld::Dropped {
+        result.withheld_paths.push(paths.display);
+        return;
+    }
+    if secret {
         let line_break = &header[without_break(header).len()..];
         result.text.push_str(without_break(header));
         result.text.push_str(if line_break.is_empty() { "\n" } else { line_break });
@@ -1892,6 +1915,16 @@ mod tests {
         assert_eq!(out.masked_paths, ["app.py"]);
         assert_eq!(out.inline_masks, 2);
         assert_eq!(out.redacted_paths(), [".env", "app.py"]);
+    }
+
+    #[test]
+    fn patch_drops_withheld_sections_whole() {
+        let env = "diff --git a/.env.example b/.env.example\nnew file mode 100644\nindex 0000000..3333333\n--- /dev/null\n+++ b/.env.example\n@@ -0,0 +1 @@\n+HELLO=world\n";
+        let plain = "diff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-a\n+b\n";
+        let out = patch(&format!("{plain}{env}{plain}"));
+        assert_eq!(out.text, format!("{plain}{plain}"));
+        assert_eq!(out.withheld_paths, [".env.example"]);
+        assert_eq!(patch(env).text, "");
     }
 
     #[test]

@@ -3,11 +3,15 @@
 //!
 //! Argv, in this order:
 //! `exec --json --sandbox S --cd DIR --output-last-message F --ephemeral --disable remote_plugin
-//!  [-c sandbox_workspace_write.network_access=false -c sandbox_workspace_write.writable_roots=[]]
+//!  [WORKSPACE-WRITE PINS (`workspace_write_pins`)]
 //!  [--ignore-user-config [--ignore-rules]] [--skip-git-repo-check] [--output-schema F]
 //!  [--model M] [-c model_reasoning_effort="E"] [--strict-config] -`
 //! `--strict-config` rides whenever a `-c` does, so a key this codex does not know fails at
 //! start-up, before any spend, instead of being silently ignored.
+//!
+//! A workspace-write run may write only its `WriteScope`: the throwaway copy and a private
+//! temporary directory, which is also codex's `TMPDIR`. codex's sandbox would otherwise leave
+//! `/tmp` and `$TMPDIR` writable, and with them a repository that lives there.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -21,7 +25,7 @@ use super::failure;
 use crate::cancel::CancelToken;
 use crate::config::Isolation;
 use crate::envelope::{ErrorCode, Tier, ToolError};
-use crate::process::{Cmd, RunError};
+use crate::process::{Cmd, Env, RunError};
 
 /// stderr kept from a run: enough for every error codex prints before or after a turn.
 const STDERR_CAP: usize = 256 * 1024;
@@ -42,6 +46,17 @@ pub struct Invocation {
     pub reasoning_effort: Option<String>,
     pub timeout: Duration,
     pub max_output_bytes: usize,
+    /// Where a workspace-write run may write; `None` means nowhere but `dir`.
+    pub write_scope: Option<WriteScope>,
+}
+
+/// The directories a workspace-write run may write, besides nothing else.
+#[derive(Debug, Clone)]
+pub struct WriteScope {
+    /// Writable roots (the throwaway copy's top level, the private temporary directory).
+    pub roots: Vec<std::path::PathBuf>,
+    /// codex's `TMPDIR`; must be one of `roots`.
+    pub tmpdir: std::path::PathBuf,
 }
 
 /// A finished (or stopped) run.
@@ -103,8 +118,13 @@ pub fn run(invocation: &Invocation, cancel: &CancelToken, on_event: OnEvent) -> 
                 }
             }
         });
+        let env = match &invocation.write_scope {
+            Some(scope) => Env::InheritWithoutGitAnd(vec![("TMPDIR".into(), scope.tmpdir.display().to_string())]),
+            None => Env::InheritWithoutGit,
+        };
         let result = Cmd::new(super::PROGRAM)
             .args(&argv)
+            .env(env)
             .cwd(&invocation.dir)
             .stdin(invocation.prompt.clone().into_bytes())
             .timeout(invocation.timeout)
@@ -171,11 +191,7 @@ fn argv(
     push(&mut args, &["--ephemeral", "--disable", "remote_plugin"]);
     let mut config_overrides = false;
     if invocation.tier == Tier::Propose {
-        // A user config or profile could otherwise grant the worktree run network or more roots.
-        push(
-            &mut args,
-            &["-c", "sandbox_workspace_write.network_access=false", "-c", "sandbox_workspace_write.writable_roots=[]"],
-        );
+        args.extend(workspace_write_pins(invocation.write_scope.as_ref()));
         config_overrides = true;
     }
     match invocation.isolation {
@@ -213,6 +229,25 @@ fn argv(
     (args, model_sent, compat_warnings)
 }
 
+/// The `-c` pins of every workspace-write sandbox: no network, `/tmp` and `$TMPDIR` not
+/// writable, and exactly the scope's roots writable besides the working directory. A user config
+/// or profile could otherwise grant the run network or more roots. Shared with the sandbox probe.
+pub fn workspace_write_pins(scope: Option<&WriteScope>) -> Vec<OsString> {
+    // The roots are UTF-8 (the worktree base is checked), so `display` is exact; a JSON array of
+    // strings is a valid TOML array, so every path arrives verbatim.
+    let roots: Vec<String> = scope.map_or_else(Vec::new, |s| s.roots.iter().map(|r| r.display().to_string()).collect());
+    let roots = serde_json::to_string(&roots).unwrap_or_else(|_| "[]".into());
+    [
+        "sandbox_workspace_write.network_access=false".to_string(),
+        "sandbox_workspace_write.exclude_slash_tmp=true".to_string(),
+        "sandbox_workspace_write.exclude_tmpdir_env_var=true".to_string(),
+        format!("sandbox_workspace_write.writable_roots={roots}"),
+    ]
+    .into_iter()
+    .flat_map(|pin| [OsString::from("-c"), OsString::from(pin)])
+    .collect()
+}
+
 /// The `-o` file, or `None` when it is missing or empty; a file over `cap` is cut, and the
 /// second value says so.
 fn read_bounded(path: &Path, cap: usize) -> (Option<String>, bool) {
@@ -245,6 +280,7 @@ mod tests {
             reasoning_effort: None,
             timeout: Duration::from_secs(10),
             max_output_bytes: 1024,
+            write_scope: None,
         }
     }
 
@@ -269,16 +305,24 @@ mod tests {
     }
 
     #[test]
-    fn workspace_write_pins_network_and_roots_and_goes_strict() {
+    fn workspace_write_pins_network_tmp_and_roots_and_goes_strict() {
         let (argv, _, _) = render(&invocation(Tier::Propose), true);
         assert!(argv.starts_with("exec --json --sandbox workspace-write --cd /repo"), "{argv}");
         assert!(
             argv.contains(
-                "-c sandbox_workspace_write.network_access=false -c sandbox_workspace_write.writable_roots=[]"
-            )
+                "-c sandbox_workspace_write.network_access=false -c sandbox_workspace_write.exclude_slash_tmp=true \
+                 -c sandbox_workspace_write.exclude_tmpdir_env_var=true -c sandbox_workspace_write.writable_roots=[]"
+            ),
+            "{argv}"
         );
         assert!(argv.ends_with("--strict-config -"), "{argv}");
         assert!(!argv.contains("danger") && !argv.contains("--approve-for-me"));
+
+        let mut scoped = invocation(Tier::Propose);
+        scoped.write_scope =
+            Some(WriteScope { roots: vec!["/a/tree".into(), "/a/t\"mp".into()], tmpdir: "/a/tmp".into() });
+        let (argv, _, _) = render(&scoped, true);
+        assert!(argv.contains(r#"-c sandbox_workspace_write.writable_roots=["/a/tree","/a/t\"mp"]"#), "{argv}");
     }
 
     #[test]

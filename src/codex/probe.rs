@@ -1,13 +1,17 @@
-//! Cheap, spend-free questions to the codex CLI: its version, whether it is logged in, and which
-//! `codex exec` flags it accepts. Used by `codex_status`; the flag probe is cached because
-//! `codex exec --help` costs a process spawn.
+//! Cheap, spend-free questions to the codex CLI: its version, whether it is logged in, which
+//! `codex exec` flags it accepts, and whether its workspace-write sandbox can run here. Used by
+//! `codex_status` and before a delegation; the flag probe is cached because `codex exec --help`
+//! costs a process spawn.
 
 use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::exec::WriteScope;
 use crate::cancel::CancelToken;
-use crate::process::{Cmd, RunError};
+use crate::process::{Cmd, Env, RunError};
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 const FLAGS_CACHE_TTL: Duration = Duration::from_secs(300);
@@ -143,6 +147,37 @@ pub fn exec_flags(refresh: bool, cancel: &CancelToken) -> Arc<ExecFlags> {
         *cache = Some((Instant::now(), Arc::clone(&flags)));
     }
     flags
+}
+
+/// What `sandbox` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SandboxCheck {
+    Works,
+    /// codex is not on PATH: the run itself reports `codex_not_found`.
+    CodexMissing,
+    /// The sandbox could not run a command; codex's reason, sanitised and bounded.
+    Fails(String),
+}
+
+/// Whether codex's workspace-write sandbox, with the pins a delegation uses, can run a command
+/// in `dir`: `codex sandbox … -- true`, no model call. Where the sandbox cannot start (no user
+/// namespaces, a seccomp profile that forbids them) every edit of the run would fail.
+pub fn sandbox(dir: &Path, scope: &WriteScope, cancel: &CancelToken) -> SandboxCheck {
+    let mut args: Vec<OsString> = vec!["sandbox".into(), "-c".into(), "sandbox_mode=\"workspace-write\"".into()];
+    args.extend(super::exec::workspace_write_pins(Some(scope)));
+    args.extend(["--".into(), "true".into()]);
+    let env = Env::InheritWithoutGitAnd(vec![("TMPDIR".into(), scope.tmpdir.display().to_string())]);
+    let outcome = Cmd::new(super::PROGRAM).args(args).cwd(dir).env(env).timeout(PROBE_TIMEOUT).cancel(cancel).run();
+    match outcome {
+        Err(RunError::NotFound { .. }) => SandboxCheck::CodexMissing,
+        Err(err) => SandboxCheck::Fails(crate::text::one_line(&err.to_string(), 300)),
+        Ok(out) if out.success() => SandboxCheck::Works,
+        Ok(out) if out.timed_out => SandboxCheck::Fails("codex sandbox did not finish".into()),
+        Ok(out) => {
+            let said = crate::text::one_line(&format!("{} {}", out.stderr.text(), out.stdout.text()), 300);
+            SandboxCheck::Fails(format!("codex sandbox -- true exited {:?}: {said}", out.exit_code))
+        }
+    }
 }
 
 /// Every `--[a-z][a-z0-9-]+` token in the text.

@@ -156,7 +156,6 @@ pub struct Jobs {
     ttl_seconds: u64,
     max_count: u64,
     worktree_base: PathBuf,
-    git_timeout: Duration,
 }
 
 impl Jobs {
@@ -166,7 +165,6 @@ impl Jobs {
             ttl_seconds: config.job_ttl_seconds,
             max_count: config.job_max_count,
             worktree_base: config.worktree_base.clone(),
-            git_timeout: Duration::from_secs(config.git_timeout_seconds),
         }
     }
 
@@ -358,9 +356,9 @@ impl Jobs {
     }
 
     /// Removes a delegate worktree a stopped worker could not remove itself (its owner lock is
-    /// free now), pruning the repository's worktree list. Returns what could not be done.
+    /// free now). Returns what could not be done.
     fn clean_worktrees(&self) -> Vec<String> {
-        crate::worktree::reap_orphans(&self.worktree_base, self.git_timeout)
+        crate::worktree::reap_orphans(&self.worktree_base)
     }
 }
 

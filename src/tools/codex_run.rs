@@ -62,6 +62,7 @@ impl Settings {
             reasoning_effort: self.reasoning_effort.clone(),
             timeout: Duration::from_secs(self.timeout_seconds),
             max_output_bytes: usize::try_from(call.config.max_output_bytes).unwrap_or(usize::MAX),
+            write_scope: None,
         }
     }
 }

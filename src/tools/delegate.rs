@@ -1,7 +1,9 @@
-//! `codex_delegate` and `codex_delegate_dry_run`: Codex implements a task in a throwaway
-//! worktree (workspace-write, no network) and the user gets back a reviewable diff — repo-relative,
-//! redacted, bounded, with whether it applies to their tree right now. Their tree is never
-//! touched; the worktree is gone before the envelope is returned, whatever happened.
+//! `codex_delegate` and `codex_delegate_dry_run`: Codex implements a task in a throwaway copy
+//! of the repository (workspace-write sandbox reaching only that copy and a private temporary
+//! directory, no network) and the user gets back a reviewable diff — repo-root-relative,
+//! redacted, bounded, with whether it applies to their tree right now and the command that
+//! applies it from their workspace. Their repository is never written; the copy is gone before
+//! the envelope is returned, whatever happened.
 
 use std::path::Path;
 use std::time::Duration;
@@ -11,11 +13,17 @@ use serde_json::{Value, json};
 use super::Call;
 use super::codex_run::{self, Settings};
 use crate::codex::answer;
+use crate::codex::exec::WriteScope;
+use crate::codex::probe::{self, SandboxCheck};
 use crate::envelope::{ContextSummary, ErrorCode, ToolError, error_envelope};
 use crate::worktree::{self, Worktree, WorktreeError};
 
-const NEXT_STEP: &str =
-    "Review the diff; it was never applied for you. Apply it yourself only if it is correct (e.g. git apply).";
+const NEXT_STEP: &str = "Review the diff; it was never applied for you. Apply it yourself only if it is correct, \
+     from the repository's top level (apply_command does that from anywhere).";
+/// Why a file is in `withheld_files`.
+const WITHHELD_REASON: &str = "secret-looking file name: its change was left out of the diff and never sent";
+const NESTED_REPO_REASON: &str =
+    "a git repository Codex created inside the worktree: its files cannot be part of the diff";
 const PLAN_NOTE: &str = "Codex starts from HEAD plus your uncommitted changes to tracked files (replayed; if they \
 cannot be, from HEAD alone). Untracked files are never copied into the worktree.";
 
@@ -36,9 +44,27 @@ pub fn run_delegate(call: &Call) -> Value {
         Ok(worktree) => worktree,
         Err(error) => return error_envelope(worktree_error(error), &meta),
     };
-    meta.security_warnings.extend(worktree.security_warnings.iter().cloned());
     let dir = worktree.dir_for(&workspace.path);
-    let invocation = settings.invocation(call, &dir, crate::prompts::delegate(&task), None);
+    let scope = WriteScope {
+        roots: vec![worktree.path().to_path_buf(), worktree.tmp().to_path_buf()],
+        tmpdir: worktree.tmp().to_path_buf(),
+    };
+    match probe::sandbox(&dir, &scope, &call.cancel) {
+        SandboxCheck::Works | SandboxCheck::CodexMissing => {}
+        SandboxCheck::Fails(_) if call.cancel.is_cancelled() => {
+            return error_envelope(worktree_error(WorktreeError::Cancelled), &meta);
+        }
+        SandboxCheck::Fails(reason) => {
+            let message =
+                format!("codex's workspace-write sandbox cannot run here, so Codex was not started: {reason}");
+            return error_envelope(
+                ToolError::new(ErrorCode::SandboxUnavailable, crate::redact::text(&message).text),
+                &meta,
+            );
+        }
+    }
+    let mut invocation = settings.invocation(call, &dir, crate::prompts::delegate(&task), None);
+    invocation.write_scope = Some(scope);
     let run = match codex_run::run_codex(call, &invocation, &mut meta) {
         Ok(run) => run,
         Err(envelope) => return envelope,
@@ -59,8 +85,12 @@ pub fn run_delegate(call: &Call) -> Value {
     let relative = |text: &str| relativize(text, worktree.path());
     let whole_lines =
         if edits.truncated { edits.diff.rfind('\n').map_or("", |end| &edits.diff[..=end]) } else { &edits.diff };
-    let redaction = crate::redact::diff(&relative(whole_lines));
+    let redaction = crate::redact::patch(&relative(whole_lines));
     meta.redacted_paths = redaction.redacted_paths();
+    let withheld_files: Vec<Value> = (redaction.withheld_paths.iter().map(|path| (path, WITHHELD_REASON)))
+        .chain(edits.nested_repos.iter().map(|path| (path, NESTED_REPO_REASON)))
+        .map(|(path, reason)| json!({"path": path, "reason": reason}))
+        .collect();
     let (diff, cut) = crate::text::cut_at_line(&redaction.text, limit);
     let truncated = edits.truncated || cut;
     if truncated {
@@ -73,11 +103,11 @@ pub fn run_delegate(call: &Call) -> Value {
         let check = if truncated {
             Err("the diff was truncated, so it cannot be applied as it is".to_string())
         } else {
-            worktree.applies_to_live_tree(diff)
+            worktree.applies_to_live_tree(diff, &edits.paths)
         };
         meta.applies_cleanly = Some(check.is_ok());
         meta.applies_cleanly_reason = check.err().map(|reason| crate::redact::text(&relative(&reason)).text);
-        if redaction.inline_masks > 0 || !redaction.withheld_paths.is_empty() {
+        if redaction.inline_masks > 0 {
             meta.security_warnings.push(
                 "the diff contains redaction markers in place of secret-looking values; applying it as is would write them"
                     .into(),
@@ -88,16 +118,20 @@ pub fn run_delegate(call: &Call) -> Value {
     let mut adjustments = answer::Adjustments::default();
     let message = run.last_message.as_deref().and_then(|m| answer::prose_summary(&relative(m), &mut adjustments));
     meta.record_answer(&adjustments);
-    let summary = match (message, &diff) {
-        (Some(message), Some(_)) => message,
-        (Some(message), None) => format!("Codex made no changes. {message}"),
-        (None, Some(_)) => {
-            meta.answer_warnings
-                .push("codex completed its turn without a final message; the diff is its whole result".into());
-            "Codex sent no summary of its edits; review the diff itself.".to_string()
+    let summary = match (message, &diff, withheld_files.is_empty()) {
+        (Some(message), Some(_), _) => message,
+        (Some(message), None, true) => format!("Codex made no changes. {message}"),
+        (Some(message), None, false) => {
+            format!("Codex changed only withheld files (see withheld_files). {message}")
         }
-        (None, None) => return error_envelope(answer::no_final_message(), &meta),
+        (None, None, true) => return error_envelope(answer::no_final_message(), &meta),
+        (None, _, _) => {
+            meta.answer_warnings
+                .push("codex completed its turn without a final message; its edits are its whole result".into());
+            "Codex sent no summary of its edits; review the diff and withheld_files themselves.".to_string()
+        }
     };
+    let apply_command = diff.as_ref().map(|_| format!("git -C {} apply", shell_quote(worktree.live_repo())));
     let mut raw = codex_run::raw_response(call, &run, &mut meta);
     if let Some(text) = raw["text"].as_str() {
         raw["text"] = json!(relative(text));
@@ -108,6 +142,8 @@ pub fn run_delegate(call: &Call) -> Value {
         "tool": call.tool.name,
         "summary": summary,
         "diff": diff,
+        "apply_command": apply_command,
+        "withheld_files": withheld_files,
         "findings": [],
         "questions": [],
         "assumptions": [],
@@ -171,6 +207,11 @@ pub(super) fn worktree_error(error: WorktreeError) -> ToolError {
     }
 }
 
+/// `path` as one POSIX shell word.
+fn shell_quote(path: &Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
+}
+
 /// Rewrites absolute worktree paths (as given, and as the filesystem resolves them) to
 /// repo-relative ones, so nothing Codex says points at a directory that no longer exists.
 fn relativize(text: &str, tree: &Path) -> String {
@@ -186,11 +227,22 @@ fn relativize(text: &str, tree: &Path) -> String {
     out
 }
 
-/// The success shape of a delegation: consult's, plus the diff.
+/// The success shape of a delegation: consult's, plus the diff, how to apply it, and what was
+/// left out of it.
 pub fn success_schema() -> Value {
     let mut schema = super::consult::success_schema();
-    schema["required"].as_array_mut().expect("required is an array").push(json!("diff"));
+    let required = schema["required"].as_array_mut().expect("required is an array");
+    required.extend([json!("diff"), json!("apply_command"), json!("withheld_files")]);
     schema["properties"]["diff"] = json!({"type": ["string", "null"]});
+    schema["properties"]["apply_command"] = json!({"type": ["string", "null"]});
+    schema["properties"]["withheld_files"] = json!({
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["path", "reason"],
+            "properties": {"path": {"type": "string"}, "reason": {"type": "string"}}
+        }
+    });
     schema
 }
 
@@ -219,5 +271,10 @@ mod tests {
         let text =
             format!("edited {}/src/lib.rs and file://{}/a.txt in {}", tree.display(), tree.display(), tree.display());
         assert_eq!(relativize(&text, &tree), "edited src/lib.rs and file://a.txt in .");
+    }
+
+    #[test]
+    fn apply_command_quotes_the_repository_path() {
+        assert_eq!(shell_quote(Path::new("/r/it's here")), r"'/r/it'\''s here'");
     }
 }

@@ -341,8 +341,15 @@ const REVIEW_CODES: &[ErrorCode] = &codes::<24>(&[
 const DRY_RUN_CODES: &[ErrorCode] = &codes::<14>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, BUG_CODES]);
 /// Making, reading and removing the delegate worktree.
 const WORKTREE_CODES: &[ErrorCode] = &[E::NotAGitRepo, E::UnsafeRepository, E::GitUnavailable, E::WorktreeError];
-const DELEGATE_CODES: &[ErrorCode] =
-    &codes::<18>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, CODEX_RUN_CODES, NO_ANSWER_CODES, BUG_CODES]);
+const DELEGATE_CODES: &[ErrorCode] = &codes::<19>(&[
+    WORKSPACE_CODES,
+    PREFLIGHT_CODES,
+    WORKTREE_CODES,
+    &[E::SandboxUnavailable],
+    CODEX_RUN_CODES,
+    NO_ANSWER_CODES,
+    BUG_CODES,
+]);
 const DELEGATE_DRY_RUN_CODES: &[ErrorCode] =
     &codes::<10>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, BUG_CODES]);
 
@@ -357,13 +364,13 @@ const JOB_LIFECYCLE_CODES: &[ErrorCode] = &[E::JobRunning, E::JobCancelled, E::J
 const JOB_CODES: &[ErrorCode] = &codes::<5>(&[WORKSPACE_CODES, &[E::JobNotFound], BUG_CODES]);
 const JOB_LIST_CODES: &[ErrorCode] = &codes::<4>(&[WORKSPACE_CODES, BUG_CODES]);
 /// A stored result may be any envelope the job's tool could return.
-const JOB_RESULT_CODES: &[ErrorCode] = &codes::<30>(&[
+const JOB_RESULT_CODES: &[ErrorCode] = &codes::<31>(&[
     WORKSPACE_CODES,
     &[E::JobNotFound],
     JOB_LIFECYCLE_CODES,
     PREFLIGHT_CODES,
     GIT_CODES,
-    &[E::WorktreeError],
+    &[E::WorktreeError, E::SandboxUnavailable],
     CODEX_RUN_CODES,
     NO_ANSWER_CODES,
     ANSWER_CODES,
@@ -448,7 +455,7 @@ pub static ALL: &[Tool] = &[
         name: "codex_delegate",
         title: "Delegate to Codex",
         cost: Cost::Paid,
-        summary: "Codex implements a task in a throwaway git worktree (no network; it may also write /tmp) and returns a unified diff with whether it applies cleanly; your tree is never touched. Review the diff before applying it.",
+        summary: "Codex implements a task in a throwaway copy of the repo (no network; it can write only that copy) and returns a unified diff with whether it applies cleanly; your repo is never written. Review the diff before applying it.",
         tier: Tier::Propose,
         params: DELEGATE_PARAMS,
         annotations: EDITS_A_WORKTREE,

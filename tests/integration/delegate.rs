@@ -1,7 +1,8 @@
 //! `codex_delegate` and `codex_delegate_dry_run` end to end: real repositories, the real pinned
 //! codex (workspace-write sandbox) against the mock model issuing `apply_patch` and shell edits.
-//! Every test checks that the user's tree and `git worktree list` are unchanged afterwards and
-//! that no worktree directory is left, including after a timeout and a cancellation.
+//! Tests check that the user's repository (working tree and `.git`, byte for byte) is unchanged
+//! afterwards and that no worktree directory is left, including after a timeout, a cancellation
+//! and a killed server.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -9,56 +10,25 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::codex_home::CodexHome;
+use crate::isolation::{RepoState, repo_state};
 use crate::mock_model::{MockModel, Step};
 use crate::repo::TestRepo;
 use crate::support::{Server, envelope, live_pids_with_env};
 
-/// The user's repository as the test sees it before and after a delegation.
-#[derive(Debug, PartialEq)]
-struct Snapshot {
-    status: String,
-    worktrees: String,
-    files: Vec<(String, Vec<u8>)>,
-}
-
-fn snapshot(repo: &TestRepo) -> Snapshot {
-    let mut files = Vec::new();
-    for entry in walk(repo.path()) {
-        let relative = entry.strip_prefix(repo.path()).unwrap().display().to_string();
-        if !relative.starts_with(".git/") {
-            files.push((relative, std::fs::read(&entry).unwrap_or_default()));
-        }
-    }
-    files.sort();
-    Snapshot {
-        status: repo.git(&["status", "--porcelain=v1", "--untracked-files=all"]),
-        worktrees: repo.git(&["worktree", "list", "--porcelain"]),
-        files,
-    }
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if entry.file_type().unwrap().is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
+/// The user's repository, `.git` included, byte for byte with modes and mtimes.
+fn snapshot(repo: &TestRepo) -> RepoState {
+    repo_state(repo.path())
 }
 
 /// A server wired to the mock, with its own worktree base so leftovers are visible.
-struct Delegation {
-    server: Server,
-    base: tempfile::TempDir,
+pub(crate) struct Delegation {
+    pub(crate) server: Server,
+    pub(crate) base: tempfile::TempDir,
     home: CodexHome,
 }
 
 impl Delegation {
-    fn new(mock: &MockModel, extra_env: &[(&str, &str)]) -> Delegation {
+    pub(crate) fn new(mock: &MockModel, extra_env: &[(&str, &str)]) -> Delegation {
         let home = CodexHome::new(mock);
         let base = tempfile::tempdir().unwrap();
         let mut env = home.env();
@@ -69,20 +39,25 @@ impl Delegation {
         Delegation { server, base, home }
     }
 
-    fn call(&mut self, tool: &str, repo: &TestRepo, extra: Value) -> Value {
-        let mut arguments = json!({"task": "do the thing", "workspace_root": repo.path()});
+    pub(crate) fn call(&mut self, tool: &str, repo: &TestRepo, extra: Value) -> Value {
+        self.call_at(tool, repo.path(), extra)
+    }
+
+    /// A call with `workspace` as the workspace root (a subdirectory, a linked worktree).
+    pub(crate) fn call_at(&mut self, tool: &str, workspace: &Path, extra: Value) -> Value {
+        let mut arguments = json!({"task": "do the thing", "workspace_root": workspace});
         arguments.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         envelope(&self.server.call(31, tool, arguments))
     }
 
     /// No `cic-worktree-*` directory is left in the worktree base.
-    fn assert_no_worktree_left(&self) {
+    pub(crate) fn assert_no_worktree_left(&self) {
         let left: Vec<_> = std::fs::read_dir(self.base.path()).unwrap().flatten().map(|e| e.file_name()).collect();
         assert!(left.is_empty(), "worktree directories left behind: {left:?}");
     }
 }
 
-fn project() -> TestRepo {
+pub(crate) fn project() -> TestRepo {
     let repo = TestRepo::new();
     repo.write("src/lib.rs", "pub fn answer() -> u32 {\n    41\n}\n");
     repo.write("notes.txt", "keep me\n");
@@ -93,7 +68,7 @@ fn project() -> TestRepo {
     repo
 }
 
-const FIX_ANSWER: &str = "*** Begin Patch\n\
+pub(crate) const FIX_ANSWER: &str = "*** Begin Patch\n\
 *** Update File: src/lib.rs\n\
 @@\n\
 -    41\n\
@@ -102,10 +77,11 @@ const FIX_ANSWER: &str = "*** Begin Patch\n\
 +pub const EXTRA: u8 = 1;\n\
 *** End Patch";
 
-fn apply_check(repo: &TestRepo, diff: &str) -> std::process::Output {
+/// The user's own `git apply --check` of `diff`, run in `dir`.
+pub(crate) fn apply_check(dir: &Path, diff: &str) -> std::process::Output {
     let mut child = std::process::Command::new("git")
         .args(["apply", "--check", "-"])
-        .current_dir(repo.path())
+        .current_dir(dir)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -139,7 +115,7 @@ fn the_diff_holds_exactly_codexs_edits_and_applies_to_the_live_tree() {
     assert_eq!(meta["tier"], json!("propose"));
     assert_eq!(meta["context_summary"]["files_changed"], json!(2));
     assert_eq!(result["summary"], json!("Changed 41 to 42 in src/lib.rs."));
-    assert!(apply_check(&repo, diff).status.success(), "git apply --check failed on the returned diff");
+    assert!(apply_check(repo.path(), diff).status.success(), "git apply --check failed on the returned diff");
 
     assert_eq!(snapshot(&repo), before, "the live tree changed");
     delegation.assert_no_worktree_left();
@@ -319,7 +295,7 @@ fn delegate_diff_only_from_the_shell_pipes_into_git_apply() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let diff = String::from_utf8(out.stdout).unwrap();
     assert!(diff.starts_with("diff --git "), "{diff}");
-    assert!(apply_check(&repo, &diff).status.success());
+    assert!(apply_check(repo.path(), &diff).status.success());
 }
 
 #[test]
@@ -354,28 +330,24 @@ fn a_server_killed_mid_delegate_has_its_worktree_cleaned_by_the_next_start() {
     let mock = MockModel::start(vec![Step::Hang]);
     let mut delegation = Delegation::new(&mock, &[]);
     let repo = project();
-    let worktrees_before = repo.git(&["worktree", "list", "--porcelain"]);
+    let before = snapshot(&repo);
     let params = json!({"name": "codex_delegate", "arguments": {"task": "t", "workspace_root": repo.path()}});
     delegation.server.send(json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": params}));
     assert!(mock.wait_for_requests(1, Duration::from_secs(20)));
     delegation.server.kill();
     assert_eq!(std::fs::read_dir(delegation.base.path()).unwrap().count(), 1, "the killed server left its worktree");
-    assert_ne!(repo.git(&["worktree", "list", "--porcelain"]), worktrees_before);
+    // The copy is a repository of its own: the live one holds no trace of it, even now.
+    assert_eq!(snapshot(&repo), before, "the killed delegation left a trace in the live repository");
 
     let mut env = delegation.home.env();
     env.push(("CODEX_IN_CLAUDE_WORKTREE_BASE".into(), delegation.base.path().display().to_string()));
     let mut next = Server::start(&env);
     next.initialize(json!({}));
-    // The orphan is removed first, then its repository pruned: wait for both.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while std::fs::read_dir(delegation.base.path()).unwrap().count() > 0
-        || repo.git(&["worktree", "list", "--porcelain"]) != worktrees_before
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the next server did not remove the orphaned worktree and prune the repository's worktree list"
-        );
+    while std::fs::read_dir(delegation.base.path()).unwrap().count() > 0 {
+        assert!(Instant::now() < deadline, "the next server did not remove the orphaned worktree");
         std::thread::sleep(Duration::from_millis(50));
     }
+    assert_eq!(snapshot(&repo), before);
     assert!(live_pids_with_env("CODEX_HOME", delegation.home.path(), next.pid()).is_empty());
 }

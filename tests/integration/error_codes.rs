@@ -88,6 +88,7 @@ fn every_advertised_error_code_is_reachable() {
     let foreign = TestRepo::new();
     crate::repo::chown_all(foreign.path(), 65534);
     reach(vec![], "codex_dry_run", &json!({"workspace_root": foreign.path()}));
+    reach(vec![("FAKE_CODEX_SANDBOX", "nouserns")], "codex_delegate", &json!({"task": "t", "workspace_root": ws}));
     reach(vec![], "codex_job_status", &json!({"job_id": "0123456789abcdef0123456789abcdef", "workspace_root": ws}));
 
     seen.extend(job_lifecycle_codes(&ws));

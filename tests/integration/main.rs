@@ -32,6 +32,9 @@ mod review;
 mod repo_shapes;
 // codex_delegate and codex_delegate_dry_run end to end, worktree hygiene included.
 mod delegate;
+// Issue 12's isolation promises for delegate: the live repository untouched, the sandbox's
+// reach, repository shapes, withheld files.
+mod isolation;
 // Background jobs: async tools, the detached worker, the job lifecycle.
 mod jobs;
 // codex_consult end to end: answers, progress, cancellation, real codex failures.

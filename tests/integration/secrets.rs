@@ -286,7 +286,9 @@ fn a_delegate_diff_carrying_secrets_comes_back_masked() {
     assert_eq!(result["ok"], json!(true), "{result}");
     let diff = result["diff"].as_str().unwrap_or_else(|| panic!("no diff: {result}"));
     assert!(diff.contains("+++ b/src/copied.txt"), "{diff}");
-    assert!(diff.contains("diff --git a/config/prod.env b/config/prod.env\n[redacted: secret-looking file not sent]"));
+    // A withheld file is left out of the patch whole, and listed.
+    assert!(!diff.contains("config/prod.env"), "{diff}");
+    assert_eq!(result["withheld_files"][0]["path"], json!("config/prod.env"), "{result}");
     assert_no_secret("the model's request log", &mock.request_log_text(), &cases);
     assert_no_secret("codex_delegate envelope", &result.to_string(), &cases);
     assert!(result["summary"].as_str().unwrap().contains(redact::MASK), "the echo must come back masked");
