@@ -67,6 +67,12 @@ pub enum ErrorCode {
     JobTimeout,
     /// The job's worker ended without a result.
     JobFailed,
+    /// The job's record (its spec, or its stored result) exists but cannot be read now; it is
+    /// kept, never written over.
+    JobUnreadable,
+    /// The job state directory refused a write (full disk, read-only, permissions); every file
+    /// in it is left whole.
+    StateWriteFailed,
     /// A bug in the server: a handler panicked. The message names no secret.
     InternalError,
 }
@@ -99,6 +105,8 @@ impl ErrorCode {
         ErrorCode::JobCancelled,
         ErrorCode::JobTimeout,
         ErrorCode::JobFailed,
+        ErrorCode::JobUnreadable,
+        ErrorCode::StateWriteFailed,
         ErrorCode::InternalError,
     ];
 
@@ -129,6 +137,8 @@ impl ErrorCode {
             ErrorCode::JobCancelled => "job_cancelled",
             ErrorCode::JobTimeout => "job_timeout",
             ErrorCode::JobFailed => "job_failed",
+            ErrorCode::JobUnreadable => "job_unreadable",
+            ErrorCode::StateWriteFailed => "state_write_failed",
             ErrorCode::InternalError => "internal_error",
         }
     }
@@ -200,6 +210,12 @@ impl ErrorCode {
                 "Narrow the task, or raise CODEX_IN_CLAUDE_JOB_MAX_SECONDS in the server's environment, then start a new job"
             }
             ErrorCode::JobFailed => "Run codex_status, read the detail, then start a new job",
+            ErrorCode::JobUnreadable => {
+                "Fix what the message names (file permissions, a damaged file in CODEX_IN_CLAUDE_STATE_DIR), then ask again; the record is kept until it expires"
+            }
+            ErrorCode::StateWriteFailed => {
+                "Free space in (or fix the permissions of) CODEX_IN_CLAUDE_STATE_DIR, which codex_status shows, then retry; nothing was lost"
+            }
             ErrorCode::InternalError => {
                 "Retry once; if it persists, rerun the server with CODEX_IN_CLAUDE_LOG_LEVEL=DEBUG and report the stderr log"
             }

@@ -327,21 +327,25 @@ const DELEGATE_CODES: &[ErrorCode] =
 const DELEGATE_DRY_RUN_CODES: &[ErrorCode] =
     &codes::<8>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, BUG_CODES]);
 
-const CONSULT_ASYNC_CODES: &[ErrorCode] =
-    &codes::<7>(&[WORKSPACE_CODES, PREFLIGHT_CODES, &[E::CodexNotFound], BUG_CODES]);
+/// Starting a job: codex must exist, and the job state must take the record.
+const JOB_START_CODES: &[ErrorCode] = &[E::CodexNotFound, E::StateWriteFailed];
+const CONSULT_ASYNC_CODES: &[ErrorCode] = &codes::<8>(&[WORKSPACE_CODES, PREFLIGHT_CODES, JOB_START_CODES, BUG_CODES]);
 const REVIEW_ASYNC_CODES: &[ErrorCode] =
-    &codes::<12>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, &[E::CodexNotFound], BUG_CODES]);
+    &codes::<13>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, JOB_START_CODES, BUG_CODES]);
 const DELEGATE_ASYNC_CODES: &[ErrorCode] =
-    &codes::<9>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, &[E::CodexNotFound], BUG_CODES]);
+    &codes::<10>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, JOB_START_CODES, BUG_CODES]);
+/// A job record that cannot be read now, or an end that could not be recorded.
+const JOB_STORE_CODES: &[ErrorCode] = &[E::JobUnreadable, E::StateWriteFailed];
 /// A background job's life: unknown, not finished yet, or ended without a result.
 const JOB_LIFECYCLE_CODES: &[ErrorCode] = &[E::JobRunning, E::JobCancelled, E::JobTimeout, E::JobFailed];
-const JOB_CODES: &[ErrorCode] = &codes::<5>(&[WORKSPACE_CODES, &[E::JobNotFound], BUG_CODES]);
+const JOB_CODES: &[ErrorCode] = &codes::<7>(&[WORKSPACE_CODES, &[E::JobNotFound], JOB_STORE_CODES, BUG_CODES]);
 const JOB_LIST_CODES: &[ErrorCode] = &codes::<4>(&[WORKSPACE_CODES, BUG_CODES]);
 /// A stored result may be any envelope the job's tool could return.
-const JOB_RESULT_CODES: &[ErrorCode] = &codes::<26>(&[
+const JOB_RESULT_CODES: &[ErrorCode] = &codes::<28>(&[
     WORKSPACE_CODES,
     &[E::JobNotFound],
     JOB_LIFECYCLE_CODES,
+    JOB_STORE_CODES,
     PREFLIGHT_CODES,
     GIT_CODES,
     &[E::WorktreeError],

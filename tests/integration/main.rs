@@ -32,6 +32,10 @@ mod review;
 mod delegate;
 // Background jobs: async tools, the detached worker, the job lifecycle.
 mod jobs;
+// Consuming a job from many processes at once: exactly one result, nothing left.
+mod consume_race;
+// The job store on a full disk: every lifecycle step, no crash, nothing lost.
+mod full_disk;
 // codex_consult end to end: answers, progress, cancellation, real codex failures.
 mod consult;
 // Fault injection with the fake codex: garbage, floods, crashes, grandchildren, drift.
