@@ -104,30 +104,31 @@ pub fn spawn_main(dir: &Path) -> ExitCode {
     }
 }
 
-/// The worker (`__job-worker <dir>`).
+/// The worker (`__job-worker <dir>`). Its stderr is `worker.log`, which a full disk may refuse:
+/// it reports through the log module, which never panics on a failed write (`eprintln!` would).
 pub fn worker_main(dir: &Path, mut config: crate::config::Config) -> ExitCode {
     let lock = match OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(dir.join(LOCK_FILE)) {
         Ok(lock) => lock,
         Err(err) => {
-            eprintln!("cannot open the job lock: {err}");
+            crate::log_error!("cannot open the job lock: {err}");
             return ExitCode::FAILURE;
         }
     };
     if lock.try_lock().is_err() {
-        eprintln!("another worker holds this job's lock");
+        crate::log_error!("another worker holds this job's lock");
         return ExitCode::FAILURE;
     }
     let terminate = crate::sys::catch_terminate();
     if let Err(err) = statefile::write_bytes(&dir.join(STARTED_MARKER), std::process::id().to_string().as_bytes()) {
-        eprintln!("cannot mark the worker started: {err}");
+        crate::log_error!("cannot mark the worker started: {err}");
         return ExitCode::from(STATE_WRITE_FAILED);
     }
     let Ok(spec) = statefile::read_json::<Spec>(&dir.join("spec.json")) else {
-        eprintln!("the job spec is missing or corrupt");
+        crate::log_error!("the job spec is missing or corrupt");
         return ExitCode::FAILURE;
     };
     let Some(tool) = crate::tools::find(&spec.tool) else {
-        eprintln!("the job names an unknown tool");
+        crate::log_error!("the job names an unknown tool");
         return ExitCode::FAILURE;
     };
     // The job's deadline is codex's timeout, so an unwatched job still ends on time.
@@ -179,12 +180,12 @@ pub fn worker_main(dir: &Path, mut config: crate::config::Config) -> ExitCode {
         match write() {
             Ok(()) => break,
             Err(err) if Instant::now() >= patience || terminate.load(Ordering::SeqCst) => {
-                eprintln!("cannot store the job's result, gave up: {err}");
+                crate::log_error!("cannot store the job's result, gave up: {err}");
                 return ExitCode::FAILURE;
             }
             Err(err) => {
                 if attempt == 0 {
-                    eprintln!(
+                    crate::log_warn!(
                         "cannot store the job's result yet ({err}); retrying for up to {RESULT_WRITE_PATIENCE:?}"
                     );
                 }
