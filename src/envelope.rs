@@ -51,6 +51,8 @@ pub enum ErrorCode {
     CodexRateLimited,
     /// codex did not finish within the call's timeout and was stopped.
     Timeout,
+    /// codex sent no event for `CODEX_IN_CLAUDE_STALL_KILL_SECONDS` and was stopped.
+    CodexStalled,
     /// codex failed for another reason.
     NonzeroExit,
     /// codex finished but its answer was not JSON.
@@ -97,6 +99,7 @@ impl ErrorCode {
         ErrorCode::CliContractChanged,
         ErrorCode::CodexRateLimited,
         ErrorCode::Timeout,
+        ErrorCode::CodexStalled,
         ErrorCode::NonzeroExit,
         ErrorCode::InvalidJson,
         ErrorCode::SchemaViolation,
@@ -129,6 +132,7 @@ impl ErrorCode {
             ErrorCode::CliContractChanged => "cli_contract_changed",
             ErrorCode::CodexRateLimited => "codex_rate_limited",
             ErrorCode::Timeout => "timeout",
+            ErrorCode::CodexStalled => "codex_stalled",
             ErrorCode::NonzeroExit => "nonzero_exit",
             ErrorCode::InvalidJson => "invalid_json",
             ErrorCode::SchemaViolation => "schema_violation",
@@ -149,6 +153,7 @@ impl ErrorCode {
             self,
             ErrorCode::InternalError
                 | ErrorCode::Timeout
+                | ErrorCode::CodexStalled
                 | ErrorCode::CodexRateLimited
                 | ErrorCode::GitUnavailable
                 | ErrorCode::JobRunning
@@ -194,6 +199,9 @@ impl ErrorCode {
             ErrorCode::CodexRateLimited => "Wait retry_after_ms, then retry; run fewer calls at once",
             ErrorCode::Timeout => {
                 "Narrow the question or scope, raise timeout_seconds (up to 600), or use the _async variant for long work"
+            }
+            ErrorCode::CodexStalled => {
+                "codex went silent (a hung model request or tool); retry, or raise CODEX_IN_CLAUDE_STALL_KILL_SECONDS if the work runs long without output"
             }
             ErrorCode::NonzeroExit => {
                 "Read the message; retry with a smaller input, or run codex_status if it persists"

@@ -9,7 +9,8 @@
 //!   never "does a process with that pid exist" (pids are reused);
 //! - `worker.pid`, `worker.started`, `worker.log`: the worker's process group, its "I hold the
 //!   lock" marker, and its stdout/stderr;
-//! - `activity.json`: what codex is doing (events seen, last event), at most once a second;
+//! - `activity.json`: what codex is doing (events seen, last event), at most once a second, and
+//!   whether it has gone silent (stalled);
 //! - `result.json`: the finished envelope; `terminal.json`: cancelled / timeout / failed, set by
 //!   whoever observed it.
 //!
@@ -114,6 +115,11 @@ pub struct Activity {
     pub events_seen: u64,
     pub last_event_at_ms: Option<u64>,
     pub last_event: Option<String>,
+    /// Set while codex has been silent past the stall warning: since when, and what was said.
+    #[serde(default)]
+    pub stalled_since_ms: Option<u64>,
+    #[serde(default)]
+    pub stalled: Option<String>,
 }
 
 /// A job as a read found it.

@@ -247,8 +247,24 @@ impl crate::tools::Progress for ActivityFile<'_> {
             events_seen,
             last_event_at_ms: Some(crate::clock::now_ms()),
             last_event: Some(activity.to_string()),
+            stalled_since_ms: None,
+            stalled: None,
         };
-        if let Err(err) = statefile::write_json(&self.dir.join("activity.json"), &record) {
+        self.write(&record);
+    }
+
+    /// Kept beside the last event (not over it), and written at once: a stall is news.
+    fn stalled(&self, _events_seen: u64, message: &str) {
+        let mut record: Activity = statefile::read_json(&self.dir.join("activity.json")).unwrap_or_default();
+        record.stalled_since_ms = Some(crate::clock::now_ms());
+        record.stalled = Some(message.to_string());
+        self.write(&record);
+    }
+}
+
+impl ActivityFile<'_> {
+    fn write(&self, record: &Activity) {
+        if let Err(err) = statefile::write_json(&self.dir.join("activity.json"), record) {
             crate::log_warn!("cannot write job activity: {err}");
         }
     }

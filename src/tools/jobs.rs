@@ -285,6 +285,8 @@ fn status_envelope(call: &Call, jobs: &Jobs, view: &View, workspace: &Workspace)
             "events_seen": activity.events_seen,
             "last_event_at": activity.last_event_at_ms.map(crate::clock::rfc3339),
             "last_event": activity.last_event,
+            "stalled": activity.stalled,
+            "stalled_since": activity.stalled_since_ms.map(crate::clock::rfc3339),
         },
         "workspace": view.spec.workspace,
         "meta": Meta::new(call.tool.tier, Some(workspace)),

@@ -113,6 +113,12 @@ pub struct Call<'a> {
 /// decide how often to pass reports on.
 pub trait Progress: Sync {
     fn report(&self, events_seen: u64, activity: &str);
+
+    /// codex has been silent past `CODEX_IN_CLAUDE_STALL_WARN_SECONDS`: `message` says so. Sent
+    /// once per silent spell; the next `report` means codex spoke again.
+    fn stalled(&self, events_seen: u64, message: &str) {
+        self.report(events_seen, message);
+    }
 }
 
 /// Nobody is listening (no `progressToken`).
@@ -292,6 +298,7 @@ const CODEX_RUN_CODES: &[ErrorCode] = &[
     E::CliContractChanged,
     E::CodexRateLimited,
     E::Timeout,
+    E::CodexStalled,
     E::NonzeroExit,
 ];
 /// A structured answer that is not the schema's.
@@ -316,14 +323,14 @@ const fn codes<const N: usize>(parts: &[&[ErrorCode]]) -> [ErrorCode; N] {
 }
 
 const LOCAL_ONLY_CODES: &[ErrorCode] = &[E::InvalidArguments, E::InternalError];
-const CONSULT_CODES: &[ErrorCode] = &codes::<13>(&[WORKSPACE_CODES, PREFLIGHT_CODES, CODEX_RUN_CODES, BUG_CODES]);
+const CONSULT_CODES: &[ErrorCode] = &codes::<14>(&[WORKSPACE_CODES, PREFLIGHT_CODES, CODEX_RUN_CODES, BUG_CODES]);
 const REVIEW_CODES: &[ErrorCode] =
-    &codes::<20>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, CODEX_RUN_CODES, ANSWER_CODES, BUG_CODES]);
+    &codes::<21>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, CODEX_RUN_CODES, ANSWER_CODES, BUG_CODES]);
 const DRY_RUN_CODES: &[ErrorCode] = &codes::<11>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, BUG_CODES]);
 /// Making, reading and removing the delegate worktree.
 const WORKTREE_CODES: &[ErrorCode] = &[E::NotAGitRepo, E::WorktreeError];
 const DELEGATE_CODES: &[ErrorCode] =
-    &codes::<15>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, CODEX_RUN_CODES, BUG_CODES]);
+    &codes::<16>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, CODEX_RUN_CODES, BUG_CODES]);
 const DELEGATE_DRY_RUN_CODES: &[ErrorCode] =
     &codes::<8>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, BUG_CODES]);
 
@@ -341,7 +348,7 @@ const JOB_LIFECYCLE_CODES: &[ErrorCode] = &[E::JobRunning, E::JobCancelled, E::J
 const JOB_CODES: &[ErrorCode] = &codes::<7>(&[WORKSPACE_CODES, &[E::JobNotFound], JOB_STORE_CODES, BUG_CODES]);
 const JOB_LIST_CODES: &[ErrorCode] = &codes::<4>(&[WORKSPACE_CODES, BUG_CODES]);
 /// A stored result may be any envelope the job's tool could return.
-const JOB_RESULT_CODES: &[ErrorCode] = &codes::<28>(&[
+const JOB_RESULT_CODES: &[ErrorCode] = &codes::<29>(&[
     WORKSPACE_CODES,
     &[E::JobNotFound],
     JOB_LIFECYCLE_CODES,

@@ -74,6 +74,15 @@ fn every_advertised_error_code_is_reachable() {
         "codex_consult",
         &json!({"question": "q", "workspace_root": ws, "timeout_seconds": 10}),
     );
+    reach(
+        vec![
+            ("FAKE_CODEX_EXEC", "hang"),
+            ("CODEX_IN_CLAUDE_STALL_WARN_SECONDS", "1"),
+            ("CODEX_IN_CLAUDE_STALL_KILL_SECONDS", "2"),
+        ],
+        "codex_consult",
+        &consult,
+    );
     reach(vec![("FAKE_CODEX_MESSAGE", "prose")], "codex_review_changes", &review);
     reach(vec![("FAKE_CODEX_MESSAGE", "[1]")], "codex_review_changes", &review);
     let unborn = TestRepo::not_a_repo();

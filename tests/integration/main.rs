@@ -36,6 +36,8 @@ mod jobs;
 mod consume_race;
 // The job store on a full disk: every lifecycle step, no crash, nothing lost.
 mod full_disk;
+// A codex that goes silent: reported stalled, then stopped as codex_stalled.
+mod stalls;
 // codex_consult end to end: answers, progress, cancellation, real codex failures.
 mod consult;
 // Fault injection with the fake codex: garbage, floods, crashes, grandchildren, drift.
