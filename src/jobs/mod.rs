@@ -169,6 +169,8 @@ pub struct Damaged {
     pub job_id: String,
     pub problem: String,
     pub modified_epoch_ms: u64,
+    /// A worker still holds its lock: it never expires while that lasts.
+    pub worker_alive: bool,
 }
 
 impl Damaged {
@@ -395,7 +397,7 @@ impl Jobs {
                     && view.unrecorded.is_none()
                     && view.expires_epoch_ms(self.ttl_seconds).is_some_and(|at| at <= now)
             }
-            Found::Damaged(damaged) => damaged.expires_epoch_ms(self.ttl_seconds) <= now,
+            Found::Damaged(damaged) => !damaged.worker_alive && damaged.expires_epoch_ms(self.ttl_seconds) <= now,
         }
     }
 
@@ -480,7 +482,8 @@ fn read(dir: &Path) -> Reading {
         Err(_) if !dir.exists() => return Reading::Gone,
         Err(err) => {
             let problem = format!("the job's spec.json {err}");
-            return Reading::Damaged(Damaged { job_id, problem, modified_epoch_ms: modified_ms(dir).unwrap_or(0) });
+            let (modified_epoch_ms, worker_alive) = (modified_ms(dir).unwrap_or(0), worker::holds_lock(dir));
+            return Reading::Damaged(Damaged { job_id, problem, modified_epoch_ms, worker_alive });
         }
     };
     let mut view = Box::new(View {

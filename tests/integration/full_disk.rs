@@ -1,7 +1,7 @@
-//! The job store on a real full disk (a 1 MiB tmpfs filled to the last page): every step of a
-//! job's life either works or answers `state_write_failed`, the server never crashes, no file is
-//! left half-written, and a finished result the disk refused at first is stored once there is
-//! room again.
+//! The job store on a real full disk (a 1 MiB tmpfs filled to the last page), then on a
+//! read-only one: every step of a job's life either works or answers `state_write_failed`, the
+//! server never crashes, no file is left half-written, a finished result the disk refused at
+//! first is stored once there is room again, and nothing is consumed that cannot be deleted.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -60,6 +60,13 @@ impl SmallDisk {
     fn free(&self) {
         std::fs::remove_file(self.filler()).unwrap();
     }
+
+    /// Remounts the disk read-only (`true`) or read-write (`false`).
+    fn read_only(&self, read_only: bool) {
+        let option = if read_only { "remount,ro" } else { "remount,rw" };
+        let status = Command::new("mount").args(["-o", option]).arg(self.path()).status().unwrap();
+        assert!(status.success(), "mount -o {option} failed");
+    }
 }
 
 impl Drop for SmallDisk {
@@ -100,8 +107,9 @@ fn the_whole_job_lifecycle_survives_a_full_disk() {
     let disk = SmallDisk::mount();
     let mock = MockModel::start(vec![
         Step::Hang,
-        Step::message(consult_answer("kept through a full disk")).delayed(Duration::from_secs(2)),
+        Step::message(consult_answer("kept through a full disk")).delayed(Duration::from_secs(3)),
         Step::Hang,
+        Step::message(consult_answer("kept through a read-only disk")),
     ]);
     let home = CodexHome::new(&mock);
     let mut setup = Setup::real(&home, &[]);
@@ -189,6 +197,23 @@ fn the_whole_job_lifecycle_survives_a_full_disk() {
     disk.free();
     let after = call(&mut server, "codex_job_status", ask(&cancelled));
     assert_ne!(after["status"], json!("running"), "{after}");
+
+    // A read-only disk: the result can be read but not consumed (that would delete it), and
+    // nothing is handed out until it can be; then exactly once.
+    let kept = start(&mut server, "codex_consult_async", ws, json!({"question": "fourth"}));
+    let done = wait_finished(&mut server, ws, &kept, Duration::from_secs(30));
+    assert_eq!(done["status"], json!("done"), "{done}");
+    disk.read_only(true);
+    let refused = call(&mut server, "codex_job_consume_result", ask(&kept));
+    assert_eq!(refused["error"]["code"], json!("state_write_failed"), "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("Read-only"), "{refused}");
+    let read = call(&mut server, "codex_job_result", ask(&kept));
+    assert_eq!(read["summary"], json!("kept through a read-only disk"), "{read}");
+    disk.read_only(false);
+    let consumed = call(&mut server, "codex_job_consume_result", ask(&kept));
+    assert_eq!(consumed["summary"], json!("kept through a read-only disk"), "{consumed}");
+    assert!(!job_dir(&state, &kept).exists());
+
     let leftovers: Vec<String> = job_entries(&state).into_iter().filter(|name| name.starts_with('.')).collect();
     assert!(leftovers.is_empty(), "half-made or half-deleted records: {leftovers:?}");
 }

@@ -207,6 +207,13 @@ fn a_killed_worker_makes_a_failed_job_not_a_stuck_one() {
     let pid_file: Value =
         serde_json::from_slice(&std::fs::read(setup.job_dir(&job_id).join("worker.pid")).unwrap()).unwrap();
     let worker = pid_file["pid"].as_i64().unwrap() as i32;
+    // What the worker said last is the reason quoted: whole lines, the newest ones.
+    let said: String = (1..=300).map(|i| format!("worker said line {i}\n")).collect();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(setup.job_dir(&job_id).join("worker.log"))
+        .and_then(|mut log| std::io::Write::write_all(&mut log, said.as_bytes()))
+        .unwrap();
     std::process::Command::new("kill").args(["-KILL", &worker.to_string()]).status().unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     while !process_gone(worker) {
@@ -215,9 +222,12 @@ fn a_killed_worker_makes_a_failed_job_not_a_stuck_one() {
     }
     let status = wait_finished(&mut server, workspace.path(), &job_id, Duration::from_secs(10));
     assert_eq!(status["status"], json!("failed"), "{status}");
-    assert!(status["detail"].as_str().unwrap().contains("without a result"), "{status}");
+    let detail = status["detail"].as_str().unwrap();
+    assert!(detail.contains("without a result"), "{status}");
+    assert!(detail.ends_with("\nworker said line 299\nworker said line 300"), "{detail}");
     let result = call(&mut server, "codex_job_result", json!({"job_id": job_id, "workspace_root": workspace.path()}));
     assert_eq!(result["error"]["code"], json!("job_failed"));
+    assert_eq!(result["error"]["message"].as_str(), Some(detail));
     // Its codex died with it (parent-death signal).
     let deadline = Instant::now() + Duration::from_secs(5);
     while !live_pids_with_env("CODEX_HOME", home.path(), server.pid()).is_empty() {
