@@ -33,7 +33,9 @@ fn assert_stall_reported_then_stopped(answer: &Value, progress: &[Value], took: 
     assert!(took < Duration::from_secs(20), "stopped at the stall limit, not the timeout: {took:?}");
     let stalled: Vec<&Value> =
         progress.iter().filter(|p| p["params"]["message"].as_str().unwrap().starts_with("stalled:")).collect();
-    assert_eq!(stalled.len(), 1, "one stall report per silent spell: {progress:?}");
+    // A slow start under load may make an earlier, shorter silent spell too; a spell reported
+    // twice would repeat its progress value, which the check below refuses.
+    assert!(!stalled.is_empty(), "no stall report: {progress:?}");
     let values: Vec<f64> = progress.iter().map(|p| p["params"]["progress"].as_f64().unwrap()).collect();
     assert!(values.windows(2).all(|w| w[0] < w[1]), "progress must increase: {values:?}");
 }
