@@ -73,9 +73,8 @@ fn start(call: &Call, tool: &str, check: Check) -> Value {
         let error = match error {
             StartError::StateWrite(message) => ToolError::new(
                 ErrorCode::StateWriteFailed,
-                format!("the job was not started: {message}"),
-            )
-            .repair("Free space in (or fix the permissions of) CODEX_IN_CLAUDE_STATE_DIR, which codex_status shows, then retry; nothing was spent and nothing was left behind"),
+                format!("the job was not started, nothing was spent and nothing was left: {message}"),
+            ),
             StartError::Launch(message) => ToolError::new(ErrorCode::InternalError, message).repair(
                 "Check that CODEX_IN_CLAUDE_STATE_DIR is writable (codex_status shows it), then retry; nothing was spent",
             ),
@@ -140,7 +139,7 @@ fn unrecorded_error(view: &View) -> Option<ToolError> {
     Some(ToolError::new(
         ErrorCode::StateWriteFailed,
         format!(
-            "job {} is {} ({ended}), but that could not be recorded in the job state: {cause}",
+            "how job {} ended could not be recorded in the job state ({cause}); it ended as {}: {ended}",
             view.spec.job_id,
             view.status.as_str()
         ),

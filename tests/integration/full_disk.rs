@@ -146,7 +146,7 @@ fn the_whole_job_lifecycle_survives_a_full_disk() {
         let status = call(&mut server, "codex_job_status", ask(&died));
         assert_eq!(status["error"]["code"], json!("state_write_failed"), "{status}");
         let message = status["error"]["message"].as_str().unwrap();
-        assert!(message.contains("is failed") && message.contains("No space left"), "{status}");
+        assert!(message.contains("ended as failed") && message.contains("No space left"), "{status}");
     }
     let listed = call(&mut server, "codex_job_list", json!({"workspace_root": ws}));
     assert_eq!(listed["jobs"][0]["status"], json!("failed"), "{listed}");
@@ -216,4 +216,13 @@ fn the_whole_job_lifecycle_survives_a_full_disk() {
 
     let leftovers: Vec<String> = job_entries(&state).into_iter().filter(|name| name.starts_with('.')).collect();
     assert!(leftovers.is_empty(), "half-made or half-deleted records: {leftovers:?}");
+    for job in [&died, &cancelled] {
+        let files: Vec<String> = std::fs::read_dir(job_dir(&state, job))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(files.iter().all(|f| !f.starts_with(".tmp")), "a failed write left a temp file: {files:?}");
+        assert!(files.contains(&"spec.json".to_string()), "{files:?}");
+    }
 }
