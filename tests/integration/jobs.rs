@@ -430,3 +430,48 @@ fn corrupt_or_unwritable_job_state_never_leaves_a_job_running() {
     assert_eq!((&listed["jobs"], &listed["unreadable"]), (&json!([]), &json!([])), "{listed}");
     assert!(!setup.job_dir(&second).exists(), "an expired damaged record is cleaned");
 }
+
+#[test]
+fn a_result_its_reader_may_not_read_is_reported_and_kept() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let setup = Setup::fake(&[]);
+    let workspace = tempfile::tempdir().unwrap();
+    let mut server = setup.server();
+    let job_id = start(&mut server, "codex_consult_async", workspace.path(), json!({"question": "q"}));
+    wait_finished(&mut server, workspace.path(), &job_id, Duration::from_secs(20));
+    // Everything readable by another user except the result (root reads through any mode, so
+    // the reader is uid 65534).
+    let job_dir = setup.job_dir(&job_id);
+    let mode = |path: &Path, mode: u32| std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    for dir in [setup.state.path(), job_dir.parent().unwrap(), &job_dir, workspace.path()] {
+        mode(dir, 0o755);
+    }
+    mode(&job_dir.join("spec.json"), 0o644);
+    mode(&job_dir.join("result.json"), 0o000);
+    let as_nobody = |args: &[&str]| -> Value {
+        let output = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(binary())
+            .args(args)
+            .args(["--workspace", &workspace.path().display().to_string()])
+            .env_clear()
+            .envs(setup.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap();
+        serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|_| panic!("{args:?}: {}", String::from_utf8_lossy(&output.stderr)))
+    };
+    let status = as_nobody(&["jobs", "status", &job_id]);
+    assert_eq!((&status["status"], &status["result_available"]), (&json!("done"), &json!(false)), "{status}");
+    assert!(status["detail"].as_str().unwrap().contains("Permission denied"), "{status}");
+    for command in ["result", "consume"] {
+        let refused = as_nobody(&["jobs", command, &job_id]);
+        assert_eq!(refused["error"]["code"], json!("job_unreadable"), "{refused}");
+    }
+    assert!(!job_dir.join("terminal.json").exists(), "a terminal record was written over the result");
+    // Once the cause is gone (here: a reader allowed to read it), the paid result is there.
+    mode(&job_dir.join("result.json"), 0o600);
+    let result =
+        call(&mut server, "codex_job_consume_result", json!({"job_id": job_id, "workspace_root": workspace.path()}));
+    assert_eq!(result["summary"], json!("fake answer"), "{result}");
+}
