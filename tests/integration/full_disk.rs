@@ -15,25 +15,23 @@ use crate::jobs::{Setup, call, children_of, start, wait_finished};
 use crate::mock_model::{MockModel, Step, consult_answer};
 use crate::support::{live_pids_with_env, process_gone};
 
-/// A small tmpfs mounted for one test, unmounted when dropped. The test fails, loudly, when it
-/// cannot mount one: it never passes without a real full disk.
+/// A small tmpfs mounted for one test, unmounted when dropped.
 struct SmallDisk {
     mount_point: tempfile::TempDir,
 }
 
 impl SmallDisk {
-    fn mount() -> SmallDisk {
+    /// `Err` with the reason when this process may not mount one.
+    fn mount() -> Result<SmallDisk, String> {
         let mount_point = tempfile::tempdir().unwrap();
         let mounted = Command::new("mount")
             .args(["-t", "tmpfs", "-o", "size=1m,mode=0700", "codex-in-claude-test"])
             .arg(mount_point.path())
             .output();
         match mounted {
-            Ok(output) if output.status.success() => SmallDisk { mount_point },
-            other => panic!(
-                "this test needs a real full disk and could not make one: mounting a 1 MiB tmpfs failed \
-                 ({other:?}); run the tests as root or with CAP_SYS_ADMIN"
-            ),
+            Ok(output) if output.status.success() => Ok(SmallDisk { mount_point }),
+            Ok(output) => Err(String::from_utf8_lossy(&output.stderr).trim().to_string()),
+            Err(err) => Err(format!("cannot run mount: {err}")),
         }
     }
 
@@ -61,9 +59,10 @@ impl SmallDisk {
         std::fs::remove_file(self.filler()).unwrap();
     }
 
-    /// Remounts the disk read-only (`true`) or read-write (`false`).
+    /// Makes the mount read-only (`true`) or read-write (`false`). Only the mount point's flag is
+    /// changed (`bind`): that is also allowed inside a user namespace.
     fn read_only(&self, read_only: bool) {
-        let option = if read_only { "remount,ro" } else { "remount,rw" };
+        let option = if read_only { "remount,bind,ro" } else { "remount,bind,rw" };
         let status = Command::new("mount").args(["-o", option]).arg(self.path()).status().unwrap();
         assert!(status.success(), "mount -o {option} failed");
     }
@@ -102,9 +101,40 @@ fn wait(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Set in the copy of this test that runs inside a user namespace.
+const IN_NAMESPACE: &str = "CODEX_IN_CLAUDE_TEST_IN_USER_NAMESPACE";
+
+/// Without the right to mount (not root), the test runs again in a user and mount namespace of
+/// its own, where it may; it fails, loudly, when even that is refused: it never passes without
+/// a real full disk.
+fn rerun_in_a_user_namespace(test: &str, refused: &str) {
+    assert!(
+        std::env::var_os(IN_NAMESPACE).is_none(),
+        "this test needs a real full disk and could not make one, even in a user namespace: {refused}"
+    );
+    let output = Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "--"])
+        .arg(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(IN_NAMESPACE, "1")
+        .output()
+        .unwrap_or_else(|err| panic!("cannot mount a tmpfs ({refused}) nor run unshare: {err}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "cannot mount a tmpfs here ({refused}); in a user namespace the test failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 #[test]
 fn the_whole_job_lifecycle_survives_a_full_disk() {
-    let disk = SmallDisk::mount();
+    let disk = match SmallDisk::mount() {
+        Ok(disk) => disk,
+        Err(refused) => {
+            return rerun_in_a_user_namespace("full_disk::the_whole_job_lifecycle_survives_a_full_disk", &refused);
+        }
+    };
     let mock = MockModel::start(vec![
         Step::Hang,
         Step::message(consult_answer("kept through a full disk")).delayed(Duration::from_secs(3)),
