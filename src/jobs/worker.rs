@@ -104,31 +104,30 @@ pub fn spawn_main(dir: &Path) -> ExitCode {
     }
 }
 
-/// The worker (`__job-worker <dir>`). Its stderr is `worker.log`, which a full disk may refuse:
-/// it reports through the log module, which never panics on a failed write (`eprintln!` would).
+/// The worker (`__job-worker <dir>`).
 pub fn worker_main(dir: &Path, mut config: crate::config::Config) -> ExitCode {
     let lock = match OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(dir.join(LOCK_FILE)) {
         Ok(lock) => lock,
         Err(err) => {
-            crate::log_error!("cannot open the job lock: {err}");
+            say(format_args!("cannot open the job lock: {err}"));
             return ExitCode::FAILURE;
         }
     };
     if lock.try_lock().is_err() {
-        crate::log_error!("another worker holds this job's lock");
+        say(format_args!("another worker holds this job's lock"));
         return ExitCode::FAILURE;
     }
     let terminate = crate::sys::catch_terminate();
     if let Err(err) = statefile::write_bytes(&dir.join(STARTED_MARKER), std::process::id().to_string().as_bytes()) {
-        crate::log_error!("cannot mark the worker started: {err}");
+        say(format_args!("cannot mark the worker started: {err}"));
         return ExitCode::from(STATE_WRITE_FAILED);
     }
     let Ok(spec) = statefile::read_json::<Spec>(&dir.join("spec.json")) else {
-        crate::log_error!("the job spec is missing or corrupt");
+        say(format_args!("the job spec is missing or corrupt"));
         return ExitCode::FAILURE;
     };
     let Some(tool) = crate::tools::find(&spec.tool) else {
-        crate::log_error!("the job names an unknown tool");
+        say(format_args!("the job names an unknown tool"));
         return ExitCode::FAILURE;
     };
     // The job's deadline is codex's timeout, so an unwatched job still ends on time.
@@ -180,20 +179,28 @@ pub fn worker_main(dir: &Path, mut config: crate::config::Config) -> ExitCode {
         match write() {
             Ok(()) => break,
             Err(err) if Instant::now() >= patience || terminate.load(Ordering::SeqCst) => {
-                crate::log_error!("cannot store the job's result, gave up: {err}");
+                say(format_args!("cannot store the job's result, gave up: {err}"));
                 return ExitCode::FAILURE;
             }
             Err(err) => {
                 if attempt == 0 {
-                    crate::log_warn!(
+                    say(format_args!(
                         "cannot store the job's result yet ({err}); retrying for up to {RESULT_WRITE_PATIENCE:?}"
-                    );
+                    ));
                 }
                 std::thread::sleep(Duration::from_secs(1));
             }
         }
     }
     ExitCode::SUCCESS
+}
+
+/// A line in the worker's log (its stderr), whatever the log level: a failed job's reason is read
+/// from there. A disk that refuses the line is ignored (`eprintln!` would panic and kill the
+/// worker, losing the result it is about to store).
+fn say(line: std::fmt::Arguments) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// Whether a live worker holds the job's lock.
