@@ -83,6 +83,16 @@ pub(crate) fn wait_finished(server: &mut Server, workspace: &Path, job_id: &str,
     }
 }
 
+/// A fake-codex setup, its workspace and server, and one consult job there, finished.
+fn finished_fake_job() -> (Setup, tempfile::TempDir, Server, String) {
+    let setup = Setup::fake(&[]);
+    let workspace = tempfile::tempdir().unwrap();
+    let mut server = setup.server();
+    let job_id = start(&mut server, "codex_consult_async", workspace.path(), json!({"question": "q"}));
+    wait_finished(&mut server, workspace.path(), &job_id, Duration::from_secs(20));
+    (setup, workspace, server, job_id)
+}
+
 const PATCH: &str = "*** Begin Patch\n*** Add File: added.txt\n+from a background job\n*** End Patch";
 
 #[test]
@@ -332,11 +342,7 @@ fn async_tools_check_up_front_and_start_nothing_on_bad_input() {
 
 #[test]
 fn jobs_from_the_shell() {
-    let setup = Setup::fake(&[]);
-    let workspace = tempfile::tempdir().unwrap();
-    let mut server = setup.server();
-    let job_id = start(&mut server, "codex_consult_async", workspace.path(), json!({"question": "q"}));
-    wait_finished(&mut server, workspace.path(), &job_id, Duration::from_secs(20));
+    let (setup, workspace, _server, job_id) = finished_fake_job();
     let run = |args: &[&str]| {
         std::process::Command::new(binary())
             .args(args)
@@ -434,11 +440,7 @@ fn corrupt_or_unwritable_job_state_never_leaves_a_job_running() {
 #[test]
 fn a_result_its_reader_may_not_read_is_reported_and_kept() {
     use std::os::unix::fs::PermissionsExt as _;
-    let setup = Setup::fake(&[]);
-    let workspace = tempfile::tempdir().unwrap();
-    let mut server = setup.server();
-    let job_id = start(&mut server, "codex_consult_async", workspace.path(), json!({"question": "q"}));
-    wait_finished(&mut server, workspace.path(), &job_id, Duration::from_secs(20));
+    let (setup, workspace, mut server, job_id) = finished_fake_job();
     // Everything readable by another user except the result (root reads through any mode, so
     // the reader is uid 65534).
     let job_dir = setup.job_dir(&job_id);
