@@ -74,6 +74,16 @@ pub const VARS: &[EnvVar] = &[
         help: "jobs kept per workspace, clamped to [1, 1000]; only finished ones are evicted",
     },
     EnvVar {
+        name: "STALL_WARN_SECONDS",
+        default: "120",
+        help: "seconds without a codex event before a run is reported stalled (min 1)",
+    },
+    EnvVar {
+        name: "STALL_KILL_SECONDS",
+        default: "900",
+        help: "seconds without a codex event before a run is stopped as codex_stalled (min 2, above the warning)",
+    },
+    EnvVar {
         name: "STATE_DIR",
         default: "$XDG_CACHE_HOME/codex-in-claude/jobs",
         help: "where background job records live (~ is expanded)",
@@ -135,6 +145,9 @@ pub struct Config {
     pub job_ttl_seconds: u64,
     pub job_max_seconds: u64,
     pub job_max_count: u64,
+    /// Seconds without a codex event before a run is reported stalled, and before it is stopped.
+    pub stall_warn_seconds: u64,
+    pub stall_kill_seconds: u64,
     pub state_dir: PathBuf,
     pub worktree_base: PathBuf,
     pub supported_versions: Vec<(u64, u64)>,
@@ -217,6 +230,15 @@ impl Config {
                 crate::log::Level::Warning
             }),
         };
+        let stall_warn_seconds = reader.integer("STALL_WARN_SECONDS", 120, 1, 86_400);
+        let mut stall_kill_seconds = reader.integer("STALL_KILL_SECONDS", 900, 2, 86_400);
+        if stall_kill_seconds <= stall_warn_seconds {
+            stall_kill_seconds = stall_warn_seconds + 1;
+            reader.warn(
+                "STALL_KILL_SECONDS",
+                &format!("is not above CODEX_IN_CLAUDE_STALL_WARN_SECONDS; using {stall_kill_seconds}"),
+            );
+        }
         let home = env.get("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
         let state_dir = match reader.text("STATE_DIR") {
             Some(dir) => expand_tilde(&dir, home.as_deref()),
@@ -257,6 +279,8 @@ impl Config {
             job_ttl_seconds: reader.integer("JOB_TTL", 86_400, 5, u64::MAX),
             job_max_seconds: reader.integer("JOB_MAX_SECONDS", 1800, 10, 7200),
             job_max_count: reader.integer("JOB_MAX_COUNT", 50, 1, 1000),
+            stall_warn_seconds,
+            stall_kill_seconds,
             state_dir,
             worktree_base,
             supported_versions,
@@ -376,6 +400,17 @@ mod tests {
         assert_eq!(c.job_max_seconds, 10);
         assert_eq!(c.warnings.len(), 3, "{:?}", c.warnings);
         assert!(c.warnings.iter().all(|w| w.starts_with(PREFIX)));
+    }
+
+    #[test]
+    fn stall_limits_default_and_the_kill_stays_above_the_warning() {
+        let c = config(&[]);
+        assert_eq!((c.stall_warn_seconds, c.stall_kill_seconds), (120, 900));
+        let c = config(&[("STALL_WARN_SECONDS", "30"), ("STALL_KILL_SECONDS", "10")]);
+        assert_eq!((c.stall_warn_seconds, c.stall_kill_seconds), (30, 31));
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        let c = config(&[("STALL_WARN_SECONDS", "0"), ("STALL_KILL_SECONDS", "1")]);
+        assert_eq!((c.stall_warn_seconds, c.stall_kill_seconds), (1, 2));
     }
 
     #[test]

@@ -61,6 +61,8 @@ pub enum ErrorCode {
     CodexRateLimited,
     /// codex did not finish within the call's timeout and was stopped.
     Timeout,
+    /// codex sent no event for `CODEX_IN_CLAUDE_STALL_KILL_SECONDS` and was stopped.
+    CodexStalled,
     /// codex failed for another reason.
     NonzeroExit,
     /// codex's turn completed but it sent no final message (and, for a delegation, made no edits).
@@ -79,6 +81,12 @@ pub enum ErrorCode {
     JobTimeout,
     /// The job's worker ended without a result.
     JobFailed,
+    /// The job's record (its spec, or its stored result) exists but cannot be read now; it is
+    /// kept, never written over.
+    JobUnreadable,
+    /// The job state directory refused a write (full disk, read-only, permissions); every file
+    /// in it is left whole.
+    StateWriteFailed,
     /// A bug in the server: a handler panicked. The message names no secret.
     InternalError,
 }
@@ -107,6 +115,7 @@ impl ErrorCode {
         ErrorCode::CliContractChanged,
         ErrorCode::CodexRateLimited,
         ErrorCode::Timeout,
+        ErrorCode::CodexStalled,
         ErrorCode::NonzeroExit,
         ErrorCode::NoFinalMessage,
         ErrorCode::InvalidJson,
@@ -116,6 +125,8 @@ impl ErrorCode {
         ErrorCode::JobCancelled,
         ErrorCode::JobTimeout,
         ErrorCode::JobFailed,
+        ErrorCode::JobUnreadable,
+        ErrorCode::StateWriteFailed,
         ErrorCode::InternalError,
     ];
 
@@ -142,6 +153,7 @@ impl ErrorCode {
             ErrorCode::CliContractChanged => "cli_contract_changed",
             ErrorCode::CodexRateLimited => "codex_rate_limited",
             ErrorCode::Timeout => "timeout",
+            ErrorCode::CodexStalled => "codex_stalled",
             ErrorCode::NonzeroExit => "nonzero_exit",
             ErrorCode::NoFinalMessage => "no_final_message",
             ErrorCode::InvalidJson => "invalid_json",
@@ -151,6 +163,8 @@ impl ErrorCode {
             ErrorCode::JobCancelled => "job_cancelled",
             ErrorCode::JobTimeout => "job_timeout",
             ErrorCode::JobFailed => "job_failed",
+            ErrorCode::JobUnreadable => "job_unreadable",
+            ErrorCode::StateWriteFailed => "state_write_failed",
             ErrorCode::InternalError => "internal_error",
         }
     }
@@ -161,6 +175,7 @@ impl ErrorCode {
             self,
             ErrorCode::InternalError
                 | ErrorCode::Timeout
+                | ErrorCode::CodexStalled
                 | ErrorCode::CodexRateLimited
                 | ErrorCode::GitUnavailable
                 | ErrorCode::JobRunning
@@ -219,6 +234,9 @@ impl ErrorCode {
             ErrorCode::Timeout => {
                 "Narrow the question or scope, raise timeout_seconds (up to 600), or use the _async variant for long work"
             }
+            ErrorCode::CodexStalled => {
+                "codex went silent (a hung model request or tool); retry, or raise CODEX_IN_CLAUDE_STALL_KILL_SECONDS if the work runs long without output"
+            }
             ErrorCode::NonzeroExit => {
                 "Read the message; retry with a smaller input, or run codex_status if it persists"
             }
@@ -237,6 +255,12 @@ impl ErrorCode {
                 "Narrow the task, or raise CODEX_IN_CLAUDE_JOB_MAX_SECONDS in the server's environment, then start a new job"
             }
             ErrorCode::JobFailed => "Run codex_status, read the detail, then start a new job",
+            ErrorCode::JobUnreadable => {
+                "Fix what the message names (file permissions, a damaged file in CODEX_IN_CLAUDE_STATE_DIR), then ask again; the record is kept until it expires"
+            }
+            ErrorCode::StateWriteFailed => {
+                "Free space in (or fix the permissions of) CODEX_IN_CLAUDE_STATE_DIR, which codex_status shows, then retry; nothing was lost"
+            }
             ErrorCode::InternalError => {
                 "Retry once; if it persists, rerun the server with CODEX_IN_CLAUDE_LOG_LEVEL=DEBUG and report the stderr log"
             }

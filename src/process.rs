@@ -9,7 +9,9 @@
 //! - stdin is `/dev/null`, or fed from a thread and then closed (codex waits forever on an open
 //!   stdin pipe);
 //! - stdout and stderr are drained on threads into capped buffers that keep a head and a tail
-//!   window, so memory is bounded and the final events of a long stream survive.
+//!   window, so memory is bounded and the final events of a long stream survive;
+//! - optionally, a child whose stdout stays silent too long is stopped like a timeout
+//!   (`quiet_limit`): a hung child is told apart from a slow one that keeps talking.
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
@@ -54,6 +56,7 @@ pub struct Cmd {
     stderr_cap: usize,
     stdout_window: Window,
     stdout_lines: Option<LineObserver>,
+    quiet_limit: Option<Duration>,
 }
 
 /// Called with each complete stdout line (without the newline) as it arrives, on the drain
@@ -87,6 +90,7 @@ impl Cmd {
             stderr_cap: 256 * 1024,
             stdout_window: Window::HeadAndTail,
             stdout_lines: None,
+            quiet_limit: None,
         }
     }
 
@@ -144,7 +148,13 @@ impl Cmd {
         self
     }
 
-    /// Runs the command to completion, timeout or cancellation.
+    /// Stops the child (as `Output::stalled`) once its stdout has been silent for `limit`.
+    pub fn quiet_limit(mut self, limit: Duration) -> Cmd {
+        self.quiet_limit = Some(limit);
+        self
+    }
+
+    /// Runs the command to completion, timeout, stall or cancellation.
     pub fn run(self) -> Result<Output, RunError> {
         let program = resolve_program(&self.program, &self.env)
             .ok_or_else(|| RunError::NotFound { program: self.program.clone() })?;
@@ -198,9 +208,17 @@ impl Cmd {
         }
         let (done_tx, done_rx) = mpsc::channel();
         let stdout_capture = Captured::new(self.stdout_cap, self.stdout_window);
-        let stdout = drain(guard.child().stdout.take(), stdout_capture, self.stdout_lines, done_tx.clone());
+        let heard = Arc::new(Mutex::new(Instant::now()));
+        let stdout = drain(
+            guard.child().stdout.take(),
+            stdout_capture,
+            self.stdout_lines,
+            Some(Arc::clone(&heard)),
+            done_tx.clone(),
+        );
         let stderr_capture = Captured::new(self.stderr_cap, Window::HeadAndTail);
-        let stderr = drain(guard.child().stderr.take(), stderr_capture, None, done_tx);
+        let stderr = drain(guard.child().stderr.take(), stderr_capture, None, None, done_tx);
+        let silent_for = || heard.lock().unwrap_or_else(|e| e.into_inner()).elapsed();
 
         let mut outcome = Outcome::Exited;
         let deadline = started + self.timeout;
@@ -212,6 +230,10 @@ impl Cmd {
             }
             if now >= deadline {
                 outcome = Outcome::TimedOut;
+                break guard.kill_and_reap();
+            }
+            if self.quiet_limit.is_some_and(|limit| silent_for() >= limit) {
+                outcome = Outcome::Stalled;
                 break guard.kill_and_reap();
             }
             match guard.child().wait_timeout(CANCEL_POLL.min(deadline - now)) {
@@ -243,6 +265,7 @@ impl Cmd {
             stderr: take(&stderr),
             timed_out: outcome == Outcome::TimedOut,
             cancelled: outcome == Outcome::Cancelled,
+            stalled: outcome == Outcome::Stalled,
             elapsed,
         })
     }
@@ -253,6 +276,7 @@ enum Outcome {
     Exited,
     TimedOut,
     Cancelled,
+    Stalled,
 }
 
 /// Kills the child's process group and reaps the child on every exit path, panics included.
@@ -293,6 +317,7 @@ fn drain<R: Read + Send + 'static>(
     pipe: Option<R>,
     capture: Captured,
     mut observer: Option<LineObserver>,
+    heard: Option<Arc<Mutex<Instant>>>,
     done: mpsc::Sender<()>,
 ) -> Arc<Mutex<Captured>> {
     let buffer = Arc::new(Mutex::new(capture));
@@ -303,6 +328,9 @@ fn drain<R: Read + Send + 'static>(
             let mut lines = LineSplitter::default();
             while let Ok(n @ 1..) = pipe.read(&mut chunk) {
                 shared.lock().unwrap_or_else(|e| e.into_inner()).push(&chunk[..n]);
+                if let Some(heard) = &heard {
+                    *heard.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+                }
                 if let Some(observe) = observer.as_mut() {
                     lines.feed(&chunk[..n], observe);
                 }
@@ -358,12 +386,14 @@ pub struct Output {
     pub stderr: Captured,
     pub timed_out: bool,
     pub cancelled: bool,
+    /// Stopped because its stdout was silent past the `quiet_limit`.
+    pub stalled: bool,
     pub elapsed: Duration,
 }
 
 impl Output {
     pub fn success(&self) -> bool {
-        self.exit_code == Some(0) && !self.timed_out && !self.cancelled
+        self.exit_code == Some(0) && !self.timed_out && !self.cancelled && !self.stalled
     }
 }
 
@@ -528,6 +558,20 @@ mod tests {
         assert!(out.timed_out);
         assert_eq!(out.stdout.text(), "started\n");
         assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    }
+
+    #[test]
+    fn a_silent_child_is_stopped_as_stalled_and_a_talking_one_is_not() {
+        let silent =
+            sh("echo started; sleep 30").quiet_limit(Duration::from_millis(300)).timeout(Duration::from_secs(20));
+        let out = silent.run().unwrap();
+        assert!(out.stalled && !out.timed_out && !out.success(), "{out:?}");
+        assert!(out.elapsed < Duration::from_secs(5));
+        let talking = sh("for i in 1 2 3 4 5 6 7 8; do echo $i; sleep 0.1; done")
+            .quiet_limit(Duration::from_millis(600))
+            .run()
+            .unwrap();
+        assert!(!talking.stalled && talking.success(), "{talking:?}");
     }
 
     #[test]

@@ -30,15 +30,40 @@ pub fn write_bytes(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Reads and parses a JSON state file; `None` when it is missing, too large or not valid.
-pub fn read_json<T: DeserializeOwned>(path: &Path) -> Option<T> {
-    let file = File::open(path).ok()?;
-    let mut bytes = Vec::new();
-    file.take(MAX_STATE_FILE_BYTES + 1).read_to_end(&mut bytes).ok()?;
-    if bytes.len() as u64 > MAX_STATE_FILE_BYTES {
-        return None;
+/// Why a state file could not be read. A missing file is an answer ("not written yet", "gone");
+/// the other two are problems, and a caller must not mistake them for a missing file: a file
+/// that cannot be read now may be readable after its cause is fixed.
+#[derive(Debug)]
+pub enum ReadError {
+    Missing,
+    /// It exists but reading it failed (permissions, I/O).
+    Unreadable(std::io::Error),
+    /// It was read but is too large, or not the JSON we wrote (truncated, corrupt).
+    Invalid(String),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::Missing => f.write_str("it is missing"),
+            ReadError::Unreadable(err) => write!(f, "it cannot be read: {err}"),
+            ReadError::Invalid(why) => write!(f, "it is not valid: {why}"),
+        }
     }
-    serde_json::from_slice(&bytes).ok()
+}
+
+/// Reads and parses a JSON state file.
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, ReadError> {
+    let file = File::open(path).map_err(|err| match err.kind() {
+        std::io::ErrorKind::NotFound => ReadError::Missing,
+        _ => ReadError::Unreadable(err),
+    })?;
+    let mut bytes = Vec::new();
+    file.take(MAX_STATE_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(ReadError::Unreadable)?;
+    if bytes.len() as u64 > MAX_STATE_FILE_BYTES {
+        return Err(ReadError::Invalid(format!("larger than {MAX_STATE_FILE_BYTES} bytes")));
+    }
+    serde_json::from_slice(&bytes).map_err(|err| ReadError::Invalid(err.to_string()))
 }
 
 /// Creates `dir` (and parents) readable by the owner only; tightens an existing one.
@@ -57,18 +82,22 @@ mod tests {
         let path = dir.path().join("state.json");
         write_json(&path, &serde_json::json!({"a": 1})).unwrap();
         write_json(&path, &serde_json::json!({"a": 2})).unwrap();
-        assert_eq!(read_json::<serde_json::Value>(&path), Some(serde_json::json!({"a": 2})));
+        assert_eq!(read_json::<serde_json::Value>(&path).unwrap(), serde_json::json!({"a": 2}));
         let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("state.json")]);
     }
 
     #[test]
-    fn corrupt_or_missing_files_read_as_none() {
+    fn missing_corrupt_and_unreadable_files_are_told_apart() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.json");
-        assert_eq!(read_json::<serde_json::Value>(&path), None);
+        assert!(matches!(read_json::<serde_json::Value>(&path), Err(ReadError::Missing)));
         fs::write(&path, b"{\"half\":").unwrap();
-        assert_eq!(read_json::<serde_json::Value>(&path), None);
+        assert!(matches!(read_json::<serde_json::Value>(&path), Err(ReadError::Invalid(_))));
+        // A directory where a file should be: it exists, but reading it fails.
+        let not_a_file = dir.path().join("d.json");
+        fs::create_dir(&not_a_file).unwrap();
+        assert!(matches!(read_json::<serde_json::Value>(&not_a_file), Err(ReadError::Unreadable(_))));
     }
 
     #[test]

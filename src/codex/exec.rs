@@ -82,8 +82,18 @@ pub struct Run {
 /// Called with (events seen, what codex is doing) after every event.
 pub type OnEvent<'a> = &'a (dyn Fn(u64, &str) + Sync);
 
+/// Who hears about a run as it goes, and how long codex may stay silent: after `stall_warn`
+/// without an event the run is reported stalled (`on_stall`, once per silent spell), after
+/// `stall_kill` it is stopped and fails as `codex_stalled`.
+pub struct Watch<'a> {
+    pub on_event: OnEvent<'a>,
+    pub on_stall: OnEvent<'a>,
+    pub stall_warn: Duration,
+    pub stall_kill: Duration,
+}
+
 /// Runs codex once. `Err` only when it could not start (then nothing was spent).
-pub fn run(invocation: &Invocation, cancel: &CancelToken, on_event: OnEvent) -> Result<Run, ToolError> {
+pub fn run(invocation: &Invocation, cancel: &CancelToken, watch: &Watch) -> Result<Run, ToolError> {
     let scratch = tempfile::Builder::new().prefix("codex-in-claude-").tempdir().map_err(|err| {
         ToolError::new(ErrorCode::InternalError, format!("cannot create a temporary directory: {err}"))
     })?;
@@ -104,17 +114,36 @@ pub fn run(invocation: &Invocation, cancel: &CancelToken, on_event: OnEvent) -> 
     let run = std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::channel::<(u64, String)>();
         // Reports are throttled downstream; re-offering the latest one every second makes sure
-        // the last activity before a quiet spell (a long test run) is not the one dropped.
+        // the last activity before a quiet spell (a long test run) is not the one dropped. A
+        // spell past `stall_warn` is reported once as a stall, and nothing is re-offered over
+        // that report until codex speaks again.
         let forwarder = scope.spawn(move || {
             let mut latest: Option<(u64, String)> = None;
+            let mut last_heard = std::time::Instant::now();
+            let mut stall_reported = false;
             loop {
                 match rx.recv_timeout(Duration::from_secs(1)) {
-                    Ok(report) => latest = Some(report),
+                    Ok(report) => {
+                        latest = Some(report);
+                        last_heard = std::time::Instant::now();
+                        stall_reported = false;
+                    }
                     Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
                     Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
                 }
-                if let Some((seen, activity)) = &latest {
-                    on_event(*seen, activity);
+                let silent = last_heard.elapsed();
+                if silent >= watch.stall_warn {
+                    if !stall_reported {
+                        let message = format!(
+                            "stalled: no event from codex for {} s; it is stopped after {} s without one",
+                            silent.as_secs(),
+                            watch.stall_kill.as_secs()
+                        );
+                        (watch.on_stall)(latest.as_ref().map_or(0, |(seen, _)| *seen), &message);
+                        stall_reported = true;
+                    }
+                } else if let Some((seen, activity)) = &latest {
+                    (watch.on_event)(*seen, activity);
                 }
             }
         });
@@ -128,6 +157,7 @@ pub fn run(invocation: &Invocation, cancel: &CancelToken, on_event: OnEvent) -> 
             .cwd(&invocation.dir)
             .stdin(invocation.prompt.clone().into_bytes())
             .timeout(invocation.timeout)
+            .quiet_limit(watch.stall_kill)
             .cancel(cancel)
             .capture_caps(invocation.max_output_bytes, STDERR_CAP)
             .on_stdout_line(Box::new(move |line| {
@@ -152,14 +182,25 @@ pub fn run(invocation: &Invocation, cancel: &CancelToken, on_event: OnEvent) -> 
     let stream = std::mem::take(&mut *stream.lock().unwrap_or_else(|e| e.into_inner()));
     let (last_message, last_message_truncated) =
         if output.success() { read_bounded(&last_message_path, invocation.max_output_bytes) } else { (None, false) };
-    let failure = failure::classify(&failure::Evidence {
-        exit_code: output.exit_code,
-        timed_out: output.timed_out,
-        cancelled: output.cancelled,
-        timeout: invocation.timeout,
-        stderr: &output.stderr.text(),
-        stream: &stream,
-    });
+    let failure = if output.stalled {
+        Some(ToolError::new(
+            ErrorCode::CodexStalled,
+            format!(
+                "codex sent no event for {} s and was stopped; its last activity was: {}",
+                watch.stall_kill.as_secs(),
+                stream.activity.as_deref().unwrap_or("(none)")
+            ),
+        ))
+    } else {
+        failure::classify(&failure::Evidence {
+            exit_code: output.exit_code,
+            timed_out: output.timed_out,
+            cancelled: output.cancelled,
+            timeout: invocation.timeout,
+            stderr: &output.stderr.text(),
+            stream: &stream,
+        })
+    };
     Ok(Run {
         exit_code: output.exit_code,
         timed_out: output.timed_out,

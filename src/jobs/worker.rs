@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{Activity, Spec, Status, StoredResult, Terminal};
+use super::{Activity, Spec, StartError, Status, StoredResult, Terminal};
 use crate::cancel::CancelToken;
 use crate::process::Cmd;
 use crate::statefile;
@@ -34,22 +34,30 @@ const PID_FILE: &str = "worker.pid";
 const ACTIVITY_INTERVAL: Duration = Duration::from_secs(1);
 /// After a SIGKILL, how long to wait for the kernel to release the lock.
 const KILL_WAIT: Duration = Duration::from_secs(2);
+/// The exit code of the intermediate and the worker when a state write failed (a full or
+/// read-only state directory), so the launch can say so instead of reporting a bug.
+const STATE_WRITE_FAILED: u8 = 3;
+/// How long a worker keeps trying to store a finished result the disk refuses (it is paid for);
+/// it holds its lock meanwhile, so the job reads as running, not failed.
+const RESULT_WRITE_PATIENCE: Duration = Duration::from_secs(60);
 
 /// Server side: starts the intermediate (`__job-spawn <dir>`) and waits for it to report the
 /// worker running.
-pub fn launch(dir: &Path) -> Result<(), String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find our own binary to start a worker: {e}"))?;
+pub fn launch(dir: &Path) -> Result<(), StartError> {
+    let exe = std::env::current_exe()
+        .map_err(|e| StartError::Launch(format!("cannot find our own binary to start a worker: {e}")))?;
     let output = Cmd::new(&exe.to_string_lossy())
         .arg("__job-spawn")
         .arg(dir)
         .cwd(dir)
         .timeout(Duration::from_millis(LAUNCH_TIMEOUT_MS))
         .run()
-        .map_err(|e| format!("cannot start the background worker: {e}"))?;
-    if output.success() {
-        Ok(())
-    } else {
-        Err(format!("the background worker did not start: {}", crate::text::one_line(&output.stderr.text(), 300)))
+        .map_err(|e| StartError::Launch(format!("cannot start the background worker: {e}")))?;
+    let why = || format!("the background worker did not start: {}", crate::text::one_line(&output.stderr.text(), 300));
+    match output.exit_code {
+        _ if output.success() => Ok(()),
+        Some(code) if code == i32::from(STATE_WRITE_FAILED) => Err(StartError::StateWrite(why())),
+        _ => Err(StartError::Launch(why())),
     }
 }
 
@@ -60,7 +68,7 @@ pub fn spawn_main(dir: &Path) -> ExitCode {
         Ok(log) => log,
         Err(err) => {
             eprintln!("cannot open the worker log: {err}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(STATE_WRITE_FAILED);
         }
     };
     let spawned = std::env::current_exe().map_err(|e| e.to_string()).and_then(|exe| {
@@ -78,15 +86,20 @@ pub fn spawn_main(dir: &Path) -> ExitCode {
         eprintln!("cannot record the worker's pid: {err}");
         let _ = child.kill();
         let _ = child.wait();
-        return ExitCode::FAILURE;
+        return ExitCode::from(STATE_WRITE_FAILED);
     }
+    let mut exited = None;
     let started = super::wait_until(Duration::from_millis(LAUNCH_TIMEOUT_MS), || {
-        dir.join(STARTED_MARKER).exists() || child.try_wait().ok().flatten().is_some()
+        exited = exited.or(child.try_wait().ok().flatten());
+        dir.join(STARTED_MARKER).exists() || exited.is_some()
     });
     if started && dir.join(STARTED_MARKER).exists() {
-        ExitCode::SUCCESS
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("the worker exited or stalled before taking its lock; see {}", dir.join("worker.log").display());
+    if exited.and_then(|status| status.code()) == Some(i32::from(STATE_WRITE_FAILED)) {
+        ExitCode::from(STATE_WRITE_FAILED)
     } else {
-        eprintln!("the worker exited or stalled before taking its lock; see {}", dir.join("worker.log").display());
         ExitCode::FAILURE
     }
 }
@@ -96,25 +109,25 @@ pub fn worker_main(dir: &Path, mut config: crate::config::Config) -> ExitCode {
     let lock = match OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(dir.join(LOCK_FILE)) {
         Ok(lock) => lock,
         Err(err) => {
-            eprintln!("cannot open the job lock: {err}");
+            say(format_args!("cannot open the job lock: {err}"));
             return ExitCode::FAILURE;
         }
     };
     if lock.try_lock().is_err() {
-        eprintln!("another worker holds this job's lock");
+        say(format_args!("another worker holds this job's lock"));
         return ExitCode::FAILURE;
     }
     let terminate = crate::sys::catch_terminate();
     if let Err(err) = statefile::write_bytes(&dir.join(STARTED_MARKER), std::process::id().to_string().as_bytes()) {
-        eprintln!("cannot mark the worker started: {err}");
-        return ExitCode::FAILURE;
+        say(format_args!("cannot mark the worker started: {err}"));
+        return ExitCode::from(STATE_WRITE_FAILED);
     }
-    let Some(spec) = statefile::read_json::<Spec>(&dir.join("spec.json")) else {
-        eprintln!("the job spec is missing or corrupt");
+    let Ok(spec) = statefile::read_json::<Spec>(&dir.join("spec.json")) else {
+        say(format_args!("the job spec is missing or corrupt"));
         return ExitCode::FAILURE;
     };
     let Some(tool) = crate::tools::find(&spec.tool) else {
-        eprintln!("the job names an unknown tool");
+        say(format_args!("the job names an unknown tool"));
         return ExitCode::FAILURE;
     };
     // The job's deadline is codex's timeout, so an unwatched job still ends on time.
@@ -148,21 +161,46 @@ pub fn worker_main(dir: &Path, mut config: crate::config::Config) -> ExitCode {
     }
     let now = crate::clock::now_ms();
     let hit_deadline = envelope["error"]["code"] == json!("timeout") && now + 2_000 >= spec.deadline_epoch_ms();
-    let written = if hit_deadline {
-        let detail = format!("exceeded its deadline of {} s and was stopped", spec.deadline_seconds);
-        let terminal =
-            Terminal { status: Status::Timeout, completed_epoch_ms: now, detail, cleanup_warnings: Vec::new() };
-        statefile::write_json(&dir.join("terminal.json"), &terminal)
-    } else {
-        statefile::write_json(&dir.join("result.json"), &StoredResult { completed_epoch_ms: now, envelope })
+    let write = || {
+        if hit_deadline {
+            let detail = format!("the job exceeded its deadline of {} s and was stopped", spec.deadline_seconds);
+            let terminal =
+                Terminal { status: Status::Timeout, completed_epoch_ms: now, detail, cleanup_warnings: Vec::new() };
+            statefile::write_json(&dir.join("terminal.json"), &terminal)
+        } else {
+            statefile::write_json(
+                &dir.join("result.json"),
+                &StoredResult { completed_epoch_ms: now, envelope: envelope.clone() },
+            )
+        }
     };
-    match written {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("cannot store the job's result: {err}");
-            ExitCode::FAILURE
+    let patience = Instant::now() + RESULT_WRITE_PATIENCE;
+    for attempt in 0.. {
+        match write() {
+            Ok(()) => break,
+            Err(err) if Instant::now() >= patience || terminate.load(Ordering::SeqCst) => {
+                say(format_args!("cannot store the job's result, gave up: {err}"));
+                return ExitCode::FAILURE;
+            }
+            Err(err) => {
+                if attempt == 0 {
+                    say(format_args!(
+                        "cannot store the job's result yet ({err}); retrying for up to {RESULT_WRITE_PATIENCE:?}"
+                    ));
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
         }
     }
+    ExitCode::SUCCESS
+}
+
+/// A line in the worker's log (its stderr), whatever the log level: a failed job's reason is read
+/// from there. A disk that refuses the line is ignored (`eprintln!` would panic and kill the
+/// worker, losing the result it is about to store).
+fn say(line: std::fmt::Arguments) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// Whether a live worker holds the job's lock.
@@ -180,6 +218,7 @@ pub fn holds_lock(dir: &Path) -> bool {
 /// the worker exited is never hit.
 pub fn stop(dir: &Path, grace: Duration) {
     let Some(pid) = statefile::read_json::<Value>(&dir.join(PID_FILE))
+        .ok()
         .and_then(|v| v["pid"].as_i64())
         .and_then(|pid| i32::try_from(pid).ok())
     else {
@@ -215,8 +254,24 @@ impl crate::tools::Progress for ActivityFile<'_> {
             events_seen,
             last_event_at_ms: Some(crate::clock::now_ms()),
             last_event: Some(activity.to_string()),
+            stalled_since_ms: None,
+            stalled: None,
         };
-        if let Err(err) = statefile::write_json(&self.dir.join("activity.json"), &record) {
+        self.write(&record);
+    }
+
+    /// Kept beside the last event (not over it), and written at once: a stall is news.
+    fn stalled(&self, _events_seen: u64, message: &str) {
+        let mut record: Activity = statefile::read_json(&self.dir.join("activity.json")).unwrap_or_default();
+        record.stalled_since_ms = Some(crate::clock::now_ms());
+        record.stalled = Some(message.to_string());
+        self.write(&record);
+    }
+}
+
+impl ActivityFile<'_> {
+    fn write(&self, record: &Activity) {
+        if let Err(err) = statefile::write_json(&self.dir.join("activity.json"), record) {
             crate::log_warn!("cannot write job activity: {err}");
         }
     }

@@ -266,6 +266,18 @@ impl tools::Progress for ProgressNotifier {
         let params = json!({"progressToken": token, "progress": events_seen, "message": activity});
         self.outbox.send(rpc::notification("notifications/progress", params));
     }
+
+    /// Sent even though no event arrived: progress must still increase, so a stall sits half
+    /// way between this event count and the next.
+    fn stalled(&self, events_seen: u64, message: &str) {
+        let Some(token) = &self.token else { return };
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        *last = (Some(Instant::now()), last.1.max(events_seen));
+        #[allow(clippy::cast_precision_loss)] // event counts stay far below 2^52
+        let progress = last.1 as f64 + 0.5;
+        let params = json!({"progressToken": token, "progress": progress, "message": message});
+        self.outbox.send(rpc::notification("notifications/progress", params));
+    }
 }
 
 /// Decides the era of a request, or answers it with the error a 2026 client expects.

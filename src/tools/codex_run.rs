@@ -96,8 +96,13 @@ pub fn redact_input(text: Option<&str>, param: &str, meta: &mut Meta) -> Option<
 /// with the run's time, exit code, session and usage already in `meta` (and a final message
 /// cut at the output cap noted there).
 pub fn run_codex(call: &Call, invocation: &Invocation, meta: &mut Meta) -> Result<Run, Value> {
-    let progress = |events_seen: u64, activity: &str| call.progress.report(events_seen, activity);
-    let run = exec::run(invocation, &call.cancel, &progress).map_err(|error| error_envelope(error, meta))?;
+    let watch = exec::Watch {
+        on_event: &|events_seen, activity| call.progress.report(events_seen, activity),
+        on_stall: &|events_seen, message| call.progress.stalled(events_seen, message),
+        stall_warn: Duration::from_secs(call.config.stall_warn_seconds),
+        stall_kill: Duration::from_secs(call.config.stall_kill_seconds),
+    };
+    let run = exec::run(invocation, &call.cancel, &watch).map_err(|error| error_envelope(error, meta))?;
     meta.record_run(&run);
     if run.last_message_truncated {
         meta.note_truncation(&format!(

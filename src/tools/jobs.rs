@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::Call;
 use super::codex_run::{self, Settings};
 use crate::envelope::{ErrorCode, Meta, ToolError, error_envelope};
-use crate::jobs::{Jobs, Spec, Status, Unavailable, View, WorkspaceInfo};
+use crate::jobs::{Jobs, Spec, StartError, Status, Unavailable, View, WorkspaceInfo};
 use crate::workspace::Workspace;
 
 pub fn run_consult_async(call: &Call) -> Value {
@@ -76,10 +76,16 @@ fn start(call: &Call, tool: &str, check: Check) -> Value {
         deadline_seconds: call.config.job_max_seconds,
     };
     let jobs = Jobs::for_workspace(call.config, &workspace.path);
-    if let Err(message) = jobs.start(&spec) {
-        let error = ToolError::new(ErrorCode::InternalError, message).repair(
-            "Check that CODEX_IN_CLAUDE_STATE_DIR is writable (codex_status shows it), then retry; nothing was spent",
-        );
+    if let Err(error) = jobs.start(&spec) {
+        let error = match error {
+            StartError::StateWrite(message) => ToolError::new(
+                ErrorCode::StateWriteFailed,
+                format!("the job was not started, nothing was spent and nothing was left: {message}"),
+            ),
+            StartError::Launch(message) => ToolError::new(ErrorCode::InternalError, message).repair(
+                "Check that CODEX_IN_CLAUDE_STATE_DIR is writable (codex_status shows it), then retry; nothing was spent",
+            ),
+        };
         return error_envelope(error, &meta);
     }
     meta.job_id = Some(spec.job_id.clone());
@@ -117,16 +123,34 @@ pub fn run_cancel(call: &Call) -> Value {
     report(call, Jobs::cancel)
 }
 
-/// A job's status after `look` (a read, or a cancel), or `job_not_found`.
-fn report(call: &Call, look: fn(&Jobs, &str) -> Option<View>) -> Value {
+/// A job's status after `look` (a read, or a cancel), or why there is none to show.
+fn report(call: &Call, look: fn(&Jobs, &str) -> Result<View, Unavailable>) -> Value {
     let (jobs, workspace) = match jobs_of(call) {
         Ok(found) => found,
         Err(envelope) => return envelope,
     };
-    match look(&jobs, job_id(call)) {
-        Some(view) => status_envelope(call, &jobs, &view, &workspace),
-        None => call.fail(not_found(call), Some(&workspace)),
-    }
+    let error = match look(&jobs, job_id(call)) {
+        Ok(view) => match unrecorded_error(&view) {
+            Some(error) => error,
+            None => return status_envelope(call, &jobs, &view, &workspace),
+        },
+        Err(unavailable) => unavailable_error(call, unavailable),
+    };
+    call.fail(error, Some(&workspace))
+}
+
+/// A read judged how the job ended but could not write it down: the caller is told both.
+fn unrecorded_error(view: &View) -> Option<ToolError> {
+    let cause = view.unrecorded.as_ref()?;
+    let ended = view.detail.as_deref().unwrap_or(view.status.as_str());
+    Some(ToolError::new(
+        ErrorCode::StateWriteFailed,
+        format!(
+            "how job {} ended could not be recorded in the job state ({cause}); it ended as {}: {ended}",
+            view.spec.job_id,
+            view.status.as_str()
+        ),
+    ))
 }
 
 pub fn run_result(call: &Call) -> Value {
@@ -153,13 +177,25 @@ fn deliver(call: &Call, take: fn(&Jobs, &str) -> Result<Value, Unavailable>) -> 
             }
             return envelope;
         }
-        Err(Unavailable::NotFound) => not_found(call),
-        Err(Unavailable::Corrupt) => {
-            ToolError::new(ErrorCode::InternalError, "the job's stored result could not be read back; it was kept")
-        }
-        Err(Unavailable::NotDone(view)) => lifecycle_error(call, &view),
+        Err(unavailable) => unavailable_error(call, unavailable),
     };
     call.fail(error, Some(&workspace))
+}
+
+fn unavailable_error(call: &Call, unavailable: Unavailable) -> ToolError {
+    match unavailable {
+        Unavailable::NotFound => not_found(call),
+        Unavailable::Damaged(problem) => ToolError::new(
+            ErrorCode::JobUnreadable,
+            format!("the job's record cannot be read ({problem}); it is kept until it expires"),
+        ),
+        Unavailable::ResultUnreadable(detail) => ToolError::new(ErrorCode::JobUnreadable, detail),
+        Unavailable::Unclaimable(cause) => ToolError::new(
+            ErrorCode::StateWriteFailed,
+            format!("the result was not handed out: the job could not be claimed for deletion ({cause}); it is kept"),
+        ),
+        Unavailable::NotDone(view) => unrecorded_error(&view).unwrap_or_else(|| lifecycle_error(call, &view)),
+    }
 }
 
 fn lifecycle_error(call: &Call, view: &View) -> ToolError {
@@ -174,8 +210,8 @@ fn lifecycle_error(call: &Call, view: &View) -> ToolError {
                 .retry_after_ms(view.poll_after_ms())
                 .repair_tool("codex_job_status", params)
         }
-        Status::Cancelled => ToolError::new(ErrorCode::JobCancelled, format!("the job {detail}")),
-        Status::Timeout => ToolError::new(ErrorCode::JobTimeout, format!("the job {detail}")),
+        Status::Cancelled => ToolError::new(ErrorCode::JobCancelled, detail),
+        Status::Timeout => ToolError::new(ErrorCode::JobTimeout, detail),
         Status::Failed | Status::Done => ToolError::new(ErrorCode::JobFailed, detail),
     }
 }
@@ -195,8 +231,9 @@ pub fn run_list(call: &Call) -> Value {
         Ok(found) => found,
         Err(envelope) => return envelope,
     };
-    let listed: Vec<Value> = jobs
-        .list()
+    let listing = jobs.list();
+    let listed: Vec<Value> = listing
+        .jobs
         .iter()
         .map(|view| {
             json!({
@@ -205,12 +242,31 @@ pub fn run_list(call: &Call) -> Value {
                 "status": view.status.as_str(),
                 "started_at": crate::clock::rfc3339(view.spec.started_epoch_ms),
                 "elapsed_ms": view.elapsed_ms(),
-                "result_available": view.status == Status::Done,
+                "result_available": view.result_available(),
                 "expires_at": view.expires_epoch_ms(jobs.ttl_seconds()).map(crate::clock::rfc3339),
+                "detail": view.detail,
+                "state_write_error": view.unrecorded,
             })
         })
         .collect();
-    json!({"ok": true, "tool": call.tool.name, "jobs": listed, "meta": Meta::new(call.tool.tier, Some(&workspace))})
+    let unreadable: Vec<Value> = listing
+        .damaged
+        .iter()
+        .map(|damaged| {
+            json!({
+                "job_id": damaged.job_id,
+                "problem": damaged.problem,
+                "expires_at": crate::clock::rfc3339(damaged.expires_epoch_ms(jobs.ttl_seconds())),
+            })
+        })
+        .collect();
+    json!({
+        "ok": true,
+        "tool": call.tool.name,
+        "jobs": listed,
+        "unreadable": unreadable,
+        "meta": Meta::new(call.tool.tier, Some(&workspace)),
+    })
 }
 
 fn status_envelope(call: &Call, jobs: &Jobs, view: &View, workspace: &Workspace) -> Value {
@@ -227,7 +283,7 @@ fn status_envelope(call: &Call, jobs: &Jobs, view: &View, workspace: &Workspace)
         "poll_after_ms": view.poll_after_ms(),
         "ttl_seconds": jobs.ttl_seconds(),
         "expires_at": view.expires_epoch_ms(jobs.ttl_seconds()).map(crate::clock::rfc3339),
-        "result_available": view.status == Status::Done,
+        "result_available": view.result_available(),
         "result_ok": view.result.as_ref().map(|r| r["ok"] == json!(true)),
         "detail": view.detail,
         "cleanup_warnings": view.cleanup_warnings,
@@ -235,6 +291,8 @@ fn status_envelope(call: &Call, jobs: &Jobs, view: &View, workspace: &Workspace)
             "events_seen": activity.events_seen,
             "last_event_at": activity.last_event_at_ms.map(crate::clock::rfc3339),
             "last_event": activity.last_event,
+            "stalled": activity.stalled,
+            "stalled_since": activity.stalled_since_ms.map(crate::clock::rfc3339),
         },
         "workspace": view.spec.workspace,
         "meta": Meta::new(call.tool.tier, Some(workspace)),
@@ -269,7 +327,11 @@ pub fn result_schema() -> Value {
 pub fn list_schema() -> Value {
     json!({
         "type": "object",
-        "required": ["ok", "jobs"],
-        "properties": {"ok": {"const": true}, "jobs": {"type": "array", "items": {"type": "object"}}}
+        "required": ["ok", "jobs", "unreadable"],
+        "properties": {
+            "ok": {"const": true},
+            "jobs": {"type": "array", "items": {"type": "object"}},
+            "unreadable": {"type": "array", "items": {"type": "object"}}
+        }
     })
 }

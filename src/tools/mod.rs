@@ -113,6 +113,12 @@ pub struct Call<'a> {
 /// decide how often to pass reports on.
 pub trait Progress: Sync {
     fn report(&self, events_seen: u64, activity: &str);
+
+    /// codex has been silent past `CODEX_IN_CLAUDE_STALL_WARN_SECONDS`: `message` says so. Sent
+    /// once per silent spell; the next `report` means codex spoke again.
+    fn stalled(&self, events_seen: u64, message: &str) {
+        self.report(events_seen, message);
+    }
 }
 
 /// Nobody is listening (no `progressToken`).
@@ -301,6 +307,7 @@ const CODEX_RUN_CODES: &[ErrorCode] = &[
     E::CliContractChanged,
     E::CodexRateLimited,
     E::Timeout,
+    E::CodexStalled,
     E::NonzeroExit,
 ];
 /// A run whose turn completed with no answer.
@@ -328,8 +335,8 @@ const fn codes<const N: usize>(parts: &[&[ErrorCode]]) -> [ErrorCode; N] {
 
 const LOCAL_ONLY_CODES: &[ErrorCode] = &[E::InvalidArguments, E::InternalError];
 const CONSULT_CODES: &[ErrorCode] =
-    &codes::<14>(&[WORKSPACE_CODES, PREFLIGHT_CODES, CODEX_RUN_CODES, NO_ANSWER_CODES, BUG_CODES]);
-const REVIEW_CODES: &[ErrorCode] = &codes::<24>(&[
+    &codes::<15>(&[WORKSPACE_CODES, PREFLIGHT_CODES, CODEX_RUN_CODES, NO_ANSWER_CODES, BUG_CODES]);
+const REVIEW_CODES: &[ErrorCode] = &codes::<25>(&[
     WORKSPACE_CODES,
     PREFLIGHT_CODES,
     GIT_CODES,
@@ -341,7 +348,7 @@ const REVIEW_CODES: &[ErrorCode] = &codes::<24>(&[
 const DRY_RUN_CODES: &[ErrorCode] = &codes::<14>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, BUG_CODES]);
 /// Making, reading and removing the delegate worktree.
 const WORKTREE_CODES: &[ErrorCode] = &[E::NotAGitRepo, E::UnsafeRepository, E::GitUnavailable, E::WorktreeError];
-const DELEGATE_CODES: &[ErrorCode] = &codes::<19>(&[
+const DELEGATE_CODES: &[ErrorCode] = &codes::<20>(&[
     WORKSPACE_CODES,
     PREFLIGHT_CODES,
     WORKTREE_CODES,
@@ -353,21 +360,25 @@ const DELEGATE_CODES: &[ErrorCode] = &codes::<19>(&[
 const DELEGATE_DRY_RUN_CODES: &[ErrorCode] =
     &codes::<10>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, BUG_CODES]);
 
-const CONSULT_ASYNC_CODES: &[ErrorCode] =
-    &codes::<7>(&[WORKSPACE_CODES, PREFLIGHT_CODES, &[E::CodexNotFound], BUG_CODES]);
+/// Starting a job: codex must exist, and the job state must take the record.
+const JOB_START_CODES: &[ErrorCode] = &[E::CodexNotFound, E::StateWriteFailed];
+const CONSULT_ASYNC_CODES: &[ErrorCode] = &codes::<8>(&[WORKSPACE_CODES, PREFLIGHT_CODES, JOB_START_CODES, BUG_CODES]);
 const REVIEW_ASYNC_CODES: &[ErrorCode] =
-    &codes::<15>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, &[E::CodexNotFound], BUG_CODES]);
+    &codes::<16>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, JOB_START_CODES, BUG_CODES]);
 const DELEGATE_ASYNC_CODES: &[ErrorCode] =
-    &codes::<11>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, &[E::CodexNotFound], BUG_CODES]);
+    &codes::<12>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, JOB_START_CODES, BUG_CODES]);
+/// A job record that cannot be read now, or an end that could not be recorded.
+const JOB_STORE_CODES: &[ErrorCode] = &[E::JobUnreadable, E::StateWriteFailed];
 /// A background job's life: unknown, not finished yet, or ended without a result.
 const JOB_LIFECYCLE_CODES: &[ErrorCode] = &[E::JobRunning, E::JobCancelled, E::JobTimeout, E::JobFailed];
-const JOB_CODES: &[ErrorCode] = &codes::<5>(&[WORKSPACE_CODES, &[E::JobNotFound], BUG_CODES]);
+const JOB_CODES: &[ErrorCode] = &codes::<7>(&[WORKSPACE_CODES, &[E::JobNotFound], JOB_STORE_CODES, BUG_CODES]);
 const JOB_LIST_CODES: &[ErrorCode] = &codes::<4>(&[WORKSPACE_CODES, BUG_CODES]);
 /// A stored result may be any envelope the job's tool could return.
-const JOB_RESULT_CODES: &[ErrorCode] = &codes::<31>(&[
+const JOB_RESULT_CODES: &[ErrorCode] = &codes::<34>(&[
     WORKSPACE_CODES,
     &[E::JobNotFound],
     JOB_LIFECYCLE_CODES,
+    JOB_STORE_CODES,
     PREFLIGHT_CODES,
     GIT_CODES,
     &[E::WorktreeError, E::SandboxUnavailable],

@@ -75,6 +75,15 @@ fn every_advertised_error_code_is_reachable() {
         &json!({"question": "q", "workspace_root": ws, "timeout_seconds": 10}),
     );
     reach(vec![("FAKE_CODEX_MESSAGE", " ")], "codex_consult", &consult);
+    reach(
+        vec![
+            ("FAKE_CODEX_EXEC", "hang"),
+            ("CODEX_IN_CLAUDE_STALL_WARN_SECONDS", "1"),
+            ("CODEX_IN_CLAUDE_STALL_KILL_SECONDS", "2"),
+        ],
+        "codex_consult",
+        &consult,
+    );
     reach(vec![("FAKE_CODEX_MESSAGE", "prose")], "codex_review_changes", &review);
     reach(vec![("FAKE_CODEX_MESSAGE", "[1]")], "codex_review_changes", &review);
     let unborn = TestRepo::not_a_repo();
@@ -90,6 +99,9 @@ fn every_advertised_error_code_is_reachable() {
     reach(vec![], "codex_dry_run", &json!({"workspace_root": foreign.path()}));
     reach(vec![("FAKE_CODEX_SANDBOX", "nouserns")], "codex_delegate", &json!({"task": "t", "workspace_root": ws}));
     reach(vec![], "codex_job_status", &json!({"job_id": "0123456789abcdef0123456789abcdef", "workspace_root": ws}));
+    let not_a_dir = tempfile::NamedTempFile::new().unwrap();
+    let unwritable_state = not_a_dir.path().join("state").display().to_string();
+    reach(vec![("CODEX_IN_CLAUDE_STATE_DIR", &unwritable_state)], "codex_consult_async", &consult);
 
     seen.extend(job_lifecycle_codes(&ws));
 
@@ -101,7 +113,8 @@ fn every_advertised_error_code_is_reachable() {
     assert_eq!(seen, advertised);
 }
 
-/// `job_running`, `job_cancelled`, `job_failed` and `job_timeout`, from hanging fake-codex jobs.
+/// `job_running`, `job_cancelled`, `job_failed`, `job_timeout` and `job_unreadable`, from
+/// hanging fake-codex jobs.
 fn job_lifecycle_codes(ws: &str) -> Vec<String> {
     let state = tempfile::tempdir().unwrap();
     let state_dir = state.path().display().to_string();
@@ -130,6 +143,9 @@ fn job_lifecycle_codes(ws: &str) -> Vec<String> {
     let job_id = start(&mut server);
     codes.push(result_code(&mut server, &job_id));
     envelope(&server.call(3, "codex_job_cancel", json!({"job_id": job_id, "workspace_root": ws})));
+    codes.push(result_code(&mut server, &job_id));
+    let job_dir = std::fs::read_dir(state.path()).unwrap().next().unwrap().unwrap().path().join(&job_id);
+    std::fs::write(job_dir.join("spec.json"), b"{").unwrap();
     codes.push(result_code(&mut server, &job_id));
 
     let job_id = start(&mut server);

@@ -13,10 +13,10 @@ use crate::repo::TestRepo;
 use crate::support::{Server, binary, envelope, fake_codex_dir, live_pids_with_env, path_with, process_gone};
 
 /// Where a test's jobs and worktrees live, and the server environment that points there.
-struct Setup {
-    state: tempfile::TempDir,
+pub(crate) struct Setup {
+    pub state: tempfile::TempDir,
     worktrees: tempfile::TempDir,
-    env: Vec<(String, String)>,
+    pub env: Vec<(String, String)>,
 }
 
 impl Setup {
@@ -29,22 +29,22 @@ impl Setup {
         Setup { state, worktrees, env }
     }
 
-    fn real(home: &CodexHome, extra: &[(&str, &str)]) -> Setup {
+    pub fn real(home: &CodexHome, extra: &[(&str, &str)]) -> Setup {
         Setup::new(home.env(), extra)
     }
 
-    fn fake(extra: &[(&str, &str)]) -> Setup {
+    pub fn fake(extra: &[(&str, &str)]) -> Setup {
         Setup::new(vec![("PATH".into(), path_with(&fake_codex_dir()))], extra)
     }
 
-    fn server(&self) -> Server {
+    pub fn server(&self) -> Server {
         let mut server = Server::start(&self.env);
         server.initialize(json!({}));
         server
     }
 
     /// The one job directory in the state dir (tests that start one job).
-    fn job_dir(&self, job_id: &str) -> PathBuf {
+    pub fn job_dir(&self, job_id: &str) -> PathBuf {
         let workspace_dir = std::fs::read_dir(self.state.path()).unwrap().next().unwrap().unwrap().path();
         workspace_dir.join(job_id)
     }
@@ -55,11 +55,11 @@ impl Setup {
     }
 }
 
-fn call(server: &mut Server, tool: &str, arguments: Value) -> Value {
+pub(crate) fn call(server: &mut Server, tool: &str, arguments: Value) -> Value {
     envelope(&server.call(41, tool, arguments))
 }
 
-fn start(server: &mut Server, tool: &str, workspace: &Path, extra: Value) -> String {
+pub(crate) fn start(server: &mut Server, tool: &str, workspace: &Path, extra: Value) -> String {
     let mut arguments = json!({"workspace_root": workspace});
     arguments.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
     let started = call(server, tool, arguments);
@@ -70,7 +70,7 @@ fn start(server: &mut Server, tool: &str, workspace: &Path, extra: Value) -> Str
 }
 
 /// Polls `codex_job_status` until the job is no longer running.
-fn wait_finished(server: &mut Server, workspace: &Path, job_id: &str, limit: Duration) -> Value {
+pub(crate) fn wait_finished(server: &mut Server, workspace: &Path, job_id: &str, limit: Duration) -> Value {
     let deadline = Instant::now() + limit;
     loop {
         let status = call(server, "codex_job_status", json!({"job_id": job_id, "workspace_root": workspace}));
@@ -81,6 +81,16 @@ fn wait_finished(server: &mut Server, workspace: &Path, job_id: &str, limit: Dur
         assert!(Instant::now() < deadline, "job still running: {status}");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// A fake-codex setup, its workspace and server, and one consult job there, finished.
+fn finished_fake_job() -> (Setup, tempfile::TempDir, Server, String) {
+    let setup = Setup::fake(&[]);
+    let workspace = tempfile::tempdir().unwrap();
+    let mut server = setup.server();
+    let job_id = start(&mut server, "codex_consult_async", workspace.path(), json!({"question": "q"}));
+    wait_finished(&mut server, workspace.path(), &job_id, Duration::from_secs(20));
+    (setup, workspace, server, job_id)
 }
 
 const PATCH: &str = "*** Begin Patch\n*** Add File: added.txt\n+from a background job\n*** End Patch";
@@ -173,6 +183,7 @@ fn a_hung_job_is_cancelled_and_leaves_nothing_behind() {
     assert_eq!(repo.git(&["worktree", "list", "--porcelain"]), worktrees_before);
     let result = call(&mut server, "codex_job_result", json!({"job_id": job_id, "workspace_root": repo.path()}));
     assert_eq!(result["error"]["code"], json!("job_cancelled"), "{result}");
+    assert_eq!(result["error"]["message"], json!("the job was cancelled"));
     // Cancelling again returns the finished job unchanged.
     let again = call(&mut server, "codex_job_cancel", json!({"job_id": job_id, "workspace_root": repo.path()}));
     assert_eq!(again["status"], json!("cancelled"));
@@ -206,6 +217,13 @@ fn a_killed_worker_makes_a_failed_job_not_a_stuck_one() {
     let pid_file: Value =
         serde_json::from_slice(&std::fs::read(setup.job_dir(&job_id).join("worker.pid")).unwrap()).unwrap();
     let worker = pid_file["pid"].as_i64().unwrap() as i32;
+    // What the worker said last is the reason quoted: whole lines, the newest ones.
+    let said: String = (1..=300).map(|i| format!("worker said line {i}\n")).collect();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(setup.job_dir(&job_id).join("worker.log"))
+        .and_then(|mut log| std::io::Write::write_all(&mut log, said.as_bytes()))
+        .unwrap();
     std::process::Command::new("kill").args(["-KILL", &worker.to_string()]).status().unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     while !process_gone(worker) {
@@ -214,9 +232,12 @@ fn a_killed_worker_makes_a_failed_job_not_a_stuck_one() {
     }
     let status = wait_finished(&mut server, workspace.path(), &job_id, Duration::from_secs(10));
     assert_eq!(status["status"], json!("failed"), "{status}");
-    assert!(status["detail"].as_str().unwrap().contains("without a result"), "{status}");
+    let detail = status["detail"].as_str().unwrap();
+    assert!(detail.contains("without a result"), "{status}");
+    assert!(detail.ends_with("\nworker said line 299\nworker said line 300"), "{detail}");
     let result = call(&mut server, "codex_job_result", json!({"job_id": job_id, "workspace_root": workspace.path()}));
     assert_eq!(result["error"]["code"], json!("job_failed"));
+    assert_eq!(result["error"]["message"].as_str(), Some(detail));
     // Its codex died with it (parent-death signal).
     let deadline = Instant::now() + Duration::from_secs(5);
     while !live_pids_with_env("CODEX_HOME", home.path(), server.pid()).is_empty() {
@@ -321,11 +342,7 @@ fn async_tools_check_up_front_and_start_nothing_on_bad_input() {
 
 #[test]
 fn jobs_from_the_shell() {
-    let setup = Setup::fake(&[]);
-    let workspace = tempfile::tempdir().unwrap();
-    let mut server = setup.server();
-    let job_id = start(&mut server, "codex_consult_async", workspace.path(), json!({"question": "q"}));
-    wait_finished(&mut server, workspace.path(), &job_id, Duration::from_secs(20));
+    let (setup, workspace, _server, job_id) = finished_fake_job();
     let run = |args: &[&str]| {
         std::process::Command::new(binary())
             .args(args)
@@ -352,7 +369,7 @@ fn jobs_from_the_shell() {
 }
 
 /// Processes (zombies included) whose parent is `pid`.
-fn children_of(pid: i32) -> Vec<String> {
+pub(crate) fn children_of(pid: i32) -> Vec<String> {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
@@ -374,24 +391,89 @@ fn corrupt_or_unwritable_job_state_never_leaves_a_job_running() {
     let mut server = setup.server();
     let refused =
         call(&mut server, "codex_consult_async", json!({"question": "q", "workspace_root": workspace.path()}));
-    assert_eq!(refused["error"]["code"], json!("internal_error"), "{refused}");
+    assert_eq!(refused["error"]["code"], json!("state_write_failed"), "{refused}");
     assert!(refused["error"]["repair"].as_str().unwrap().contains("STATE_DIR"), "{refused}");
 
-    // Corrupt files written into a finished job: it reads as failed or gone, never running.
-    let setup = Setup::fake(&[]);
+    // A stored result that cannot be read (truncated): the job is done, the result is reported
+    // unreadable and kept byte for byte, and it is handed out once the file is whole again.
+    let setup = Setup::fake(&[("CODEX_IN_CLAUDE_JOB_TTL", "5")]);
     let mut server = setup.server();
     let finished = start(&mut server, "codex_consult_async", workspace.path(), json!({"question": "q"}));
     wait_finished(&mut server, workspace.path(), &finished, Duration::from_secs(20));
-    std::fs::write(setup.job_dir(&finished).join("result.json"), b"{\"completed_epoch_ms\": 1, \"envel").unwrap();
+    let result_file = setup.job_dir(&finished).join("result.json");
+    let whole = std::fs::read(&result_file).unwrap();
+    std::fs::write(&result_file, &whole[..whole.len() / 2]).unwrap();
     std::fs::write(setup.job_dir(&finished).join("activity.json"), b"\x00\xff garbage").unwrap();
-    let status = call(&mut server, "codex_job_status", json!({"job_id": finished, "workspace_root": workspace.path()}));
-    assert_eq!(status["status"], json!("failed"), "{status}");
+    let arguments = json!({"job_id": finished, "workspace_root": workspace.path()});
+    let status = call(&mut server, "codex_job_status", arguments.clone());
+    assert_eq!(status["status"], json!("done"), "{status}");
+    assert_eq!(status["result_available"], json!(false), "{status}");
+    assert!(status["detail"].as_str().unwrap().contains("cannot be read now"), "{status}");
+    for tool in ["codex_job_result", "codex_job_consume_result"] {
+        let unreadable = call(&mut server, tool, arguments.clone());
+        assert_eq!(unreadable["error"]["code"], json!("job_unreadable"), "{unreadable}");
+    }
+    assert_eq!(std::fs::read(&result_file).unwrap(), &whole[..whole.len() / 2], "the stored result was written over");
+    assert!(!setup.job_dir(&finished).join("terminal.json").exists());
+    std::fs::write(&result_file, &whole).unwrap();
+    let result = call(&mut server, "codex_job_result", arguments);
+    assert_eq!(result["summary"], json!("fake answer"), "{result}");
+
+    // A job whose spec cannot be read is reported as such (not as unknown), listed apart, and
+    // cleaned when it expires.
     let second = start(&mut server, "codex_consult_async", workspace.path(), json!({"question": "q"}));
     wait_finished(&mut server, workspace.path(), &second, Duration::from_secs(20));
     std::fs::write(setup.job_dir(&second).join("spec.json"), b"not json").unwrap();
-    let gone = call(&mut server, "codex_job_status", json!({"job_id": second, "workspace_root": workspace.path()}));
-    assert_eq!(gone["error"]["code"], json!("job_not_found"), "{gone}");
+    let damaged = call(&mut server, "codex_job_status", json!({"job_id": second, "workspace_root": workspace.path()}));
+    assert_eq!(damaged["error"]["code"], json!("job_unreadable"), "{damaged}");
+    assert!(damaged["error"]["message"].as_str().unwrap().contains("spec.json"), "{damaged}");
     let listed = call(&mut server, "codex_job_list", json!({"workspace_root": workspace.path()}));
     assert_eq!(listed["ok"], json!(true), "{listed}");
+    assert_eq!(listed["unreadable"][0]["job_id"], json!(second), "{listed}");
     assert!(listed["jobs"].as_array().unwrap().iter().all(|j| j["status"] != json!("running")), "{listed}");
+    std::thread::sleep(Duration::from_secs(6));
+    let listed = call(&mut server, "codex_job_list", json!({"workspace_root": workspace.path()}));
+    assert_eq!((&listed["jobs"], &listed["unreadable"]), (&json!([]), &json!([])), "{listed}");
+    assert!(!setup.job_dir(&second).exists(), "an expired damaged record is cleaned");
+}
+
+#[test]
+fn a_result_its_reader_may_not_read_is_reported_and_kept() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (setup, workspace, mut server, job_id) = finished_fake_job();
+    // Everything readable by another user except the result (root reads through any mode, so
+    // the reader is uid 65534).
+    let job_dir = setup.job_dir(&job_id);
+    let mode = |path: &Path, mode: u32| std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    for dir in [setup.state.path(), job_dir.parent().unwrap(), &job_dir, workspace.path()] {
+        mode(dir, 0o755);
+    }
+    mode(&job_dir.join("spec.json"), 0o644);
+    mode(&job_dir.join("result.json"), 0o000);
+    let as_nobody = |args: &[&str]| -> Value {
+        let output = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(binary())
+            .args(args)
+            .args(["--workspace", &workspace.path().display().to_string()])
+            .env_clear()
+            .envs(setup.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap();
+        serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|_| panic!("{args:?}: {}", String::from_utf8_lossy(&output.stderr)))
+    };
+    let status = as_nobody(&["jobs", "status", &job_id]);
+    assert_eq!((&status["status"], &status["result_available"]), (&json!("done"), &json!(false)), "{status}");
+    assert!(status["detail"].as_str().unwrap().contains("Permission denied"), "{status}");
+    for command in ["result", "consume"] {
+        let refused = as_nobody(&["jobs", command, &job_id]);
+        assert_eq!(refused["error"]["code"], json!("job_unreadable"), "{refused}");
+    }
+    assert!(!job_dir.join("terminal.json").exists(), "a terminal record was written over the result");
+    // Once the cause is gone (here: a reader allowed to read it), the paid result is there.
+    mode(&job_dir.join("result.json"), 0o600);
+    let result =
+        call(&mut server, "codex_job_consume_result", json!({"job_id": job_id, "workspace_root": workspace.path()}));
+    assert_eq!(result["summary"], json!("fake answer"), "{result}");
 }

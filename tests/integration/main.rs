@@ -37,6 +37,12 @@ mod delegate;
 mod isolation;
 // Background jobs: async tools, the detached worker, the job lifecycle.
 mod jobs;
+// Consuming a job from many processes at once: exactly one result, nothing left.
+mod consume_race;
+// The job store on a full disk: every lifecycle step, no crash, nothing lost.
+mod full_disk;
+// A codex that goes silent: reported stalled, then stopped as codex_stalled.
+mod stalls;
 // codex_consult end to end: answers, progress, cancellation, real codex failures.
 mod consult;
 // Nothing Codex says is lost unsaid: mapped findings, cuts, no final message, blind reviews, bidi.
