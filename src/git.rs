@@ -38,6 +38,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cancel::CancelToken;
@@ -53,7 +54,7 @@ pub const DIFF_FLAGS: [&str; 4] = ["--no-ext-diff", "--no-textconv", "--no-color
 /// Config pinned on every call, over the global and the repository's config alike. A program
 /// path of `/dev/null` cannot be executed and no hook can exist under it; `:` is git's "no
 /// editor".
-const PINNED_CONFIG: [&str; 22] = [
+const PINNED_CONFIG: [&str; 23] = [
     // Programs git would run.
     "core.hooksPath=/dev/null",
     "core.fsmonitor=false",
@@ -76,6 +77,9 @@ const PINNED_CONFIG: [&str; 22] = [
     "diff.relative=false",
     "diff.submodule=short",
     "submodule.recurse=false",
+    // No look into submodule work trees, where the submodule's own config (never read here)
+    // names the programs: our diffs carry the flag too; this holds for git started by codex.
+    "diff.ignoreSubmodules=dirty",
     // Writes: `git diff` rewrites the index after a stat refresh whatever GIT_OPTIONAL_LOCKS
     // says, unless told not to refresh.
     "diff.autoRefreshIndex=false",
@@ -104,10 +108,17 @@ const FIXED_ENV: [(&str, &str); 10] = [
 /// switches each off: an empty `clean`, `smudge` and `process` make git skip a filter driver, and
 /// `required=false` stops it from then refusing the file (both proven by the tests below); an
 /// empty git-lfs extension program fails the clean instead of running anything.
-const PROGRAM_SECTIONS: [(&str, &[(&str, &str)]); 2] = [
+const PROGRAM_SECTIONS: [(&str, &[(&str, &str)]); 3] = [
     ("filter.", &[("clean", ""), ("smudge", ""), ("process", ""), ("required", "false")]),
     ("lfs.extension.", &[("clean", ""), ("smudge", "")]),
+    // Our diffs carry `--no-textconv --no-ext-diff`; git started by codex does not, and an empty
+    // program makes it fail on those paths rather than run anything.
+    ("diff.", &[("textconv", ""), ("command", "")]),
 ];
+
+/// The external diff program for every path, which the repository may set outside any driver;
+/// pinned like a driver's program.
+const EXTERNAL_DIFF: &[u8] = b"diff.external";
 
 /// Longest stdout `run` accepts (listings, numstat); beyond it the output would be cut and a
 /// parser would silently see a partial listing, so the call fails instead.
@@ -248,13 +259,24 @@ pub struct Git {
     host_env: Vec<(String, String)>,
     /// `-c` pairs placed before the subcommand.
     config_args: Vec<OsString>,
-    /// Program-section overrides, passed as `GIT_CONFIG_COUNT`/`_KEY_n`/`_VALUE_n` (see
-    /// `filter_overrides`).
-    config_env: Vec<(String, String)>,
+    /// Program-section overrides (key, value), passed as `GIT_CONFIG_COUNT`/`_KEY_n`/`_VALUE_n`
+    /// (see `filter_overrides`).
+    config_pins: Vec<(String, String)>,
     /// Filter drivers the repository's own config defines that were switched off.
     neutralised_filters: Vec<String>,
-    /// git-lfs's storage while a global filter driver is honoured; removed with the `Git`.
-    _filter_scratch: Option<tempfile::TempDir>,
+    /// git-lfs's storage while a global filter driver is honoured; removed with the last of the
+    /// `Git` and the `ForeignGitEnv`s it handed out.
+    filter_scratch: Option<Arc<tempfile::TempDir>>,
+}
+
+/// The environment a program we start in a repository (codex) runs with, so that the git it runs
+/// itself, outside any sandbox and with its own arguments, is held to the same policy as ours:
+/// no repository-configured program, no write to the repository. Keep it alive while the program
+/// runs: it owns git-lfs's scratch storage.
+#[derive(Debug, Clone, Default)]
+pub struct ForeignGitEnv {
+    pub vars: Vec<(String, String)>,
+    _filter_scratch: Option<Arc<tempfile::TempDir>>,
 }
 
 /// What `open` takes from the server's environment; a value of its own so tests can vary it.
@@ -313,17 +335,22 @@ impl Git {
             cancel: cancel.clone(),
             host_env: host.env(),
             config_args: PINNED_CONFIG.iter().flat_map(|pair| ["-c".into(), pair.into()]).collect(),
-            config_env: Vec::new(),
+            config_pins: Vec::new(),
             neutralised_filters: Vec::new(),
-            _filter_scratch: None,
+            filter_scratch: None,
         };
         (git.top, git.object_format) = git.top_level()?;
 
         // Reading config runs nothing, so it is safe before the overrides exist.
-        let listing =
-            git.run_allowing_absent(["config", "-z", "--show-scope", "--get-regexp", r"^filter\.|^lfs\.extension\."])?;
+        let listing = git.run_allowing_absent([
+            "config",
+            "-z",
+            "--show-scope",
+            "--get-regexp",
+            r"^filter\.|^lfs\.extension\.|^diff\.",
+        ])?;
         let overrides = filter_overrides(&config_entries(&listing))?;
-        git.config_env = overrides.env;
+        git.config_pins = overrides.pins;
         git.neutralised_filters = overrides.neutralised;
         if overrides.honours_global {
             let scratch = tempfile::Builder::new().prefix("cic-git-lfs-").tempdir().map_err(|err| {
@@ -332,7 +359,7 @@ impl Git {
             let mut pair = OsString::from("lfs.storage=");
             pair.push(scratch.path());
             git.config_args.extend(["-c".into(), pair]);
-            git._filter_scratch = Some(scratch);
+            git.filter_scratch = Some(Arc::new(scratch));
         }
         Ok(git)
     }
@@ -355,6 +382,30 @@ impl Git {
     /// config) that were not run: files using them are compared as they are on disk.
     pub fn neutralised_filters(&self) -> &[String] {
         &self.neutralised_filters
+    }
+
+    /// What a program started in this repository needs so that its own git follows this
+    /// policy: every `-c` pin and filter override as `GIT_CONFIG_PARAMETERS` (the variable git
+    /// itself hands `-c` to its children through; unlike `GIT_CONFIG_KEY_n`, its name survives
+    /// codex's filter of `*KEY*`, `*SECRET*` and `*TOKEN*` variables on the way to the shell
+    /// commands it runs, so they get the pins too), no optional locks (a `git status` would
+    /// otherwise refresh the index), no lazy fetch and no git-lfs download.
+    pub fn foreign_env(&self) -> ForeignGitEnv {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for arg in self.config_args.iter().filter(|arg| arg.as_os_str() != "-c") {
+            let arg = arg.to_string_lossy();
+            if let Some((key, value)) = arg.split_once('=') {
+                pairs.push((key.to_string(), value.to_string()));
+            }
+        }
+        pairs.extend(self.config_pins.iter().cloned());
+        let mut vars: Vec<(String, String)> = FIXED_ENV
+            .iter()
+            .filter(|(key, _)| key.starts_with("GIT_") && *key != "GIT_CONFIG_NOSYSTEM")
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        vars.push(("GIT_CONFIG_PARAMETERS".to_string(), config_parameters(&pairs)));
+        ForeignGitEnv { vars, _filter_scratch: self.filter_scratch.clone() }
     }
 
     /// The full commit id `revision` names (tags peeled), `None` when it names no commit. The
@@ -408,7 +459,7 @@ impl Git {
         let mut env: Vec<(String, String)> = FIXED_ENV.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         env.extend(self.host_env.iter().cloned());
         env.extend(extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        env.extend(self.config_env.iter().cloned());
+        env.extend(config_count_env(&self.config_pins));
         Cmd::new("git")
             .arg("--no-pager")
             .args(self.config_args.iter().cloned())
@@ -550,6 +601,38 @@ struct ConfigEntry {
     value: Vec<u8>,
 }
 
+/// `pins` as `GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_n`/`GIT_CONFIG_VALUE_n`, which git reads with the
+/// same precedence as `-c` and which, unlike `-c name=value`, can name a key holding `=`.
+fn config_count_env(pins: &[(String, String)]) -> Vec<(String, String)> {
+    let mut env = Vec::with_capacity(pins.len() * 2 + 1);
+    for (n, (key, value)) in pins.iter().enumerate() {
+        env.push((format!("GIT_CONFIG_KEY_{n}"), key.clone()));
+        env.push((format!("GIT_CONFIG_VALUE_{n}"), value.clone()));
+    }
+    if !pins.is_empty() {
+        env.push(("GIT_CONFIG_COUNT".to_string(), pins.len().to_string()));
+    }
+    env
+}
+
+/// `pairs` in the form git passes `-c` to its children in `GIT_CONFIG_PARAMETERS`: each entry
+/// single-quoted, `'key=value'` (read by every git) or, for a key holding `=`, `'key'='value'`
+/// (git 2.31 and later), separated by spaces.
+fn config_parameters(pairs: &[(String, String)]) -> String {
+    let quote = |text: &str| format!("'{}'", text.replace('\'', "'\\''"));
+    let entries: Vec<String> = pairs
+        .iter()
+        .map(|(key, value)| {
+            if key.contains('=') {
+                format!("{}={}", quote(key), quote(value))
+            } else {
+                quote(&format!("{key}={value}"))
+            }
+        })
+        .collect();
+    entries.join(" ")
+}
+
 /// `git config -z --show-scope` output: NUL-terminated fields alternating `scope` and
 /// `key\nvalue` (or `key` alone for a value-less boolean).
 fn config_entries(listing: &[u8]) -> Vec<ConfigEntry> {
@@ -569,8 +652,8 @@ fn config_entries(listing: &[u8]) -> Vec<ConfigEntry> {
 /// What `filter_overrides` decided.
 #[derive(Debug, Default)]
 struct Overrides {
-    /// `GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_n`/`GIT_CONFIG_VALUE_n`.
-    env: Vec<(String, String)>,
+    /// (key, value) pins.
+    pins: Vec<(String, String)>,
     /// Filter drivers the repository defines and the global config does not.
     neutralised: Vec<String>,
     /// Some filter driver comes from the global config and may run.
@@ -597,7 +680,15 @@ fn filter_overrides(entries: &[ConfigEntry]) -> Result<Overrides, GitError> {
         global: BTreeMap<&'a [u8], &'a [u8]>,
     }
     let mut definitions: BTreeMap<(usize, &[u8]), Definition> = BTreeMap::new();
+    let (mut external_by_repository, mut external_global) = (false, None);
     for entry in entries {
+        if entry.key == EXTERNAL_DIFF {
+            match entry.scope.as_slice() {
+                b"global" => external_global = std::str::from_utf8(&entry.value).ok(),
+                _ => external_by_repository = true,
+            }
+            continue;
+        }
         let Some((section, rest)) = PROGRAM_SECTIONS
             .iter()
             .enumerate()
@@ -615,11 +706,10 @@ fn filter_overrides(entries: &[ConfigEntry]) -> Result<Overrides, GitError> {
         }
     }
     let mut overrides = Overrides::default();
-    let mut pin = |key: String, value: &str| {
-        let n = overrides.env.len() / 2;
-        overrides.env.push((format!("GIT_CONFIG_KEY_{n}"), key));
-        overrides.env.push((format!("GIT_CONFIG_VALUE_{n}"), value.to_string()));
-    };
+    let mut pin = |key: String, value: &str| overrides.pins.push((key, value.to_string()));
+    if external_by_repository {
+        pin("diff.external".to_string(), external_global.unwrap_or_default());
+    }
     let mut neutralised = Vec::new();
     let mut honours_global = false;
     for ((section, name), definition) in &definitions {
@@ -652,9 +742,6 @@ fn filter_overrides(entries: &[ConfigEntry]) -> Result<Overrides, GitError> {
         if !keeps_global && prefix == "filter." {
             neutralised.push(name.to_string());
         }
-    }
-    if !overrides.env.is_empty() {
-        overrides.env.push(("GIT_CONFIG_COUNT".to_string(), (overrides.env.len() / 2).to_string()));
     }
     overrides.neutralised = neutralised;
     overrides.honours_global = honours_global;
@@ -847,6 +934,38 @@ mod tests {
     }
 
     #[test]
+    fn git_started_under_the_foreign_env_runs_no_repository_code_and_writes_nothing() {
+        let (_scratch, repo, markers) = hostile_repo();
+        let foreign = open(&repo).unwrap().foreign_env();
+        let index = repo.join(".git/index");
+        let index_state = || (std::fs::read(&index).unwrap(), std::fs::metadata(&index).unwrap().modified().unwrap());
+        let before = index_state();
+        let mut env = foreign.vars.clone();
+        env.push(("PATH".to_string(), Host::from_env().path));
+        env.push(("GIT_CONFIG_NOSYSTEM".to_string(), "1".to_string()));
+        // What codex runs for its turn metadata, and what a model's shell command might.
+        for args in [
+            &["status", "--porcelain"][..],
+            &["diff", "HEAD"],
+            &["diff", "HEAD", "--", "sub"],
+            &["log", "-p", "-1"],
+            &["show", "signed"],
+        ] {
+            Cmd::new("git").args(args).cwd(&repo).env(crate::process::Env::Only(env.clone())).run().unwrap();
+            assert_eq!(markers_seen(&markers), Vec::<String>::new(), "after git {args:?}");
+        }
+        assert_eq!(index_state(), before, "the index was rewritten");
+        assert!(env.iter().any(|(k, v)| k == "GIT_CONFIG_PARAMETERS" && v.contains("'core.hooksPath=/dev/null'")));
+        assert!(env.iter().any(|(k, v)| k == "GIT_CONFIG_PARAMETERS" && v.contains("'filter.a=b.process'=''")));
+    }
+
+    #[test]
+    fn config_parameters_quote_like_git() {
+        let pairs = [("a.b".to_string(), "it's".to_string()), ("filter.x=y.clean".to_string(), String::new())];
+        assert_eq!(config_parameters(&pairs), r#"'a.b=it'\''s' 'filter.x=y.clean'=''"#);
+    }
+
+    #[test]
     fn the_hostile_fixture_does_run_code_under_plain_git() {
         let (_scratch, repo, markers) = hostile_repo();
         plain_git(&repo, &["diff", "HEAD", "--", "a.txt"]);
@@ -904,9 +1023,8 @@ mod tests {
     }
 
     /// The value `env` gives `key` through `GIT_CONFIG_KEY_n`/`GIT_CONFIG_VALUE_n`.
-    fn override_of<'a>(env: &'a [(String, String)], key: &str) -> Option<&'a str> {
-        let var = env.iter().find(|(k, v)| k.starts_with("GIT_CONFIG_KEY_") && v == key)?.0.replace("KEY", "VALUE");
-        env.iter().find(|(k, _)| *k == var).map(|(_, v)| v.as_str())
+    fn override_of<'a>(pins: &'a [(String, String)], key: &str) -> Option<&'a str> {
+        pins.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     #[test]
@@ -917,8 +1035,8 @@ mod tests {
                         global\0filter.mine.clean\nmine\0local\0lfs.extension.x.clean\nevil\0command\0filter.c.clean\nq\0\
                         global\0filter.half.clean\nmine\0local\0filter.half.process\nevil\0";
         let overrides = filter_overrides(&config_entries(listing)).unwrap();
-        let env = &overrides.env;
-        let keys = env.iter().filter(|(k, _)| k.starts_with("GIT_CONFIG_KEY_")).count();
+        let env = &overrides.pins;
+        let keys = env.len();
         // evil, a=b.c, c (a scope that is not global is not trusted) and half (the repository
         // sets a variable the user did not): four variables each; the git-lfs extension: two;
         // lfs: the one variable the repository redefines.
@@ -933,11 +1051,20 @@ mod tests {
         assert_eq!(override_of(env, "filter.half.clean"), Some(""));
         // The user's own driver is left to git.
         assert_eq!(override_of(env, "filter.mine.clean"), None);
-        assert!(env.contains(&("GIT_CONFIG_COUNT".to_string(), "19".to_string())));
+        assert!(config_count_env(env).contains(&("GIT_CONFIG_COUNT".to_string(), "19".to_string())));
         assert_eq!(overrides.neutralised, ["a=b.c", "c", "evil", "half"]);
         assert!(overrides.honours_global);
+        // Diff programs: a repository's textconv, command and external diff are pinned off, the
+        // user's own are left; plain diff settings are not programs.
+        let diff = b"local\0diff.external\nevil\0local\0diff.evil.textconv\nevil\0global\0diff.mine.textconv\nmine\0\
+                     local\0diff.renames\ncopies\0";
+        let diff = filter_overrides(&config_entries(diff)).unwrap();
+        let mut keys: Vec<&str> = diff.pins.iter().map(|(k, _)| k.as_str()).collect();
+        keys.sort();
+        assert_eq!(keys, ["diff.evil.command", "diff.evil.textconv", "diff.external"]);
+        assert!(diff.pins.iter().all(|(_, v)| v.is_empty()), "{:?}", diff.pins);
         let none = filter_overrides(&config_entries(b"local\0core.excludesfile\n/x\0")).unwrap();
-        assert!(none.env.is_empty() && !none.honours_global);
+        assert!(none.pins.is_empty() && !none.honours_global);
     }
 
     /// Re-executed by `server_git_env_does_not_redirect_git` with `GIT_DIR` and
@@ -1028,9 +1155,9 @@ mod tests {
             cancel: cancel.clone(),
             host_env: host(&dir.join("bin").display().to_string()).env(),
             config_args: Vec::new(),
-            config_env: Vec::new(),
+            config_pins: Vec::new(),
             neutralised_filters: Vec::new(),
-            _filter_scratch: None,
+            filter_scratch: None,
         }
     }
 

@@ -48,6 +48,9 @@ pub struct Invocation {
     pub max_output_bytes: usize,
     /// Where a workspace-write run may write; `None` means nowhere but `dir`.
     pub write_scope: Option<WriteScope>,
+    /// Variables set on top of the server's environment (less its `GIT_*`): the git policy for
+    /// the git codex runs itself in `dir`.
+    pub env: Vec<(String, String)>,
 }
 
 /// The directories a workspace-write run may write, besides nothing else.
@@ -147,10 +150,11 @@ pub fn run(invocation: &Invocation, cancel: &CancelToken, watch: &Watch) -> Resu
                 }
             }
         });
-        let env = match &invocation.write_scope {
-            Some(scope) => Env::InheritWithoutGitAnd(vec![("TMPDIR".into(), scope.tmpdir.display().to_string())]),
-            None => Env::InheritWithoutGit,
-        };
+        let mut vars = invocation.env.clone();
+        if let Some(scope) = &invocation.write_scope {
+            vars.push(("TMPDIR".into(), scope.tmpdir.display().to_string()));
+        }
+        let env = Env::InheritWithoutGitAnd(vars);
         let result = Cmd::new(super::PROGRAM)
             .args(&argv)
             .env(env)
@@ -322,6 +326,7 @@ mod tests {
             timeout: Duration::from_secs(10),
             max_output_bytes: 1024,
             write_scope: None,
+            env: Vec::new(),
         }
     }
 

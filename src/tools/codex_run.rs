@@ -10,6 +10,7 @@ use super::Call;
 use crate::codex::exec::{self, Invocation, Run};
 use crate::config::Isolation;
 use crate::envelope::{ErrorCode, Meta, ToolError, error_envelope};
+use crate::git::Git;
 use crate::workspace::Workspace;
 
 /// Longest raw final message returned under `detail: "full"` (characters).
@@ -63,6 +64,7 @@ impl Settings {
             timeout: Duration::from_secs(self.timeout_seconds),
             max_output_bytes: usize::try_from(call.config.max_output_bytes).unwrap_or(usize::MAX),
             write_scope: None,
+            env: Vec::new(),
         }
     }
 }
@@ -102,7 +104,15 @@ pub fn run_codex(call: &Call, invocation: &Invocation, meta: &mut Meta) -> Resul
         stall_warn: Duration::from_secs(call.config.stall_warn_seconds),
         stall_kill: Duration::from_secs(call.config.stall_kill_seconds),
     };
-    let run = exec::run(invocation, &call.cancel, &watch).map_err(|error| error_envelope(error, meta))?;
+    // codex runs git itself in its working directory, outside any sandbox (and passes its
+    // environment on to the commands it runs): the same policy as ours keeps that git from
+    // running the repository's programs or writing to it. Not a repository: nothing to pin.
+    let git_timeout = Duration::from_secs(call.config.git_timeout_seconds);
+    let git_env =
+        Git::open(&invocation.dir, git_timeout, &call.cancel).map(|git| git.foreign_env()).unwrap_or_default();
+    let invocation = Invocation { env: git_env.vars.clone(), ..invocation.clone() };
+    let run = exec::run(&invocation, &call.cancel, &watch).map_err(|error| error_envelope(error, meta))?;
+    drop(git_env);
     meta.record_run(&run);
     if run.last_message_truncated {
         meta.note_truncation(&format!(

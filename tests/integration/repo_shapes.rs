@@ -107,11 +107,6 @@ struct Shape {
     workspace: PathBuf,
     /// The server's HOME: the user's global git config lives there.
     home: PathBuf,
-    /// Known gap, not ours: on every turn codex itself runs `git status` in the workspace, under
-    /// the user's full git config, and with git-lfs installed that touches `.git/lfs/tmp`. When
-    /// set, the review calls (the only ones that start codex) skip the before/after comparison;
-    /// the dry runs, which gather exactly what a review sends, still make it.
-    codex_git_writes: bool,
 }
 
 impl Shape {
@@ -120,7 +115,7 @@ impl Shape {
         let home = scratch.path().join("home");
         std::fs::create_dir_all(&home).unwrap();
         let repo = scratch.path().join("repo");
-        Shape { name, roots: vec![repo.clone()], workspace: repo, home, scratch, codex_git_writes: false }
+        Shape { name, roots: vec![repo.clone()], workspace: repo, home, scratch }
     }
 
     fn repo(&self) -> PathBuf {
@@ -225,8 +220,7 @@ fn exercise(shape: &Shape, reviews: &[Value]) {
         let before = state(&shape.roots);
         let result = envelope(&server.call(7, tool, arguments));
         let changed = changes(&before, &state(&shape.roots));
-        let unchecked = shape.codex_git_writes && tool == "codex_review_changes";
-        assert!(changed.is_empty() || unchecked, "{}: {tool} {extra} wrote the repository: {changed:?}", shape.name);
+        assert!(changed.is_empty(), "{}: {tool} {extra} wrote the repository: {changed:?}", shape.name);
         assert_eq!(result["ok"], json!(true), "{}: {tool} {extra}: {result}", shape.name);
         result
     };
@@ -335,8 +329,7 @@ fn files_under_git_lfs_show_no_phantom_changes_and_lfs_storage_is_untouched() {
         lfs.is_ok_and(|out| out.status.success()),
         "git-lfs is not installed: apt-get install git-lfs (.ci/run installs it)"
     );
-    let mut shape = Shape::new("git-lfs");
-    shape.codex_git_writes = true;
+    let shape = Shape::new("git-lfs");
     shape.init(&[]);
     let repo = shape.repo();
     shape.git(&repo, &["lfs", "install", "--skip-repo"]);
@@ -506,6 +499,9 @@ fn a_hostile_repository_runs_nothing_through_any_reading_tool() {
     write(&repo, ".gitattributes", "*.rs filter=evil diff=evil\n");
     // The attributes file is one more untracked file the answers expect to see.
     shape.git(&repo, &["add", "--", ".gitattributes"]);
+    // README.md, unchanged but touched below, falls under the filter too: any git that looks at
+    // its content (a status after the touch) would run it.
+    write(&repo, ".gitattributes", "*.rs filter=evil diff=evil\n*.md filter=evil\n");
     std::fs::remove_dir_all(&markers).unwrap();
     std::fs::create_dir_all(&markers).unwrap();
     touch_later(&repo, "README.md");
@@ -532,6 +528,29 @@ fn a_hostile_repository_runs_nothing_through_any_reading_tool() {
             let warnings = result["meta"]["security_warnings"].to_string();
             assert!(warnings.contains("filter driver(s) evil"), "{warnings}");
         }
+    }
+    // codex itself runs git in the workspace (`git status` and more, for its turn metadata),
+    // outside any sandbox: under our pins it must neither run the repository's programs nor
+    // write the repository.
+    let mock = MockModel::start(vec![
+        Step::message(review_answer("concerns", json!([]))),
+        Step::message(crate::mock_model::consult_answer("fine")),
+    ]);
+    let codex_home = CodexHome::new(&mock);
+    let mut env = codex_home.env();
+    env.push(("HOME".into(), shape.home.display().to_string()));
+    let mut server = Server::start(&env);
+    server.initialize(json!({}));
+    for (tool, arguments) in [
+        ("codex_review_changes", json!({"untracked": "include", "workspace_root": repo})),
+        ("codex_consult", json!({"question": "Is src/lib.rs fine?", "workspace_root": repo})),
+    ] {
+        let before = state(&shape.roots);
+        let result = envelope(&server.call(2, tool, arguments));
+        assert_eq!(result["ok"], json!(true), "{tool}: {result}");
+        assert!(changes(&before, &state(&shape.roots)).is_empty(), "{tool} (codex's own git) wrote the repository");
+        let ran: Vec<_> = std::fs::read_dir(&markers).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(ran.is_empty(), "{tool}: codex's own git ran {ran:?}");
     }
     // The fixture is live: plain git in the repository does run the repository's programs
     // (whether or not the filter's protocol then fails).
