@@ -88,7 +88,11 @@ pub const VARS: &[EnvVar] = &[
         default: "$XDG_CACHE_HOME/codex-in-claude/jobs",
         help: "where background job records live (~ is expanded)",
     },
-    EnvVar { name: "WORKTREE_BASE", default: "(system temp dir)", help: "where delegate worktrees are created" },
+    EnvVar {
+        name: "WORKTREE_BASE",
+        default: "(system temp dir)",
+        help: "where the throwaway copies delegate runs in are created",
+    },
     EnvVar {
         name: "SUPPORTED_VERSIONS",
         default: "0.169",
