@@ -2,7 +2,7 @@
 //! clamping and `codex_status.config_warnings` are all derived.
 //!
 //! An invalid or out-of-range value never stops the server: it falls back to the default (or the
-//! nearest bound) and the fallback is reported as a warning, never silently (SPEC §4).
+//! nearest bound) and the fallback is reported as a warning, never silently (docs/product.md §4).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -11,7 +11,7 @@ use crate::envelope::Tier;
 
 pub const PREFIX: &str = "CODEX_IN_CLAUDE_";
 
-/// Codex minor versions the end-to-end suite runs against (SPEC §4: supported = tested).
+/// Codex minor versions the end-to-end suite runs against (docs/product.md §4: supported = tested).
 pub const DEFAULT_SUPPORTED_VERSIONS: &[(u64, u64)] = &[(0, 169)];
 
 /// One documented environment variable.

@@ -1,6 +1,6 @@
 //! The hardened git runner: every `git` the server runs goes through `Git`, so that no git call
 //! runs a program the repository configures, writes to the user's repository, or sees the
-//! server's `GIT_*` environment (original-spec §12.x 7; the policy is written out in SECURITY.md,
+//! server's `GIT_*` environment (docs/lessons.md §5 item 7; the policy is written out in SECURITY.md,
 //! "Git policy").
 //!
 //! What a `Git` reads and pins on every call:

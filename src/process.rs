@@ -1,7 +1,7 @@
 //! The one process runner used for every child process (`git`, `codex`, the job launcher), plus
 //! `spawn_detached` for the background worker, the one child meant to outlive us.
 //!
-//! Guarantees, each one a lesson of the original project (original-spec §12.x 5–6):
+//! Guarantees, each one a lesson of the original project (docs/lessons.md §5 items 5–6):
 //! - the program is resolved up front, so a missing binary is a clean `RunError::NotFound`;
 //! - the child runs in its own process group, so a timeout or cancel kills the whole group and a
 //!   grandchild holding the pipes cannot stall us; stragglers are killed after a normal exit too;

@@ -1,6 +1,6 @@
 //! Best-effort secret redaction for everything that leaves the server: diffs sent to the model,
-//! every string codex returns, error messages and stderr tails (SPEC §4; the original's lessons in
-//! original-spec §5 and §12.x item 3).
+//! every string codex returns, error messages and stderr tails (docs/product.md §4; the original's lessons in
+//! docs/lessons.md §3 and docs/lessons.md §5 item 3).
 //!
 //! How it works, and why this way:
 //! - One scanner walks the bytes once and collects spans on the *original* text; every pattern is
@@ -1537,7 +1537,7 @@ mod tests {
 
     /// Secrets, each with its expected output.
     const SECRETS: &[(&str, &str)] = &[
-        // original-spec Appendix B, with the fixed behaviour (the false positives are in NOT_SECRETS).
+        // docs/lessons.md §3's known faults, with the fixed behaviour (the false positives are in NOT_SECRETS).
         ("AKIAABCDEFGHIJKLMNOP", "[M]"),
         ("Authorization: Bearer abcdefghijklmnopqrstu", "Authorization: Bearer [M]"),
         (r#"api_key = "abcdefghijklmnop1234""#, r#"api_key = "[M]""#),
@@ -1693,7 +1693,7 @@ mod tests {
 
     /// Ordinary code and prose that must come out unchanged.
     const NOT_SECRETS: &[&str] = &[
-        // original-spec Appendix B false positives, fixed.
+        // docs/lessons.md §3's false positives, fixed.
         "token = _PLACEHOLDER_PREFIX + seed(text)",
         "https://host.example:8443?email=user@example.com",
         // Code references and placeholders after a secret-looking label.

@@ -1,6 +1,6 @@
 //! Which directory a call works in, and whether the caller may point there.
 //!
-//! Order (SPEC §3): an explicit `workspace_root` (absolute, existing directory, inside the
+//! Order (docs/product.md §3): an explicit `workspace_root` (absolute, existing directory, inside the
 //! client's roots when it declared any); else the client's first root; else
 //! `CLAUDE_PROJECT_DIR`; else the server's own cwd, with a warning because that is rarely what
 //! the caller meant.

@@ -1,4 +1,4 @@
-//! The throwaway copy a delegated task runs in (original-spec §4.6; the product still calls it
+//! The throwaway copy a delegated task runs in (docs/lessons.md §2; the product still calls it
 //! the worktree), and everything done to it: creation from HEAD with the user's uncommitted
 //! tracked state as a baseline commit, capture of exactly Codex's edits as a diff against that
 //! baseline, the check that the diff applies to the live tree, and removal on every path

@@ -2,7 +2,7 @@
 //! property required, nullable where optional, no extra properties), and the parse of the `-o`
 //! file back into an `Answer`.
 //!
-//! codex does not validate the answer against the schema (codex-cli-contract §2), so parsing is
+//! codex does not validate the answer against the schema (docs/codex-cli.md §2), so parsing is
 //! ours: tolerant where a slip costs nothing (a fenced block, `"HIGH"` for `"high"`, a line
 //! number written as text), and strict where it would mislead (a review without a valid verdict
 //! is not a review; no final message is no answer). Tolerance is never silent: every severity

@@ -1,4 +1,4 @@
-//! Reading the `codex exec --json` event stream (codex-cli-contract §5) as it arrives: the
+//! Reading the `codex exec --json` event stream (docs/codex-cli.md §5) as it arrives: the
 //! session id, token usage, the failure message, a one-line account of what codex is doing now
 //! (for progress notifications and job activity), and how many of codex's commands the sandbox
 //! refused (a review whose commands were mostly refused was blind).

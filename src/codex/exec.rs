@@ -1,4 +1,4 @@
-//! One `codex exec` run: the argv (SPEC §4 safety pins, codex-cli-contract §2), the prompt on
+//! One `codex exec` run: the argv (docs/product.md §4 safety pins, docs/codex-cli.md §2), the prompt on
 //! stdin, the temp files, the event stream read as it arrives, and the classified outcome.
 //!
 //! Argv, in this order:
@@ -78,7 +78,7 @@ pub struct Run {
     pub model_sent: Option<String>,
     /// Optional flags left out because this codex's help does not list them.
     pub compat_warnings: Vec<String>,
-    /// Why the run failed, classified (SPEC §5 order); `None` on success.
+    /// Why the run failed, classified (docs/product.md §5 order); `None` on success.
     pub failure: Option<ToolError>,
 }
 

@@ -1,4 +1,4 @@
-//! Why a codex run failed, as an error code an agent can act on (SPEC §5 order): binary missing
+//! Why a codex run failed, as an error code an agent can act on (docs/product.md §5 order): binary missing
 //! (decided at spawn, in `exec`) → timeout → strict config → auth → CLI contract drift → rate
 //! limit → `nonzero_exit`.
 //!
@@ -39,7 +39,7 @@ const CONTRACT_DRIFT: &[&str] = &[
     "found argument",
 ];
 const RATE_LIMIT: &[&str] = &["rate limit", "too many requests", "usage limit", "quota", "retry-after", "429"];
-/// codex's `--strict-config` rejection (codex-cli-contract §2).
+/// codex's `--strict-config` rejection (docs/codex-cli.md §2).
 const STRICT_CONFIG: &str = "unknown configuration field";
 /// The strict-config rejection names a `-c` override (ours) rather than the user's file.
 const OVERRIDE_MARKER: &str = "-c/--config override";

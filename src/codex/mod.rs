@@ -1,4 +1,4 @@
-//! Everything this server assumes about the `codex` CLI (`reference/codex-cli-contract.md`).
+//! Everything this server assumes about the `codex` CLI (`docs/codex-cli.md`).
 
 pub mod answer;
 pub mod events;

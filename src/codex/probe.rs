@@ -16,7 +16,7 @@ use crate::process::{Cmd, Env, RunError};
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 const FLAGS_CACHE_TTL: Duration = Duration::from_secs(300);
 
-/// Flags our `codex exec` invocations rely on (SPEC §4 safety pins and codex-cli-contract §2).
+/// Flags our `codex exec` invocations rely on (docs/product.md §4 safety pins and docs/codex-cli.md §2).
 /// If codex stops accepting one, runs would fail at argument parsing, before any spend.
 /// `--model` is not listed: it is optional, and dropped (with a `compat_warnings` entry) when the
 /// help does not mention it.

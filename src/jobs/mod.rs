@@ -1,4 +1,4 @@
-//! Background jobs on disk (original-spec §6, SPEC §4 "Jobs"): one directory per job under a
+//! Background jobs on disk (docs/lessons.md §4, docs/product.md §4 "Jobs"): one directory per job under a
 //! per-workspace directory of `CODEX_IN_CLAUDE_STATE_DIR`, written only through `statefile`
 //! (atomic), read and judged on every access — there is no daemon.
 //!

@@ -1,7 +1,7 @@
 //! The MCP server: the main loop over stdin lines, method dispatch for both protocol eras, tool
 //! calls on their own threads with a cancel token each, and the session's roots.
 //!
-//! Eras (SPEC §3, reference/mcp-spec.md): a request whose `params._meta` names a protocol version
+//! Eras (docs/product.md §3, docs/mcp.md §1): a request whose `params._meta` names a protocol version
 //! is served statelessly as 2026-07-28 (`resultType`, server identity in `_meta`, `ttlMs` and
 //! `cacheScope` on cacheable results, `-32022` for an unknown version); anything else follows the
 //! legacy `initialize` handshake. Both may be served on one connection.

@@ -1,7 +1,7 @@
 //! What a code review looks at: the diff for a scope (working tree, branch, commit), optionally
 //! limited to paths and extended by untracked files, with its numstat summary.
 //!
-//! Guarantees (original-spec §4.2–4.3, §12 0.13.0/0.15.0, §12.x 5, 7, 11):
+//! Guarantees (docs/lessons.md §1, and docs/lessons.md §5 items 5, 7, 11):
 //! - every git call goes through the hardened `Git`, diffs carry `git::DIFF_FLAGS`, and binary
 //!   content is never sent (no `--binary`: git prints "Binary files … differ");
 //! - refs are shape-checked, then resolved once to commit OIDs (annotated tags peeled) and the

@@ -49,7 +49,7 @@ impl Cost {
 }
 
 /// MCP tool annotations, stated honestly: anything that spends, writes a job record or a
-/// worktree is not read-only (original-spec §12.x 1).
+/// worktree is not read-only (docs/lessons.md §5 item 1).
 #[derive(Debug, Clone, Copy)]
 pub struct Annotations {
     pub read_only: bool,
@@ -144,7 +144,7 @@ impl Roots for NoRoots {
 }
 
 impl Call<'_> {
-    /// Resolves the call's workspace (SPEC §3 order).
+    /// Resolves the call's workspace (docs/product.md §3 order).
     pub fn workspace(&self) -> Result<Workspace, ToolError> {
         let project_dir = std::env::var("CLAUDE_PROJECT_DIR").ok();
         crate::workspace::resolve(self.args.text("workspace_root"), &self.roots.current(), project_dir.as_deref())

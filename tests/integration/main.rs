@@ -55,5 +55,7 @@ mod secrets;
 mod cli;
 // The official Python MCP SDK as an independent client, with its schema validation on.
 mod sdk_client;
+// Every docs/ citation in the source resolves to a file and section.
+mod docs;
 // The Claude Code plugin: launcher, manifests, commands, skill, `claude plugin validate`.
 mod plugin;
