@@ -322,7 +322,7 @@ Add to Claude Code:  claude mcp add codex -- codex-in-claude
 
 ENVIRONMENT (invalid values fall back to the default and are reported by `status`):
 ",
-        crate::VERSION
+        crate::identity::VERSION
     );
     for var in crate::config::VARS {
         text.push_str(&format!(

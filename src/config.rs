@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::envelope::Tier;
+use crate::policy::{Isolation, Tier};
 
 pub const PREFIX: &str = "CODEX_IN_CLAUDE_";
 
@@ -101,30 +101,6 @@ pub const VARS: &[EnvVar] = &[
     },
     EnvVar { name: "LOG_FILE", default: "(none)", help: "also append logs to this file" },
 ];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Isolation {
-    Inherit,
-    IgnoreConfig,
-    IgnoreRules,
-}
-
-impl Isolation {
-    pub const NAMES: &'static [&'static str] = &["inherit", "ignore-config", "ignore-rules"];
-
-    pub fn parse(text: &str) -> Option<Isolation> {
-        match text {
-            "inherit" => Some(Isolation::Inherit),
-            "ignore-config" => Some(Isolation::IgnoreConfig),
-            "ignore-rules" => Some(Isolation::IgnoreRules),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        Isolation::NAMES[self as usize]
-    }
-}
 
 /// Resolved configuration. Built once at start-up: the environment of a running server does not
 /// change, and building it per call would repeat the warnings.

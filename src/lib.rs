@@ -22,9 +22,11 @@ pub mod config;
 pub mod envelope;
 pub mod git;
 pub mod hash;
+mod identity;
 pub mod jobs;
 pub mod log;
 pub mod mcp;
+pub mod policy;
 pub mod process;
 pub mod prompts;
 pub mod redact;
@@ -34,13 +36,14 @@ pub mod statefile;
 mod sys;
 pub mod text;
 pub mod tools;
+mod worker;
 pub mod workspace;
 pub mod worktree;
 
 use std::io::Write as _;
 use std::process::ExitCode;
 
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+use identity::VERSION;
 
 /// Runs one mode to completion.
 pub fn run(mode: cli::Mode) -> ExitCode {
@@ -92,7 +95,7 @@ pub fn run(mode: cli::Mode) -> ExitCode {
             if ok { written } else { ExitCode::FAILURE }
         }
         cli::Mode::JobSpawn { dir } => jobs::worker::spawn_main(&dir),
-        cli::Mode::JobWorker { dir } => jobs::worker::worker_main(&dir, config),
+        cli::Mode::JobWorker { dir } => worker::main(&dir, config),
         cli::Mode::Version => print_stdout(&format!("codex-in-claude {VERSION}\n")),
         cli::Mode::Help => print_stdout(&cli::usage()),
     }

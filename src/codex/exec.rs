@@ -23,8 +23,8 @@ use serde_json::Value;
 use super::events::Stream;
 use super::failure;
 use crate::cancel::CancelToken;
-use crate::config::Isolation;
-use crate::envelope::{ErrorCode, Tier, ToolError};
+use crate::envelope::{ErrorCode, ToolError};
+use crate::policy::{Isolation, Tier};
 use crate::process::{Cmd, Env, RunError};
 
 /// stderr kept from a run: enough for every error codex prints before or after a turn.

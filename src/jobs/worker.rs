@@ -1,26 +1,22 @@
-//! The processes behind a background job: the launch from the server, the intermediate that
-//! detaches the worker (so the server keeps no zombie and the worker its own session), and the
-//! worker itself, which holds the job's lock for its whole life, runs the job's synchronous tool
-//! through the same registry as any call, and records the envelope atomically.
+//! The processes behind a background job, as the store sees them: the launch from the server,
+//! the intermediate that detaches the worker (so the server keeps no zombie and the worker its
+//! own session), the worker's lock (liveness) and how it is stopped, and the files the worker
+//! writes (its start marker, activity and outcome). The worker itself runs a tool, so it is a
+//! front end (`crate::worker`); it touches its job directory only through the functions here.
 //!
-//! A SIGTERM (cancel, deadline) cancels the run: codex's process group is killed and a delegate
-//! worktree removed by the normal cleanup paths, and the worker exits without a result, leaving
-//! the end to be recorded by whoever stopped it. A SIGKILLed worker takes its codex with it
-//! (parent-death signal) and is found dead by the next read.
+//! A SIGKILLed worker takes its codex with it (parent-death signal) and is found dead by the next
+//! read.
 
 use std::ffi::OsString;
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Mutex;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use super::{Activity, Spec, StartError, Status, StoredResult, Terminal};
-use crate::cancel::CancelToken;
 use crate::process::Cmd;
 use crate::statefile;
 
@@ -30,16 +26,11 @@ pub const STARTED_MARKER: &str = "worker.started";
 pub const LAUNCH_TIMEOUT_MS: u64 = 15_000;
 const LOCK_FILE: &str = "worker.lock";
 const PID_FILE: &str = "worker.pid";
-/// How often the worker writes `activity.json`.
-const ACTIVITY_INTERVAL: Duration = Duration::from_secs(1);
 /// After a SIGKILL, how long to wait for the kernel to release the lock.
 const KILL_WAIT: Duration = Duration::from_secs(2);
 /// The exit code of the intermediate and the worker when a state write failed (a full or
 /// read-only state directory), so the launch can say so instead of reporting a bug.
-const STATE_WRITE_FAILED: u8 = 3;
-/// How long a worker keeps trying to store a finished result the disk refuses (it is paid for);
-/// it holds its lock meanwhile, so the job reads as running, not failed.
-const RESULT_WRITE_PATIENCE: Duration = Duration::from_secs(60);
+pub const STATE_WRITE_FAILED: u8 = 3;
 
 /// Server side: starts the intermediate (`__job-spawn <dir>`) and waits for it to report the
 /// worker running.
@@ -104,103 +95,56 @@ pub fn spawn_main(dir: &Path) -> ExitCode {
     }
 }
 
-/// The worker (`__job-worker <dir>`).
-pub fn worker_main(dir: &Path, mut config: crate::config::Config) -> ExitCode {
-    let lock = match OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(dir.join(LOCK_FILE)) {
-        Ok(lock) => lock,
-        Err(err) => {
-            say(format_args!("cannot open the job lock: {err}"));
-            return ExitCode::FAILURE;
-        }
-    };
+/// The worker's hold on its job, taken first and kept for its whole life: while it is held the
+/// job reads as running. `Err` says why it could not be taken.
+pub fn take_lock(dir: &Path) -> Result<File, String> {
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(dir.join(LOCK_FILE))
+        .map_err(|err| format!("cannot open the job lock: {err}"))?;
     if lock.try_lock().is_err() {
-        say(format_args!("another worker holds this job's lock"));
-        return ExitCode::FAILURE;
+        return Err("another worker holds this job's lock".into());
     }
-    let terminate = crate::sys::catch_terminate();
-    if let Err(err) = statefile::write_bytes(&dir.join(STARTED_MARKER), std::process::id().to_string().as_bytes()) {
-        say(format_args!("cannot mark the worker started: {err}"));
-        return ExitCode::from(STATE_WRITE_FAILED);
-    }
-    let Ok(spec) = statefile::read_json::<Spec>(&dir.join("spec.json")) else {
-        say(format_args!("the job spec is missing or corrupt"));
-        return ExitCode::FAILURE;
-    };
-    let Some(tool) = crate::tools::find(&spec.tool) else {
-        say(format_args!("the job names an unknown tool"));
-        return ExitCode::FAILURE;
-    };
-    // The job's deadline is codex's timeout, so an unwatched job still ends on time.
-    let remaining_ms = spec.deadline_epoch_ms().saturating_sub(crate::clock::now_ms());
-    config.timeout_seconds = (remaining_ms / 1000).max(1);
-
-    let cancel = CancelToken::new();
-    let finished = std::sync::atomic::AtomicBool::new(false);
-    let activity = ActivityFile { dir, last_write: Mutex::new(None) };
-    // Full detail is stored; `codex_job_result` applies the caller's choice.
-    let mut arguments = spec.arguments.clone();
-    arguments["detail"] = json!("full");
-    let envelope = std::thread::scope(|scope| {
-        scope.spawn(|| {
-            while !finished.load(Ordering::SeqCst) {
-                if terminate.load(Ordering::SeqCst) {
-                    cancel.cancel();
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        });
-        let context = crate::tools::Context::new(&config, &crate::tools::NoRoots, &activity, cancel.clone());
-        let envelope = crate::tools::call_tool(tool, Some(&arguments), &context);
-        finished.store(true, Ordering::SeqCst);
-        envelope
-    });
-    if terminate.load(Ordering::SeqCst) {
-        // Whoever stopped the job records how it ended.
-        return ExitCode::SUCCESS;
-    }
-    let now = crate::clock::now_ms();
-    let hit_deadline = envelope["error"]["code"] == json!("timeout") && now + 2_000 >= spec.deadline_epoch_ms();
-    let write = || {
-        if hit_deadline {
-            let detail = format!("the job exceeded its deadline of {} s and was stopped", spec.deadline_seconds);
-            let terminal =
-                Terminal { status: Status::Timeout, completed_epoch_ms: now, detail, cleanup_warnings: Vec::new() };
-            statefile::write_json(&dir.join("terminal.json"), &terminal)
-        } else {
-            statefile::write_json(
-                &dir.join("result.json"),
-                &StoredResult { completed_epoch_ms: now, envelope: envelope.clone() },
-            )
-        }
-    };
-    let patience = Instant::now() + RESULT_WRITE_PATIENCE;
-    for attempt in 0.. {
-        match write() {
-            Ok(()) => break,
-            Err(err) if Instant::now() >= patience || terminate.load(Ordering::SeqCst) => {
-                say(format_args!("cannot store the job's result, gave up: {err}"));
-                return ExitCode::FAILURE;
-            }
-            Err(err) => {
-                if attempt == 0 {
-                    say(format_args!(
-                        "cannot store the job's result yet ({err}); retrying for up to {RESULT_WRITE_PATIENCE:?}"
-                    ));
-                }
-                std::thread::sleep(Duration::from_secs(1));
-            }
-        }
-    }
-    ExitCode::SUCCESS
+    Ok(lock)
 }
 
-/// A line in the worker's log (its stderr), whatever the log level: a failed job's reason is read
-/// from there. A disk that refuses the line is ignored (`eprintln!` would panic and kill the
-/// worker, losing the result it is about to store).
-fn say(line: std::fmt::Arguments) {
-    use std::io::Write as _;
-    let _ = writeln!(std::io::stderr(), "{line}");
+/// Tells the intermediate that the worker holds its lock.
+pub fn mark_started(dir: &Path) -> std::io::Result<()> {
+    statefile::write_bytes(&dir.join(STARTED_MARKER), std::process::id().to_string().as_bytes())
+}
+
+/// The job's spec; `None` when it is missing or corrupt.
+pub fn read_spec(dir: &Path) -> Option<Spec> {
+    statefile::read_json::<Spec>(&dir.join("spec.json")).ok()
+}
+
+/// Records how a finished run ended: its envelope, or, when codex was stopped at the job's own
+/// deadline, a `timeout` terminal that says so.
+pub fn record_outcome(dir: &Path, spec: &Spec, now: u64, hit_deadline: bool, envelope: &Value) -> std::io::Result<()> {
+    if hit_deadline {
+        let detail = format!("the job exceeded its deadline of {} s and was stopped", spec.deadline_seconds);
+        let terminal =
+            Terminal { status: Status::Timeout, completed_epoch_ms: now, detail, cleanup_warnings: Vec::new() };
+        statefile::write_json(&dir.join("terminal.json"), &terminal)
+    } else {
+        statefile::write_json(
+            &dir.join("result.json"),
+            &StoredResult { completed_epoch_ms: now, envelope: envelope.clone() },
+        )
+    }
+}
+
+/// What codex is doing, as last recorded (the default when nothing is).
+pub fn read_activity(dir: &Path) -> Activity {
+    statefile::read_json(&dir.join("activity.json")).unwrap_or_default()
+}
+
+/// Records what codex is doing.
+pub fn write_activity(dir: &Path, record: &Activity) -> std::io::Result<()> {
+    statefile::write_json(&dir.join("activity.json"), record)
 }
 
 /// Whether a live worker holds the job's lock.
@@ -234,45 +178,5 @@ pub fn stop(dir: &Path, grace: Duration) {
     if holds_lock(dir) {
         crate::sys::kill_group(pid);
         super::wait_until(KILL_WAIT, || !holds_lock(dir));
-    }
-}
-
-/// The worker's progress sink: `activity.json`, at most once a second.
-struct ActivityFile<'a> {
-    dir: &'a Path,
-    last_write: Mutex<Option<Instant>>,
-}
-
-impl crate::tools::Progress for ActivityFile<'_> {
-    fn report(&self, events_seen: u64, activity: &str) {
-        let mut last = self.last_write.lock().unwrap_or_else(|e| e.into_inner());
-        if last.is_some_and(|at| at.elapsed() < ACTIVITY_INTERVAL) {
-            return;
-        }
-        *last = Some(Instant::now());
-        let record = Activity {
-            events_seen,
-            last_event_at_ms: Some(crate::clock::now_ms()),
-            last_event: Some(activity.to_string()),
-            stalled_since_ms: None,
-            stalled: None,
-        };
-        self.write(&record);
-    }
-
-    /// Kept beside the last event (not over it), and written at once: a stall is news.
-    fn stalled(&self, _events_seen: u64, message: &str) {
-        let mut record: Activity = statefile::read_json(&self.dir.join("activity.json")).unwrap_or_default();
-        record.stalled_since_ms = Some(crate::clock::now_ms());
-        record.stalled = Some(message.to_string());
-        self.write(&record);
-    }
-}
-
-impl ActivityFile<'_> {
-    fn write(&self, record: &Activity) {
-        if let Err(err) = statefile::write_json(&self.dir.join("activity.json"), record) {
-            crate::log_warn!("cannot write job activity: {err}");
-        }
     }
 }

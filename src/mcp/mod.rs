@@ -19,17 +19,11 @@ use serde_json::{Value, json};
 
 use crate::cancel::CancelToken;
 use crate::config::Config;
+use crate::identity::{LEGACY_VERSIONS, MODERN_VERSIONS, SERVER_NAME, SERVER_TITLE, VERSION};
 use crate::rpc::stdio::{self, Input, Outbox};
 use crate::rpc::{self, Message, Notification, Reply, Request, RequestId, codes};
 use crate::tools::{self, Context, NoRoots};
 use roots::SessionRoots;
-
-/// Handshake-era versions, preferred first.
-pub const LEGACY_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
-/// Stateless-era versions.
-pub const MODERN_VERSIONS: &[&str] = &["2026-07-28"];
-/// Everything this server speaks, newest first.
-pub const SUPPORTED_VERSIONS: &[&str] = &["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
 
 /// Longest accepted input line; longer ones are answered with an error and skipped.
 pub const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
@@ -316,7 +310,7 @@ fn capabilities() -> Value {
 }
 
 fn server_info() -> Value {
-    json!({"name": "codex-in-claude", "title": "Codex for Claude Code", "version": crate::VERSION})
+    json!({"name": SERVER_NAME, "title": SERVER_TITLE, "version": VERSION})
 }
 
 /// The MCP `CallToolResult` for an envelope: the envelope as `structuredContent` (what Claude

@@ -7,10 +7,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::Call;
+use super::meta::{Meta, error_envelope};
 use crate::codex::exec::{self, Invocation, Run};
-use crate::config::Isolation;
-use crate::envelope::{ErrorCode, Meta, ToolError, error_envelope};
+use crate::envelope::{ErrorCode, ToolError};
 use crate::git::Git;
+use crate::policy::Isolation;
 use crate::workspace::Workspace;
 
 /// Longest raw final message returned under `detail: "full"` (characters).

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use super::Call;
 use super::codex_run::{self, Settings};
+use super::meta::error_envelope;
 use crate::codex::answer;
-use crate::envelope::error_envelope;
 
 pub fn run(call: &Call) -> Value {
     let workspace = match call.preflight() {

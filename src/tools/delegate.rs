@@ -12,10 +12,11 @@ use serde_json::{Value, json};
 
 use super::Call;
 use super::codex_run::{self, Settings};
+use super::meta::{ContextSummary, error_envelope};
 use crate::codex::answer;
 use crate::codex::exec::WriteScope;
 use crate::codex::probe::{self, SandboxCheck};
-use crate::envelope::{ContextSummary, ErrorCode, ToolError, error_envelope};
+use crate::envelope::{ErrorCode, ToolError};
 use crate::worktree::{self, Worktree, WorktreeError};
 
 const NEXT_STEP: &str = "Review the diff; it was never applied for you. Apply it yourself only if it is correct, \

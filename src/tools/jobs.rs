@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 
 use super::Call;
 use super::codex_run::{self, Settings};
-use crate::envelope::{ErrorCode, Meta, ToolError, error_envelope};
+use super::meta::{Meta, error_envelope};
+use crate::envelope::{ErrorCode, ToolError};
 use crate::jobs::{Jobs, Spec, StartError, Status, Unavailable, View, WorkspaceInfo};
 use crate::workspace::Workspace;
 

@@ -8,6 +8,7 @@ mod codex_run;
 mod consult;
 mod delegate;
 mod jobs;
+mod meta;
 pub mod params;
 mod review;
 mod status;
@@ -19,9 +20,11 @@ use std::sync::OnceLock;
 use serde_json::{Value, json};
 
 use crate::cancel::CancelToken;
-use crate::config::{Config, Isolation};
-use crate::envelope::{ErrorCode, ErrorCode as E, Meta, Tier, ToolError, error_branch_schema, error_envelope};
+use crate::config::Config;
+use crate::envelope::{ErrorCode, ErrorCode as E, ToolError, error_branch_schema};
+use crate::policy::{Isolation, Tier};
 use crate::workspace::Workspace;
+use meta::{Meta, error_envelope};
 use params::{Args, Kind, Param};
 
 /// Whether calling the tool spends model quota. Rendered as the first word of the description,
@@ -628,7 +631,7 @@ pub fn fingerprint() -> &'static str {
     FINGERPRINT.get_or_init(|| {
         let surface = json!({"tools": list(), "error_codes": ErrorCode::ALL});
         let digest = crate::hash::sha256_hex(surface.to_string().as_bytes());
-        let mut version = crate::VERSION.split('.');
+        let mut version = crate::identity::VERSION.split('.');
         let (major, minor) = (version.next().unwrap_or("0"), version.next().unwrap_or("0"));
         format!("codex-in-claude/{major}.{minor}/sha256:{}", &digest[..12])
     })

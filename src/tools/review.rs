@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 
 use super::Call;
 use super::codex_run::{self, Settings};
+use super::meta::{ContextSummary, Meta, error_envelope};
 use crate::codex::answer;
-use crate::envelope::{ContextSummary, ErrorCode, Meta, ToolError, error_envelope};
+use crate::envelope::{ErrorCode, ToolError};
 use crate::review::gather::{self, GatherError, Gathered, Scope, Untracked};
 use crate::workspace::Workspace;
 

@@ -117,7 +117,7 @@ pub fn report(config: &Config, cancel: &CancelToken) -> Value {
         "config_warnings": config.warnings,
         "unexpanded_env_placeholders": config.unexpanded_placeholders,
         "caveat": "Paid tools send your question, context or redacted diff to OpenAI through codex; Codex can read any file the OS user can. Treat its output as claims to verify.",
-        "server_version": crate::VERSION,
+        "server_version": crate::identity::VERSION,
         "fingerprint": super::fingerprint(),
     })
 }
