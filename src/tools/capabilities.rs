@@ -5,8 +5,8 @@ use serde_json::{Value, json};
 
 use super::params::Param;
 use super::{ALL, Call};
-use crate::envelope::ErrorCode;
-use crate::identity;
+use crate::foundation::envelope::ErrorCode;
+use crate::foundation::identity;
 
 pub fn run(_call: &Call) -> Value {
     let tools: Vec<Value> = ALL

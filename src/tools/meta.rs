@@ -5,12 +5,12 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::codex::answer::Adjustments;
-use crate::codex::events::Usage;
-use crate::codex::exec::Run;
-use crate::envelope::ToolError;
-use crate::policy::Tier;
-use crate::workspace::Workspace;
+use crate::adapters::codex::answer::Adjustments;
+use crate::adapters::codex::events::Usage;
+use crate::adapters::codex::exec::Run;
+use crate::adapters::workspace::Workspace;
+use crate::foundation::envelope::ToolError;
+use crate::foundation::policy::Tier;
 
 /// Context stamped on every envelope of a workspace-bound tool: where it ran, how, what it
 /// looked at and what it cost. Every key is always serialised (nulls included), so an agent can
@@ -101,8 +101,8 @@ impl Meta {
             applies_cleanly_reason: None,
             binary_files: Vec::new(),
             job_id: None,
-            request_id: crate::hash::random_hex(16),
-            server_version: crate::identity::VERSION,
+            request_id: crate::foundation::hash::random_hex(16),
+            server_version: crate::foundation::identity::VERSION,
             fingerprint: super::fingerprint(),
         }
     }

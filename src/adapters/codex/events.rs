@@ -68,7 +68,7 @@ impl Stream {
         match kind {
             "thread.started" => {
                 if let Some(id) = event.get("thread_id").and_then(Value::as_str) {
-                    self.session_id = Some(crate::text::one_line(id, 128));
+                    self.session_id = Some(crate::foundation::text::one_line(id, 128));
                 }
                 self.set_activity("starting");
             }
@@ -136,8 +136,8 @@ impl Stream {
     }
 
     fn set_activity(&mut self, text: &str) {
-        let redacted = crate::redact::text(&crate::text::strip_controls(text, false)).text;
-        self.activity = Some(crate::text::one_line(&redacted, ACTIVITY_CHARS));
+        let redacted = crate::foundation::redact::text(&crate::foundation::text::strip_controls(text, false)).text;
+        self.activity = Some(crate::foundation::text::one_line(&redacted, ACTIVITY_CHARS));
     }
 }
 
@@ -159,8 +159,8 @@ fn clean_error(message: &str) -> String {
     let inner = serde_json::from_str::<Value>(message.trim())
         .ok()
         .and_then(|v| v.get("error").and_then(|e| e.get("message")).and_then(Value::as_str).map(str::to_string));
-    let text = crate::text::strip_controls(inner.as_deref().unwrap_or(message), false);
-    crate::text::bounded(crate::redact::text(text.trim()).text.as_str(), ERROR_CHARS)
+    let text = crate::foundation::text::strip_controls(inner.as_deref().unwrap_or(message), false);
+    crate::foundation::text::bounded(crate::foundation::redact::text(text.trim()).text.as_str(), ERROR_CHARS)
 }
 
 /// How the errors of a refused write, socket or file access end, as libc words them.

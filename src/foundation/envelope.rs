@@ -349,7 +349,7 @@ mod tests {
 
     #[test]
     fn the_readme_documents_every_code() {
-        let readme = include_str!("../README.md");
+        let readme = include_str!("../../README.md");
         for code in ErrorCode::ALL {
             assert!(readme.contains(&format!("`{}`", code.as_str())), "README misses {}", code.as_str());
         }

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use super::events::Stream;
-use crate::envelope::{ErrorCode, ToolError};
+use crate::foundation::envelope::{ErrorCode, ToolError};
 
 /// Longest failure detail put in a message (characters).
 const DETAIL_CHARS: usize = 300;
@@ -67,8 +67,8 @@ pub fn classify(evidence: &Evidence) -> Option<ToolError> {
     if evidence.exit_code == Some(0) {
         return None;
     }
-    let stderr = crate::text::strip_controls(evidence.stderr, true);
-    let stderr = crate::redact::text(&stderr).text;
+    let stderr = crate::foundation::text::strip_controls(evidence.stderr, true);
+    let stderr = crate::foundation::redact::text(&stderr).text;
     let stream_error = evidence.stream.error_message.as_deref().unwrap_or_default();
     let failure_text = format!("{stderr}\n{stream_error}").to_ascii_lowercase();
     let stderr_lower = stderr.to_ascii_lowercase();
@@ -79,7 +79,7 @@ pub fn classify(evidence: &Evidence) -> Option<ToolError> {
     };
 
     if let Some(line) = stderr.lines().find(|l| l.to_ascii_lowercase().contains(STRICT_CONFIG)) {
-        let line = crate::text::one_line(line, DETAIL_CHARS);
+        let line = crate::foundation::text::one_line(line, DETAIL_CHARS);
         return Some(if line.contains(OVERRIDE_MARKER) {
             ToolError::new(ErrorCode::CliContractChanged, format!("codex rejected a config key we send: {line}"))
         } else {
@@ -102,12 +102,12 @@ pub fn classify(evidence: &Evidence) -> Option<ToolError> {
 /// The most telling failure text: the stream's error, else the last non-empty stderr lines.
 fn detail(stream_error: &str, stderr: &str) -> String {
     if !stream_error.trim().is_empty() {
-        return crate::text::one_line(stream_error, DETAIL_CHARS);
+        return crate::foundation::text::one_line(stream_error, DETAIL_CHARS);
     }
     // codex prints warnings first and the fatal error last.
     let lines: Vec<&str> = stderr.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     let tail = lines[lines.len().saturating_sub(3)..].join(" | ");
-    if tail.is_empty() { "no error text".to_string() } else { crate::text::one_line(&tail, DETAIL_CHARS) }
+    if tail.is_empty() { "no error text".to_string() } else { crate::foundation::text::one_line(&tail, DETAIL_CHARS) }
 }
 
 /// `needle` in `haystack`, not glued to a letter or digit where the needle itself starts or ends

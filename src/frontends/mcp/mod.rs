@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::cancel::CancelToken;
-use crate::config::Config;
-use crate::identity::{LEGACY_VERSIONS, MODERN_VERSIONS, SERVER_NAME, SERVER_TITLE, VERSION};
-use crate::rpc::stdio::{self, Input, Outbox};
-use crate::rpc::{self, Message, Notification, Reply, Request, RequestId, codes};
+use crate::foundation::cancel::CancelToken;
+use crate::foundation::config::Config;
+use crate::foundation::identity::{LEGACY_VERSIONS, MODERN_VERSIONS, SERVER_NAME, SERVER_TITLE, VERSION};
+use crate::foundation::rpc::stdio::{self, Input, Outbox};
+use crate::foundation::rpc::{self, Message, Notification, Reply, Request, RequestId, codes};
 use crate::tools::{self, Context, NoRoots};
 use roots::SessionRoots;
 
@@ -151,7 +151,7 @@ impl Server {
             }
             "tools/call" => self.start_tool_call(request, era),
             _ => {
-                let message = format!("method not found: {}", crate::text::one_line(&request.method, 100));
+                let message = format!("method not found: {}", crate::foundation::text::one_line(&request.method, 100));
                 self.outbox.send(rpc::failure(Some(&request.id), codes::METHOD_NOT_FOUND, &message, None));
             }
         }
@@ -160,7 +160,7 @@ impl Server {
     fn start_tool_call(&mut self, request: Request, era: Era) {
         let name = request.params.get("name").and_then(Value::as_str).unwrap_or_default();
         let Some(tool) = tools::find(name) else {
-            let message = format!("unknown tool: {}", crate::text::one_line(name, 100));
+            let message = format!("unknown tool: {}", crate::foundation::text::one_line(name, 100));
             return self.outbox.send(rpc::failure(Some(&request.id), codes::INVALID_PARAMS, &message, None));
         };
         let Some(cancel) = self.calls.register(&request.id) else {
@@ -286,7 +286,7 @@ fn era_of(request: &Request) -> Result<Era, Value> {
         return Err(invalid("invalid params: _meta protocolVersion must be a string"));
     };
     if !MODERN_VERSIONS.contains(&version) {
-        let data = json!({"supported": MODERN_VERSIONS, "requested": crate::text::one_line(version, 64)});
+        let data = json!({"supported": MODERN_VERSIONS, "requested": crate::foundation::text::one_line(version, 64)});
         let message = "unsupported protocol version";
         return Err(rpc::failure(Some(&request.id), codes::UNSUPPORTED_PROTOCOL_VERSION, message, Some(data)));
     }

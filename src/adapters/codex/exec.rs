@@ -22,10 +22,10 @@ use serde_json::Value;
 
 use super::events::Stream;
 use super::failure;
-use crate::cancel::CancelToken;
-use crate::envelope::{ErrorCode, ToolError};
-use crate::policy::{Isolation, Tier};
-use crate::process::{Cmd, Env, RunError};
+use crate::foundation::cancel::CancelToken;
+use crate::foundation::envelope::{ErrorCode, ToolError};
+use crate::foundation::policy::{Isolation, Tier};
+use crate::foundation::process::{Cmd, Env, RunError};
 
 /// stderr kept from a run: enough for every error codex prints before or after a turn.
 const STDERR_CAP: usize = 256 * 1024;
@@ -66,8 +66,6 @@ pub struct WriteScope {
 #[derive(Debug)]
 pub struct Run {
     pub exit_code: Option<i32>,
-    pub timed_out: bool,
-    pub cancelled: bool,
     pub elapsed: Duration,
     /// The `-o` file, read only after a successful turn (a failed turn leaves it stale or empty).
     pub last_message: Option<String>,
@@ -180,7 +178,10 @@ pub fn run(invocation: &Invocation, cancel: &CancelToken, watch: &Watch) -> Resu
             return Err(ToolError::new(ErrorCode::CodexNotFound, "codex was not found on the server's PATH"));
         }
         Err(err @ RunError::Spawn { .. }) => {
-            return Err(ToolError::new(ErrorCode::CodexNotFound, crate::text::one_line(&err.to_string(), 300)));
+            return Err(ToolError::new(
+                ErrorCode::CodexNotFound,
+                crate::foundation::text::one_line(&err.to_string(), 300),
+            ));
         }
     };
     let stream = std::mem::take(&mut *stream.lock().unwrap_or_else(|e| e.into_inner()));
@@ -207,8 +208,6 @@ pub fn run(invocation: &Invocation, cancel: &CancelToken, watch: &Watch) -> Resu
     };
     Ok(Run {
         exit_code: output.exit_code,
-        timed_out: output.timed_out,
-        cancelled: output.cancelled,
         elapsed: output.elapsed,
         last_message,
         last_message_truncated,

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::statefile;
+use crate::foundation::statefile;
 
 pub const SPEC_FORMAT: u32 = 1;
 /// How long a running worker gets to stop cleanly after SIGTERM before SIGKILL.
@@ -142,7 +142,9 @@ pub struct View {
 
 impl View {
     pub fn elapsed_ms(&self) -> u64 {
-        self.completed_epoch_ms.unwrap_or_else(crate::clock::now_ms).saturating_sub(self.spec.started_epoch_ms)
+        self.completed_epoch_ms
+            .unwrap_or_else(crate::foundation::clock::now_ms)
+            .saturating_sub(self.spec.started_epoch_ms)
     }
 
     /// "Wait about as long as it has run", bounded to 1–10 s; 1 s once it has ended.
@@ -244,7 +246,7 @@ const DISCARD_PREFIX: &str = ".gone-";
 const STAGING_STALE_MS: u64 = 60_000;
 
 impl Jobs {
-    pub fn for_workspace(config: &crate::config::Config, workspace: &Path) -> Jobs {
+    pub fn for_workspace(config: &crate::foundation::config::Config, workspace: &Path) -> Jobs {
         Jobs {
             dir: config.state_dir.join(workspace_key(workspace)),
             ttl_seconds: config.job_ttl_seconds,
@@ -312,7 +314,9 @@ impl Jobs {
                 continue;
             }
             if name.starts_with(STAGING_PREFIX) {
-                if modified_ms(&path).is_some_and(|at| at.saturating_add(STAGING_STALE_MS) < crate::clock::now_ms()) {
+                if modified_ms(&path)
+                    .is_some_and(|at| at.saturating_add(STAGING_STALE_MS) < crate::foundation::clock::now_ms())
+                {
                     let _ = std::fs::remove_dir_all(&path);
                 }
                 continue;
@@ -374,7 +378,7 @@ impl Jobs {
 
     /// Renames a job directory out of the way, to a name no reader looks at.
     fn claim(&self, dir: &Path) -> std::io::Result<PathBuf> {
-        let claimed = self.dir.join(format!("{DISCARD_PREFIX}{}", crate::hash::random_hex(8)));
+        let claimed = self.dir.join(format!("{DISCARD_PREFIX}{}", crate::foundation::hash::random_hex(8)));
         std::fs::rename(dir, &claimed)?;
         Ok(claimed)
     }
@@ -388,7 +392,7 @@ impl Jobs {
     }
 
     fn expired(&self, found: &Found) -> bool {
-        let now = crate::clock::now_ms();
+        let now = crate::foundation::clock::now_ms();
         match found {
             Found::Job(view) => {
                 view.status != Status::Running
@@ -438,7 +442,7 @@ impl Jobs {
         } else {
             let terminal = Terminal {
                 status,
-                completed_epoch_ms: crate::clock::now_ms(),
+                completed_epoch_ms: crate::foundation::clock::now_ms(),
                 detail: detail.clone(),
                 cleanup_warnings: self.clean_worktrees(),
             };
@@ -455,7 +459,7 @@ impl Jobs {
             Err(err) => {
                 crate::log_warn!("cannot record the end of job {}: {err}", dir.display());
                 view.status = status;
-                view.completed_epoch_ms = Some(crate::clock::now_ms());
+                view.completed_epoch_ms = Some(crate::foundation::clock::now_ms());
                 view.detail = Some(detail);
                 view.unrecorded = Some(err.to_string());
                 Some(Found::Job(view))
@@ -466,7 +470,7 @@ impl Jobs {
     /// Removes a delegate worktree a stopped worker could not remove itself (its owner lock is
     /// free now). Returns what could not be done.
     fn clean_worktrees(&self) -> Vec<String> {
-        crate::worktree::reap_orphans(&self.worktree_base)
+        crate::adapters::git::worktree::reap_orphans(&self.worktree_base)
     }
 }
 
@@ -507,12 +511,12 @@ fn read(dir: &Path) -> Reading {
     // A worker being launched has not taken its lock yet; `start` removes the job if the
     // launch fails, so a young job without the marker is starting, not dead.
     let starting = !dir.join(worker::STARTED_MARKER).exists()
-        && crate::clock::now_ms() < view.spec.started_epoch_ms.saturating_add(worker::LAUNCH_TIMEOUT_MS);
+        && crate::foundation::clock::now_ms() < view.spec.started_epoch_ms.saturating_add(worker::LAUNCH_TIMEOUT_MS);
     if starting || worker::holds_lock(dir) {
         if !still_there(dir) {
             return Reading::Gone;
         }
-        if crate::clock::now_ms() > view.spec.deadline_epoch_ms().saturating_add(DEADLINE_SLACK_MS) {
+        if crate::foundation::clock::now_ms() > view.spec.deadline_epoch_ms().saturating_add(DEADLINE_SLACK_MS) {
             return Reading::Overdue(view);
         }
         return Reading::Job(view);
@@ -546,7 +550,7 @@ fn take_result(dir: &Path, view: &mut View) -> bool {
         Err(err) => err.to_string(),
     };
     view.status = Status::Done;
-    view.completed_epoch_ms = Some(modified_ms(&path).unwrap_or_else(crate::clock::now_ms));
+    view.completed_epoch_ms = Some(modified_ms(&path).unwrap_or_else(crate::foundation::clock::now_ms));
     view.detail = Some(format!(
         "the job finished but its stored result cannot be read now ({problem}); it is kept in {} until it expires",
         path.display()
@@ -576,7 +580,7 @@ pub fn workspace_key(workspace: &Path) -> String {
         .take(40)
         .collect();
     let name = if name.trim_matches(['.', '-']).is_empty() { "workspace".to_string() } else { name };
-    let digest = crate::hash::sha256_hex(workspace.as_os_str().as_encoded_bytes());
+    let digest = crate::foundation::hash::sha256_hex(workspace.as_os_str().as_encoded_bytes());
     format!("{name}-{}", &digest[..12])
 }
 
@@ -586,7 +590,7 @@ pub fn valid_job_id(id: &str) -> bool {
 }
 
 pub fn new_job_id() -> String {
-    crate::hash::random_hex(16)
+    crate::foundation::hash::random_hex(16)
 }
 
 /// A stored result is handed out only if it is an envelope.
@@ -611,7 +615,7 @@ fn log_tail(dir: &Path) -> String {
     let text = String::from_utf8_lossy(&tail);
     // A tail that starts mid-line starts after that line's end, so no line (or secret) is split.
     let text = if start > 0 { text.split_once('\n').map_or("", |(_, rest)| rest) } else { &text };
-    let text = crate::redact::text(&crate::text::strip_controls(text, true)).text;
+    let text = crate::foundation::redact::text(&crate::foundation::text::strip_controls(text, true)).text;
     last_lines(&text, LOG_TAIL_CHARS)
 }
 

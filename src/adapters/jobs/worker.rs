@@ -2,7 +2,7 @@
 //! the intermediate that detaches the worker (so the server keeps no zombie and the worker its
 //! own session), the worker's lock (liveness) and how it is stopped, and the files the worker
 //! writes (its start marker, activity and outcome). The worker itself runs a tool, so it is a
-//! front end (`crate::worker`); it touches its job directory only through the functions here.
+//! front end (`crate::frontends::worker`); it touches its job directory only through the functions here.
 //!
 //! A SIGKILLed worker takes its codex with it (parent-death signal) and is found dead by the next
 //! read.
@@ -17,8 +17,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{Activity, Spec, StartError, Status, StoredResult, Terminal};
-use crate::process::Cmd;
-use crate::statefile;
+use crate::foundation::process::Cmd;
+use crate::foundation::statefile;
 
 /// Written by the worker once it holds the lock; the launch waits for it.
 pub const STARTED_MARKER: &str = "worker.started";
@@ -44,7 +44,12 @@ pub fn launch(dir: &Path) -> Result<(), StartError> {
         .timeout(Duration::from_millis(LAUNCH_TIMEOUT_MS))
         .run()
         .map_err(|e| StartError::Launch(format!("cannot start the background worker: {e}")))?;
-    let why = || format!("the background worker did not start: {}", crate::text::one_line(&output.stderr.text(), 300));
+    let why = || {
+        format!(
+            "the background worker did not start: {}",
+            crate::foundation::text::one_line(&output.stderr.text(), 300)
+        )
+    };
     match output.exit_code {
         _ if output.success() => Ok(()),
         Some(code) if code == i32::from(STATE_WRITE_FAILED) => Err(StartError::StateWrite(why())),
@@ -63,7 +68,7 @@ pub fn spawn_main(dir: &Path) -> ExitCode {
         }
     };
     let spawned = std::env::current_exe().map_err(|e| e.to_string()).and_then(|exe| {
-        crate::process::spawn_detached(&exe, &[OsString::from("__job-worker"), dir.into()], log)
+        crate::foundation::process::spawn_detached(&exe, &[OsString::from("__job-worker"), dir.into()], log)
             .map_err(|e| e.to_string())
     });
     let mut child = match spawned {
@@ -171,12 +176,12 @@ pub fn stop(dir: &Path, grace: Duration) {
     if !holds_lock(dir) {
         return;
     }
-    crate::sys::terminate_group(pid);
+    crate::foundation::sys::terminate_group(pid);
     if super::wait_until(grace, || !holds_lock(dir)) {
         return;
     }
     if holds_lock(dir) {
-        crate::sys::kill_group(pid);
+        crate::foundation::sys::kill_group(pid);
         super::wait_until(KILL_WAIT, || !holds_lock(dir));
     }
 }

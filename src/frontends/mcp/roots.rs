@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::rpc::RequestId;
+use crate::foundation::rpc::RequestId;
 use crate::tools::Roots;
 
 /// How long a tool call waits for the client to answer `roots/list` before going on without.
@@ -43,7 +43,7 @@ impl SessionRoots {
     pub fn settle(&self, id: &RequestId, uris: Vec<String>) {
         let mut state = self.lock();
         if state.awaiting.as_ref() == Some(id) {
-            state.roots = crate::workspace::roots_from_uris(uris.iter().map(String::as_str));
+            state.roots = crate::adapters::workspace::roots_from_uris(uris.iter().map(String::as_str));
             state.awaiting = None;
             self.settled.notify_all();
         }

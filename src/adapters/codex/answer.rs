@@ -15,7 +15,7 @@ use std::borrow::Cow;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::envelope::{ErrorCode, ToolError};
+use crate::foundation::envelope::{ErrorCode, ToolError};
 
 pub const SEVERITIES: &[&str] = &["critical", "high", "medium", "low", "nit"];
 pub const VERDICTS: &[&str] = &["pass", "concerns", "fail", "unknown"];
@@ -412,9 +412,9 @@ pub fn clean(text: &str, max_chars: usize) -> String {
 
 /// `clean`, and whether the bound cut anything.
 pub fn clean_measured(text: &str, max_chars: usize) -> (String, bool) {
-    let redacted = crate::redact::text(&crate::text::strip_controls(text, true)).text;
+    let redacted = crate::foundation::redact::text(&crate::foundation::text::strip_controls(text, true)).text;
     let cut = redacted.chars().count() > max_chars;
-    (crate::text::bounded(&redacted, max_chars), cut)
+    (crate::foundation::text::bounded(&redacted, max_chars), cut)
 }
 
 #[cfg(test)]

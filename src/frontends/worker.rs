@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::cancel::CancelToken;
-use crate::config::Config;
-use crate::jobs::{self, Activity};
-use crate::{clock, sys, tools};
+use crate::adapters::jobs::{self, Activity};
+use crate::foundation::cancel::CancelToken;
+use crate::foundation::config::Config;
+use crate::foundation::{clock, sys};
+use crate::tools;
 
 /// How often the worker writes `activity.json`.
 const ACTIVITY_INTERVAL: Duration = Duration::from_secs(1);

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::exec::WriteScope;
-use crate::cancel::CancelToken;
-use crate::process::{Cmd, Env, RunError};
+use crate::foundation::cancel::CancelToken;
+use crate::foundation::process::{Cmd, Env, RunError};
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 const FLAGS_CACHE_TTL: Duration = Duration::from_secs(300);
@@ -55,7 +55,7 @@ pub fn version(cancel: &CancelToken) -> Version {
         Ok(out) if !out.success() => Version::Broken { detail: format!("codex --version exited {:?}", out.exit_code) },
         Ok(out) => {
             let raw = out.stdout.text();
-            Version::Found { text: crate::text::one_line(&raw, 100), parsed: parse_version(&raw) }
+            Version::Found { text: crate::foundation::text::one_line(&raw, 100), parsed: parse_version(&raw) }
         }
     }
 }
@@ -170,11 +170,11 @@ pub fn sandbox(dir: &Path, scope: &WriteScope, cancel: &CancelToken) -> SandboxC
     let outcome = Cmd::new(super::PROGRAM).args(args).cwd(dir).env(env).timeout(PROBE_TIMEOUT).cancel(cancel).run();
     match outcome {
         Err(RunError::NotFound { .. }) => SandboxCheck::CodexMissing,
-        Err(err) => SandboxCheck::Fails(crate::text::one_line(&err.to_string(), 300)),
+        Err(err) => SandboxCheck::Fails(crate::foundation::text::one_line(&err.to_string(), 300)),
         Ok(out) if out.success() => SandboxCheck::Works,
         Ok(out) if out.timed_out => SandboxCheck::Fails("codex sandbox did not finish".into()),
         Ok(out) => {
-            let said = crate::text::one_line(&format!("{} {}", out.stderr.text(), out.stdout.text()), 300);
+            let said = crate::foundation::text::one_line(&format!("{} {}", out.stderr.text(), out.stdout.text()), 300);
             SandboxCheck::Fails(format!("codex sandbox -- true exited {:?}: {said}", out.exit_code))
         }
     }
@@ -214,7 +214,7 @@ mod tests {
 
     #[test]
     fn finds_long_flags_in_real_help_text() {
-        let help = include_str!("../../fixtures/codex-exec-help-0.169.txt");
+        let help = include_str!("../../../fixtures/codex-exec-help-0.169.txt");
         let flags = long_flags(help);
         let missing: Vec<_> = REQUIRED_EXEC_FLAGS.iter().filter(|f| !flags.contains(**f)).collect();
         assert!(missing.is_empty(), "missing {missing:?}");

@@ -82,20 +82,20 @@ pub fn write(level: Level, message: std::fmt::Arguments<'_>) {
 
 #[macro_export]
 macro_rules! log_debug {
-    ($($arg:tt)*) => { $crate::log::write($crate::log::Level::Debug, format_args!($($arg)*)) };
+    ($($arg:tt)*) => { $crate::foundation::log::write($crate::foundation::log::Level::Debug, format_args!($($arg)*)) };
 }
 
 #[macro_export]
 macro_rules! log_info {
-    ($($arg:tt)*) => { $crate::log::write($crate::log::Level::Info, format_args!($($arg)*)) };
+    ($($arg:tt)*) => { $crate::foundation::log::write($crate::foundation::log::Level::Info, format_args!($($arg)*)) };
 }
 
 #[macro_export]
 macro_rules! log_warn {
-    ($($arg:tt)*) => { $crate::log::write($crate::log::Level::Warning, format_args!($($arg)*)) };
+    ($($arg:tt)*) => { $crate::foundation::log::write($crate::foundation::log::Level::Warning, format_args!($($arg)*)) };
 }
 
 #[macro_export]
 macro_rules! log_error {
-    ($($arg:tt)*) => { $crate::log::write($crate::log::Level::Error, format_args!($($arg)*)) };
+    ($($arg:tt)*) => { $crate::foundation::log::write($crate::foundation::log::Level::Error, format_args!($($arg)*)) };
 }

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::policy::{Isolation, Tier};
+use crate::foundation::policy::{Isolation, Tier};
 
 pub const PREFIX: &str = "CODEX_IN_CLAUDE_";
 
@@ -127,7 +127,7 @@ pub struct Config {
     pub state_dir: PathBuf,
     pub worktree_base: PathBuf,
     pub supported_versions: Vec<(u64, u64)>,
-    pub log_level: crate::log::Level,
+    pub log_level: crate::foundation::log::Level,
     pub log_file: Option<PathBuf>,
     /// Names of variables whose value is a literal `${NAME}` the host failed to expand.
     pub unexpanded_placeholders: Vec<String>,
@@ -200,10 +200,10 @@ impl Config {
             }),
         };
         let log_level = match reader.text("LOG_LEVEL") {
-            None => crate::log::Level::Warning,
-            Some(name) => crate::log::Level::parse(&name).unwrap_or_else(|| {
+            None => crate::foundation::log::Level::Warning,
+            Some(name) => crate::foundation::log::Level::parse(&name).unwrap_or_else(|| {
                 reader.warn("LOG_LEVEL", "is not DEBUG, INFO, WARNING, ERROR or CRITICAL; using WARNING");
-                crate::log::Level::Warning
+                crate::foundation::log::Level::Warning
             }),
         };
         let stall_warn_seconds = reader.integer("STALL_WARN_SECONDS", 120, 1, 86_400);

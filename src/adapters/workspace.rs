@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::envelope::{ErrorCode, ToolError};
+use crate::foundation::envelope::{ErrorCode, ToolError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {

@@ -33,6 +33,12 @@
 //! server runs no such command on a user's tree; delegate worktrees have no submodules checked
 //! out. An honoured user-level filter is the user's own program: what it does besides filtering
 //! (other than git-lfs's storage, redirected here) is up to it.
+//!
+//! Children: `gather` (what a review looks at) and `worktree` (the throwaway copy a delegated
+//! task runs in); both run git only through `Git`.
+
+pub(crate) mod gather;
+pub(crate) mod worktree;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
@@ -41,9 +47,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cancel::CancelToken;
-use crate::envelope::{ErrorCode, ToolError};
-use crate::process::{Cmd, Output, RunError};
+use crate::foundation::cancel::CancelToken;
+use crate::foundation::envelope::{ErrorCode, ToolError};
+use crate::foundation::process::{Cmd, Output, RunError};
 
 /// Flags every `diff`, `show` or `log -p` must carry: no external diff or textconv program (both
 /// are repository-configured commands), no colour codes, and no look into submodule work trees
@@ -218,7 +224,7 @@ impl GitError {
             GitError::Cancelled => ToolError::new(ErrorCode::InternalError, "the call was cancelled"),
             GitError::Failed { message } => {
                 let error =
-                    ToolError::new(ErrorCode::GitFailed, format!("git failed: {}", crate::redact::text(message).text));
+                    ToolError::new(ErrorCode::GitFailed, format!("git failed: {}", crate::foundation::redact::text(message).text));
                 if message.contains("promisor remote") {
                     error.repair(
                         "This partial clone lacks objects the diff needs, and the server never fetches: fetch them yourself (for example git fetch --refetch), or pick a scope whose objects are present, then retry",
@@ -465,7 +471,7 @@ impl Git {
             .args(self.config_args.iter().cloned())
             .args(args)
             .cwd(&self.top)
-            .env(crate::process::Env::Only(env))
+            .env(crate::foundation::process::Env::Only(env))
             .timeout(self.timeout)
             .cancel(&self.cancel)
     }
@@ -511,7 +517,7 @@ impl Git {
         let output = cmd.run().map_err(|err| match err {
             RunError::NotFound { .. } => GitError::Missing,
             RunError::Spawn { .. } => {
-                GitError::Failed { message: crate::text::one_line(&err.to_string(), MAX_MESSAGE_CHARS) }
+                GitError::Failed { message: crate::foundation::text::one_line(&err.to_string(), MAX_MESSAGE_CHARS) }
             }
         })?;
         if output.cancelled {
@@ -556,12 +562,15 @@ impl Git {
             other => {
                 let named = String::from_utf8_lossy(other.unwrap_or_default()).into_owned();
                 return Err(GitError::Failed {
-                    message: crate::text::one_line(&format!("unsupported object format {named:?}"), MAX_MESSAGE_CHARS),
+                    message: crate::foundation::text::one_line(
+                        &format!("unsupported object format {named:?}"),
+                        MAX_MESSAGE_CHARS,
+                    ),
                 });
             }
         };
         let top = top.canonicalize().map_err(|err| GitError::Failed {
-            message: crate::text::one_line(
+            message: crate::foundation::text::one_line(
                 &format!("cannot resolve the repository top level: {err}"),
                 MAX_MESSAGE_CHARS,
             ),
@@ -577,12 +586,12 @@ fn failure(output: &Output) -> GitError {
         let rest = &stderr[start + DUBIOUS_OWNERSHIP.len()..];
         let line = rest.lines().next().unwrap_or_default();
         let path = line.rsplit_once('\'').map_or(line, |(path, _)| path);
-        return GitError::Unsafe { path: crate::text::one_line(path, MAX_MESSAGE_CHARS) };
+        return GitError::Unsafe { path: crate::foundation::text::one_line(path, MAX_MESSAGE_CHARS) };
     }
     if stderr.contains("not a git repository") {
         return GitError::NotARepo;
     }
-    let message = match crate::text::one_line(&stderr, MAX_MESSAGE_CHARS) {
+    let message = match crate::foundation::text::one_line(&stderr, MAX_MESSAGE_CHARS) {
         text if text.is_empty() => match output.exit_code {
             Some(code) => format!("git exited with status {code}"),
             None => "git was killed by a signal".to_string(),
@@ -753,7 +762,7 @@ fn filter_overrides(entries: &[ConfigEntry]) -> Result<Overrides, GitError> {
 pub(crate) mod testing {
     use std::path::Path;
 
-    use crate::process::{Cmd, Env, Output};
+    use crate::foundation::process::{Cmd, Env, Output};
 
     /// Unhardened git with a fixed identity and no user or system config, for building fixtures.
     pub fn plain_git(dir: &Path, args: &[&str]) -> Output {
@@ -951,7 +960,12 @@ mod tests {
             &["log", "-p", "-1"],
             &["show", "signed"],
         ] {
-            Cmd::new("git").args(args).cwd(&repo).env(crate::process::Env::Only(env.clone())).run().unwrap();
+            Cmd::new("git")
+                .args(args)
+                .cwd(&repo)
+                .env(crate::foundation::process::Env::Only(env.clone()))
+                .run()
+                .unwrap();
             assert_eq!(markers_seen(&markers), Vec::<String>::new(), "after git {args:?}");
         }
         assert_eq!(index_state(), before, "the index was rewritten");
@@ -1094,8 +1108,8 @@ mod tests {
         ];
         let env = env.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         let out = Cmd::new(std::env::current_exe().unwrap().to_str().unwrap())
-            .args(["--exact", "git::tests::git_env_probe", "--ignored", "--test-threads=1"])
-            .env(crate::process::Env::Only(env))
+            .args(["--exact", "adapters::git::tests::git_env_probe", "--ignored", "--test-threads=1"])
+            .env(crate::foundation::process::Env::Only(env))
             .run()
             .unwrap();
         assert!(out.success(), "{}{}", out.stdout.text(), out.stderr.text());
@@ -1270,7 +1284,8 @@ mod tests {
                 ("PATH", Host::from_env().path),
             ];
             let env = env.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-            let out = Cmd::new("git").args(args).cwd(&repo).env(crate::process::Env::Only(env)).run().unwrap();
+            let out =
+                Cmd::new("git").args(args).cwd(&repo).env(crate::foundation::process::Env::Only(env)).run().unwrap();
             assert!(out.success(), "{}", out.stderr.text());
         };
         user_git(&["add", "-A"]);

@@ -119,7 +119,7 @@ pub fn parse_with_stdin(args: impl IntoIterator<Item = OsString>, stdin: &mut dy
 
 /// A word of the command line as a message quotes it: on one line, at most 60 characters.
 fn quoted(word: &str) -> String {
-    format!("'{}'", crate::text::one_line(word, 60))
+    format!("'{}'", crate::foundation::text::one_line(word, 60))
 }
 
 /// `list, status ID, result ID, consume ID or cancel ID`, from the command table.
@@ -322,12 +322,12 @@ Add to Claude Code:  claude mcp add codex -- codex-in-claude
 
 ENVIRONMENT (invalid values fall back to the default and are reported by `status`):
 ",
-        crate::identity::VERSION
+        crate::foundation::identity::VERSION
     );
-    for var in crate::config::VARS {
+    for var in crate::foundation::config::VARS {
         text.push_str(&format!(
             "    {}{:<24} {} (default: {})\n",
-            crate::config::PREFIX,
+            crate::foundation::config::PREFIX,
             var.name,
             var.help,
             var.default
@@ -517,8 +517,8 @@ mod tests {
     #[test]
     fn help_and_readme_list_every_environment_variable() {
         let help = usage();
-        let readme = include_str!("../README.md");
-        for var in crate::config::VARS {
+        let readme = include_str!("../../README.md");
+        for var in crate::foundation::config::VARS {
             let name = format!("CODEX_IN_CLAUDE_{}", var.name);
             assert!(help.contains(&name), "--help misses {name}");
             assert!(readme.contains(&format!("`{name}`")), "README misses {name}");

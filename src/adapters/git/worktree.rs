@@ -31,8 +31,8 @@ use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cancel::CancelToken;
-use crate::git::{DIFF_FLAGS, Git, GitError, Numstat};
+use crate::adapters::git::{DIFF_FLAGS, Git, GitError, Numstat};
+use crate::foundation::cancel::CancelToken;
 
 /// Prefix of every run area; cleanup refuses anything else.
 pub const DIR_PREFIX: &str = "cic-worktree-";
@@ -376,7 +376,7 @@ impl Worktree {
     /// a filtered path (`paths`, NUL-terminated) is not promised to apply. The hardened git runs
     /// no filter, so its `git apply --check` answers for everything else.
     pub fn applies_to_live_tree(&self, diff: &str, paths: &[u8]) -> Result<(), String> {
-        let reason = |e: GitError| crate::text::one_line(&e.to_string(), 300);
+        let reason = |e: GitError| crate::foundation::text::one_line(&e.to_string(), 300);
         if !paths.is_empty() {
             let attrs = self.live.cmd(["check-attr", "-z", "--stdin", "filter"]).stdin(paths.to_vec());
             let listing = self.live.run_cmd(attrs).map_err(reason)?.stdout.bytes();
@@ -584,7 +584,7 @@ pub fn plan(repo: &Path, git_timeout: Duration, cancel: &CancelToken) -> Result<
     }
     Ok(Plan {
         head_commit,
-        head_subject: crate::text::one_line(&subject.stdout.text(), 200),
+        head_subject: crate::foundation::text::one_line(&subject.stdout.text(), 200),
         tracked_files,
         tracked_bytes,
         uncommitted_tracked_files: numstat.files,

@@ -19,8 +19,8 @@ use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
 use std::path::Path;
 use std::time::Duration;
 
-use crate::cancel::CancelToken;
-use crate::git::{DIFF_FLAGS, Git, GitError, Numstat};
+use crate::adapters::git::{DIFF_FLAGS, Git, GitError, Numstat};
+use crate::foundation::cancel::CancelToken;
 
 /// Longest ref accepted; real refs and revision expressions are far shorter.
 const MAX_REF_CHARS: usize = 256;
@@ -375,7 +375,7 @@ impl ScratchIndex {
         Ok(ScratchIndex { _dir: dir, env })
     }
 
-    fn cmd<I: IntoIterator<Item = S>, S: Into<OsString>>(&self, git: &Git, args: I) -> crate::process::Cmd {
+    fn cmd<I: IntoIterator<Item = S>, S: Into<OsString>>(&self, git: &Git, args: I) -> crate::foundation::process::Cmd {
         let env = self.env.each_ref().map(|(k, v)| (*k, v.as_str()));
         git.cmd_with_env(&env, args)
     }
@@ -420,7 +420,7 @@ impl ScratchIndex {
 
     /// The scratch index against the empty tree: the diff text (first `cap` bytes) and its
     /// `--numstat -z`.
-    fn diff(&self, git: &Git, cap: usize) -> Result<(crate::process::Output, Vec<u8>), GatherError> {
+    fn diff(&self, git: &Git, cap: usize) -> Result<(crate::foundation::process::Output, Vec<u8>), GatherError> {
         let args = |extra: &[&'static str]| -> Vec<&'static str> {
             let mut args = vec!["diff", "--cached"];
             args.extend(DIFF_FLAGS.iter().chain(extra));
@@ -454,7 +454,7 @@ fn quote_alternate(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::git::testing::*;
+    use crate::adapters::git::testing::*;
 
     fn request(scope: Scope, paths: &[&str], untracked: Untracked) -> Request {
         Request { scope, paths: paths.iter().map(|p| p.to_string()).collect(), untracked, capture_bytes: 1 << 20 }

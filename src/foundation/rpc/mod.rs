@@ -14,7 +14,6 @@ pub mod codes {
     pub const INVALID_REQUEST: i64 = -32600;
     pub const METHOD_NOT_FOUND: i64 = -32601;
     pub const INVALID_PARAMS: i64 = -32602;
-    pub const INTERNAL_ERROR: i64 = -32603;
     /// MCP 2026-07-28 `UnsupportedProtocolVersionError`.
     pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
 }

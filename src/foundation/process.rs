@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use wait_timeout::ChildExt as _;
 
-use crate::cancel::CancelToken;
+use crate::foundation::cancel::CancelToken;
 
 /// How often a waiting runner checks its cancel token.
 const CANCEL_POLL: Duration = Duration::from_millis(25);
@@ -188,7 +188,7 @@ impl Cmd {
                 command.envs(vars.iter().map(|(k, v)| (k, v)));
             }
         }
-        crate::sys::die_with_parent(&mut command);
+        crate::foundation::sys::die_with_parent(&mut command);
 
         let started = Instant::now();
         let mut child = command.spawn().map_err(|source| match source.kind() {
@@ -291,7 +291,7 @@ impl GroupGuard<'_> {
     }
 
     fn kill_and_reap(&mut self) -> Option<std::process::ExitStatus> {
-        crate::sys::kill_group(self.pgid);
+        crate::foundation::sys::kill_group(self.pgid);
         self.child().wait().ok()
     }
 
@@ -299,7 +299,7 @@ impl GroupGuard<'_> {
     /// have been reused while any member is alive, and a reaped leader's pid is not reallocated
     /// within microseconds, so this cannot hit an unrelated process.
     fn finish(&mut self) {
-        crate::sys::kill_group(self.pgid);
+        crate::foundation::sys::kill_group(self.pgid);
         self.child = None;
     }
 }
@@ -307,7 +307,7 @@ impl GroupGuard<'_> {
 impl Drop for GroupGuard<'_> {
     fn drop(&mut self) {
         if let Some(child) = self.child.take() {
-            crate::sys::kill_group(self.pgid);
+            crate::foundation::sys::kill_group(self.pgid);
             let _ = child.wait();
         }
     }
@@ -459,11 +459,6 @@ impl Captured {
         self.total > (self.head.len() + self.tail.len()) as u64
     }
 
-    /// How many bytes the child wrote in all.
-    pub fn total_bytes(&self) -> u64 {
-        self.total
-    }
-
     /// Head and tail joined with a newline, so a line-oriented reader resynchronises at the cut.
     pub fn bytes(&self) -> Vec<u8> {
         let mut out = self.head.clone();
@@ -493,7 +488,7 @@ pub fn spawn_detached(program: &Path, args: &[OsString], log: std::fs::File) -> 
     #[allow(clippy::disallowed_methods)] // The one detached child; see the doc comment.
     let mut command = std::process::Command::new(program);
     command.args(args).stdin(Stdio::null()).stdout(log).stderr(stderr);
-    crate::sys::new_session(&mut command);
+    crate::foundation::sys::new_session(&mut command);
     command.spawn().map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => RunError::NotFound { program: program.display().to_string() },
         _ => RunError::Spawn { program: program.display().to_string(), source },
@@ -635,7 +630,7 @@ mod tests {
             head.push(chunk);
         }
         assert_eq!(head.bytes(), b"abcdef");
-        assert!(head.truncated() && head.total_bytes() == 10);
+        assert!(head.truncated() && head.total == 10);
     }
 
     #[test]
