@@ -656,10 +656,11 @@ fn consult_overhead(report: &mut Report, ours: &Path, original: &Path, codex: &C
     let arguments = json!({"question": QUESTION, "workspace_root": workspace_path});
 
     // Bare codex gets our framed prompt (the same bytes our server sends) and the same schema.
-    let prompt = codex_in_claude::prompts::consult(QUESTION, None);
+    let prompt = codex_in_claude::adapters::codex::prompts::consult(QUESTION, None);
     let scratch = tempfile::tempdir().expect("bare codex scratch");
     let schema_path = scratch.path().join("schema.json");
-    std::fs::write(&schema_path, codex_in_claude::codex::answer::consult_schema().to_string()).expect("write schema");
+    std::fs::write(&schema_path, codex_in_claude::adapters::codex::answer::consult_schema().to_string())
+        .expect("write schema");
     let bare = |round: usize| -> Duration {
         let last_message = scratch.path().join(format!("last-{round}.txt"));
         let started = Instant::now();
@@ -794,7 +795,7 @@ fn redaction(report: &mut Report) {
     let text_samples = (0..REDACT_RUNS)
         .map(|_| {
             let started = Instant::now();
-            let redacted = codex_in_claude::redact::text(&corpus);
+            let redacted = codex_in_claude::foundation::redact::text(&corpus);
             let elapsed = started.elapsed().as_secs_f64();
             masks = redacted.masks;
             megabytes(&corpus) / elapsed
@@ -818,7 +819,7 @@ fn redaction(report: &mut Report) {
     let diff_samples = (0..REDACT_RUNS)
         .map(|_| {
             let started = Instant::now();
-            let redacted = codex_in_claude::redact::diff(&diff);
+            let redacted = codex_in_claude::foundation::redact::diff(&diff);
             let elapsed = started.elapsed().as_secs_f64();
             paths = redacted.redacted_paths().len();
             megabytes(&diff) / elapsed
@@ -964,9 +965,9 @@ fn job_scaling(report: &mut Report, ours: &Path, root: &Path) {
 
     // The larger sets are byte copies of a real record (every file the product wrote), with
     // the spec's id, workspace and start time rewritten: the exact on-disk format of jobs/mod.rs.
-    let template = state.path().join(codex_in_claude::jobs::workspace_key(first)).join(&ids[0]);
+    let template = state.path().join(codex_in_claude::adapters::jobs::workspace_key(first)).join(&ids[0]);
     for (count, workspace) in JOB_COUNTS.iter().zip(&canonical).skip(1) {
-        let dir = state.path().join(codex_in_claude::jobs::workspace_key(workspace));
+        let dir = state.path().join(codex_in_claude::adapters::jobs::workspace_key(workspace));
         std::fs::create_dir_all(&dir).expect("workspace job dir");
         for n in 0..*count {
             clone_job(&template, &dir, n, workspace);

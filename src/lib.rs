@@ -1,46 +1,41 @@
 //! codex-in-claude: one synchronous binary that lets an MCP client (Claude Code) call the OpenAI
 //! `codex` CLI for second opinions, reviews and delegated diffs, safely.
 //!
-//! Map of the crate:
-//! - `cli`: argv → `Mode`, help text; `run` below dispatches on it.
-//! - `rpc`: JSON-RPC framing and classification over stdio; knows nothing of tools.
-//! - `mcp`: the MCP main loop, both protocol eras, tool calls on threads, roots.
-//! - `tools`: the registry every tool is declared in, and the tools themselves.
-//! - `envelope`: `ErrorCode`, the error envelope and `meta` (the agent-visible contract).
-//! - `process` (+ `sys`): the one runner for every child process.
-//! - `codex`: what we assume about the codex CLI and how one run goes; `prompts`: what it is asked.
-//! - `review`, `worktree`, `git`, `redact`: what a review looks at, where a delegated task runs,
-//!   how git is run safely, and secret masking.
-//! - `jobs` (+ `statefile`, `clock`): background jobs on disk, the detached worker, atomic writes.
-//! - `config`, `workspace`, `text`, `hash`, `log`: the supporting pieces.
+//! The crate is four layers, one folder each; `run` below is the composition root that picks a
+//! front end:
+//!
+//! ```text
+//!   frontends   mcp (the MCP server)   cli (the command line)   worker (background jobs)
+//!       |                 each calls tools, none calls another
+//!   tools       the registry, parameters, the call context, meta, one handler per tool
+//!       |
+//!   adapters    git (runner, review gathering, the throwaway copy), codex (probe, exec, events,
+//!       |       failure, answer parsing, prompts), workspace, jobs (the job store)
+//!   foundation  identity, policy enums, the error contract (envelope), config, redaction,
+//!               JSON-RPC, the process runner, state files, logging and small utilities
+//! ```
+//!
+//! **The rule: a module names only its own layer and the layers below it.** foundation names
+//! nothing above itself, adapters nothing of tools or front ends, tools nothing of front ends.
+//! Within a layer, files may use each other but form no cycle outside a module and its own
+//! children. `tests/integration/layers.rs` checks this by reading every `use crate::…`.
+//!
+//! Modules are private to the crate unless `main.rs`, an integration test or the bench needs
+//! them, so the compiler reports code nothing uses.
 
-pub mod cancel;
-pub mod cli;
-pub mod clock;
-pub mod codex;
-pub mod config;
-pub mod envelope;
-pub mod git;
-pub mod hash;
-pub mod jobs;
-pub mod log;
-pub mod mcp;
-pub mod process;
-pub mod prompts;
-pub mod redact;
-pub mod review;
-pub mod rpc;
-pub mod statefile;
-mod sys;
-pub mod text;
-pub mod tools;
-pub mod workspace;
-pub mod worktree;
+pub mod adapters;
+pub mod foundation;
+pub mod frontends;
+pub(crate) mod tools;
 
 use std::io::Write as _;
 use std::process::ExitCode;
 
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+use adapters::git::worktree;
+use adapters::jobs;
+use foundation::identity::VERSION;
+use foundation::{cancel, config, log};
+use frontends::{cli, mcp, worker};
 
 /// Runs one mode to completion.
 pub fn run(mode: cli::Mode) -> ExitCode {
@@ -92,7 +87,7 @@ pub fn run(mode: cli::Mode) -> ExitCode {
             if ok { written } else { ExitCode::FAILURE }
         }
         cli::Mode::JobSpawn { dir } => jobs::worker::spawn_main(&dir),
-        cli::Mode::JobWorker { dir } => jobs::worker::worker_main(&dir, config),
+        cli::Mode::JobWorker { dir } => worker::main(&dir, config),
         cli::Mode::Version => print_stdout(&format!("codex-in-claude {VERSION}\n")),
         cli::Mode::Help => print_stdout(&cli::usage()),
     }

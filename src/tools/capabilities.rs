@@ -5,7 +5,8 @@ use serde_json::{Value, json};
 
 use super::params::Param;
 use super::{ALL, Call};
-use crate::envelope::ErrorCode;
+use crate::foundation::envelope::ErrorCode;
+use crate::foundation::identity;
 
 pub fn run(_call: &Call) -> Value {
     let tools: Vec<Value> = ALL
@@ -26,11 +27,11 @@ pub fn run(_call: &Call) -> Value {
         .collect();
     json!({
         "ok": true,
-        "name": "codex-in-claude",
-        "version": crate::VERSION,
+        "name": identity::SERVER_NAME,
+        "version": identity::VERSION,
         "fingerprint": super::fingerprint(),
         "transport": "stdio",
-        "protocol_versions": crate::mcp::SUPPORTED_VERSIONS,
+        "protocol_versions": identity::SUPPORTED_VERSIONS,
         "tools": tools,
         "error_codes": ErrorCode::ALL,
         "negative_scope": [

@@ -7,11 +7,12 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::Call;
-use crate::codex::exec::{self, Invocation, Run};
-use crate::config::Isolation;
-use crate::envelope::{ErrorCode, Meta, ToolError, error_envelope};
-use crate::git::Git;
-use crate::workspace::Workspace;
+use super::meta::{Meta, error_envelope};
+use crate::adapters::codex::exec::{self, Invocation, Run};
+use crate::adapters::git::Git;
+use crate::adapters::workspace::Workspace;
+use crate::foundation::envelope::{ErrorCode, ToolError};
+use crate::foundation::policy::Isolation;
 
 /// Longest raw final message returned under `detail: "full"` (characters).
 const RAW_TEXT_CHARS: usize = 100_000;
@@ -86,7 +87,7 @@ pub fn check_input_size(call: &Call, parts: &[(&str, Option<&str>)]) -> Result<(
 /// The caller's own text on its way to OpenAI: a pasted log or config may hold a secret, so it
 /// is masked like everything else that leaves, and `meta.security_warnings` says so.
 pub fn redact_input(text: Option<&str>, param: &str, meta: &mut Meta) -> Option<String> {
-    let redacted = crate::redact::text(text?);
+    let redacted = crate::foundation::redact::text(text?);
     if redacted.masks > 0 {
         meta.security_warnings
             .push(format!("{} secret-looking value(s) in {param} were masked before sending", redacted.masks));
@@ -131,7 +132,7 @@ pub fn run_codex(call: &Call, invocation: &Invocation, meta: &mut Meta) -> Resul
 pub fn raw_response(call: &Call, run: &Run, meta: &mut Meta) -> Value {
     let full = call.args.text("detail") == Some("full");
     let text = run.last_message.as_deref().filter(|_| full).map(|message| {
-        let (text, cut) = crate::codex::answer::clean_measured(message, RAW_TEXT_CHARS);
+        let (text, cut) = crate::adapters::codex::answer::clean_measured(message, RAW_TEXT_CHARS);
         if cut {
             meta.note_truncation(&format!("raw_response.text cut to {RAW_TEXT_CHARS} characters"));
         }

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use super::Call;
 use super::codex_run::{self, Settings};
-use crate::codex::answer;
-use crate::envelope::error_envelope;
+use super::meta::error_envelope;
+use crate::adapters::codex::answer;
 
 pub fn run(call: &Call) -> Value {
     let workspace = match call.preflight() {
@@ -25,7 +25,7 @@ pub fn run(call: &Call) -> Value {
     }
     let question = codex_run::redact_input(Some(question), "question", &mut meta).unwrap_or_default();
     let extra_context = codex_run::redact_input(extra_context, "extra_context", &mut meta);
-    let prompt = crate::prompts::consult(&question, extra_context.as_deref());
+    let prompt = crate::adapters::codex::prompts::consult(&question, extra_context.as_deref());
     let mut invocation = settings.invocation(call, &workspace.path, prompt, Some(answer::consult_schema()));
     // A question need not be about a repository.
     invocation.skip_git_repo_check = true;

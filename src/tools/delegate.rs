@@ -12,11 +12,12 @@ use serde_json::{Value, json};
 
 use super::Call;
 use super::codex_run::{self, Settings};
-use crate::codex::answer;
-use crate::codex::exec::WriteScope;
-use crate::codex::probe::{self, SandboxCheck};
-use crate::envelope::{ContextSummary, ErrorCode, ToolError, error_envelope};
-use crate::worktree::{self, Worktree, WorktreeError};
+use super::meta::{ContextSummary, error_envelope};
+use crate::adapters::codex::answer;
+use crate::adapters::codex::exec::WriteScope;
+use crate::adapters::codex::probe::{self, SandboxCheck};
+use crate::adapters::git::worktree::{self, Worktree, WorktreeError};
+use crate::foundation::envelope::{ErrorCode, ToolError};
 
 const NEXT_STEP: &str = "Review the diff; it was never applied for you. Apply it yourself only if it is correct, \
      from the repository's top level (apply_command does that from anywhere).";
@@ -58,12 +59,12 @@ pub fn run_delegate(call: &Call) -> Value {
             let message =
                 format!("codex's workspace-write sandbox cannot run here, so Codex was not started: {reason}");
             return error_envelope(
-                ToolError::new(ErrorCode::SandboxUnavailable, crate::redact::text(&message).text),
+                ToolError::new(ErrorCode::SandboxUnavailable, crate::foundation::redact::text(&message).text),
                 &meta,
             );
         }
     }
-    let mut invocation = settings.invocation(call, &dir, crate::prompts::delegate(&task), None);
+    let mut invocation = settings.invocation(call, &dir, crate::adapters::codex::prompts::delegate(&task), None);
     invocation.write_scope = Some(scope);
     let run = match codex_run::run_codex(call, &invocation, &mut meta) {
         Ok(run) => run,
@@ -85,13 +86,13 @@ pub fn run_delegate(call: &Call) -> Value {
     let relative = |text: &str| relativize(text, worktree.path());
     let whole_lines =
         if edits.truncated { edits.diff.rfind('\n').map_or("", |end| &edits.diff[..=end]) } else { &edits.diff };
-    let redaction = crate::redact::patch(&relative(whole_lines));
+    let redaction = crate::foundation::redact::patch(&relative(whole_lines));
     meta.redacted_paths = redaction.redacted_paths();
     let withheld_files: Vec<Value> = (redaction.withheld_paths.iter().map(|path| (path, WITHHELD_REASON)))
         .chain(edits.nested_repos.iter().map(|path| (path, NESTED_REPO_REASON)))
         .map(|(path, reason)| json!({"path": path, "reason": reason}))
         .collect();
-    let (diff, cut) = crate::text::cut_at_line(&redaction.text, limit);
+    let (diff, cut) = crate::foundation::text::cut_at_line(&redaction.text, limit);
     let truncated = edits.truncated || cut;
     if truncated {
         meta.note_truncation(&format!(
@@ -106,7 +107,8 @@ pub fn run_delegate(call: &Call) -> Value {
             worktree.applies_to_live_tree(diff, &edits.paths)
         };
         meta.applies_cleanly = Some(check.is_ok());
-        meta.applies_cleanly_reason = check.err().map(|reason| crate::redact::text(&relative(&reason)).text);
+        meta.applies_cleanly_reason =
+            check.err().map(|reason| crate::foundation::redact::text(&relative(&reason)).text);
         if redaction.inline_masks > 0 {
             meta.security_warnings.push(
                 "the diff contains redaction markers in place of secret-looking values; applying it as is would write them"
@@ -169,7 +171,7 @@ pub fn run_dry_run(call: &Call) -> Value {
         Ok(plan) => plan,
         Err(error) => return error_envelope(worktree_error(error), &meta),
     };
-    let prompt = crate::prompts::delegate(&crate::redact::text(task).text);
+    let prompt = crate::adapters::codex::prompts::delegate(&crate::foundation::redact::text(task).text);
     json!({
         "ok": true,
         "tool": call.tool.name,
@@ -202,7 +204,9 @@ pub(super) fn worktree_error(error: WorktreeError) -> ToolError {
         )
         .repair("Commit once (git commit), then retry"),
         WorktreeError::Git(error) => error.to_tool_error(),
-        WorktreeError::Failed(message) => ToolError::new(ErrorCode::WorktreeError, crate::redact::text(&message).text),
+        WorktreeError::Failed(message) => {
+            ToolError::new(ErrorCode::WorktreeError, crate::foundation::redact::text(&message).text)
+        }
         WorktreeError::Cancelled => ToolError::new(ErrorCode::InternalError, "the call was cancelled"),
     }
 }

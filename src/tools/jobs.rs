@@ -1,14 +1,15 @@
 //! The background-job tools: the three `_async` starters (check everything that can be checked
 //! up front, then hand the synchronous tool's arguments to a detached worker) and the five
-//! `codex_job_*` lifecycle tools over `crate::jobs`.
+//! `codex_job_*` lifecycle tools over `crate::adapters::jobs`.
 
 use serde_json::{Value, json};
 
 use super::Call;
 use super::codex_run::{self, Settings};
-use crate::envelope::{ErrorCode, Meta, ToolError, error_envelope};
-use crate::jobs::{Jobs, Spec, StartError, Status, Unavailable, View, WorkspaceInfo};
-use crate::workspace::Workspace;
+use super::meta::{Meta, error_envelope};
+use crate::adapters::jobs::{Jobs, Spec, StartError, Status, Unavailable, View, WorkspaceInfo};
+use crate::adapters::workspace::Workspace;
+use crate::foundation::envelope::{ErrorCode, ToolError};
 
 pub fn run_consult_async(call: &Call) -> Value {
     start(call, "codex_consult", |call, _, _| {
@@ -25,7 +26,7 @@ pub fn run_delegate_async(call: &Call) -> Value {
     start(call, "codex_delegate", |call, workspace, _| {
         codex_run::check_input_size(call, &[("task", call.args.text("task"))])?;
         let git_timeout = std::time::Duration::from_secs(call.config.git_timeout_seconds);
-        crate::worktree::open_with_head(&workspace.path, git_timeout, &call.cancel)
+        crate::adapters::git::worktree::open_with_head(&workspace.path, git_timeout, &call.cancel)
             .map(|_| ())
             .map_err(super::delegate::worktree_error)
     })
@@ -45,7 +46,7 @@ fn start(call: &Call, tool: &str, check: Check) -> Value {
         return error_envelope(error, &meta);
     }
     // A job that could only fail at once is not started.
-    if !crate::process::on_path(crate::codex::PROGRAM) {
+    if !crate::foundation::process::on_path(crate::adapters::codex::PROGRAM) {
         return error_envelope(
             ToolError::new(ErrorCode::CodexNotFound, "codex was not found on the server's PATH"),
             &meta,
@@ -62,8 +63,8 @@ fn start(call: &Call, tool: &str, check: Check) -> Value {
     // The worker has no roots to resolve against: it gets the workspace this call resolved.
     arguments["workspace_root"] = json!(workspace.path.display().to_string());
     let spec = Spec {
-        format: crate::jobs::SPEC_FORMAT,
-        job_id: crate::jobs::new_job_id(),
+        format: crate::adapters::jobs::SPEC_FORMAT,
+        job_id: crate::adapters::jobs::new_job_id(),
         kind: call.tool.name.to_string(),
         tool: tool.to_string(),
         arguments,
@@ -72,7 +73,7 @@ fn start(call: &Call, tool: &str, check: Check) -> Value {
             workspace_source: workspace.source.as_str().to_string(),
             workspace_warning: workspace.warning.clone(),
         },
-        started_epoch_ms: crate::clock::now_ms(),
+        started_epoch_ms: crate::foundation::clock::now_ms(),
         deadline_seconds: call.config.job_max_seconds,
     };
     let jobs = Jobs::for_workspace(call.config, &workspace.path);
@@ -95,7 +96,7 @@ fn start(call: &Call, tool: &str, check: Check) -> Value {
         "job_id": spec.job_id,
         "kind": spec.kind,
         "status": "running",
-        "started_at": crate::clock::rfc3339(spec.started_epoch_ms),
+        "started_at": crate::foundation::clock::rfc3339(spec.started_epoch_ms),
         "deadline_seconds": spec.deadline_seconds,
         "poll_after_ms": 1000,
         "ttl_seconds": jobs.ttl_seconds(),
@@ -240,10 +241,10 @@ pub fn run_list(call: &Call) -> Value {
                 "job_id": view.spec.job_id,
                 "kind": view.spec.kind,
                 "status": view.status.as_str(),
-                "started_at": crate::clock::rfc3339(view.spec.started_epoch_ms),
+                "started_at": crate::foundation::clock::rfc3339(view.spec.started_epoch_ms),
                 "elapsed_ms": view.elapsed_ms(),
                 "result_available": view.result_available(),
-                "expires_at": view.expires_epoch_ms(jobs.ttl_seconds()).map(crate::clock::rfc3339),
+                "expires_at": view.expires_epoch_ms(jobs.ttl_seconds()).map(crate::foundation::clock::rfc3339),
                 "detail": view.detail,
                 "state_write_error": view.unrecorded,
             })
@@ -256,7 +257,7 @@ pub fn run_list(call: &Call) -> Value {
             json!({
                 "job_id": damaged.job_id,
                 "problem": damaged.problem,
-                "expires_at": crate::clock::rfc3339(damaged.expires_epoch_ms(jobs.ttl_seconds())),
+                "expires_at": crate::foundation::clock::rfc3339(damaged.expires_epoch_ms(jobs.ttl_seconds())),
             })
         })
         .collect();
@@ -277,22 +278,22 @@ fn status_envelope(call: &Call, jobs: &Jobs, view: &View, workspace: &Workspace)
         "job_id": view.spec.job_id,
         "kind": view.spec.kind,
         "status": view.status.as_str(),
-        "started_at": crate::clock::rfc3339(view.spec.started_epoch_ms),
+        "started_at": crate::foundation::clock::rfc3339(view.spec.started_epoch_ms),
         "elapsed_ms": view.elapsed_ms(),
         "deadline_seconds": view.spec.deadline_seconds,
         "poll_after_ms": view.poll_after_ms(),
         "ttl_seconds": jobs.ttl_seconds(),
-        "expires_at": view.expires_epoch_ms(jobs.ttl_seconds()).map(crate::clock::rfc3339),
+        "expires_at": view.expires_epoch_ms(jobs.ttl_seconds()).map(crate::foundation::clock::rfc3339),
         "result_available": view.result_available(),
         "result_ok": view.result.as_ref().map(|r| r["ok"] == json!(true)),
         "detail": view.detail,
         "cleanup_warnings": view.cleanup_warnings,
         "activity": {
             "events_seen": activity.events_seen,
-            "last_event_at": activity.last_event_at_ms.map(crate::clock::rfc3339),
+            "last_event_at": activity.last_event_at_ms.map(crate::foundation::clock::rfc3339),
             "last_event": activity.last_event,
             "stalled": activity.stalled,
-            "stalled_since": activity.stalled_since_ms.map(crate::clock::rfc3339),
+            "stalled_since": activity.stalled_since_ms.map(crate::foundation::clock::rfc3339),
         },
         "workspace": view.spec.workspace,
         "meta": Meta::new(call.tool.tier, Some(workspace)),

@@ -8,6 +8,7 @@ mod codex_run;
 mod consult;
 mod delegate;
 mod jobs;
+mod meta;
 pub mod params;
 mod review;
 mod status;
@@ -18,10 +19,12 @@ use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
-use crate::cancel::CancelToken;
-use crate::config::{Config, Isolation};
-use crate::envelope::{ErrorCode, ErrorCode as E, Meta, Tier, ToolError, error_branch_schema, error_envelope};
-use crate::workspace::Workspace;
+use crate::adapters::workspace::Workspace;
+use crate::foundation::cancel::CancelToken;
+use crate::foundation::config::Config;
+use crate::foundation::envelope::{ErrorCode, ErrorCode as E, ToolError, error_branch_schema};
+use crate::foundation::policy::{Isolation, Tier};
+use meta::{Meta, error_envelope};
 use params::{Args, Kind, Param};
 
 /// Whether calling the tool spends model quota. Rendered as the first word of the description,
@@ -49,7 +52,7 @@ impl Cost {
 }
 
 /// MCP tool annotations, stated honestly: anything that spends, writes a job record or a
-/// worktree is not read-only (original-spec §12.x 1).
+/// worktree is not read-only (docs/lessons.md §5 item 1).
 #[derive(Debug, Clone, Copy)]
 pub struct Annotations {
     pub read_only: bool,
@@ -121,13 +124,6 @@ pub trait Progress: Sync {
     }
 }
 
-/// Nobody is listening (no `progressToken`).
-pub struct NoProgress;
-
-impl Progress for NoProgress {
-    fn report(&self, _events_seen: u64, _activity: &str) {}
-}
-
 /// The client's declared roots, as far as this call may know them. Legacy sessions fetch them
 /// with `roots/list`; stateless 2026 requests have none.
 pub trait Roots: Sync {
@@ -144,10 +140,14 @@ impl Roots for NoRoots {
 }
 
 impl Call<'_> {
-    /// Resolves the call's workspace (SPEC §3 order).
+    /// Resolves the call's workspace (docs/product.md §3 order).
     pub fn workspace(&self) -> Result<Workspace, ToolError> {
         let project_dir = std::env::var("CLAUDE_PROJECT_DIR").ok();
-        crate::workspace::resolve(self.args.text("workspace_root"), &self.roots.current(), project_dir.as_deref())
+        crate::adapters::workspace::resolve(
+            self.args.text("workspace_root"),
+            &self.roots.current(),
+            project_dir.as_deref(),
+        )
     }
 
     /// The checks every tool that would run codex makes before spending anything: a usable
@@ -627,8 +627,8 @@ pub fn fingerprint() -> &'static str {
     static FINGERPRINT: OnceLock<String> = OnceLock::new();
     FINGERPRINT.get_or_init(|| {
         let surface = json!({"tools": list(), "error_codes": ErrorCode::ALL});
-        let digest = crate::hash::sha256_hex(surface.to_string().as_bytes());
-        let mut version = crate::VERSION.split('.');
+        let digest = crate::foundation::hash::sha256_hex(surface.to_string().as_bytes());
+        let mut version = crate::foundation::identity::VERSION.split('.');
         let (major, minor) = (version.next().unwrap_or("0"), version.next().unwrap_or("0"));
         format!("codex-in-claude/{major}.{minor}/sha256:{}", &digest[..12])
     })
@@ -658,6 +658,13 @@ pub fn call_tool(tool: &Tool, arguments: Option<&Value>, context: &Context) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Nobody is listening.
+    struct NoProgress;
+
+    impl Progress for NoProgress {
+        fn report(&self, _events_seen: u64, _activity: &str) {}
+    }
 
     #[test]
     fn names_are_unique_and_well_formed() {

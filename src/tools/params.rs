@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::envelope::{ErrorCode, ToolError};
+use crate::foundation::envelope::{ErrorCode, ToolError};
 
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {

@@ -11,10 +11,11 @@ use serde_json::{Value, json};
 
 use super::Call;
 use super::codex_run::{self, Settings};
-use crate::codex::answer;
-use crate::envelope::{ContextSummary, ErrorCode, Meta, ToolError, error_envelope};
-use crate::review::gather::{self, GatherError, Gathered, Scope, Untracked};
-use crate::workspace::Workspace;
+use super::meta::{ContextSummary, Meta, error_envelope};
+use crate::adapters::codex::answer;
+use crate::adapters::git::gather::{self, GatherError, Gathered, Scope, Untracked};
+use crate::adapters::workspace::Workspace;
+use crate::foundation::envelope::{ErrorCode, ToolError};
 
 /// Everything a review sends, decided before any model call.
 struct Prepared {
@@ -196,8 +197,8 @@ fn prepare(call: &Call) -> Result<Prepared, Value> {
     } else {
         gathered.diff.as_str()
     };
-    let redaction = crate::redact::diff(whole_lines);
-    let (diff, cut) = crate::text::cut_at_line(&redaction.text, limit);
+    let redaction = crate::foundation::redact::diff(whole_lines);
+    let (diff, cut) = crate::foundation::text::cut_at_line(&redaction.text, limit);
     let truncated = gathered.capture_truncated || cut;
     if truncated {
         meta.note_truncation(&format!(
@@ -213,7 +214,7 @@ fn prepare(call: &Call) -> Result<Prepared, Value> {
     if !gathered.neutralised_filters.is_empty() {
         meta.security_warnings.push(format!(
             "the repository's own config defines the filter driver(s) {}; repository-configured programs never run, so files using them were compared as they are on disk and may show changes the filter would hide",
-            crate::text::one_line(&gathered.neutralised_filters.join(", "), 300)
+            crate::foundation::text::one_line(&gathered.neutralised_filters.join(", "), 300)
         ));
     }
 
@@ -239,7 +240,7 @@ fn prepare(call: &Call) -> Result<Prepared, Value> {
     };
     let empty = gathered.files_changed == 0 && gathered.diff.trim().is_empty();
     let extra_context = codex_run::redact_input(extra_context, "extra_context", &mut meta);
-    let prompt = crate::prompts::review(&gathered.label, diff, extra_context.as_deref());
+    let prompt = crate::adapters::codex::prompts::review(&gathered.label, diff, extra_context.as_deref());
     Ok(Prepared { workspace, settings, meta, gathered, coverage, empty, prompt })
 }
 

@@ -5,9 +5,9 @@
 use serde_json::{Value, json};
 
 use super::Call;
-use crate::cancel::CancelToken;
-use crate::codex::probe::{self, Auth, Version};
-use crate::config::{Config, TIMEOUT_BOUNDS};
+use crate::adapters::codex::probe::{self, Auth, Version};
+use crate::foundation::cancel::CancelToken;
+use crate::foundation::config::{Config, TIMEOUT_BOUNDS};
 
 pub fn run(call: &Call) -> Value {
     report(call.config, &call.cancel)
@@ -35,7 +35,7 @@ pub fn report(config: &Config, cancel: &CancelToken) -> Value {
 
     let (codex_version, version_supported, version_detail) = match &version {
         Version::Missing => (None, None, Some("codex was not found on PATH".to_string())),
-        Version::Broken { detail } => (None, None, Some(crate::text::one_line(detail, 200))),
+        Version::Broken { detail } => (None, None, Some(crate::foundation::text::one_line(detail, 200))),
         Version::Found { text, parsed } => {
             (Some(text.clone()), parsed.map(|(major, minor, _)| config.version_supported(major, minor)), None)
         }
@@ -117,7 +117,7 @@ pub fn report(config: &Config, cancel: &CancelToken) -> Value {
         "config_warnings": config.warnings,
         "unexpanded_env_placeholders": config.unexpanded_placeholders,
         "caveat": "Paid tools send your question, context or redacted diff to OpenAI through codex; Codex can read any file the OS user can. Treat its output as claims to verify.",
-        "server_version": crate::VERSION,
+        "server_version": crate::foundation::identity::VERSION,
         "fingerprint": super::fingerprint(),
     })
 }

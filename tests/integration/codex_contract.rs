@@ -1,7 +1,7 @@
 //! Proves the end-to-end harness against the real pinned codex binary, without our server.
 //!
 //! This module owns the contract tests: each one runs `codex exec --json` directly against a
-//! [`MockModel`] through a [`CodexHome`], and checks one behaviour of `codex-cli-contract.md`
+//! [`MockModel`] through a [`CodexHome`], and checks one behaviour of `docs/codex-cli.md`
 //! that the server's own e2e tests rely on (exit codes, JSONL events, `-o`, `--output-schema`,
 //! what reaches the model). If these fail, the harness or the codex install is broken, not the
 //! server.
@@ -106,7 +106,7 @@ impl Workspace {
     }
 
     /// Runs `codex exec --json -C <workspace> --skip-git-repo-check <extra_args>` with stdin
-    /// either null or `stdin_text` written then closed (an open pipe hangs codex, contract §2).
+    /// either null or `stdin_text` written then closed (an open pipe hangs codex, docs/codex-cli.md §2).
     fn run_codex(&self, home: &CodexHome, extra_args: &[&str], stdin_text: Option<&str>) -> CodexRun {
         let mut command = Command::new(codex_bin());
         command

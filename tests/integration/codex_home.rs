@@ -1,7 +1,7 @@
 //! A throwaway `CODEX_HOME` wired to a [`MockModel`], and the location of the pinned codex
 //! binary.
 //!
-//! This module owns the offline recipe of `codex-cli-contract.md` §3: the `config.toml` that makes
+//! This module owns the offline recipe of docs/codex-cli.md §3: the `config.toml` that makes
 //! the real codex 0.169.0 talk only to the loopback mock (custom provider, no retries, no
 //! phone-home features), and the environment a codex process needs to use it. The binary itself
 //! comes from `scripts/install-codex.sh`; a missing install fails loudly instead of skipping.
@@ -21,7 +21,7 @@ pub const CODEX_VERSION: &str = "0.169.0";
 const DEFAULT_IDLE_TIMEOUT_MS: u64 = 10_000;
 
 /// The native binary's directory inside the npm install; the Node wrapper is avoided because
-/// killing it orphans the native child (contract §1).
+/// killing it orphans the native child (docs/codex-cli.md §1).
 const NATIVE_BIN_DIR: &str = ".tools/codex/node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin";
 
 /// The directory holding the pinned native `codex` binary. Panics with install instructions when
@@ -96,7 +96,7 @@ impl CodexHome {
 }
 
 /// Prefers cargo's per-target scratch dir: a `CODEX_HOME` under `$TMPDIR` makes codex print a
-/// warning on every run (contract §1), which would clutter stderr assertions.
+/// warning on every run (docs/codex-cli.md §1), which would clutter stderr assertions.
 fn create_home_dir() -> TempDir {
     let builder = {
         let mut builder = tempfile::Builder::new();
@@ -110,7 +110,7 @@ fn create_home_dir() -> TempDir {
         .unwrap_or_else(|| builder.tempdir().expect("create a temporary CODEX_HOME"))
 }
 
-/// The contract §3 recipe. Every key matters: the retries are zeroed so failures surface in
+/// The docs/codex-cli.md §3 recipe. Every key matters: the retries are zeroed so failures surface in
 /// one request, `unbounded_connection_retries` would otherwise retry a dead mock forever, and
 /// plugins/analytics/otel would otherwise reach github.com and chatgpt.com.
 fn config_toml(base_url: &str, idle_timeout_ms: u64) -> String {

@@ -33,7 +33,7 @@ pub fn repo_state(dir: &Path) -> RepoState {
                 walk(root, &path, out);
                 "dir".to_string()
             } else {
-                format!("file {}", codex_in_claude::hash::sha256_hex(&std::fs::read(&path).unwrap()))
+                format!("file {}", codex_in_claude::foundation::hash::sha256_hex(&std::fs::read(&path).unwrap()))
             };
             let stamp = format!("{:o} {}.{:09}", meta.mode(), meta.mtime(), meta.mtime_nsec());
             out.insert(path.strip_prefix(root).unwrap().display().to_string(), format!("{what} {stamp}"));

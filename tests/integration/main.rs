@@ -55,5 +55,9 @@ mod secrets;
 mod cli;
 // The official Python MCP SDK as an independent client, with its schema validation on.
 mod sdk_client;
+// Every docs/ citation in the source resolves to a file and section.
+mod docs;
+// The layer rule of src/lib.rs: no module names a layer above its own; no import cycle.
+mod layers;
 // The Claude Code plugin: launcher, manifests, commands, skill, `claude plugin validate`.
 mod plugin;

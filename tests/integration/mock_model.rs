@@ -3,7 +3,7 @@
 //!
 //! This module owns the HTTP side of the end-to-end harness: a listener on an ephemeral loopback
 //! port, a script of [`Step`]s (one per `POST /v1/responses`, consumed in arrival order), the SSE
-//! event shapes codex 0.169.0 understands (see `codex-cli-contract.md` §4), and a record of every
+//! event shapes codex 0.169.0 understands (see docs/codex-cli.md §4), and a record of every
 //! request so tests can inspect what codex sent, including proving that secrets never reached the
 //! model.
 //!
@@ -197,7 +197,7 @@ pub fn response_completed() -> Value {
 }
 
 /// `response.failed` with an error code such as `rate_limit_exceeded` or `server_error`; the
-/// code decides codex's retry policy and final message (contract §4).
+/// code decides codex's retry policy and final message (docs/codex-cli.md §4).
 pub fn response_failed(code: &str, message: &str) -> Value {
     json!({
         "type": "response.failed",

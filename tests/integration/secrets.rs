@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 
-use codex_in_claude::redact;
+use codex_in_claude::foundation::redact;
 use serde_json::json;
 
 use crate::codex_home::CodexHome;

@@ -1,0 +1,585 @@
+//! Codex's final answer: the JSON Schemas sent with `--output-schema` (OpenAI strict mode: every
+//! property required, nullable where optional, no extra properties), and the parse of the `-o`
+//! file back into an `Answer`.
+//!
+//! codex does not validate the answer against the schema (docs/codex-cli.md §2), so parsing is
+//! ours: tolerant where a slip costs nothing (a fenced block, `"HIGH"` for `"high"`, a line
+//! number written as text), and strict where it would mislead (a review without a valid verdict
+//! is not a review; no final message is no answer). Tolerance is never silent: every severity
+//! mapped, line number nulled, item dropped or text cut is listed in the answer's `Adjustments`,
+//! which the tools report in `meta`. Every string that comes back is foreign text: control
+//! characters stripped, redacted, bounded.
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::foundation::envelope::{ErrorCode, ToolError};
+
+pub const SEVERITIES: &[&str] = &["critical", "high", "medium", "low", "nit"];
+pub const VERDICTS: &[&str] = &["pass", "concerns", "fail", "unknown"];
+pub const CONFIDENCES: &[&str] = &["low", "medium", "high"];
+
+/// Other names for our severities (Codex's own reviews rank P0 to P3), matched case-insensitively.
+const SEVERITY_SYNONYMS: &[(&str, &str)] = &[
+    ("blocker", "critical"),
+    ("p0", "critical"),
+    ("major", "high"),
+    ("error", "high"),
+    ("p1", "high"),
+    ("moderate", "medium"),
+    ("warning", "medium"),
+    ("p2", "medium"),
+    ("minor", "low"),
+    ("p3", "low"),
+    ("info", "nit"),
+    ("informational", "nit"),
+    ("note", "nit"),
+    ("trivial", "nit"),
+    ("style", "nit"),
+    ("nitpick", "nit"),
+];
+/// Where a severity we cannot place goes: the middle, neither dismissed nor alarming; the
+/// finding keeps what Codex wrote in `severity_original`.
+const UNKNOWN_SEVERITY: &str = "medium";
+
+/// Bounds on what one answer may carry into an envelope.
+pub const SUMMARY_CHARS: usize = 20_000;
+const FIELD_CHARS: usize = 4_000;
+const MAX_ITEMS: usize = 100;
+/// Longest `severity_original` kept (characters).
+const SEVERITY_CHARS: usize = 64;
+
+/// One evidence-tied issue, as in the reference `Finding`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub severity: &'static str,
+    /// What Codex wrote when it was not one of our severities (in any case); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity_original: Option<String>,
+    pub title: String,
+    pub file: Option<String>,
+    pub line: Option<u64>,
+    pub line_end: Option<u64>,
+    pub evidence: String,
+    pub risk: String,
+    pub recommendation: String,
+}
+
+/// A parsed answer. `verdict` and `confidence` are set for reviews only.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Answer {
+    pub summary: String,
+    pub findings: Vec<Finding>,
+    pub questions: Vec<String>,
+    pub assumptions: Vec<String>,
+    pub next_steps: Vec<String>,
+    pub verdict: Option<&'static str>,
+    pub confidence: Option<&'static str>,
+    pub adjustments: Adjustments,
+}
+
+/// What parsing changed in an answer to fit the result. The tools report `cuts` in
+/// `meta.truncated`/`truncation_hint` and `warnings` in `meta.answer_warnings`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Adjustments {
+    /// What a size bound cut, e.g. "150 findings, 100 returned".
+    pub cuts: Vec<String>,
+    /// What was mapped, replaced or dropped to fit the schema.
+    pub warnings: Vec<String>,
+    /// A finding was left out or cut short: a review reporting this cannot pass.
+    pub findings_incomplete: bool,
+}
+
+fn finding_schema() -> Value {
+    let text = json!({"type": "string"});
+    let nullable = |t: &str| json!({"type": [t, "null"]});
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["severity", "title", "file", "line", "line_end", "evidence", "risk", "recommendation"],
+        "properties": {
+            "severity": {"type": "string", "enum": SEVERITIES},
+            "title": text, "file": nullable("string"), "line": nullable("integer"), "line_end": nullable("integer"),
+            "evidence": text, "risk": text, "recommendation": text
+        }
+    })
+}
+
+/// The schema of a consult answer.
+pub fn consult_schema() -> Value {
+    let strings = json!({"type": "array", "items": {"type": "string"}});
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["summary", "findings", "questions", "assumptions", "next_steps"],
+        "properties": {
+            "summary": {"type": "string"},
+            "findings": {"type": "array", "items": finding_schema()},
+            "questions": strings, "assumptions": strings, "next_steps": strings
+        }
+    })
+}
+
+/// The schema of a review answer: a consult answer plus verdict and confidence.
+pub fn review_schema() -> Value {
+    let mut schema = consult_schema();
+    schema["required"] =
+        json!(["summary", "verdict", "confidence", "findings", "questions", "assumptions", "next_steps"]);
+    schema["properties"]["verdict"] = json!({"type": "string", "enum": VERDICTS});
+    schema["properties"]["confidence"] = json!({"type": "string", "enum": CONFIDENCES});
+    schema
+}
+
+/// The error for a run whose turn completed without a final message: there is no answer, and
+/// an `ok:true` around a placeholder would read as one.
+pub fn no_final_message() -> ToolError {
+    ToolError::new(
+        ErrorCode::NoFinalMessage,
+        "codex completed its turn but sent no final message; there is no answer to report",
+    )
+}
+
+/// A consult answer. Prose instead of JSON is still an answer to a question: it becomes the
+/// summary. No message at all is `no_final_message`.
+pub fn consult(text: Option<&str>) -> Result<Answer, ToolError> {
+    let text = text.ok_or_else(no_final_message)?;
+    Ok(match parse_object(text) {
+        Ok(object) => fields(&object),
+        Err(_) => {
+            let mut adjustments = Adjustments::default();
+            let summary = prose_summary(text, &mut adjustments).ok_or_else(no_final_message)?;
+            Answer { summary, adjustments, ..Answer::default() }
+        }
+    })
+}
+
+/// A final message read as prose (a delegation's report, a consult answer that is not JSON):
+/// sanitised and bounded, the cut recorded in `adjustments`. `None` when nothing is left.
+pub fn prose_summary(text: &str, adjustments: &mut Adjustments) -> Option<String> {
+    let (summary, cut) = clean_measured(text.trim(), SUMMARY_CHARS);
+    if cut {
+        adjustments.cuts.push(format!(
+            "codex's message was cut to {SUMMARY_CHARS} characters for summary (detail=full returns more in raw_response.text)"
+        ));
+    }
+    (!summary.trim().is_empty()).then_some(summary)
+}
+
+/// A review answer, which must be the schema's JSON: a prose "review" has no verdict an agent
+/// could trust, so it is an error (`invalid_json` / `schema_violation`), never a silent pass.
+pub fn review(text: Option<&str>) -> Result<Answer, ToolError> {
+    let text = text.ok_or_else(no_final_message)?;
+    let object = parse_object(text).map_err(|problem| match problem {
+        Problem::NotJson => ToolError::new(ErrorCode::InvalidJson, "codex's final message is not JSON"),
+        Problem::NotObject => {
+            ToolError::new(ErrorCode::SchemaViolation, "codex's final message is JSON but not an object")
+        }
+    })?;
+    let mut answer = fields(&object);
+    let word = |key: &str| object.get(key).and_then(Value::as_str).map(|v| v.trim().to_ascii_lowercase());
+    answer.verdict = word("verdict").and_then(|v| pick(VERDICTS, &v));
+    answer.confidence = word("confidence").and_then(|v| pick(CONFIDENCES, &v));
+    let summary_ok = object.get("summary").and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty());
+    let mut missing = Vec::new();
+    if !summary_ok {
+        missing.push("summary");
+    }
+    if answer.verdict.is_none() {
+        missing.push("verdict");
+    }
+    if answer.confidence.is_none() {
+        missing.push("confidence");
+    }
+    if !missing.is_empty() {
+        let message = format!("codex's review is missing or has invalid {}", missing.join(", "));
+        return Err(ToolError::new(ErrorCode::SchemaViolation, message));
+    }
+    Ok(answer)
+}
+
+enum Problem {
+    NotJson,
+    NotObject,
+}
+
+/// The JSON object in `text`, allowing one surrounding Markdown code fence.
+fn parse_object(text: &str) -> Result<Map<String, Value>, Problem> {
+    let trimmed = text.trim();
+    let unfenced = trimmed
+        .strip_prefix("```")
+        .and_then(|rest| rest.strip_suffix("```"))
+        .map(|body| body.split_once('\n').map_or("", |(_, json)| json))
+        .unwrap_or(trimmed);
+    match serde_json::from_str::<Value>(unfenced) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(Problem::NotObject),
+        Err(_) => Err(Problem::NotJson),
+    }
+}
+
+fn pick(allowed: &[&'static str], value: &str) -> Option<&'static str> {
+    allowed.iter().copied().find(|a| *a == value)
+}
+
+/// What reading the fields had to change, counted, then reported once per kind.
+#[derive(Default)]
+struct Tally {
+    severities_mapped: usize,
+    lines_nulled: usize,
+    titles_missing: usize,
+    finding_fields_cut: usize,
+    list_items_cut: usize,
+    /// Finding entries that were neither objects nor text, and null list items.
+    findings_dropped: usize,
+    list_items_dropped: usize,
+}
+
+/// The fields both answer kinds share. Nothing is dropped unsaid: what does not fit is mapped,
+/// nulled or cut and counted in the answer's `adjustments`.
+fn fields(object: &Map<String, Value>) -> Answer {
+    let mut tally = Tally::default();
+    let mut adjustments = Adjustments::default();
+    let summary = match object.get("summary").and_then(text_of).filter(|s| !s.trim().is_empty()) {
+        Some(text) => {
+            let (summary, cut) = clean_measured(text.trim(), SUMMARY_CHARS);
+            if cut {
+                adjustments.cuts.push(format!("summary cut to {SUMMARY_CHARS} characters"));
+            }
+            summary
+        }
+        None => {
+            adjustments.warnings.push("codex's answer had no summary".into());
+            "(no summary)".into()
+        }
+    };
+    let mut findings = Vec::new();
+    for entry in items(object.get("findings")) {
+        match finding(entry, &mut tally) {
+            Some(finding) => findings.push(finding),
+            None => tally.findings_dropped += 1,
+        }
+    }
+    capped(&mut findings, "findings", &mut adjustments);
+    let mut list = |key: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        for item in items(object.get(key)) {
+            let Some(text) = text_of(item) else {
+                tally.list_items_dropped += 1;
+                continue;
+            };
+            let (text, cut) = clean_measured(&text, FIELD_CHARS);
+            tally.list_items_cut += usize::from(cut);
+            out.push(text);
+        }
+        capped(&mut out, key, &mut adjustments);
+        out
+    };
+    let (questions, assumptions, next_steps) = (list("questions"), list("assumptions"), list("next_steps"));
+    adjustments.findings_incomplete |= tally.findings_dropped > 0 || tally.finding_fields_cut > 0;
+    tally.report(&mut adjustments);
+    Answer { summary, findings, questions, assumptions, next_steps, verdict: None, confidence: None, adjustments }
+}
+
+/// Keeps the first `MAX_ITEMS` of `items`, recording the cut (a cut finding makes the findings
+/// incomplete).
+fn capped<T>(items: &mut Vec<T>, name: &str, adjustments: &mut Adjustments) {
+    if items.len() > MAX_ITEMS {
+        adjustments.cuts.push(format!("{} {name}, {MAX_ITEMS} returned", items.len()));
+        adjustments.findings_incomplete |= name == "findings";
+        items.truncate(MAX_ITEMS);
+    }
+}
+
+impl Tally {
+    fn report(&self, adjustments: &mut Adjustments) {
+        let mut warn = |count: usize, what: &str| {
+            if count > 0 {
+                adjustments.warnings.push(format!("{count} {what}"));
+            }
+        };
+        warn(
+            self.severities_mapped,
+            "finding severities were not critical/high/medium/low/nit: synonyms were mapped to their match, \
+             anything else to medium; severity_original keeps what codex wrote",
+        );
+        warn(self.lines_nulled, "finding line numbers were not positive integers and were set to null");
+        warn(self.titles_missing, "findings had no title and were given \"(no title)\"");
+        warn(self.findings_dropped, "findings were neither objects nor text and were dropped");
+        warn(self.list_items_dropped, "null items in questions, assumptions or next_steps were dropped");
+        if self.finding_fields_cut > 0 {
+            adjustments
+                .cuts
+                .push(format!("{} finding fields cut to {FIELD_CHARS} characters", self.finding_fields_cut));
+        }
+        if self.list_items_cut > 0 {
+            adjustments.cuts.push(format!(
+                "{} items of questions, assumptions or next_steps cut to {FIELD_CHARS} characters",
+                self.list_items_cut
+            ));
+        }
+    }
+}
+
+/// The entries of a list member; a lone value where a list belongs is a one-item list.
+fn items(value: Option<&Value>) -> &[Value] {
+    match value {
+        None | Some(Value::Null) => &[],
+        Some(Value::Array(items)) => items,
+        Some(other) => std::slice::from_ref(other),
+    }
+}
+
+/// A value as text: a string as it is, a number, boolean, list or object as its JSON; null has
+/// none.
+fn text_of(value: &Value) -> Option<Cow<'_, str>> {
+    match value {
+        Value::Null => None,
+        Value::String(text) => Some(Cow::Borrowed(text)),
+        other => Some(Cow::Owned(other.to_string())),
+    }
+}
+
+/// A finding from an object, or from bare text (taken as its title). A bad member never drops
+/// the finding: it is mapped, nulled or replaced, and counted in `tally`.
+fn finding(value: &Value, tally: &mut Tally) -> Option<Finding> {
+    let object = match value {
+        Value::Object(object) => Cow::Borrowed(object),
+        Value::String(text) if !text.trim().is_empty() => Cow::Owned(Map::from_iter([("title".into(), value.clone())])),
+        _ => return None,
+    };
+    let mut text = |key: &str| -> String {
+        let Some(raw) = object.get(key).and_then(text_of) else { return String::new() };
+        let (cleaned, cut) = clean_measured(&raw, FIELD_CHARS);
+        tally.finding_fields_cut += usize::from(cut);
+        cleaned
+    };
+    let (title, file) = (text("title"), text("file"));
+    let (evidence, risk, recommendation) = (text("evidence"), text("risk"), text("recommendation"));
+    let (severity, severity_original) = severity(object.get("severity"));
+    tally.severities_mapped += usize::from(severity_original.is_some());
+    let title = if title.trim().is_empty() {
+        tally.titles_missing += 1;
+        "(no title)".to_string()
+    } else {
+        title
+    };
+    Some(Finding {
+        severity,
+        severity_original,
+        title,
+        file: (!file.trim().is_empty()).then_some(file),
+        line: line_number(object.get("line"), tally),
+        line_end: line_number(object.get("line_end"), tally),
+        evidence,
+        risk,
+        recommendation,
+    })
+}
+
+/// Codex's severity in our set: one of ours in any case, else a synonym, else `UNKNOWN_SEVERITY`.
+/// What Codex wrote comes back too when it was not one of ours, to be kept on the finding.
+fn severity(value: Option<&Value>) -> (&'static str, Option<String>) {
+    let written = value.and_then(text_of).map(|s| s.trim().to_string()).unwrap_or_default();
+    let lower = written.to_ascii_lowercase();
+    if let Some(ours) = pick(SEVERITIES, &lower) {
+        return (ours, None);
+    }
+    let mapped = SEVERITY_SYNONYMS.iter().find(|(synonym, _)| *synonym == lower).map_or(UNKNOWN_SEVERITY, |(_, to)| to);
+    let original = if written.is_empty() { "(missing)".to_string() } else { clean(&written, SEVERITY_CHARS) };
+    (mapped, Some(original))
+}
+
+/// A line number: a positive integer, or text holding one (`"12"`). Anything else (zero,
+/// negative, fractional, other text) is unusable: null, counted in `tally`.
+fn line_number(value: Option<&Value>, tally: &mut Tally) -> Option<u64> {
+    let line = match value? {
+        Value::Null => return None,
+        Value::Number(number) => number.as_u64(),
+        Value::String(text) => text.trim().parse::<u64>().ok(),
+        _ => None,
+    }
+    .filter(|&line| line > 0);
+    tally.lines_nulled += usize::from(line.is_none());
+    line
+}
+
+/// Foreign text made safe for an envelope: controls stripped (newlines kept), redacted, bounded.
+pub fn clean(text: &str, max_chars: usize) -> String {
+    clean_measured(text, max_chars).0
+}
+
+/// `clean`, and whether the bound cut anything.
+pub fn clean_measured(text: &str, max_chars: usize) -> (String, bool) {
+    let redacted = crate::foundation::redact::text(&crate::foundation::text::strip_controls(text, true)).text;
+    let cut = redacted.chars().count() > max_chars;
+    (crate::foundation::text::bounded(&redacted, max_chars), cut)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FINDING: &str = r#"{"severity":"high","title":"Off by one","file":"src/a.rs","line":3,"line_end":null,"evidence":"e","risk":"r","recommendation":"fix"}"#;
+
+    #[test]
+    fn schemas_are_strict_mode_valid() {
+        for schema in [consult_schema(), review_schema()] {
+            let properties: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
+            let required: Vec<&str> =
+                schema["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+            assert_eq!(properties.len(), required.len());
+            assert!(properties.iter().all(|p| required.contains(&p.as_str())));
+            assert_eq!(schema["additionalProperties"], json!(false));
+        }
+    }
+
+    fn finding_with(members: Value) -> Value {
+        let mut finding: Value = serde_json::from_str(FINDING).unwrap();
+        finding.as_object_mut().unwrap().extend(members.as_object().unwrap().clone());
+        finding
+    }
+
+    fn consult_with_findings(findings: Value) -> Answer {
+        consult(Some(&json!({"summary": "s", "findings": findings}).to_string())).unwrap()
+    }
+
+    #[test]
+    fn review_parses_verdict_and_keeps_findings_with_bad_members() {
+        let text = format!(
+            r#"{{"summary":"s","verdict":"Concerns","confidence":"HIGH","findings":[{FINDING},{{"severity":"bogus"}},7,"Bare text finding"],"questions":["q",1,{{}},null],"assumptions":[],"next_steps":["n"]}}"#
+        );
+        let answer = review(Some(&text)).unwrap();
+        assert_eq!((answer.verdict, answer.confidence), (Some("concerns"), Some("high")));
+        let titles: Vec<&str> = answer.findings.iter().map(|f| f.title.as_str()).collect();
+        assert_eq!(titles, ["Off by one", "(no title)", "Bare text finding"]);
+        assert_eq!(answer.findings[0].line, Some(3));
+        assert_eq!(answer.findings[1].severity_original.as_deref(), Some("bogus"));
+        assert_eq!(answer.findings[2].severity_original.as_deref(), Some("(missing)"));
+        assert_eq!(answer.questions, vec!["q", "1", "{}"]);
+        let adjustments = &answer.adjustments;
+        assert!(adjustments.findings_incomplete, "the 7 was dropped: {adjustments:?}");
+        for said in [
+            "1 findings were neither objects nor text",
+            "2 finding severities",
+            "1 findings had no title",
+            "1 null items",
+        ] {
+            assert!(adjustments.warnings.iter().any(|w| w.starts_with(said)), "{said}: {adjustments:?}");
+        }
+    }
+
+    #[test]
+    fn severities_are_matched_in_any_case_and_mapped_never_dropped() {
+        let cases = [
+            (json!("HIGH"), "high", None),
+            (json!(" Nit "), "nit", None),
+            (json!("info"), "nit", Some("info")),
+            (json!("Informational"), "nit", Some("Informational")),
+            (json!("note"), "nit", Some("note")),
+            (json!("Blocker"), "critical", Some("Blocker")),
+            (json!("P1"), "high", Some("P1")),
+            (json!("urgent"), "medium", Some("urgent")),
+            (json!(3), "medium", Some("3")),
+            (Value::Null, "medium", Some("(missing)")),
+        ];
+        let findings: Vec<Value> =
+            cases.iter().map(|(severity, _, _)| finding_with(json!({"severity": severity}))).collect();
+        let answer = consult_with_findings(json!(findings));
+        assert_eq!(answer.findings.len(), cases.len());
+        for ((written, want, original), got) in cases.iter().zip(&answer.findings) {
+            assert_eq!((got.severity, got.severity_original.as_deref()), (*want, *original), "{written}");
+        }
+        let mapped = answer.adjustments.warnings.iter().find(|w| w.contains("severities")).unwrap();
+        assert!(mapped.starts_with("8 finding severities") && mapped.contains("to medium"), "{mapped}");
+        assert!(!answer.adjustments.findings_incomplete);
+        let serialised = serde_json::to_value(&answer.findings[0]).unwrap();
+        assert!(serialised.get("severity_original").is_none(), "only mapped findings carry it: {serialised}");
+    }
+
+    #[test]
+    fn unusable_line_numbers_become_null_and_the_finding_stays() {
+        let lines = [json!(-3), json!(0), json!(2.5), json!("abc"), json!(true), json!("12"), json!(7), Value::Null];
+        let findings: Vec<Value> = lines.iter().map(|line| finding_with(json!({"line": line}))).collect();
+        let answer = consult_with_findings(json!(findings));
+        let got: Vec<Option<u64>> = answer.findings.iter().map(|f| f.line).collect();
+        assert_eq!(got, [None, None, None, None, None, Some(12), Some(7), None]);
+        assert!(answer.adjustments.warnings.iter().any(|w| w.starts_with("5 finding line numbers")), "{answer:?}");
+    }
+
+    #[test]
+    fn every_cut_is_recorded() {
+        let many: Vec<Value> = (0..150).map(|i| finding_with(json!({"title": format!("f{i}")}))).collect();
+        let questions: Vec<String> = (0..130).map(|i| format!("q{i}")).collect();
+        let long = "y".repeat(FIELD_CHARS + 1);
+        let mut findings = many;
+        findings[0]["evidence"] = json!(long);
+        let text = json!({"summary": "z".repeat(SUMMARY_CHARS + 1), "findings": findings, "questions": questions});
+        let answer = consult(Some(&text.to_string())).unwrap();
+        assert_eq!((answer.findings.len(), answer.questions.len()), (MAX_ITEMS, MAX_ITEMS));
+        assert_eq!(answer.findings[0].evidence.chars().count(), FIELD_CHARS);
+        let cuts = &answer.adjustments.cuts;
+        for said in [
+            "summary cut to 20000 characters",
+            "150 findings, 100 returned",
+            "130 questions, 100 returned",
+            "1 finding fields cut to 4000 characters",
+        ] {
+            assert!(cuts.iter().any(|c| c == said), "{said}: {cuts:?}");
+        }
+        assert!(answer.adjustments.findings_incomplete);
+        let clean = consult_with_findings(json!([finding_with(json!({}))]));
+        assert_eq!(clean.adjustments, Adjustments::default(), "nothing to report for a well-formed answer");
+    }
+
+    #[test]
+    fn fenced_json_is_accepted() {
+        let text = "```json\n{\"summary\":\"ok\",\"verdict\":\"pass\",\"confidence\":\"low\"}\n```";
+        assert_eq!(review(Some(text)).unwrap().verdict, Some("pass"));
+    }
+
+    #[test]
+    fn review_rejects_prose_non_objects_and_missing_verdicts() {
+        assert_eq!(review(Some("Looks good to me!")).unwrap_err().code, ErrorCode::InvalidJson);
+        assert_eq!(review(Some("[1,2]")).unwrap_err().code, ErrorCode::SchemaViolation);
+        let bad_verdict = r#"{"summary":"s","verdict":"great","confidence":"high"}"#;
+        let error = review(Some(bad_verdict)).unwrap_err();
+        assert_eq!(error.code, ErrorCode::SchemaViolation);
+        assert!(error.message.contains("verdict"), "{}", error.message);
+    }
+
+    #[test]
+    fn no_final_message_is_an_error_not_an_answer() {
+        assert_eq!(review(None).unwrap_err().code, ErrorCode::NoFinalMessage);
+        assert_eq!(consult(None).unwrap_err().code, ErrorCode::NoFinalMessage);
+        assert_eq!(consult(Some(" \u{1b}\u{202E}\u{7} ")).unwrap_err().code, ErrorCode::NoFinalMessage);
+    }
+
+    #[test]
+    fn consult_accepts_prose_as_the_summary() {
+        assert_eq!(consult(Some("  Use a mutex.  ")).unwrap().summary, "Use a mutex.");
+        let structured =
+            consult(Some(r#"{"summary":"","findings":[],"questions":[],"assumptions":[],"next_steps":[]}"#)).unwrap();
+        assert_eq!(structured.summary, "(no summary)");
+        assert_eq!(structured.adjustments.warnings, ["codex's answer had no summary"]);
+    }
+
+    #[test]
+    fn long_prose_is_cut_and_says_so() {
+        let answer = consult(Some(&"word ".repeat(SUMMARY_CHARS))).unwrap();
+        assert_eq!(answer.summary.chars().count(), SUMMARY_CHARS);
+        assert_eq!(answer.adjustments.cuts.len(), 1, "{:?}", answer.adjustments);
+        assert!(answer.adjustments.cuts[0].contains("cut to 20000 characters"));
+    }
+
+    #[test]
+    fn answer_text_is_sanitised_and_bounded() {
+        let long = "x".repeat(SUMMARY_CHARS + 50);
+        let text = format!(r#"{{"summary":"a\u001b[2Jb\u202e\u2066c {long}"}}"#);
+        let summary = consult(Some(&text)).unwrap().summary;
+        assert!(!summary.contains('\u{1b}') && !summary.contains('\u{202e}') && !summary.contains('\u{2066}'));
+        assert!(summary.starts_with("a[2Jbc "), "{}", &summary[..10]);
+        assert_eq!(summary.chars().count(), SUMMARY_CHARS);
+    }
+}

@@ -1,0 +1,407 @@
+//! One `codex exec` run: the argv (docs/product.md §4 safety pins, docs/codex-cli.md §2), the prompt on
+//! stdin, the temp files, the event stream read as it arrives, and the classified outcome.
+//!
+//! Argv, in this order:
+//! `exec --json --sandbox S --cd DIR --output-last-message F --ephemeral --disable remote_plugin
+//!  [WORKSPACE-WRITE PINS (`workspace_write_pins`)]
+//!  [--ignore-user-config [--ignore-rules]] [--skip-git-repo-check] [--output-schema F]
+//!  [--model M] [-c model_reasoning_effort="E"] [--strict-config] -`
+//! `--strict-config` rides whenever a `-c` does, so a key this codex does not know fails at
+//! start-up, before any spend, instead of being silently ignored.
+//!
+//! A workspace-write run may write only its `WriteScope`: the throwaway copy and a private
+//! temporary directory, which is also codex's `TMPDIR`. codex's sandbox would otherwise leave
+//! `/tmp` and `$TMPDIR` writable, and with them a repository that lives there.
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::events::Stream;
+use super::failure;
+use crate::foundation::cancel::CancelToken;
+use crate::foundation::envelope::{ErrorCode, ToolError};
+use crate::foundation::policy::{Isolation, Tier};
+use crate::foundation::process::{Cmd, Env, RunError};
+
+/// stderr kept from a run: enough for every error codex prints before or after a turn.
+const STDERR_CAP: usize = 256 * 1024;
+
+/// Everything that decides how codex is run.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub tier: Tier,
+    /// codex's working root (`--cd`) and the process cwd.
+    pub dir: std::path::PathBuf,
+    pub prompt: String,
+    /// Sent with `--output-schema`; the answer is then a JSON document.
+    pub output_schema: Option<Value>,
+    /// Consult may run outside a git repository.
+    pub skip_git_repo_check: bool,
+    pub isolation: Isolation,
+    pub model: Option<String>,
+    pub reasoning_effort: Option<String>,
+    pub timeout: Duration,
+    pub max_output_bytes: usize,
+    /// Where a workspace-write run may write; `None` means nowhere but `dir`.
+    pub write_scope: Option<WriteScope>,
+    /// Variables set on top of the server's environment (less its `GIT_*`): the git policy for
+    /// the git codex runs itself in `dir`.
+    pub env: Vec<(String, String)>,
+}
+
+/// The directories a workspace-write run may write, besides nothing else.
+#[derive(Debug, Clone)]
+pub struct WriteScope {
+    /// Writable roots (the throwaway copy's top level, the private temporary directory).
+    pub roots: Vec<std::path::PathBuf>,
+    /// codex's `TMPDIR`; must be one of `roots`.
+    pub tmpdir: std::path::PathBuf,
+}
+
+/// A finished (or stopped) run.
+#[derive(Debug)]
+pub struct Run {
+    pub exit_code: Option<i32>,
+    pub elapsed: Duration,
+    /// The `-o` file, read only after a successful turn (a failed turn leaves it stale or empty).
+    pub last_message: Option<String>,
+    /// The `-o` file was longer than `max_output_bytes` and was cut there.
+    pub last_message_truncated: bool,
+    pub stream: Stream,
+    /// The model actually requested with `--model` (`None` when none was, or it was dropped).
+    pub model_sent: Option<String>,
+    /// Optional flags left out because this codex's help does not list them.
+    pub compat_warnings: Vec<String>,
+    /// Why the run failed, classified (docs/product.md §5 order); `None` on success.
+    pub failure: Option<ToolError>,
+}
+
+/// Called with (events seen, what codex is doing) after every event.
+pub type OnEvent<'a> = &'a (dyn Fn(u64, &str) + Sync);
+
+/// Who hears about a run as it goes, and how long codex may stay silent: after `stall_warn`
+/// without an event the run is reported stalled (`on_stall`, once per silent spell), after
+/// `stall_kill` it is stopped and fails as `codex_stalled`.
+pub struct Watch<'a> {
+    pub on_event: OnEvent<'a>,
+    pub on_stall: OnEvent<'a>,
+    pub stall_warn: Duration,
+    pub stall_kill: Duration,
+}
+
+/// Runs codex once. `Err` only when it could not start (then nothing was spent).
+pub fn run(invocation: &Invocation, cancel: &CancelToken, watch: &Watch) -> Result<Run, ToolError> {
+    let scratch = tempfile::Builder::new().prefix("codex-in-claude-").tempdir().map_err(|err| {
+        ToolError::new(ErrorCode::InternalError, format!("cannot create a temporary directory: {err}"))
+    })?;
+    let last_message_path = scratch.path().join("last-message.txt");
+    let schema_path = scratch.path().join("schema.json");
+    if let Some(schema) = &invocation.output_schema {
+        std::fs::write(&schema_path, schema.to_string()).map_err(|err| {
+            ToolError::new(ErrorCode::InternalError, format!("cannot write the output schema file: {err}"))
+        })?;
+    }
+    let flags = super::probe::exec_flags(false, cancel);
+    let (argv, model_sent, compat_warnings) =
+        argv(invocation, &last_message_path, &schema_path, |flag| flags.supports(flag));
+
+    let stream = Arc::new(Mutex::new(Stream { root: Some(invocation.dir.clone()), ..Stream::default() }));
+    let observer_stream = Arc::clone(&stream);
+    // The observer runs on the drain thread; `on_event` must not block it for long.
+    let run = std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel::<(u64, String)>();
+        // Reports are throttled downstream; re-offering the latest one every second makes sure
+        // the last activity before a quiet spell (a long test run) is not the one dropped. A
+        // spell past `stall_warn` is reported once as a stall, and nothing is re-offered over
+        // that report until codex speaks again.
+        let forwarder = scope.spawn(move || {
+            let mut latest: Option<(u64, String)> = None;
+            let mut last_heard = std::time::Instant::now();
+            let mut stall_reported = false;
+            loop {
+                match rx.recv_timeout(Duration::from_secs(1)) {
+                    Ok(report) => {
+                        latest = Some(report);
+                        last_heard = std::time::Instant::now();
+                        stall_reported = false;
+                    }
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+                let silent = last_heard.elapsed();
+                if silent >= watch.stall_warn {
+                    if !stall_reported {
+                        let message = format!(
+                            "stalled: no event from codex for {} s; it is stopped after {} s without one",
+                            silent.as_secs(),
+                            watch.stall_kill.as_secs()
+                        );
+                        (watch.on_stall)(latest.as_ref().map_or(0, |(seen, _)| *seen), &message);
+                        stall_reported = true;
+                    }
+                } else if let Some((seen, activity)) = &latest {
+                    (watch.on_event)(*seen, activity);
+                }
+            }
+        });
+        let mut vars = invocation.env.clone();
+        if let Some(scope) = &invocation.write_scope {
+            vars.push(("TMPDIR".into(), scope.tmpdir.display().to_string()));
+        }
+        let env = Env::InheritWithoutGitAnd(vars);
+        let result = Cmd::new(super::PROGRAM)
+            .args(&argv)
+            .env(env)
+            .cwd(&invocation.dir)
+            .stdin(invocation.prompt.clone().into_bytes())
+            .timeout(invocation.timeout)
+            .quiet_limit(watch.stall_kill)
+            .cancel(cancel)
+            .capture_caps(invocation.max_output_bytes, STDERR_CAP)
+            .on_stdout_line(Box::new(move |line| {
+                let mut stream = observer_stream.lock().unwrap_or_else(|e| e.into_inner());
+                if stream.observe(line) {
+                    let _ = tx.send((stream.events_seen, stream.activity.clone().unwrap_or_default()));
+                }
+            }))
+            .run();
+        let _ = forwarder.join();
+        result
+    });
+    let output = match run {
+        Ok(output) => output,
+        Err(RunError::NotFound { .. }) => {
+            return Err(ToolError::new(ErrorCode::CodexNotFound, "codex was not found on the server's PATH"));
+        }
+        Err(err @ RunError::Spawn { .. }) => {
+            return Err(ToolError::new(
+                ErrorCode::CodexNotFound,
+                crate::foundation::text::one_line(&err.to_string(), 300),
+            ));
+        }
+    };
+    let stream = std::mem::take(&mut *stream.lock().unwrap_or_else(|e| e.into_inner()));
+    let (last_message, last_message_truncated) =
+        if output.success() { read_bounded(&last_message_path, invocation.max_output_bytes) } else { (None, false) };
+    let failure = if output.stalled {
+        Some(ToolError::new(
+            ErrorCode::CodexStalled,
+            format!(
+                "codex sent no event for {} s and was stopped; its last activity was: {}",
+                watch.stall_kill.as_secs(),
+                stream.activity.as_deref().unwrap_or("(none)")
+            ),
+        ))
+    } else {
+        failure::classify(&failure::Evidence {
+            exit_code: output.exit_code,
+            timed_out: output.timed_out,
+            cancelled: output.cancelled,
+            timeout: invocation.timeout,
+            stderr: &output.stderr.text(),
+            stream: &stream,
+        })
+    };
+    Ok(Run {
+        exit_code: output.exit_code,
+        elapsed: output.elapsed,
+        last_message,
+        last_message_truncated,
+        stream,
+        model_sent,
+        compat_warnings,
+        failure,
+    })
+}
+
+/// The argv after `codex`, plus the model actually sent and the flags dropped.
+fn argv(
+    invocation: &Invocation,
+    last_message: &Path,
+    schema: &Path,
+    supports: impl Fn(&str) -> bool,
+) -> (Vec<OsString>, Option<String>, Vec<String>) {
+    let mut args: Vec<OsString> = Vec::new();
+    let push = |args: &mut Vec<OsString>, items: &[&str]| args.extend(items.iter().map(OsString::from));
+    push(&mut args, &["exec", "--json", "--sandbox", invocation.tier.sandbox(), "--cd"]);
+    args.push(invocation.dir.clone().into_os_string());
+    args.push("--output-last-message".into());
+    args.push(last_message.into());
+    // Third-party connectors are on by default since codex 0.143; none of our runs needs them.
+    push(&mut args, &["--ephemeral", "--disable", "remote_plugin"]);
+    let mut config_overrides = false;
+    if invocation.tier == Tier::Propose {
+        args.extend(workspace_write_pins(invocation.write_scope.as_ref()));
+        config_overrides = true;
+    }
+    match invocation.isolation {
+        Isolation::Inherit => {}
+        Isolation::IgnoreConfig => push(&mut args, &["--ignore-user-config"]),
+        Isolation::IgnoreRules => push(&mut args, &["--ignore-user-config", "--ignore-rules"]),
+    }
+    if invocation.skip_git_repo_check {
+        push(&mut args, &["--skip-git-repo-check"]);
+    }
+    if invocation.output_schema.is_some() {
+        args.push("--output-schema".into());
+        args.push(schema.into());
+    }
+    let mut compat_warnings = Vec::new();
+    let mut model_sent = None;
+    if let Some(model) = &invocation.model {
+        if supports("--model") {
+            args.extend(["--model".into(), OsString::from(model)]);
+            model_sent = Some(model.clone());
+        } else {
+            compat_warnings.push("--model".to_string());
+        }
+    }
+    if let Some(effort) = &invocation.reasoning_effort {
+        // A JSON string is a valid TOML basic string, so any effort text arrives verbatim.
+        let value = serde_json::to_string(effort).unwrap_or_default();
+        args.extend(["-c".into(), OsString::from(format!("model_reasoning_effort={value}"))]);
+        config_overrides = true;
+    }
+    if config_overrides {
+        args.push("--strict-config".into());
+    }
+    args.push("-".into());
+    (args, model_sent, compat_warnings)
+}
+
+/// The `-c` pins of every workspace-write sandbox: no network, `/tmp` and `$TMPDIR` not
+/// writable, and exactly the scope's roots writable besides the working directory. A user config
+/// or profile could otherwise grant the run network or more roots. Shared with the sandbox probe.
+pub fn workspace_write_pins(scope: Option<&WriteScope>) -> Vec<OsString> {
+    // The roots are UTF-8 (the worktree base is checked), so `display` is exact; a JSON array of
+    // strings is a valid TOML array, so every path arrives verbatim.
+    let roots: Vec<String> = scope.map_or_else(Vec::new, |s| s.roots.iter().map(|r| r.display().to_string()).collect());
+    let roots = serde_json::to_string(&roots).unwrap_or_else(|_| "[]".into());
+    [
+        "sandbox_workspace_write.network_access=false".to_string(),
+        "sandbox_workspace_write.exclude_slash_tmp=true".to_string(),
+        "sandbox_workspace_write.exclude_tmpdir_env_var=true".to_string(),
+        format!("sandbox_workspace_write.writable_roots={roots}"),
+    ]
+    .into_iter()
+    .flat_map(|pin| [OsString::from("-c"), OsString::from(pin)])
+    .collect()
+}
+
+/// The `-o` file, or `None` when it is missing or empty; a file over `cap` is cut, and the
+/// second value says so.
+fn read_bounded(path: &Path, cap: usize) -> (Option<String>, bool) {
+    use std::io::Read as _;
+    let Ok(file) = std::fs::File::open(path) else { return (None, false) };
+    let mut bytes = Vec::new();
+    // One byte over the cap tells a cut file from one that is exactly `cap` long.
+    if file.take(cap as u64 + 1).read_to_end(&mut bytes).is_err() {
+        return (None, false);
+    }
+    let cut = bytes.len() > cap;
+    bytes.truncate(cap);
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    ((!text.trim().is_empty()).then_some(text), cut)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invocation(tier: Tier) -> Invocation {
+        Invocation {
+            tier,
+            dir: "/repo".into(),
+            prompt: "p".into(),
+            output_schema: None,
+            skip_git_repo_check: false,
+            isolation: Isolation::Inherit,
+            model: None,
+            reasoning_effort: None,
+            timeout: Duration::from_secs(10),
+            max_output_bytes: 1024,
+            write_scope: None,
+            env: Vec::new(),
+        }
+    }
+
+    fn render(invocation: &Invocation, supports: bool) -> (String, Option<String>, Vec<String>) {
+        let (args, model, warnings) =
+            argv(invocation, Path::new("/t/last-message.txt"), Path::new("/t/schema.json"), |_| supports);
+        let joined: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        (joined.join(" "), model, warnings)
+    }
+
+    #[test]
+    fn consult_argv_is_read_only_with_schema_and_no_config_overrides() {
+        let mut consult = invocation(Tier::Consult);
+        consult.skip_git_repo_check = true;
+        consult.output_schema = Some(serde_json::json!({}));
+        let (argv, _, _) = render(&consult, true);
+        assert_eq!(
+            argv,
+            "exec --json --sandbox read-only --cd /repo --output-last-message /t/last-message.txt --ephemeral \
+             --disable remote_plugin --skip-git-repo-check --output-schema /t/schema.json -"
+        );
+    }
+
+    #[test]
+    fn workspace_write_pins_network_tmp_and_roots_and_goes_strict() {
+        let (argv, _, _) = render(&invocation(Tier::Propose), true);
+        assert!(argv.starts_with("exec --json --sandbox workspace-write --cd /repo"), "{argv}");
+        assert!(
+            argv.contains(
+                "-c sandbox_workspace_write.network_access=false -c sandbox_workspace_write.exclude_slash_tmp=true \
+                 -c sandbox_workspace_write.exclude_tmpdir_env_var=true -c sandbox_workspace_write.writable_roots=[]"
+            ),
+            "{argv}"
+        );
+        assert!(argv.ends_with("--strict-config -"), "{argv}");
+        assert!(!argv.contains("danger") && !argv.contains("--approve-for-me"));
+
+        let mut scoped = invocation(Tier::Propose);
+        scoped.write_scope =
+            Some(WriteScope { roots: vec!["/a/tree".into(), "/a/t\"mp".into()], tmpdir: "/a/tmp".into() });
+        let (argv, _, _) = render(&scoped, true);
+        assert!(argv.contains(r#"-c sandbox_workspace_write.writable_roots=["/a/tree","/a/t\"mp"]"#), "{argv}");
+    }
+
+    #[test]
+    fn isolation_model_and_effort() {
+        let mut inv = invocation(Tier::Consult);
+        inv.isolation = Isolation::IgnoreRules;
+        inv.model = Some("gpt-5.5".into());
+        inv.reasoning_effort = Some("high".into());
+        let (argv, model, warnings) = render(&inv, true);
+        assert!(argv.contains("--ignore-user-config --ignore-rules"), "{argv}");
+        assert!(argv.ends_with("--model gpt-5.5 -c model_reasoning_effort=\"high\" --strict-config -"), "{argv}");
+        assert_eq!(model.as_deref(), Some("gpt-5.5"));
+        assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn the_last_message_file_says_when_it_was_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("last-message.txt");
+        std::fs::write(&path, "0123456789").unwrap();
+        assert_eq!(read_bounded(&path, 10), (Some("0123456789".into()), false));
+        assert_eq!(read_bounded(&path, 4), (Some("0123".into()), true));
+        std::fs::write(&path, " \n").unwrap();
+        assert_eq!(read_bounded(&path, 10), (None, false));
+        assert_eq!(read_bounded(&dir.path().join("missing"), 10), (None, false));
+    }
+
+    #[test]
+    fn model_is_dropped_when_the_help_does_not_list_it() {
+        let mut inv = invocation(Tier::Consult);
+        inv.model = Some("m".into());
+        let (argv, model, warnings) = render(&inv, false);
+        assert!(!argv.contains("--model"));
+        assert_eq!(model, None);
+        assert_eq!(warnings, vec!["--model".to_string()]);
+    }
+}

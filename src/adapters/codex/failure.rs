@@ -1,0 +1,244 @@
+//! Why a codex run failed, as an error code an agent can act on (docs/product.md §5 order): binary missing
+//! (decided at spawn, in `exec`) → timeout → strict config → auth → CLI contract drift → rate
+//! limit → `nonzero_exit`.
+//!
+//! The order matters: a rejected `-c` key is stderr-anchored and must not be mistaken for auth
+//! or drift, and drift must never be mislabelled as a transient rate limit. Only failure text is
+//! matched (stderr and the stream's error messages), never the model's answer or command output,
+//! so a command that printed "401" cannot turn a failure into `codex_auth_required`.
+
+use std::time::Duration;
+
+use super::events::Stream;
+use crate::foundation::envelope::{ErrorCode, ToolError};
+
+/// Longest failure detail put in a message (characters).
+const DETAIL_CHARS: usize = 300;
+/// When a rate limit names no delay.
+const DEFAULT_RETRY_AFTER_MS: u64 = 60_000;
+
+const AUTH: &[&str] = &[
+    "not logged in",
+    "not authenticated",
+    "please run `codex login`",
+    "please run codex login",
+    "run `codex login`",
+    "401",
+    "unauthorized",
+];
+const CONTRACT_DRIFT: &[&str] = &[
+    "unexpected argument",
+    "unrecognized subcommand",
+    "unrecognized option",
+    "unknown option",
+    "unknown flag",
+    "unknown feature flag",
+    "invalid value",
+    "invalid choice",
+    "no such subcommand",
+    "found argument",
+];
+const RATE_LIMIT: &[&str] = &["rate limit", "too many requests", "usage limit", "quota", "retry-after", "429"];
+/// codex's `--strict-config` rejection (docs/codex-cli.md §2).
+const STRICT_CONFIG: &str = "unknown configuration field";
+/// The strict-config rejection names a `-c` override (ours) rather than the user's file.
+const OVERRIDE_MARKER: &str = "-c/--config override";
+
+/// What a finished run left behind to classify.
+pub struct Evidence<'a> {
+    pub exit_code: Option<i32>,
+    pub timed_out: bool,
+    pub cancelled: bool,
+    pub timeout: Duration,
+    pub stderr: &'a str,
+    pub stream: &'a Stream,
+}
+
+/// `None` when the run succeeded.
+pub fn classify(evidence: &Evidence) -> Option<ToolError> {
+    if evidence.timed_out {
+        let message = format!("codex did not finish within {} s and was stopped", evidence.timeout.as_secs());
+        return Some(ToolError::new(ErrorCode::Timeout, message));
+    }
+    if evidence.cancelled {
+        // Never delivered over MCP (a cancelled call gets no response); kept for the CLI and jobs.
+        return Some(ToolError::new(ErrorCode::InternalError, "the call was cancelled; codex was stopped"));
+    }
+    if evidence.exit_code == Some(0) {
+        return None;
+    }
+    let stderr = crate::foundation::text::strip_controls(evidence.stderr, true);
+    let stderr = crate::foundation::redact::text(&stderr).text;
+    let stream_error = evidence.stream.error_message.as_deref().unwrap_or_default();
+    let failure_text = format!("{stderr}\n{stream_error}").to_ascii_lowercase();
+    let stderr_lower = stderr.to_ascii_lowercase();
+    let detail = detail(stream_error, &stderr);
+    let exit = match evidence.exit_code {
+        Some(code) => format!("codex exited {code}"),
+        None => "codex was killed by a signal".to_string(),
+    };
+
+    if let Some(line) = stderr.lines().find(|l| l.to_ascii_lowercase().contains(STRICT_CONFIG)) {
+        let line = crate::foundation::text::one_line(line, DETAIL_CHARS);
+        return Some(if line.contains(OVERRIDE_MARKER) {
+            ToolError::new(ErrorCode::CliContractChanged, format!("codex rejected a config key we send: {line}"))
+        } else {
+            ToolError::new(ErrorCode::UserConfigRejected, format!("codex rejected the user's config.toml: {line}"))
+        });
+    }
+    if AUTH.iter().any(|p| contains_word(&failure_text, p)) {
+        return Some(ToolError::new(ErrorCode::CodexAuthRequired, format!("{exit}: {detail}")));
+    }
+    if CONTRACT_DRIFT.iter().any(|p| stderr_lower.contains(p)) {
+        return Some(ToolError::new(ErrorCode::CliContractChanged, format!("{exit}: {detail}")));
+    }
+    if RATE_LIMIT.iter().any(|p| contains_word(&failure_text, p)) {
+        let wait = retry_after_ms(&failure_text).unwrap_or(DEFAULT_RETRY_AFTER_MS);
+        return Some(ToolError::new(ErrorCode::CodexRateLimited, format!("{exit}: {detail}")).retry_after_ms(wait));
+    }
+    Some(ToolError::new(ErrorCode::NonzeroExit, format!("{exit}: {detail}")))
+}
+
+/// The most telling failure text: the stream's error, else the last non-empty stderr lines.
+fn detail(stream_error: &str, stderr: &str) -> String {
+    if !stream_error.trim().is_empty() {
+        return crate::foundation::text::one_line(stream_error, DETAIL_CHARS);
+    }
+    // codex prints warnings first and the fatal error last.
+    let lines: Vec<&str> = stderr.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let tail = lines[lines.len().saturating_sub(3)..].join(" | ");
+    if tail.is_empty() { "no error text".to_string() } else { crate::foundation::text::one_line(&tail, DETAIL_CHARS) }
+}
+
+/// `needle` in `haystack`, not glued to a letter or digit where the needle itself starts or ends
+/// with one: "4290" does not contain the word "429", "quota exceeded" contains "quota".
+fn contains_word(haystack: &str, needle: &str) -> bool {
+    let bytes = haystack.as_bytes();
+    let glued = |i: usize| bytes.get(i).is_some_and(|b| b.is_ascii_alphanumeric());
+    let first_is_word = needle.as_bytes()[0].is_ascii_alphanumeric();
+    let last_is_word = needle.as_bytes()[needle.len() - 1].is_ascii_alphanumeric();
+    haystack.match_indices(needle).any(|(at, _)| {
+        let glued_before = first_is_word && at > 0 && glued(at - 1);
+        let glued_after = last_is_word && glued(at + needle.len());
+        !glued_before && !glued_after
+    })
+}
+
+/// Seconds from "try again in 20s", "retry after 30 seconds", "retry-after: 5" (lower-cased
+/// input), as milliseconds. Other units (ms, minutes) are not guessed at.
+fn retry_after_ms(text: &str) -> Option<u64> {
+    for marker in ["try again in", "retry after", "retry-after"] {
+        for (at, _) in text.match_indices(marker) {
+            let rest = text[at + marker.len()..].trim_start_matches([' ', ':', '\t']);
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            let Ok(seconds) = digits.parse::<u64>() else { continue };
+            let unit: String = rest[digits.len()..]
+                .trim_start_matches([' ', '\t'])
+                .chars()
+                .take_while(char::is_ascii_alphabetic)
+                .collect();
+            if matches!(unit.as_str(), "" | "s" | "sec" | "secs" | "second" | "seconds") {
+                return Some(seconds.saturating_mul(1000));
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(stderr: &str, stream_error: Option<&str>) -> ToolError {
+        let stream = Stream { error_message: stream_error.map(str::to_string), ..Stream::default() };
+        let evidence = Evidence {
+            exit_code: Some(1),
+            timed_out: false,
+            cancelled: false,
+            timeout: Duration::from_secs(30),
+            stderr,
+            stream: &stream,
+        };
+        classify(&evidence).expect("a failure")
+    }
+
+    #[test]
+    fn success_and_timeout() {
+        let stream = Stream::default();
+        let mut evidence = Evidence {
+            exit_code: Some(0),
+            timed_out: false,
+            cancelled: false,
+            timeout: Duration::from_secs(30),
+            stderr: "",
+            stream: &stream,
+        };
+        assert!(classify(&evidence).is_none());
+        evidence.timed_out = true;
+        evidence.exit_code = None;
+        let error = classify(&evidence).unwrap();
+        assert_eq!(error.code, ErrorCode::Timeout);
+        assert!(error.retryable);
+    }
+
+    #[test]
+    fn classifies_the_messages_codex_0_169_prints() {
+        let cases = [
+            (
+                "",
+                Some("unexpected status 401 Unauthorized: bad key, url: http://127.0.0.1:1/v1/responses"),
+                ErrorCode::CodexAuthRequired,
+            ),
+            ("Not logged in", None, ErrorCode::CodexAuthRequired),
+            ("", Some("exceeded retry limit, last status: 429 Too Many Requests"), ErrorCode::CodexRateLimited),
+            ("", Some("rate limit exceeded: Please try again in 20s."), ErrorCode::CodexRateLimited),
+            ("", Some("Quota exceeded. Check your plan and billing details."), ErrorCode::CodexRateLimited),
+            ("error: unexpected argument '--bogus' found", None, ErrorCode::CliContractChanged),
+            (
+                "Error loading config.toml: unknown configuration field `bogus` in -c/--config override",
+                None,
+                ErrorCode::CliContractChanged,
+            ),
+            (
+                "/home/u/.codex/config.toml:3:1: unknown configuration field `bogus`",
+                None,
+                ErrorCode::UserConfigRejected,
+            ),
+            ("", Some("stream disconnected before completion: boom"), ErrorCode::NonzeroExit),
+            ("", Some("We're currently experiencing high demand"), ErrorCode::NonzeroExit),
+            ("Failed to read output schema file", None, ErrorCode::NonzeroExit),
+        ];
+        for (stderr, stream_error, code) in cases {
+            assert_eq!(failed(stderr, stream_error).code, code, "{stderr} / {stream_error:?}");
+        }
+    }
+
+    #[test]
+    fn strict_config_wins_over_auth_and_drift_over_rate_limit() {
+        let both = "Error loading config.toml: unknown configuration field `x` in -c/--config override\nnot logged in";
+        assert_eq!(failed(both, None).code, ErrorCode::CliContractChanged);
+        assert_eq!(failed("error: unexpected argument '--x' found; 429", None).code, ErrorCode::CliContractChanged);
+    }
+
+    #[test]
+    fn numbers_only_match_as_words() {
+        assert_eq!(failed("", Some("request 4290 failed")).code, ErrorCode::NonzeroExit);
+        assert_eq!(failed("", Some("port 14010 closed")).code, ErrorCode::NonzeroExit);
+    }
+
+    #[test]
+    fn retry_after_is_parsed_in_seconds_only() {
+        assert_eq!(failed("", Some("rate limit: try again in 20s")).retry_after_ms, Some(20_000));
+        assert_eq!(failed("", Some("usage limit reached, retry after 30 seconds")).retry_after_ms, Some(30_000));
+        assert_eq!(failed("", Some("rate limit: try again in 0s")).retry_after_ms, Some(0));
+        assert_eq!(failed("", Some("rate limit: try again in 5 minutes")).retry_after_ms, Some(60_000));
+        assert_eq!(failed("", Some("Too Many Requests")).retry_after_ms, Some(60_000));
+    }
+
+    #[test]
+    fn messages_are_sanitised() {
+        let error = failed("\u{1b}[31mboom\u{1b}[0m", None);
+        assert!(!error.message.contains('\u{1b}'), "{}", error.message);
+        assert!(error.message.starts_with("codex exited 1: "));
+    }
+}

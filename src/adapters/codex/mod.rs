@@ -1,0 +1,13 @@
+//! Everything this server assumes about the `codex` CLI (`docs/codex-cli.md`): the probe of an
+//! installed codex, one `codex exec` run, its event stream, why a run failed, parsing its answer,
+//! and `prompts`, what it is asked.
+
+pub mod answer;
+pub(crate) mod events;
+pub(crate) mod exec;
+mod failure;
+pub(crate) mod probe;
+pub mod prompts;
+
+/// The binary looked up on PATH.
+pub const PROGRAM: &str = "codex";

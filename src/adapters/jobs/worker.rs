@@ -1,0 +1,187 @@
+//! The processes behind a background job, as the store sees them: the launch from the server,
+//! the intermediate that detaches the worker (so the server keeps no zombie and the worker its
+//! own session), the worker's lock (liveness) and how it is stopped, and the files the worker
+//! writes (its start marker, activity and outcome). The worker itself runs a tool, so it is a
+//! front end (`crate::frontends::worker`); it touches its job directory only through the functions here.
+//!
+//! A SIGKILLed worker takes its codex with it (parent-death signal) and is found dead by the next
+//! read.
+
+use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::{Activity, Spec, StartError, Status, StoredResult, Terminal};
+use crate::foundation::process::Cmd;
+use crate::foundation::statefile;
+
+/// Written by the worker once it holds the lock; the launch waits for it.
+pub const STARTED_MARKER: &str = "worker.started";
+/// How long a launch may take before it counts as failed.
+pub const LAUNCH_TIMEOUT_MS: u64 = 15_000;
+const LOCK_FILE: &str = "worker.lock";
+const PID_FILE: &str = "worker.pid";
+/// After a SIGKILL, how long to wait for the kernel to release the lock.
+const KILL_WAIT: Duration = Duration::from_secs(2);
+/// The exit code of the intermediate and the worker when a state write failed (a full or
+/// read-only state directory), so the launch can say so instead of reporting a bug.
+pub const STATE_WRITE_FAILED: u8 = 3;
+
+/// Server side: starts the intermediate (`__job-spawn <dir>`) and waits for it to report the
+/// worker running.
+pub fn launch(dir: &Path) -> Result<(), StartError> {
+    let exe = std::env::current_exe()
+        .map_err(|e| StartError::Launch(format!("cannot find our own binary to start a worker: {e}")))?;
+    let output = Cmd::new(&exe.to_string_lossy())
+        .arg("__job-spawn")
+        .arg(dir)
+        .cwd(dir)
+        .timeout(Duration::from_millis(LAUNCH_TIMEOUT_MS))
+        .run()
+        .map_err(|e| StartError::Launch(format!("cannot start the background worker: {e}")))?;
+    let why = || {
+        format!(
+            "the background worker did not start: {}",
+            crate::foundation::text::one_line(&output.stderr.text(), 300)
+        )
+    };
+    match output.exit_code {
+        _ if output.success() => Ok(()),
+        Some(code) if code == i32::from(STATE_WRITE_FAILED) => Err(StartError::StateWrite(why())),
+        _ => Err(StartError::Launch(why())),
+    }
+}
+
+/// The intermediate (`__job-spawn <dir>`): starts the worker in a new session with its output
+/// in `worker.log`, records its process group, waits until it holds the lock, and exits.
+pub fn spawn_main(dir: &Path) -> ExitCode {
+    let log = match OpenOptions::new().create(true).append(true).mode(0o600).open(dir.join("worker.log")) {
+        Ok(log) => log,
+        Err(err) => {
+            eprintln!("cannot open the worker log: {err}");
+            return ExitCode::from(STATE_WRITE_FAILED);
+        }
+    };
+    let spawned = std::env::current_exe().map_err(|e| e.to_string()).and_then(|exe| {
+        crate::foundation::process::spawn_detached(&exe, &[OsString::from("__job-worker"), dir.into()], log)
+            .map_err(|e| e.to_string())
+    });
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(err) => {
+            eprintln!("cannot start the worker: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(err) = statefile::write_json(&dir.join(PID_FILE), &json!({"pid": child.id()})) {
+        eprintln!("cannot record the worker's pid: {err}");
+        let _ = child.kill();
+        let _ = child.wait();
+        return ExitCode::from(STATE_WRITE_FAILED);
+    }
+    let mut exited = None;
+    let started = super::wait_until(Duration::from_millis(LAUNCH_TIMEOUT_MS), || {
+        exited = exited.or(child.try_wait().ok().flatten());
+        dir.join(STARTED_MARKER).exists() || exited.is_some()
+    });
+    if started && dir.join(STARTED_MARKER).exists() {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("the worker exited or stalled before taking its lock; see {}", dir.join("worker.log").display());
+    if exited.and_then(|status| status.code()) == Some(i32::from(STATE_WRITE_FAILED)) {
+        ExitCode::from(STATE_WRITE_FAILED)
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// The worker's hold on its job, taken first and kept for its whole life: while it is held the
+/// job reads as running. `Err` says why it could not be taken.
+pub fn take_lock(dir: &Path) -> Result<File, String> {
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(dir.join(LOCK_FILE))
+        .map_err(|err| format!("cannot open the job lock: {err}"))?;
+    if lock.try_lock().is_err() {
+        return Err("another worker holds this job's lock".into());
+    }
+    Ok(lock)
+}
+
+/// Tells the intermediate that the worker holds its lock.
+pub fn mark_started(dir: &Path) -> std::io::Result<()> {
+    statefile::write_bytes(&dir.join(STARTED_MARKER), std::process::id().to_string().as_bytes())
+}
+
+/// The job's spec; `None` when it is missing or corrupt.
+pub fn read_spec(dir: &Path) -> Option<Spec> {
+    statefile::read_json::<Spec>(&dir.join("spec.json")).ok()
+}
+
+/// Records how a finished run ended: its envelope, or, when codex was stopped at the job's own
+/// deadline, a `timeout` terminal that says so.
+pub fn record_outcome(dir: &Path, spec: &Spec, now: u64, hit_deadline: bool, envelope: &Value) -> std::io::Result<()> {
+    if hit_deadline {
+        let detail = format!("the job exceeded its deadline of {} s and was stopped", spec.deadline_seconds);
+        let terminal =
+            Terminal { status: Status::Timeout, completed_epoch_ms: now, detail, cleanup_warnings: Vec::new() };
+        statefile::write_json(&dir.join("terminal.json"), &terminal)
+    } else {
+        statefile::write_json(
+            &dir.join("result.json"),
+            &StoredResult { completed_epoch_ms: now, envelope: envelope.clone() },
+        )
+    }
+}
+
+/// What codex is doing, as last recorded (the default when nothing is).
+pub fn read_activity(dir: &Path) -> Activity {
+    statefile::read_json(&dir.join("activity.json")).unwrap_or_default()
+}
+
+/// Records what codex is doing.
+pub fn write_activity(dir: &Path, record: &Activity) -> std::io::Result<()> {
+    statefile::write_json(&dir.join("activity.json"), record)
+}
+
+/// Whether a live worker holds the job's lock.
+pub fn holds_lock(dir: &Path) -> bool {
+    let Ok(file) = OpenOptions::new().write(true).open(dir.join(LOCK_FILE)) else { return false };
+    match file.try_lock() {
+        Ok(()) => false,
+        Err(std::fs::TryLockError::WouldBlock) => true,
+        Err(std::fs::TryLockError::Error(_)) => false,
+    }
+}
+
+/// Stops the job's worker: SIGTERM to its process group, `grace` to finish cleaning up, then
+/// SIGKILL. Signals are only sent while the worker holds its lock, so a pid that was reused after
+/// the worker exited is never hit.
+pub fn stop(dir: &Path, grace: Duration) {
+    let Some(pid) = statefile::read_json::<Value>(&dir.join(PID_FILE))
+        .ok()
+        .and_then(|v| v["pid"].as_i64())
+        .and_then(|pid| i32::try_from(pid).ok())
+    else {
+        return;
+    };
+    if !holds_lock(dir) {
+        return;
+    }
+    crate::foundation::sys::terminate_group(pid);
+    if super::wait_until(grace, || !holds_lock(dir)) {
+        return;
+    }
+    if holds_lock(dir) {
+        crate::foundation::sys::kill_group(pid);
+        super::wait_until(KILL_WAIT, || !holds_lock(dir));
+    }
+}

@@ -1,0 +1,527 @@
+//! The command line: which mode to run, the tool subcommands (`consult`, `review`, `dry-run`)
+//! mapped onto the same tool arguments MCP clients send, the help text (generated from the
+//! config table, so every environment variable is listed), and the human rendering of `status`.
+//! A usage error names the word at fault; `-` as the question or task reads it from stdin.
+
+use std::ffi::OsString;
+use std::io::Read;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+
+use crate::tools::params::Kind;
+
+#[derive(Debug, PartialEq)]
+pub enum Mode {
+    /// MCP on stdin/stdout (the default).
+    Serve,
+    /// Exits 1 when codex is not ready.
+    Status {
+        json: bool,
+        pretty: bool,
+    },
+    Version,
+    Help,
+    /// Hidden: the intermediate that detaches a background worker.
+    JobSpawn {
+        dir: std::path::PathBuf,
+    },
+    /// Hidden: a background worker running the job in `dir`.
+    JobWorker {
+        dir: std::path::PathBuf,
+    },
+    /// A tool run from the shell; prints its envelope (or only the diff).
+    Tool {
+        name: &'static str,
+        arguments: Value,
+        print: Print,
+    },
+}
+
+/// What a tool command prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Print {
+    /// `--pretty`: JSON indented for people, wherever an envelope is printed.
+    pub pretty: bool,
+    /// `delegate --diff-only`: stdout is the diff alone, byte for byte (`--pretty` never touches
+    /// it, so it still applies with `git apply`); the envelope goes to stderr when there is no
+    /// diff to print.
+    pub diff_only: bool,
+}
+
+/// What the bare (non-option) words of a tool command are.
+#[derive(Clone, Copy, PartialEq)]
+enum Bare {
+    /// Exactly one, the value of this parameter.
+    One(&'static str),
+    /// Any number (also after `--`): `paths`.
+    Paths,
+    None,
+}
+
+/// Shell subcommand → tool, and what its bare words are.
+const TOOL_COMMANDS: &[(&str, &str, Bare)] = &[
+    ("consult", "codex_consult", Bare::One("question")),
+    ("review", "codex_review_changes", Bare::Paths),
+    ("dry-run", "codex_dry_run", Bare::Paths),
+    ("delegate", "codex_delegate", Bare::One("task")),
+    ("delegate-dry-run", "codex_delegate_dry_run", Bare::One("task")),
+    ("jobs list", "codex_job_list", Bare::None),
+    ("jobs status", "codex_job_status", Bare::One("job_id")),
+    ("jobs result", "codex_job_result", Bare::One("job_id")),
+    ("jobs consume", "codex_job_consume_result", Bare::One("job_id")),
+    ("jobs cancel", "codex_job_cancel", Bare::One("job_id")),
+];
+
+/// Flags whose names differ from the parameter they set; every other `--x-y` sets `x_y`.
+const FLAG_ALIASES: &[(&str, &str)] =
+    &[("--workspace", "workspace_root"), ("--context", "extra_context"), ("--timeout", "timeout_seconds")];
+
+/// A command line we do not understand: printed with the usage, exit status 2.
+#[derive(Debug, PartialEq)]
+pub struct UsageError(pub String);
+
+/// The most `-` reads from stdin. The tools have their own, smaller cap
+/// (`CODEX_IN_CLAUDE_MAX_INPUT_BYTES`) and say when it is passed; this one only keeps a runaway
+/// pipe out of memory, and passing it is an error, never a silent cut.
+const MAX_STDIN_BYTES: usize = 16 << 20;
+
+/// Reads the command line; a `-` question or task is read from the process's stdin.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Mode, UsageError> {
+    parse_with_stdin(args, &mut std::io::stdin())
+}
+
+pub fn parse_with_stdin(args: impl IntoIterator<Item = OsString>, stdin: &mut dyn Read) -> Result<Mode, UsageError> {
+    let args: Vec<String> = args
+        .into_iter()
+        .map(|a| a.into_string().map_err(|_| UsageError("arguments must be UTF-8".into())))
+        .collect::<Result<_, _>>()?;
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    match words.as_slice() {
+        [] | ["serve"] => Ok(Mode::Serve),
+        ["serve", extra, ..] => Err(UsageError(format!("serve takes no arguments, not {}", quoted(extra)))),
+        ["status", options @ ..] => parse_status(options),
+        ["--version" | "-V"] => Ok(Mode::Version),
+        ["--help" | "-h" | "help", ..] => Ok(Mode::Help),
+        ["__job-spawn", dir] => Ok(Mode::JobSpawn { dir: dir.into() }),
+        ["__job-worker", dir] => Ok(Mode::JobWorker { dir: dir.into() }),
+        ["jobs"] => Err(UsageError(format!("jobs needs a subcommand: {}", job_subcommands()))),
+        ["jobs", sub, rest @ ..] => match TOOL_COMMANDS.iter().find(|(c, ..)| c.strip_prefix("jobs ") == Some(sub)) {
+            Some((command, ..)) => parse_tool(command, rest, stdin),
+            None => Err(UsageError(format!("jobs has no subcommand {}; use {}", quoted(sub), job_subcommands()))),
+        },
+        [command, rest @ ..] if TOOL_COMMANDS.iter().any(|(c, ..)| c == command) => parse_tool(command, rest, stdin),
+        [option, ..] if option.starts_with('-') => Err(UsageError(format!("unknown option {}", quoted(option)))),
+        [command, ..] => Err(UsageError(format!("unknown command {}", quoted(command)))),
+    }
+}
+
+/// A word of the command line as a message quotes it: on one line, at most 60 characters.
+fn quoted(word: &str) -> String {
+    format!("'{}'", crate::foundation::text::one_line(word, 60))
+}
+
+/// `list, status ID, result ID, consume ID or cancel ID`, from the command table.
+fn job_subcommands() -> String {
+    let subs: Vec<String> = TOOL_COMMANDS
+        .iter()
+        .filter_map(|(command, _, bare)| {
+            let sub = command.strip_prefix("jobs ")?;
+            Some(if matches!(bare, Bare::One(_)) { format!("{sub} ID") } else { sub.to_string() })
+        })
+        .collect();
+    match subs.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => subs.join(""),
+    }
+}
+
+/// `status [--json] [--pretty]`.
+fn parse_status(options: &[&str]) -> Result<Mode, UsageError> {
+    let (mut json, mut pretty) = (false, false);
+    for option in options {
+        match *option {
+            "--json" => json = true,
+            "--pretty" => pretty = true,
+            "--help" | "-h" => return Ok(Mode::Help),
+            other => {
+                return Err(UsageError(format!(
+                    "status has no option {}; it takes --json and --pretty",
+                    quoted(other)
+                )));
+            }
+        }
+    }
+    Ok(Mode::Status { json, pretty })
+}
+
+/// `consult "<question>" [--flag value]...`, `review [--flag value]... [-- paths...]`.
+fn parse_tool(command: &str, words: &[&str], stdin: &mut dyn Read) -> Result<Mode, UsageError> {
+    let &(_, name, bare) = TOOL_COMMANDS.iter().find(|(c, ..)| *c == command).expect("known command");
+    let tool = crate::tools::find(name).expect("registered tool");
+    let mut arguments = Map::new();
+    let mut paths = Vec::new();
+    let mut print = Print::default();
+    let mut words = words.iter().copied();
+    let mut only_positional = false;
+    while let Some(word) = words.next() {
+        if only_positional || !word.starts_with("--") {
+            match bare {
+                Bare::One(param) if !arguments.contains_key(param) => {
+                    let value = if word == "-" && matches!(param, "question" | "task") {
+                        read_stdin(stdin, param)?
+                    } else {
+                        word.to_string()
+                    };
+                    arguments.insert(param.to_string(), json!(value));
+                }
+                Bare::One(param) => {
+                    return Err(UsageError(format!(
+                        "{command} takes one {}, and {} is a second one (quote a {0} that has spaces)",
+                        param.replace('_', " "),
+                        quoted(word)
+                    )));
+                }
+                Bare::Paths => paths.push(json!(word)),
+                Bare::None => {
+                    return Err(UsageError(format!("{command} takes only options, not {}", quoted(word))));
+                }
+            }
+            continue;
+        }
+        match word {
+            "--" => only_positional = true,
+            "--pretty" => print.pretty = true,
+            "--diff-only" if name == "codex_delegate" => print.diff_only = true,
+            "--help" => return Ok(Mode::Help),
+            _ => {
+                let (param, value) = option_value(command, tool, bare, word, words.next())?;
+                arguments.insert(param.to_string(), value);
+            }
+        }
+    }
+    if let Bare::One(param) = bare
+        && !arguments.contains_key(param)
+    {
+        let what = param.replace('_', " ");
+        let stdin_hint = if matches!(param, "question" | "task") { ", or - to read it from stdin" } else { "" };
+        return Err(UsageError(format!("{command} needs a {what} as its argument{stdin_hint}")));
+    }
+    if !paths.is_empty() {
+        arguments.insert("paths".into(), Value::Array(paths));
+    }
+    // From a shell, the project is where the command runs, and a relative --workspace is
+    // relative to it (the tools take absolute paths only).
+    let workspace = arguments.get("workspace_root").and_then(Value::as_str).map(std::path::PathBuf::from);
+    if workspace.as_ref().is_none_or(|path| path.is_relative()) {
+        let cwd = std::env::current_dir().map_err(|e| UsageError(format!("cannot read the current directory: {e}")))?;
+        let path = workspace.map_or_else(|| cwd.clone(), |relative| cwd.join(relative));
+        arguments.insert("workspace_root".into(), json!(path.display().to_string()));
+    }
+    Ok(Mode::Tool { name, arguments: Value::Object(arguments), print })
+}
+
+/// `--flag VALUE` of a tool command: the parameter it sets and its JSON value.
+fn option_value(
+    command: &str,
+    tool: &crate::tools::Tool,
+    bare: Bare,
+    flag: &str,
+    value: Option<&str>,
+) -> Result<(&'static str, Value), UsageError> {
+    let param_name = FLAG_ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == flag)
+        .map_or_else(|| flag.trim_start_matches('-').replace('-', "_"), |(_, param)| param.to_string());
+    let Some(param) = tool.params.iter().find(|p| p.name == param_name && bare != Bare::One(p.name)) else {
+        return Err(UsageError(format!("{command} has no option {}", quoted(flag))));
+    };
+    let value = value.ok_or_else(|| UsageError(format!("{flag} needs a value")))?;
+    let value = match param.kind {
+        Kind::Integer { .. } => json!(
+            value
+                .parse::<i64>()
+                .map_err(|_| { UsageError(format!("{flag} needs a whole number, not {}", quoted(value))) })?
+        ),
+        _ => json!(value),
+    };
+    Ok((param.name, value))
+}
+
+/// The question or task piped in for `-`: all of it, or a usage error.
+fn read_stdin(stdin: &mut dyn Read, param: &str) -> Result<String, UsageError> {
+    let mut bytes = Vec::new();
+    stdin
+        .take(MAX_STDIN_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| UsageError(format!("cannot read the {param} from stdin: {e}")))?;
+    if bytes.len() > MAX_STDIN_BYTES {
+        return Err(UsageError(format!(
+            "the {param} on stdin is over {} MiB; nothing was sent",
+            MAX_STDIN_BYTES >> 20
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| UsageError(format!("the {param} on stdin is not UTF-8 text")))
+}
+
+/// Progress of a shell-run tool, for the person watching: one stderr line a second at most.
+#[derive(Default)]
+pub struct StderrProgress {
+    last: Mutex<Option<(Instant, String)>>,
+}
+
+impl crate::tools::Progress for StderrProgress {
+    fn report(&self, _events_seen: u64, activity: &str) {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let due = last.as_ref().is_none_or(|(at, said)| said != activity && at.elapsed() >= Duration::from_secs(1));
+        if due {
+            eprintln!("codex: {activity}");
+            *last = Some((Instant::now(), activity.to_string()));
+        }
+    }
+}
+
+pub fn usage() -> String {
+    let mut text = format!(
+        "codex-in-claude {} — MCP server that lets Claude Code consult, review with, and delegate to the OpenAI codex CLI
+
+USAGE:
+    codex-in-claude [serve]        MCP server on stdin/stdout (what an MCP client launches)
+    codex-in-claude status [--json] [--pretty]
+                                   is codex installed, supported and logged in? (exit 1 if not)
+    codex-in-claude consult QUESTION [--context TEXT] [OPTIONS]
+                                   ask Codex for a second opinion (PAID); - as QUESTION reads it
+                                   from stdin
+    codex-in-claude review [--scope working_tree|branch|commit] [--base REF] [--commit REF]
+                           [--untracked explicit_only|include|exclude] [--context TEXT] [OPTIONS] [-- PATHS...]
+                                   have Codex review changes (PAID; no changes, no model call)
+    codex-in-claude dry-run [review options] [-- PATHS...]
+                                   what review would send, without calling the model (free)
+    codex-in-claude delegate TASK [--diff-only] [OPTIONS]
+                                   Codex does TASK in a throwaway copy; prints the envelope, or with
+                                   --diff-only just the diff, paths from the repository's top level
+                                   (pipe it to: git -C \"$(git rev-parse --show-toplevel)\" apply) (PAID);
+                                   - as TASK reads it from stdin
+    codex-in-claude delegate-dry-run TASK [OPTIONS]
+                                   what delegate would start from, no model call (free)
+    codex-in-claude jobs list | status ID | result ID | consume ID | cancel ID [--workspace DIR]
+                                   background jobs of a workspace (started by the _async tools)
+    codex-in-claude --version
+    codex-in-claude --help
+
+OPTIONS (tool commands):
+    --workspace DIR  (default: the current directory; a relative DIR is taken from it)
+    --model NAME   --reasoning-effort LEVEL   --isolation inherit|ignore-config|ignore-rules
+    --timeout SECONDS, --detail summary|full (consult, review, delegate)
+    --pretty  indented JSON (with --diff-only: the envelope on stderr; the diff is never changed)
+    Tool commands print the result envelope as JSON and exit 0 when ok is true, 1 when it is
+    false, 2 on a usage error. status exits 0 when codex is ready, 1 when it is not.
+
+Add to Claude Code:  claude mcp add codex -- codex-in-claude
+
+ENVIRONMENT (invalid values fall back to the default and are reported by `status`):
+",
+        crate::foundation::identity::VERSION
+    );
+    for var in crate::foundation::config::VARS {
+        text.push_str(&format!(
+            "    {}{:<24} {} (default: {})\n",
+            crate::foundation::config::PREFIX,
+            var.name,
+            var.help,
+            var.default
+        ));
+    }
+    text.push_str("    CLAUDE_PROJECT_DIR                      workspace when the client declares no roots (set by Claude Code)\n");
+    text
+}
+
+/// `status` for a person: the verdict first, then the facts behind it.
+pub fn render_status(report: &Value) -> String {
+    let field = |key: &str| report.get(key).and_then(Value::as_str).unwrap_or("unknown").to_string();
+    let mut lines = vec![
+        format!(
+            "ready:    {} ({})",
+            if report["ready"] == Value::Bool(true) { "yes" } else { "no" },
+            field("readiness_detail")
+        ),
+        format!(
+            "codex:    {}",
+            match report["codex_version"].as_str() {
+                Some(version) => format!(
+                    "{version}{}",
+                    if report["version_supported"] == Value::Bool(false) { " (outside the tested range)" } else { "" }
+                ),
+                None => field("version_detail"),
+            }
+        ),
+        format!("auth:     {}", field("auth_detail")),
+    ];
+    for key in ["version_warning", "flags_warning"] {
+        if let Some(text) = report[key].as_str() {
+            lines.push(format!("warning:  {text}"));
+        }
+    }
+    for warning in report["config_warnings"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        lines.push(format!("config:   {warning}"));
+    }
+    for name in report["unexpanded_env_placeholders"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        lines.push(format!("config:   {name} holds an unexpanded ${{...}} placeholder"));
+    }
+    lines.join("\n") + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_words(words: &[&str]) -> Result<Mode, UsageError> {
+        parse_with_stdin(words.iter().map(OsString::from), &mut std::io::empty())
+    }
+
+    #[test]
+    fn parses_every_mode() {
+        assert_eq!(parse_words(&[]), Ok(Mode::Serve));
+        assert_eq!(parse_words(&["serve"]), Ok(Mode::Serve));
+        assert_eq!(parse_words(&["status", "--json"]), Ok(Mode::Status { json: true, pretty: false }));
+        assert_eq!(parse_words(&["status", "--pretty", "--json"]), Ok(Mode::Status { json: true, pretty: true }));
+        assert_eq!(parse_words(&["consult", "q", "--help"]), Ok(Mode::Help));
+        assert_eq!(parse_words(&["-V"]), Ok(Mode::Version));
+        assert_eq!(parse_words(&["--help"]), Ok(Mode::Help));
+        assert!(parse_words(&["serve", "extra"]).is_err());
+        assert!(parse_words(&["--bogus"]).is_err());
+    }
+
+    #[test]
+    fn tool_commands_map_flags_to_tool_arguments() {
+        let Ok(Mode::Tool { name, arguments, print }) = parse_words(&[
+            "consult",
+            "Is it safe?",
+            "--context",
+            "c",
+            "--timeout",
+            "60",
+            "--pretty",
+            "--workspace",
+            "/w",
+        ]) else {
+            panic!("not a tool mode")
+        };
+        assert_eq!(name, "codex_consult");
+        assert_eq!(print, Print { pretty: true, diff_only: false });
+        let Ok(Mode::Tool { name, print, .. }) = parse_words(&["delegate", "fix it", "--diff-only"]) else {
+            panic!("not a tool mode")
+        };
+        assert_eq!((name, print), ("codex_delegate", Print { pretty: false, diff_only: true }));
+        for words in [&["delegate", "t", "--diff-only", "--pretty"], &["delegate", "t", "--pretty", "--diff-only"]] {
+            let Ok(Mode::Tool { print, .. }) = parse_words(words) else { panic!("{words:?} refused") };
+            assert_eq!(print, Print { pretty: true, diff_only: true }, "{words:?}");
+        }
+        assert!(parse_words(&["consult", "q", "--diff-only"]).is_err(), "--diff-only is for delegate");
+        assert_eq!(
+            arguments,
+            json!({"question": "Is it safe?", "extra_context": "c", "timeout_seconds": 60, "workspace_root": "/w"})
+        );
+        let Ok(Mode::Tool { arguments, .. }) =
+            parse_words(&["review", "--scope", "branch", "--base", "main", "--", "src", "--odd-name"])
+        else {
+            panic!("not a tool mode")
+        };
+        assert_eq!(arguments["paths"], json!(["src", "--odd-name"]));
+        assert_eq!(arguments["base"], json!("main"));
+        assert!(arguments["workspace_root"].as_str().is_some_and(|w| w.starts_with('/')));
+    }
+
+    #[test]
+    fn tool_command_usage_errors() {
+        assert!(parse_words(&["consult", "a", "b"]).is_err());
+        assert!(parse_words(&["consult", "q", "--bogus", "x"]).is_err());
+        assert!(parse_words(&["consult", "q", "--timeout"]).is_err());
+        assert!(parse_words(&["consult", "q", "--timeout", "soon"]).is_err());
+        assert!(parse_words(&["dry-run", "--timeout", "60"]).is_err(), "dry-run has no timeout");
+        assert!(parse_words(&["consult", "q", "--question", "x"]).is_err());
+    }
+
+    /// Each usage error names the word at fault, in a sentence.
+    #[test]
+    fn usage_errors_name_the_argument_at_fault() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["status", "--bogus"], "status has no option '--bogus'; it takes --json and --pretty"),
+            (&["jobs"], "jobs needs a subcommand: list, status ID, result ID, consume ID or cancel ID"),
+            (
+                &["jobs", "lsit"],
+                "jobs has no subcommand 'lsit'; use list, status ID, result ID, consume ID or cancel ID",
+            ),
+            (&["serve", "now"], "serve takes no arguments, not 'now'"),
+            (&["--bogus"], "unknown option '--bogus'"),
+            (&["consul", "q"], "unknown command 'consul'"),
+            (
+                &["consult", "a", "b"],
+                "consult takes one question, and 'b' is a second one (quote a question that has spaces)",
+            ),
+            (&["consult"], "consult needs a question as its argument, or - to read it from stdin"),
+            (&["jobs", "status"], "jobs status needs a job id as its argument"),
+            (&["jobs", "list", "x"], "jobs list takes only options, not 'x'"),
+            (&["consult", "q", "--bogus", "x"], "consult has no option '--bogus'"),
+            (&["consult", "q", "--timeout"], "--timeout needs a value"),
+            (&["consult", "q", "--timeout", "soon"], "--timeout needs a whole number, not 'soon'"),
+            (&["consult", "q", "--diff-only"], "consult has no option '--diff-only'"),
+        ];
+        for (words, expected) in cases {
+            assert_eq!(parse_words(words), Err(UsageError(expected.to_string())), "{words:?}");
+        }
+    }
+
+    #[test]
+    fn a_dash_reads_the_question_or_task_from_stdin() {
+        let question = "why?\n".repeat(30_000);
+        let mut stdin = std::io::Cursor::new(question.clone());
+        let Ok(Mode::Tool { arguments, .. }) = parse_with_stdin(["consult", "-"].map(OsString::from), &mut stdin)
+        else {
+            panic!("not a tool mode")
+        };
+        assert_eq!(arguments["question"], json!(question));
+        let mut stdin = std::io::Cursor::new("fix it");
+        let Ok(Mode::Tool { arguments, .. }) =
+            parse_with_stdin(["delegate", "-", "--diff-only"].map(OsString::from), &mut stdin)
+        else {
+            panic!("not a tool mode")
+        };
+        assert_eq!(arguments["task"], json!("fix it"));
+        let mut too_much = std::io::repeat(b'a');
+        let Err(UsageError(message)) = parse_with_stdin(["consult", "-"].map(OsString::from), &mut too_much) else {
+            panic!("an endless stdin must be refused")
+        };
+        assert_eq!(message, "the question on stdin is over 16 MiB; nothing was sent");
+        let mut binary = std::io::Cursor::new(vec![0xff, 0xfe]);
+        assert!(parse_with_stdin(["consult", "-"].map(OsString::from), &mut binary).is_err());
+        // A job id is never read from stdin.
+        let Ok(Mode::Tool { arguments, .. }) = parse_words(&["jobs", "status", "-"]) else { panic!("not a tool mode") };
+        assert_eq!(arguments["job_id"], json!("-"));
+    }
+
+    #[test]
+    fn a_relative_workspace_is_taken_from_the_current_directory() {
+        let cwd = std::env::current_dir().unwrap();
+        let Ok(Mode::Tool { arguments, .. }) = parse_words(&["dry-run", "--workspace", "sub/dir"]) else {
+            panic!("not a tool mode")
+        };
+        assert_eq!(arguments["workspace_root"], json!(cwd.join("sub/dir").display().to_string()));
+        let Ok(Mode::Tool { arguments, .. }) = parse_words(&["dry-run", "--workspace", "/abs"]) else {
+            panic!("not a tool mode")
+        };
+        assert_eq!(arguments["workspace_root"], json!("/abs"));
+    }
+
+    #[test]
+    fn help_and_readme_list_every_environment_variable() {
+        let help = usage();
+        let readme = include_str!("../../README.md");
+        for var in crate::foundation::config::VARS {
+            let name = format!("CODEX_IN_CLAUDE_{}", var.name);
+            assert!(help.contains(&name), "--help misses {name}");
+            assert!(readme.contains(&format!("`{name}`")), "README misses {name}");
+        }
+    }
+}
