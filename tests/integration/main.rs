@@ -57,3 +57,5 @@ mod cli;
 mod sdk_client;
 // The Claude Code plugin: launcher, manifests, commands, skill, `claude plugin validate`.
 mod plugin;
+// The plugin launcher fetching, verifying and caching the pinned release binary.
+mod launcher;

@@ -21,17 +21,17 @@ const COMMANDS: &[&str] = &["status", "consult", "review", "delegate", "delegate
 /// loads normally (checked by hand with `claude plugin marketplace add` + `plugin install`).
 const ACCEPTED_WARNING: &str = "reads as one of Anthropic's own";
 
-fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn read_json(path: &Path) -> Value {
+pub(crate) fn read_json(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
 /// The target triple the launcher looks for in `bin/`, spelled the way it computes it.
-fn bundled_name() -> String {
+pub(crate) fn bundled_name() -> String {
     let os = match std::env::consts::OS {
         "linux" => "unknown-linux-musl",
         "macos" => "apple-darwin",
@@ -40,14 +40,16 @@ fn bundled_name() -> String {
     format!("{PLUGIN_NAME}-{}-{os}", std::env::consts::ARCH)
 }
 
-/// A copy of `plugin/` (modes kept) without any binary `make plugin` may have bundled locally.
-fn plugin_copy() -> tempfile::TempDir {
+/// A copy of `plugin/` (modes kept) without any binary `make plugin` may have bundled locally
+/// and without the release checksums `make release` may have written (a launcher test that
+/// fetches writes its own, pointing at a loopback server: tests never reach the network).
+pub(crate) fn plugin_copy() -> tempfile::TempDir {
     fn copy_dir(from: &Path, to: &Path) {
         std::fs::create_dir_all(to).unwrap();
         for entry in std::fs::read_dir(from).unwrap() {
             let entry = entry.unwrap();
             let name = entry.file_name();
-            let bundled = name.to_string_lossy().starts_with(&format!("{PLUGIN_NAME}-"));
+            let bundled = name.to_string_lossy().starts_with(&format!("{PLUGIN_NAME}-")) || name == "SHA256SUMS";
             if entry.file_type().unwrap().is_dir() {
                 copy_dir(&entry.path(), &to.join(&name));
             } else if !bundled {
@@ -60,11 +62,31 @@ fn plugin_copy() -> tempfile::TempDir {
     dir
 }
 
-/// A directory holding only the few programs the launcher uses, so a test's PATH finds no
-/// `codex-in-claude` installed on this machine by accident.
-fn launcher_tools() -> tempfile::TempDir {
+/// A directory holding only the programs the launcher uses, so a test's PATH finds no
+/// `codex-in-claude` installed on this machine by accident, and no downloader: a test that
+/// fetches adds one with [`tool_dir`].
+pub(crate) fn launcher_tools() -> tempfile::TempDir {
+    tool_dir(&[
+        "uname",
+        "dirname",
+        "head",
+        "grep",
+        "sed",
+        "awk",
+        "tr",
+        "sha256sum",
+        "mkdir",
+        "mktemp",
+        "chmod",
+        "mv",
+        "rm",
+    ])
+}
+
+/// A directory of links to these programs of this machine.
+pub(crate) fn tool_dir(tools: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for tool in ["uname", "dirname", "head", "grep"] {
+    for &tool in tools {
         let found = ["/usr/bin", "/bin"].iter().map(|d| Path::new(d).join(tool)).find(|p| p.exists());
         let found = found.unwrap_or_else(|| panic!("{tool} not found in /usr/bin or /bin"));
         symlink(found, dir.path().join(tool)).unwrap();
@@ -72,26 +94,32 @@ fn launcher_tools() -> tempfile::TempDir {
     dir
 }
 
-fn join_path(dirs: &[&Path]) -> String {
+pub(crate) fn join_path(dirs: &[&Path]) -> String {
     dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(":")
 }
 
-struct Run {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub(crate) status: ExitStatus,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 /// Runs `program` with only HOME and PATH set, writes `input` to its stdin and closes it, and
 /// collects everything it prints; fails the test if it has not exited within the timeout (a
 /// launcher that exec'd itself would never stop).
 fn run(program: &Path, args: &[&str], path: &str, input: &str) -> Run {
+    run_with(program, args, path, &[], input)
+}
+
+/// [`run`] with these environment variables set as well.
+pub(crate) fn run_with(program: &Path, args: &[&str], path: &str, env: &[(&str, &Path)], input: &str) -> Run {
     let home = tempfile::tempdir().unwrap();
     let mut child = Command::new(program)
         .args(args)
         .env_clear()
         .env("HOME", home.path())
         .env("PATH", path)
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -131,6 +159,11 @@ fn run(program: &Path, args: &[&str], path: &str, input: &str) -> Run {
 /// The legacy handshake and `tools/list` through `launcher`, then EOF: returns the
 /// initialize result and the tool names, after checking stdout carried JSON-RPC only.
 fn handshake(launcher: &Path, path: &str) -> (Value, Vec<String>) {
+    handshake_with(launcher, path, &[])
+}
+
+/// [`handshake`] with these environment variables set as well.
+pub(crate) fn handshake_with(launcher: &Path, path: &str, env: &[(&str, &Path)]) -> (Value, Vec<String>) {
     let requests = [
         json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
             "protocolVersion": "2025-11-25", "capabilities": {},
@@ -139,7 +172,7 @@ fn handshake(launcher: &Path, path: &str) -> (Value, Vec<String>) {
         json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}),
     ];
     let input: String = requests.iter().map(|r| format!("{r}\n")).collect();
-    let out = run(launcher, &["serve"], path, &input);
+    let out = run_with(launcher, &["serve"], path, env, &input);
     assert!(out.status.success(), "server exited {:?}; stderr: {}", out.status, out.stderr);
     let messages: Vec<Value> = out
         .stdout
@@ -159,7 +192,7 @@ fn handshake(launcher: &Path, path: &str) -> (Value, Vec<String>) {
     (init, names)
 }
 
-fn assert_serves(init: &Value, names: &[String]) {
+pub(crate) fn assert_serves(init: &Value, names: &[String]) {
     assert_eq!(init["serverInfo"]["name"], json!(PLUGIN_NAME), "{init}");
     assert_eq!(init["serverInfo"]["version"], json!(env!("CARGO_PKG_VERSION")), "{init}");
     assert_eq!(names.len(), 15, "{names:?}");
