@@ -59,3 +59,6 @@ mod sdk_client;
 mod plugin;
 // The plugin launcher fetching, verifying and caching the pinned release binary.
 mod launcher;
+// `make release`: static binaries for both Linux targets (aarch64 run under qemu-user), the plugin
+// archive, and the real Claude Code installing it from a local marketplace, offline.
+mod release;

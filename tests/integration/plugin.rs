@@ -411,7 +411,7 @@ fn skill_has_its_frontmatter_and_covers_every_error_code_and_tool() {
 }
 
 /// The pinned Claude Code CLI `scripts/install-claude.sh` puts in `.tools/` (`make test-deps`).
-fn claude() -> PathBuf {
+pub(crate) fn claude() -> PathBuf {
     let claude = repo().join(".tools/claude/claude");
     assert!(
         claude.exists(),
@@ -421,7 +421,7 @@ fn claude() -> PathBuf {
     claude
 }
 
-fn validate(target: &Path) -> Value {
+pub(crate) fn validate(target: &Path) -> Value {
     let home = tempfile::tempdir().unwrap();
     let out = Command::new(claude())
         .args(["plugin", "validate"])
