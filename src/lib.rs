@@ -12,6 +12,7 @@
 //! - `review`, `worktree`, `git`, `redact`: what a review looks at, where a delegated task runs,
 //!   how git is run safely, and secret masking.
 //! - `jobs` (+ `statefile`, `clock`): background jobs on disk, the detached worker, atomic writes.
+//! - `setup`: the first-run checklist (`codex-in-claude setup`).
 //! - `config`, `workspace`, `text`, `hash`, `log`: the supporting pieces.
 
 pub mod cancel;
@@ -30,6 +31,7 @@ pub mod prompts;
 pub mod redact;
 pub mod review;
 pub mod rpc;
+pub mod setup;
 pub mod statefile;
 mod sys;
 pub mod text;
@@ -90,6 +92,11 @@ pub fn run(mode: cli::Mode) -> ExitCode {
                 _ => print_stdout(&json_text(&envelope, print.pretty)),
             };
             if ok { written } else { ExitCode::FAILURE }
+        }
+        cli::Mode::Setup => {
+            let checks = setup::checks(&config, &cancel::CancelToken::new());
+            let written = print_stdout(&setup::render(&checks));
+            if setup::all_ok(&checks) { written } else { ExitCode::FAILURE }
         }
         cli::Mode::JobSpawn { dir } => jobs::worker::spawn_main(&dir),
         cli::Mode::JobWorker { dir } => jobs::worker::worker_main(&dir, config),

@@ -15,7 +15,9 @@ use serde_json::{Value, json};
 use crate::support::{Server, TIMEOUT, binary};
 
 const PLUGIN_NAME: &str = "codex-in-claude";
-const COMMANDS: &[&str] = &["status", "consult", "review", "delegate", "delegate-async", "dry-run", "jobs"];
+const COMMANDS: &[&str] = &["status", "setup", "consult", "review", "delegate", "delegate-async", "dry-run", "jobs"];
+/// The one shell command a slash command may pre-approve: setup's free checklist.
+const SETUP_BASH: &str = "Bash(codex-in-claude setup)";
 /// The one validate warning we accept: a naming heuristic of Claude Code 2.1.330 that fires on
 /// any plugin name with "claude" as an inner word. The name is the project's; it installs and
 /// loads normally (checked by hand with `claude plugin marketplace add` + `plugin install`).
@@ -66,22 +68,12 @@ pub(crate) fn plugin_copy() -> tempfile::TempDir {
 /// `codex-in-claude` installed on this machine by accident, and no downloader: a test that
 /// fetches adds one with [`tool_dir`].
 pub(crate) fn launcher_tools() -> tempfile::TempDir {
-    tool_dir(&[
-        "uname",
-        "dirname",
-        "head",
-        "grep",
-        "sed",
-        "awk",
-        "tr",
-        "sha256sum",
-        "mkdir",
-        "mktemp",
-        "chmod",
-        "mv",
-        "rm",
-    ])
+    tool_dir(LAUNCHER_TOOLS)
 }
+
+/// The programs the launcher runs.
+pub(crate) const LAUNCHER_TOOLS: &[&str] =
+    &["uname", "dirname", "head", "grep", "sed", "awk", "tr", "sha256sum", "mkdir", "mktemp", "chmod", "mv", "rm"];
 
 /// A directory of links to these programs of this machine.
 pub(crate) fn tool_dir(tools: &[&str]) -> tempfile::TempDir {
@@ -279,6 +271,10 @@ fn manifests_agree_with_cargo_toml_and_each_other() {
     let launcher = repo().join("plugin/bin/codex-in-claude");
     let mode = std::fs::metadata(&launcher).unwrap().permissions().mode();
     assert!(mode & 0o111 == 0o111, "launcher not executable: {mode:o}");
+    // The launcher fetches releases from the repository Cargo.toml names.
+    let repository = env!("CARGO_PKG_REPOSITORY").strip_prefix("https://github.com/").expect("a GitHub repository");
+    let script = std::fs::read_to_string(&launcher).unwrap();
+    assert!(script.lines().any(|l| l == format!("repository={repository}")), "launcher's repository= line");
 }
 
 /// `---`-delimited frontmatter as key → raw value (one line each), and the body after it.
@@ -358,7 +354,17 @@ fn commands_preapprove_exactly_the_real_tools_they_call() {
         let (fields, body) = frontmatter(&path);
         field(&fields, "description", &path);
         field(&fields, "argument-hint", &path);
-        let allowed: BTreeSet<String> = field(&fields, "allowed-tools", &path)
+        let allowed_field = field(&fields, "allowed-tools", &path);
+        // `/codex:setup` runs the CLI's setup through the Bash tool; no other command may run
+        // anything but our MCP tools.
+        let allowed_field = if *command == "setup" {
+            assert!(allowed_field.contains(SETUP_BASH), "setup: allowed-tools lacks {SETUP_BASH}");
+            assert!(body.contains("`codex-in-claude setup`"), "setup: its body does not run codex-in-claude setup");
+            allowed_field.replace(SETUP_BASH, "")
+        } else {
+            allowed_field.to_string()
+        };
+        let allowed: BTreeSet<String> = allowed_field
             .split([',', ' '])
             .filter(|s| !s.is_empty())
             .map(|s| {
@@ -464,7 +470,7 @@ fn claude_plugin_validate_passes_for_the_plugin_and_the_marketplace() {
     assert!(errors.is_empty(), "{errors:#?}");
     let unexpected: Vec<&String> = warnings.iter().filter(|w| !w.contains(ACCEPTED_WARNING)).collect();
     assert!(unexpected.is_empty(), "validate plugin warned: {unexpected:#?}");
-    // Everything we ship is seen: the server, the seven commands, the skill.
+    // Everything we ship is seen: the server, the commands, the skill.
     let provides = &plugin["provides"];
     assert_eq!(provides["mcpServers"][0]["name"], json!(PLUGIN_NAME), "{provides}");
     assert_eq!(provides["commands"].as_array().map(Vec::len), Some(COMMANDS.len()), "{provides}");

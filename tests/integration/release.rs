@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 use serde_json::{Value, json};
 
 use crate::launcher::{FileServer, sha256_hex};
-use crate::plugin::{assert_serves, claude, handshake_with, repo, tool_dir, validate};
+use crate::plugin::{LAUNCHER_TOOLS, assert_serves, claude, handshake_with, repo, tool_dir, validate};
 
 const NAME: &str = "codex-in-claude";
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -233,25 +233,9 @@ struct ClaudeHome {
 
 impl ClaudeHome {
     fn new(release_url: &str) -> ClaudeHome {
-        let tools = tool_dir(&[
-            "uname",
-            "dirname",
-            "head",
-            "grep",
-            "sed",
-            "awk",
-            "tr",
-            "sha256sum",
-            "mkdir",
-            "mktemp",
-            "chmod",
-            "mv",
-            "rm",
-            "curl",
-            "sh",
-            "env",
-            "git",
-        ]);
+        let tools = tool_dir(&[LAUNCHER_TOOLS, &["curl", "sh", "env", "git"]].concat());
+        // Claude Code itself, for `codex-in-claude setup`'s registration check.
+        std::os::unix::fs::symlink(claude(), tools.path().join("claude")).unwrap();
         ClaudeHome { home: tempfile::tempdir().unwrap(), tools, release_url: release_url.to_string() }
     }
 
@@ -260,9 +244,14 @@ impl ClaudeHome {
     }
 
     fn claude(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+        self.command(&claude(), args, extra_env)
+    }
+
+    /// `program` with this home's environment, in its project directory.
+    fn command(&self, program: &Path, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
         let project = self.home.path().join("project");
         std::fs::create_dir_all(&project).unwrap();
-        Command::new(claude())
+        Command::new(program)
             .args(args)
             .current_dir(&project)
             .env_clear()
@@ -292,10 +281,13 @@ impl ClaudeHome {
         self.claude_ok(&["plugin", "install", "codex-in-claude@codex-in-claude"], &[]);
     }
 
-    /// Where the launcher installs the fetched binary: the plugin's data directory.
+    /// The plugin's data directory, where the launcher installs the fetched binary.
+    fn data_dir(&self) -> PathBuf {
+        self.config_dir().join("plugins/data/codex-in-claude-codex-in-claude")
+    }
+
     fn installed(&self) -> Vec<String> {
-        let dir = self.config_dir().join("plugins/data/codex-in-claude-codex-in-claude/bin");
-        let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+        let Ok(entries) = std::fs::read_dir(self.data_dir().join("bin")) else { return Vec::new() };
         entries.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
     }
 }
@@ -354,6 +346,25 @@ fn claude_code_installs_the_release_plugin_which_fetches_verifies_and_serves() {
     let result = events.iter().find(|e| e["type"] == json!("result")).unwrap_or_else(|| panic!("{stream}"));
     assert_eq!(result["result"], json!("codex_status answered through the plugin."), "{result}");
     assert_eq!(server.requests().len(), 1, "later starts use the installed copy: {:?}", server.requests());
+
+    // `codex-in-claude setup` through the plugin's launcher (as /codex:setup runs it) sees the
+    // plugin registered with this Claude Code, and the missing codex.
+    let data = claude.data_dir();
+    let out = claude.command(
+        &market.join("plugin/bin").join(NAME),
+        &["setup"],
+        &[("CLAUDE_PLUGIN_DATA", data.to_str().unwrap())],
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{printed}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        printed.contains(&format!(
+            "ok       Claude Code registration: plugin codex-in-claude@codex-in-claude {VERSION} is installed and enabled"
+        )),
+        "{printed}"
+    );
+    assert!(printed.contains("MISSING  codex installed"), "{printed}");
+    assert_eq!(server.requests().len(), 1, "setup ran the installed copy: {:?}", server.requests());
 }
 
 #[test]
