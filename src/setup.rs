@@ -17,7 +17,7 @@ use crate::process::{Cmd, RunError};
 
 /// How long `git --version` and the `claude` queries may take.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
-/// The plugin's name, and the server's name when registered without the plugin.
+/// The plugin's and the program's name.
 const NAME: &str = "codex-in-claude";
 
 /// What one check found.
@@ -150,7 +150,7 @@ fn git(cancel: &CancelToken) -> Verdict {
 }
 
 /// The plugin installed and enabled in Claude Code (`claude plugin list --json`), or else a
-/// server of this name added by hand (`claude mcp get`).
+/// server running this program added by hand (`claude mcp get`).
 fn registration(cancel: &CancelToken) -> Verdict {
     let install = format!(
         "in Claude Code run `/plugin marketplace add {}` and `/plugin install {NAME}@{NAME}` (see README, Install)",
@@ -187,11 +187,21 @@ fn registration(cancel: &CancelToken) -> Verdict {
                 fix: format!("run `claude plugin enable {id}` (or `/plugin enable {id}` in Claude Code)"),
             }
         }
-        None if claude(&["mcp", "get", NAME]).is_ok_and(|out| out.success()) => {
-            Verdict::Ok(format!("MCP server {NAME} is registered (`claude mcp get {NAME}`), without the plugin"))
-        }
         None => {
-            Verdict::Gap { detail: "Claude Code has neither the plugin nor a server of this name".into(), fix: install }
+            // Registered by hand: under the name the README uses, or ours; a server named
+            // `codex` counts only when it runs this program.
+            let by_hand = ["codex", NAME].into_iter().find(|server| {
+                claude(&["mcp", "get", server]).is_ok_and(|out| out.success() && out.stdout.text().contains(NAME))
+            });
+            match by_hand {
+                Some(server) => Verdict::Ok(format!(
+                    "MCP server `{server}` runs {NAME} (`claude mcp get {server}`), without the plugin"
+                )),
+                None => Verdict::Gap {
+                    detail: format!("Claude Code has neither the plugin nor an MCP server running {NAME}"),
+                    fix: install,
+                },
+            }
         }
     }
 }

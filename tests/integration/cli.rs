@@ -212,16 +212,16 @@ fn pretty_goes_with_delegate_diff_only() {
     assert_eq!(envelope_lines(&stderr(&out)), 1, "{}", stderr(&out));
 }
 
-/// A stand-in `claude` in a fresh directory: `plugin list --json` prints `plugins`, anything
-/// else (`mcp get codex-in-claude`) finds nothing.
-fn fake_claude(plugins: &Value) -> tempfile::TempDir {
+/// A stand-in `claude` in a fresh directory: `plugin list --json` prints `plugins`, `mcp get
+/// codex` prints `codex_server` and succeeds when it is given, anything else finds nothing.
+fn fake_claude(plugins: &Value, codex_server: Option<&str>) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("claude");
+    let mcp_get =
+        codex_server.map_or(String::new(), |line| format!("elif [ \"$*\" = 'mcp get codex' ]; then echo '{line}'\n"));
     std::fs::write(
         &script,
-        format!(
-            "#!/bin/sh\nif [ \"$*\" = 'plugin list --json' ]; then cat <<'JSON'\n{plugins}\nJSON\nelse exit 1; fi\n"
-        ),
+        format!("#!/bin/sh\nif [ \"$*\" = 'plugin list --json' ]; then cat <<'JSON'\n{plugins}\nJSON\n{mcp_get}else exit 1; fi\n"),
     )
     .unwrap();
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
@@ -267,7 +267,8 @@ fn setup_names_every_gap_with_its_fix_and_exits_1() {
 fn setup_passes_with_codex_logged_in_its_sandbox_git_and_the_plugin_and_spends_nothing() {
     let mock = MockModel::start(vec![]);
     let home = CodexHome::new(&mock);
-    let enabled = fake_claude(&json!([{"id": "codex-in-claude@codex-in-claude", "version": "0.1.0", "enabled": true}]));
+    let enabled =
+        fake_claude(&json!([{"id": "codex-in-claude@codex-in-claude", "version": "0.1.0", "enabled": true}]), None);
     let with_claude = |claude: &Path, extra: &[(&str, &str)]| {
         let mut env = home.env();
         for (key, value) in &mut env {
@@ -308,7 +309,7 @@ fn setup_passes_with_codex_logged_in_its_sandbox_git_and_the_plugin_and_spends_n
     assert_eq!(lines.last().map(String::as_str), Some("setup: everything is in place (nothing was spent checking)."));
 
     // A version outside the tested range and a disabled plugin: each with its fix.
-    let disabled = fake_claude(&json!([{"id": "codex-in-claude@mirror", "version": "0.1.0", "enabled": false}]));
+    let disabled = fake_claude(&json!([{"id": "codex-in-claude@mirror", "version": "0.1.0", "enabled": false}]), None);
     let (lines, code) = setup(&with_claude(disabled.path(), &[("CODEX_IN_CLAUDE_SUPPORTED_VERSIONS", "1.2")]));
     assert_eq!(code, Some(1), "{lines:#?}");
     assert_has_line(&lines, "MISSING  codex version: codex-cli 0.169.0 is outside the tested range (1.2)");
@@ -318,5 +319,19 @@ fn setup_passes_with_codex_logged_in_its_sandbox_git_and_the_plugin_and_spends_n
         "MISSING  Claude Code registration: plugin codex-in-claude@mirror is installed but disabled",
     );
     assert_has_line(&lines, "         fix: run `claude plugin enable codex-in-claude@mirror`");
+
+    // No plugin, but the README's `claude mcp add codex -- codex-in-claude`: registered. A server
+    // named codex that runs something else is not ours.
+    let by_hand = fake_claude(&json!([]), Some("  Command: codex-in-claude"));
+    let (lines, code) = setup(&with_claude(by_hand.path(), &[]));
+    assert_eq!(code, Some(0), "{lines:#?}");
+    assert_has_line(&lines, "ok       Claude Code registration: MCP server `codex` runs codex-in-claude");
+    let other = fake_claude(&json!([]), Some("  Command: codex mcp-server"));
+    let (lines, code) = setup(&with_claude(other.path(), &[]));
+    assert_eq!(code, Some(1), "{lines:#?}");
+    assert_has_line(
+        &lines,
+        "MISSING  Claude Code registration: Claude Code has neither the plugin nor an MCP server running codex-in-claude",
+    );
     assert_eq!(mock.requests().len(), 0, "setup must never call the model");
 }
