@@ -13,6 +13,8 @@
 # RELEASE_PLUGIN_SUMS=0, the same pins written to plugin/bin/SHA256SUMS (commit it with the
 # release, so the plugin the marketplace serves fetches exactly these binaries).
 # DIST defaults to dist/. VERSION must be the version Cargo.toml and the plugin manifests carry.
+# RELEASE_OFFLINE=1 (the tests) downloads nothing: a missing Rust target is an error, and cargo
+# runs --offline.
 set -eu
 
 ROOT=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd)
@@ -55,14 +57,22 @@ runner_for() {
 
 if [ "$mode" = build ]; then
     for target in $LINUX_TARGETS; do
-        "$ROOT/scripts/install-musl-target.sh" "$target" >&2
+        if [ "${RELEASE_OFFLINE:-0}" = 1 ]; then
+            # The tests: no download of any kind (make test-deps installs the targets).
+            rustup target list --installed | grep -qx "$target" ||
+                fail "the Rust target $target is not installed; run make test-deps (or scripts/install-musl-target.sh $target)"
+        else
+            "$ROOT/scripts/install-musl-target.sh" "$target" >&2
+        fi
         linker_var=CARGO_TARGET_$(echo "$target" | tr 'a-z-' 'A-Z_')_LINKER
         if [ "$target" != "$(uname -m)-unknown-linux-musl" ] && eval "[ -z \"\${$linker_var:-}\" ]"; then
             # Cross-linking needs no C cross toolchain: rustc finds its bundled rust-lld.
             export "$linker_var=rust-lld"
         fi
-        (cd "$ROOT" && cargo build --release --locked --target "$target")
-        bin="$ROOT/target/$target/release/$NAME"
+        offline=
+        [ "${RELEASE_OFFLINE:-0}" != 1 ] || offline=--offline
+        (cd "$ROOT" && cargo build --release --locked $offline --target "$target")
+        bin="${CARGO_TARGET_DIR:-$ROOT/target}/$target/release/$NAME"
         CHECK_STATIC_RUNNER=$(runner_for "$target") "$ROOT/scripts/check-static.sh" "$bin" >&2
         cp "$bin" "$DIST/$NAME-$target.tmp" && mv -f "$DIST/$NAME-$target.tmp" "$DIST/$NAME-$target"
     done

@@ -235,6 +235,34 @@ fn launcher_uses_the_cached_copy_offline_and_fetches_a_new_pinned_version() {
 }
 
 #[test]
+fn launcher_without_plugin_data_uses_the_copy_in_claude_codes_plugin_data() {
+    // Run from the Bash tool's PATH, CLAUDE_PLUGIN_DATA may be unset: the copy the server's
+    // launcher installed in Claude Code's plugin data directory is found and checked, not fetched.
+    let server = FileServer::start();
+    let release = fake_release("4.0.0");
+    server.put(&bundled_name(), &release);
+    let fetch = Fetch::new(&["curl"]);
+    fetch.pin("4.0.0", &sha256_hex(&release));
+    let config = tempfile::tempdir().unwrap();
+    let data = config.path().join("plugins/data/codex-in-claude-some-market");
+    let base = PathBuf::from(&server.base);
+    let run = |env: &[(&str, &Path)]| run_with(&fetch.launcher(), &["setup"], &fetch.path(), env, "");
+    let out = run(&[("CLAUDE_PLUGIN_DATA", &data), ("CODEX_IN_CLAUDE_RELEASE_URL", &base)]);
+    assert_eq!(out.stdout, "release 4.0.0 setup\n", "{}", out.stderr);
+    let out = run(&[("CLAUDE_CONFIG_DIR", config.path()), ("CODEX_IN_CLAUDE_RELEASE_URL", &base)]);
+    assert_eq!(out.stdout, "release 4.0.0 setup\n", "{}", out.stderr);
+    assert_eq!(server.requests().len(), 1, "the second start used the installed copy: {:?}", server.requests());
+
+    // With no Claude Code data directory at all, it installs under XDG_DATA_HOME.
+    let xdg = tempfile::tempdir().unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let env =
+        [("CLAUDE_CONFIG_DIR", empty.path()), ("XDG_DATA_HOME", xdg.path()), ("CODEX_IN_CLAUDE_RELEASE_URL", &base)];
+    assert_eq!(run(&env).stdout, "release 4.0.0 setup\n");
+    assert!(xdg.path().join("codex-in-claude/bin").join(installed_name("4.0.0")).is_file());
+}
+
+#[test]
 fn launcher_refuses_a_binary_whose_checksum_does_not_match() {
     let server = FileServer::start();
     let genuine = fake_release("2.0.0");

@@ -28,7 +28,8 @@ const SERVER: &str = "plugin:codex-in-claude:codex-in-claude";
 const STATUS_TOOL: &str = "mcp__plugin_codex-in-claude_codex-in-claude__codex_status";
 
 /// `scripts/release.sh VERSION` into the test target directory, once per run; the source tree's
-/// `plugin/bin/SHA256SUMS` is left alone (`RELEASE_PLUGIN_SUMS=0`).
+/// `plugin/bin/SHA256SUMS` is left alone (`RELEASE_PLUGIN_SUMS=0`) and nothing is downloaded
+/// (`RELEASE_OFFLINE=1`).
 fn release() -> &'static Path {
     static DIST: OnceLock<PathBuf> = OnceLock::new();
     DIST.get_or_init(|| {
@@ -38,6 +39,7 @@ fn release() -> &'static Path {
             .arg(VERSION)
             .env("DIST", &dist)
             .env("RELEASE_PLUGIN_SUMS", "0")
+            .env("RELEASE_OFFLINE", "1")
             .stdin(Stdio::null())
             .output()
             .unwrap();
