@@ -26,6 +26,8 @@ const TARGETS: &[&str] = &["x86_64-unknown-linux-musl", "aarch64-unknown-linux-m
 /// The plugin's MCP server as Claude Code names it, and its status tool as the model calls it.
 const SERVER: &str = "plugin:codex-in-claude:codex-in-claude";
 const STATUS_TOOL: &str = "mcp__plugin_codex-in-claude_codex-in-claude__codex_status";
+/// The setup slash command as the user types it.
+const SETUP_COMMAND: &str = "/codex-in-claude:codex:setup";
 
 /// `scripts/release.sh VERSION` into the test target directory, once per run; the source tree's
 /// `plugin/bin/SHA256SUMS` is left alone (`RELEASE_PLUGIN_SUMS=0`) and nothing is downloaded
@@ -132,9 +134,10 @@ fn aarch64_release_binary_answers_and_serves_under_qemu() {
     assert_serves(&init, &names);
 }
 
-/// A loopback mock of the model API (Messages, streamed): the first turn of a conversation that
-/// offers the codex_status tool asks for it, the turn after its result ends with a text; any
-/// other request (titles, summaries) gets a short text.
+/// A loopback mock of the model API (Messages, streamed): the first turn of the setup slash
+/// command runs `codex-in-claude setup` with the Bash tool, the first turn of any other
+/// conversation that offers the codex_status tool asks for it, the turn after a tool result ends
+/// with a text; any other request (titles, summaries) gets a short text.
 struct MockModel {
     base: String,
 }
@@ -178,6 +181,9 @@ fn answer_model(stream: TcpStream) {
     let text = request.to_string();
     let block = if text.contains("\"tool_result\"") {
         json!({"type": "text", "text": "codex_status answered through the plugin."})
+    } else if text.contains(SETUP_COMMAND) {
+        json!({"type": "tool_use", "id": "toolu_setup_1", "name": "Bash",
+            "input": {"command": "codex-in-claude setup", "description": "First-run check"}})
     } else if request["tools"].as_array().is_some_and(|t| t.iter().any(|t| t["name"] == json!(STATUS_TOOL))) {
         json!({"type": "tool_use", "id": "toolu_status_1", "name": STATUS_TOOL, "input": {}})
     } else {
@@ -200,7 +206,7 @@ fn answer_model(stream: TcpStream) {
     let (start, delta) = if block["type"] == json!("tool_use") {
         let mut start = block.clone();
         start["input"] = json!({});
-        (start, json!({"type": "input_json_delta", "partial_json": "{}"}))
+        (start, json!({"type": "input_json_delta", "partial_json": block["input"].to_string()}))
     } else {
         (json!({"type": "text", "text": ""}), json!({"type": "text_delta", "text": block["text"]}))
     };
@@ -235,7 +241,7 @@ struct ClaudeHome {
 
 impl ClaudeHome {
     fn new(release_url: &str) -> ClaudeHome {
-        let tools = tool_dir(&[LAUNCHER_TOOLS, &["curl", "sh", "env", "git"]].concat());
+        let tools = tool_dir(&[LAUNCHER_TOOLS, &["curl", "sh", "bash", "env", "git"]].concat());
         // Claude Code itself, for `codex-in-claude setup`'s registration check.
         std::os::unix::fs::symlink(claude(), tools.path().join("claude")).unwrap();
         ClaudeHome { home: tempfile::tempdir().unwrap(), tools, release_url: release_url.to_string() }
@@ -349,23 +355,28 @@ fn claude_code_installs_the_release_plugin_which_fetches_verifies_and_serves() {
     assert_eq!(result["result"], json!("codex_status answered through the plugin."), "{result}");
     assert_eq!(server.requests().len(), 1, "later starts use the installed copy: {:?}", server.requests());
 
-    // `codex-in-claude setup` through the plugin's launcher (as /codex:setup runs it) sees the
-    // plugin registered with this Claude Code, and the missing codex.
-    let data = claude.data_dir();
-    let out = claude.command(
-        &market.join("plugin/bin").join(NAME),
-        &["setup"],
-        &[("CLAUDE_PLUGIN_DATA", data.to_str().unwrap())],
+    // The /codex:setup slash command: the mocked model runs `codex-in-claude setup` with the
+    // Bash tool, as the command's body asks; the plugin's bin/ is on that PATH, its launcher
+    // runs the installed copy, which finds the plugin registered and codex missing.
+    let stream = claude.claude_ok(
+        &["-p", SETUP_COMMAND, "--output-format", "stream-json", "--verbose"],
+        &[("ANTHROPIC_BASE_URL", &model.base), ("ANTHROPIC_API_KEY", "sk-ant-mock"), ("ENABLE_TOOL_SEARCH", "false")],
     );
-    let printed = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{printed}{}", String::from_utf8_lossy(&out.stderr));
+    let events: Vec<Value> = stream.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let tool_result = events
+        .iter()
+        .filter(|e| e["type"] == json!("user"))
+        .flat_map(|e| e["message"]["content"].as_array().cloned().unwrap_or_default())
+        .find(|c| c["type"] == json!("tool_result") && c["tool_use_id"] == json!("toolu_setup_1"))
+        .unwrap_or_else(|| panic!("no Bash result in the setup session: {stream}"));
+    let printed = tool_result["content"].to_string();
     assert!(
         printed.contains(&format!(
             "ok       Claude Code registration: plugin codex-in-claude@codex-in-claude {VERSION} is installed and enabled"
         )),
-        "{printed}"
+        "{tool_result}"
     );
-    assert!(printed.contains("MISSING  codex installed"), "{printed}");
+    assert!(printed.contains("MISSING  codex installed"), "{tool_result}");
     assert_eq!(server.requests().len(), 1, "setup ran the installed copy: {:?}", server.requests());
 }
 
