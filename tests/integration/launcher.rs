@@ -122,6 +122,15 @@ impl Fetch {
         }
     }
 
+    /// A server offering `release` for this platform, and a plugin pinning it as `version`.
+    fn serving(downloader: &str, version: &str, release: &[u8]) -> (FileServer, Fetch) {
+        let server = FileServer::start();
+        server.put(&bundled_name(), release);
+        let fetch = Fetch::new(&[downloader]);
+        fetch.pin(version, &sha256_hex(release));
+        (server, fetch)
+    }
+
     fn bin(&self) -> PathBuf {
         self.plugin.path().join("plugin/bin")
     }
@@ -195,11 +204,7 @@ fn launcher_fetches_verifies_installs_and_serves_the_release_binary() {
 
 #[test]
 fn launcher_fetches_with_wget_too_and_passes_arguments_through() {
-    let server = FileServer::start();
-    let release = fake_release("1.2.3");
-    server.put(&bundled_name(), &release);
-    let fetch = Fetch::new(&["wget"]);
-    fetch.pin("1.2.3", &sha256_hex(&release));
+    let (server, fetch) = Fetch::serving("wget", "1.2.3", &fake_release("1.2.3"));
     let out = fetch.run(&server.base, &["status", "--json"]);
     assert!(out.status.success(), "{}", out.stderr);
     assert_eq!(out.stdout, "release 1.2.3 status --json\n");
@@ -209,11 +214,8 @@ fn launcher_fetches_with_wget_too_and_passes_arguments_through() {
 
 #[test]
 fn launcher_uses_the_cached_copy_offline_and_fetches_a_new_pinned_version() {
-    let server = FileServer::start();
-    let (old, new) = (fake_release("1.0.0"), fake_release("1.1.0"));
-    server.put(&bundled_name(), &old);
-    let fetch = Fetch::new(&["curl"]);
-    fetch.pin("1.0.0", &sha256_hex(&old));
+    let new = fake_release("1.1.0");
+    let (server, fetch) = Fetch::serving("curl", "1.0.0", &fake_release("1.0.0"));
     assert_eq!(fetch.run(&server.base, &["--version"]).stdout, "release 1.0.0 --version\n");
     // Cached: a second start asks nothing of the server (and needs no server at all).
     assert_eq!(fetch.run("http://127.0.0.1:9/nowhere", &["again"]).stdout, "release 1.0.0 again\n");
@@ -238,11 +240,7 @@ fn launcher_uses_the_cached_copy_offline_and_fetches_a_new_pinned_version() {
 fn launcher_without_plugin_data_uses_the_copy_in_claude_codes_plugin_data() {
     // Run from the Bash tool's PATH, CLAUDE_PLUGIN_DATA may be unset: the copy the server's
     // launcher installed in Claude Code's plugin data directory is found and checked, not fetched.
-    let server = FileServer::start();
-    let release = fake_release("4.0.0");
-    server.put(&bundled_name(), &release);
-    let fetch = Fetch::new(&["curl"]);
-    fetch.pin("4.0.0", &sha256_hex(&release));
+    let (server, fetch) = Fetch::serving("curl", "4.0.0", &fake_release("4.0.0"));
     let config = tempfile::tempdir().unwrap();
     let data = config.path().join("plugins/data/codex-in-claude-some-market");
     let base = PathBuf::from(&server.base);

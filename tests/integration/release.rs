@@ -300,6 +300,28 @@ impl ClaudeHome {
     }
 }
 
+/// A `claude -p` session against `model`, its stream-json events.
+fn session(claude: &ClaudeHome, model: &MockModel, args: &[&str]) -> (Vec<Value>, String) {
+    let mut all = vec!["-p"];
+    all.extend_from_slice(args);
+    all.extend(["--output-format", "stream-json", "--verbose"]);
+    let stream = claude.claude_ok(
+        &all,
+        &[("ANTHROPIC_BASE_URL", &model.base), ("ANTHROPIC_API_KEY", "sk-ant-mock"), ("ENABLE_TOOL_SEARCH", "false")],
+    );
+    (stream.lines().filter_map(|l| serde_json::from_str(l).ok()).collect(), stream)
+}
+
+/// The result Claude Code handed back to the model for the tool use `id`.
+fn result_of(events: &[Value], id: &str, stream: &str) -> Value {
+    events
+        .iter()
+        .filter(|e| e["type"] == json!("user"))
+        .flat_map(|e| e["message"]["content"].as_array().cloned().unwrap_or_default())
+        .find(|c| c["type"] == json!("tool_result") && c["tool_use_id"] == json!(id))
+        .unwrap_or_else(|| panic!("no result for {id} in the session: {stream}"))
+}
+
 /// The line `claude mcp list` prints for the plugin's server.
 fn server_line(listing: &str) -> String {
     listing
@@ -327,11 +349,7 @@ fn claude_code_installs_the_release_plugin_which_fetches_verifies_and_serves() {
     // A -p session: the mocked model asks for codex_status, Claude Code calls it through the
     // installed plugin's server (the cached binary: no second download), the model ends.
     let model = MockModel::start();
-    let stream = claude.claude_ok(
-        &["-p", "Is codex ready?", "--output-format", "stream-json", "--verbose", "--allowedTools", STATUS_TOOL],
-        &[("ANTHROPIC_BASE_URL", &model.base), ("ANTHROPIC_API_KEY", "sk-ant-mock"), ("ENABLE_TOOL_SEARCH", "false")],
-    );
-    let events: Vec<Value> = stream.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let (events, stream) = session(&claude, &model, &["Is codex ready?", "--allowedTools", STATUS_TOOL]);
     let init = events.iter().find(|e| e["subtype"] == json!("init")).unwrap_or_else(|| panic!("no init: {stream}"));
     assert!(
         init["mcp_servers"]
@@ -341,12 +359,7 @@ fn claude_code_installs_the_release_plugin_which_fetches_verifies_and_serves() {
             .any(|s| s["name"] == json!(SERVER) && s["status"] == json!("connected")),
         "{init}"
     );
-    let tool_result = events
-        .iter()
-        .filter(|e| e["type"] == json!("user"))
-        .flat_map(|e| e["message"]["content"].as_array().cloned().unwrap_or_default())
-        .find(|c| c["type"] == json!("tool_result") && c["tool_use_id"] == json!("toolu_status_1"))
-        .unwrap_or_else(|| panic!("no codex_status result in the session: {stream}"));
+    let tool_result = result_of(&events, "toolu_status_1", &stream);
     assert_ne!(tool_result["is_error"], json!(true), "{tool_result}");
     let text = tool_result["content"].to_string();
     // No codex on this PATH: the status report says so, which proves it came from our server.
@@ -358,17 +371,8 @@ fn claude_code_installs_the_release_plugin_which_fetches_verifies_and_serves() {
     // The /codex:setup slash command: the mocked model runs `codex-in-claude setup` with the
     // Bash tool, as the command's body asks; the plugin's bin/ is on that PATH, its launcher
     // runs the installed copy, which finds the plugin registered and codex missing.
-    let stream = claude.claude_ok(
-        &["-p", SETUP_COMMAND, "--output-format", "stream-json", "--verbose"],
-        &[("ANTHROPIC_BASE_URL", &model.base), ("ANTHROPIC_API_KEY", "sk-ant-mock"), ("ENABLE_TOOL_SEARCH", "false")],
-    );
-    let events: Vec<Value> = stream.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-    let tool_result = events
-        .iter()
-        .filter(|e| e["type"] == json!("user"))
-        .flat_map(|e| e["message"]["content"].as_array().cloned().unwrap_or_default())
-        .find(|c| c["type"] == json!("tool_result") && c["tool_use_id"] == json!("toolu_setup_1"))
-        .unwrap_or_else(|| panic!("no Bash result in the setup session: {stream}"));
+    let (events, stream) = session(&claude, &model, &[SETUP_COMMAND]);
+    let tool_result = result_of(&events, "toolu_setup_1", &stream);
     let printed = tool_result["content"].to_string();
     assert!(
         printed.contains(&format!(
