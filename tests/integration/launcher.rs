@@ -320,3 +320,21 @@ fn launcher_on_an_unsupported_platform_fails_with_one_line() {
     assert_eq!(server.requests(), Vec::<String>::new(), "nothing fetched for a platform with no pinned sum");
     assert_eq!(fetch.installed(), Vec::<String>::new());
 }
+
+#[test]
+fn launcher_defaults_to_the_repositorys_release_download_url() {
+    // A curl that only says which URL it was given (nothing leaves this machine).
+    let fetch = Fetch::new(&[]);
+    fetch.pin("1.0.0", &sha256_hex(b"anything"));
+    let fake = tempfile::tempdir().unwrap();
+    let curl = fake.path().join("curl");
+    std::fs::write(&curl, "#!/bin/sh\nfor a; do url=$a; done\necho \"curl: (6) offline test: $url\" >&2\nexit 6\n")
+        .unwrap();
+    std::fs::set_permissions(&curl, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", fetch.path(), fake.path().display());
+    let out = run_with(&fetch.launcher(), &["serve"], &path, &[("CLAUDE_PLUGIN_DATA", fetch.data.path())], "");
+    let repository = env!("CARGO_PKG_REPOSITORY");
+    let url = format!("{repository}/releases/download/v1.0.0/{}", bundled_name());
+    assert_one_line_failure(&out, &[&format!("cannot download {url} (curl: (6) offline test: {url})")]);
+    assert_eq!(fetch.installed(), Vec::<String>::new());
+}
