@@ -7,7 +7,7 @@ STATIC_BIN := target/$(TARGET)/release/codex-in-claude
 PREFIX ?= $(HOME)/.local
 BINDIR ?= $(PREFIX)/bin
 
-.PHONY: run build test test-deps lint fuzz soak static install uninstall plugin bench clean
+.PHONY: run build test test-deps lint fuzz soak static release install uninstall plugin bench clean
 
 ## Build the release binary, report codex readiness, then serve MCP on stdin/stdout (Ctrl-D ends it).
 ## `status` exits 1 when codex is not ready; the server starts all the same (codex_status says why).
@@ -26,14 +26,19 @@ test: test-deps lint static
 	cargo test --locked
 
 ## The pinned real codex CLI (npm), the Python MCP SDK client, the pinned Claude Code CLI (npm,
-## for `claude plugin validate`), all into the git-ignored .tools/, the musl Rust target, and
-## git-lfs (a real user-level filter for the repository-shape tests).
+## for `claude plugin validate` and the marketplace install test), all into the git-ignored
+## .tools/, the musl Rust targets (this machine's and the two the release tests build), git-lfs
+## (a real user-level filter for the repository-shape tests) and qemu-user (runs the aarch64
+## release binary in the release tests).
 test-deps:
 	scripts/install-git-lfs.sh
 	scripts/install-codex.sh
 	scripts/install-mcp-client.sh
 	scripts/install-claude.sh
 	scripts/install-musl-target.sh $(TARGET)
+	scripts/install-musl-target.sh x86_64-unknown-linux-musl
+	scripts/install-musl-target.sh aarch64-unknown-linux-musl
+	scripts/install-qemu-user.sh
 
 lint:
 	cargo fmt --all -- --check
@@ -55,6 +60,13 @@ static:
 	scripts/install-musl-target.sh $(TARGET)
 	cargo build --release --locked --target $(TARGET)
 	scripts/check-static.sh $(STATIC_BIN)
+
+## Release artifacts in dist/: static Linux binaries for x86_64 and aarch64, the plugin archive,
+## SHA256SUMS; pins the sums in plugin/bin/SHA256SUMS for the launcher (commit that file with the
+## release). VERSION must be Cargo.toml's. macOS binaries come from .github/workflows/release.yml.
+release:
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=x.y.z (Cargo.toml's version)" >&2; exit 2; }
+	scripts/release.sh $(VERSION)
 
 ## Install the static binary as $(BINDIR)/codex-in-claude (PREFIX defaults to ~/.local).
 install: static
@@ -83,3 +95,4 @@ clean:
 	cargo clean
 	rm -rf .tools
 	rm -f plugin/bin/codex-in-claude-*
+	rm -rf dist

@@ -2,6 +2,8 @@
 # Checks that the binary `make static` built is what the README promises: statically linked (no
 # ELF interpreter, no shared-library dependencies), stripped, and working from an empty
 # environment. Usage: scripts/check-static.sh [path]; prints what it checked, exits 1 on any miss.
+# CHECK_STATIC_RUNNER (e.g. the absolute path of qemu-aarch64-static) runs a binary built for
+# another architecture.
 set -eu
 
 REPO_ROOT=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd)
@@ -42,7 +44,7 @@ readelf -lW "$BIN" | grep -q 'INTERP' && fail "readelf: the binary requests a pr
 readelf -dW "$BIN" | grep -q '(NEEDED)' && fail "readelf: the binary needs shared libraries"
 echo "readelf: no INTERP segment, no NEEDED entries"
 
-answer=$(env -i "$BIN" --version) || fail "env -i $BIN --version failed"
+answer=$(env -i ${CHECK_STATIC_RUNNER:-} "$BIN" --version) || fail "env -i ${CHECK_STATIC_RUNNER:-} $BIN --version failed"
 echo "env -i --version: $answer"
 [ "$answer" = "codex-in-claude $VERSION" ] || fail "expected 'codex-in-claude $VERSION'"
 echo "check-static: ok ($BIN)"

@@ -35,7 +35,7 @@ use adapters::git::worktree;
 use adapters::jobs;
 use foundation::identity::VERSION;
 use foundation::{cancel, config, log};
-use frontends::{cli, mcp, worker};
+use frontends::{cli, mcp, setup, worker};
 
 /// Runs one mode to completion.
 pub fn run(mode: cli::Mode) -> ExitCode {
@@ -85,6 +85,11 @@ pub fn run(mode: cli::Mode) -> ExitCode {
                 _ => print_stdout(&json_text(&envelope, print.pretty)),
             };
             if ok { written } else { ExitCode::FAILURE }
+        }
+        cli::Mode::Setup => {
+            let checks = setup::checks(&config, &cancel::CancelToken::new());
+            let written = print_stdout(&setup::render(&checks));
+            if setup::all_ok(&checks) { written } else { ExitCode::FAILURE }
         }
         cli::Mode::JobSpawn { dir } => jobs::worker::spawn_main(&dir),
         cli::Mode::JobWorker { dir } => worker::main(&dir, config),

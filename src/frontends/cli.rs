@@ -21,6 +21,8 @@ pub enum Mode {
         json: bool,
         pretty: bool,
     },
+    /// Checks everything a first run needs; exits 1 while something is missing.
+    Setup,
     Version,
     Help,
     /// Hidden: the intermediate that detaches a background worker.
@@ -102,6 +104,9 @@ pub fn parse_with_stdin(args: impl IntoIterator<Item = OsString>, stdin: &mut dy
         [] | ["serve"] => Ok(Mode::Serve),
         ["serve", extra, ..] => Err(UsageError(format!("serve takes no arguments, not {}", quoted(extra)))),
         ["status", options @ ..] => parse_status(options),
+        ["setup"] => Ok(Mode::Setup),
+        ["setup", "--help" | "-h"] => Ok(Mode::Help),
+        ["setup", extra, ..] => Err(UsageError(format!("setup takes no arguments, not {}", quoted(extra)))),
         ["--version" | "-V"] => Ok(Mode::Version),
         ["--help" | "-h" | "help", ..] => Ok(Mode::Help),
         ["__job-spawn", dir] => Ok(Mode::JobSpawn { dir: dir.into() }),
@@ -290,6 +295,9 @@ USAGE:
     codex-in-claude [serve]        MCP server on stdin/stdout (what an MCP client launches)
     codex-in-claude status [--json] [--pretty]
                                    is codex installed, supported and logged in? (exit 1 if not)
+    codex-in-claude setup          checks everything a first run needs (codex, its version, login,
+                                   its sandbox, git, the Claude Code plugin) and prints the fix for
+                                   each gap; free; exit 1 while something is missing
     codex-in-claude consult QUESTION [--context TEXT] [OPTIONS]
                                    ask Codex for a second opinion (PAID); - as QUESTION reads it
                                    from stdin
@@ -384,6 +392,7 @@ mod tests {
     fn parses_every_mode() {
         assert_eq!(parse_words(&[]), Ok(Mode::Serve));
         assert_eq!(parse_words(&["serve"]), Ok(Mode::Serve));
+        assert_eq!(parse_words(&["setup"]), Ok(Mode::Setup));
         assert_eq!(parse_words(&["status", "--json"]), Ok(Mode::Status { json: true, pretty: false }));
         assert_eq!(parse_words(&["status", "--pretty", "--json"]), Ok(Mode::Status { json: true, pretty: true }));
         assert_eq!(parse_words(&["consult", "q", "--help"]), Ok(Mode::Help));
@@ -448,6 +457,7 @@ mod tests {
     fn usage_errors_name_the_argument_at_fault() {
         let cases: &[(&[&str], &str)] = &[
             (&["status", "--bogus"], "status has no option '--bogus'; it takes --json and --pretty"),
+            (&["setup", "now"], "setup takes no arguments, not 'now'"),
             (&["jobs"], "jobs needs a subcommand: list, status ID, result ID, consume ID or cancel ID"),
             (
                 &["jobs", "lsit"],

@@ -1,7 +1,8 @@
 //! The tool commands from a shell: `consult`, `review` and `dry-run` print the same envelope an
 //! MCP client gets, and the exit status says how it went (0 ok, 1 not ok, 2 usage error);
 //! `status` exits 1 when codex is not ready; usage errors name the word at fault; `-` reads the
-//! question or task from stdin; `--pretty` goes with every command.
+//! question or task from stdin; `--pretty` goes with every command; `setup` names every gap of
+//! a first run with its fix, spending nothing.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -209,4 +210,128 @@ fn pretty_goes_with_delegate_diff_only() {
     let out = run_in(repo.path(), &["delegate", "change nothing", "--diff-only"], &env);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(envelope_lines(&stderr(&out)), 1, "{}", stderr(&out));
+}
+
+/// A stand-in `claude` in a fresh directory: `plugin list --json` prints `plugins`, `mcp get
+/// codex` prints `codex_server` and succeeds when it is given, anything else finds nothing.
+fn fake_claude(plugins: &Value, codex_server: Option<&str>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("claude");
+    let mcp_get =
+        codex_server.map_or(String::new(), |line| format!("elif [ \"$*\" = 'mcp get codex' ]; then echo '{line}'\n"));
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nif [ \"$*\" = 'plugin list --json' ]; then cat <<'JSON'\n{plugins}\nJSON\n{mcp_get}else exit 1; fi\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    dir
+}
+
+/// The lines `setup` printed, and its exit code.
+fn setup(env: &[(String, String)]) -> (Vec<String>, Option<i32>) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_in(dir.path(), &["setup"], env);
+    assert_eq!(stderr(&out), "", "setup prints to stdout only");
+    (String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect(), out.status.code())
+}
+
+fn assert_has_line(lines: &[String], prefix: &str) {
+    assert!(lines.iter().any(|l| l.starts_with(prefix)), "no line starting {prefix:?} in:\n{}", lines.join("\n"));
+}
+
+#[test]
+fn setup_names_every_gap_with_its_fix_and_exits_1() {
+    // Nothing at all on PATH: no codex, no git, no claude.
+    let empty = tempfile::tempdir().unwrap();
+    let (lines, code) = setup(&[("PATH".into(), empty.path().display().to_string())]);
+    assert_eq!(code, Some(1), "{lines:#?}");
+    assert_has_line(&lines, "MISSING  codex installed: codex was not found on PATH");
+    assert_has_line(&lines, "         fix: install it: npm install -g @openai/codex@0.169;");
+    for check in ["codex version", "codex logged in", "codex sandbox"] {
+        assert_has_line(&lines, &format!("-        {check}: not checked: codex is not installed"));
+    }
+    assert_has_line(&lines, "MISSING  git installed: git was not found on PATH");
+    assert_has_line(&lines, "MISSING  Claude Code registration: Claude Code (`claude`) was not found on PATH");
+    assert_has_line(
+        &lines,
+        "         fix: install Claude Code, then in Claude Code run `/plugin marketplace add codex-in-claude/codex-in-claude` and `/plugin install codex-in-claude@codex-in-claude`",
+    );
+    assert_eq!(
+        lines.last().map(String::as_str).unwrap_or("").split(';').next(),
+        Some("setup: 3 missing, 3 not checked yet (nothing was spent checking)")
+    );
+}
+
+#[test]
+fn setup_passes_with_codex_logged_in_its_sandbox_git_and_the_plugin_and_spends_nothing() {
+    let mock = MockModel::start(vec![]);
+    let home = CodexHome::new(&mock);
+    let enabled =
+        fake_claude(&json!([{"id": "codex-in-claude@codex-in-claude", "version": "0.1.0", "enabled": true}]), None);
+    let with_claude = |claude: &Path, extra: &[(&str, &str)]| {
+        let mut env = home.env();
+        for (key, value) in &mut env {
+            if key == "PATH" {
+                *value = format!("{}:{value}", claude.display());
+            }
+        }
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        env
+    };
+
+    // Installed, not logged in yet.
+    let (lines, code) = setup(&with_claude(enabled.path(), &[]));
+    assert_eq!(code, Some(1), "{lines:#?}");
+    assert_has_line(&lines, "ok       codex installed: codex-cli 0.169.");
+    assert_has_line(&lines, "MISSING  codex logged in: codex reports no login");
+    assert_has_line(&lines, "         fix: run `codex login` in a terminal");
+
+    let login = run_program_with_stdin(
+        &codex_bin(),
+        Path::new("/"),
+        &["login", "--with-api-key"],
+        &home.env(),
+        b"sk-dummy-login-key-1234567890\n",
+    );
+    assert!(login.status.success(), "{}", stderr(&login));
+    let (lines, code) = setup(&with_claude(enabled.path(), &[]));
+    assert_eq!(code, Some(0), "{lines:#?}");
+    assert_has_line(&lines, "ok       codex version: codex-cli 0.169.");
+    assert_has_line(&lines, "ok       codex logged in: codex reports an authenticated session");
+    assert_has_line(&lines, "ok       codex sandbox: `codex sandbox -- true` runs here");
+    assert_has_line(&lines, "ok       git installed: git version ");
+    assert_has_line(
+        &lines,
+        "ok       Claude Code registration: plugin codex-in-claude@codex-in-claude 0.1.0 is installed and enabled",
+    );
+    assert_eq!(lines.iter().filter(|l| l.starts_with("ok ")).count(), 6, "{lines:#?}");
+    assert_eq!(lines.last().map(String::as_str), Some("setup: everything is in place (nothing was spent checking)."));
+
+    // A version outside the tested range and a disabled plugin: each with its fix.
+    let disabled = fake_claude(&json!([{"id": "codex-in-claude@mirror", "version": "0.1.0", "enabled": false}]), None);
+    let (lines, code) = setup(&with_claude(disabled.path(), &[("CODEX_IN_CLAUDE_SUPPORTED_VERSIONS", "1.2")]));
+    assert_eq!(code, Some(1), "{lines:#?}");
+    assert_has_line(&lines, "MISSING  codex version: codex-cli 0.169.0 is outside the tested range (1.2)");
+    assert_has_line(&lines, "         fix: install the tested version: npm install -g @openai/codex@1.2");
+    assert_has_line(
+        &lines,
+        "MISSING  Claude Code registration: plugin codex-in-claude@mirror is installed but disabled",
+    );
+    assert_has_line(&lines, "         fix: run `claude plugin enable codex-in-claude@mirror`");
+
+    // No plugin, but the README's `claude mcp add codex -- codex-in-claude`: registered. A server
+    // named codex that runs something else is not ours.
+    let by_hand = fake_claude(&json!([]), Some("  Command: codex-in-claude"));
+    let (lines, code) = setup(&with_claude(by_hand.path(), &[]));
+    assert_eq!(code, Some(0), "{lines:#?}");
+    assert_has_line(&lines, "ok       Claude Code registration: MCP server `codex` runs codex-in-claude");
+    let other = fake_claude(&json!([]), Some("  Command: codex mcp-server"));
+    let (lines, code) = setup(&with_claude(other.path(), &[]));
+    assert_eq!(code, Some(1), "{lines:#?}");
+    assert_has_line(
+        &lines,
+        "MISSING  Claude Code registration: Claude Code has neither the plugin nor an MCP server running codex-in-claude",
+    );
+    assert_eq!(mock.requests().len(), 0, "setup must never call the model");
 }

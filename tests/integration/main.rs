@@ -61,3 +61,8 @@ mod docs;
 mod layers;
 // The Claude Code plugin: launcher, manifests, commands, skill, `claude plugin validate`.
 mod plugin;
+// The plugin launcher fetching, verifying and caching the pinned release binary.
+mod launcher;
+// `make release`: static binaries for both Linux targets (aarch64 run under qemu-user), the plugin
+// archive, and the real Claude Code installing it from a local marketplace, offline.
+mod release;

@@ -15,23 +15,25 @@ use serde_json::{Value, json};
 use crate::support::{Server, TIMEOUT, binary};
 
 const PLUGIN_NAME: &str = "codex-in-claude";
-const COMMANDS: &[&str] = &["status", "consult", "review", "delegate", "delegate-async", "dry-run", "jobs"];
+const COMMANDS: &[&str] = &["status", "setup", "consult", "review", "delegate", "delegate-async", "dry-run", "jobs"];
+/// The one shell command a slash command may pre-approve: setup's free checklist.
+const SETUP_BASH: &str = "Bash(codex-in-claude setup)";
 /// The one validate warning we accept: a naming heuristic of Claude Code 2.1.330 that fires on
 /// any plugin name with "claude" as an inner word. The name is the project's; it installs and
 /// loads normally (checked by hand with `claude plugin marketplace add` + `plugin install`).
 const ACCEPTED_WARNING: &str = "reads as one of Anthropic's own";
 
-fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn read_json(path: &Path) -> Value {
+pub(crate) fn read_json(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
 /// The target triple the launcher looks for in `bin/`, spelled the way it computes it.
-fn bundled_name() -> String {
+pub(crate) fn bundled_name() -> String {
     let os = match std::env::consts::OS {
         "linux" => "unknown-linux-musl",
         "macos" => "apple-darwin",
@@ -40,14 +42,16 @@ fn bundled_name() -> String {
     format!("{PLUGIN_NAME}-{}-{os}", std::env::consts::ARCH)
 }
 
-/// A copy of `plugin/` (modes kept) without any binary `make plugin` may have bundled locally.
-fn plugin_copy() -> tempfile::TempDir {
+/// A copy of `plugin/` (modes kept) without any binary `make plugin` may have bundled locally
+/// and without the release checksums `make release` may have written (a launcher test that
+/// fetches writes its own, pointing at a loopback server: tests never reach the network).
+pub(crate) fn plugin_copy() -> tempfile::TempDir {
     fn copy_dir(from: &Path, to: &Path) {
         std::fs::create_dir_all(to).unwrap();
         for entry in std::fs::read_dir(from).unwrap() {
             let entry = entry.unwrap();
             let name = entry.file_name();
-            let bundled = name.to_string_lossy().starts_with(&format!("{PLUGIN_NAME}-"));
+            let bundled = name.to_string_lossy().starts_with(&format!("{PLUGIN_NAME}-")) || name == "SHA256SUMS";
             if entry.file_type().unwrap().is_dir() {
                 copy_dir(&entry.path(), &to.join(&name));
             } else if !bundled {
@@ -60,11 +64,21 @@ fn plugin_copy() -> tempfile::TempDir {
     dir
 }
 
-/// A directory holding only the few programs the launcher uses, so a test's PATH finds no
-/// `codex-in-claude` installed on this machine by accident.
-fn launcher_tools() -> tempfile::TempDir {
+/// A directory holding only the programs the launcher uses, so a test's PATH finds no
+/// `codex-in-claude` installed on this machine by accident, and no downloader: a test that
+/// fetches adds one with [`tool_dir`].
+pub(crate) fn launcher_tools() -> tempfile::TempDir {
+    tool_dir(LAUNCHER_TOOLS)
+}
+
+/// The programs the launcher runs.
+pub(crate) const LAUNCHER_TOOLS: &[&str] =
+    &["uname", "dirname", "head", "grep", "sed", "awk", "tr", "sha256sum", "mkdir", "mktemp", "chmod", "mv", "rm"];
+
+/// A directory of links to these programs of this machine.
+pub(crate) fn tool_dir(tools: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for tool in ["uname", "dirname", "head", "grep"] {
+    for &tool in tools {
         let found = ["/usr/bin", "/bin"].iter().map(|d| Path::new(d).join(tool)).find(|p| p.exists());
         let found = found.unwrap_or_else(|| panic!("{tool} not found in /usr/bin or /bin"));
         symlink(found, dir.path().join(tool)).unwrap();
@@ -72,26 +86,32 @@ fn launcher_tools() -> tempfile::TempDir {
     dir
 }
 
-fn join_path(dirs: &[&Path]) -> String {
+pub(crate) fn join_path(dirs: &[&Path]) -> String {
     dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(":")
 }
 
-struct Run {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub(crate) status: ExitStatus,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 /// Runs `program` with only HOME and PATH set, writes `input` to its stdin and closes it, and
 /// collects everything it prints; fails the test if it has not exited within the timeout (a
 /// launcher that exec'd itself would never stop).
 fn run(program: &Path, args: &[&str], path: &str, input: &str) -> Run {
+    run_with(program, args, path, &[], input)
+}
+
+/// [`run`] with these environment variables set as well.
+pub(crate) fn run_with(program: &Path, args: &[&str], path: &str, env: &[(&str, &Path)], input: &str) -> Run {
     let home = tempfile::tempdir().unwrap();
     let mut child = Command::new(program)
         .args(args)
         .env_clear()
         .env("HOME", home.path())
         .env("PATH", path)
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -131,6 +151,11 @@ fn run(program: &Path, args: &[&str], path: &str, input: &str) -> Run {
 /// The legacy handshake and `tools/list` through `launcher`, then EOF: returns the
 /// initialize result and the tool names, after checking stdout carried JSON-RPC only.
 fn handshake(launcher: &Path, path: &str) -> (Value, Vec<String>) {
+    handshake_with(launcher, path, &[])
+}
+
+/// [`handshake`] with these environment variables set as well.
+pub(crate) fn handshake_with(launcher: &Path, path: &str, env: &[(&str, &Path)]) -> (Value, Vec<String>) {
     let requests = [
         json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
             "protocolVersion": "2025-11-25", "capabilities": {},
@@ -139,7 +164,7 @@ fn handshake(launcher: &Path, path: &str) -> (Value, Vec<String>) {
         json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}),
     ];
     let input: String = requests.iter().map(|r| format!("{r}\n")).collect();
-    let out = run(launcher, &["serve"], path, &input);
+    let out = run_with(launcher, &["serve"], path, env, &input);
     assert!(out.status.success(), "server exited {:?}; stderr: {}", out.status, out.stderr);
     let messages: Vec<Value> = out
         .stdout
@@ -159,7 +184,7 @@ fn handshake(launcher: &Path, path: &str) -> (Value, Vec<String>) {
     (init, names)
 }
 
-fn assert_serves(init: &Value, names: &[String]) {
+pub(crate) fn assert_serves(init: &Value, names: &[String]) {
     assert_eq!(init["serverInfo"]["name"], json!(PLUGIN_NAME), "{init}");
     assert_eq!(init["serverInfo"]["version"], json!(env!("CARGO_PKG_VERSION")), "{init}");
     assert_eq!(names.len(), 15, "{names:?}");
@@ -246,6 +271,10 @@ fn manifests_agree_with_cargo_toml_and_each_other() {
     let launcher = repo().join("plugin/bin/codex-in-claude");
     let mode = std::fs::metadata(&launcher).unwrap().permissions().mode();
     assert!(mode & 0o111 == 0o111, "launcher not executable: {mode:o}");
+    // The launcher fetches releases from the repository Cargo.toml names.
+    let repository = env!("CARGO_PKG_REPOSITORY").strip_prefix("https://github.com/").expect("a GitHub repository");
+    let script = std::fs::read_to_string(&launcher).unwrap();
+    assert!(script.lines().any(|l| l == format!("repository={repository}")), "launcher's repository= line");
 }
 
 /// `---`-delimited frontmatter as key → raw value (one line each), and the body after it.
@@ -325,7 +354,17 @@ fn commands_preapprove_exactly_the_real_tools_they_call() {
         let (fields, body) = frontmatter(&path);
         field(&fields, "description", &path);
         field(&fields, "argument-hint", &path);
-        let allowed: BTreeSet<String> = field(&fields, "allowed-tools", &path)
+        let allowed_field = field(&fields, "allowed-tools", &path);
+        // `/codex:setup` runs the CLI's setup through the Bash tool; no other command may run
+        // anything but our MCP tools.
+        let allowed_field = if *command == "setup" {
+            assert!(allowed_field.contains(SETUP_BASH), "setup: allowed-tools lacks {SETUP_BASH}");
+            assert!(body.contains("`codex-in-claude setup`"), "setup: its body does not run codex-in-claude setup");
+            allowed_field.replace(SETUP_BASH, "")
+        } else {
+            allowed_field.to_string()
+        };
+        let allowed: BTreeSet<String> = allowed_field
             .split([',', ' '])
             .filter(|s| !s.is_empty())
             .map(|s| {
@@ -378,7 +417,7 @@ fn skill_has_its_frontmatter_and_covers_every_error_code_and_tool() {
 }
 
 /// The pinned Claude Code CLI `scripts/install-claude.sh` puts in `.tools/` (`make test-deps`).
-fn claude() -> PathBuf {
+pub(crate) fn claude() -> PathBuf {
     let claude = repo().join(".tools/claude/claude");
     assert!(
         claude.exists(),
@@ -388,7 +427,7 @@ fn claude() -> PathBuf {
     claude
 }
 
-fn validate(target: &Path) -> Value {
+pub(crate) fn validate(target: &Path) -> Value {
     let home = tempfile::tempdir().unwrap();
     let out = Command::new(claude())
         .args(["plugin", "validate"])
@@ -431,7 +470,7 @@ fn claude_plugin_validate_passes_for_the_plugin_and_the_marketplace() {
     assert!(errors.is_empty(), "{errors:#?}");
     let unexpected: Vec<&String> = warnings.iter().filter(|w| !w.contains(ACCEPTED_WARNING)).collect();
     assert!(unexpected.is_empty(), "validate plugin warned: {unexpected:#?}");
-    // Everything we ship is seen: the server, the seven commands, the skill.
+    // Everything we ship is seen: the server, the commands, the skill.
     let provides = &plugin["provides"];
     assert_eq!(provides["mcpServers"][0]["name"], json!(PLUGIN_NAME), "{provides}");
     assert_eq!(provides["commands"].as_array().map(Vec::len), Some(COMMANDS.len()), "{provides}");
