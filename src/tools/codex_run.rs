@@ -70,6 +70,27 @@ impl Settings {
     }
 }
 
+/// The opening every tool that runs codex shares: the workspace it resolved, the run settings
+/// and the meta they give.
+pub struct Opening {
+    pub workspace: Workspace,
+    pub settings: Settings,
+    pub meta: Meta,
+}
+
+impl Opening {
+    /// Resolves the workspace and settings, then checks the size of the caller's text parameters
+    /// the model would get (`inputs`). `Err` is the envelope to return.
+    pub fn new(call: &Call, inputs: &[&str]) -> Result<Opening, Value> {
+        let workspace = call.preflight()?;
+        let settings = Settings::resolve(call);
+        let meta = settings.meta(call, &workspace);
+        let parts: Vec<(&str, Option<&str>)> = inputs.iter().map(|name| (*name, call.args.text(name))).collect();
+        check_input_size(call, &parts).map_err(|error| error_envelope(error, &meta))?;
+        Ok(Opening { workspace, settings, meta })
+    }
+}
+
 /// `input_too_large` when the caller's text exceeds `CODEX_IN_CLAUDE_MAX_INPUT_BYTES`.
 /// `parts` are (parameter, text); the largest one is named as the offender.
 pub fn check_input_size(call: &Call, parts: &[(&str, Option<&str>)]) -> Result<(), ToolError> {

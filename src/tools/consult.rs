@@ -5,24 +5,17 @@
 use serde_json::{Value, json};
 
 use super::Call;
-use super::codex_run::{self, Settings};
+use super::codex_run::{self, Opening};
 use super::meta::error_envelope;
 use crate::adapters::codex::answer;
 
 pub fn run(call: &Call) -> Value {
-    let workspace = match call.preflight() {
-        Ok(workspace) => workspace,
+    let Opening { workspace, settings, mut meta } = match Opening::new(call, &["question", "extra_context"]) {
+        Ok(opening) => opening,
         Err(envelope) => return envelope,
     };
-    let settings = Settings::resolve(call);
-    let mut meta = settings.meta(call, &workspace);
     let question = call.args.text("question").unwrap_or_default();
     let extra_context = call.args.text("extra_context");
-    if let Err(error) =
-        codex_run::check_input_size(call, &[("question", Some(question)), ("extra_context", extra_context)])
-    {
-        return error_envelope(error, &meta);
-    }
     let question = codex_run::redact_input(Some(question), "question", &mut meta).unwrap_or_default();
     let extra_context = codex_run::redact_input(extra_context, "extra_context", &mut meta);
     let prompt = crate::adapters::codex::prompts::consult(&question, extra_context.as_deref());

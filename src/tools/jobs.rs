@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::Call;
-use super::codex_run::{self, Settings};
+use super::codex_run::{self, Opening};
 use super::meta::{Meta, error_envelope};
 use crate::adapters::jobs::{Jobs, Spec, StartError, Status, Unavailable, View, WorkspaceInfo};
 use crate::adapters::workspace::Workspace;
@@ -36,11 +36,11 @@ type Check = fn(&Call, &Workspace, &mut Meta) -> Result<(), ToolError>;
 
 /// Checks, writes the job and launches its worker, which runs `tool` with these arguments.
 fn start(call: &Call, tool: &str, check: Check) -> Value {
-    let workspace = match call.preflight() {
-        Ok(workspace) => workspace,
+    // The tool's own check (size included) runs below, once the job's timeout is in meta.
+    let Opening { workspace, mut meta, .. } = match Opening::new(call, &[]) {
+        Ok(opening) => opening,
         Err(envelope) => return envelope,
     };
-    let mut meta = Settings::resolve(call).meta(call, &workspace);
     meta.timeout_seconds = Some(call.config.job_max_seconds);
     if let Err(error) = check(call, &workspace, &mut meta) {
         return error_envelope(error, &meta);

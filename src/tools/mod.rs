@@ -16,6 +16,7 @@ mod status;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -113,7 +114,7 @@ pub struct Call<'a> {
 }
 
 /// Where a long call reports what codex is doing. `events_seen` only grows; implementations
-/// decide how often to pass reports on.
+/// decide how often to pass reports on, each through a `Throttle`.
 pub trait Progress: Sync {
     fn report(&self, events_seen: u64, activity: &str);
 
@@ -121,6 +122,32 @@ pub trait Progress: Sync {
     /// once per silent spell; the next `report` means codex spoke again.
     fn stalled(&self, events_seen: u64, message: &str) {
         self.report(events_seen, message);
+    }
+}
+
+/// The one rule for how often a progress sink passes a report on: at most once a second. Each
+/// sink (MCP notifications, the command line's stderr, a job's activity file) keeps one inside
+/// its own lock, beside whatever else it compares.
+#[derive(Debug, Default)]
+pub struct Throttle {
+    last: Option<Instant>,
+}
+
+impl Throttle {
+    pub const INTERVAL: Duration = Duration::from_secs(1);
+
+    /// Whether a report may go out now; when it may, now counts as the last one.
+    pub fn ready(&mut self) -> bool {
+        if self.last.is_some_and(|at| at.elapsed() < Self::INTERVAL) {
+            return false;
+        }
+        self.last = Some(Instant::now());
+        true
+    }
+
+    /// Something went out regardless (a stall notice): the next report waits a full interval.
+    pub fn mark(&mut self) {
+        self.last = Some(Instant::now());
     }
 }
 
@@ -664,6 +691,17 @@ mod tests {
 
     impl Progress for NoProgress {
         fn report(&self, _events_seen: u64, _activity: &str) {}
+    }
+
+    #[test]
+    fn a_throttle_lets_one_report_through_per_interval() {
+        let mut throttle = Throttle::default();
+        assert!(throttle.ready(), "the first report goes out");
+        assert!(!throttle.ready(), "a second within the interval does not");
+        throttle.last = Some(Instant::now() - Throttle::INTERVAL);
+        assert!(throttle.ready(), "one a full interval later does");
+        throttle.mark();
+        assert!(!throttle.ready(), "a stall notice counts as the last report");
     }
 
     #[test]
