@@ -56,7 +56,7 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
     let activity = ActivityFile { dir, throttle: Mutex::default() };
     // Full detail is stored; `codex_job_result` applies the caller's choice.
     let mut arguments = spec.arguments.clone();
-    arguments["detail"] = json!("full");
+    arguments["detail"] = json!(tools::codex_run::Detail::Full.as_str());
     let envelope = std::thread::scope(|scope| {
         scope.spawn(|| {
             while !finished.load(Ordering::SeqCst) {

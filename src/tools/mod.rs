@@ -4,7 +4,7 @@
 //! panic guard and always returns an envelope that matches the tool's output schema.
 
 mod capabilities;
-mod codex_run;
+pub(crate) mod codex_run;
 mod consult;
 mod delegate;
 mod jobs;
@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::adapters::git::gather;
 use crate::adapters::workspace::Workspace;
 use crate::foundation::cancel::CancelToken;
 use crate::foundation::config::Config;
@@ -231,7 +232,7 @@ const TIMEOUT_SECONDS: Param = Param {
 };
 const DETAIL: Param = Param {
     name: "detail",
-    kind: Kind::Choice(&["summary", "full"]),
+    kind: Kind::Choice(codex_run::Detail::NAMES),
     required: false,
     description: "summary (default) omits codex's raw final message; full includes it.",
 };
@@ -249,7 +250,7 @@ const EXTRA_CONTEXT: Param = Param {
 };
 const SCOPE: Param = Param {
     name: "scope",
-    kind: Kind::Choice(&["working_tree", "branch", "commit"]),
+    kind: Kind::Choice(gather::Scope::NAMES),
     required: false,
     description: "working_tree (default): uncommitted changes vs HEAD; branch: base...HEAD; commit: one commit.",
 };
@@ -273,7 +274,7 @@ const PATHS: Param = Param {
 };
 const UNTRACKED: Param = Param {
     name: "untracked",
-    kind: Kind::Choice(&["explicit_only", "include", "exclude"]),
+    kind: Kind::Choice(gather::Untracked::NAMES),
     required: false,
     description: "Untracked files (working_tree): explicit_only (default) includes only those named in paths; include: all; exclude: none.",
 };
@@ -415,6 +416,48 @@ const JOB_RESULT_CODES: &[ErrorCode] = &codes::<34>(&[
     BUG_CODES,
 ]);
 
+/// `codex_consult`; `codex_consult_async` runs it in a job.
+pub const CONSULT: Tool = Tool {
+    name: "codex_consult",
+    title: "Ask Codex",
+    cost: Cost::Paid,
+    summary: "Independent second opinion from OpenAI Codex (read-only sandbox); sends the question and context to OpenAI. Blocks until Codex answers.",
+    tier: Tier::Consult,
+    params: CONSULT_PARAMS,
+    annotations: ASKS_THE_MODEL,
+    error_codes: CONSULT_CODES,
+    success_schema: consult::success_schema,
+    run: consult::run,
+};
+
+/// `codex_review_changes`; `codex_review_changes_async` runs it in a job.
+pub const REVIEW: Tool = Tool {
+    name: "codex_review_changes",
+    title: "Codex code review",
+    cost: Cost::Paid,
+    summary: "Structured review (verdict, findings, coverage) of uncommitted changes, a branch or a commit by OpenAI Codex, read-only; the redacted diff is sent to OpenAI. No changes means no model call.",
+    tier: Tier::Consult,
+    params: REVIEW_PARAMS,
+    annotations: ASKS_THE_MODEL,
+    error_codes: REVIEW_CODES,
+    success_schema: review::review_success_schema,
+    run: review::run_review,
+};
+
+/// `codex_delegate`; `codex_delegate_async` runs it in a job.
+pub const DELEGATE: Tool = Tool {
+    name: "codex_delegate",
+    title: "Delegate to Codex",
+    cost: Cost::Paid,
+    summary: "Codex implements a task in a throwaway copy of the repo (no network; it can write only that copy) and returns a unified diff with whether it applies cleanly; your repo is never written. Review the diff before applying it.",
+    tier: Tier::Propose,
+    params: DELEGATE_PARAMS,
+    annotations: EDITS_A_WORKTREE,
+    error_codes: DELEGATE_CODES,
+    success_schema: delegate::success_schema,
+    run: delegate::run_delegate,
+};
+
 /// Every tool, in the order `tools/list` shows them.
 pub static ALL: &[Tool] = &[
     Tool {
@@ -441,18 +484,7 @@ pub static ALL: &[Tool] = &[
         success_schema: capabilities::success_schema,
         run: capabilities::run,
     },
-    Tool {
-        name: "codex_consult",
-        title: "Ask Codex",
-        cost: Cost::Paid,
-        summary: "Independent second opinion from OpenAI Codex (read-only sandbox); sends the question and context to OpenAI. Blocks until Codex answers.",
-        tier: Tier::Consult,
-        params: CONSULT_PARAMS,
-        annotations: ASKS_THE_MODEL,
-        error_codes: CONSULT_CODES,
-        success_schema: consult::success_schema,
-        run: consult::run,
-    },
+    CONSULT,
     Tool {
         name: "codex_consult_async",
         title: "Ask Codex in the background",
@@ -465,18 +497,7 @@ pub static ALL: &[Tool] = &[
         success_schema: jobs::started_schema,
         run: jobs::run_consult_async,
     },
-    Tool {
-        name: "codex_review_changes",
-        title: "Codex code review",
-        cost: Cost::Paid,
-        summary: "Structured review (verdict, findings, coverage) of uncommitted changes, a branch or a commit by OpenAI Codex, read-only; the redacted diff is sent to OpenAI. No changes means no model call.",
-        tier: Tier::Consult,
-        params: REVIEW_PARAMS,
-        annotations: ASKS_THE_MODEL,
-        error_codes: REVIEW_CODES,
-        success_schema: review::review_success_schema,
-        run: review::run_review,
-    },
+    REVIEW,
     Tool {
         name: "codex_review_changes_async",
         title: "Codex code review in the background",
@@ -489,18 +510,7 @@ pub static ALL: &[Tool] = &[
         success_schema: jobs::started_schema,
         run: jobs::run_review_async,
     },
-    Tool {
-        name: "codex_delegate",
-        title: "Delegate to Codex",
-        cost: Cost::Paid,
-        summary: "Codex implements a task in a throwaway copy of the repo (no network; it can write only that copy) and returns a unified diff with whether it applies cleanly; your repo is never written. Review the diff before applying it.",
-        tier: Tier::Propose,
-        params: DELEGATE_PARAMS,
-        annotations: EDITS_A_WORKTREE,
-        error_codes: DELEGATE_CODES,
-        success_schema: delegate::success_schema,
-        run: delegate::run_delegate,
-    },
+    DELEGATE,
     Tool {
         name: "codex_delegate_async",
         title: "Delegate to Codex in the background",

@@ -240,28 +240,24 @@ fn review_request(call: &Call, meta: &mut Meta) -> Result<gather::Request, ToolE
     meta.base = args.text("base").map(str::to_string);
     meta.commit = args.text("commit").map(str::to_string);
     meta.paths = (!paths.is_empty()).then(|| paths.clone());
-    let (scope_name, scope) = match args.text("scope") {
+    let scope = match args.text("scope") {
         Some("branch") => {
             let base = meta
                 .base
                 .clone()
                 .ok_or_else(|| ToolError::new(ErrorCode::InvalidBase, "scope=branch needs base").offending("base"))?;
-            ("branch", Scope::Branch { base })
+            Scope::Branch { base }
         }
         Some("commit") => {
             let commit = meta.commit.clone().ok_or_else(|| {
                 ToolError::new(ErrorCode::InvalidCommit, "scope=commit needs commit").offending("commit")
             })?;
-            ("commit", Scope::Commit { commit })
+            Scope::Commit { commit }
         }
-        _ => ("working_tree", Scope::WorkingTree),
+        _ => Scope::WorkingTree,
     };
-    meta.scope = Some(scope_name);
-    let untracked = match args.text("untracked") {
-        Some("include") => Untracked::Include,
-        Some("exclude") => Untracked::Exclude,
-        _ => Untracked::ExplicitOnly,
-    };
+    meta.scope = Some(scope.name());
+    let untracked = args.text("untracked").and_then(Untracked::parse).unwrap_or(Untracked::ExplicitOnly);
     let limit = usize::try_from(call.config.max_input_bytes).unwrap_or(usize::MAX);
     // Headroom over the limit: withheld files and masks shrink the diff before it is bounded.
     let capture_bytes = limit.saturating_mul(4).max(1024 * 1024);
