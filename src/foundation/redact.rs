@@ -100,6 +100,38 @@ pub fn patch(input: &str) -> DiffRedaction {
     redact_diff(input, Withheld::Dropped)
 }
 
+/// A diff as it may leave the server: `redaction` of the whole lines of the capture, of which
+/// the first `len` bytes are sent.
+pub struct BoundedDiff {
+    pub redaction: DiffRedaction,
+    len: usize,
+    /// The capture was cut, or the redacted diff was: the caller must say so.
+    pub truncated: bool,
+}
+
+impl BoundedDiff {
+    pub fn text(&self) -> &str {
+        &self.redaction.text[..self.len]
+    }
+}
+
+/// Bounds a captured diff in the one safe order (docs/lessons.md §5 item 3): only whole lines
+/// of a capture that was cut (`capture_truncated`) are kept, since its last line may end inside
+/// a secret; they are redacted with `redact` (`diff` or `patch`, after any rewrite the caller
+/// needs); the result is cut to `limit` bytes at a line end, so no mask or line is split.
+pub fn bound_diff(
+    capture: &str,
+    capture_truncated: bool,
+    limit: usize,
+    redact: impl FnOnce(&str) -> DiffRedaction,
+) -> BoundedDiff {
+    let whole_lines = if capture_truncated { capture.rfind('\n').map_or("", |end| &capture[..=end]) } else { capture };
+    let redaction = redact(whole_lines);
+    let (sent, cut) = crate::foundation::text::cut_at_line(&redaction.text, limit);
+    let len = sent.len();
+    BoundedDiff { redaction, len, truncated: capture_truncated || cut }
+}
+
 /// What becomes of a withheld file's section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Withheld {
@@ -1798,6 +1830,23 @@ mod tests {
         check_table("secrets", text, SECRETS);
         check_table("not secrets", text, &unchanged);
         assert!(SECRETS.len() + NOT_SECRETS.len() >= 70 && NOT_SECRETS.len() >= 25);
+    }
+
+    #[test]
+    fn a_bounded_diff_keeps_whole_lines_redacts_then_cuts_at_a_line() {
+        let capture = "diff --git a/x b/x\n@@ -0,0 +1,2 @@\n+api_key = \"abcdefghijklmnop1234\"\n+tail AKIAABCD";
+        let partial = bound_diff(capture, true, 1_000, diff);
+        assert!(partial.truncated, "a cut capture is reported");
+        assert!(!partial.text().contains("+tail"), "the capture's partial last line is not sent");
+        assert!(
+            partial.text().contains(MASK) && !partial.text().contains("abcdefghijklmnop1234"),
+            "{:?}",
+            partial.text()
+        );
+        let whole = bound_diff(capture, false, 1_000, diff);
+        assert!(!whole.truncated && whole.text().contains("+tail"));
+        let small = bound_diff(capture, false, 30, diff);
+        assert!(small.truncated && small.text() == "diff --git a/x b/x\n", "{:?}", small.text());
     }
 
     #[test]

@@ -6,7 +6,6 @@
 use std::ffi::OsString;
 use std::io::Read;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
@@ -271,19 +270,21 @@ fn read_stdin(stdin: &mut dyn Read, param: &str) -> Result<String, UsageError> {
 }
 
 /// Progress of a shell-run tool, for the person watching: one stderr line a second at most.
+/// A line repeats nothing: an unchanged activity is not said again.
 #[derive(Default)]
 pub struct StderrProgress {
-    last: Mutex<Option<(Instant, String)>>,
+    last: Mutex<(crate::tools::Throttle, Option<String>)>,
 }
 
 impl crate::tools::Progress for StderrProgress {
     fn report(&self, _events_seen: u64, activity: &str) {
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        let due = last.as_ref().is_none_or(|(at, said)| said != activity && at.elapsed() >= Duration::from_secs(1));
-        if due {
-            eprintln!("codex: {activity}");
-            *last = Some((Instant::now(), activity.to_string()));
+        let (throttle, said) = &mut *last;
+        if said.as_deref() == Some(activity) || !throttle.ready() {
+            return;
         }
+        eprintln!("codex: {activity}");
+        *said = Some(activity.to_string());
     }
 }
 

@@ -20,8 +20,6 @@ use crate::foundation::config::Config;
 use crate::foundation::{clock, sys};
 use crate::tools;
 
-/// How often the worker writes `activity.json`.
-const ACTIVITY_INTERVAL: Duration = Duration::from_secs(1);
 /// How long a worker keeps trying to store a finished result the disk refuses (it is paid for);
 /// it holds its lock meanwhile, so the job reads as running, not failed.
 const RESULT_WRITE_PATIENCE: Duration = Duration::from_secs(60);
@@ -55,10 +53,10 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
 
     let cancel = CancelToken::new();
     let finished = std::sync::atomic::AtomicBool::new(false);
-    let activity = ActivityFile { dir, last_write: Mutex::new(None) };
+    let activity = ActivityFile { dir, throttle: Mutex::default() };
     // Full detail is stored; `codex_job_result` applies the caller's choice.
     let mut arguments = spec.arguments.clone();
-    arguments["detail"] = json!("full");
+    arguments["detail"] = json!(tools::codex_run::Detail::Full.as_str());
     let envelope = std::thread::scope(|scope| {
         scope.spawn(|| {
             while !finished.load(Ordering::SeqCst) {
@@ -113,16 +111,14 @@ fn say(line: std::fmt::Arguments) {
 /// The worker's progress sink: `activity.json`, at most once a second.
 struct ActivityFile<'a> {
     dir: &'a Path,
-    last_write: Mutex<Option<Instant>>,
+    throttle: Mutex<tools::Throttle>,
 }
 
 impl tools::Progress for ActivityFile<'_> {
     fn report(&self, events_seen: u64, activity: &str) {
-        let mut last = self.last_write.lock().unwrap_or_else(|e| e.into_inner());
-        if last.is_some_and(|at| at.elapsed() < ACTIVITY_INTERVAL) {
+        if !self.throttle.lock().unwrap_or_else(|e| e.into_inner()).ready() {
             return;
         }
-        *last = Some(Instant::now());
         let record = Activity {
             events_seen,
             last_event_at_ms: Some(clock::now_ms()),

@@ -17,6 +17,28 @@ use crate::foundation::policy::Isolation;
 /// Longest raw final message returned under `detail: "full"` (characters).
 const RAW_TEXT_CHARS: usize = 100_000;
 
+/// How much of codex's own answer a result carries (the `detail` parameter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// The parsed answer only (the default).
+    Summary,
+    /// Also codex's raw final message.
+    Full,
+}
+
+impl Detail {
+    pub const NAMES: &'static [&'static str] = &["summary", "full"];
+
+    pub fn as_str(self) -> &'static str {
+        Detail::NAMES[self as usize]
+    }
+
+    /// The call's choice; `Summary` when it made none.
+    pub fn of(call: &Call) -> Detail {
+        if call.args.text("detail") == Some(Detail::Full.as_str()) { Detail::Full } else { Detail::Summary }
+    }
+}
+
 /// How codex will be run for this call: arguments first, then the server's configuration.
 pub struct Settings {
     pub isolation: Isolation,
@@ -67,6 +89,27 @@ impl Settings {
             write_scope: None,
             env: Vec::new(),
         }
+    }
+}
+
+/// The opening every tool that runs codex shares: the workspace it resolved, the run settings
+/// and the meta they give.
+pub struct Opening {
+    pub workspace: Workspace,
+    pub settings: Settings,
+    pub meta: Meta,
+}
+
+impl Opening {
+    /// Resolves the workspace and settings, then checks the size of the caller's text parameters
+    /// the model would get (`inputs`). `Err` is the envelope to return.
+    pub fn new(call: &Call, inputs: &[&str]) -> Result<Opening, Value> {
+        let workspace = call.preflight()?;
+        let settings = Settings::resolve(call);
+        let meta = settings.meta(call, &workspace);
+        let parts: Vec<(&str, Option<&str>)> = inputs.iter().map(|name| (*name, call.args.text(name))).collect();
+        check_input_size(call, &parts).map_err(|error| error_envelope(error, &meta))?;
+        Ok(Opening { workspace, settings, meta })
     }
 }
 
@@ -130,7 +173,7 @@ pub fn run_codex(call: &Call, invocation: &Invocation, meta: &mut Meta) -> Resul
 /// `raw_response`: codex's final message when `detail` is `full` (sanitised, redacted, bounded;
 /// a cut is noted in `meta`), the session id, and the model that was requested.
 pub fn raw_response(call: &Call, run: &Run, meta: &mut Meta) -> Value {
-    let full = call.args.text("detail") == Some("full");
+    let full = Detail::of(call) == Detail::Full;
     let text = run.last_message.as_deref().filter(|_| full).map(|message| {
         let (text, cut) = crate::adapters::codex::answer::clean_measured(message, RAW_TEXT_CHARS);
         if cut {

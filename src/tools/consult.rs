@@ -2,27 +2,21 @@
 //! a read-only sandbox rooted at the workspace; the answer comes back parsed, sanitised and
 //! redacted.
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::Call;
-use super::codex_run::{self, Settings};
-use super::meta::error_envelope;
-use crate::adapters::codex::answer;
+use super::codex_run::{self, Opening};
+use super::meta::{Meta, error_envelope};
+use crate::adapters::codex::answer::{self, Finding};
 
 pub fn run(call: &Call) -> Value {
-    let workspace = match call.preflight() {
-        Ok(workspace) => workspace,
+    let Opening { workspace, settings, mut meta } = match Opening::new(call, &["question", "extra_context"]) {
+        Ok(opening) => opening,
         Err(envelope) => return envelope,
     };
-    let settings = Settings::resolve(call);
-    let mut meta = settings.meta(call, &workspace);
     let question = call.args.text("question").unwrap_or_default();
     let extra_context = call.args.text("extra_context");
-    if let Err(error) =
-        codex_run::check_input_size(call, &[("question", Some(question)), ("extra_context", extra_context)])
-    {
-        return error_envelope(error, &meta);
-    }
     let question = codex_run::redact_input(Some(question), "question", &mut meta).unwrap_or_default();
     let extra_context = codex_run::redact_input(extra_context, "extra_context", &mut meta);
     let prompt = crate::adapters::codex::prompts::consult(&question, extra_context.as_deref());
@@ -39,17 +33,32 @@ pub fn run(call: &Call) -> Value {
     };
     meta.record_answer(&answer.adjustments);
     let raw_response = codex_run::raw_response(call, &run, &mut meta);
-    json!({
-        "ok": true,
-        "tool": call.tool.name,
-        "summary": answer.summary,
-        "findings": answer.findings,
-        "questions": answer.questions,
-        "assumptions": answer.assumptions,
-        "next_steps": answer.next_steps,
-        "raw_response": raw_response,
-        "meta": meta,
+    json!(Success {
+        ok: true,
+        tool: call.tool.name,
+        summary: answer.summary,
+        findings: answer.findings,
+        questions: answer.questions,
+        assumptions: answer.assumptions,
+        next_steps: answer.next_steps,
+        raw_response,
+        meta,
     })
+}
+
+/// The `ok:true` envelope of `codex_consult`. `success_schema` publishes these fields; a test
+/// checks that the two name the same ones, so neither can gain a field the other lacks.
+#[derive(Serialize)]
+struct Success<'a> {
+    ok: bool,
+    tool: &'a str,
+    summary: String,
+    findings: Vec<Finding>,
+    questions: Vec<String>,
+    assumptions: Vec<String>,
+    next_steps: Vec<String>,
+    raw_response: Value,
+    meta: Meta,
 }
 
 /// The success shape of consult; review extends it. `meta` stays opaque here (it is documented
@@ -73,4 +82,49 @@ pub fn success_schema() -> Value {
             "meta": {"type": "object"}
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::foundation::policy::Tier;
+
+    #[test]
+    fn the_success_type_and_its_schema_name_the_same_fields() {
+        let finding = Finding {
+            severity: "low",
+            severity_original: None,
+            title: "t".into(),
+            file: None,
+            line: None,
+            line_end: None,
+            evidence: "e".into(),
+            risk: "r".into(),
+            recommendation: "c".into(),
+        };
+        let success = json!(Success {
+            ok: true,
+            tool: "codex_consult",
+            summary: "s".into(),
+            findings: vec![finding],
+            questions: Vec::new(),
+            assumptions: Vec::new(),
+            next_steps: Vec::new(),
+            raw_response: json!({}),
+            meta: Meta::new(Tier::Consult, None),
+        });
+        let schema = success_schema();
+        let mut fields: Vec<&str> = success.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut required: Vec<&str> = schema["required"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        let mut properties: Vec<&str> = schema["properties"].as_object().unwrap().keys().map(String::as_str).collect();
+        fields.sort_unstable();
+        required.sort_unstable();
+        properties.sort_unstable();
+        assert_eq!(fields, required, "every field is required, every required field exists");
+        assert_eq!(fields, properties, "every field is described, and nothing else");
+        let item = &schema["properties"]["findings"]["items"];
+        for key in item["required"].as_array().unwrap().iter().filter_map(Value::as_str) {
+            assert!(success["findings"][0].get(key).is_some(), "a finding lacks {key}");
+        }
+    }
 }

@@ -11,13 +11,14 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::Call;
-use super::codex_run::{self, Settings};
+use super::codex_run::{self, Opening};
 use super::meta::{ContextSummary, error_envelope};
 use crate::adapters::codex::answer;
 use crate::adapters::codex::exec::WriteScope;
 use crate::adapters::codex::probe::{self, SandboxCheck};
 use crate::adapters::git::worktree::{self, Worktree, WorktreeError};
 use crate::foundation::envelope::{ErrorCode, ToolError};
+use crate::foundation::redact;
 
 const NEXT_STEP: &str = "Review the diff; it was never applied for you. Apply it yourself only if it is correct, \
      from the repository's top level (apply_command does that from anywhere).";
@@ -29,16 +30,11 @@ const PLAN_NOTE: &str = "Codex starts from HEAD plus your uncommitted changes to
 cannot be, from HEAD alone). Untracked files are never copied into the worktree.";
 
 pub fn run_delegate(call: &Call) -> Value {
-    let workspace = match call.preflight() {
-        Ok(workspace) => workspace,
+    let Opening { workspace, settings, mut meta } = match Opening::new(call, &["task"]) {
+        Ok(opening) => opening,
         Err(envelope) => return envelope,
     };
-    let settings = Settings::resolve(call);
-    let mut meta = settings.meta(call, &workspace);
     let task = call.args.text("task").unwrap_or_default();
-    if let Err(error) = codex_run::check_input_size(call, &[("task", Some(task))]) {
-        return error_envelope(error, &meta);
-    }
     let task = codex_run::redact_input(Some(task), "task", &mut meta).unwrap_or_default();
     let git_timeout = Duration::from_secs(call.config.git_timeout_seconds);
     let worktree = match Worktree::create(&workspace.path, &call.config.worktree_base, git_timeout, &call.cancel) {
@@ -84,16 +80,13 @@ pub fn run_delegate(call: &Call) -> Value {
     meta.binary_files = edits.numstat.binary_files.clone();
 
     let relative = |text: &str| relativize(text, worktree.path());
-    let whole_lines =
-        if edits.truncated { edits.diff.rfind('\n').map_or("", |end| &edits.diff[..=end]) } else { &edits.diff };
-    let redaction = crate::foundation::redact::patch(&relative(whole_lines));
+    let bounded = redact::bound_diff(&edits.diff, edits.truncated, limit, |whole| redact::patch(&relative(whole)));
+    let (redaction, diff, truncated) = (&bounded.redaction, bounded.text(), bounded.truncated);
     meta.redacted_paths = redaction.redacted_paths();
     let withheld_files: Vec<Value> = (redaction.withheld_paths.iter().map(|path| (path, WITHHELD_REASON)))
         .chain(edits.nested_repos.iter().map(|path| (path, NESTED_REPO_REASON)))
         .map(|(path, reason)| json!({"path": path, "reason": reason}))
         .collect();
-    let (diff, cut) = crate::foundation::text::cut_at_line(&redaction.text, limit);
-    let truncated = edits.truncated || cut;
     if truncated {
         meta.note_truncation(&format!(
             "the diff exceeded {limit} bytes; narrow the task or raise CODEX_IN_CLAUDE_MAX_DELEGATE_DIFF_BYTES"
@@ -156,16 +149,11 @@ pub fn run_delegate(call: &Call) -> Value {
 }
 
 pub fn run_dry_run(call: &Call) -> Value {
-    let workspace = match call.preflight() {
-        Ok(workspace) => workspace,
+    let Opening { workspace, meta, .. } = match Opening::new(call, &["task"]) {
+        Ok(opening) => opening,
         Err(envelope) => return envelope,
     };
-    let settings = Settings::resolve(call);
-    let meta = settings.meta(call, &workspace);
     let task = call.args.text("task").unwrap_or_default();
-    if let Err(error) = codex_run::check_input_size(call, &[("task", Some(task))]) {
-        return error_envelope(error, &meta);
-    }
     let git_timeout = Duration::from_secs(call.config.git_timeout_seconds);
     let plan = match worktree::plan(&workspace.path, git_timeout, &call.cancel) {
         Ok(plan) => plan,

@@ -4,26 +4,26 @@
 
 use serde_json::{Value, json};
 
-use super::Call;
-use super::codex_run::{self, Settings};
+use super::codex_run::{self, Detail, Opening};
 use super::meta::{Meta, error_envelope};
+use super::{Call, Tool};
 use crate::adapters::jobs::{Jobs, Spec, StartError, Status, Unavailable, View, WorkspaceInfo};
 use crate::adapters::workspace::Workspace;
 use crate::foundation::envelope::{ErrorCode, ToolError};
 
 pub fn run_consult_async(call: &Call) -> Value {
-    start(call, "codex_consult", |call, _, _| {
+    start(call, &super::CONSULT, |call, _, _| {
         let parts = [("question", call.args.text("question")), ("extra_context", call.args.text("extra_context"))];
         codex_run::check_input_size(call, &parts)
     })
 }
 
 pub fn run_review_async(call: &Call) -> Value {
-    start(call, "codex_review_changes", super::review::check_review)
+    start(call, &super::REVIEW, super::review::check_review)
 }
 
 pub fn run_delegate_async(call: &Call) -> Value {
-    start(call, "codex_delegate", |call, workspace, _| {
+    start(call, &super::DELEGATE, |call, workspace, _| {
         codex_run::check_input_size(call, &[("task", call.args.text("task"))])?;
         let git_timeout = std::time::Duration::from_secs(call.config.git_timeout_seconds);
         crate::adapters::git::worktree::open_with_head(&workspace.path, git_timeout, &call.cancel)
@@ -34,13 +34,14 @@ pub fn run_delegate_async(call: &Call) -> Value {
 
 type Check = fn(&Call, &Workspace, &mut Meta) -> Result<(), ToolError>;
 
-/// Checks, writes the job and launches its worker, which runs `tool` with these arguments.
-fn start(call: &Call, tool: &str, check: Check) -> Value {
-    let workspace = match call.preflight() {
-        Ok(workspace) => workspace,
+/// Checks, writes the job and launches its worker, which runs the synchronous tool `sync` with
+/// these arguments.
+fn start(call: &Call, sync: &Tool, check: Check) -> Value {
+    // The tool's own check (size included) runs below, once the job's timeout is in meta.
+    let Opening { workspace, mut meta, .. } = match Opening::new(call, &[]) {
+        Ok(opening) => opening,
         Err(envelope) => return envelope,
     };
-    let mut meta = Settings::resolve(call).meta(call, &workspace);
     meta.timeout_seconds = Some(call.config.job_max_seconds);
     if let Err(error) = check(call, &workspace, &mut meta) {
         return error_envelope(error, &meta);
@@ -66,7 +67,7 @@ fn start(call: &Call, tool: &str, check: Check) -> Value {
         format: crate::adapters::jobs::SPEC_FORMAT,
         job_id: crate::adapters::jobs::new_job_id(),
         kind: call.tool.name.to_string(),
-        tool: tool.to_string(),
+        tool: sync.name.to_string(),
         arguments,
         workspace: WorkspaceInfo {
             cwd: workspace.path.display().to_string(),
@@ -95,7 +96,7 @@ fn start(call: &Call, tool: &str, check: Check) -> Value {
         "tool": call.tool.name,
         "job_id": spec.job_id,
         "kind": spec.kind,
-        "status": "running",
+        "status": Status::Running.as_str(),
         "started_at": crate::foundation::clock::rfc3339(spec.started_epoch_ms),
         "deadline_seconds": spec.deadline_seconds,
         "poll_after_ms": 1000,
@@ -173,7 +174,7 @@ fn deliver(call: &Call, take: fn(&Jobs, &str) -> Result<Value, Unavailable>) -> 
         Ok(mut envelope) => {
             envelope["meta"]["job_id"] = json!(job_id(call));
             envelope["meta"]["fingerprint"] = json!(super::fingerprint());
-            if call.args.text("detail") != Some("full") && envelope["raw_response"].is_object() {
+            if Detail::of(call) != Detail::Full && envelope["raw_response"].is_object() {
                 envelope["raw_response"]["text"] = Value::Null;
             }
             return envelope;
@@ -304,7 +305,7 @@ pub fn started_schema() -> Value {
     json!({
         "type": "object",
         "required": ["ok", "job_id", "status", "poll_after_ms", "deadline_seconds", "meta"],
-        "properties": {"ok": {"const": true}, "job_id": {"type": "string"}, "status": {"const": "running"}}
+        "properties": {"ok": {"const": true}, "job_id": {"type": "string"}, "status": {"const": Status::Running.as_str()}}
     })
 }
 
@@ -314,7 +315,7 @@ pub fn status_schema() -> Value {
         "required": ["ok", "job_id", "status", "elapsed_ms", "poll_after_ms", "result_available", "activity"],
         "properties": {
             "ok": {"const": true},
-            "status": {"enum": ["running", "done", "failed", "cancelled", "timeout"]},
+            "status": {"enum": Status::ALL.map(Status::as_str)},
             "activity": {"type": "object"}
         }
     })

@@ -4,7 +4,7 @@
 //! panic guard and always returns an envelope that matches the tool's output schema.
 
 mod capabilities;
-mod codex_run;
+pub(crate) mod codex_run;
 mod consult;
 mod delegate;
 mod jobs;
@@ -16,9 +16,11 @@ mod status;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::adapters::git::gather;
 use crate::adapters::workspace::Workspace;
 use crate::foundation::cancel::CancelToken;
 use crate::foundation::config::Config;
@@ -113,7 +115,7 @@ pub struct Call<'a> {
 }
 
 /// Where a long call reports what codex is doing. `events_seen` only grows; implementations
-/// decide how often to pass reports on.
+/// decide how often to pass reports on, each through a `Throttle`.
 pub trait Progress: Sync {
     fn report(&self, events_seen: u64, activity: &str);
 
@@ -121,6 +123,32 @@ pub trait Progress: Sync {
     /// once per silent spell; the next `report` means codex spoke again.
     fn stalled(&self, events_seen: u64, message: &str) {
         self.report(events_seen, message);
+    }
+}
+
+/// The one rule for how often a progress sink passes a report on: at most once a second. Each
+/// sink (MCP notifications, the command line's stderr, a job's activity file) keeps one inside
+/// its own lock, beside whatever else it compares.
+#[derive(Debug, Default)]
+pub struct Throttle {
+    last: Option<Instant>,
+}
+
+impl Throttle {
+    pub const INTERVAL: Duration = Duration::from_secs(1);
+
+    /// Whether a report may go out now; when it may, now counts as the last one.
+    pub fn ready(&mut self) -> bool {
+        if self.last.is_some_and(|at| at.elapsed() < Self::INTERVAL) {
+            return false;
+        }
+        self.last = Some(Instant::now());
+        true
+    }
+
+    /// Something went out regardless (a stall notice): the next report waits a full interval.
+    pub fn mark(&mut self) {
+        self.last = Some(Instant::now());
     }
 }
 
@@ -204,7 +232,7 @@ const TIMEOUT_SECONDS: Param = Param {
 };
 const DETAIL: Param = Param {
     name: "detail",
-    kind: Kind::Choice(&["summary", "full"]),
+    kind: Kind::Choice(codex_run::Detail::NAMES),
     required: false,
     description: "summary (default) omits codex's raw final message; full includes it.",
 };
@@ -222,7 +250,7 @@ const EXTRA_CONTEXT: Param = Param {
 };
 const SCOPE: Param = Param {
     name: "scope",
-    kind: Kind::Choice(&["working_tree", "branch", "commit"]),
+    kind: Kind::Choice(gather::Scope::NAMES),
     required: false,
     description: "working_tree (default): uncommitted changes vs HEAD; branch: base...HEAD; commit: one commit.",
 };
@@ -246,7 +274,7 @@ const PATHS: Param = Param {
 };
 const UNTRACKED: Param = Param {
     name: "untracked",
-    kind: Kind::Choice(&["explicit_only", "include", "exclude"]),
+    kind: Kind::Choice(gather::Untracked::NAMES),
     required: false,
     description: "Untracked files (working_tree): explicit_only (default) includes only those named in paths; include: all; exclude: none.",
 };
@@ -388,6 +416,48 @@ const JOB_RESULT_CODES: &[ErrorCode] = &codes::<34>(&[
     BUG_CODES,
 ]);
 
+/// `codex_consult`; `codex_consult_async` runs it in a job.
+pub const CONSULT: Tool = Tool {
+    name: "codex_consult",
+    title: "Ask Codex",
+    cost: Cost::Paid,
+    summary: "Independent second opinion from OpenAI Codex (read-only sandbox); sends the question and context to OpenAI. Blocks until Codex answers.",
+    tier: Tier::Consult,
+    params: CONSULT_PARAMS,
+    annotations: ASKS_THE_MODEL,
+    error_codes: CONSULT_CODES,
+    success_schema: consult::success_schema,
+    run: consult::run,
+};
+
+/// `codex_review_changes`; `codex_review_changes_async` runs it in a job.
+pub const REVIEW: Tool = Tool {
+    name: "codex_review_changes",
+    title: "Codex code review",
+    cost: Cost::Paid,
+    summary: "Structured review (verdict, findings, coverage) of uncommitted changes, a branch or a commit by OpenAI Codex, read-only; the redacted diff is sent to OpenAI. No changes means no model call.",
+    tier: Tier::Consult,
+    params: REVIEW_PARAMS,
+    annotations: ASKS_THE_MODEL,
+    error_codes: REVIEW_CODES,
+    success_schema: review::review_success_schema,
+    run: review::run_review,
+};
+
+/// `codex_delegate`; `codex_delegate_async` runs it in a job.
+pub const DELEGATE: Tool = Tool {
+    name: "codex_delegate",
+    title: "Delegate to Codex",
+    cost: Cost::Paid,
+    summary: "Codex implements a task in a throwaway copy of the repo (no network; it can write only that copy) and returns a unified diff with whether it applies cleanly; your repo is never written. Review the diff before applying it.",
+    tier: Tier::Propose,
+    params: DELEGATE_PARAMS,
+    annotations: EDITS_A_WORKTREE,
+    error_codes: DELEGATE_CODES,
+    success_schema: delegate::success_schema,
+    run: delegate::run_delegate,
+};
+
 /// Every tool, in the order `tools/list` shows them.
 pub static ALL: &[Tool] = &[
     Tool {
@@ -414,18 +484,7 @@ pub static ALL: &[Tool] = &[
         success_schema: capabilities::success_schema,
         run: capabilities::run,
     },
-    Tool {
-        name: "codex_consult",
-        title: "Ask Codex",
-        cost: Cost::Paid,
-        summary: "Independent second opinion from OpenAI Codex (read-only sandbox); sends the question and context to OpenAI. Blocks until Codex answers.",
-        tier: Tier::Consult,
-        params: CONSULT_PARAMS,
-        annotations: ASKS_THE_MODEL,
-        error_codes: CONSULT_CODES,
-        success_schema: consult::success_schema,
-        run: consult::run,
-    },
+    CONSULT,
     Tool {
         name: "codex_consult_async",
         title: "Ask Codex in the background",
@@ -438,18 +497,7 @@ pub static ALL: &[Tool] = &[
         success_schema: jobs::started_schema,
         run: jobs::run_consult_async,
     },
-    Tool {
-        name: "codex_review_changes",
-        title: "Codex code review",
-        cost: Cost::Paid,
-        summary: "Structured review (verdict, findings, coverage) of uncommitted changes, a branch or a commit by OpenAI Codex, read-only; the redacted diff is sent to OpenAI. No changes means no model call.",
-        tier: Tier::Consult,
-        params: REVIEW_PARAMS,
-        annotations: ASKS_THE_MODEL,
-        error_codes: REVIEW_CODES,
-        success_schema: review::review_success_schema,
-        run: review::run_review,
-    },
+    REVIEW,
     Tool {
         name: "codex_review_changes_async",
         title: "Codex code review in the background",
@@ -462,18 +510,7 @@ pub static ALL: &[Tool] = &[
         success_schema: jobs::started_schema,
         run: jobs::run_review_async,
     },
-    Tool {
-        name: "codex_delegate",
-        title: "Delegate to Codex",
-        cost: Cost::Paid,
-        summary: "Codex implements a task in a throwaway copy of the repo (no network; it can write only that copy) and returns a unified diff with whether it applies cleanly; your repo is never written. Review the diff before applying it.",
-        tier: Tier::Propose,
-        params: DELEGATE_PARAMS,
-        annotations: EDITS_A_WORKTREE,
-        error_codes: DELEGATE_CODES,
-        success_schema: delegate::success_schema,
-        run: delegate::run_delegate,
-    },
+    DELEGATE,
     Tool {
         name: "codex_delegate_async",
         title: "Delegate to Codex in the background",
@@ -664,6 +701,17 @@ mod tests {
 
     impl Progress for NoProgress {
         fn report(&self, _events_seen: u64, _activity: &str) {}
+    }
+
+    #[test]
+    fn a_throttle_lets_one_report_through_per_interval() {
+        let mut throttle = Throttle::default();
+        assert!(throttle.ready(), "the first report goes out");
+        assert!(!throttle.ready(), "a second within the interval does not");
+        throttle.last = Some(Instant::now() - Throttle::INTERVAL);
+        assert!(throttle.ready(), "one a full interval later does");
+        throttle.mark();
+        assert!(!throttle.ready(), "a stall notice counts as the last report");
     }
 
     #[test]

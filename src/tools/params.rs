@@ -6,6 +6,7 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::adapters::jobs;
 use crate::foundation::envelope::{ErrorCode, ToolError};
 
 #[derive(Debug, Clone, Copy)]
@@ -73,7 +74,7 @@ impl Param {
                 "items": {"type": "string", "minLength": 1, "maxLength": max_len},
                 "maxItems": max_items
             }),
-            Kind::JobId => json!({"type": "string", "pattern": "^[0-9a-f]{32}$"}),
+            Kind::JobId => json!({"type": "string", "pattern": jobs::JOB_ID_PATTERN}),
         };
         schema["description"] = json!(self.description);
         schema
@@ -122,11 +123,7 @@ impl Param {
                 }
             }
             (Kind::TextList { .. }, _) => Some("must be an array of strings"),
-            (Kind::JobId, Value::String(s))
-                if s.len() == 32 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) =>
-            {
-                None
-            }
+            (Kind::JobId, Value::String(s)) if jobs::valid_job_id(s) => None,
             (Kind::JobId, _) => Some("must be a job id (32 lowercase hex digits)"),
         }
     }

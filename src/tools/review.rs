@@ -10,12 +10,13 @@
 use serde_json::{Value, json};
 
 use super::Call;
-use super::codex_run::{self, Settings};
+use super::codex_run::{self, Opening, Settings};
 use super::meta::{ContextSummary, Meta, error_envelope};
 use crate::adapters::codex::answer;
 use crate::adapters::git::gather::{self, GatherError, Gathered, Scope, Untracked};
 use crate::adapters::workspace::Workspace;
 use crate::foundation::envelope::{ErrorCode, ToolError};
+use crate::foundation::redact;
 
 /// Everything a review sends, decided before any model call.
 struct Prepared {
@@ -179,27 +180,15 @@ pub fn run_dry_run(call: &Call) -> Value {
 }
 
 fn prepare(call: &Call) -> Result<Prepared, Value> {
-    let workspace = call.preflight()?;
-    let settings = Settings::resolve(call);
-    let mut meta = settings.meta(call, &workspace);
-    let extra_context = call.args.text("extra_context");
-    let request = codex_run::check_input_size(call, &[("extra_context", extra_context)])
-        .and_then(|()| review_request(call, &mut meta))
-        .map_err(|e| error_envelope(e, &meta))?;
+    let Opening { workspace, settings, mut meta } = Opening::new(call, &["extra_context"])?;
+    let request = review_request(call, &mut meta).map_err(|e| error_envelope(e, &meta))?;
     let limit = usize::try_from(call.config.max_input_bytes).unwrap_or(usize::MAX);
     let git_timeout = std::time::Duration::from_secs(call.config.git_timeout_seconds);
     let gathered = gather::gather(&workspace.path, &request, git_timeout, &call.cancel)
         .map_err(|e| error_envelope(gather_error(e), &meta))?;
 
-    // A cut capture may end inside a line (and inside a secret): only whole lines are redacted.
-    let whole_lines = if gathered.capture_truncated {
-        gathered.diff.rfind('\n').map_or("", |end| &gathered.diff[..=end])
-    } else {
-        gathered.diff.as_str()
-    };
-    let redaction = crate::foundation::redact::diff(whole_lines);
-    let (diff, cut) = crate::foundation::text::cut_at_line(&redaction.text, limit);
-    let truncated = gathered.capture_truncated || cut;
+    let bounded = redact::bound_diff(&gathered.diff, gathered.capture_truncated, limit, redact::diff);
+    let (redaction, diff, truncated) = (&bounded.redaction, bounded.text(), bounded.truncated);
     if truncated {
         meta.note_truncation(&format!(
             "the diff exceeded {limit} bytes; retry with paths=[...], a closer branch base, or a single commit"
@@ -239,7 +228,7 @@ fn prepare(call: &Call) -> Result<Prepared, Value> {
         }),
     };
     let empty = gathered.files_changed == 0 && gathered.diff.trim().is_empty();
-    let extra_context = codex_run::redact_input(extra_context, "extra_context", &mut meta);
+    let extra_context = codex_run::redact_input(call.args.text("extra_context"), "extra_context", &mut meta);
     let prompt = crate::adapters::codex::prompts::review(&gathered.label, diff, extra_context.as_deref());
     Ok(Prepared { workspace, settings, meta, gathered, coverage, empty, prompt })
 }
@@ -251,28 +240,24 @@ fn review_request(call: &Call, meta: &mut Meta) -> Result<gather::Request, ToolE
     meta.base = args.text("base").map(str::to_string);
     meta.commit = args.text("commit").map(str::to_string);
     meta.paths = (!paths.is_empty()).then(|| paths.clone());
-    let (scope_name, scope) = match args.text("scope") {
+    let scope = match args.text("scope") {
         Some("branch") => {
             let base = meta
                 .base
                 .clone()
                 .ok_or_else(|| ToolError::new(ErrorCode::InvalidBase, "scope=branch needs base").offending("base"))?;
-            ("branch", Scope::Branch { base })
+            Scope::Branch { base }
         }
         Some("commit") => {
             let commit = meta.commit.clone().ok_or_else(|| {
                 ToolError::new(ErrorCode::InvalidCommit, "scope=commit needs commit").offending("commit")
             })?;
-            ("commit", Scope::Commit { commit })
+            Scope::Commit { commit }
         }
-        _ => ("working_tree", Scope::WorkingTree),
+        _ => Scope::WorkingTree,
     };
-    meta.scope = Some(scope_name);
-    let untracked = match args.text("untracked") {
-        Some("include") => Untracked::Include,
-        Some("exclude") => Untracked::Exclude,
-        _ => Untracked::ExplicitOnly,
-    };
+    meta.scope = Some(scope.name());
+    let untracked = args.text("untracked").and_then(Untracked::parse).unwrap_or(Untracked::ExplicitOnly);
     let limit = usize::try_from(call.config.max_input_bytes).unwrap_or(usize::MAX);
     // Headroom over the limit: withheld files and masks shrink the diff before it is bounded.
     let capture_bytes = limit.saturating_mul(4).max(1024 * 1024);

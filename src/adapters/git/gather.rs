@@ -37,6 +37,19 @@ pub enum Scope {
     Commit { commit: String },
 }
 
+impl Scope {
+    /// The parameter's values, in declaration order.
+    pub const NAMES: &'static [&'static str] = &["working_tree", "branch", "commit"];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Scope::WorkingTree => Scope::NAMES[0],
+            Scope::Branch { .. } => Scope::NAMES[1],
+            Scope::Commit { .. } => Scope::NAMES[2],
+        }
+    }
+}
+
 /// Which untracked (not ignored) files a working-tree review includes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Untracked {
@@ -44,6 +57,20 @@ pub enum Untracked {
     ExplicitOnly,
     Include,
     Exclude,
+}
+
+impl Untracked {
+    /// The parameter's values, in declaration order.
+    pub const NAMES: &'static [&'static str] = &["explicit_only", "include", "exclude"];
+
+    pub fn parse(text: &str) -> Option<Untracked> {
+        match text {
+            "explicit_only" => Some(Untracked::ExplicitOnly),
+            "include" => Some(Untracked::Include),
+            "exclude" => Some(Untracked::Exclude),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -455,6 +482,15 @@ fn quote_alternate(path: &str) -> String {
 mod tests {
     use super::*;
     use crate::adapters::git::testing::*;
+
+    #[test]
+    fn scope_and_untracked_names_match_their_variants() {
+        let scopes = [Scope::WorkingTree, Scope::Branch { base: "b".into() }, Scope::Commit { commit: "c".into() }];
+        assert_eq!(scopes.iter().map(Scope::name).collect::<Vec<_>>(), Scope::NAMES);
+        let untracked: Vec<_> = Untracked::NAMES.iter().map(|name| Untracked::parse(name).unwrap()).collect();
+        assert_eq!(untracked, [Untracked::ExplicitOnly, Untracked::Include, Untracked::Exclude]);
+        assert_eq!(Untracked::parse("all"), None);
+    }
 
     fn request(scope: Scope, paths: &[&str], untracked: Untracked) -> Request {
         Request { scope, paths: paths.iter().map(|p| p.to_string()).collect(), untracked, capture_bytes: 1 << 20 }

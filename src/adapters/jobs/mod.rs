@@ -54,6 +54,8 @@ pub enum Status {
 }
 
 impl Status {
+    pub const ALL: [Status; 5] = [Status::Running, Status::Done, Status::Failed, Status::Cancelled, Status::Timeout];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Running => "running",
@@ -584,7 +586,11 @@ pub fn workspace_key(workspace: &Path) -> String {
     format!("{name}-{}", &digest[..12])
 }
 
-/// 32 lowercase hex digits: checked before any path is built from an id.
+/// What a job id looks like, as the tools' input schemas publish it; `valid_job_id` checks it.
+pub const JOB_ID_PATTERN: &str = "^[0-9a-f]{32}$";
+
+/// 32 lowercase hex digits (`JOB_ID_PATTERN`): checked before any path is built from an id, and
+/// by the tools' argument validation.
 pub fn valid_job_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
@@ -660,6 +666,17 @@ pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_status_is_listed_once_with_its_serde_name() {
+        for status in Status::ALL {
+            assert_eq!(serde_json::to_value(status).unwrap(), serde_json::json!(status.as_str()));
+        }
+        let mut names: Vec<_> = Status::ALL.map(Status::as_str).to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), 5);
+    }
 
     #[test]
     fn workspace_keys_are_readable_and_distinct() {

@@ -237,14 +237,12 @@ struct ProgressNotifier {
     outbox: Outbox,
     token: Option<Value>,
     /// When the last notification went out, and the progress it carried.
-    last: Mutex<(Option<Instant>, u64)>,
+    last: Mutex<(tools::Throttle, u64)>,
 }
 
 impl ProgressNotifier {
-    const INTERVAL: Duration = Duration::from_secs(1);
-
     fn new(outbox: Outbox, token: Option<Value>) -> ProgressNotifier {
-        ProgressNotifier { outbox, token, last: Mutex::new((None, 0)) }
+        ProgressNotifier { outbox, token, last: Mutex::new((tools::Throttle::default(), 0)) }
     }
 }
 
@@ -252,11 +250,11 @@ impl tools::Progress for ProgressNotifier {
     fn report(&self, events_seen: u64, activity: &str) {
         let Some(token) = &self.token else { return };
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        let (sent_at, sent_progress) = *last;
-        if events_seen <= sent_progress || sent_at.is_some_and(|at| at.elapsed() < Self::INTERVAL) {
+        let (throttle, sent_progress) = &mut *last;
+        if events_seen <= *sent_progress || !throttle.ready() {
             return;
         }
-        *last = (Some(Instant::now()), events_seen);
+        *sent_progress = events_seen;
         let params = json!({"progressToken": token, "progress": events_seen, "message": activity});
         self.outbox.send(rpc::notification("notifications/progress", params));
     }
@@ -266,7 +264,8 @@ impl tools::Progress for ProgressNotifier {
     fn stalled(&self, events_seen: u64, message: &str) {
         let Some(token) = &self.token else { return };
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        *last = (Some(Instant::now()), last.1.max(events_seen));
+        last.0.mark();
+        last.1 = last.1.max(events_seen);
         #[allow(clippy::cast_precision_loss)] // event counts stay far below 2^52
         let progress = last.1 as f64 + 0.5;
         let params = json!({"progressToken": token, "progress": progress, "message": message});
