@@ -139,9 +139,12 @@ pub fn run_delegate(call: &Call) -> Value {
         raw["text"] = json!(relative(text));
     }
     drop(worktree);
+    let (session_id, resume_command) = codex_run::session_fields(call, &run);
     json!({
         "ok": true,
         "tool": call.tool.name,
+        "session_id": session_id,
+        "resume_command": resume_command,
         "summary": summary,
         "diff": diff,
         "apply_command": apply_command,

@@ -256,12 +256,19 @@ const TASK: Param = Param {
     required: true,
     description: "The coding task for Codex, self-contained.",
 };
+const SESSION_ID: Param = Param {
+    name: "session_id",
+    kind: Kind::SessionId,
+    required: false,
+    description: "Follow-up: continue the Codex session of an earlier result (its session_id) instead of starting fresh.",
+};
 const JOB_ID: Param =
     Param { name: "job_id", kind: Kind::JobId, required: true, description: "Job id returned by an _async tool." };
 
 const CONSULT_PARAMS: &[Param] =
-    &[QUESTION, EXTRA_CONTEXT, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION, TIMEOUT_SECONDS, DETAIL];
-const CONSULT_ASYNC_PARAMS: &[Param] = &[QUESTION, EXTRA_CONTEXT, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION];
+    &[QUESTION, EXTRA_CONTEXT, SESSION_ID, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION, TIMEOUT_SECONDS, DETAIL];
+const CONSULT_ASYNC_PARAMS: &[Param] =
+    &[QUESTION, EXTRA_CONTEXT, SESSION_ID, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION];
 const REVIEW_PARAMS: &[Param] = &[
     SCOPE,
     BASE,
@@ -269,6 +276,7 @@ const REVIEW_PARAMS: &[Param] = &[
     PATHS,
     UNTRACKED,
     EXTRA_CONTEXT,
+    SESSION_ID,
     WORKSPACE_ROOT,
     MODEL,
     REASONING_EFFORT,
@@ -276,10 +284,26 @@ const REVIEW_PARAMS: &[Param] = &[
     TIMEOUT_SECONDS,
     DETAIL,
 ];
-const REVIEW_ASYNC_PARAMS: &[Param] =
+const REVIEW_ASYNC_PARAMS: &[Param] = &[
+    SCOPE,
+    BASE,
+    COMMIT,
+    PATHS,
+    UNTRACKED,
+    EXTRA_CONTEXT,
+    SESSION_ID,
+    WORKSPACE_ROOT,
+    MODEL,
+    REASONING_EFFORT,
+    ISOLATION,
+];
+/// A preview has no session to continue.
+const REVIEW_DRY_RUN_PARAMS: &[Param] =
     &[SCOPE, BASE, COMMIT, PATHS, UNTRACKED, EXTRA_CONTEXT, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION];
-const DELEGATE_PARAMS: &[Param] = &[TASK, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION, TIMEOUT_SECONDS, DETAIL];
-const DELEGATE_ASYNC_PARAMS: &[Param] = &[TASK, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION];
+const DELEGATE_PARAMS: &[Param] =
+    &[TASK, SESSION_ID, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION, TIMEOUT_SECONDS, DETAIL];
+const DELEGATE_ASYNC_PARAMS: &[Param] = &[TASK, SESSION_ID, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION];
+const DELEGATE_DRY_RUN_PARAMS: &[Param] = &[TASK, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION];
 const JOB_PARAMS: &[Param] = &[JOB_ID, WORKSPACE_ROOT];
 const JOB_RESULT_PARAMS: &[Param] = &[JOB_ID, WORKSPACE_ROOT, DETAIL];
 
@@ -492,7 +516,7 @@ pub static ALL: &[Tool] = &[
         cost: Cost::Free,
         summary: "What codex_review_changes would send: scope, diff size, coverage, redactions, prompt bytes, whether the model would be called. No model call.",
         tier: Tier::Consult,
-        params: REVIEW_ASYNC_PARAMS,
+        params: REVIEW_DRY_RUN_PARAMS,
         annotations: READS_LOCAL_STATE,
         error_codes: DRY_RUN_CODES,
         success_schema: review::dry_run_success_schema,
@@ -504,7 +528,7 @@ pub static ALL: &[Tool] = &[
         cost: Cost::Free,
         summary: "What codex_delegate would start from: HEAD, tracked/uncommitted/untracked files, prompt bytes. No model call, no worktree.",
         tier: Tier::Propose,
-        params: DELEGATE_ASYNC_PARAMS,
+        params: DELEGATE_DRY_RUN_PARAMS,
         annotations: READS_LOCAL_STATE,
         error_codes: DELEGATE_DRY_RUN_CODES,
         success_schema: delegate::dry_run_success_schema,

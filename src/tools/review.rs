@@ -92,6 +92,7 @@ pub fn run_review(call: &Call) -> Value {
             "not_run",
             &coverage,
             raw,
+            (None, None),
             &meta,
         );
     }
@@ -123,7 +124,8 @@ pub fn run_review(call: &Call) -> Value {
         summary = format!("Codex found no problems in what it saw, but {why}, so this is not a pass. {summary}");
     }
     let raw = codex_run::raw_response(call, &run, &mut meta);
-    review_envelope(call, summary, answer, verdict, "completed", &coverage, raw, &meta)
+    let session = codex_run::session_fields(call, &run);
+    review_envelope(call, summary, answer, verdict, "completed", &coverage, raw, session, &meta)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -135,11 +137,14 @@ fn review_envelope(
     review_status: &str,
     coverage: &Coverage,
     raw_response: Value,
+    (session_id, resume_command): (Option<String>, Option<String>),
     meta: &Meta,
 ) -> Value {
     json!({
         "ok": true,
         "tool": call.tool.name,
+        "session_id": session_id,
+        "resume_command": resume_command,
         "summary": summary,
         "verdict": verdict,
         "confidence": confidence,

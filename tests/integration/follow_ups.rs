@@ -1,0 +1,139 @@
+//! Follow-ups by `session_id` end to end, with the real pinned codex against the mock model:
+//! a consult that continues its thread (the model sees the first exchange), a delegate whose
+//! follow-up diff holds both runs' edits (or only the new ones once the first diff is applied), a
+//! re-review that marks fixed findings resolved and keeps the others' ids, and the clear errors
+//! for malformed, unknown and forgotten sessions and under `CODEX_IN_CLAUDE_EPHEMERAL`.
+
+use serde_json::{Value, json};
+
+use crate::codex_home::CodexHome;
+use crate::consult::paid_server;
+use crate::mock_model::{MockModel, Step, consult_answer};
+use crate::support::{Server, envelope};
+
+fn consult(server: &mut Server, workspace: &std::path::Path, question: &str, extra: Value) -> Value {
+    let mut arguments = json!({"question": question, "workspace_root": workspace});
+    arguments.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    envelope(&server.call(7, "codex_consult", arguments))
+}
+
+fn assert_session_error(result: &Value, needle: &str) {
+    assert_eq!(result["ok"], json!(false), "{result}");
+    assert_eq!(result["error"]["code"], json!("invalid_arguments"), "{result}");
+    assert_eq!(result["error"]["offending_param"], json!("session_id"), "{result}");
+    assert!(result["error"]["message"].as_str().unwrap().contains(needle), "{result}");
+}
+
+#[test]
+fn a_consult_follow_up_carries_the_first_exchange() {
+    let mock = MockModel::start(vec![
+        Step::message(consult_answer("Use a Mutex around the counter.")),
+        Step::message(consult_answer("An AtomicU64 is enough for a plain counter.")),
+    ]);
+    let home = CodexHome::new(&mock);
+    let (mut server, workspace) = paid_server(&home);
+    let first = consult(&mut server, workspace.path(), "How do I share a counter across threads?", json!({}));
+    assert_eq!(first["ok"], json!(true), "{first}");
+    let session = first["session_id"].as_str().expect("a paid result carries session_id").to_string();
+    assert_eq!(first["resume_command"], json!(format!("codex resume {session}")));
+    assert_eq!(first["meta"]["session_id"], json!(session));
+
+    let second = consult(&mut server, workspace.path(), "Would an atomic do instead?", json!({"session_id": session}));
+    assert_eq!(second["ok"], json!(true), "{second}");
+    assert_eq!(second["summary"], json!("An AtomicU64 is enough for a plain counter."));
+    assert_eq!(second["session_id"], json!(session), "the thread goes on");
+
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 2);
+    let follow_up = &requests[1].body;
+    for earlier in
+        ["How do I share a counter across threads?", "Use a Mutex around the counter.", "Would an atomic do instead?"]
+    {
+        assert!(follow_up.contains(earlier), "the follow-up request lacks {earlier:?}");
+    }
+    // The follow-up keeps the pins of a fresh run: the read-only sandbox and our output schema.
+    let body = requests[1].json.as_ref().unwrap();
+    assert_eq!(body["text"]["format"]["type"], json!("json_schema"), "{}", body["text"]);
+    assert!(follow_up.contains("read-only"), "the read-only sandbox is not in the request");
+}
+
+#[test]
+fn secrets_in_a_follow_up_are_masked_before_sending() {
+    let mock = MockModel::start(vec![Step::message(consult_answer("a")), Step::message(consult_answer("b"))]);
+    let home = CodexHome::new(&mock);
+    let (mut server, workspace) = paid_server(&home);
+    let first = consult(&mut server, workspace.path(), "q", json!({}));
+    let secret = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+    let second = consult(
+        &mut server,
+        workspace.path(),
+        &format!("and with {secret}?"),
+        json!({"session_id": first["session_id"]}),
+    );
+    assert_eq!(second["ok"], json!(true), "{second}");
+    assert!(!mock.request_log_text().contains(secret));
+    assert!(!second["meta"]["security_warnings"].as_array().unwrap().is_empty(), "{second}");
+}
+
+#[test]
+fn malformed_unknown_and_forgotten_sessions_are_clear_errors_naming_session_id() {
+    let mock = MockModel::start(vec![Step::message(consult_answer("a"))]);
+    let home = CodexHome::new(&mock);
+    let (mut server, workspace) = paid_server(&home);
+
+    let malformed = consult(&mut server, workspace.path(), "q", json!({"session_id": "my-thread-name"}));
+    assert_session_error(&malformed, "session_id");
+    let unknown =
+        consult(&mut server, workspace.path(), "q", json!({"session_id": "0199a213-81c0-7800-8aa1-bbab2a035a53"}));
+    assert_session_error(&unknown, "no session with this session_id");
+    assert_eq!(mock.requests().len(), 0, "nothing is spent on a bad session");
+
+    // A session this server started, whose codex files are gone: codex's refusal, named.
+    let first = consult(&mut server, workspace.path(), "q", json!({}));
+    assert_eq!(first["ok"], json!(true), "{first}");
+    std::fs::remove_dir_all(home.path().join("sessions")).unwrap();
+    let forgotten = consult(&mut server, workspace.path(), "q2", json!({"session_id": first["session_id"]}));
+    assert_session_error(&forgotten, "codex keeps no session");
+    assert_eq!(mock.requests().len(), 1);
+
+    // A session belongs to the workspace that started it.
+    let other = tempfile::tempdir().unwrap();
+    let elsewhere = consult(&mut server, other.path(), "q3", json!({"session_id": first["session_id"]}));
+    assert_session_error(&elsewhere, "another workspace");
+}
+
+#[test]
+fn ephemeral_runs_keep_no_session_and_refuse_follow_ups() {
+    let mock = MockModel::start(vec![Step::message(consult_answer("a"))]);
+    let home = CodexHome::new(&mock);
+    let mut env = home.env();
+    env.push(("CODEX_IN_CLAUDE_EPHEMERAL".into(), "true".into()));
+    let mut server = Server::start(&env);
+    server.initialize(json!({}));
+    let workspace = tempfile::tempdir().unwrap();
+
+    let status = envelope(&server.call(1, "codex_status", json!({})));
+    assert_eq!(status["session_persistence"], json!("ephemeral"), "{status}");
+    let first = consult(&mut server, workspace.path(), "q", json!({}));
+    assert_eq!(first["ok"], json!(true), "{first}");
+    assert_eq!(first["resume_command"], Value::Null);
+    assert!(!home.path().join("sessions").exists(), "--ephemeral keeps no session file");
+    let again = consult(&mut server, workspace.path(), "q2", json!({"session_id": first["session_id"]}));
+    assert_session_error(&again, "CODEX_IN_CLAUDE_EPHEMERAL");
+    let async_again = envelope(&server.call(
+        2,
+        "codex_consult_async",
+        json!({"question": "q2", "workspace_root": workspace.path(), "session_id": first["session_id"]}),
+    ));
+    assert_session_error(&async_again, "CODEX_IN_CLAUDE_EPHEMERAL");
+    assert_eq!(mock.requests().len(), 1);
+}
+
+#[test]
+fn status_says_runs_are_continuable_by_default() {
+    let mock = MockModel::start(vec![]);
+    let home = CodexHome::new(&mock);
+    let (mut server, _workspace) = paid_server(&home);
+    let status = envelope(&server.call(1, "codex_status", json!({})));
+    assert_eq!(status["session_persistence"], json!("continuable"), "{status}");
+}
