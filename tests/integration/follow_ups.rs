@@ -8,7 +8,10 @@ use serde_json::{Value, json};
 
 use crate::codex_home::CodexHome;
 use crate::consult::paid_server;
+use crate::delegate::{Delegation, FIX_ANSWER, apply_check, project};
+use crate::isolation::repo_state;
 use crate::mock_model::{MockModel, Step, consult_answer};
+use crate::repo::TestRepo;
 use crate::support::{Server, envelope};
 
 fn consult(server: &mut Server, workspace: &std::path::Path, question: &str, extra: Value) -> Value {
@@ -136,4 +139,67 @@ fn status_says_runs_are_continuable_by_default() {
     let (mut server, _workspace) = paid_server(&home);
     let status = envelope(&server.call(1, "codex_status", json!({})));
     assert_eq!(status["session_persistence"], json!("continuable"), "{status}");
+}
+
+/// Builds on the first run's edit: applies only where `src/extra.rs` already exists.
+const SECOND_PATCH: &str = "*** Begin Patch\n\
+*** Update File: src/extra.rs\n\
+@@\n\
+-pub const EXTRA: u8 = 1;\n\
++pub const EXTRA: u8 = 2;\n\
+*** End Patch";
+
+/// A first delegation and its follow-up, with `between` run on the user's repository in
+/// between; returns both results.
+fn delegate_twice(between: impl FnOnce(&TestRepo, &str)) -> (Value, Value, MockModel) {
+    let mock = MockModel::start(vec![
+        Step::apply_patch(FIX_ANSWER),
+        Step::message("Added src/extra.rs."),
+        Step::apply_patch(SECOND_PATCH),
+        Step::message("EXTRA is now 2."),
+    ]);
+    let mut delegation = Delegation::new(&mock, &[]);
+    let repo = project();
+    let first = delegation.call("codex_delegate", &repo, json!({"task": "add EXTRA"}));
+    assert_eq!(first["ok"], json!(true), "{first}");
+    assert_eq!(first["follow_up"], Value::Null);
+    between(&repo, first["diff"].as_str().unwrap());
+    let before = repo_state(repo.path());
+    let second = delegation.call(
+        "codex_delegate",
+        &repo,
+        json!({"task": "now make EXTRA 2", "session_id": first["session_id"]}),
+    );
+    assert_eq!(second["ok"], json!(true), "{second}");
+    assert_eq!(second["session_id"], first["session_id"]);
+    assert_eq!(repo_state(repo.path()), before, "a follow-up wrote to the live repository");
+    assert!(apply_check(repo.path(), second["diff"].as_str().unwrap()).status.success(), "{second}");
+    delegation.assert_no_worktree_left();
+    let requests = mock.requests();
+    assert!(requests.last().unwrap().body.contains("add EXTRA"), "the follow-up request lacks the first task");
+    (first, second, mock)
+}
+
+#[test]
+fn a_delegate_follow_up_returns_both_edits_while_the_first_diff_is_not_applied() {
+    let (_, second, _) = delegate_twice(|_, _| {});
+    let diff = second["diff"].as_str().unwrap();
+    assert!(diff.contains("-    41\n+    42\n"), "the earlier edit is missing:\n{diff}");
+    assert!(diff.contains("+pub const EXTRA: u8 = 2;") && !diff.contains("EXTRA: u8 = 1"), "{diff}");
+    assert_eq!(second["follow_up"]["earlier_diff"], json!("not_applied"), "{second}");
+    assert_eq!(second["follow_up"]["diff_holds"], json!("earlier_and_new_edits"));
+}
+
+#[test]
+fn a_delegate_follow_up_returns_only_the_new_edit_once_the_first_diff_is_applied() {
+    let (_, second, _) = delegate_twice(|repo, diff| {
+        let patch = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(patch.path(), diff).unwrap();
+        repo.git(&["apply", patch.path().to_str().unwrap()]);
+    });
+    let diff = second["diff"].as_str().unwrap();
+    assert!(!diff.contains("41"), "the applied edit came back:\n{diff}");
+    assert!(diff.contains("-pub const EXTRA: u8 = 1;\n+pub const EXTRA: u8 = 2;"), "{diff}");
+    assert_eq!(second["follow_up"]["earlier_diff"], json!("applied"), "{second}");
+    assert_eq!(second["follow_up"]["diff_holds"], json!("new_edits_only"));
 }
