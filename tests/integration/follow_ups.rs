@@ -12,6 +12,7 @@ use crate::delegate::{Delegation, FIX_ANSWER, apply_check, project};
 use crate::isolation::repo_state;
 use crate::mock_model::{MockModel, Step, consult_answer};
 use crate::repo::TestRepo;
+use crate::review::{repo_with_a_change, review_answer};
 use crate::support::{Server, envelope};
 
 fn consult(server: &mut Server, workspace: &std::path::Path, question: &str, extra: Value) -> Value {
@@ -202,4 +203,58 @@ fn a_delegate_follow_up_returns_only_the_new_edit_once_the_first_diff_is_applied
     assert!(diff.contains("-pub const EXTRA: u8 = 1;\n+pub const EXTRA: u8 = 2;"), "{diff}");
     assert_eq!(second["follow_up"]["earlier_diff"], json!("applied"), "{second}");
     assert_eq!(second["follow_up"]["diff_holds"], json!("new_edits_only"));
+}
+
+fn finding(title: &str, line: u64) -> Value {
+    json!({
+        "severity": "high", "title": title, "file": "src/lib.rs", "line": line, "line_end": null,
+        "evidence": "e", "risk": "r", "recommendation": "fix it"
+    })
+}
+
+#[test]
+fn a_re_review_marks_the_fixed_finding_resolved_and_keeps_the_others_id() {
+    let mock = MockModel::start(vec![
+        Step::message(review_answer(
+            "concerns",
+            json!([finding("Off by one in the loop", 2), finding("Unchecked unwrap", 3)]),
+        )),
+        // After the fix: the off-by-one is gone; the unwrap remains (reworded case, moved line)
+        // and a new problem appears.
+        Step::message(review_answer("concerns", json!([finding("unchecked UNWRAP", 9), finding("Missing test", 1)]))),
+    ]);
+    let home = CodexHome::new(&mock);
+    let (mut server, _) = paid_server(&home);
+    let repo = repo_with_a_change();
+    let review = |server: &mut Server, extra: Value| {
+        let mut arguments = json!({"workspace_root": repo.path()});
+        arguments.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        envelope(&server.call(21, "codex_review_changes", arguments))
+    };
+    let first = review(&mut server, json!({}));
+    assert_eq!(first["ok"], json!(true), "{first}");
+    assert_eq!(first["findings"][0]["status"], json!("new"));
+    assert_eq!(first["resolved_findings"], json!([]));
+    let off_by_one = first["findings"][0]["finding_id"].as_str().unwrap().to_string();
+    let unwrap = first["findings"][1]["finding_id"].as_str().unwrap().to_string();
+    assert_ne!(off_by_one, unwrap);
+
+    repo.write("src/lib.rs", "fn f(n: usize) {\n    for i in 0..n {}\n}\n// fixed\n");
+    let second = review(&mut server, json!({"session_id": first["session_id"]}));
+    assert_eq!(second["ok"], json!(true), "{second}");
+    assert_eq!(second["session_id"], first["session_id"]);
+    assert_eq!(second["findings"][0]["finding_id"], json!(unwrap), "the same problem keeps its id");
+    assert_eq!(second["findings"][0]["status"], json!("still_open"));
+    assert_eq!(second["findings"][1]["status"], json!("new"));
+    let resolved = second["resolved_findings"].as_array().unwrap();
+    assert_eq!(resolved.len(), 1, "{second}");
+    assert_eq!(resolved[0]["finding_id"], json!(off_by_one));
+    assert_eq!(resolved[0]["status"], json!("resolved"));
+    assert_eq!(resolved[0]["title"], json!("Off by one in the loop"));
+
+    // The re-review's request carries the first review and lists its findings for Codex.
+    let requests = mock.requests();
+    let body = &requests[1].body;
+    assert!(body.contains("Your earlier findings on this change"), "no earlier findings in the re-review");
+    assert!(body.contains("0..=n") && body.contains("// fixed"), "the first diff or the new one is missing");
 }
