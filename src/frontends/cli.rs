@@ -437,6 +437,15 @@ mod tests {
         };
         assert_eq!(arguments["paths"], json!(["src", "--odd-name"]));
         assert_eq!(arguments["base"], json!("main"));
+        let session = "01a21247-a64d-7423-8ab9-0ac7989a36c0";
+        for (command, bare) in [("consult", Some("q")), ("review", None), ("delegate", Some("t"))] {
+            let mut words = vec![command];
+            words.extend(bare);
+            words.extend(["--session", session]);
+            let Ok(Mode::Tool { arguments, .. }) = parse_words(&words) else { panic!("{words:?} refused") };
+            assert_eq!(arguments["session_id"], json!(session), "{words:?}");
+        }
+        assert!(parse_words(&["dry-run", "--session", session]).is_err(), "a preview continues no session");
         assert!(arguments["workspace_root"].as_str().is_some_and(|w| w.starts_with('/')));
     }
 

@@ -10,6 +10,7 @@ use crate::codex_home::CodexHome;
 use crate::consult::paid_server;
 use crate::delegate::{Delegation, FIX_ANSWER, apply_check, project};
 use crate::isolation::repo_state;
+use crate::jobs::{Setup, start, wait_finished};
 use crate::mock_model::{MockModel, Step, consult_answer};
 use crate::repo::TestRepo;
 use crate::review::{repo_with_a_change, review_answer};
@@ -257,4 +258,28 @@ fn a_re_review_marks_the_fixed_finding_resolved_and_keeps_the_others_id() {
     let body = &requests[1].body;
     assert!(body.contains("Your earlier findings on this change"), "no earlier findings in the re-review");
     assert!(body.contains("0..=n") && body.contains("// fixed"), "the first diff or the new one is missing");
+}
+
+#[test]
+fn an_async_consult_continues_a_session_too() {
+    let mock = MockModel::start(vec![Step::message(consult_answer("first")), Step::message(consult_answer("second"))]);
+    let home = CodexHome::new(&mock);
+    let setup = Setup::real(&home, &[]);
+    let mut server = setup.server();
+    let workspace = tempfile::tempdir().unwrap();
+    let first = consult(&mut server, workspace.path(), "What is a mutex?", json!({}));
+    assert_eq!(first["ok"], json!(true), "{first}");
+    let job_id = start(
+        &mut server,
+        "codex_consult_async",
+        workspace.path(),
+        json!({"question": "And a semaphore?", "session_id": first["session_id"]}),
+    );
+    wait_finished(&mut server, workspace.path(), &job_id, std::time::Duration::from_secs(60));
+    let result =
+        envelope(&server.call(9, "codex_job_result", json!({"job_id": job_id, "workspace_root": workspace.path()})));
+    assert_eq!(result["ok"], json!(true), "{result}");
+    assert_eq!(result["summary"], json!("second"));
+    assert_eq!(result["session_id"], first["session_id"]);
+    assert!(mock.requests()[1].body.contains("What is a mutex?"), "the async follow-up lacks the first exchange");
 }
