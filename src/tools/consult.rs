@@ -44,20 +44,19 @@ pub fn run(call: &Call) -> Value {
     meta.record_answer(&answer.adjustments);
     let raw_response = codex_run::raw_response(call, &run, &mut meta);
     codex_run::remember(call, &workspace, &run, &mut meta, |_| {});
-    let (session_id, resume_command) = codex_run::session_fields(call, &run);
-    json!({
-        "ok": true,
-        "tool": call.tool.name,
-        "session_id": session_id,
-        "resume_command": resume_command,
-        "summary": answer.summary,
-        "findings": answer.findings,
-        "questions": answer.questions,
-        "assumptions": answer.assumptions,
-        "next_steps": answer.next_steps,
-        "raw_response": raw_response,
-        "meta": meta,
-    })
+    codex_run::success(
+        call,
+        &run,
+        json!({
+            "summary": answer.summary,
+            "findings": answer.findings,
+            "questions": answer.questions,
+            "assumptions": answer.assumptions,
+            "next_steps": answer.next_steps,
+            "raw_response": raw_response,
+            "meta": meta,
+        }),
+    )
 }
 
 /// The success shape of consult; review extends it. `meta` stays opaque here (it is documented

@@ -158,24 +158,23 @@ pub fn run_delegate(call: &Call) -> Value {
         raw["text"] = json!(relative(text));
     }
     drop(worktree);
-    let (session_id, resume_command) = codex_run::session_fields(call, &run);
-    json!({
-        "ok": true,
-        "tool": call.tool.name,
-        "session_id": session_id,
-        "resume_command": resume_command,
-        "summary": summary,
-        "diff": diff,
-        "apply_command": apply_command,
-        "withheld_files": withheld_files,
-        "follow_up": follow_up,
-        "findings": [],
-        "questions": [],
-        "assumptions": [],
-        "next_steps": [NEXT_STEP],
-        "raw_response": raw,
-        "meta": meta,
-    })
+    codex_run::success(
+        call,
+        &run,
+        json!({
+            "summary": summary,
+            "diff": diff,
+            "apply_command": apply_command,
+            "withheld_files": withheld_files,
+            "follow_up": follow_up,
+            "findings": [],
+            "questions": [],
+            "assumptions": [],
+            "next_steps": [NEXT_STEP],
+            "raw_response": raw,
+            "meta": meta,
+        }),
+    )
 }
 
 pub fn run_dry_run(call: &Call) -> Value {
