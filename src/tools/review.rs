@@ -83,6 +83,10 @@ pub fn run_review(call: &Call) -> Value {
         Err(envelope) => return envelope,
     };
     let Prepared { workspace, settings, mut meta, gathered, mut coverage, empty, prompt, .. } = prepared;
+    let earlier = match codex_run::follow_up(call, &workspace) {
+        Ok(record) => record.map(|record| record.findings.unwrap_or_default()),
+        Err(error) => return error_envelope(error, &meta),
+    };
     if empty {
         let mut summary = format!("No changes to review for scope={}.", meta.scope.unwrap_or("working_tree"));
         if gathered.untracked_omitted > 0 {
@@ -104,10 +108,6 @@ pub fn run_review(call: &Call) -> Value {
             &meta,
         );
     }
-    let earlier = match codex_run::follow_up(call, &workspace) {
-        Ok(record) => record.map(|record| record.findings.unwrap_or_default()),
-        Err(error) => return error_envelope(error, &meta),
-    };
     let mut prompt = prompt;
     if let Some(earlier) = earlier.as_ref().filter(|earlier| !earlier.is_empty()) {
         let lines: Vec<String> =

@@ -16,6 +16,9 @@ use crate::repo::TestRepo;
 use crate::review::{repo_with_a_change, review_answer};
 use crate::support::{Server, envelope};
 
+/// How codex's turn metadata, inside each request, names a read-only sandbox.
+const READ_ONLY_TURN: &str = r#"sandbox_mode\":\"read-only"#;
+
 fn consult(server: &mut Server, workspace: &std::path::Path, question: &str, extra: Value) -> Value {
     let mut arguments = json!({"question": question, "workspace_root": workspace});
     arguments.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
@@ -59,7 +62,7 @@ fn a_consult_follow_up_carries_the_first_exchange() {
     // The follow-up keeps the pins of a fresh run: the read-only sandbox and our output schema.
     let body = requests[1].json.as_ref().unwrap();
     assert_eq!(body["text"]["format"]["type"], json!("json_schema"), "{}", body["text"]);
-    assert!(follow_up.contains("read-only"), "the read-only sandbox is not in the request");
+    assert!(follow_up.contains(READ_ONLY_TURN), "the follow-up's turn is not read-only");
 }
 
 #[test]
@@ -282,4 +285,31 @@ fn an_async_consult_continues_a_session_too() {
     assert_eq!(result["summary"], json!("second"));
     assert_eq!(result["session_id"], first["session_id"]);
     assert!(mock.requests()[1].body.contains("What is a mutex?"), "the async follow-up lacks the first exchange");
+}
+
+#[test]
+fn a_consult_follow_up_of_a_delegation_is_read_only_again() {
+    let write_attempt = "*** Begin Patch\n*** Add File: pwned.txt\n+written by a read-only follow-up\n*** End Patch";
+    let mock = MockModel::start(vec![
+        Step::apply_patch(FIX_ANSWER),
+        Step::message("Added src/extra.rs."),
+        Step::apply_patch(write_attempt),
+        Step::message(consult_answer("done")),
+    ]);
+    let mut delegation = Delegation::new(&mock, &[]);
+    let repo = project();
+    let first = delegation.call("codex_delegate", &repo, json!({}));
+    assert_eq!(first["ok"], json!(true), "{first}");
+    let before = repo_state(repo.path());
+    let arguments =
+        json!({"question": "anything else?", "workspace_root": repo.path(), "session_id": first["session_id"]});
+    let second = envelope(&delegation.server.call(8, "codex_consult", arguments));
+    assert_eq!(second["ok"], json!(true), "{second}");
+    assert_eq!(second["meta"]["sandbox"], json!("read-only"));
+    assert!(!repo.path().join("pwned.txt").exists(), "a consult follow-up wrote to the live repository");
+    assert_eq!(repo_state(repo.path()), before);
+    assert_eq!(mock.requests().len(), 4, "the write attempt was answered, then the turn ended");
+    for request in &mock.requests()[2..] {
+        assert!(request.body.contains(READ_ONLY_TURN), "the follow-up's turn is not read-only");
+    }
 }
