@@ -313,3 +313,33 @@ fn a_consult_follow_up_of_a_delegation_is_read_only_again() {
         assert!(request.body.contains(READ_ONLY_TURN), "the follow-up's turn is not read-only");
     }
 }
+
+#[test]
+fn an_async_delegate_continues_on_top_of_the_earlier_edits() {
+    let mock = MockModel::start(vec![
+        Step::apply_patch(FIX_ANSWER),
+        Step::message("Added src/extra.rs."),
+        Step::apply_patch(SECOND_PATCH),
+        Step::message("EXTRA is now 2."),
+    ]);
+    let home = CodexHome::new(&mock);
+    let setup = Setup::real(&home, &[]);
+    let mut server = setup.server();
+    let repo = project();
+    let arguments = json!({"task": "add EXTRA", "workspace_root": repo.path()});
+    let first = envelope(&server.call(5, "codex_delegate", arguments));
+    assert_eq!(first["ok"], json!(true), "{first}");
+    let job_id = start(
+        &mut server,
+        "codex_delegate_async",
+        repo.path(),
+        json!({"task": "now make EXTRA 2", "session_id": first["session_id"]}),
+    );
+    wait_finished(&mut server, repo.path(), &job_id, std::time::Duration::from_secs(60));
+    let result =
+        envelope(&server.call(9, "codex_job_result", json!({"job_id": job_id, "workspace_root": repo.path()})));
+    assert_eq!(result["ok"], json!(true), "{result}");
+    assert_eq!(result["follow_up"]["earlier_diff"], json!("not_applied"), "{result}");
+    let diff = result["diff"].as_str().unwrap();
+    assert!(diff.contains("+    42") && diff.contains("+pub const EXTRA: u8 = 2;"), "{diff}");
+}
