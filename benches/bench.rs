@@ -468,6 +468,9 @@ impl ServerEnv {
         let path = format!("{}:/usr/local/bin:/usr/bin:/bin", codex_home::codex_bin_dir().display());
         vars.push(("PATH".into(), path));
         vars.push(("HOME".into(), home.path().display().to_string()));
+        // Like the bare codex run (and the original), keep no session files: the comparison
+        // stays run for run.
+        vars.push(("CODEX_IN_CLAUDE_EPHEMERAL".into(), "true".into()));
         ServerEnv { _home: home, vars }
     }
 }

@@ -89,6 +89,11 @@ pub const VARS: &[EnvVar] = &[
         help: "where background job records live (~ is expanded)",
     },
     EnvVar {
+        name: "EPHEMERAL",
+        default: "false",
+        help: "true: every codex run is --ephemeral (no session files, so no follow-ups by session_id)",
+    },
+    EnvVar {
         name: "WORKTREE_BASE",
         default: "(system temp dir)",
         help: "where the throwaway copies delegate runs in are created",
@@ -130,6 +135,8 @@ pub struct Config {
     pub stall_kill_seconds: u64,
     pub state_dir: PathBuf,
     pub worktree_base: PathBuf,
+    /// Every run is `--ephemeral`: codex keeps no session file, so nothing can be continued.
+    pub ephemeral: bool,
     pub supported_versions: Vec<(u64, u64)>,
     pub log_level: crate::foundation::log::Level,
     pub log_file: Option<PathBuf>,
@@ -244,6 +251,15 @@ impl Config {
             None => std::env::temp_dir(),
         };
 
+        let ephemeral = match reader.text("EPHEMERAL").map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("false" | "0" | "no") => false,
+            Some("true" | "1" | "yes") => true,
+            Some(_) => {
+                reader.warn("EPHEMERAL", "is not true or false; using false (runs can be continued)");
+                false
+            }
+        };
+
         Config {
             model: reader.text("MODEL"),
             reasoning_effort: reader.text("REASONING_EFFORT"),
@@ -263,6 +279,7 @@ impl Config {
             stall_kill_seconds,
             state_dir,
             worktree_base,
+            ephemeral,
             supported_versions,
             log_level,
             log_file: reader.text("LOG_FILE").map(|f| expand_tilde(&f, home.as_deref())),
@@ -369,6 +386,8 @@ mod tests {
         assert_eq!(c.isolation, Isolation::Inherit);
         assert_eq!(c.max_input_bytes, 200_000);
         assert_eq!(c.supported_versions, vec![(0, 169)]);
+        assert!(!c.ephemeral, "runs are continuable by default");
+        assert!(config(&[("EPHEMERAL", "TRUE")]).ephemeral);
         assert!(c.warnings.is_empty());
     }
 
@@ -416,6 +435,7 @@ mod tests {
             ("SANDBOX_DEFAULT", "danger-full-access", "using the tier's sandbox, read-only"),
             ("SUPPORTED_VERSIONS", "latest", "using the built-in 0.169"),
             ("LOG_LEVEL", "loud", "using WARNING"),
+            ("EPHEMERAL", "maybe", "using false (runs can be continued)"),
             ("WORKTREE_BASE", "relative/dir", &format!("using the system temp dir, {temp}")),
         ];
         for (name, value, expected) in cases {

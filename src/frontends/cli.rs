@@ -76,8 +76,12 @@ const TOOL_COMMANDS: &[(&str, &str, Bare)] = &[
 ];
 
 /// Flags whose names differ from the parameter they set; every other `--x-y` sets `x_y`.
-const FLAG_ALIASES: &[(&str, &str)] =
-    &[("--workspace", "workspace_root"), ("--context", "extra_context"), ("--timeout", "timeout_seconds")];
+const FLAG_ALIASES: &[(&str, &str)] = &[
+    ("--workspace", "workspace_root"),
+    ("--context", "extra_context"),
+    ("--timeout", "timeout_seconds"),
+    ("--session", "session_id"),
+];
 
 /// A command line we do not understand: printed with the usage, exit status 2.
 #[derive(Debug, PartialEq)]
@@ -323,6 +327,8 @@ OPTIONS (tool commands):
     --workspace DIR  (default: the current directory; a relative DIR is taken from it)
     --model NAME   --reasoning-effort LEVEL   --isolation inherit|ignore-config|ignore-rules
     --timeout SECONDS, --detail summary|full (consult, review, delegate)
+    --session ID     follow-up: continue the Codex session of an earlier result (its session_id)
+                     with this question, review or task (consult, review, delegate)
     --pretty  indented JSON (with --diff-only: the envelope on stderr; the diff is never changed)
     Tool commands print the result envelope as JSON and exit 0 when ok is true, 1 when it is
     false, 2 on a usage error. status exits 0 when codex is ready, 1 when it is not.
@@ -366,6 +372,7 @@ pub fn render_status(report: &Value) -> String {
             }
         ),
         format!("auth:     {}", field("auth_detail")),
+        format!("sessions: {} ({})", field("session_persistence"), field("session_persistence_detail")),
     ];
     for key in ["version_warning", "flags_warning"] {
         if let Some(text) = report[key].as_str() {
@@ -440,6 +447,15 @@ mod tests {
         };
         assert_eq!(arguments["paths"], json!(["src", "--odd-name"]));
         assert_eq!(arguments["base"], json!("main"));
+        let session = "01a21247-a64d-7423-8ab9-0ac7989a36c0";
+        for (command, bare) in [("consult", Some("q")), ("review", None), ("delegate", Some("t"))] {
+            let mut words = vec![command];
+            words.extend(bare);
+            words.extend(["--session", session]);
+            let Ok(Mode::Tool { arguments, .. }) = parse_words(&words) else { panic!("{words:?} refused") };
+            assert_eq!(arguments["session_id"], json!(session), "{words:?}");
+        }
+        assert!(parse_words(&["dry-run", "--session", session]).is_err(), "a preview continues no session");
         assert!(arguments["workspace_root"].as_str().is_some_and(|w| w.starts_with('/')));
     }
 

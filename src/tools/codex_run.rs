@@ -1,6 +1,6 @@
 //! What every tool that runs codex shares: the run settings resolved from arguments and
 //! configuration, the meta a call starts with, the input-size check, running codex with progress
-//! reporting, and the envelope parts built from a run.
+//! reporting, the envelope parts built from a run, and the session a follow-up continues.
 
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use super::Call;
 use super::meta::{Meta, error_envelope};
 use crate::adapters::codex::exec::{self, Invocation, Run};
 use crate::adapters::git::Git;
+use crate::adapters::sessions::{Record, Sessions};
 use crate::adapters::workspace::Workspace;
 use crate::foundation::envelope::{ErrorCode, ToolError};
 use crate::foundation::policy::Isolation;
@@ -88,6 +89,8 @@ impl Settings {
             max_output_bytes: usize::try_from(call.config.max_output_bytes).unwrap_or(usize::MAX),
             write_scope: None,
             env: Vec::new(),
+            ephemeral: call.config.ephemeral,
+            resume: call.args.text("session_id").map(str::to_string),
         }
     }
 }
@@ -182,4 +185,58 @@ pub fn raw_response(call: &Call, run: &Run, meta: &mut Meta) -> Value {
         text
     });
     json!({"text": text, "session_id": run.stream.session_id, "model": run.model_sent})
+}
+
+/// The record of the session a follow-up (`session_id`) continues, checked before anything is
+/// spent: runs must keep sessions, and the session must be one this server started in this
+/// workspace. `Ok(None)` for a fresh call.
+pub fn follow_up(call: &Call, workspace: &Workspace) -> Result<Option<Record>, ToolError> {
+    let Some(session_id) = call.args.text("session_id") else { return Ok(None) };
+    let refuse = |message: &str| Err(ToolError::new(ErrorCode::InvalidArguments, message).offending("session_id"));
+    if call.config.ephemeral {
+        return refuse(
+            "CODEX_IN_CLAUDE_EPHEMERAL=true: codex keeps no sessions, so none can be continued; make a fresh call without session_id",
+        );
+    }
+    match Sessions::new(&call.config.state_dir).load(session_id) {
+        Ok(Some(record)) if record.workspace == workspace.path.display().to_string() => Ok(Some(record)),
+        Ok(Some(_)) => refuse("this session_id belongs to another workspace; continue it from there, or start fresh"),
+        Ok(None) => refuse(
+            "no session with this session_id was started by this server (or it expired 30 days after its last run); make a fresh call without session_id",
+        ),
+        Err(message) => refuse(&message),
+    }
+}
+
+/// A successful run's `session_id` and `resume_command` (for a person to continue the thread
+/// in codex's own interface); the command is null when runs keep no session.
+pub fn session_fields(call: &Call, run: &Run) -> (Option<String>, Option<String>) {
+    let session = run.stream.session_id.clone();
+    let resume = session.as_ref().filter(|_| !call.config.ephemeral).map(|id| format!("codex resume {id}"));
+    (session, resume)
+}
+
+/// A paid tool's success envelope: `ok`, `tool`, the run's session fields, then `fields`.
+pub fn success(call: &Call, run: &Run, fields: Value) -> Value {
+    let (session_id, resume_command) = session_fields(call, run);
+    let mut envelope =
+        json!({"ok": true, "tool": call.tool.name, "session_id": session_id, "resume_command": resume_command});
+    if let (Some(envelope), Value::Object(fields)) = (envelope.as_object_mut(), fields) {
+        envelope.extend(fields);
+    }
+    envelope
+}
+
+/// Keeps what a follow-up of this run's session needs (`fill` adds the tool's part to the
+/// session's record); a record that cannot be written is said in `meta`.
+pub fn remember(call: &Call, workspace: &Workspace, run: &Run, meta: &mut Meta, fill: impl FnOnce(&mut Record)) {
+    let Some(session_id) = run.stream.session_id.as_deref().filter(|_| !call.config.ephemeral) else { return };
+    let sessions = Sessions::new(&call.config.state_dir);
+    let mut record = sessions.load(session_id).ok().flatten().unwrap_or_default();
+    record.session_id = session_id.to_string();
+    record.workspace = workspace.path.display().to_string();
+    fill(&mut record);
+    if let Err(message) = sessions.save(&record) {
+        meta.answer_warnings.push(format!("a follow-up by session_id may not work: {message}"));
+    }
 }

@@ -1,6 +1,7 @@
 //! `codex_consult`: a read-only second opinion. The question (and any context) goes to codex in
 //! a read-only sandbox rooted at the workspace; the answer comes back parsed, sanitised and
-//! redacted.
+//! redacted. With `session_id` the question continues an earlier session, which codex resumes
+//! with its earlier exchange.
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -17,6 +18,9 @@ pub fn run(call: &Call) -> Value {
     };
     let question = call.args.text("question").unwrap_or_default();
     let extra_context = call.args.text("extra_context");
+    if let Err(error) = codex_run::follow_up(call, &workspace) {
+        return error_envelope(error, &meta);
+    }
     let question = codex_run::redact_input(Some(question), "question", &mut meta).unwrap_or_default();
     let extra_context = codex_run::redact_input(extra_context, "extra_context", &mut meta);
     let prompt = crate::adapters::codex::prompts::consult(&question, extra_context.as_deref());
@@ -33,9 +37,13 @@ pub fn run(call: &Call) -> Value {
     };
     meta.record_answer(&answer.adjustments);
     let raw_response = codex_run::raw_response(call, &run, &mut meta);
+    codex_run::remember(call, &workspace, &run, &mut meta, |_| {});
+    let (session_id, resume_command) = codex_run::session_fields(call, &run);
     json!(Success {
         ok: true,
         tool: call.tool.name,
+        session_id,
+        resume_command,
         summary: answer.summary,
         findings: answer.findings,
         questions: answer.questions,
@@ -52,6 +60,8 @@ pub fn run(call: &Call) -> Value {
 struct Success<'a> {
     ok: bool,
     tool: &'a str,
+    session_id: Option<String>,
+    resume_command: Option<String>,
     summary: String,
     findings: Vec<Finding>,
     questions: Vec<String>,
@@ -67,10 +77,12 @@ pub fn success_schema() -> Value {
     let strings = json!({"type": "array", "items": {"type": "string"}});
     json!({
         "type": "object",
-        "required": ["ok", "tool", "summary", "findings", "questions", "assumptions", "next_steps", "raw_response", "meta"],
+        "required": ["ok", "tool", "session_id", "resume_command", "summary", "findings", "questions", "assumptions", "next_steps", "raw_response", "meta"],
         "properties": {
             "ok": {"const": true},
             "tool": {"type": "string"},
+            "session_id": {"type": ["string", "null"]},
+            "resume_command": {"type": ["string", "null"]},
             "summary": {"type": "string"},
             "findings": {"type": "array", "items": {
                 "type": "object",
@@ -105,6 +117,8 @@ mod tests {
         let success = json!(Success {
             ok: true,
             tool: "codex_consult",
+            session_id: Some("019a0000-0000-7000-8000-000000000000".into()),
+            resume_command: None,
             summary: "s".into(),
             findings: vec![finding],
             questions: Vec::new(),

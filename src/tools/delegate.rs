@@ -4,6 +4,12 @@
 //! redacted, bounded, with whether it applies to their tree right now and the command that
 //! applies it from their workspace. Their repository is never written; the copy is gone before
 //! the envelope is returned, whatever happened.
+//!
+//! A follow-up (`session_id` of an earlier delegation) resumes Codex's session in a fresh copy
+//! with the earlier run's edits in place, and returns a diff against the user's tree as it is
+//! now: if the earlier diff is already applied there (its reverse applies), the copy starts with
+//! it and the diff holds only the new edits; otherwise the earlier edits are replayed into the
+//! copy and the diff holds both. `follow_up` in the result says which.
 
 use std::path::Path;
 use std::time::Duration;
@@ -17,6 +23,7 @@ use crate::adapters::codex::answer;
 use crate::adapters::codex::exec::WriteScope;
 use crate::adapters::codex::probe::{self, SandboxCheck};
 use crate::adapters::git::worktree::{self, Worktree, WorktreeError};
+use crate::adapters::sessions::DelegateEdits;
 use crate::foundation::envelope::{ErrorCode, ToolError};
 use crate::foundation::redact;
 
@@ -35,11 +42,20 @@ pub fn run_delegate(call: &Call) -> Value {
         Err(envelope) => return envelope,
     };
     let task = call.args.text("task").unwrap_or_default();
+    let earlier = match codex_run::follow_up(call, &workspace) {
+        Ok(record) => record.map(|record| record.edits.unwrap_or_default()),
+        Err(error) => return error_envelope(error, &meta),
+    };
     let task = codex_run::redact_input(Some(task), "task", &mut meta).unwrap_or_default();
     let git_timeout = Duration::from_secs(call.config.git_timeout_seconds);
-    let worktree = match Worktree::create(&workspace.path, &call.config.worktree_base, git_timeout, &call.cancel) {
+    let mut worktree = match Worktree::create(&workspace.path, &call.config.worktree_base, git_timeout, &call.cancel) {
         Ok(worktree) => worktree,
         Err(error) => return error_envelope(worktree_error(error), &meta),
+    };
+    let follow_up = match earlier.as_ref().map(|edits| continue_from(&mut worktree, edits)) {
+        None => None,
+        Some(Ok(follow_up)) => Some(follow_up),
+        Some(Err(error)) => return error_envelope(error, &meta),
     };
     let dir = worktree.dir_for(&workspace.path);
     let scope = WriteScope {
@@ -127,25 +143,31 @@ pub fn run_delegate(call: &Call) -> Value {
         }
     };
     let apply_command = diff.as_ref().map(|_| format!("git -C {} apply", shell_quote(worktree.live_repo())));
+    codex_run::remember(call, &workspace, &run, &mut meta, |record| {
+        record.edits = Some(DelegateEdits { returned: diff.clone().unwrap_or_default(), full: edits.diff.clone() });
+    });
     let mut raw = codex_run::raw_response(call, &run, &mut meta);
     if let Some(text) = raw["text"].as_str() {
         raw["text"] = json!(relative(text));
     }
     drop(worktree);
-    json!({
-        "ok": true,
-        "tool": call.tool.name,
-        "summary": summary,
-        "diff": diff,
-        "apply_command": apply_command,
-        "withheld_files": withheld_files,
-        "findings": [],
-        "questions": [],
-        "assumptions": [],
-        "next_steps": [NEXT_STEP],
-        "raw_response": raw,
-        "meta": meta,
-    })
+    codex_run::success(
+        call,
+        &run,
+        json!({
+            "summary": summary,
+            "diff": diff,
+            "apply_command": apply_command,
+            "withheld_files": withheld_files,
+            "follow_up": follow_up,
+            "findings": [],
+            "questions": [],
+            "assumptions": [],
+            "next_steps": [NEXT_STEP],
+            "raw_response": raw,
+            "meta": meta,
+        }),
+    )
 }
 
 pub fn run_dry_run(call: &Call) -> Value {
@@ -178,6 +200,33 @@ pub fn run_dry_run(call: &Call) -> Value {
         },
         "meta": meta,
     })
+}
+
+/// Puts the earlier run's edits in the fresh copy unless the user's tree already has them;
+/// returns the result's `follow_up` report.
+fn continue_from(worktree: &mut Worktree, earlier: &DelegateEdits) -> Result<Value, ToolError> {
+    let (earlier_diff, holds, note) = if earlier.returned.trim().is_empty() {
+        ("none", "new_edits_only", "the earlier run returned no diff")
+    } else if worktree.in_live_tree(&earlier.returned) {
+        worktree.adopt_created_files(&earlier.returned).map_err(worktree_error)?;
+        ("applied", "new_edits_only", "the earlier diff is already in your tree, so this diff holds only the new edits")
+    } else {
+        worktree.replay(&earlier.full).map_err(|error| {
+            let mut error = worktree_error(error);
+            error.message = format!(
+                "the earlier run's edits neither are in your tree nor apply to it any more, so this session cannot continue \
+                 from them: {}",
+                error.message
+            );
+            error.offending("session_id").repair("Apply or discard the earlier diff fully, or start a fresh delegate")
+        })?;
+        (
+            "not_applied",
+            "earlier_and_new_edits",
+            "the earlier diff is not in your tree, so this diff holds the earlier edits and the new ones together",
+        )
+    };
+    Ok(json!({"earlier_diff": earlier_diff, "diff_holds": holds, "note": note}))
 }
 
 pub(super) fn worktree_error(error: WorktreeError) -> ToolError {
@@ -224,8 +273,15 @@ fn relativize(text: &str, tree: &Path) -> String {
 pub fn success_schema() -> Value {
     let mut schema = super::consult::success_schema();
     let required = schema["required"].as_array_mut().expect("required is an array");
-    required.extend([json!("diff"), json!("apply_command"), json!("withheld_files")]);
+    required.extend([json!("diff"), json!("apply_command"), json!("withheld_files"), json!("follow_up")]);
     schema["properties"]["diff"] = json!({"type": ["string", "null"]});
+    schema["properties"]["follow_up"] = json!({
+        "type": ["object", "null"],
+        "properties": {
+            "earlier_diff": {"enum": ["applied", "not_applied", "none"]},
+            "diff_holds": {"enum": ["new_edits_only", "earlier_and_new_edits"]}
+        }
+    });
     schema["properties"]["apply_command"] = json!({"type": ["string", "null"]});
     schema["properties"]["withheld_files"] = json!({
         "type": "array",

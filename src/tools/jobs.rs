@@ -43,7 +43,9 @@ fn start(call: &Call, sync: &Tool, check: Check) -> Value {
         Err(envelope) => return envelope,
     };
     meta.timeout_seconds = Some(call.config.job_max_seconds);
-    if let Err(error) = check(call, &workspace, &mut meta) {
+    if let Err(error) =
+        check(call, &workspace, &mut meta).and_then(|()| codex_run::follow_up(call, &workspace).map(drop))
+    {
         return error_envelope(error, &meta);
     }
     // A job that could only fail at once is not started.

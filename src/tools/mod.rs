@@ -284,30 +284,27 @@ const TASK: Param = Param {
     required: true,
     description: "The coding task for Codex, self-contained.",
 };
+const SESSION_ID: Param = Param {
+    name: "session_id",
+    kind: Kind::SessionId,
+    required: false,
+    description: "Follow-up: continue the Codex session of an earlier result (its session_id) instead of starting fresh.",
+};
 const JOB_ID: Param =
     Param { name: "job_id", kind: Kind::JobId, required: true, description: "Job id returned by an _async tool." };
 
-const CONSULT_PARAMS: &[Param] =
-    &[QUESTION, EXTRA_CONTEXT, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION, TIMEOUT_SECONDS, DETAIL];
-const CONSULT_ASYNC_PARAMS: &[Param] = &[QUESTION, EXTRA_CONTEXT, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION];
-const REVIEW_PARAMS: &[Param] = &[
-    SCOPE,
-    BASE,
-    COMMIT,
-    PATHS,
-    UNTRACKED,
-    EXTRA_CONTEXT,
-    WORKSPACE_ROOT,
-    MODEL,
-    REASONING_EFFORT,
-    ISOLATION,
-    TIMEOUT_SECONDS,
-    DETAIL,
-];
-const REVIEW_ASYNC_PARAMS: &[Param] =
+/// What a preview takes: a fresh call's arguments, with no session to continue.
+const REVIEW_DRY_RUN_PARAMS: &[Param] =
     &[SCOPE, BASE, COMMIT, PATHS, UNTRACKED, EXTRA_CONTEXT, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION];
-const DELEGATE_PARAMS: &[Param] = &[TASK, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION, TIMEOUT_SECONDS, DETAIL];
-const DELEGATE_ASYNC_PARAMS: &[Param] = &[TASK, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION];
+const DELEGATE_DRY_RUN_PARAMS: &[Param] = &[TASK, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION];
+/// A background job has its own deadline and returns its result in full.
+const CONSULT_ASYNC_PARAMS: &[Param] =
+    &[QUESTION, EXTRA_CONTEXT, SESSION_ID, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION];
+const REVIEW_ASYNC_PARAMS: &[Param] = &concat::<11, _>(&[REVIEW_DRY_RUN_PARAMS, &[SESSION_ID]]);
+const DELEGATE_ASYNC_PARAMS: &[Param] = &concat::<6, _>(&[DELEGATE_DRY_RUN_PARAMS, &[SESSION_ID]]);
+const CONSULT_PARAMS: &[Param] = &concat::<9, _>(&[CONSULT_ASYNC_PARAMS, &[TIMEOUT_SECONDS, DETAIL]]);
+const REVIEW_PARAMS: &[Param] = &concat::<13, _>(&[REVIEW_ASYNC_PARAMS, &[TIMEOUT_SECONDS, DETAIL]]);
+const DELEGATE_PARAMS: &[Param] = &concat::<8, _>(&[DELEGATE_ASYNC_PARAMS, &[TIMEOUT_SECONDS, DETAIL]]);
 const JOB_PARAMS: &[Param] = &[JOB_ID, WORKSPACE_ROOT];
 const JOB_RESULT_PARAMS: &[Param] = &[JOB_ID, WORKSPACE_ROOT, DETAIL];
 
@@ -345,8 +342,8 @@ const ANSWER_CODES: &[ErrorCode] = &[E::InvalidJson, E::SchemaViolation];
 const BUG_CODES: &[ErrorCode] = &[E::InternalError];
 
 /// The concatenation of `parts`; `N` must be the total length (checked at compile time).
-const fn codes<const N: usize>(parts: &[&[ErrorCode]]) -> [ErrorCode; N] {
-    let mut out = [E::InternalError; N];
+const fn concat<const N: usize, T: Copy>(parts: &[&[T]]) -> [T; N] {
+    let mut out = [parts[0][0]; N];
     let (mut filled, mut part) = (0, 0);
     while part < parts.len() {
         let mut i = 0;
@@ -357,8 +354,13 @@ const fn codes<const N: usize>(parts: &[&[ErrorCode]]) -> [ErrorCode; N] {
         }
         part += 1;
     }
-    assert!(filled == N, "error-code set length mismatch");
+    assert!(filled == N, "concatenation length mismatch");
     out
+}
+
+/// The concatenation of error-code sets.
+const fn codes<const N: usize>(parts: &[&[ErrorCode]]) -> [ErrorCode; N] {
+    concat(parts)
 }
 
 const LOCAL_ONLY_CODES: &[ErrorCode] = &[E::InvalidArguments, E::InternalError];
@@ -529,7 +531,7 @@ pub static ALL: &[Tool] = &[
         cost: Cost::Free,
         summary: "What codex_review_changes would send: scope, diff size, coverage, redactions, prompt bytes, whether the model would be called. No model call.",
         tier: Tier::Consult,
-        params: REVIEW_ASYNC_PARAMS,
+        params: REVIEW_DRY_RUN_PARAMS,
         annotations: READS_LOCAL_STATE,
         error_codes: DRY_RUN_CODES,
         success_schema: review::dry_run_success_schema,
@@ -541,7 +543,7 @@ pub static ALL: &[Tool] = &[
         cost: Cost::Free,
         summary: "What codex_delegate would start from: HEAD, tracked/uncommitted/untracked files, prompt bytes. No model call, no worktree.",
         tier: Tier::Propose,
-        params: DELEGATE_ASYNC_PARAMS,
+        params: DELEGATE_DRY_RUN_PARAMS,
         annotations: READS_LOCAL_STATE,
         error_codes: DELEGATE_DRY_RUN_CODES,
         success_schema: delegate::dry_run_success_schema,

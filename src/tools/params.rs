@@ -34,6 +34,8 @@ pub enum Kind {
     },
     /// A background job id: 32 lowercase hex digits, checked before any path is built from it.
     JobId,
+    /// A codex session id: a lowercase UUID, checked before it reaches a path or codex's argv.
+    SessionId,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -75,6 +77,7 @@ impl Param {
                 "maxItems": max_items
             }),
             Kind::JobId => json!({"type": "string", "pattern": jobs::JOB_ID_PATTERN}),
+            Kind::SessionId => json!({"type": type_of("string", nullable), "pattern": SESSION_ID_PATTERN}),
         };
         schema["description"] = json!(self.description);
         schema
@@ -125,9 +128,13 @@ impl Param {
             (Kind::TextList { .. }, _) => Some("must be an array of strings"),
             (Kind::JobId, Value::String(s)) if jobs::valid_job_id(s) => None,
             (Kind::JobId, _) => Some("must be a job id (32 lowercase hex digits)"),
+            (Kind::SessionId, Value::String(s)) if crate::adapters::sessions::valid_session_id(s) => None,
+            (Kind::SessionId, _) => Some("must be a session id from an earlier result (a lowercase UUID)"),
         }
     }
 }
+
+const SESSION_ID_PATTERN: &str = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
 
 fn type_of(name: &str, nullable: bool) -> Value {
     if nullable { json!([name, "null"]) } else { json!(name) }
@@ -243,6 +250,7 @@ mod tests {
         Param { name: "timeout_seconds", kind: Kind::Integer { min: 10, max: 600 }, required: false, description: "t" },
         Param { name: "paths", kind: Kind::TextList { max_items: 2, max_len: 10 }, required: false, description: "p" },
         Param { name: "job_id", kind: Kind::JobId, required: false, description: "j" },
+        Param { name: "session_id", kind: Kind::SessionId, required: false, description: "s" },
     ];
 
     fn error_for(args: Value) -> ToolError {
@@ -260,11 +268,13 @@ mod tests {
     fn names_every_bad_field_without_echoing_values() {
         let err = error_for(json!({
             "question": "   ", "detail": "SECRET-ENUM", "timeout_seconds": 5, "paths": ["ok", ""],
-            "job_id": "../etc", "bogus": "SECRET-VALUE", "\u{1b}[31m": 1
+            "job_id": "../etc", "session_id": "my thread", "bogus": "SECRET-VALUE", "\u{1b}[31m": 1
         }));
         assert_eq!(err.code, ErrorCode::InvalidArguments);
         assert_eq!(err.offending_param.as_deref(), Some("question"));
-        for field in ["question", "detail", "timeout_seconds", "paths", "job_id", "bogus", "name withheld"] {
+        for field in
+            ["question", "detail", "timeout_seconds", "paths", "job_id", "session_id", "bogus", "name withheld"]
+        {
             assert!(err.message.contains(field), "{field} missing from {}", err.message);
         }
         assert!(!err.message.contains("SECRET") && !err.message.contains('\u{1b}'));

@@ -6,6 +6,13 @@
 //! `pass` over partial coverage (untracked files left out, a truncated diff, withheld files,
 //! findings the answer lost) or degraded coverage (the sandbox refused most of codex's commands)
 //! is downgraded to `unknown`; an answer that is not the schema's JSON, or no answer, is an error.
+//!
+//! Every finding of a completed review carries a `finding_id`, a digest of its file and its
+//! title normalised (lowercase, punctuation and spacing folded), never its line, which moves as
+//! the code does: the same problem keeps its id across reviews of the same change. A re-review
+//! (`session_id` of an earlier review) resumes Codex's session, shows it its earlier findings,
+//! and marks each finding `new` or `still_open` against them; those it no longer reports are
+//! listed in `resolved_findings` with status `resolved`.
 
 use serde_json::{Value, json};
 
@@ -14,6 +21,7 @@ use super::codex_run::{self, Opening, Settings};
 use super::meta::{ContextSummary, Meta, error_envelope};
 use crate::adapters::codex::answer;
 use crate::adapters::git::gather::{self, GatherError, Gathered, Scope, Untracked};
+use crate::adapters::sessions::KeptFinding;
 use crate::adapters::workspace::Workspace;
 use crate::foundation::envelope::{ErrorCode, ToolError};
 use crate::foundation::redact;
@@ -76,6 +84,10 @@ pub fn run_review(call: &Call) -> Value {
         Err(envelope) => return envelope,
     };
     let Prepared { workspace, settings, mut meta, gathered, mut coverage, empty, prompt, .. } = prepared;
+    let earlier = match codex_run::follow_up(call, &workspace) {
+        Ok(record) => record.map(|record| record.findings.unwrap_or_default()),
+        Err(error) => return error_envelope(error, &meta),
+    };
     if empty {
         let mut summary = format!("No changes to review for scope={}.", meta.scope.unwrap_or("working_tree"));
         if gathered.untracked_omitted > 0 {
@@ -93,7 +105,16 @@ pub fn run_review(call: &Call) -> Value {
             "not_run",
             &coverage,
             raw,
+            (None, None),
             &meta,
+        );
+    }
+    let mut prompt = prompt;
+    if let Some(earlier) = earlier.as_ref().filter(|earlier| !earlier.is_empty()) {
+        let lines: Vec<String> =
+            earlier.iter().map(|f| format!("- {}: {}", f.file.as_deref().unwrap_or("(no file)"), f.title)).collect();
+        prompt.push_str(
+            &crate::foundation::redact::text(&crate::adapters::codex::prompts::earlier_findings(&lines)).text,
         );
     }
     let invocation = settings.invocation(call, &workspace.path, prompt, Some(answer::review_schema()));
@@ -124,7 +145,37 @@ pub fn run_review(call: &Call) -> Value {
         summary = format!("Codex found no problems in what it saw, but {why}, so this is not a pass. {summary}");
     }
     let raw = codex_run::raw_response(call, &run, &mut meta);
-    review_envelope(call, summary, answer, verdict, "completed", &coverage, raw, &meta)
+    let session = codex_run::session_fields(call, &run);
+    let kept: Vec<KeptFinding> = answer
+        .findings
+        .iter()
+        .map(|f| KeptFinding {
+            finding_id: finding_id(f.file.as_deref(), &f.title),
+            severity: f.severity.to_string(),
+            title: f.title.clone(),
+            file: f.file.clone(),
+        })
+        .collect();
+    let earlier = earlier.unwrap_or_default();
+    let status = |id: &str| if earlier.iter().any(|e| e.finding_id == id) { "still_open" } else { "new" };
+    let findings: Vec<Value> = (answer.findings.iter().zip(&kept))
+        .map(|(finding, kept)| {
+            let mut value = json!(finding);
+            value["finding_id"] = json!(kept.finding_id);
+            value["status"] = json!(status(&kept.finding_id));
+            value
+        })
+        .collect();
+    let resolved: Vec<Value> = (earlier.iter().filter(|e| !kept.iter().any(|k| k.finding_id == e.finding_id)))
+        .map(|e| {
+            json!({"finding_id": e.finding_id, "severity": e.severity, "title": e.title, "file": e.file, "status": "resolved"})
+        })
+        .collect();
+    codex_run::remember(call, &workspace, &run, &mut meta, |record| record.findings = Some(kept));
+    let mut envelope = review_envelope(call, summary, answer, verdict, "completed", &coverage, raw, session, &meta);
+    envelope["findings"] = json!(findings);
+    envelope["resolved_findings"] = json!(resolved);
+    envelope
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -136,17 +187,21 @@ fn review_envelope(
     review_status: &str,
     coverage: &Coverage,
     raw_response: Value,
+    (session_id, resume_command): (Option<String>, Option<String>),
     meta: &Meta,
 ) -> Value {
     json!({
         "ok": true,
         "tool": call.tool.name,
+        "session_id": session_id,
+        "resume_command": resume_command,
         "summary": summary,
         "verdict": verdict,
         "confidence": confidence,
         "review_status": review_status,
         "coverage": coverage.to_json(),
         "findings": answer.findings,
+        "resolved_findings": [],
         "questions": answer.questions,
         "assumptions": answer.assumptions,
         "next_steps": answer.next_steps,
@@ -273,6 +328,16 @@ pub fn check_review(call: &Call, workspace: &Workspace, meta: &mut Meta) -> Resu
     gather::check(&workspace.path, &request, git_timeout, &call.cancel).map_err(gather_error)
 }
 
+/// A finding's stable id: the same file and title (normalised) give the same id; the line is
+/// left out because it moves as the code does.
+fn finding_id(file: Option<&str>, title: &str) -> String {
+    let file = file.map_or("", |f| f.trim().trim_start_matches("./"));
+    let title: Vec<String> =
+        title.split(|c: char| !c.is_alphanumeric()).filter(|word| !word.is_empty()).map(str::to_lowercase).collect();
+    let digest = crate::foundation::hash::sha256_hex(format!("{file}\n{}", title.join(" ")).as_bytes());
+    format!("f-{}", &digest[..12])
+}
+
 fn gather_error(error: GatherError) -> ToolError {
     match error {
         GatherError::InvalidBase(message) => ToolError::new(ErrorCode::InvalidBase, message).offending("base"),
@@ -289,12 +354,18 @@ fn gather_error(error: GatherError) -> ToolError {
 /// The success shape of a review: consult's plus verdict, confidence, status and coverage.
 pub fn review_success_schema() -> Value {
     let mut schema = super::consult::success_schema();
-    for key in ["verdict", "confidence", "review_status", "coverage"] {
+    for key in ["verdict", "confidence", "review_status", "coverage", "resolved_findings"] {
         schema["required"].as_array_mut().expect("required is an array").push(json!(key));
     }
     schema["properties"]["verdict"] = json!({"enum": answer::VERDICTS});
     schema["properties"]["confidence"] = json!({"enum": answer::CONFIDENCES});
     schema["properties"]["review_status"] = json!({"enum": ["completed", "not_run"]});
+    schema["properties"]["findings"]["items"]["properties"]["finding_id"] = json!({"type": "string"});
+    schema["properties"]["findings"]["items"]["properties"]["status"] = json!({"enum": ["new", "still_open"]});
+    schema["properties"]["resolved_findings"] = json!({
+        "type": "array",
+        "items": {"type": "object", "required": ["finding_id", "title", "status"], "properties": {"status": {"const": "resolved"}}}
+    });
     schema["properties"]["coverage"] =
         json!({"type": "object", "properties": {"status": {"enum": ["complete", "partial", "degraded"]}}});
     schema
@@ -312,4 +383,19 @@ pub fn dry_run_success_schema() -> Value {
             "meta": {"type": "object"}
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finding_ids_ignore_case_punctuation_spacing_and_a_leading_dot_slash() {
+        let id = finding_id(Some("src/lib.rs"), "Unchecked unwrap on user input");
+        assert_eq!(id, finding_id(Some("./src/lib.rs"), "  unchecked UNWRAP -- on user input. "));
+        assert!(id.starts_with("f-") && id.len() == 14, "{id}");
+        assert_ne!(id, finding_id(Some("src/main.rs"), "Unchecked unwrap on user input"));
+        assert_ne!(id, finding_id(Some("src/lib.rs"), "Unchecked index on user input"));
+        assert_ne!(finding_id(None, "x"), finding_id(Some("x"), ""));
+    }
 }

@@ -116,6 +116,12 @@ pub fn report(config: &Config, cancel: &CancelToken) -> Value {
         "resolved_defaults": resolved_defaults,
         "config_warnings": config.warnings,
         "unexpanded_env_placeholders": config.unexpanded_placeholders,
+        "session_persistence": if config.ephemeral { "ephemeral" } else { "continuable" },
+        "session_persistence_detail": if config.ephemeral {
+            "CODEX_IN_CLAUDE_EPHEMERAL=true: every run is --ephemeral; codex keeps no session files and follow-ups by session_id are refused"
+        } else {
+            "codex keeps each run's session files in $CODEX_HOME/sessions, so a later call can continue it by session_id"
+        },
         "caveat": "Paid tools send your question, context or redacted diff to OpenAI through codex; Codex can read any file the OS user can. Treat its output as claims to verify.",
         "server_version": crate::foundation::identity::VERSION,
         "fingerprint": super::fingerprint(),
@@ -140,7 +146,7 @@ pub fn success_schema() -> Value {
         "required": [
             "ok", "ready", "readiness_detail", "codex_found", "codex_version", "version_supported",
             "codex_authenticated", "auth_detail", "missing_flags", "raw_defaults", "resolved_defaults",
-            "config_warnings", "fingerprint"
+            "config_warnings", "session_persistence", "fingerprint"
         ],
         "properties": {
             "ok": {"const": true},
@@ -161,6 +167,8 @@ pub fn success_schema() -> Value {
             "resolved_defaults": defaults,
             "config_warnings": strings,
             "unexpanded_env_placeholders": strings,
+            "session_persistence": {"enum": ["continuable", "ephemeral"]},
+            "session_persistence_detail": string,
             "caveat": string,
             "server_version": string,
             "fingerprint": string

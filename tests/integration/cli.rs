@@ -2,7 +2,7 @@
 //! MCP client gets, and the exit status says how it went (0 ok, 1 not ok, 2 usage error);
 //! `status` exits 1 when codex is not ready; usage errors name the word at fault; `-` reads the
 //! question or task from stdin; `--pretty` goes with every command; `setup` names every gap of
-//! a first run with its fix, spending nothing.
+//! a first run with its fix, spending nothing; `--session` continues a session.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -86,6 +86,21 @@ fn consult_from_the_shell_runs_codex() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(stdout_json(&out)["summary"], json!("From the shell."));
     assert!(mock.request_log_text().contains("Is this fine?"));
+}
+
+#[test]
+fn consult_session_continues_from_the_shell() {
+    let mock = MockModel::start(vec![Step::message(consult_answer("first")), Step::message(consult_answer("second"))]);
+    let home = CodexHome::new(&mock);
+    let (dir, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut env = home.env();
+    env.push(("CODEX_IN_CLAUDE_STATE_DIR".into(), state.path().display().to_string()));
+    let first = stdout_json(&run_in(dir.path(), &["consult", "Which lock first?"], &env));
+    let session = first["session_id"].as_str().unwrap_or_else(|| panic!("no session_id: {first}"));
+    let out = run_in(dir.path(), &["consult", "And the second?", "--session", session], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout_json(&out)["summary"], json!("second"));
+    assert!(mock.requests()[1].body.contains("Which lock first?"), "the follow-up lacks the first question");
 }
 
 #[test]

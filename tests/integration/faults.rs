@@ -126,9 +126,11 @@ fn the_prompt_goes_on_stdin_and_the_argv_is_pinned() {
     assert_eq!(result["ok"], json!(true), "{result}");
     let argv: Vec<String> = std::fs::read_to_string(&argv_file).unwrap().lines().map(str::to_string).collect();
     assert_eq!(argv.last().map(String::as_str), Some("-"), "prompt must come from stdin: {argv:?}");
-    for flag in ["--json", "--ephemeral", "--skip-git-repo-check", "--output-schema", "--output-last-message"] {
+    for flag in ["--json", "--skip-git-repo-check", "--output-schema", "--output-last-message"] {
         assert!(argv.iter().any(|a| a == flag), "{flag} missing from {argv:?}");
     }
+    // Runs keep their session (for follow-ups) unless CODEX_IN_CLAUDE_EPHEMERAL says otherwise.
+    assert!(!argv.iter().any(|a| a == "--ephemeral"), "{argv:?}");
     assert!(argv.windows(2).any(|w| w == ["--sandbox", "read-only"]), "{argv:?}");
     assert!(!argv.iter().any(|a| a.contains("danger")), "{argv:?}");
     // The fake's short help does not list --model: it is dropped and reported, never guessed.

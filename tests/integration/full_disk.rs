@@ -85,7 +85,7 @@ fn job_entries(state: &Path) -> Vec<String> {
 }
 
 fn job_dir(state: &Path, job_id: &str) -> PathBuf {
-    std::fs::read_dir(state).unwrap().next().unwrap().unwrap().path().join(job_id)
+    crate::jobs::job_dir_in(state, job_id)
 }
 
 fn worker_pid(dir: &Path) -> i32 {

@@ -43,16 +43,22 @@ impl Setup {
         server
     }
 
-    /// The one job directory in the state dir (tests that start one job).
+    /// The one job directory in the state dir (tests that start one job); the state dir's
+    /// `sessions` directory holds session records, not jobs.
     pub fn job_dir(&self, job_id: &str) -> PathBuf {
-        let workspace_dir = std::fs::read_dir(self.state.path()).unwrap().next().unwrap().unwrap().path();
-        workspace_dir.join(job_id)
+        job_dir_in(self.state.path(), job_id)
     }
 
     fn assert_no_worktree_left(&self) {
         let left: Vec<_> = std::fs::read_dir(self.worktrees.path()).unwrap().flatten().map(|e| e.file_name()).collect();
         assert!(left.is_empty(), "worktrees left behind: {left:?}");
     }
+}
+
+/// `job_id`'s directory in the one workspace directory of `state` (not its `sessions`).
+pub(crate) fn job_dir_in(state: &Path, job_id: &str) -> PathBuf {
+    let mut entries = std::fs::read_dir(state).unwrap().flatten().map(|e| e.path());
+    entries.find(|path| !path.ends_with("sessions")).expect("a workspace directory").join(job_id)
 }
 
 pub(crate) fn call(server: &mut Server, tool: &str, arguments: Value) -> Value {

@@ -45,6 +45,8 @@ mod full_disk;
 mod stalls;
 // codex_consult end to end: answers, progress, cancellation, real codex failures.
 mod consult;
+// Follow-ups by session_id: consult, delegate and review continue a Codex session.
+mod follow_ups;
 // Nothing Codex says is lost unsaid: mapped findings, cuts, no final message, blind reviews, bidi.
 mod answers;
 // Fault injection with the fake codex: garbage, floods, crashes, grandchildren, drift.

@@ -2,12 +2,20 @@
 //! stdin, the temp files, the event stream read as it arrives, and the classified outcome.
 //!
 //! Argv, in this order:
-//! `exec --json --sandbox S --cd DIR --output-last-message F --ephemeral --disable remote_plugin
+//! `exec --json --sandbox S --cd DIR --output-last-message F [--ephemeral] --disable remote_plugin
 //!  [WORKSPACE-WRITE PINS (`workspace_write_pins`)]
 //!  [--ignore-user-config [--ignore-rules]] [--skip-git-repo-check] [--output-schema F]
 //!  [--model M] [-c model_reasoning_effort="E"] [--strict-config] -`
 //! `--strict-config` rides whenever a `-c` does, so a key this codex does not know fails at
-//! start-up, before any spend, instead of being silently ignored.
+//! start-up, before any spend, instead of being silently ignored. `--ephemeral` only under
+//! `CODEX_IN_CLAUDE_EPHEMERAL`: otherwise codex keeps the session so a follow-up can continue it.
+//!
+//! A follow-up continues a session (docs/codex-cli.md §2): `exec resume` takes the same flags
+//! except `--sandbox` and `--cd`, so the sandbox is the `-c sandbox_mode="S"` override (and with
+//! it `--strict-config`, always) and the directory is the process cwd:
+//! `exec resume --json --output-last-message F --disable remote_plugin -c sandbox_mode="S"
+//!  [PINS] [ISOLATION] [--skip-git-repo-check] [--output-schema F] [--model M] [-c EFFORT]
+//!  --strict-config SESSION_ID -`
 //!
 //! A workspace-write run may write only its `WriteScope`: the throwaway copy and a private
 //! temporary directory, which is also codex's `TMPDIR`. codex's sandbox would otherwise leave
@@ -51,6 +59,10 @@ pub struct Invocation {
     /// Variables set on top of the server's environment (less its `GIT_*`): the git policy for
     /// the git codex runs itself in `dir`.
     pub env: Vec<(String, String)>,
+    /// `--ephemeral`: codex keeps no session file.
+    pub ephemeral: bool,
+    /// The session a follow-up continues (`exec resume`); a validated UUID.
+    pub resume: Option<String>,
 }
 
 /// The directories a workspace-write run may write, besides nothing else.
@@ -227,13 +239,25 @@ fn argv(
 ) -> (Vec<OsString>, Option<String>, Vec<String>) {
     let mut args: Vec<OsString> = Vec::new();
     let push = |args: &mut Vec<OsString>, items: &[&str]| args.extend(items.iter().map(OsString::from));
-    push(&mut args, &["exec", "--json", "--sandbox", invocation.tier.sandbox(), "--cd"]);
-    args.push(invocation.dir.clone().into_os_string());
+    let mut config_overrides = false;
+    if invocation.resume.is_some() {
+        push(&mut args, &["exec", "resume", "--json"]);
+    } else {
+        push(&mut args, &["exec", "--json", "--sandbox", invocation.tier.sandbox(), "--cd"]);
+        args.push(invocation.dir.clone().into_os_string());
+    }
     args.push("--output-last-message".into());
     args.push(last_message.into());
+    if invocation.ephemeral {
+        push(&mut args, &["--ephemeral"]);
+    }
     // Third-party connectors are on by default since codex 0.143; none of our runs needs them.
-    push(&mut args, &["--ephemeral", "--disable", "remote_plugin"]);
-    let mut config_overrides = false;
+    push(&mut args, &["--disable", "remote_plugin"]);
+    if invocation.resume.is_some() {
+        // `exec resume` has no --sandbox: the same sandbox, as a config override.
+        args.extend(["-c".into(), OsString::from(format!("sandbox_mode=\"{}\"", invocation.tier.sandbox()))]);
+        config_overrides = true;
+    }
     if invocation.tier == Tier::Propose {
         args.extend(workspace_write_pins(invocation.write_scope.as_ref()));
         config_overrides = true;
@@ -268,6 +292,9 @@ fn argv(
     }
     if config_overrides {
         args.push("--strict-config".into());
+    }
+    if let Some(session) = &invocation.resume {
+        args.push(session.into());
     }
     args.push("-".into());
     (args, model_sent, compat_warnings)
@@ -326,6 +353,8 @@ mod tests {
             max_output_bytes: 1024,
             write_scope: None,
             env: Vec::new(),
+            ephemeral: true,
+            resume: None,
         }
     }
 
@@ -381,6 +410,26 @@ mod tests {
         assert!(argv.ends_with("--model gpt-5.5 -c model_reasoning_effort=\"high\" --strict-config -"), "{argv}");
         assert_eq!(model.as_deref(), Some("gpt-5.5"));
         assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn a_follow_up_resumes_with_the_sandbox_as_an_override_and_goes_strict() {
+        let mut consult = invocation(Tier::Consult);
+        consult.ephemeral = false;
+        consult.resume = Some("01a21247-a64d-7423-8ab9-0ac7989a36c0".into());
+        let (argv, _, _) = render(&consult, true);
+        assert_eq!(
+            argv,
+            "exec resume --json --output-last-message /t/last-message.txt --disable remote_plugin \
+             -c sandbox_mode=\"read-only\" --strict-config 01a21247-a64d-7423-8ab9-0ac7989a36c0 -"
+        );
+        let mut delegate = invocation(Tier::Propose);
+        delegate.ephemeral = false;
+        delegate.resume = consult.resume.clone();
+        let (argv, _, _) = render(&delegate, true);
+        assert!(argv.contains("-c sandbox_mode=\"workspace-write\" -c sandbox_workspace_write.network_access=false"));
+        assert!(!argv.contains("--sandbox") && !argv.contains("--cd") && !argv.contains("--ephemeral"), "{argv}");
+        assert!(argv.ends_with("--strict-config 01a21247-a64d-7423-8ab9-0ac7989a36c0 -"), "{argv}");
     }
 
     #[test]

@@ -40,6 +40,8 @@ const CONTRACT_DRIFT: &[&str] = &[
 ];
 const RATE_LIMIT: &[&str] = &["rate limit", "too many requests", "usage limit", "quota", "retry-after", "429"];
 /// codex's `--strict-config` rejection (docs/codex-cli.md §2).
+/// What `exec resume` prints for an id it keeps no session for (docs/codex-cli.md §2).
+const NO_SESSION: &str = "no rollout found for thread id";
 const STRICT_CONFIG: &str = "unknown configuration field";
 /// The strict-config rejection names a `-c` override (ours) rather than the user's file.
 const OVERRIDE_MARKER: &str = "-c/--config override";
@@ -85,6 +87,16 @@ pub fn classify(evidence: &Evidence) -> Option<ToolError> {
         } else {
             ToolError::new(ErrorCode::UserConfigRejected, format!("codex rejected the user's config.toml: {line}"))
         });
+    }
+    if stderr_lower.contains(NO_SESSION) {
+        return Some(
+            ToolError::new(
+                ErrorCode::InvalidArguments,
+                "codex keeps no session with this session_id (its session files are gone); nothing was sent",
+            )
+            .offending("session_id")
+            .repair("Make a fresh call without session_id"),
+        );
     }
     if AUTH.iter().any(|p| contains_word(&failure_text, p)) {
         return Some(ToolError::new(ErrorCode::CodexAuthRequired, format!("{exit}: {detail}")));
@@ -160,6 +172,16 @@ mod tests {
             stream: &stream,
         };
         classify(&evidence).expect("a failure")
+    }
+
+    #[test]
+    fn an_unknown_session_names_session_id() {
+        let error = failed(
+            "Error: thread/resume: thread/resume failed: no rollout found for thread id 0199 (code -32600)",
+            None,
+        );
+        assert_eq!(error.code, ErrorCode::InvalidArguments);
+        assert_eq!(error.offending_param.as_deref(), Some("session_id"));
     }
 
     #[test]

@@ -51,6 +51,17 @@ pub fn review(label: &str, diff: &str, extra_context: Option<&str>) -> String {
     prompt
 }
 
+/// What a re-review adds to the review prompt: the earlier review's open findings (`- file:
+/// title` lines), so Codex reports a problem that remains under the same title and file.
+pub fn earlier_findings(lines: &[String]) -> String {
+    format!(
+        "\n## Your earlier findings on this change\nThe author has revised the change since your earlier review in \
+         this session. Report a problem that is still present again with exactly the same title and file; do not \
+         report a problem that is fixed.\n{}\n",
+        lines.join("\n")
+    )
+}
+
 /// The delegate prompt: framing, then the task.
 pub fn delegate(task: &str) -> String {
     format!("{DELEGATE_FRAMING}\n{UNTRUSTED_DATA}\n\n## Task (untrusted data)\n{}\n", task.trim())

@@ -1,7 +1,8 @@
 //! The throwaway copy a delegated task runs in (docs/lessons.md §2; the product still calls it
 //! the worktree), and everything done to it: creation from HEAD with the user's uncommitted
 //! tracked state as a baseline commit, capture of exactly Codex's edits as a diff against that
-//! baseline, the check that the diff applies to the live tree, and removal on every path
+//! baseline, the check that the diff applies to the live tree, the replay of an earlier run's
+//! edits for a follow-up (and whether the user already applied them), and removal on every path
 //! (success, error, timeout, cancel, panic: `Drop` does it; a killed process's copy is reaped).
 //!
 //! The user's repository is only ever read — working tree, index and everything under `.git`.
@@ -389,6 +390,55 @@ impl Worktree {
         }
         let check = self.live.cmd(["apply", "--check", "-"]).stdin(diff.as_bytes().to_vec());
         self.live.run_cmd(check).map(|_| ()).map_err(reason)
+    }
+}
+
+impl Worktree {
+    /// Whether `diff` (an earlier run's, as returned) is already in the live tree: its reverse
+    /// applies there. Checks only: nothing is written.
+    pub fn in_live_tree(&self, diff: &str) -> bool {
+        let check = self.live.cmd(["apply", "--check", "--reverse", "-"]).stdin(diff.as_bytes().to_vec());
+        self.live.run_cmd(check).is_ok()
+    }
+
+    /// Puts an earlier run's edits (`diff`, as captured) back in the copy's working files, on top
+    /// of the baseline, so a follow-up continues from them and its diff holds them too. Like
+    /// Codex's own edits, they write no object.
+    pub fn replay(&self, diff: &str) -> Result<(), WorktreeError> {
+        let inside = self.git(&CancelToken::new())?;
+        let apply = inside.cmd(["apply", "-"]).stdin(diff.as_bytes().to_vec());
+        inside.run_cmd(apply).map(drop).map_err(git_failed("replaying the earlier run's edits"))
+    }
+
+    /// For an earlier diff the user has applied: the files it created are untracked in the live
+    /// tree, so the copy lacks them. They are copied in and made part of the baseline, so the
+    /// copy is the user's tree and the follow-up's diff holds only the new edits.
+    pub fn adopt_created_files(&mut self, diff: &str) -> Result<(), WorktreeError> {
+        let copy = self.git(&CancelToken::new())?;
+        let numstat = copy.cmd(["apply", "--numstat", "-z", "-"]).stdin(diff.as_bytes().to_vec());
+        let listing = copy.run_cmd(numstat).map_err(git_failed("git apply --numstat"))?.stdout.bytes();
+        let mut adopted = Vec::new();
+        let mut safe_dirs = HashSet::new();
+        // `added\tremoved\tpath\0`; a rename's empty path is followed by both names.
+        for record in listing.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+            let path = record.rsplit(|&b| b == b'\t').next().unwrap_or(record);
+            let relative = Path::new(OsStr::from_bytes(path));
+            if std::fs::symlink_metadata(self.tree.join(relative)).is_ok() {
+                continue;
+            }
+            copy_tracked(self.live.repo(), &self.tree, relative, &mut safe_dirs)
+                .map_err(|e| copy_failed(relative, e))?;
+            if std::fs::symlink_metadata(self.tree.join(relative)).is_ok() {
+                adopted.extend_from_slice(path);
+                adopted.push(0);
+            }
+        }
+        if !adopted.is_empty() {
+            let add = copy.cmd(["update-index", "-z", "--add", "--stdin"]).stdin(adopted);
+            copy.run_cmd(add).map_err(git_failed("git update-index in the worktree"))?;
+            self.commit_baseline(&copy)?;
+        }
+        Ok(())
     }
 }
 
