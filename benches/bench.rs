@@ -52,7 +52,7 @@ use serde_json::{Value, json};
 use codex_home::CodexHome;
 use mock_model::{MockModel, Step, consult_answer};
 use repo::TestRepo;
-use support::{Server, envelope, fake_codex_dir, path_with};
+use support::{Server, fake_codex_dir, path_with};
 
 /// How long any single response may take before the benchmark gives up loudly.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -480,13 +480,16 @@ fn tools_list(server: &mut Server) -> Value {
     server.request(id, "tools/list", json!({}))["result"]["tools"].clone()
 }
 
-/// A `tools/call`, returning the envelope; the benchmark stops on a failed call, since a figure
-/// for a call that did not work would be meaningless.
+/// A `tools/call`, returning `structuredContent`, where both servers put their result (the
+/// text-block mirror [`support::envelope`] checks is our contract, not the original's); the
+/// benchmark stops on a failed call, since a figure for a call that did not work would be
+/// meaningless.
 fn call(server: &mut Server, tool: &str, arguments: Value) -> Value {
     let id = server.fresh_id();
-    let result = envelope(&server.call(id, tool, arguments));
-    assert_eq!(result["ok"], json!(true), "{tool} failed: {result}");
-    result
+    let result = server.call(id, tool, arguments);
+    let structured = result["structuredContent"].clone();
+    assert_eq!(structured["ok"], json!(true), "{tool} failed: {result}");
+    structured
 }
 
 // ---------------------------------------------------------------------------------------------
