@@ -100,7 +100,7 @@ fn main() {
     let servers = [ours.as_path(), original.as_path()];
 
     eprintln!("bench: cold start ({COLD_START_RUNS} runs each)");
-    let cold: Vec<Stats> = servers.iter().map(|f| cold_start(f, &env)).collect();
+    let cold: Vec<Stats> = servers.iter().map(|program| cold_start(program, &env)).collect();
     report.compare(
         "cold start to tools/list",
         "ms",
@@ -111,7 +111,7 @@ fn main() {
     );
 
     eprintln!("bench: tools/list surface");
-    let surface: Vec<Stats> = servers.iter().map(|f| surface_bytes(f, &env)).collect();
+    let surface: Vec<Stats> = servers.iter().map(|program| surface_bytes(program, &env)).collect();
     report.compare(
         "tools/list size (tools array, compact JSON)",
         "bytes",
@@ -122,7 +122,7 @@ fn main() {
     );
 
     eprintln!("bench: peak RSS ({MEMORY_RUNS} runs each)");
-    let memory: Vec<(Stats, Stats)> = servers.iter().map(|f| peak_rss(f, &env)).collect();
+    let memory: Vec<(Stats, Stats)> = servers.iter().map(|program| peak_rss(program, &env)).collect();
     let rss_target = Some(Target::OursBelow(8.0 * 1024.0, "< 8 MiB"));
     report.compare("peak RSS after tools/list", "KiB", &memory[0].0, &memory[1].0, Better::Lower, rss_target.clone());
     report.compare(
