@@ -24,8 +24,9 @@
 // directly on purpose, as the integration tests do.
 #![allow(clippy::disallowed_methods)]
 
-// The integration tests' mock of the Responses API and CODEX_HOME recipe, shared rather than
-// copied so the benchmark runs codex exactly as the tests prove it works. Only part of each is
+// The integration tests' harness, shared rather than copied so the benchmark drives the servers,
+// runs codex and builds repositories exactly as the tests prove it works: the stdio client, the
+// mock of the Responses API, the CODEX_HOME recipe, the git repositories. Only part of each is
 // used here, hence the dead-code allowance.
 #[allow(dead_code)]
 #[path = "../tests/integration/codex_home.rs"]
@@ -33,18 +34,25 @@ mod codex_home;
 #[allow(dead_code)]
 #[path = "../tests/integration/mock_model.rs"]
 mod mock_model;
+#[allow(dead_code)]
+#[path = "../tests/integration/repo.rs"]
+mod repo;
+#[allow(dead_code)]
+#[path = "../tests/integration/support.rs"]
+mod support;
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use codex_home::CodexHome;
 use mock_model::{MockModel, Step, consult_answer};
+use repo::TestRepo;
+use support::{Server, fake_codex_dir, path_with};
 
 /// How long any single response may take before the benchmark gives up loudly.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -74,7 +82,7 @@ const QUESTION: &str = "Is it safe to call unwrap() on the result of parsing thi
 fn main() {
     // `cargo bench` passes `--bench`; there are no filters to honour.
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let ours = PathBuf::from(env!("CARGO_BIN_EXE_codex-in-claude"));
+    let ours = support::binary();
     let original = root.join(".tools/original-venv/bin/codex-in-claude-mcp");
     assert!(original.is_file(), "{} is missing: run scripts/install-original.sh", original.display());
     let codex_dir = codex_home::codex_bin_dir();
@@ -89,10 +97,10 @@ fn main() {
     ]);
     let home = CodexHome::new(&mock);
     let env = ServerEnv::new(&home);
-    let servers = [Flavor::Ours(ours.clone()), Flavor::Original(original.clone())];
+    let servers = [ours.as_path(), original.as_path()];
 
     eprintln!("bench: cold start ({COLD_START_RUNS} runs each)");
-    let cold: Vec<Stats> = servers.iter().map(|f| cold_start(f, &env)).collect();
+    let cold: Vec<Stats> = servers.iter().map(|program| cold_start(program, &env)).collect();
     report.compare(
         "cold start to tools/list",
         "ms",
@@ -103,7 +111,7 @@ fn main() {
     );
 
     eprintln!("bench: tools/list surface");
-    let surface: Vec<Stats> = servers.iter().map(|f| surface_bytes(f, &env)).collect();
+    let surface: Vec<Stats> = servers.iter().map(|program| surface_bytes(program, &env)).collect();
     report.compare(
         "tools/list size (tools array, compact JSON)",
         "bytes",
@@ -114,7 +122,7 @@ fn main() {
     );
 
     eprintln!("bench: peak RSS ({MEMORY_RUNS} runs each)");
-    let memory: Vec<(Stats, Stats)> = servers.iter().map(|f| peak_rss(f, &env)).collect();
+    let memory: Vec<(Stats, Stats)> = servers.iter().map(|program| peak_rss(program, &env)).collect();
     let rss_target = Some(Target::OursBelow(8.0 * 1024.0, "< 8 MiB"));
     report.compare("peak RSS after tools/list", "KiB", &memory[0].0, &memory[1].0, Better::Lower, rss_target.clone());
     report.compare(
@@ -142,14 +150,14 @@ fn main() {
     consult_overhead(&mut report, &ours, &original, &real);
     // The same with the test suite's fake codex (a shell script that answers at once): codex's
     // own run-to-run noise (tens of ms) no longer hides a server cost of a few ms.
-    let fake_dir = root.join("fixtures/fake-codex");
+    let fake_dir = fake_codex_dir();
     let fake_vars: Vec<(String, String)> = env
         .vars
         .iter()
         .filter(|(k, _)| k != "PATH")
         .cloned()
         .chain([
-            ("PATH".to_string(), format!("{}:/usr/local/bin:/usr/bin:/bin", fake_dir.display())),
+            ("PATH".to_string(), path_with(&fake_dir)),
             ("FAKE_CODEX_EXEC".to_string(), "answer".to_string()),
             ("FAKE_CODEX_LOGIN".to_string(), "ok".to_string()),
         ])
@@ -168,8 +176,8 @@ fn main() {
 
     eprintln!("bench: codex_dry_run on a {DIFF_LINES}-line diff");
     let diff_repo = diff_repo();
-    let dry_ours = dry_run_rate(&servers[0], &env, diff_repo.path(), DRY_RUN_CALLS_OURS);
-    let dry_original = dry_run_rate(&servers[1], &env, diff_repo.path(), DRY_RUN_CALLS_ORIGINAL);
+    let dry_ours = dry_run_rate(&ours, &env, diff_repo.path(), DRY_RUN_CALLS_OURS);
+    let dry_original = dry_run_rate(&original, &env, diff_repo.path(), DRY_RUN_CALLS_ORIGINAL);
     report.compare(
         &format!("codex_dry_run rate, {DIFF_LINES}-line diff"),
         "calls/s",
@@ -183,10 +191,10 @@ fn main() {
     redaction(&mut report);
 
     eprintln!("bench: job tools with {JOB_COUNTS:?} retained jobs");
-    job_scaling(&mut report, &ours, root);
+    job_scaling(&mut report, &ours);
 
     eprintln!("bench: codex_dry_run on repositories of {REPO_SIZES:?} tracked files");
-    repo_scaling(&mut report, &servers[0], &env);
+    repo_scaling(&mut report, &ours, &env);
 
     drop(mock);
     let wall = started.elapsed();
@@ -437,21 +445,7 @@ fn ms(duration: Duration) -> f64 {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Driving a server over stdio
-
-/// Which server to start.
-enum Flavor {
-    Ours(PathBuf),
-    Original(PathBuf),
-}
-
-impl Flavor {
-    fn program(&self) -> &Path {
-        match self {
-            Flavor::Ours(path) | Flavor::Original(path) => path,
-        }
-    }
-}
+// Driving a server over stdio (the integration tests' client)
 
 /// The environment both servers get: a throwaway HOME, the mock-wired CODEX_HOME and the same
 /// PATH (pinned codex first, then the system directories for git and sh).
@@ -465,8 +459,7 @@ impl ServerEnv {
     fn new(codex_home: &CodexHome) -> ServerEnv {
         let home = tempfile::tempdir().expect("temp HOME");
         let mut vars: Vec<(String, String)> = codex_home.env().into_iter().filter(|(k, _)| k != "PATH").collect();
-        let path = format!("{}:/usr/local/bin:/usr/bin:/bin", codex_home::codex_bin_dir().display());
-        vars.push(("PATH".into(), path));
+        vars.push(("PATH".into(), path_with(&codex_home::codex_bin_dir())));
         vars.push(("HOME".into(), home.path().display().to_string()));
         // Like the bare codex run (and the original), keep no session files: the comparison
         // stays run for run.
@@ -475,136 +468,42 @@ impl ServerEnv {
     }
 }
 
-struct Server {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: mpsc::Receiver<String>,
-    next_id: i64,
+/// `program` (ours or the original) started with `vars` (over the harness's throwaway HOME and
+/// system PATH) and past the handshake (the client declares no capabilities). The original asks
+/// `roots/list` on every call; the harness answers it with no roots.
+fn start(program: &Path, vars: &[(String, String)]) -> Server {
+    let mut server = Server::start_program(program, vars).answering_requests().with_timeout(RESPONSE_TIMEOUT);
+    let initialized = server.initialize(json!({}));
+    assert!(!initialized.is_null(), "initialize failed");
+    server
 }
 
-impl Server {
-    fn start(program: &Path, vars: &[(String, String)]) -> Server {
-        let mut child = Command::new(program)
-            .env_clear()
-            .envs(vars.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            // Logs would fill an undrained pipe; the benchmark only reads protocol messages.
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Server { stdin: child.stdin.take(), child, lines, next_id: 1 }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn send(&mut self, message: &Value) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        stdin.write_all(format!("{message}\n").as_bytes()).expect("write to server");
-        stdin.flush().expect("flush to server");
-    }
-
-    /// Sends a request and waits for its response. Requests the server makes of us meanwhile
-    /// (the original asks `roots/list` on every call) are answered: no roots.
-    fn request(&mut self, method: &str, params: Value) -> Value {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
-        let deadline = Instant::now() + RESPONSE_TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = self.lines.recv_timeout(left).unwrap_or_else(|_| panic!("no response to {method} in time"));
-            let message: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("stdout is not JSON: {line}"));
-            if message.get("method").is_some() {
-                if let Some(request_id) = message.get("id") {
-                    let reply = if message["method"] == "roots/list" {
-                        json!({"jsonrpc": "2.0", "id": request_id, "result": {"roots": []}})
-                    } else {
-                        json!({"jsonrpc": "2.0", "id": request_id, "error": {"code": -32601, "message": "not supported"}})
-                    };
-                    self.send(&reply);
-                }
-                continue;
-            }
-            if message.get("id") == Some(&json!(id)) {
-                return message;
-            }
-        }
-    }
-
-    /// `initialize` (the client declares no capabilities), then `notifications/initialized`.
-    fn handshake(&mut self) {
-        let params = json!({
-            "protocolVersion": "2025-11-25",
-            "capabilities": {},
-            "clientInfo": {"name": "codex-in-claude-bench", "version": "0"}
-        });
-        let response = self.request("initialize", params);
-        assert!(response.get("result").is_some(), "initialize failed: {response}");
-        self.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
-    }
-
-    fn tools_list(&mut self) -> Value {
-        let response = self.request("tools/list", json!({}));
-        response["result"]["tools"].clone()
-    }
-
-    /// A `tools/call`, returning `structuredContent`; the benchmark stops on a failed call,
-    /// since a figure for a call that did not work would be meaningless.
-    fn call(&mut self, tool: &str, arguments: Value) -> Value {
-        let response = self.request("tools/call", json!({"name": tool, "arguments": arguments}));
-        let structured = response["result"]["structuredContent"].clone();
-        assert_eq!(structured["ok"], json!(true), "{tool} failed: {response}");
-        structured
-    }
-
-    /// `VmHWM` (peak resident set) of the server process, in KiB.
-    fn peak_rss_kib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("read /proc status");
-        let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM in /proc status");
-        line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("VmHWM value")
-    }
+fn tools_list(server: &mut Server) -> Value {
+    let id = server.fresh_id();
+    server.request(id, "tools/list", json!({}))["result"]["tools"].clone()
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        // Closing stdin is the clean way out for both; a server still there after that is killed
-        // by its own pid (never a process group).
-        self.stdin = None;
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A `tools/call`, returning `structuredContent`, where both servers put their result (the
+/// text-block mirror [`support::envelope`] checks is our contract, not the original's); the
+/// benchmark stops on a failed call, since a figure for a call that did not work would be
+/// meaningless.
+fn call(server: &mut Server, tool: &str, arguments: Value) -> Value {
+    let id = server.fresh_id();
+    let result = server.call(id, tool, arguments);
+    let structured = result["structuredContent"].clone();
+    assert_eq!(structured["ok"], json!(true), "{tool} failed: {result}");
+    structured
 }
 
 // ---------------------------------------------------------------------------------------------
 // The rows
 
-fn cold_start(flavor: &Flavor, env: &ServerEnv) -> Stats {
+fn cold_start(program: &Path, env: &ServerEnv) -> Stats {
     let samples = (0..COLD_START_RUNS)
         .map(|_| {
             let started = Instant::now();
-            let mut server = Server::start(flavor.program(), &env.vars);
-            server.handshake();
-            let tools = server.tools_list();
+            let mut server = start(program, &env.vars);
+            let tools = tools_list(&mut server);
             let elapsed = started.elapsed();
             assert!(tools.as_array().is_some_and(|t| t.len() == 15), "tools/list: {tools}");
             ms(elapsed)
@@ -613,25 +512,23 @@ fn cold_start(flavor: &Flavor, env: &ServerEnv) -> Stats {
     Stats::new(samples)
 }
 
-fn surface_bytes(flavor: &Flavor, env: &ServerEnv) -> Stats {
-    let mut server = Server::start(flavor.program(), &env.vars);
-    server.handshake();
-    let tools = server.tools_list();
+fn surface_bytes(program: &Path, env: &ServerEnv) -> Stats {
+    let mut server = start(program, &env.vars);
+    let tools = tools_list(&mut server);
     // Re-serialised by the same serializer for both, so formatting choices do not count.
     Stats::new(vec![serde_json::to_string(&tools).expect("serialise tools").len() as f64])
 }
 
-fn peak_rss(flavor: &Flavor, env: &ServerEnv) -> (Stats, Stats) {
+fn peak_rss(program: &Path, env: &ServerEnv) -> (Stats, Stats) {
     let (mut after_list, mut after_calls) = (Vec::new(), Vec::new());
     for _ in 0..MEMORY_RUNS {
-        let mut server = Server::start(flavor.program(), &env.vars);
-        server.handshake();
-        server.tools_list();
-        after_list.push(server.peak_rss_kib());
+        let mut server = start(program, &env.vars);
+        tools_list(&mut server);
+        after_list.push(server.peak_rss_kib() as f64);
         for _ in 0..MEMORY_CALLS {
-            server.call("codex_capabilities", json!({}));
+            call(&mut server, "codex_capabilities", json!({}));
         }
-        after_calls.push(server.peak_rss_kib());
+        after_calls.push(server.peak_rss_kib() as f64);
     }
     (Stats::new(after_list), Stats::new(after_calls))
 }
@@ -652,10 +549,8 @@ fn consult_overhead(report: &mut Report, ours: &Path, original: &Path, codex: &C
     let workspace = tempfile::tempdir().expect("consult workspace");
     let workspace_path = workspace.path().canonicalize().expect("canonical workspace");
 
-    let mut our_server = Server::start(ours, codex.vars);
-    our_server.handshake();
-    let mut original_server = Server::start(original, codex.vars);
-    original_server.handshake();
+    let mut our_server = start(ours, codex.vars);
+    let mut original_server = start(original, codex.vars);
     let arguments = json!({"question": QUESTION, "workspace_root": workspace_path});
 
     // Bare codex gets our framed prompt (the same bytes our server sends) and the same schema.
@@ -695,7 +590,7 @@ fn consult_overhead(report: &mut Report, ours: &Path, original: &Path, codex: &C
     };
     let timed_call = |server: &mut Server| -> Duration {
         let started = Instant::now();
-        let result = server.call("codex_consult", arguments.clone());
+        let result = call(server, "codex_consult", arguments.clone());
         let elapsed = started.elapsed();
         assert!(result["summary"].is_string(), "{result}");
         elapsed
@@ -748,17 +643,16 @@ fn consult_overhead(report: &mut Report, ours: &Path, original: &Path, codex: &C
 
 /// A repository whose working tree differs from HEAD by `DIFF_LINES` added lines over 10 files,
 /// a few of them carrying secrets so redaction has work to do.
-fn diff_repo() -> tempfile::TempDir {
-    let dir = new_repo();
+fn diff_repo() -> TestRepo {
+    let repo = TestRepo::empty();
     let files = 10;
     for f in 0..files {
         let base: String = (0..200).map(|i| format!("fn existing_{f}_{i}() -> u32 {{ {i} }}\n")).collect();
-        std::fs::write(dir.path().join(format!("src_{f}.rs")), base).expect("write base file");
+        repo.write(&format!("src_{f}.rs"), &base);
     }
-    git(dir.path(), &["add", "-A"]);
-    git(dir.path(), &["commit", "-q", "--no-verify", "-m", "base"]);
+    repo.commit("base");
     for f in 0..files {
-        let path = dir.path().join(format!("src_{f}.rs"));
+        let path = repo.path().join(format!("src_{f}.rs"));
         let mut text = std::fs::read_to_string(&path).expect("read base file");
         for i in 0..DIFF_LINES / files {
             if i % 97 == 0 {
@@ -769,20 +663,19 @@ fn diff_repo() -> tempfile::TempDir {
         }
         std::fs::write(&path, text).expect("write changed file");
     }
-    dir
+    repo
 }
 
 /// Sequential `codex_dry_run` calls; each sample is one call's rate (1 / its latency).
-fn dry_run_rate(flavor: &Flavor, env: &ServerEnv, repo: &Path, calls: usize) -> Stats {
-    let mut server = Server::start(flavor.program(), &env.vars);
-    server.handshake();
+fn dry_run_rate(program: &Path, env: &ServerEnv, repo: &Path, calls: usize) -> Stats {
+    let mut server = start(program, &env.vars);
     let arguments = json!({"workspace_root": repo});
-    let warm = server.call("codex_dry_run", arguments.clone());
+    let warm = call(&mut server, "codex_dry_run", arguments.clone());
     assert!(warm.to_string().contains("prompt_bytes"), "{warm}");
     let samples = (0..calls)
         .map(|_| {
             let started = Instant::now();
-            server.call("codex_dry_run", arguments.clone());
+            call(&mut server, "codex_dry_run", arguments.clone());
             1.0 / started.elapsed().as_secs_f64()
         })
         .collect();
@@ -926,20 +819,17 @@ fn as_diff(corpus: &str) -> String {
 }
 
 /// `codex_job_list` / `codex_job_status` latency over 10, 100 and 1,000 retained jobs.
-fn job_scaling(report: &mut Report, ours: &Path, root: &Path) {
-    let home = tempfile::tempdir().expect("jobs HOME");
+fn job_scaling(report: &mut Report, ours: &Path) {
     let state = tempfile::tempdir().expect("jobs state dir");
-    let fake_codex = root.join("fixtures/fake-codex");
+    // The client's HOME is the throwaway one the harness gives every server.
     let vars: Vec<(String, String)> = vec![
-        ("HOME".into(), home.path().display().to_string()),
-        ("PATH".into(), format!("{}:/usr/local/bin:/usr/bin:/bin", fake_codex.display())),
+        ("PATH".into(), path_with(&fake_codex_dir())),
         ("CODEX_IN_CLAUDE_STATE_DIR".into(), state.path().display().to_string()),
         ("CODEX_IN_CLAUDE_JOB_MAX_COUNT".into(), "1000".into()),
         ("FAKE_CODEX_EXEC".into(), "answer".into()),
         ("FAKE_CODEX_LOGIN".into(), "ok".into()),
     ];
-    let mut server = Server::start(ours, &vars);
-    server.handshake();
+    let mut server = start(ours, &vars);
 
     // Ten real jobs, through the product: started, run by detached workers, finished.
     let workspaces: Vec<tempfile::TempDir> =
@@ -948,15 +838,18 @@ fn job_scaling(report: &mut Report, ours: &Path, root: &Path) {
     let first = &canonical[0];
     let ids: Vec<String> = (0..REAL_JOBS)
         .map(|i| {
-            let started = server
-                .call("codex_consult_async", json!({"question": format!("question {i}"), "workspace_root": first}));
+            let started = call(
+                &mut server,
+                "codex_consult_async",
+                json!({"question": format!("question {i}"), "workspace_root": first}),
+            );
             started["job_id"].as_str().expect("job_id").to_string()
         })
         .collect();
     for id in &ids {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let status = server.call("codex_job_status", json!({"job_id": id, "workspace_root": first}));
+            let status = call(&mut server, "codex_job_status", json!({"job_id": id, "workspace_root": first}));
             if status["status"] == "done" {
                 break;
             }
@@ -983,7 +876,7 @@ fn job_scaling(report: &mut Report, ours: &Path, root: &Path) {
         .iter()
         .zip(&canonical)
         .map(|(count, workspace)| {
-            let listed = server.call("codex_job_list", json!({"workspace_root": workspace}));
+            let listed = call(&mut server, "codex_job_list", json!({"workspace_root": workspace}));
             assert_eq!(listed["jobs"].as_array().map(Vec::len), Some(*count), "job_list at {count}");
             listed["jobs"][count / 2]["job_id"].as_str().expect("a job id").to_string()
         })
@@ -994,13 +887,13 @@ fn job_scaling(report: &mut Report, ours: &Path, root: &Path) {
         for (set, workspace) in canonical.iter().enumerate() {
             if round < JOB_LIST_RUNS {
                 let started = Instant::now();
-                server.call("codex_job_list", json!({"workspace_root": workspace}));
+                call(&mut server, "codex_job_list", json!({"workspace_root": workspace}));
                 list_ms[set].push(ms(started.elapsed()));
             }
             if round < JOB_STATUS_RUNS {
                 let arguments = json!({"job_id": probes[set], "workspace_root": workspace});
                 let started = Instant::now();
-                let status = server.call("codex_job_status", arguments);
+                let status = call(&mut server, "codex_job_status", arguments);
                 let elapsed = started.elapsed();
                 assert_eq!(status["status"], "done");
                 status_ms[set].push(ms(elapsed));
@@ -1057,22 +950,21 @@ fn clone_job(template: &Path, workspace_dir: &Path, n: usize, workspace: &Path) 
 
 /// `codex_dry_run` latency on repositories of 100, 10,000 and 100,000 tracked files, each with
 /// one modified file.
-fn repo_scaling(report: &mut Report, flavor: &Flavor, env: &ServerEnv) {
-    let mut server = Server::start(flavor.program(), &env.vars);
-    server.handshake();
+fn repo_scaling(report: &mut Report, program: &Path, env: &ServerEnv) {
+    let mut server = start(program, &env.vars);
     let mut medians = Vec::new();
     for files in REPO_SIZES {
         let build_started = Instant::now();
         let repo = repo_with_files(files);
         let built = build_started.elapsed();
         let arguments = json!({"workspace_root": repo.path()});
-        let warm = server.call("codex_dry_run", arguments.clone());
+        let warm = call(&mut server, "codex_dry_run", arguments.clone());
         assert!(warm.to_string().contains("prompt_bytes"), "{warm}");
         let stats = Stats::new(
             (0..REPO_DRY_RUN_RUNS)
                 .map(|_| {
                     let started = Instant::now();
-                    server.call("codex_dry_run", arguments.clone());
+                    call(&mut server, "codex_dry_run", arguments.clone());
                     ms(started.elapsed())
                 })
                 .collect(),
@@ -1091,7 +983,7 @@ fn repo_scaling(report: &mut Report, flavor: &Flavor, env: &ServerEnv) {
         ));
         // A git status with the real git, for scale: the floor a dry run cannot go under.
         let started = Instant::now();
-        git(repo.path(), &["status", "--porcelain"]);
+        repo.git(&["status", "--porcelain"]);
         let status_ms = ms(started.elapsed());
         if let Some(row) = report.rows.last_mut() {
             row.note = Some(format!(
@@ -1105,8 +997,8 @@ fn repo_scaling(report: &mut Report, flavor: &Flavor, env: &ServerEnv) {
 
 /// A repository with `files` tracked files committed in one go through `git fast-import` (one
 /// shared blob), checked out, then one of them modified.
-fn repo_with_files(files: usize) -> tempfile::TempDir {
-    let dir = new_repo();
+fn repo_with_files(files: usize) -> TestRepo {
+    let repo = TestRepo::empty();
     let mut stream = String::with_capacity(files * 48 + 256);
     let blob = "pub fn f() -> u32 { 42 }\n";
     let _ = write!(stream, "blob\nmark :1\ndata {}\n{blob}\n", blob.len());
@@ -1119,33 +1011,18 @@ fn repo_with_files(files: usize) -> tempfile::TempDir {
     stream.push('\n');
     let mut child = Command::new("git")
         .args(["fast-import", "--quiet"])
-        .current_dir(dir.path())
+        .current_dir(repo.path())
         .stdin(Stdio::piped())
         .spawn()
         .expect("git fast-import");
     child.stdin.take().expect("fast-import stdin").write_all(stream.as_bytes()).expect("feed fast-import");
     assert!(child.wait().expect("fast-import exit").success(), "git fast-import failed");
-    git(dir.path(), &["reset", "-q", "--hard", "main"]);
+    repo.git(&["reset", "-q", "--hard", "main"]);
     // Racily clean index entries (written in the same second as the index) would make every
     // later diff re-hash them; a refresh a second later settles the stat cache.
     std::thread::sleep(Duration::from_millis(1100));
-    git(dir.path(), &["update-index", "-q", "--really-refresh"]);
-    git(dir.path(), &["status", "--porcelain"]);
-    std::fs::write(dir.path().join("d000/f000000.rs"), "pub fn f() -> u32 { 43 }\n").expect("modify one file");
-    dir
-}
-
-fn new_repo() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("repo dir");
-    git(dir.path(), &["init", "-q", "-b", "main"]);
-    git(dir.path(), &["config", "user.email", "bench@example.com"]);
-    git(dir.path(), &["config", "user.name", "Bench"]);
-    git(dir.path(), &["config", "commit.gpgSign", "false"]);
-    dir
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git").args(args).current_dir(dir).output().expect("run git");
-    assert!(output.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    repo.git(&["update-index", "-q", "--really-refresh"]);
+    repo.git(&["status", "--porcelain"]);
+    repo.write("d000/f000000.rs", "pub fn f() -> u32 { 43 }\n");
+    repo
 }

@@ -54,12 +54,7 @@ fn a_hundred_megabytes_of_output_is_capped() {
     // The final events after the flood still count: usage comes from the last turn.completed.
     assert_eq!(result["meta"]["usage"]["total_tokens"], json!(15));
     // Not a performance figure: proof the 100 MB were streamed, not held.
-    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
-    let peak_kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
+    let peak_kib = server.peak_rss_kib();
     assert!(peak_kib < 64 * 1024, "server peak RSS {peak_kib} KiB: output was not capped");
 }
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::codex_home::CodexHome;
 use crate::mock_model::{MockModel, Step, consult_answer};
-use crate::support::{Server, envelope, live_pids_with_env};
+use crate::support::{Server, envelope, live_pids_with_env, status_kib};
 
 fn send_consult(server: &mut Server, id: u64, workspace: &std::path::Path) {
     let params = json!({"name": "codex_consult", "arguments": {"question": format!("question {id}"), "workspace_root": workspace}});
@@ -43,12 +43,7 @@ fn fifty_concurrent_calls_on_one_connection_each_answered_once() {
 
 /// `VmRSS` (KiB) and the number of open file descriptors of `pid`.
 fn footprint(pid: i32) -> (u64, usize) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let rss = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
+    let rss = status_kib(pid, "VmRSS");
     let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
     (rss, fds)
 }
@@ -77,8 +72,7 @@ fn soak_a_thousand_consults_with_flat_memory_and_descriptors() {
     for (calls, rss, fds) in &samples {
         eprintln!("soak: after {calls:>5} calls: VmRSS {rss} KiB, {fds} open fds");
     }
-    let peak = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
-    eprintln!("soak: {}", peak.lines().find(|l| l.starts_with("VmHWM")).unwrap_or_default());
+    eprintln!("soak: VmHWM {} KiB", server.peak_rss_kib());
     let (_, rss_warm, fds_warm) = samples[0];
     let (_, rss_end, fds_end) = *samples.last().unwrap();
     assert_eq!(fds_end, fds_warm, "file descriptors grew: {samples:?}");

@@ -1,4 +1,4 @@
-//! Throwaway git repositories for end-to-end tests, built with the real `git`.
+//! Throwaway git repositories for end-to-end tests (and `make bench`), built with the real `git`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,13 +12,19 @@ pub struct TestRepo {
 impl TestRepo {
     /// A repository on branch `main` with one commit holding `README.md`.
     pub fn new() -> TestRepo {
+        let repo = TestRepo::empty();
+        repo.write("README.md", "# demo\n");
+        repo.commit("initial");
+        repo
+    }
+
+    /// A repository on branch `main` with no commit yet, its committer configured.
+    pub fn empty() -> TestRepo {
         let repo = TestRepo { dir: tempfile::tempdir().unwrap() };
         repo.git(&["init", "-q", "-b", "main"]);
         repo.git(&["config", "user.email", "test@example.com"]);
         repo.git(&["config", "user.name", "Test"]);
         repo.git(&["config", "commit.gpgSign", "false"]);
-        repo.write("README.md", "# demo\n");
-        repo.commit("initial");
         repo
     }
 

@@ -1,6 +1,8 @@
 //! A raw JSON-RPC client for the server under test: spawns the built binary with a sanitised
 //! environment, writes lines to its stdin and reads its stdout line by line, failing the test on
 //! anything on stdout that is not a JSON object (stdout must carry protocol messages only).
+//! `make bench` drives its servers through the same client (benches/bench.rs includes this file),
+//! the original Python server among them.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -39,6 +41,12 @@ pub struct Server {
     backlog: Vec<Value>,
     /// The server's HOME, removed when the server is dropped.
     _home: tempfile::TempDir,
+    /// How long [`Server::wait_for`] waits; [`TIMEOUT`] unless [`Server::with_timeout`] says.
+    timeout: Duration,
+    /// Whether requests the server makes of the client are answered as they arrive.
+    answer_requests: bool,
+    /// The last id [`Server::fresh_id`] handed out.
+    issued: u64,
 }
 
 impl Server {
@@ -48,8 +56,12 @@ impl Server {
     }
 
     pub fn start_in(env: &[(String, String)], cwd: Option<&Path>) -> Server {
+        Server::launch(&binary(), env, cwd)
+    }
+
+    fn launch(program: &Path, env: &[(String, String)], cwd: Option<&Path>) -> Server {
         let home = tempfile::tempdir().unwrap();
-        let mut command = Command::new(binary());
+        let mut command = Command::new(program);
         command
             .env_clear()
             .env("HOME", home.path())
@@ -61,7 +73,7 @@ impl Server {
         if let Some(dir) = cwd {
             command.current_dir(dir);
         }
-        let mut child = command.spawn().expect("start codex-in-claude");
+        let mut child = command.spawn().unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -72,7 +84,16 @@ impl Server {
                 }
             }
         });
-        Server { stdin: child.stdin.take(), child, lines, backlog: Vec::new(), _home: home }
+        Server {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            backlog: Vec::new(),
+            _home: home,
+            timeout: TIMEOUT,
+            answer_requests: false,
+            issued: 0,
+        }
     }
 
     pub fn send(&mut self, message: Value) {
@@ -94,11 +115,25 @@ impl Server {
     }
 
     fn read_line(&mut self, timeout: Duration) -> Option<Value> {
-        let line = self.lines.recv_timeout(timeout).ok()?;
-        let value: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("stdout line is not JSON: {line:?}"));
-        assert!(value.is_object(), "stdout line is not a JSON object: {line}");
-        assert_eq!(value["jsonrpc"], json!("2.0"), "{line}");
-        Some(value)
+        let deadline = Instant::now() + timeout;
+        loop {
+            let line = self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())).ok()?;
+            let value: Value =
+                serde_json::from_str(&line).unwrap_or_else(|_| panic!("stdout line is not JSON: {line:?}"));
+            assert!(value.is_object(), "stdout line is not a JSON object: {line}");
+            assert_eq!(value["jsonrpc"], json!("2.0"), "{line}");
+            match (self.answer_requests, value.get("method"), value.get("id")) {
+                (true, Some(method), Some(id)) => {
+                    let reply = if method == "roots/list" {
+                        json!({"jsonrpc": "2.0", "id": id, "result": {"roots": []}})
+                    } else {
+                        json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": "not supported"}})
+                    };
+                    self.send(reply);
+                }
+                _ => return Some(value),
+            }
+        }
     }
 
     /// Waits for the message matching `want`, keeping others in the backlog.
@@ -106,7 +141,7 @@ impl Server {
         if let Some(pos) = self.backlog.iter().position(&want) {
             return self.backlog.remove(pos);
         }
-        let deadline = Instant::now() + TIMEOUT;
+        let deadline = Instant::now() + self.timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let message = self.read_line(left).unwrap_or_else(|| panic!("timed out waiting for {what}"));
@@ -141,15 +176,20 @@ impl Server {
     }
 
     /// A legacy `tools/call`; returns the whole `CallToolResult`.
-    pub fn call(&mut self, id: i64, tool: &str, arguments: Value) -> Value {
+    pub fn call(&mut self, id: impl Into<Value>, tool: &str, arguments: Value) -> Value {
         let params = json!({"name": tool, "arguments": arguments});
-        let response = self.request(json!(id), "tools/call", params);
+        let response = self.request(id.into(), "tools/call", params);
         response.get("result").cloned().unwrap_or_else(|| panic!("no result: {response}"))
     }
 
     /// The server's process id.
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
+    }
+
+    /// The server's peak resident set so far (`VmHWM`), in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        status_kib(self.pid(), "VmHWM")
     }
 
     /// Every message with `method` that has arrived so far (backlog first), without waiting.
@@ -191,6 +231,39 @@ impl Server {
     }
 }
 
+// What only `make bench` needs: the integration tests start our binary alone, declare the
+// capabilities a test is about, and pick their ids; compiled into both, so unused in one.
+#[allow(dead_code)]
+impl Server {
+    /// Starts another MCP server over stdio the same way (the bench's original Python server).
+    pub fn start_program(program: &Path, env: &[(String, String)]) -> Server {
+        Server::launch(program, env, None)
+    }
+
+    /// Waits up to `timeout` for each awaited message instead of [`TIMEOUT`] (the bench's long
+    /// runs on a shared machine).
+    pub fn with_timeout(mut self, timeout: Duration) -> Server {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Answers the server's own requests as they arrive, as a client without roots would:
+    /// `roots/list` with no roots, anything else "method not found". For a server that blocks on
+    /// them (the original Python server asks `roots/list` on every call); they never reach the
+    /// caller.
+    pub fn answering_requests(mut self) -> Server {
+        self.answer_requests = true;
+        self
+    }
+
+    /// A request id no test picks by hand, never the same twice on this connection: for callers
+    /// that make many requests and do not care which id each has (the bench).
+    pub fn fresh_id(&mut self) -> Value {
+        self.issued += 1;
+        json!(format!("auto-{}", self.issued))
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -205,6 +278,16 @@ pub fn envelope(result: &Value) -> Value {
     let text: Value = serde_json::from_str(result["content"][0]["text"].as_str().unwrap()).unwrap();
     assert_eq!(text, structured);
     structured
+}
+
+/// A `kB` field of `/proc/<pid>/status` (`VmRSS`, `VmHWM`), in KiB.
+pub fn status_kib(pid: i32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
 }
 
 /// `/proc/<pid>` gone or a zombie.
