@@ -5,6 +5,7 @@
 //! foundation and each other, never tools or front ends.
 
 // Public for the bench, which sends the consult prompt and schema to a bare codex.
+pub(crate) mod budget;
 pub mod codex;
 pub(crate) mod git;
 // Public for the bench, which lays out job records as the store does.

@@ -22,6 +22,18 @@ pub fn rfc3339(epoch_ms: u64) -> String {
     )
 }
 
+/// The local calendar day holding `epoch_ms` (`2026-11-25`), and the epoch milliseconds at which
+/// the next local day begins. The offset is the one in force at `epoch_ms`: on a night the clocks
+/// change, the day turns an hour early or late, which a daily budget can live with.
+pub fn local_day(epoch_ms: u64) -> (String, u64) {
+    let seconds = i64::try_from(epoch_ms / 1000).unwrap_or(i64::MAX);
+    let offset = crate::foundation::sys::utc_offset_seconds(seconds);
+    let local_days = (seconds + offset).div_euclid(86_400);
+    let (year, month, day) = civil_from_days(local_days);
+    let next_ms = ((local_days + 1) * 86_400 - offset).max(0) as u64 * 1000;
+    (format!("{year:04}-{month:02}-{day:02}"), next_ms)
+}
+
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's method).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -45,5 +57,14 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
         assert_eq!(rfc3339(1_795_566_689_123), "2026-11-25T00:31:29.123Z");
+    }
+
+    #[test]
+    fn a_local_day_ends_when_the_next_begins() {
+        let now = now_ms();
+        let (today, next) = local_day(now);
+        assert!(next > now && next - now <= 86_400_000 + 3_600_000, "{now} {next}");
+        assert_eq!(local_day(next - 1).0, today);
+        assert_ne!(local_day(next).0, today);
     }
 }

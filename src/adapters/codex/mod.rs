@@ -3,6 +3,7 @@
 //! and `prompts`, what it is asked.
 
 pub mod answer;
+pub(crate) mod app_server;
 pub(crate) mod events;
 pub(crate) mod exec;
 mod failure;
