@@ -1,6 +1,7 @@
 //! The daily token budget (`CODEX_IN_CLAUDE_DAILY_TOKEN_BUDGET`): a small ledger in the state
 //! directory that counts the tokens every paid run reported, per local day, and the check that
-//! refuses a paid call once the day's budget is used up.
+//! refuses a paid call once the day's budget is used up. The ledger also keeps when a used-up
+//! ChatGPT plan resets, as codex said when it ended a run on it, so no call is sent before then.
 //!
 //! The ledger is one JSON file written with the atomic state-file writer; every update is a
 //! read-modify-write under an exclusive lock on a sibling lock file, so concurrent runs, in this
@@ -25,6 +26,9 @@ struct Ledger {
     day: String,
     tokens: u64,
     runs: u64,
+    /// When codex said the plan's usage limit resets (epoch ms); kept across days.
+    #[serde(default)]
+    usage_limit_resets_ms: Option<u64>,
 }
 
 /// The ledger of one state directory, with the budget it is checked against.
@@ -42,12 +46,29 @@ impl Budget {
     /// day turns. No budget: always `Ok`. A ledger that cannot be read refuses too (the budget
     /// is a promise to the user, and an unreadable ledger cannot keep it).
     pub fn check(&self) -> Result<(), ToolError> {
-        let Some(limit) = self.limit else { return Ok(()) };
         let now = clock::now_ms();
         let (today, next_day_ms) = clock::local_day(now);
-        let used = self.today(&today).map_err(|why| {
-            ToolError::new(ErrorCode::StateWriteFailed, format!("the spend ledger cannot be read: {why}"))
-        })?;
+        let used = match (self.today(&today), self.limit) {
+            (Ok(used), _) => used,
+            // Without a budget only a usage-limit note is read, and a ledger nobody asked to
+            // keep must not stop a call.
+            (Err(_), None) => return Ok(()),
+            (Err(why), Some(_)) => {
+                let message = format!("the spend ledger cannot be read: {why}");
+                return Err(ToolError::new(ErrorCode::StateWriteFailed, message).repair(format!(
+                    "Remove or fix {} (codex_status shows the state directory), then retry",
+                    self.dir.join(LEDGER_FILE).display()
+                )));
+            }
+        };
+        if let Some(resets) = used.usage_limit_resets_ms.filter(|&at| at > now) {
+            let message = format!(
+                "codex ended an earlier run on the plan's usage limit; it resets at {}, and no call is sent before then",
+                clock::rfc3339(resets)
+            );
+            return Err(ToolError::new(ErrorCode::CodexRateLimited, message).retry_after_ms(resets - now));
+        }
+        let Some(limit) = self.limit else { return Ok(()) };
         if used.tokens < limit {
             return Ok(());
         }
@@ -60,19 +81,32 @@ impl Budget {
         Err(ToolError::new(ErrorCode::BudgetExhausted, message).retry_after_ms(next_day_ms.saturating_sub(now)))
     }
 
+    /// Notes that codex ended a run on the plan's usage limit, which resets at `resets_ms`
+    /// (written with or without a budget: it saves calls bound to fail).
+    pub fn note_usage_limit(&self, resets_ms: u64) -> std::io::Result<()> {
+        self.update(|ledger| ledger.usage_limit_resets_ms = Some(resets_ms))
+    }
+
     /// Adds one paid run's tokens to today's count. Without a budget nothing is counted: the
     /// ledger is written only for a user who asked for a limit.
     pub fn record(&self, tokens: u64) -> std::io::Result<()> {
         if self.limit.is_none() {
             return Ok(());
         }
+        self.update(|ledger| {
+            ledger.tokens = ledger.tokens.saturating_add(tokens);
+            ledger.runs += 1;
+        })
+    }
+
+    /// Today's ledger, changed by `change` and written back, under the lock.
+    fn update(&self, change: impl FnOnce(&mut Ledger)) -> std::io::Result<()> {
         statefile::private_dir(&self.dir)?;
         let lock = OpenOptions::new().create(true).truncate(false).write(true).open(self.dir.join(LOCK_FILE))?;
         lock.lock()?;
         let (today, _) = clock::local_day(clock::now_ms());
         let mut ledger = self.today(&today).map_err(std::io::Error::other)?;
-        ledger.tokens = ledger.tokens.saturating_add(tokens);
-        ledger.runs += 1;
+        change(&mut ledger);
         let written = statefile::write_json(&self.dir.join(LEDGER_FILE), &ledger);
         File::unlock(&lock)?;
         written
@@ -96,6 +130,12 @@ impl Budget {
             "paid_runs": used.as_ref().map(|l| l.runs),
             "remaining_tokens": self.limit.zip(tokens).map(|(limit, used)| limit.saturating_sub(used)),
             "renews_at": clock::rfc3339(next_day_ms),
+            "usage_limit_resets_at": self
+                .today(&today)
+                .ok()
+                .and_then(|l| l.usage_limit_resets_ms)
+                .filter(|&at| at > now)
+                .map(clock::rfc3339),
             "error": error,
         })
     }
@@ -104,7 +144,12 @@ impl Budget {
     fn today(&self, today: &str) -> Result<Ledger, String> {
         match statefile::read_json::<Ledger>(&self.dir.join(LEDGER_FILE)) {
             Ok(ledger) if ledger.day == today => Ok(ledger),
-            Ok(_) | Err(ReadError::Missing) => Ok(Ledger { day: today.to_string(), ..Ledger::default() }),
+            Ok(earlier) => Ok(Ledger {
+                day: today.to_string(),
+                usage_limit_resets_ms: earlier.usage_limit_resets_ms,
+                ..Ledger::default()
+            }),
+            Err(ReadError::Missing) => Ok(Ledger { day: today.to_string(), ..Ledger::default() }),
             Err(why) => Err(why.to_string()),
         }
     }
@@ -130,7 +175,7 @@ mod tests {
         // Yesterday's ledger counts for nothing today.
         statefile::write_json(
             &dir.path().join(LEDGER_FILE),
-            &Ledger { day: "2000-01-01".into(), tokens: 999, runs: 9 },
+            &Ledger { day: "2000-01-01".into(), tokens: 999, runs: 9, usage_limit_resets_ms: None },
         )
         .unwrap();
         budget.check().unwrap();
@@ -148,6 +193,20 @@ mod tests {
             (budget.report()["used_tokens"].clone(), budget.report()["remaining_tokens"].clone()),
             (Value::Null, Value::Null)
         );
+    }
+
+    #[test]
+    fn a_used_up_plan_refuses_calls_until_it_resets() {
+        let dir = tempfile::tempdir().unwrap();
+        let budget = Budget::new(dir.path(), None);
+        let resets = clock::now_ms() + 3_600_000;
+        budget.note_usage_limit(resets).unwrap();
+        let refused = budget.check().unwrap_err();
+        assert_eq!(refused.code, ErrorCode::CodexRateLimited);
+        assert!(refused.retry_after_ms.is_some_and(|ms| ms > 3_500_000 && ms <= 3_600_000), "{refused:?}");
+        assert_eq!(budget.report()["usage_limit_resets_at"], clock::rfc3339(resets));
+        budget.note_usage_limit(clock::now_ms() - 1).unwrap();
+        budget.check().unwrap();
     }
 
     #[test]

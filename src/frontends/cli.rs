@@ -395,18 +395,21 @@ fn render_budget(budget: &Value) -> String {
     if let Some(error) = budget["error"].as_str() {
         return error.to_string();
     }
-    let used = budget["used_tokens"].as_u64().unwrap_or(0);
-    let runs = budget["paid_runs"].as_u64().unwrap_or(0);
-    let renews = budget["renews_at"].as_str().unwrap_or("?");
-    match budget["daily_token_budget"].as_u64() {
+    let plan = budget["usage_limit_resets_at"]
+        .as_str()
+        .map(|at| format!("; codex said the plan's usage limit resets at {at}: no paid call before then"))
+        .unwrap_or_default();
+    let limit = match budget["daily_token_budget"].as_u64() {
         Some(limit) => format!(
-            "{used} of {limit} tokens used today ({runs} paid runs), {} left; renews {renews}",
-            budget["remaining_tokens"].as_u64().unwrap_or(0)
+            "{} of {limit} tokens used today ({} paid runs), {} left; renews {}",
+            budget["used_tokens"].as_u64().unwrap_or(0),
+            budget["paid_runs"].as_u64().unwrap_or(0),
+            budget["remaining_tokens"].as_u64().unwrap_or(0),
+            budget["renews_at"].as_str().unwrap_or("?")
         ),
-        None => {
-            format!("no daily limit (CODEX_IN_CLAUDE_DAILY_TOKEN_BUDGET); {used} tokens used today ({runs} paid runs)")
-        }
-    }
+        None => "no daily limit (set CODEX_IN_CLAUDE_DAILY_TOKEN_BUDGET to have paid runs counted and capped)".into(),
+    };
+    limit + &plan
 }
 
 #[cfg(test)]
@@ -424,6 +427,11 @@ mod tests {
         let text = render_status(&report);
         assert!(text.contains("quota:    limited; 5-hour window 85% used (resets 2026-11-25T15:00:00.000Z)"), "{text}");
         assert!(text.contains("budget:   400 of 1000 tokens used today (2 paid runs), 600 left"), "{text}");
+        let plan_used_up = serde_json::json!({"rate_limit": {}, "budget": {"daily_token_budget": null,
+            "usage_limit_resets_at": "2030-11-26T00:05:00.000Z", "error": null}});
+        let text = render_status(&plan_used_up);
+        assert!(text.contains("budget:   no daily limit"), "{text}");
+        assert!(text.contains("usage limit resets at 2030-11-26T00:05:00.000Z"), "{text}");
     }
 
     fn parse_words(words: &[&str]) -> Result<Mode, UsageError> {

@@ -196,6 +196,7 @@ pub fn success_schema() -> Value {
                     "paid_runs": nullable_integer,
                     "remaining_tokens": nullable_integer,
                     "renews_at": string,
+                    "usage_limit_resets_at": nullable_string,
                     "error": nullable_string
                 }
             },

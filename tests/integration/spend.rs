@@ -214,3 +214,34 @@ fn the_budget_counts_exactly_under_20_concurrent_processes_then_refuses() {
     assert!(text.contains("budget:   300 of 300 tokens used today (20 paid runs), 0 left"), "{text}");
     assert!(text.contains("quota:    unavailable"), "{text}");
 }
+
+#[test]
+fn a_run_ended_on_the_plans_usage_limit_says_when_to_retry_and_nothing_is_sent_before() {
+    let repo = TestRepo::new();
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().display().to_string();
+    let message = "You've hit your usage limit. Upgrade to Pro, or try again at Nov 26th, 2030 12:05 AM.";
+    let used_up = fake_env(&[
+        ("CODEX_IN_CLAUDE_STATE_DIR", &state_dir),
+        ("FAKE_CODEX_EXEC", "fail"),
+        ("FAKE_CODEX_ERROR", message),
+    ]);
+    let consult = json!({"question": "q", "workspace_root": repo.path()});
+    let ended = call_with(&used_up, "codex_consult", consult.clone());
+    assert_eq!(ended["error"]["code"], json!("codex_rate_limited"), "{ended}");
+    // Four years away: far beyond the 60 s a limit without a time would get.
+    let wait = ended["error"]["retry_after_ms"].as_u64().unwrap();
+    assert!(wait > 365 * 24 * 3_600_000, "{wait}");
+
+    // codex would now answer, but the call is refused before it starts.
+    let argv = tempfile::NamedTempFile::new().unwrap();
+    std::fs::remove_file(argv.path()).unwrap();
+    let argv_file = argv.path().display().to_string();
+    let answering = fake_env(&[("CODEX_IN_CLAUDE_STATE_DIR", &state_dir), ("FAKE_CODEX_ARGV_FILE", &argv_file)]);
+    let refused = call_with(&answering, "codex_consult", consult);
+    assert_eq!(refused["error"]["code"], json!("codex_rate_limited"), "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("resets at 2030-11-2"), "{refused}");
+    assert!(!argv.path().exists(), "codex ran");
+    let status = call_with(&answering, "codex_status", json!({}));
+    assert!(status["budget"]["usage_limit_resets_at"].as_str().unwrap().starts_with("2030-11-2"), "{status}");
+}

@@ -6,7 +6,7 @@ pub mod answer;
 pub(crate) mod app_server;
 pub(crate) mod events;
 pub(crate) mod exec;
-mod failure;
+pub(crate) mod failure;
 pub(crate) mod probe;
 pub mod prompts;
 
