@@ -291,39 +291,32 @@ fn codex_home() -> Option<PathBuf> {
 }
 
 fn models_of_list(result: &Value) -> Option<Vec<Model>> {
-    let models = result.get("data")?.as_array()?;
-    Some(
-        models
-            .iter()
-            .filter_map(|m| {
-                Some(Model {
-                    id: m.get("model").or_else(|| m.get("id"))?.as_str()?.to_string(),
-                    efforts: strings_at(m.get("supportedReasoningEfforts"), "reasoningEffort"),
-                    default_effort: m.get("defaultReasoningEffort").and_then(Value::as_str).map(str::to_string),
-                    is_default: m.get("isDefault").and_then(Value::as_bool).unwrap_or(false),
-                    hidden: m.get("hidden").and_then(Value::as_bool).unwrap_or(false),
-                })
-            })
-            .collect(),
-    )
+    models_in(result.get("data"), |m| {
+        Some(Model {
+            id: m.get("model").or_else(|| m.get("id"))?.as_str()?.to_string(),
+            efforts: strings_at(m.get("supportedReasoningEfforts"), "reasoningEffort"),
+            default_effort: m.get("defaultReasoningEffort").and_then(Value::as_str).map(str::to_string),
+            is_default: m.get("isDefault").and_then(Value::as_bool).unwrap_or(false),
+            hidden: m.get("hidden").and_then(Value::as_bool).unwrap_or(false),
+        })
+    })
 }
 
 fn models_of_cache(cache: &Value) -> Option<Vec<Model>> {
-    let models = cache.get("models")?.as_array()?;
-    Some(
-        models
-            .iter()
-            .filter_map(|m| {
-                Some(Model {
-                    id: m.get("slug")?.as_str()?.to_string(),
-                    efforts: strings_at(m.get("supported_reasoning_levels"), "effort"),
-                    default_effort: m.get("default_reasoning_level").and_then(Value::as_str).map(str::to_string),
-                    is_default: false,
-                    hidden: m.get("visibility").and_then(Value::as_str).is_some_and(|v| v != "list"),
-                })
-            })
-            .collect(),
-    )
+    models_in(cache.get("models"), |m| {
+        Some(Model {
+            id: m.get("slug")?.as_str()?.to_string(),
+            efforts: strings_at(m.get("supported_reasoning_levels"), "effort"),
+            default_effort: m.get("default_reasoning_level").and_then(Value::as_str).map(str::to_string),
+            is_default: false,
+            hidden: m.get("visibility").and_then(Value::as_str).is_some_and(|v| v != "list"),
+        })
+    })
+}
+
+/// Each entry of a JSON list read by `model`; entries it cannot read are left out.
+fn models_in(list: Option<&Value>, model: impl Fn(&Value) -> Option<Model>) -> Option<Vec<Model>> {
+    Some(list?.as_array()?.iter().filter_map(model).collect())
 }
 
 /// The `key` member of each object in a list (`[{reasoningEffort: "low"}, …]` → `["low", …]`).
