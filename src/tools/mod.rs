@@ -367,13 +367,14 @@ const DELEGATE_CODES: &[ErrorCode] = &codes::<23>(&[
 const DELEGATE_DRY_RUN_CODES: &[ErrorCode] =
     &codes::<10>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, BUG_CODES]);
 
-/// Starting a job: codex must exist, and the job state must take the record.
-const JOB_START_CODES: &[ErrorCode] = &[E::CodexNotFound, E::StateWriteFailed];
-const CONSULT_ASYNC_CODES: &[ErrorCode] = &codes::<8>(&[WORKSPACE_CODES, PREFLIGHT_CODES, JOB_START_CODES, BUG_CODES]);
+/// Starting a job: codex must exist, the day's budget (or a used-up plan) must allow a run, and
+/// the job state must take the record.
+const JOB_START_CODES: &[ErrorCode] = &[E::CodexNotFound, E::CodexRateLimited, E::BudgetExhausted, E::StateWriteFailed];
+const CONSULT_ASYNC_CODES: &[ErrorCode] = &codes::<10>(&[WORKSPACE_CODES, PREFLIGHT_CODES, JOB_START_CODES, BUG_CODES]);
 const REVIEW_ASYNC_CODES: &[ErrorCode] =
-    &codes::<16>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, JOB_START_CODES, BUG_CODES]);
+    &codes::<18>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, JOB_START_CODES, BUG_CODES]);
 const DELEGATE_ASYNC_CODES: &[ErrorCode] =
-    &codes::<12>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, JOB_START_CODES, BUG_CODES]);
+    &codes::<14>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, JOB_START_CODES, BUG_CODES]);
 /// A job record that cannot be read now, or an end that could not be recorded.
 const JOB_STORE_CODES: &[ErrorCode] = &[E::JobUnreadable, E::StateWriteFailed];
 /// A background job's life: unknown, not finished yet, or ended without a result.

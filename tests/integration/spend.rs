@@ -206,7 +206,10 @@ fn the_budget_counts_exactly_under_20_concurrent_processes_then_refuses() {
     assert_eq!(error["retryable"], json!(true));
     let wait = error["retry_after_ms"].as_u64().unwrap();
     assert!(wait > 0 && wait <= 25 * 3_600_000, "{wait}");
-    // The refusal spent nothing and counted nothing.
+    // A background job is not started either.
+    let async_refused = call_with(&env, "codex_consult_async", json!({"question": "q", "workspace_root": repo.path()}));
+    assert_eq!(async_refused["error"]["code"], json!("budget_exhausted"), "{async_refused}");
+    // The refusals spent nothing and counted nothing.
     let status: Value = serde_json::from_slice(&cli(&["status", "--json"], &env, repo.path()).stdout).unwrap();
     assert_eq!(status["budget"]["paid_runs"], json!(20));
 
