@@ -10,8 +10,8 @@
 //!   tools       the registry, parameters, the call context, meta, one handler per tool
 //!       |
 //!   adapters    git (runner, review gathering, the throwaway copy), codex (probe, exec, events,
-//!       |       failure, answer parsing, prompts), workspace, jobs (the job store),
-//!       |       sessions (what a follow-up by session id needs)
+//!       |       failure, answer parsing, prompts, app-server), workspace, jobs (the job store),
+//!       |       sessions (what a follow-up by session id needs), budget (the daily token ledger)
 //!   foundation  identity, policy enums, the error contract (envelope), config, redaction,
 //!               JSON-RPC, the process runner, state files, logging and small utilities
 //! ```

@@ -74,6 +74,11 @@ pub const VARS: &[EnvVar] = &[
         help: "jobs kept per workspace, clamped to [1, 1000]; only finished ones are evicted",
     },
     EnvVar {
+        name: "DAILY_TOKEN_BUDGET",
+        default: "(no limit)",
+        help: "tokens paid runs may use per local day; past it paid calls are refused (min 1)",
+    },
+    EnvVar {
         name: "STALL_WARN_SECONDS",
         default: "120",
         help: "seconds without a codex event before a run is reported stalled (min 1)",
@@ -133,6 +138,8 @@ pub struct Config {
     /// Seconds without a codex event before a run is reported stalled, and before it is stopped.
     pub stall_warn_seconds: u64,
     pub stall_kill_seconds: u64,
+    /// Tokens paid runs may use per local day; `None`: no limit.
+    pub daily_token_budget: Option<u64>,
     pub state_dir: PathBuf,
     pub worktree_base: PathBuf,
     /// Every run is `--ephemeral`: codex keeps no session file, so nothing can be continued.
@@ -226,6 +233,16 @@ impl Config {
                 &format!("is not above CODEX_IN_CLAUDE_STALL_WARN_SECONDS; using {stall_kill_seconds}"),
             );
         }
+        let daily_token_budget = match reader.text("DAILY_TOKEN_BUDGET") {
+            None => None,
+            Some(text) if text.bytes().all(|c| c.is_ascii_digit()) => {
+                Some(reader.integer("DAILY_TOKEN_BUDGET", 1, 1, u64::MAX))
+            }
+            Some(_) => {
+                reader.warn("DAILY_TOKEN_BUDGET", "is not a whole number; no daily budget applies");
+                None
+            }
+        };
         let home = env.get("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
         let state_dir = match reader.text("STATE_DIR") {
             Some(dir) => expand_tilde(&dir, home.as_deref()),
@@ -277,6 +294,7 @@ impl Config {
             job_max_count: reader.integer("JOB_MAX_COUNT", 50, 1, 1000),
             stall_warn_seconds,
             stall_kill_seconds,
+            daily_token_budget,
             state_dir,
             worktree_base,
             ephemeral,

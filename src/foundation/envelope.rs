@@ -55,6 +55,10 @@ pub enum ErrorCode {
     CliContractChanged,
     /// The model API is rate limiting or the quota is used up.
     CodexRateLimited,
+    /// `CODEX_IN_CLAUDE_DAILY_TOKEN_BUDGET` is used up for today; nothing was sent.
+    BudgetExhausted,
+    /// `reasoning_effort` is not one the chosen model accepts (per codex's model list).
+    InvalidReasoningEffort,
     /// codex did not finish within the call's timeout and was stopped.
     Timeout,
     /// codex sent no event for `CODEX_IN_CLAUDE_STALL_KILL_SECONDS` and was stopped.
@@ -110,6 +114,8 @@ impl ErrorCode {
         ErrorCode::UserConfigRejected,
         ErrorCode::CliContractChanged,
         ErrorCode::CodexRateLimited,
+        ErrorCode::BudgetExhausted,
+        ErrorCode::InvalidReasoningEffort,
         ErrorCode::Timeout,
         ErrorCode::CodexStalled,
         ErrorCode::NonzeroExit,
@@ -148,6 +154,8 @@ impl ErrorCode {
             ErrorCode::UserConfigRejected => "user_config_rejected",
             ErrorCode::CliContractChanged => "cli_contract_changed",
             ErrorCode::CodexRateLimited => "codex_rate_limited",
+            ErrorCode::BudgetExhausted => "budget_exhausted",
+            ErrorCode::InvalidReasoningEffort => "invalid_reasoning_effort",
             ErrorCode::Timeout => "timeout",
             ErrorCode::CodexStalled => "codex_stalled",
             ErrorCode::NonzeroExit => "nonzero_exit",
@@ -173,6 +181,7 @@ impl ErrorCode {
                 | ErrorCode::Timeout
                 | ErrorCode::CodexStalled
                 | ErrorCode::CodexRateLimited
+                | ErrorCode::BudgetExhausted
                 | ErrorCode::GitUnavailable
                 | ErrorCode::JobRunning
         )
@@ -227,6 +236,12 @@ impl ErrorCode {
                 "This codex version changed its command line: run codex_status, then install the supported codex version or update codex-in-claude"
             }
             ErrorCode::CodexRateLimited => "Wait retry_after_ms, then retry; run fewer calls at once",
+            ErrorCode::BudgetExhausted => {
+                "Today's token budget is spent: wait retry_after_ms (until the local day turns), or ask the user to raise CODEX_IN_CLAUDE_DAILY_TOKEN_BUDGET; codex_status shows the use"
+            }
+            ErrorCode::InvalidReasoningEffort => {
+                "Pass one of allowed_values as reasoning_effort, or omit it to use the model's default; codex_models lists each model's efforts"
+            }
             ErrorCode::Timeout => {
                 "Narrow the question or scope, raise timeout_seconds (up to 600), or use the _async variant for long work"
             }

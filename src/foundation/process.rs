@@ -7,7 +7,8 @@
 //!   grandchild holding the pipes cannot stall us; stragglers are killed after a normal exit too;
 //! - the child gets `PR_SET_PDEATHSIG`, so it dies with the server;
 //! - stdin is `/dev/null`, or fed from a thread and then closed (codex waits forever on an open
-//!   stdin pipe);
+//!   stdin pipe), or fed message by message from a channel and closed when its senders are gone
+//!   (a conversation such as `codex app-server`, still bounded by the same timeout);
 //! - stdout and stderr are drained on threads into capped buffers that keep a head and a tail
 //!   window, so memory is bounded and the final events of a long stream survive;
 //! - optionally, a child whose stdout stays silent too long is stopped like a timeout
@@ -50,6 +51,7 @@ pub struct Cmd {
     cwd: Option<PathBuf>,
     env: Env,
     stdin: Option<Vec<u8>>,
+    stdin_feed: Option<mpsc::Receiver<Vec<u8>>>,
     timeout: Duration,
     cancel: Option<CancelToken>,
     stdout_cap: usize,
@@ -84,6 +86,7 @@ impl Cmd {
             cwd: None,
             env: Env::InheritWithoutGit,
             stdin: None,
+            stdin_feed: None,
             timeout: Duration::from_secs(60),
             cancel: None,
             stdout_cap: 1024 * 1024,
@@ -116,6 +119,13 @@ impl Cmd {
 
     pub fn stdin(mut self, bytes: Vec<u8>) -> Cmd {
         self.stdin = Some(bytes);
+        self
+    }
+
+    /// Writes each message received on `feed` to stdin as it comes, and closes stdin once every
+    /// sender is dropped: how a caller holds a conversation with the child.
+    pub fn stdin_feed(mut self, feed: mpsc::Receiver<Vec<u8>>) -> Cmd {
+        self.stdin_feed = Some(feed);
         self
     }
 
@@ -162,7 +172,7 @@ impl Cmd {
         let mut command = std::process::Command::new(&program);
         command
             .args(&self.args)
-            .stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if self.stdin.is_some() || self.stdin_feed.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
@@ -200,11 +210,23 @@ impl Cmd {
 
         // From here on every path must kill the group and reap the child, so the guard owns it.
         let mut guard = GroupGuard { child: Some(&mut child), pgid };
-        if let (Some(bytes), Some(mut pipe)) = (self.stdin, guard.child().stdin.take()) {
-            std::thread::spawn(move || {
-                // EPIPE just means the child did not want all of it.
-                let _ = pipe.write_all(&bytes);
-            });
+        match (self.stdin, self.stdin_feed, guard.child().stdin.take()) {
+            (Some(bytes), _, Some(mut pipe)) => {
+                std::thread::spawn(move || {
+                    // EPIPE just means the child did not want all of it.
+                    let _ = pipe.write_all(&bytes);
+                });
+            }
+            (None, Some(feed), Some(mut pipe)) => {
+                std::thread::spawn(move || {
+                    for message in feed {
+                        if pipe.write_all(&message).and_then(|()| pipe.flush()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            _ => {}
         }
         let (done_tx, done_rx) = mpsc::channel();
         let stdout_capture = Captured::new(self.stdout_cap, self.stdout_window);
@@ -538,6 +560,27 @@ mod tests {
     fn feeds_stdin_then_closes_it() {
         let out = sh("cat").stdin(b"prompt".to_vec()).run().unwrap();
         assert_eq!(out.stdout.text(), "prompt");
+    }
+
+    #[test]
+    fn a_fed_stdin_carries_a_conversation_and_closes_with_its_senders() {
+        // The child answers each line it reads; the observer replies to "ping" once, then hangs
+        // up, and the child sees end of input.
+        let (feed, from_us) = mpsc::channel::<Vec<u8>>();
+        feed.send(b"ping\n".to_vec()).unwrap();
+        let mut sender = Some(feed);
+        let observer: LineObserver = Box::new(move |line| {
+            if line == b"got ping" {
+                let _ = sender.as_ref().map(|s| s.send(b"bye\n".to_vec()));
+            } else if line == b"got bye" {
+                sender = None;
+            }
+        });
+        let script = "while read -r l; do echo \"got $l\"; done; echo eof";
+        let out =
+            sh(script).stdin_feed(from_us).on_stdout_line(observer).timeout(Duration::from_secs(10)).run().unwrap();
+        assert!(out.success(), "{out:?}");
+        assert_eq!(out.stdout.text(), "got ping\ngot bye\neof\n");
     }
 
     #[test]

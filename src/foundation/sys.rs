@@ -76,3 +76,18 @@ pub fn die_with_parent(command: &mut std::process::Command) {
         });
     }
 }
+
+/// The local time zone's offset from UTC at `epoch_seconds`, in seconds (east positive), as the
+/// C library sees it (`TZ`, `/etc/localtime`); 0 when it cannot say.
+pub fn utc_offset_seconds(epoch_seconds: i64) -> i64 {
+    let time: libc::time_t = epoch_seconds;
+    // SAFETY: an all-zero `tm` is a valid value to be overwritten; localtime_r writes only into
+    // the `tm` we pass and reads only `time`, both alive for the call.
+    unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&time, &mut tm).is_null() {
+            return 0;
+        }
+        tm.tm_gmtoff
+    }
+}

@@ -373,6 +373,8 @@ pub fn render_status(report: &Value) -> String {
         ),
         format!("auth:     {}", field("auth_detail")),
         format!("sessions: {} ({})", field("session_persistence"), field("session_persistence_detail")),
+        format!("quota:    {}", render_rate_limit(&report["rate_limit"])),
+        format!("budget:   {}", render_budget(&report["budget"])),
     ];
     for key in ["version_warning", "flags_warning"] {
         if let Some(text) = report[key].as_str() {
@@ -388,9 +390,65 @@ pub fn render_status(report: &Value) -> String {
     lines.join("\n") + "\n"
 }
 
+/// `available; 5-hour 12% used (resets …); weekly 3% used (resets …)`, or why it is unknown.
+fn render_rate_limit(limit: &Value) -> String {
+    let status = limit["status"].as_str().unwrap_or("unknown");
+    let mut parts = vec![status.to_string()];
+    for (key, name) in [("primary", "5-hour"), ("secondary", "weekly")] {
+        if let Some(used) = limit[key]["used_percent"].as_f64() {
+            let resets = limit[key]["resets_at"].as_str().map(|at| format!(" (resets {at})")).unwrap_or_default();
+            parts.push(format!("{name} window {used}% used{resets}"));
+        }
+    }
+    if let Some(reason) = limit["reason"].as_str() {
+        parts.push(reason.to_string());
+    }
+    parts.join("; ")
+}
+
+/// `1200 of 50000 tokens used today (3 paid runs), 48800 left; renews …`.
+fn render_budget(budget: &Value) -> String {
+    if let Some(error) = budget["error"].as_str() {
+        return error.to_string();
+    }
+    let plan = budget["usage_limit_resets_at"]
+        .as_str()
+        .map(|at| format!("; codex said the plan's usage limit resets at {at}: no paid call before then"))
+        .unwrap_or_default();
+    let limit = match budget["daily_token_budget"].as_u64() {
+        Some(limit) => format!(
+            "{} of {limit} tokens used today ({} paid runs), {} left; renews {}",
+            budget["used_tokens"].as_u64().unwrap_or(0),
+            budget["paid_runs"].as_u64().unwrap_or(0),
+            budget["remaining_tokens"].as_u64().unwrap_or(0),
+            budget["renews_at"].as_str().unwrap_or("?")
+        ),
+        None => "no daily limit (set CODEX_IN_CLAUDE_DAILY_TOKEN_BUDGET to have paid runs counted and capped)".into(),
+    };
+    limit + &plan
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_prints_the_windows_and_the_budget() {
+        let report = serde_json::json!({
+            "rate_limit": {"status": "limited", "reason": null,
+                "primary": {"used_percent": 85.0, "resets_at": "2026-11-25T15:00:00.000Z"}, "secondary": null},
+            "budget": {"daily_token_budget": 1000, "used_tokens": 400, "paid_runs": 2, "remaining_tokens": 600,
+                "renews_at": "2026-11-26T00:00:00.000Z", "error": null},
+        });
+        let text = render_status(&report);
+        assert!(text.contains("quota:    limited; 5-hour window 85% used (resets 2026-11-25T15:00:00.000Z)"), "{text}");
+        assert!(text.contains("budget:   400 of 1000 tokens used today (2 paid runs), 600 left"), "{text}");
+        let plan_used_up = serde_json::json!({"rate_limit": {}, "budget": {"daily_token_budget": null,
+            "usage_limit_resets_at": "2030-11-26T00:05:00.000Z", "error": null}});
+        let text = render_status(&plan_used_up);
+        assert!(text.contains("budget:   no daily limit"), "{text}");
+        assert!(text.contains("usage limit resets at 2030-11-26T00:05:00.000Z"), "{text}");
+    }
 
     fn parse_words(words: &[&str]) -> Result<Mode, UsageError> {
         parse_with_stdin(words.iter().map(OsString::from), &mut std::io::empty())

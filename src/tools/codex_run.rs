@@ -158,8 +158,13 @@ pub fn run_codex(call: &Call, invocation: &Invocation, meta: &mut Meta) -> Resul
     let git_env =
         Git::open(&invocation.dir, git_timeout, &call.cancel).map(|git| git.foreign_env()).unwrap_or_default();
     let invocation = Invocation { env: git_env.vars.clone(), ..invocation.clone() };
+    super::models::check_effort(invocation.model.as_deref(), invocation.reasoning_effort.as_deref(), &call.cancel)
+        .map_err(|error| error_envelope(error, meta))?;
+    let budget = super::budget::of(call);
+    budget.check().map_err(|error| error_envelope(error, meta))?;
     let run = exec::run(&invocation, &call.cancel, &watch).map_err(|error| error_envelope(error, meta))?;
     drop(git_env);
+    super::budget::record(&budget, &run);
     meta.record_run(&run);
     if run.last_message_truncated {
         meta.note_truncation(&format!(

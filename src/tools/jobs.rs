@@ -55,6 +55,10 @@ fn start(call: &Call, sync: &Tool, check: Check) -> Value {
             &meta,
         );
     }
+    // Nor one the day's budget (or a used-up plan) would refuse; the worker checks again.
+    if let Err(error) = super::budget::of(call).check() {
+        return error_envelope(error, &meta);
+    }
     let mut arguments = call.args.to_value();
     // The job record on disk holds no more of the caller's text than the model would get: it
     // is masked before it is written, and this envelope says so (the worker finds it masked).

@@ -3,12 +3,14 @@
 //! plus the one dispatch path (`call_tool`) that validates arguments, runs the handler under a
 //! panic guard and always returns an envelope that matches the tool's output schema.
 
+mod budget;
 mod capabilities;
 pub(crate) mod codex_run;
 mod consult;
 mod delegate;
 mod jobs;
 mod meta;
+mod models;
 pub mod params;
 mod review;
 mod status;
@@ -335,6 +337,9 @@ const CODEX_RUN_CODES: &[ErrorCode] = &[
     E::CodexStalled,
     E::NonzeroExit,
 ];
+/// Checked just before codex starts: the effort against the model, then the day's budget (whose
+/// ledger may be unreadable).
+const SPEND_CODES: &[ErrorCode] = &[E::InvalidReasoningEffort, E::BudgetExhausted, E::StateWriteFailed];
 /// A run whose turn completed with no answer.
 const NO_ANSWER_CODES: &[ErrorCode] = &[E::NoFinalMessage];
 /// A structured answer that is not the schema's.
@@ -365,11 +370,12 @@ const fn codes<const N: usize>(parts: &[&[ErrorCode]]) -> [ErrorCode; N] {
 
 const LOCAL_ONLY_CODES: &[ErrorCode] = &[E::InvalidArguments, E::InternalError];
 const CONSULT_CODES: &[ErrorCode] =
-    &codes::<15>(&[WORKSPACE_CODES, PREFLIGHT_CODES, CODEX_RUN_CODES, NO_ANSWER_CODES, BUG_CODES]);
-const REVIEW_CODES: &[ErrorCode] = &codes::<25>(&[
+    &codes::<18>(&[WORKSPACE_CODES, PREFLIGHT_CODES, SPEND_CODES, CODEX_RUN_CODES, NO_ANSWER_CODES, BUG_CODES]);
+const REVIEW_CODES: &[ErrorCode] = &codes::<28>(&[
     WORKSPACE_CODES,
     PREFLIGHT_CODES,
     GIT_CODES,
+    SPEND_CODES,
     CODEX_RUN_CODES,
     NO_ANSWER_CODES,
     ANSWER_CODES,
@@ -378,11 +384,12 @@ const REVIEW_CODES: &[ErrorCode] = &codes::<25>(&[
 const DRY_RUN_CODES: &[ErrorCode] = &codes::<14>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, BUG_CODES]);
 /// Making, reading and removing the delegate worktree.
 const WORKTREE_CODES: &[ErrorCode] = &[E::NotAGitRepo, E::UnsafeRepository, E::GitUnavailable, E::WorktreeError];
-const DELEGATE_CODES: &[ErrorCode] = &codes::<20>(&[
+const DELEGATE_CODES: &[ErrorCode] = &codes::<23>(&[
     WORKSPACE_CODES,
     PREFLIGHT_CODES,
     WORKTREE_CODES,
     &[E::SandboxUnavailable],
+    SPEND_CODES,
     CODEX_RUN_CODES,
     NO_ANSWER_CODES,
     BUG_CODES,
@@ -390,13 +397,14 @@ const DELEGATE_CODES: &[ErrorCode] = &codes::<20>(&[
 const DELEGATE_DRY_RUN_CODES: &[ErrorCode] =
     &codes::<10>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, BUG_CODES]);
 
-/// Starting a job: codex must exist, and the job state must take the record.
-const JOB_START_CODES: &[ErrorCode] = &[E::CodexNotFound, E::StateWriteFailed];
-const CONSULT_ASYNC_CODES: &[ErrorCode] = &codes::<8>(&[WORKSPACE_CODES, PREFLIGHT_CODES, JOB_START_CODES, BUG_CODES]);
+/// Starting a job: codex must exist, the day's budget (or a used-up plan) must allow a run, and
+/// the job state must take the record.
+const JOB_START_CODES: &[ErrorCode] = &[E::CodexNotFound, E::CodexRateLimited, E::BudgetExhausted, E::StateWriteFailed];
+const CONSULT_ASYNC_CODES: &[ErrorCode] = &codes::<10>(&[WORKSPACE_CODES, PREFLIGHT_CODES, JOB_START_CODES, BUG_CODES]);
 const REVIEW_ASYNC_CODES: &[ErrorCode] =
-    &codes::<16>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, JOB_START_CODES, BUG_CODES]);
+    &codes::<18>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, JOB_START_CODES, BUG_CODES]);
 const DELEGATE_ASYNC_CODES: &[ErrorCode] =
-    &codes::<12>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, JOB_START_CODES, BUG_CODES]);
+    &codes::<14>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, JOB_START_CODES, BUG_CODES]);
 /// A job record that cannot be read now, or an end that could not be recorded.
 const JOB_STORE_CODES: &[ErrorCode] = &[E::JobUnreadable, E::StateWriteFailed];
 /// A background job's life: unknown, not finished yet, or ended without a result.
@@ -404,7 +412,7 @@ const JOB_LIFECYCLE_CODES: &[ErrorCode] = &[E::JobRunning, E::JobCancelled, E::J
 const JOB_CODES: &[ErrorCode] = &codes::<7>(&[WORKSPACE_CODES, &[E::JobNotFound], JOB_STORE_CODES, BUG_CODES]);
 const JOB_LIST_CODES: &[ErrorCode] = &codes::<4>(&[WORKSPACE_CODES, BUG_CODES]);
 /// A stored result may be any envelope the job's tool could return.
-const JOB_RESULT_CODES: &[ErrorCode] = &codes::<34>(&[
+const JOB_RESULT_CODES: &[ErrorCode] = &codes::<36>(&[
     WORKSPACE_CODES,
     &[E::JobNotFound],
     JOB_LIFECYCLE_CODES,
@@ -412,6 +420,7 @@ const JOB_RESULT_CODES: &[ErrorCode] = &codes::<34>(&[
     PREFLIGHT_CODES,
     GIT_CODES,
     &[E::WorktreeError, E::SandboxUnavailable],
+    &[E::InvalidReasoningEffort, E::BudgetExhausted],
     CODEX_RUN_CODES,
     NO_ANSWER_CODES,
     ANSWER_CODES,
@@ -473,6 +482,18 @@ pub static ALL: &[Tool] = &[
         error_codes: LOCAL_ONLY_CODES,
         success_schema: status::success_schema,
         run: status::run,
+    },
+    Tool {
+        name: "codex_models",
+        title: "Codex models and efforts",
+        cost: Cost::Free,
+        summary: "Models this codex offers, the reasoning efforts each accepts and its default, from codex itself (app-server, else its model cache).",
+        tier: Tier::Consult,
+        params: &[],
+        annotations: READS_LOCAL_STATE,
+        error_codes: LOCAL_ONLY_CODES,
+        success_schema: models::success_schema,
+        run: models::run,
     },
     Tool {
         name: "codex_capabilities",
@@ -719,10 +740,10 @@ mod tests {
     #[test]
     fn names_are_unique_and_well_formed() {
         let mut names: Vec<&str> = ALL.iter().map(|t| t.name).collect();
-        assert_eq!(names.len(), 15);
+        assert_eq!(names.len(), 16);
         names.sort();
         names.dedup();
-        assert_eq!(names.len(), 15);
+        assert_eq!(names.len(), 16);
         assert!(ALL.iter().all(|t| t.name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')));
     }
 

@@ -1,10 +1,13 @@
 //! `codex_status`: can a paid tool work right now? Found, version, supported range, auth, flag
-//! support, the defaults calls would use, and every configuration fallback. Never spends, never
-//! echoes what `codex login status` printed (it may name the account).
+//! support, the live ChatGPT usage windows, today's token budget, the defaults calls would use,
+//! and every configuration fallback. Never spends, never echoes what `codex login status` printed
+//! (it may name the account).
 
 use serde_json::{Value, json};
 
 use super::Call;
+use crate::adapters::budget::Budget;
+use crate::adapters::codex::app_server;
 use crate::adapters::codex::probe::{self, Auth, Version};
 use crate::foundation::cancel::CancelToken;
 use crate::foundation::config::{Config, TIMEOUT_BOUNDS};
@@ -15,14 +18,21 @@ pub fn run(call: &Call) -> Value {
 
 /// The status envelope; also what `codex-in-claude status` prints.
 pub fn report(config: &Config, cancel: &CancelToken) -> Value {
-    // The three probes are independent processes; running them side by side keeps the call at
+    // The four probes are independent processes; running them side by side keeps the call at
     // the cost of the slowest one.
-    let (version, auth, flags) = std::thread::scope(|scope| {
+    let (version, auth, flags, limits) = std::thread::scope(|scope| {
         let version = scope.spawn(|| probe::version(cancel));
         let auth = scope.spawn(|| probe::login_status(cancel));
         let flags = scope.spawn(|| probe::exec_flags(true, cancel));
-        (version.join(), auth.join(), flags.join())
+        let limits =
+            scope.spawn(|| app_server::ask(&[("account/rateLimits/read", json!({}))], app_server::TIMEOUT, cancel));
+        (version.join(), auth.join(), flags.join(), limits.join())
     });
+    let rate_limit = match limits {
+        Ok(Ok(answers)) => app_server::rate_limit(Ok(&answers[0])),
+        Ok(Err(why)) => app_server::rate_limit(Err(&why)),
+        Err(_) => app_server::rate_limit(Err(&app_server::Unavailable::Failed("the probe panicked".into()))),
+    };
     let version = version.unwrap_or(Version::Broken { detail: "version probe panicked".into() });
     let found = matches!(version, Version::Found { .. });
     // A login probe only means something when the binary answers.
@@ -112,6 +122,8 @@ pub fn report(config: &Config, cancel: &CancelToken) -> Value {
         "flags_checked": flags_checked,
         "missing_flags": missing_flags,
         "flags_warning": flags_warning,
+        "rate_limit": rate_limit,
+        "budget": Budget::new(&config.state_dir, config.daily_token_budget).report(),
         "raw_defaults": defaults(config.timeout_seconds_raw),
         "resolved_defaults": resolved_defaults,
         "config_warnings": config.warnings,
@@ -132,6 +144,13 @@ pub fn success_schema() -> Value {
     let string = json!({"type": "string"});
     let nullable_string = json!({"type": ["string", "null"]});
     let strings = json!({"type": "array", "items": {"type": "string"}});
+    let nullable_integer = json!({"type": ["integer", "null"]});
+    let window = json!({
+        "type": ["object", "null"],
+        "properties": {
+            "used_percent": {"type": "number"}, "window_minutes": nullable_integer, "resets_at": nullable_string
+        }
+    });
     let defaults = json!({
         "type": "object",
         "required": ["tier", "sandbox", "isolation", "model", "reasoning_effort", "timeout_seconds"],
@@ -145,7 +164,7 @@ pub fn success_schema() -> Value {
         "type": "object",
         "required": [
             "ok", "ready", "readiness_detail", "codex_found", "codex_version", "version_supported",
-            "codex_authenticated", "auth_detail", "missing_flags", "raw_defaults", "resolved_defaults",
+            "codex_authenticated", "auth_detail", "missing_flags", "rate_limit", "budget", "raw_defaults", "resolved_defaults",
             "config_warnings", "session_persistence", "fingerprint"
         ],
         "properties": {
@@ -163,6 +182,30 @@ pub fn success_schema() -> Value {
             "flags_checked": {"type": "boolean"},
             "missing_flags": strings,
             "flags_warning": nullable_string,
+            "rate_limit": {
+                "type": "object",
+                "required": ["status", "reason", "primary", "secondary"],
+                "properties": {
+                    "status": {"enum": ["available", "limited", "exhausted", "blocked", "unavailable"]},
+                    "reason": nullable_string,
+                    "primary": window,
+                    "secondary": window
+                }
+            },
+            "budget": {
+                "type": "object",
+                "required": ["daily_token_budget", "used_tokens", "remaining_tokens", "renews_at"],
+                "properties": {
+                    "daily_token_budget": nullable_integer,
+                    "day": string,
+                    "used_tokens": nullable_integer,
+                    "paid_runs": nullable_integer,
+                    "remaining_tokens": nullable_integer,
+                    "renews_at": string,
+                    "usage_limit_resets_at": nullable_string,
+                    "error": nullable_string
+                }
+            },
             "raw_defaults": defaults,
             "resolved_defaults": defaults,
             "config_warnings": strings,

@@ -14,7 +14,7 @@ real third-party client accepts it:
   directly requested server/discover result in the two 2026 modes (``auto``
   would otherwise fall back to the legacy handshake silently on a bad one,
   and the version pin never sends it);
-- tools/list (all pages) has exactly the 15 expected tools, each with a title,
+- tools/list (all pages) has exactly the 16 expected tools, each with a title,
   a ``PAID —``/``Free —`` description, a closed object inputSchema, an
   outputSchema and annotations; every schema is valid JSON Schema 2020-12;
   and the whole listing, re-serialized as compact JSON, is under 40,000 bytes;
@@ -68,6 +68,7 @@ SERVER_INFO_META_KEY = "io.modelcontextprotocol/serverInfo"
 EXPECTED_TOOLS = frozenset(
     {
         "codex_status",
+        "codex_models",
         "codex_capabilities",
         "codex_consult",
         "codex_consult_async",
@@ -313,7 +314,7 @@ async def check_tools(report: Report, client: Client) -> dict[str, Tool]:
     tools = await report.run("tools/list: all pages", list_all_tools(client))
     if tools is None:
         return {}
-    await report.run("tools/list: exactly the 15 expected tools", check_tool_names(tools))
+    await report.run("tools/list: exactly the 16 expected tools", check_tool_names(tools))
     await report.run("tools/list: serialized size", check_tools_list_size(tools))
     for tool in sorted(tools, key=lambda t: t.name):
         await report.run(

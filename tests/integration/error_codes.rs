@@ -103,6 +103,22 @@ fn every_advertised_error_code_is_reachable() {
     let unwritable_state = not_a_dir.path().join("state").display().to_string();
     reach(vec![("CODEX_IN_CLAUDE_STATE_DIR", &unwritable_state)], "codex_consult_async", &consult);
 
+    reach(
+        vec![],
+        "codex_consult",
+        &json!({"question": "q", "workspace_root": ws, "model": "fake-model", "reasoning_effort": "ultra"}),
+    );
+    // One 15-token fake run uses up a budget of 10; the next call is refused.
+    let budget_state = tempfile::tempdir().unwrap();
+    let budget_dir = budget_state.path().display().to_string();
+    let budget = vec![("CODEX_IN_CLAUDE_STATE_DIR", budget_dir.as_str()), ("CODEX_IN_CLAUDE_DAILY_TOKEN_BUDGET", "10")];
+    let mut first: Vec<(String, String)> = vec![("PATH".into(), path_with(&fake_codex_dir()))];
+    first.extend(budget.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let mut server = Server::start(&first);
+    server.initialize(json!({}));
+    assert_eq!(envelope(&server.call(1, "codex_consult", consult.clone()))["ok"], json!(true));
+    reach(budget, "codex_consult", &consult);
+
     seen.extend(job_lifecycle_codes(&ws));
 
     // internal_error needs a panicking handler; `tools::tests::a_panicking_handler_becomes_internal_error`

@@ -59,6 +59,8 @@ mod cli;
 mod sdk_client;
 // Every docs/ citation in the source resolves to a file and section.
 mod docs;
+// Spend awareness: rate-limit windows, models and efforts through codex app-server, the budget.
+mod spend;
 // The layer rule of src/lib.rs: no module names a layer above its own; no import cycle.
 mod layers;
 // The Claude Code plugin: launcher, manifests, commands, skill, `claude plugin validate`.

@@ -187,7 +187,7 @@ pub(crate) fn handshake_with(launcher: &Path, path: &str, env: &[(&str, &Path)])
 pub(crate) fn assert_serves(init: &Value, names: &[String]) {
     assert_eq!(init["serverInfo"]["name"], json!(PLUGIN_NAME), "{init}");
     assert_eq!(init["serverInfo"]["version"], json!(env!("CARGO_PKG_VERSION")), "{init}");
-    assert_eq!(names.len(), 15, "{names:?}");
+    assert_eq!(names.len(), 16, "{names:?}");
     assert!(names.iter().any(|n| n == "codex_status"), "{names:?}");
 }
 

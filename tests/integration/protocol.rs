@@ -194,7 +194,7 @@ fn the_2026_era_is_served_statelessly() {
     let list = server.request(json!(2), "tools/list", json!({"_meta": modern_meta("2026-07-28")}));
     assert_eq!(list["result"]["resultType"], json!("complete"));
     assert!(list["result"]["ttlMs"].as_u64().is_some());
-    assert_eq!(list["result"]["tools"].as_array().unwrap().len(), 15);
+    assert_eq!(list["result"]["tools"].as_array().unwrap().len(), 16);
 
     let call = server.request(
         json!(3),
@@ -227,6 +227,7 @@ fn tools_list_meets_the_surface_contract() {
         names,
         [
             "codex_status",
+            "codex_models",
             "codex_capabilities",
             "codex_consult",
             "codex_consult_async",

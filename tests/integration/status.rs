@@ -107,7 +107,7 @@ fn capabilities_are_generated_from_the_registry() {
     server.initialize(json!({}));
     let caps = envelope(&server.call(1, "codex_capabilities", json!({})));
     let tools = caps["tools"].as_array().unwrap();
-    assert_eq!(tools.len(), 15);
+    assert_eq!(tools.len(), 16);
     let status = tools.iter().find(|t| t["name"] == "codex_status").unwrap();
     assert_eq!(status["error_codes"], json!(["invalid_arguments", "internal_error"]));
     let consult = tools.iter().find(|t| t["name"] == "codex_consult").unwrap();

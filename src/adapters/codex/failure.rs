@@ -105,7 +105,11 @@ pub fn classify(evidence: &Evidence) -> Option<ToolError> {
         return Some(ToolError::new(ErrorCode::CliContractChanged, format!("{exit}: {detail}")));
     }
     if RATE_LIMIT.iter().any(|p| contains_word(&failure_text, p)) {
-        let wait = retry_after_ms(&failure_text).unwrap_or(DEFAULT_RETRY_AFTER_MS);
+        let now = crate::foundation::clock::now_ms();
+        let wait = retry_at_ms(&failure_text, now)
+            .map(|at| at.saturating_sub(now))
+            .or_else(|| retry_after_ms(&failure_text))
+            .unwrap_or(DEFAULT_RETRY_AFTER_MS);
         return Some(ToolError::new(ErrorCode::CodexRateLimited, format!("{exit}: {detail}")).retry_after_ms(wait));
     }
     Some(ToolError::new(ErrorCode::NonzeroExit, format!("{exit}: {detail}")))
@@ -155,6 +159,44 @@ fn retry_after_ms(text: &str) -> Option<u64> {
         }
     }
     None
+}
+
+/// When codex says a used-up plan resets: "try again at 3:45 pm" (today, local time) or "try
+/// again at nov 26th, 2026 3:45 pm" (docs/codex-cli.md §6), lower-cased, as epoch milliseconds.
+pub fn retry_at_ms(text: &str, now_ms: u64) -> Option<u64> {
+    const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+    let at = text.find("try again at ")? + "try again at ".len();
+    let words: Vec<&str> = text[at..].split_whitespace().take(5).collect();
+    let clock = |time: &str, half: &str| -> Option<(u32, u32)> {
+        let (hour, minute) = time.split_once(':')?;
+        let (hour, minute): (u32, u32) = (hour.parse().ok()?, minute.parse().ok()?);
+        let half = half.trim_end_matches(['.', ',']);
+        let hour = match (hour, half) {
+            (1..=11, "am") => hour,
+            (12, "am") => 0,
+            (1..=11, "pm") => hour + 12,
+            (12, "pm") => 12,
+            _ => return None,
+        };
+        (minute < 60).then_some((hour, minute))
+    };
+    let (year, month, day, (hour, minute)) = match words.as_slice() {
+        [time, half, ..] if time.contains(':') => {
+            let (year, month, day) = crate::foundation::clock::local_date(now_ms);
+            (year, month, day, clock(time, half)?)
+        }
+        [month, day, year, time, half] => {
+            let month = MONTHS.iter().position(|m| month.starts_with(m))? as u32 + 1;
+            let day: u32 = day.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok()?;
+            let year: i64 = year.trim_end_matches([',', '.']).parse().ok()?;
+            (year, month, day, clock(time, half)?)
+        }
+        _ => return None,
+    };
+    if !(1..=31).contains(&day) {
+        return None;
+    }
+    crate::foundation::clock::local_epoch_ms(year, month, day, hour, minute)
 }
 
 #[cfg(test)]
@@ -246,6 +288,23 @@ mod tests {
     fn numbers_only_match_as_words() {
         assert_eq!(failed("", Some("request 4290 failed")).code, ErrorCode::NonzeroExit);
         assert_eq!(failed("", Some("port 14010 closed")).code, ErrorCode::NonzeroExit);
+    }
+
+    #[test]
+    fn a_used_up_plan_says_when_it_resets() {
+        let now = crate::foundation::clock::now_ms();
+        let (y, m, d) = crate::foundation::clock::local_date(now);
+        let today_1545 = crate::foundation::clock::local_epoch_ms(y, m, d, 15, 45).unwrap();
+        assert_eq!(retry_at_ms("you've hit your usage limit. try again at 3:45 pm.", now), Some(today_1545));
+        let dated = crate::foundation::clock::local_epoch_ms(2030, 11, 26, 0, 5).unwrap();
+        assert_eq!(retry_at_ms("upgrade to pro, or try again at nov 26th, 2030 12:05 am.", now), Some(dated));
+        assert_eq!(retry_at_ms("try again at 13:00 pm", now), None);
+        assert_eq!(retry_at_ms("try again later.", now), None);
+        // A reset in the future becomes the error's retry_after_ms.
+        let error = failed("", Some("You've hit your usage limit. Try again at Nov 26th, 2030 12:05 AM."));
+        assert_eq!(error.code, ErrorCode::CodexRateLimited);
+        let wait = error.retry_after_ms.unwrap();
+        assert!(wait > 0 && wait.abs_diff(dated - now) < 60_000, "{wait}");
     }
 
     #[test]

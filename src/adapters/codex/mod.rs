@@ -1,11 +1,12 @@
 //! Everything this server assumes about the `codex` CLI (`docs/codex-cli.md`): the probe of an
 //! installed codex, one `codex exec` run, its event stream, why a run failed, parsing its answer,
-//! and `prompts`, what it is asked.
+//! `prompts`, what it is asked, and `app_server`, its rate limits and model list.
 
 pub mod answer;
+pub(crate) mod app_server;
 pub(crate) mod events;
 pub(crate) mod exec;
-mod failure;
+pub(crate) mod failure;
 pub(crate) mod probe;
 pub mod prompts;
 

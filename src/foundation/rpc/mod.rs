@@ -80,6 +80,18 @@ pub struct Rejection {
 
 /// Classifies one input line.
 pub fn parse_line(line: &[u8]) -> Result<Message, Rejection> {
+    classify(object_of(line)?)
+}
+
+/// Classifies one line from a peer that leaves out `"jsonrpc": "2.0"`, as `codex app-server`
+/// does (docs/codex-cli.md §6); everything else is checked as strictly as `parse_line` does.
+pub fn parse_peer_line(line: &[u8]) -> Result<Message, Rejection> {
+    let mut object = object_of(line)?;
+    object.entry("jsonrpc").or_insert_with(|| json!("2.0"));
+    classify(object)
+}
+
+fn object_of(line: &[u8]) -> Result<Map<String, Value>, Rejection> {
     let value: Value = serde_json::from_slice(line).map_err(|err| Rejection {
         id: None,
         code: codes::PARSE_ERROR,
@@ -89,7 +101,7 @@ pub fn parse_line(line: &[u8]) -> Result<Message, Rejection> {
         let what = if value.is_array() { "batches are not supported" } else { "not a JSON object" };
         return Err(Rejection { id: None, code: codes::INVALID_REQUEST, message: format!("invalid request: {what}") });
     };
-    classify(object)
+    Ok(object)
 }
 
 fn classify(mut object: Map<String, Value>) -> Result<Message, Rejection> {
@@ -182,6 +194,17 @@ mod tests {
         assert_eq!((wrong_version.code, wrong_version.id), (codes::INVALID_REQUEST, Some(RequestId::Number(3))));
         assert_eq!(rejection(r#"{"jsonrpc":"2.0","id":1,"method":"x","params":5}"#).code, codes::INVALID_REQUEST);
         assert_eq!(rejection(r#"{"jsonrpc":"2.0","id":1.5,"method":"x"}"#).code, codes::INVALID_REQUEST);
+    }
+
+    #[test]
+    fn a_peer_may_leave_out_the_version_but_nothing_else() {
+        assert!(matches!(parse_peer_line(br#"{"id":2,"result":{}}"#), Ok(Message::Reply(_))));
+        assert!(matches!(parse_peer_line(br#"{"id":"s1","method":"x/y"}"#), Ok(Message::Request(_))));
+        assert_eq!(
+            parse_peer_line(br#"{"jsonrpc":"1.0","id":1,"result":{}}"#).unwrap_err().code,
+            codes::INVALID_REQUEST
+        );
+        assert_eq!(parse_line(br#"{"id":2,"result":{}}"#).unwrap_err().code, codes::INVALID_REQUEST);
     }
 
     #[test]

@@ -1,0 +1,221 @@
+//! The daily token budget (`CODEX_IN_CLAUDE_DAILY_TOKEN_BUDGET`): a small ledger in the state
+//! directory that counts the tokens every paid run reported, per local day, and the check that
+//! refuses a paid call once the day's budget is used up. The ledger also keeps when a used-up
+//! ChatGPT plan resets, as codex said when it ended a run on it, so no call is sent before then.
+//!
+//! The ledger is one JSON file written with the atomic state-file writer; every update is a
+//! read-modify-write under an exclusive lock on a sibling lock file, so concurrent runs, in this
+//! process or others, all count. Reads need no lock: the writer replaces the whole file.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::foundation::clock;
+use crate::foundation::envelope::{ErrorCode, ToolError};
+use crate::foundation::statefile::{self, ReadError};
+
+const LEDGER_FILE: &str = "spend.json";
+const LOCK_FILE: &str = "spend.lock";
+
+/// What the ledger holds: the local day it counts, and that day's totals.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+struct Ledger {
+    day: String,
+    tokens: u64,
+    runs: u64,
+    /// When codex said the plan's usage limit resets (epoch ms); kept across days.
+    #[serde(default)]
+    usage_limit_resets_ms: Option<u64>,
+}
+
+/// The ledger of one state directory, with the budget it is checked against.
+pub struct Budget {
+    dir: PathBuf,
+    limit: Option<u64>,
+}
+
+impl Budget {
+    pub fn new(state_dir: &Path, limit: Option<u64>) -> Budget {
+        Budget { dir: state_dir.to_path_buf(), limit }
+    }
+
+    /// `budget_exhausted` when today's runs already used the whole budget; retryable once the
+    /// day turns. No budget: always `Ok`. A ledger that cannot be read refuses too (the budget
+    /// is a promise to the user, and an unreadable ledger cannot keep it).
+    pub fn check(&self) -> Result<(), ToolError> {
+        let now = clock::now_ms();
+        let (today, next_day_ms) = clock::local_day(now);
+        let used = match (self.today(&today), self.limit) {
+            (Ok(used), _) => used,
+            // Without a budget only a usage-limit note is read, and a ledger nobody asked to
+            // keep must not stop a call.
+            (Err(_), None) => return Ok(()),
+            (Err(why), Some(_)) => {
+                let message = format!("the spend ledger cannot be read: {why}");
+                return Err(ToolError::new(ErrorCode::StateWriteFailed, message).repair(format!(
+                    "Remove or fix {} (codex_status shows the state directory), then retry",
+                    self.dir.join(LEDGER_FILE).display()
+                )));
+            }
+        };
+        if let Some(resets) = used.usage_limit_resets_ms.filter(|&at| at > now) {
+            let message = format!(
+                "codex ended an earlier run on the plan's usage limit; it resets at {}, and no call is sent before then",
+                clock::rfc3339(resets)
+            );
+            return Err(ToolError::new(ErrorCode::CodexRateLimited, message).retry_after_ms(resets - now));
+        }
+        let Some(limit) = self.limit else { return Ok(()) };
+        if used.tokens < limit {
+            return Ok(());
+        }
+        let message = format!(
+            "today's token budget is used up: {} of {limit} tokens over {} paid run(s) (CODEX_IN_CLAUDE_DAILY_TOKEN_BUDGET); it renews at {}",
+            used.tokens,
+            used.runs,
+            clock::rfc3339(next_day_ms)
+        );
+        Err(ToolError::new(ErrorCode::BudgetExhausted, message).retry_after_ms(next_day_ms.saturating_sub(now)))
+    }
+
+    /// Notes that codex ended a run on the plan's usage limit, which resets at `resets_ms`
+    /// (written with or without a budget: it saves calls bound to fail).
+    pub fn note_usage_limit(&self, resets_ms: u64) -> std::io::Result<()> {
+        self.update(|ledger| ledger.usage_limit_resets_ms = Some(resets_ms))
+    }
+
+    /// Adds one paid run's tokens to today's count. Without a budget nothing is counted: the
+    /// ledger is written only for a user who asked for a limit.
+    pub fn record(&self, tokens: u64) -> std::io::Result<()> {
+        if self.limit.is_none() {
+            return Ok(());
+        }
+        self.update(|ledger| {
+            ledger.tokens = ledger.tokens.saturating_add(tokens);
+            ledger.runs += 1;
+        })
+    }
+
+    /// Today's ledger, changed by `change` and written back, under the lock.
+    fn update(&self, change: impl FnOnce(&mut Ledger)) -> std::io::Result<()> {
+        statefile::private_dir(&self.dir)?;
+        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(self.dir.join(LOCK_FILE))?;
+        lock.lock()?;
+        let (today, _) = clock::local_day(clock::now_ms());
+        let mut ledger = self.today(&today).map_err(std::io::Error::other)?;
+        change(&mut ledger);
+        let written = statefile::write_json(&self.dir.join(LEDGER_FILE), &ledger);
+        File::unlock(&lock)?;
+        written
+    }
+
+    /// `codex_status.budget`: the limit, today's use and what is left (use is null when no
+    /// budget is set, since nothing is counted then).
+    pub fn report(&self) -> Value {
+        let now = clock::now_ms();
+        let (today, next_day_ms) = clock::local_day(now);
+        let (used, error) = match (self.limit, self.today(&today)) {
+            (None, _) => (None, None),
+            (Some(_), Ok(ledger)) => (Some(ledger), None),
+            (Some(_), Err(why)) => (None, Some(format!("the spend ledger cannot be read: {why}"))),
+        };
+        let tokens = used.as_ref().map(|l| l.tokens);
+        json!({
+            "daily_token_budget": self.limit,
+            "day": today,
+            "used_tokens": tokens,
+            "paid_runs": used.as_ref().map(|l| l.runs),
+            "remaining_tokens": self.limit.zip(tokens).map(|(limit, used)| limit.saturating_sub(used)),
+            "renews_at": clock::rfc3339(next_day_ms),
+            "usage_limit_resets_at": self
+                .today(&today)
+                .ok()
+                .and_then(|l| l.usage_limit_resets_ms)
+                .filter(|&at| at > now)
+                .map(clock::rfc3339),
+            "error": error,
+        })
+    }
+
+    /// Today's totals: a ledger of an earlier day counts as empty.
+    fn today(&self, today: &str) -> Result<Ledger, String> {
+        match statefile::read_json::<Ledger>(&self.dir.join(LEDGER_FILE)) {
+            Ok(ledger) if ledger.day == today => Ok(ledger),
+            Ok(earlier) => Ok(Ledger {
+                day: today.to_string(),
+                usage_limit_resets_ms: earlier.usage_limit_resets_ms,
+                ..Ledger::default()
+            }),
+            Err(ReadError::Missing) => Ok(Ledger { day: today.to_string(), ..Ledger::default() }),
+            Err(why) => Err(why.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_per_day_and_refuses_past_the_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let budget = Budget::new(dir.path(), Some(100));
+        budget.check().unwrap();
+        budget.record(60).unwrap();
+        budget.check().unwrap();
+        budget.record(60).unwrap();
+        let refused = budget.check().unwrap_err();
+        assert_eq!(refused.code, ErrorCode::BudgetExhausted);
+        assert!(refused.retryable && refused.retry_after_ms.is_some_and(|ms| ms <= 90_000_000), "{refused:?}");
+        let report = budget.report();
+        assert_eq!((report["used_tokens"].as_u64(), report["remaining_tokens"].as_u64()), (Some(120), Some(0)));
+        // Yesterday's ledger counts for nothing today.
+        statefile::write_json(
+            &dir.path().join(LEDGER_FILE),
+            &Ledger { day: "2000-01-01".into(), tokens: 999, runs: 9, usage_limit_resets_ms: None },
+        )
+        .unwrap();
+        budget.check().unwrap();
+        assert_eq!(budget.report()["used_tokens"], 0);
+    }
+
+    #[test]
+    fn no_budget_never_refuses_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let budget = Budget::new(dir.path(), None);
+        budget.record(5).unwrap();
+        budget.check().unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        assert_eq!(
+            (budget.report()["used_tokens"].clone(), budget.report()["remaining_tokens"].clone()),
+            (Value::Null, Value::Null)
+        );
+    }
+
+    #[test]
+    fn a_used_up_plan_refuses_calls_until_it_resets() {
+        let dir = tempfile::tempdir().unwrap();
+        let budget = Budget::new(dir.path(), None);
+        let resets = clock::now_ms() + 3_600_000;
+        budget.note_usage_limit(resets).unwrap();
+        let refused = budget.check().unwrap_err();
+        assert_eq!(refused.code, ErrorCode::CodexRateLimited);
+        assert!(refused.retry_after_ms.is_some_and(|ms| ms > 3_500_000 && ms <= 3_600_000), "{refused:?}");
+        assert_eq!(budget.report()["usage_limit_resets_at"], clock::rfc3339(resets));
+        budget.note_usage_limit(clock::now_ms() - 1).unwrap();
+        budget.check().unwrap();
+    }
+
+    #[test]
+    fn a_corrupt_ledger_is_said_not_reset() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(LEDGER_FILE), b"{\"day\":").unwrap();
+        let budget = Budget::new(dir.path(), Some(10));
+        assert_eq!(budget.check().unwrap_err().code, ErrorCode::StateWriteFailed);
+        assert!(budget.record(1).is_err());
+        assert!(budget.report()["error"].is_string());
+    }
+}
