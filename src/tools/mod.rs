@@ -84,7 +84,12 @@ pub struct Tool {
     pub error_codes: &'static [ErrorCode],
     /// JSON Schema of the `ok:true` envelope.
     pub success_schema: fn() -> Value,
+    /// The handler. For a tool with a `job_check`, it is what the job worker runs.
     pub run: fn(&Call) -> Value,
+    /// A synchronous paid tool: what is checked before its run is handed to a detached job
+    /// worker, which runs `run` while the call waits for it (docs/product.md §6: no paid result is
+    /// lost). `None` for everything else.
+    pub job_check: Option<jobs::Check>,
 }
 
 /// Where a call runs: the server's configuration, the client's roots, where to report
@@ -94,11 +99,18 @@ pub struct Context<'a> {
     pub roots: &'a dyn Roots,
     pub progress: &'a dyn Progress,
     pub cancel: CancelToken,
+    /// Set only in the job worker: a paid tool runs codex here instead of starting a job.
+    in_worker: bool,
 }
 
 impl<'a> Context<'a> {
     pub fn new(config: &'a Config, roots: &'a dyn Roots, progress: &'a dyn Progress, cancel: CancelToken) -> Self {
-        Context { config, roots, progress, cancel }
+        Context { config, roots, progress, cancel, in_worker: false }
+    }
+
+    /// The job worker's context: the run it was started for happens in this process.
+    pub fn in_worker(self) -> Self {
+        Context { in_worker: true, ..self }
     }
 }
 
@@ -256,12 +268,28 @@ const TASK: Param = Param {
     required: true,
     description: "The coding task for Codex, self-contained.",
 };
+const IDEMPOTENCY_KEY: Param = Param {
+    name: "idempotency_key",
+    kind: Kind::Text { non_blank: true, max_len: Some(256) },
+    required: false,
+    description: "Retry-safe key: a call with the key and arguments of a kept run returns that run (waiting if needed) without a new model call.",
+};
 const JOB_ID: Param =
     Param { name: "job_id", kind: Kind::JobId, required: true, description: "Job id returned by an _async tool." };
 
-const CONSULT_PARAMS: &[Param] =
-    &[QUESTION, EXTRA_CONTEXT, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION, TIMEOUT_SECONDS, DETAIL];
-const CONSULT_ASYNC_PARAMS: &[Param] = &[QUESTION, EXTRA_CONTEXT, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION];
+const CONSULT_PARAMS: &[Param] = &[
+    QUESTION,
+    EXTRA_CONTEXT,
+    WORKSPACE_ROOT,
+    MODEL,
+    REASONING_EFFORT,
+    ISOLATION,
+    TIMEOUT_SECONDS,
+    DETAIL,
+    IDEMPOTENCY_KEY,
+];
+const CONSULT_ASYNC_PARAMS: &[Param] =
+    &[QUESTION, EXTRA_CONTEXT, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION, IDEMPOTENCY_KEY];
 const REVIEW_PARAMS: &[Param] = &[
     SCOPE,
     BASE,
@@ -275,11 +303,28 @@ const REVIEW_PARAMS: &[Param] = &[
     ISOLATION,
     TIMEOUT_SECONDS,
     DETAIL,
+    IDEMPOTENCY_KEY,
 ];
-const REVIEW_ASYNC_PARAMS: &[Param] =
+const REVIEW_ASYNC_PARAMS: &[Param] = &[
+    SCOPE,
+    BASE,
+    COMMIT,
+    PATHS,
+    UNTRACKED,
+    EXTRA_CONTEXT,
+    WORKSPACE_ROOT,
+    MODEL,
+    REASONING_EFFORT,
+    ISOLATION,
+    IDEMPOTENCY_KEY,
+];
+/// What a review dry run previews: the review's own arguments, less what only a run needs.
+const DRY_RUN_PARAMS: &[Param] =
     &[SCOPE, BASE, COMMIT, PATHS, UNTRACKED, EXTRA_CONTEXT, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION];
-const DELEGATE_PARAMS: &[Param] = &[TASK, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION, TIMEOUT_SECONDS, DETAIL];
-const DELEGATE_ASYNC_PARAMS: &[Param] = &[TASK, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION];
+const DELEGATE_PARAMS: &[Param] =
+    &[TASK, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION, TIMEOUT_SECONDS, DETAIL, IDEMPOTENCY_KEY];
+const DELEGATE_ASYNC_PARAMS: &[Param] = &[TASK, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION, IDEMPOTENCY_KEY];
+const DELEGATE_DRY_RUN_PARAMS: &[Param] = &[TASK, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION];
 const JOB_PARAMS: &[Param] = &[JOB_ID, WORKSPACE_ROOT];
 const JOB_RESULT_PARAMS: &[Param] = &[JOB_ID, WORKSPACE_ROOT, DETAIL];
 
@@ -315,6 +360,18 @@ const NO_ANSWER_CODES: &[ErrorCode] = &[E::NoFinalMessage];
 /// A structured answer that is not the schema's.
 const ANSWER_CODES: &[ErrorCode] = &[E::InvalidJson, E::SchemaViolation];
 const BUG_CODES: &[ErrorCode] = &[E::InternalError];
+/// A synchronous paid run is a job the call waits on: its record must be written, and the wait
+/// can end without the tool's own envelope (the server leaving, the job cancelled, gone,
+/// stopped at its deadline, dead, or unreadable).
+const WAITED_JOB_CODES: &[ErrorCode] = &[
+    E::StateWriteFailed,
+    E::JobRunning,
+    E::JobNotFound,
+    E::JobCancelled,
+    E::JobTimeout,
+    E::JobFailed,
+    E::JobUnreadable,
+];
 
 /// The concatenation of `parts`; `N` must be the total length (checked at compile time).
 const fn codes<const N: usize>(parts: &[&[ErrorCode]]) -> [ErrorCode; N] {
@@ -335,26 +392,28 @@ const fn codes<const N: usize>(parts: &[&[ErrorCode]]) -> [ErrorCode; N] {
 
 const LOCAL_ONLY_CODES: &[ErrorCode] = &[E::InvalidArguments, E::InternalError];
 const CONSULT_CODES: &[ErrorCode] =
-    &codes::<15>(&[WORKSPACE_CODES, PREFLIGHT_CODES, CODEX_RUN_CODES, NO_ANSWER_CODES, BUG_CODES]);
-const REVIEW_CODES: &[ErrorCode] = &codes::<25>(&[
+    &codes::<22>(&[WORKSPACE_CODES, PREFLIGHT_CODES, CODEX_RUN_CODES, NO_ANSWER_CODES, WAITED_JOB_CODES, BUG_CODES]);
+const REVIEW_CODES: &[ErrorCode] = &codes::<32>(&[
     WORKSPACE_CODES,
     PREFLIGHT_CODES,
     GIT_CODES,
     CODEX_RUN_CODES,
     NO_ANSWER_CODES,
     ANSWER_CODES,
+    WAITED_JOB_CODES,
     BUG_CODES,
 ]);
 const DRY_RUN_CODES: &[ErrorCode] = &codes::<14>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, BUG_CODES]);
 /// Making, reading and removing the delegate worktree.
 const WORKTREE_CODES: &[ErrorCode] = &[E::NotAGitRepo, E::UnsafeRepository, E::GitUnavailable, E::WorktreeError];
-const DELEGATE_CODES: &[ErrorCode] = &codes::<20>(&[
+const DELEGATE_CODES: &[ErrorCode] = &codes::<27>(&[
     WORKSPACE_CODES,
     PREFLIGHT_CODES,
     WORKTREE_CODES,
     &[E::SandboxUnavailable],
     CODEX_RUN_CODES,
     NO_ANSWER_CODES,
+    WAITED_JOB_CODES,
     BUG_CODES,
 ]);
 const DELEGATE_DRY_RUN_CODES: &[ErrorCode] =
@@ -401,6 +460,7 @@ pub static ALL: &[Tool] = &[
         error_codes: LOCAL_ONLY_CODES,
         success_schema: status::success_schema,
         run: status::run,
+        job_check: None,
     },
     Tool {
         name: "codex_capabilities",
@@ -413,6 +473,7 @@ pub static ALL: &[Tool] = &[
         error_codes: LOCAL_ONLY_CODES,
         success_schema: capabilities::success_schema,
         run: capabilities::run,
+        job_check: None,
     },
     Tool {
         name: "codex_consult",
@@ -425,6 +486,7 @@ pub static ALL: &[Tool] = &[
         error_codes: CONSULT_CODES,
         success_schema: consult::success_schema,
         run: consult::run,
+        job_check: Some(jobs::check_consult),
     },
     Tool {
         name: "codex_consult_async",
@@ -437,6 +499,7 @@ pub static ALL: &[Tool] = &[
         error_codes: CONSULT_ASYNC_CODES,
         success_schema: jobs::started_schema,
         run: jobs::run_consult_async,
+        job_check: None,
     },
     Tool {
         name: "codex_review_changes",
@@ -449,6 +512,7 @@ pub static ALL: &[Tool] = &[
         error_codes: REVIEW_CODES,
         success_schema: review::review_success_schema,
         run: review::run_review,
+        job_check: Some(review::check_review),
     },
     Tool {
         name: "codex_review_changes_async",
@@ -461,6 +525,7 @@ pub static ALL: &[Tool] = &[
         error_codes: REVIEW_ASYNC_CODES,
         success_schema: jobs::started_schema,
         run: jobs::run_review_async,
+        job_check: None,
     },
     Tool {
         name: "codex_delegate",
@@ -473,6 +538,7 @@ pub static ALL: &[Tool] = &[
         error_codes: DELEGATE_CODES,
         success_schema: delegate::success_schema,
         run: delegate::run_delegate,
+        job_check: Some(jobs::check_delegate),
     },
     Tool {
         name: "codex_delegate_async",
@@ -485,6 +551,7 @@ pub static ALL: &[Tool] = &[
         error_codes: DELEGATE_ASYNC_CODES,
         success_schema: jobs::started_schema,
         run: jobs::run_delegate_async,
+        job_check: None,
     },
     Tool {
         name: "codex_dry_run",
@@ -492,11 +559,12 @@ pub static ALL: &[Tool] = &[
         cost: Cost::Free,
         summary: "What codex_review_changes would send: scope, diff size, coverage, redactions, prompt bytes, whether the model would be called. No model call.",
         tier: Tier::Consult,
-        params: REVIEW_ASYNC_PARAMS,
+        params: DRY_RUN_PARAMS,
         annotations: READS_LOCAL_STATE,
         error_codes: DRY_RUN_CODES,
         success_schema: review::dry_run_success_schema,
         run: review::run_dry_run,
+        job_check: None,
     },
     Tool {
         name: "codex_delegate_dry_run",
@@ -504,11 +572,12 @@ pub static ALL: &[Tool] = &[
         cost: Cost::Free,
         summary: "What codex_delegate would start from: HEAD, tracked/uncommitted/untracked files, prompt bytes. No model call, no worktree.",
         tier: Tier::Propose,
-        params: DELEGATE_ASYNC_PARAMS,
+        params: DELEGATE_DRY_RUN_PARAMS,
         annotations: READS_LOCAL_STATE,
         error_codes: DELEGATE_DRY_RUN_CODES,
         success_schema: delegate::dry_run_success_schema,
         run: delegate::run_dry_run,
+        job_check: None,
     },
     Tool {
         name: "codex_job_status",
@@ -521,6 +590,7 @@ pub static ALL: &[Tool] = &[
         error_codes: JOB_CODES,
         success_schema: jobs::status_schema,
         run: jobs::run_status,
+        job_check: None,
     },
     Tool {
         name: "codex_job_result",
@@ -533,6 +603,7 @@ pub static ALL: &[Tool] = &[
         error_codes: JOB_RESULT_CODES,
         success_schema: jobs::result_schema,
         run: jobs::run_result,
+        job_check: None,
     },
     Tool {
         name: "codex_job_consume_result",
@@ -545,6 +616,7 @@ pub static ALL: &[Tool] = &[
         error_codes: JOB_RESULT_CODES,
         success_schema: jobs::result_schema,
         run: jobs::run_consume,
+        job_check: None,
     },
     Tool {
         name: "codex_job_cancel",
@@ -557,6 +629,7 @@ pub static ALL: &[Tool] = &[
         error_codes: JOB_CODES,
         success_schema: jobs::status_schema,
         run: jobs::run_cancel,
+        job_check: None,
     },
     Tool {
         name: "codex_job_list",
@@ -569,6 +642,7 @@ pub static ALL: &[Tool] = &[
         error_codes: JOB_LIST_CODES,
         success_schema: jobs::list_schema,
         run: jobs::run_list,
+        job_check: None,
     },
 ];
 
@@ -634,7 +708,8 @@ pub fn fingerprint() -> &'static str {
     })
 }
 
-/// Runs one tool call to an envelope: argument validation, then the handler under a panic guard.
+/// Runs one tool call to an envelope: argument validation, then the handler (for a synchronous
+/// paid tool outside the job worker, a job running it, waited on) under a panic guard.
 pub fn call_tool(tool: &Tool, arguments: Option<&Value>, context: &Context) -> Value {
     let args = match params::validate(tool.params, arguments) {
         Ok(args) => args,
@@ -648,7 +723,11 @@ pub fn call_tool(tool: &Tool, arguments: Option<&Value>, context: &Context) -> V
         progress: context.progress,
         cancel: context.cancel.clone(),
     };
-    catch_unwind(AssertUnwindSafe(|| (tool.run)(&call))).unwrap_or_else(|_| {
+    let run = || match tool.job_check {
+        Some(check) if !context.in_worker => jobs::run_waited(&call, check),
+        _ => (tool.run)(&call),
+    };
+    catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|_| {
         crate::log_error!("{} panicked; answered internal_error", tool.name);
         let error = ToolError::new(ErrorCode::InternalError, format!("{} failed unexpectedly", tool.name));
         error_envelope(error, &Meta::new(tool.tier, None))

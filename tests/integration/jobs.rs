@@ -49,7 +49,7 @@ impl Setup {
         workspace_dir.join(job_id)
     }
 
-    fn assert_no_worktree_left(&self) {
+    pub(crate) fn assert_no_worktree_left(&self) {
         let left: Vec<_> = std::fs::read_dir(self.worktrees.path()).unwrap().flatten().map(|e| e.file_name()).collect();
         assert!(left.is_empty(), "worktrees left behind: {left:?}");
     }
