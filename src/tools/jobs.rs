@@ -125,7 +125,7 @@ pub fn run_waited(call: &Call, check: Check) -> Value {
             );
             return error_envelope(error, &meta);
         }
-        let view = match jobs.view(job_id) {
+        let mut view = match jobs.view(job_id) {
             Ok(view) => view,
             Err(Unavailable::NotFound) => {
                 let error = ToolError::new(
@@ -139,25 +139,28 @@ pub fn run_waited(call: &Call, check: Check) -> Value {
             Err(unavailable) => return error_envelope(unavailable_error(call, unavailable), &meta),
         };
         relay.pass_on(call.progress, &view.activity);
-        match (view.status, view.result) {
-            (Status::Running, _) => std::thread::sleep(WAIT_POLL),
-            (Status::Done, Some(envelope)) => {
-                // The worker stores its result, then exits: a call that returns leaves no process.
-                crate::adapters::jobs::wait_until(WORKER_EXIT_WAIT, || !jobs.worker_alive(job_id));
-                let mut envelope = stamp(call, envelope, job_id);
-                envelope["meta"]["replayed"] = json!(replayed);
-                carry_warnings(&mut envelope, &meta);
-                return envelope;
+        let envelope = match view.status {
+            Status::Running => {
+                std::thread::sleep(WAIT_POLL);
+                continue;
             }
-            (_, _) => {
-                let view = jobs.view(job_id);
-                let error = match view {
-                    Ok(view) => unavailable_error(call, Unavailable::NotDone(Box::new(view))),
-                    Err(unavailable) => unavailable_error(call, unavailable),
-                };
-                return error_envelope(error, &meta);
-            }
-        }
+            Status::Done => view.result.take(),
+            _ => None,
+        };
+        let Some(envelope) = envelope else {
+            // Ended without an envelope to hand out: why, as `codex_job_result` would say it.
+            let unavailable = match view.status {
+                Status::Done => Unavailable::ResultUnreadable(view.detail.unwrap_or_default()),
+                _ => Unavailable::NotDone(Box::new(view)),
+            };
+            return error_envelope(unavailable_error(call, unavailable), &meta);
+        };
+        // The worker stores its result, then exits: a call that returns leaves no process.
+        crate::adapters::jobs::wait_until(WORKER_EXIT_WAIT, || !jobs.worker_alive(job_id));
+        let mut envelope = stamp(call, envelope, job_id);
+        envelope["meta"]["replayed"] = json!(replayed);
+        carry_warnings(&mut envelope, &meta);
+        return envelope;
     }
 }
 
