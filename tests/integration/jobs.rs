@@ -308,6 +308,29 @@ fn finished_jobs_expire_after_the_ttl_and_the_count_cap_evicts_the_oldest() {
 }
 
 #[test]
+fn synchronous_runs_are_evicted_before_background_results() {
+    let setup = Setup::fake(&[("CODEX_IN_CLAUDE_JOB_MAX_COUNT", "2")]);
+    let workspace = tempfile::tempdir().unwrap();
+    let mut server = setup.server();
+    let background = start(&mut server, "codex_consult_async", workspace.path(), json!({"question": "bg"}));
+    wait_finished(&mut server, workspace.path(), &background, Duration::from_secs(20));
+    let mut answered = Vec::new();
+    for i in 0..3 {
+        let answer = call(
+            &mut server,
+            "codex_consult",
+            json!({"question": format!("q{i}"), "workspace_root": workspace.path()}),
+        );
+        assert_eq!(answer["ok"], json!(true), "{answer}");
+        answered.push(answer["meta"]["job_id"].as_str().unwrap().to_string());
+    }
+    // Past the cap, the older answered runs went; the background result nobody fetched stayed.
+    let listed = call(&mut server, "codex_job_list", json!({"workspace_root": workspace.path()}));
+    let kept: Vec<&str> = listed["jobs"].as_array().unwrap().iter().map(|j| j["job_id"].as_str().unwrap()).collect();
+    assert_eq!(kept, vec![answered[2].as_str(), background.as_str()], "{listed}");
+}
+
+#[test]
 fn async_tools_check_up_front_and_start_nothing_on_bad_input() {
     let setup = Setup::fake(&[]);
     let repo = TestRepo::new();

@@ -435,12 +435,13 @@ impl Jobs {
         }
     }
 
-    /// Keeps at most `max_count` jobs: the oldest finished ones go first; running ones never.
+    /// Keeps at most `max_count` jobs: finished synchronous runs (whose caller was most likely
+    /// answered) go first, then finished background jobs, oldest first; running ones never.
     fn evict_over_cap(&self) {
         let views = self.list().jobs;
         let excess = views.len().saturating_sub(usize::try_from(self.max_count).unwrap_or(usize::MAX));
         let mut finished: Vec<&View> = views.iter().filter(|v| v.status != Status::Running).collect();
-        finished.sort_by_key(|v| v.spec.started_epoch_ms);
+        finished.sort_by_key(|v| (!v.spec.waited_on(), v.spec.started_epoch_ms));
         for view in finished.into_iter().take(excess) {
             if let Some(dir) = self.job_dir(&view.spec.job_id) {
                 self.discard(&dir);
