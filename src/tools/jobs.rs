@@ -105,8 +105,11 @@ pub fn run_waited(call: &Call, check: Check) -> Value {
         Err(envelope) => return envelope,
     };
     let replayed = started.replayed();
-    let Started { jobs, spec, meta, .. } = started;
+    let Started { jobs, spec, mut meta, .. } = started;
     let job_id = spec.job_id.as_str();
+    // An error that ends the wait names the job it was about.
+    meta.job_id = Some(spec.job_id.clone());
+    meta.replayed = replayed;
     let mut relay = Relay::default();
     loop {
         if call.cancel.is_abandoned() {

@@ -45,6 +45,7 @@ fn a_sync_consult_outlives_its_server_and_is_found_finished_by_the_next() {
         let mut first = setup.server();
         send_consult(&mut first, 7, workspace.path(), json!({}));
         assert!(mock.wait_for_requests(1, Duration::from_secs(30)), "{exit:?}: codex never called the model");
+        let mut told = None;
         match exit {
             Exit::StdinClosed => {
                 assert_eq!(first.close().code(), Some(0), "{exit:?}");
@@ -52,6 +53,7 @@ fn a_sync_consult_outlives_its_server_and_is_found_finished_by_the_next() {
                 let answer = crate::support::envelope(&first.response(json!(7))["result"]);
                 assert_eq!(answer["error"]["code"], json!("job_running"), "{answer}");
                 assert_eq!(answer["error"]["repair_tool"], json!("codex_job_status"), "{answer}");
+                told = Some(answer["meta"]["job_id"].clone());
             }
             Exit::Sigterm => {
                 let status = Command::new("kill").arg("-TERM").arg(first.pid().to_string()).status().unwrap();
@@ -66,6 +68,9 @@ fn a_sync_consult_outlives_its_server_and_is_found_finished_by_the_next() {
         assert_eq!(listed["jobs"].as_array().unwrap().len(), 1, "{exit:?}: {listed}");
         assert_eq!(listed["jobs"][0]["kind"], json!("codex_consult"), "{exit:?}: {listed}");
         let job_id = listed["jobs"][0]["job_id"].as_str().unwrap().to_string();
+        if let Some(told) = told {
+            assert_eq!(told, json!(job_id), "the answer at exit names the job");
+        }
         let status = wait_finished(&mut second, workspace.path(), &job_id, Duration::from_secs(60));
         assert_eq!(status["status"], json!("done"), "{exit:?}: {status}");
         let result =
