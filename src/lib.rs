@@ -69,7 +69,7 @@ pub fn run(mode: cli::Mode) -> ExitCode {
         cli::Mode::Tool { name, arguments, print } => {
             let tool = tools::find(name).expect("the command line only names registered tools");
             let progress = cli::StderrProgress::default();
-            let context = tools::Context::new(&config, &tools::NoRoots, &progress, cancel::CancelToken::new());
+            let context = tools::Context::new(&config, &tools::NoRoots, &progress, cancel_on_interrupt());
             let envelope = tools::call_tool(tool, Some(&arguments), &context);
             let ok = envelope["ok"] == serde_json::Value::Bool(true);
             let written = match envelope["diff"].as_str() {
@@ -97,6 +97,21 @@ pub fn run(mode: cli::Mode) -> ExitCode {
         cli::Mode::Version => print_stdout(&format!("codex-in-claude {VERSION}\n")),
         cli::Mode::Help => print_stdout(&cli::usage()),
     }
+}
+
+/// A token that Ctrl-C cancels: a paid run is then stopped and its record deleted, where
+/// another signal (or a closed terminal) leaves the run going and its result kept.
+fn cancel_on_interrupt() -> cancel::CancelToken {
+    let token = cancel::CancelToken::new();
+    let interrupted = foundation::sys::catch_interrupt();
+    let watcher = token.clone();
+    std::thread::spawn(move || {
+        while !interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        watcher.cancel();
+    });
+    token
 }
 
 /// One JSON document and a line break: indented with `--pretty`, else on one line.

@@ -47,7 +47,16 @@ extern "C" fn note_terminate(_signal: libc::c_int) {
 /// From now on SIGTERM (and SIGINT, SIGHUP) only set a flag, returned here, which the caller
 /// polls to stop its work cleanly instead of dying mid-way.
 pub fn catch_terminate() -> &'static AtomicBool {
-    for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+    catch(&[libc::SIGTERM, libc::SIGINT, libc::SIGHUP])
+}
+
+/// From now on SIGINT (Ctrl-C) only sets a flag, returned here; other signals keep their default.
+pub fn catch_interrupt() -> &'static AtomicBool {
+    catch(&[libc::SIGINT])
+}
+
+fn catch(signals: &[libc::c_int]) -> &'static AtomicBool {
+    for &signal in signals {
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
         unsafe {
             libc::signal(signal, note_terminate as *const () as libc::sighandler_t);

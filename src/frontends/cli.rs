@@ -329,6 +329,10 @@ OPTIONS (tool commands):
     --timeout SECONDS, --detail summary|full (consult, review, delegate)
     --session ID     follow-up: continue the Codex session of an earlier result (its session_id)
                      with this question, review or task (consult, review, delegate)
+    --idempotency-key KEY (consult, review, delegate): a retry with the same KEY and arguments
+                   returns the first run's result, with no second model call
+    Paid commands run as jobs kept like background ones (see jobs list); Ctrl-C stops the run and
+    deletes its record, while any other end of the command leaves the run going.
     --pretty  indented JSON (with --diff-only: the envelope on stderr; the diff is never changed)
     Tool commands print the result envelope as JSON and exit 0 when ok is true, 1 when it is
     false, 2 on a usage error. status exits 0 when codex is ready, 1 when it is not.
@@ -494,6 +498,11 @@ mod tests {
             assert_eq!(print, Print { pretty: true, diff_only: true }, "{words:?}");
         }
         assert!(parse_words(&["consult", "q", "--diff-only"]).is_err(), "--diff-only is for delegate");
+        let Ok(Mode::Tool { arguments: keyed, .. }) = parse_words(&["review", "--idempotency-key", "k-1"]) else {
+            panic!("not a tool mode")
+        };
+        assert_eq!(keyed["idempotency_key"], json!("k-1"));
+        assert!(parse_words(&["dry-run", "--idempotency-key", "k"]).is_err(), "a dry run spends nothing to replay");
         assert_eq!(
             arguments,
             json!({"question": "Is it safe?", "extra_context": "c", "timeout_seconds": 60, "workspace_root": "/w"})

@@ -67,7 +67,7 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
                 std::thread::sleep(Duration::from_millis(50));
             }
         });
-        let context = tools::Context::new(&config, &tools::NoRoots, &activity, cancel.clone());
+        let context = tools::Context::new(&config, &tools::NoRoots, &activity, cancel.clone()).in_worker();
         let envelope = tools::call_tool(tool, Some(&arguments), &context);
         finished.store(true, Ordering::SeqCst);
         envelope
@@ -77,7 +77,10 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let now = clock::now_ms();
-    let hit_deadline = envelope["error"]["code"] == json!("timeout") && now + 2_000 >= spec.deadline_epoch_ms();
+    // A background job stopped at its deadline reads `timeout`; a waited-on run keeps the
+    // tool's own timeout envelope, which is what its caller would have had.
+    let hit_deadline =
+        !spec.waited_on() && envelope["error"]["code"] == json!("timeout") && now + 2_000 >= spec.deadline_epoch_ms();
     let write = || jobs::worker::record_outcome(dir, &spec, now, hit_deadline, &envelope);
     let patience = Instant::now() + RESULT_WRITE_PATIENCE;
     for attempt in 0.. {

@@ -1,63 +1,236 @@
-//! The background-job tools: the three `_async` starters (check everything that can be checked
-//! up front, then hand the synchronous tool's arguments to a detached worker) and the five
-//! `codex_job_*` lifecycle tools over `crate::adapters::jobs`.
+//! Paid runs as jobs, and the background-job tools. Every paid run is a detached job worker
+//! (docs/product.md §6: no paid result is lost): the three `_async` starters hand the
+//! synchronous tool's arguments to a worker and return its job id; the synchronous paid tools do
+//! the same and wait for the job, relaying its activity as progress. Both check everything that
+//! can be checked before anything is spent, and both honour `idempotency_key`. The five
+//! `codex_job_*` lifecycle tools read and manage the jobs through `crate::adapters::jobs`.
+
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::codex_run::{self, Detail, Opening};
+use super::codex_run::{self, Detail, Opening, Settings};
 use super::meta::{Meta, error_envelope};
 use super::{Call, Tool};
-use crate::adapters::jobs::{Jobs, Spec, StartError, Status, Unavailable, View, WorkspaceInfo};
+use crate::adapters::jobs::{Activity, Jobs, Spec, StartError, Status, Unavailable, View, WorkspaceInfo};
 use crate::adapters::workspace::Workspace;
 use crate::foundation::envelope::{ErrorCode, ToolError};
 
+/// What a paid tool checks before its job starts, so a run that could only fail at once is
+/// never started.
+pub type Check = fn(&Call, &Workspace, &mut Meta) -> Result<(), ToolError>;
+
+/// How often a waiting call looks at its job.
+const WAIT_POLL: Duration = Duration::from_millis(100);
+/// After its result is stored, how long the worker gets to exit before the call returns.
+const WORKER_EXIT_WAIT: Duration = Duration::from_secs(2);
+/// Starts of one idempotency key that lost to a record deleted meanwhile, tried again.
+const START_ATTEMPTS: usize = 3;
+
+pub fn check_consult(call: &Call, _: &Workspace, _: &mut Meta) -> Result<(), ToolError> {
+    let parts = [("question", call.args.text("question")), ("extra_context", call.args.text("extra_context"))];
+    codex_run::check_input_size(call, &parts)
+}
+
+pub fn check_delegate(call: &Call, workspace: &Workspace, _: &mut Meta) -> Result<(), ToolError> {
+    codex_run::check_input_size(call, &[("task", call.args.text("task"))])?;
+    let git_timeout = Duration::from_secs(call.config.git_timeout_seconds);
+    crate::adapters::git::worktree::open_with_head(&workspace.path, git_timeout, &call.cancel)
+        .map(|_| ())
+        .map_err(super::delegate::worktree_error)
+}
+
 pub fn run_consult_async(call: &Call) -> Value {
-    start(call, &super::CONSULT, |call, _, _| {
-        let parts = [("question", call.args.text("question")), ("extra_context", call.args.text("extra_context"))];
-        codex_run::check_input_size(call, &parts)
-    })
+    run_background(call, &super::CONSULT)
 }
 
 pub fn run_review_async(call: &Call) -> Value {
-    start(call, &super::REVIEW, super::review::check_review)
+    run_background(call, &super::REVIEW)
 }
 
 pub fn run_delegate_async(call: &Call) -> Value {
-    start(call, &super::DELEGATE, |call, workspace, _| {
-        codex_run::check_input_size(call, &[("task", call.args.text("task"))])?;
-        let git_timeout = std::time::Duration::from_secs(call.config.git_timeout_seconds);
-        crate::adapters::git::worktree::open_with_head(&workspace.path, git_timeout, &call.cancel)
-            .map(|_| ())
-            .map_err(super::delegate::worktree_error)
+    run_background(call, &super::DELEGATE)
+}
+
+/// A job as a starter found it: the one it just started, or the run its idempotency key names.
+struct Started {
+    jobs: Jobs,
+    view: Option<View>,
+    spec: Spec,
+    meta: Meta,
+}
+
+impl Started {
+    fn replayed(&self) -> bool {
+        self.view.is_some()
+    }
+}
+
+/// `_async`: starts a job running `tool` (the synchronous twin) and returns its id at once.
+fn run_background(call: &Call, twin: &Tool) -> Value {
+    let check = twin.job_check.expect("an _async tool's twin runs as a job");
+    let started = match start(call, twin, check, call.config.job_max_seconds) {
+        Ok(started) => started,
+        Err(envelope) => return envelope,
+    };
+    let Started { jobs, view, spec, mut meta } = started;
+    meta.job_id = Some(spec.job_id.clone());
+    meta.replayed = view.is_some();
+    let status = view.as_ref().map_or(Status::Running, |v| v.status);
+    json!({
+        "ok": true,
+        "tool": call.tool.name,
+        "job_id": spec.job_id,
+        "kind": spec.kind,
+        "status": status.as_str(),
+        "started_at": crate::foundation::clock::rfc3339(spec.started_epoch_ms),
+        "deadline_seconds": spec.deadline_seconds,
+        "poll_after_ms": view.as_ref().map_or(1000, View::poll_after_ms),
+        "ttl_seconds": jobs.ttl_seconds(),
+        "expires_at": view.as_ref().and_then(|v| v.expires_epoch_ms(jobs.ttl_seconds())).map(crate::foundation::clock::rfc3339),
+        "next": "poll codex_job_status with this job_id (honour poll_after_ms), then codex_job_result or codex_job_consume_result",
+        "meta": meta,
     })
 }
 
-type Check = fn(&Call, &Workspace, &mut Meta) -> Result<(), ToolError>;
-
-/// Checks, writes the job and launches its worker, which runs the synchronous tool `sync` with
-/// these arguments.
-fn start(call: &Call, sync: &Tool, check: Check) -> Value {
-    // The tool's own check (size included) runs below, once the job's timeout is in meta.
-    let Opening { workspace, mut meta, .. } = match Opening::new(call, &[]) {
-        Ok(opening) => opening,
+/// A synchronous paid call: its run is a job (kind = the tool's own name) that outlives this
+/// call's server; the call waits for it, relays its activity as progress, and returns its
+/// stored envelope. Cancelling the call stops the run and deletes its record; a server going
+/// away leaves it running, to be found with `codex_job_list` and `codex_job_result`.
+pub fn run_waited(call: &Call, check: Check) -> Value {
+    let timeout_seconds = Settings::resolve(call).timeout_seconds;
+    let started = match start(call, call.tool, check, timeout_seconds) {
+        Ok(started) => started,
         Err(envelope) => return envelope,
     };
-    meta.timeout_seconds = Some(call.config.job_max_seconds);
+    let replayed = started.replayed();
+    let Started { jobs, spec, mut meta, .. } = started;
+    let job_id = spec.job_id.as_str();
+    // An error that ends the wait names the job it was about.
+    meta.job_id = Some(spec.job_id.clone());
+    meta.replayed = replayed;
+    let mut relay = Relay::default();
+    loop {
+        if call.cancel.is_abandoned() {
+            let error = ToolError::new(
+                ErrorCode::JobRunning,
+                format!("the server is going away; the run goes on as job {job_id} and its result will be kept"),
+            );
+            return error_envelope(error.repair_tool("codex_job_status", job_params(call, job_id)), &meta);
+        }
+        if call.cancel.is_cancelled() {
+            let _ = jobs.cancel(job_id);
+            jobs.remove(job_id);
+            let error = ToolError::new(
+                ErrorCode::JobCancelled,
+                "the call was cancelled: its run was stopped and its record deleted",
+            );
+            return error_envelope(error, &meta);
+        }
+        let mut view = match jobs.view(job_id) {
+            Ok(view) => view,
+            Err(Unavailable::NotFound) => {
+                let error = ToolError::new(
+                    ErrorCode::JobNotFound,
+                    format!(
+                        "the record of job {job_id} was deleted (cancelled, consumed or evicted by another call) before its result could be read"
+                    ),
+                );
+                return error_envelope(error, &meta);
+            }
+            Err(unavailable) => return error_envelope(unavailable_error(call, unavailable), &meta),
+        };
+        relay.pass_on(call.progress, &view.activity);
+        let envelope = match view.status {
+            Status::Running => {
+                std::thread::sleep(WAIT_POLL);
+                continue;
+            }
+            Status::Done => view.result.take(),
+            _ => None,
+        };
+        let Some(envelope) = envelope else {
+            // Ended without an envelope to hand out: why, as `codex_job_result` would say it.
+            let unavailable = match view.status {
+                Status::Done => Unavailable::ResultUnreadable(view.detail.unwrap_or_default()),
+                _ => Unavailable::NotDone(Box::new(view)),
+            };
+            return error_envelope(unavailable_error(call, unavailable), &meta);
+        };
+        // The worker stores its result, then exits: a call that returns leaves no process.
+        crate::adapters::jobs::wait_until(WORKER_EXIT_WAIT, || !jobs.worker_alive(job_id));
+        let mut envelope = stamp(call, envelope, job_id);
+        envelope["meta"]["replayed"] = json!(replayed);
+        carry_warnings(&mut envelope, &meta);
+        return envelope;
+    }
+}
+
+/// What this call found before the run (secrets masked in its text) belongs in the run's
+/// envelope too: the worker saw the text already masked.
+fn carry_warnings(envelope: &mut Value, meta: &Meta) {
+    let stored = envelope["meta"]["security_warnings"].as_array().cloned().unwrap_or_default();
+    let mut warnings: Vec<Value> = meta.security_warnings.iter().map(|w| json!(w)).collect();
+    warnings.extend(stored.into_iter().filter(|w| !meta.security_warnings.iter().any(|m| w == m)));
+    envelope["meta"]["security_warnings"] = Value::Array(warnings);
+}
+
+/// What of a job's activity has been passed on to the caller.
+#[derive(Default)]
+struct Relay {
+    events_seen: u64,
+    last_event: Option<String>,
+    stalled_since_ms: Option<u64>,
+}
+
+impl Relay {
+    /// Reports what the worker recorded since the last look: a new event, or a new stall.
+    fn pass_on(&mut self, progress: &dyn super::Progress, activity: &Activity) {
+        if let Some(event) = &activity.last_event
+            && (activity.events_seen > self.events_seen || activity.last_event != self.last_event)
+        {
+            progress.report(activity.events_seen, event);
+        }
+        if let (Some(since), Some(message)) = (activity.stalled_since_ms, &activity.stalled)
+            && self.stalled_since_ms != Some(since)
+        {
+            progress.stalled(activity.events_seen, message);
+        }
+        self.events_seen = activity.events_seen;
+        self.last_event.clone_from(&activity.last_event);
+        self.stalled_since_ms = activity.stalled_since_ms;
+    }
+}
+
+fn job_params(call: &Call, job_id: &str) -> Value {
+    let mut params = json!({"job_id": job_id});
+    if let Some(root) = call.args.text("workspace_root") {
+        params["workspace_root"] = json!(root);
+    }
+    params
+}
+
+/// Checks, then writes the job and launches its worker, which runs `tool` with these arguments;
+/// or, when `idempotency_key` names a run of the same arguments, finds that run instead.
+fn start(call: &Call, tool: &Tool, check: Check, deadline_seconds: u64) -> Result<Started, Value> {
+    // The tool's own check (size included) runs below, once the job's timeout is in meta.
+    let Opening { workspace, mut meta, .. } = Opening::new(call, &[])?;
+    meta.timeout_seconds = Some(deadline_seconds);
     if let Err(error) =
         check(call, &workspace, &mut meta).and_then(|()| codex_run::follow_up(call, &workspace).map(drop))
     {
-        return error_envelope(error, &meta);
+        return Err(error_envelope(error, &meta));
     }
     // A job that could only fail at once is not started.
     if !crate::foundation::process::on_path(crate::adapters::codex::PROGRAM) {
-        return error_envelope(
+        return Err(error_envelope(
             ToolError::new(ErrorCode::CodexNotFound, "codex was not found on the server's PATH"),
             &meta,
-        );
+        ));
     }
     // Nor one the day's budget (or a used-up plan) would refuse; the worker checks again.
     if let Err(error) = super::budget::of(call).check() {
-        return error_envelope(error, &meta);
+        return Err(error_envelope(error, &meta));
     }
     let mut arguments = call.args.to_value();
     // The job record on disk holds no more of the caller's text than the model would get: it
@@ -69,11 +242,14 @@ fn start(call: &Call, sync: &Tool, check: Check) -> Value {
     }
     // The worker has no roots to resolve against: it gets the workspace this call resolved.
     arguments["workspace_root"] = json!(workspace.path.display().to_string());
+    // The key is not stored: the job's id is derived from it.
+    let key = arguments.as_object_mut().and_then(|a| a.remove("idempotency_key"));
+    let key = key.as_ref().and_then(Value::as_str);
     let spec = Spec {
         format: crate::adapters::jobs::SPEC_FORMAT,
-        job_id: crate::adapters::jobs::new_job_id(),
+        job_id: key.map_or_else(crate::adapters::jobs::new_job_id, crate::adapters::jobs::job_id_for_key),
         kind: call.tool.name.to_string(),
-        tool: sync.name.to_string(),
+        tool: tool.name.to_string(),
         arguments,
         workspace: WorkspaceInfo {
             cwd: workspace.path.display().to_string(),
@@ -81,36 +257,43 @@ fn start(call: &Call, sync: &Tool, check: Check) -> Value {
             workspace_warning: workspace.warning.clone(),
         },
         started_epoch_ms: crate::foundation::clock::now_ms(),
-        deadline_seconds: call.config.job_max_seconds,
+        deadline_seconds,
     };
     let jobs = Jobs::for_workspace(call.config, &workspace.path);
-    if let Err(error) = jobs.start(&spec) {
-        let error = match error {
-            StartError::StateWrite(message) => ToolError::new(
+    for _ in 0..START_ATTEMPTS {
+        let error = match jobs.start(&spec) {
+            Ok(()) => return Ok(Started { jobs, view: None, spec, meta }),
+            Err(StartError::Exists) => match jobs.view(&spec.job_id) {
+                Ok(view) if view.spec.kind == spec.kind && view.spec.arguments == spec.arguments => {
+                    let spec = view.spec.clone();
+                    return Ok(Started { jobs, view: Some(view), spec, meta });
+                }
+                Ok(_) => key_error("was used for a call with other arguments (or another tool) whose run is still kept"),
+                // Deleted since: try again.
+                Err(Unavailable::NotFound) => continue,
+                Err(_) => key_error("names a run whose record cannot be read now"),
+            },
+            Err(StartError::StateWrite(message)) => ToolError::new(
                 ErrorCode::StateWriteFailed,
                 format!("the job was not started, nothing was spent and nothing was left: {message}"),
             ),
-            StartError::Launch(message) => ToolError::new(ErrorCode::InternalError, message).repair(
+            Err(StartError::Launch(message)) => ToolError::new(ErrorCode::InternalError, message).repair(
                 "Check that CODEX_IN_CLAUDE_STATE_DIR is writable (codex_status shows it), then retry; nothing was spent",
             ),
         };
-        return error_envelope(error, &meta);
+        return Err(error_envelope(error, &meta));
     }
-    meta.job_id = Some(spec.job_id.clone());
-    json!({
-        "ok": true,
-        "tool": call.tool.name,
-        "job_id": spec.job_id,
-        "kind": spec.kind,
-        "status": Status::Running.as_str(),
-        "started_at": crate::foundation::clock::rfc3339(spec.started_epoch_ms),
-        "deadline_seconds": spec.deadline_seconds,
-        "poll_after_ms": 1000,
-        "ttl_seconds": jobs.ttl_seconds(),
-        "expires_at": null,
-        "next": "poll codex_job_status with this job_id (honour poll_after_ms), then codex_job_result or codex_job_consume_result",
-        "meta": meta,
-    })
+    let error = ToolError::new(
+        ErrorCode::InternalError,
+        "the run this idempotency_key names kept being deleted while starting; retry",
+    )
+    .offending("idempotency_key");
+    Err(error_envelope(error, &meta))
+}
+
+fn key_error(what: &str) -> ToolError {
+    ToolError::new(ErrorCode::InvalidArguments, format!("idempotency_key {what}; use another key for a new run"))
+        .offending("idempotency_key")
 }
 
 /// The workspace's jobs, or the envelope explaining why the workspace is unusable.
@@ -177,17 +360,21 @@ fn deliver(call: &Call, take: fn(&Jobs, &str) -> Result<Value, Unavailable>) -> 
         Err(envelope) => return envelope,
     };
     let error = match take(&jobs, job_id(call)) {
-        Ok(mut envelope) => {
-            envelope["meta"]["job_id"] = json!(job_id(call));
-            envelope["meta"]["fingerprint"] = json!(super::fingerprint());
-            if Detail::of(call) != Detail::Full && envelope["raw_response"].is_object() {
-                envelope["raw_response"]["text"] = Value::Null;
-            }
-            return envelope;
-        }
+        Ok(envelope) => return stamp(call, envelope, job_id(call)),
         Err(unavailable) => unavailable_error(call, unavailable),
     };
     call.fail(error, Some(&workspace))
+}
+
+/// A stored envelope as handed out: stamped with its job id and today's fingerprint, with the
+/// caller's `detail` applied (the worker stores the full one).
+fn stamp(call: &Call, mut envelope: Value, job_id: &str) -> Value {
+    envelope["meta"]["job_id"] = json!(job_id);
+    envelope["meta"]["fingerprint"] = json!(super::fingerprint());
+    if Detail::of(call) != Detail::Full && envelope["raw_response"].is_object() {
+        envelope["raw_response"]["text"] = Value::Null;
+    }
+    envelope
 }
 
 fn unavailable_error(call: &Call, unavailable: Unavailable) -> ToolError {
@@ -209,15 +396,9 @@ fn unavailable_error(call: &Call, unavailable: Unavailable) -> ToolError {
 fn lifecycle_error(call: &Call, view: &View) -> ToolError {
     let detail = view.detail.clone().unwrap_or_default();
     match view.status {
-        Status::Running => {
-            let mut params = json!({"job_id": view.spec.job_id});
-            if let Some(root) = call.args.text("workspace_root") {
-                params["workspace_root"] = json!(root);
-            }
-            ToolError::new(ErrorCode::JobRunning, "the job is still running")
-                .retry_after_ms(view.poll_after_ms())
-                .repair_tool("codex_job_status", params)
-        }
+        Status::Running => ToolError::new(ErrorCode::JobRunning, "the job is still running")
+            .retry_after_ms(view.poll_after_ms())
+            .repair_tool("codex_job_status", job_params(call, &view.spec.job_id)),
         Status::Cancelled => ToolError::new(ErrorCode::JobCancelled, detail),
         Status::Timeout => ToolError::new(ErrorCode::JobTimeout, detail),
         Status::Failed | Status::Done => ToolError::new(ErrorCode::JobFailed, detail),
@@ -311,7 +492,11 @@ pub fn started_schema() -> Value {
     json!({
         "type": "object",
         "required": ["ok", "job_id", "status", "poll_after_ms", "deadline_seconds", "meta"],
-        "properties": {"ok": {"const": true}, "job_id": {"type": "string"}, "status": {"const": Status::Running.as_str()}}
+        "properties": {
+            "ok": {"const": true},
+            "job_id": {"type": "string"},
+            "status": {"enum": Status::ALL.map(Status::as_str)}
+        }
     })
 }
 

@@ -56,6 +56,9 @@ pub struct Meta {
     /// Files whose change is binary: reported, never inlined.
     pub binary_files: Vec<String>,
     pub job_id: Option<String>,
+    /// This call's `idempotency_key` named an earlier run, which is what it returns: nothing
+    /// new was started or spent.
+    pub replayed: bool,
     pub request_id: String,
     pub server_version: &'static str,
     pub fingerprint: &'static str,
@@ -101,6 +104,7 @@ impl Meta {
             applies_cleanly_reason: None,
             binary_files: Vec::new(),
             job_id: None,
+            replayed: false,
             request_id: crate::foundation::hash::random_hex(16),
             server_version: crate::foundation::identity::VERSION,
             fingerprint: super::fingerprint(),

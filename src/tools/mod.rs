@@ -88,7 +88,12 @@ pub struct Tool {
     pub error_codes: &'static [ErrorCode],
     /// JSON Schema of the `ok:true` envelope.
     pub success_schema: fn() -> Value,
+    /// The handler. For a tool with a `job_check`, it is what the job worker runs.
     pub run: fn(&Call) -> Value,
+    /// A synchronous paid tool: what is checked before its run is handed to a detached job
+    /// worker, which runs `run` while the call waits for it (docs/product.md §6: no paid result is
+    /// lost). `None` for everything else.
+    pub job_check: Option<jobs::Check>,
 }
 
 /// Where a call runs: the server's configuration, the client's roots, where to report
@@ -98,11 +103,18 @@ pub struct Context<'a> {
     pub roots: &'a dyn Roots,
     pub progress: &'a dyn Progress,
     pub cancel: CancelToken,
+    /// Set only in the job worker: a paid tool runs codex here instead of starting a job.
+    in_worker: bool,
 }
 
 impl<'a> Context<'a> {
     pub fn new(config: &'a Config, roots: &'a dyn Roots, progress: &'a dyn Progress, cancel: CancelToken) -> Self {
-        Context { config, roots, progress, cancel }
+        Context { config, roots, progress, cancel, in_worker: false }
+    }
+
+    /// The job worker's context: the run it was started for happens in this process.
+    pub fn in_worker(self) -> Self {
+        Context { in_worker: true, ..self }
     }
 }
 
@@ -292,21 +304,28 @@ const SESSION_ID: Param = Param {
     required: false,
     description: "Follow-up: continue the Codex session of an earlier result (its session_id) instead of starting fresh.",
 };
+const IDEMPOTENCY_KEY: Param = Param {
+    name: "idempotency_key",
+    kind: Kind::Text { non_blank: true, max_len: Some(256) },
+    required: false,
+    description: "Retry-safe key: a call with the key and arguments of a kept run returns that run (waiting if needed) without a new model call.",
+};
 const JOB_ID: Param =
     Param { name: "job_id", kind: Kind::JobId, required: true, description: "Job id returned by an _async tool." };
 
-/// What a preview takes: a fresh call's arguments, with no session to continue.
+/// What a preview takes: a fresh call's arguments, with no session to continue and no run to
+/// replay.
 const REVIEW_DRY_RUN_PARAMS: &[Param] =
     &[SCOPE, BASE, COMMIT, PATHS, UNTRACKED, EXTRA_CONTEXT, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION];
 const DELEGATE_DRY_RUN_PARAMS: &[Param] = &[TASK, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION];
 /// A background job has its own deadline and returns its result in full.
 const CONSULT_ASYNC_PARAMS: &[Param] =
-    &[QUESTION, EXTRA_CONTEXT, SESSION_ID, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION];
-const REVIEW_ASYNC_PARAMS: &[Param] = &concat::<11, _>(&[REVIEW_DRY_RUN_PARAMS, &[SESSION_ID]]);
-const DELEGATE_ASYNC_PARAMS: &[Param] = &concat::<6, _>(&[DELEGATE_DRY_RUN_PARAMS, &[SESSION_ID]]);
-const CONSULT_PARAMS: &[Param] = &concat::<9, _>(&[CONSULT_ASYNC_PARAMS, &[TIMEOUT_SECONDS, DETAIL]]);
-const REVIEW_PARAMS: &[Param] = &concat::<13, _>(&[REVIEW_ASYNC_PARAMS, &[TIMEOUT_SECONDS, DETAIL]]);
-const DELEGATE_PARAMS: &[Param] = &concat::<8, _>(&[DELEGATE_ASYNC_PARAMS, &[TIMEOUT_SECONDS, DETAIL]]);
+    &[QUESTION, EXTRA_CONTEXT, SESSION_ID, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION, IDEMPOTENCY_KEY];
+const REVIEW_ASYNC_PARAMS: &[Param] = &concat::<12, _>(&[REVIEW_DRY_RUN_PARAMS, &[SESSION_ID, IDEMPOTENCY_KEY]]);
+const DELEGATE_ASYNC_PARAMS: &[Param] = &concat::<7, _>(&[DELEGATE_DRY_RUN_PARAMS, &[SESSION_ID, IDEMPOTENCY_KEY]]);
+const CONSULT_PARAMS: &[Param] = &concat::<10, _>(&[CONSULT_ASYNC_PARAMS, &[TIMEOUT_SECONDS, DETAIL]]);
+const REVIEW_PARAMS: &[Param] = &concat::<14, _>(&[REVIEW_ASYNC_PARAMS, &[TIMEOUT_SECONDS, DETAIL]]);
+const DELEGATE_PARAMS: &[Param] = &concat::<9, _>(&[DELEGATE_ASYNC_PARAMS, &[TIMEOUT_SECONDS, DETAIL]]);
 const JOB_PARAMS: &[Param] = &[JOB_ID, WORKSPACE_ROOT];
 const JOB_RESULT_PARAMS: &[Param] = &[JOB_ID, WORKSPACE_ROOT, DETAIL];
 
@@ -339,12 +358,26 @@ const CODEX_RUN_CODES: &[ErrorCode] = &[
 ];
 /// Checked just before codex starts: the effort against the model, then the day's budget (whose
 /// ledger may be unreadable).
-const SPEND_CODES: &[ErrorCode] = &[E::InvalidReasoningEffort, E::BudgetExhausted, E::StateWriteFailed];
+/// What the spend checks refuse a paid run for (an unreadable ledger is `state_write_failed`,
+/// which every waited run can answer already).
+const SPEND_CODES: &[ErrorCode] = &[E::InvalidReasoningEffort, E::BudgetExhausted];
 /// A run whose turn completed with no answer.
 const NO_ANSWER_CODES: &[ErrorCode] = &[E::NoFinalMessage];
 /// A structured answer that is not the schema's.
 const ANSWER_CODES: &[ErrorCode] = &[E::InvalidJson, E::SchemaViolation];
 const BUG_CODES: &[ErrorCode] = &[E::InternalError];
+/// A synchronous paid run is a job the call waits on: its record must be written, and the wait
+/// can end without the tool's own envelope (the server leaving, the job cancelled, gone,
+/// stopped at its deadline, dead, or unreadable).
+const WAITED_JOB_CODES: &[ErrorCode] = &[
+    E::StateWriteFailed,
+    E::JobRunning,
+    E::JobNotFound,
+    E::JobCancelled,
+    E::JobTimeout,
+    E::JobFailed,
+    E::JobUnreadable,
+];
 
 /// The concatenation of `parts`; `N` must be the total length (checked at compile time).
 const fn concat<const N: usize, T: Copy>(parts: &[&[T]]) -> [T; N] {
@@ -369,9 +402,16 @@ const fn codes<const N: usize>(parts: &[&[ErrorCode]]) -> [ErrorCode; N] {
 }
 
 const LOCAL_ONLY_CODES: &[ErrorCode] = &[E::InvalidArguments, E::InternalError];
-const CONSULT_CODES: &[ErrorCode] =
-    &codes::<18>(&[WORKSPACE_CODES, PREFLIGHT_CODES, SPEND_CODES, CODEX_RUN_CODES, NO_ANSWER_CODES, BUG_CODES]);
-const REVIEW_CODES: &[ErrorCode] = &codes::<28>(&[
+const CONSULT_CODES: &[ErrorCode] = &codes::<24>(&[
+    WORKSPACE_CODES,
+    PREFLIGHT_CODES,
+    SPEND_CODES,
+    CODEX_RUN_CODES,
+    NO_ANSWER_CODES,
+    WAITED_JOB_CODES,
+    BUG_CODES,
+]);
+const REVIEW_CODES: &[ErrorCode] = &codes::<34>(&[
     WORKSPACE_CODES,
     PREFLIGHT_CODES,
     GIT_CODES,
@@ -379,12 +419,13 @@ const REVIEW_CODES: &[ErrorCode] = &codes::<28>(&[
     CODEX_RUN_CODES,
     NO_ANSWER_CODES,
     ANSWER_CODES,
+    WAITED_JOB_CODES,
     BUG_CODES,
 ]);
 const DRY_RUN_CODES: &[ErrorCode] = &codes::<14>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, BUG_CODES]);
 /// Making, reading and removing the delegate worktree.
 const WORKTREE_CODES: &[ErrorCode] = &[E::NotAGitRepo, E::UnsafeRepository, E::GitUnavailable, E::WorktreeError];
-const DELEGATE_CODES: &[ErrorCode] = &codes::<23>(&[
+const DELEGATE_CODES: &[ErrorCode] = &codes::<29>(&[
     WORKSPACE_CODES,
     PREFLIGHT_CODES,
     WORKTREE_CODES,
@@ -392,6 +433,7 @@ const DELEGATE_CODES: &[ErrorCode] = &codes::<23>(&[
     SPEND_CODES,
     CODEX_RUN_CODES,
     NO_ANSWER_CODES,
+    WAITED_JOB_CODES,
     BUG_CODES,
 ]);
 const DELEGATE_DRY_RUN_CODES: &[ErrorCode] =
@@ -439,6 +481,7 @@ pub const CONSULT: Tool = Tool {
     error_codes: CONSULT_CODES,
     success_schema: consult::success_schema,
     run: consult::run,
+    job_check: Some(jobs::check_consult),
 };
 
 /// `codex_review_changes`; `codex_review_changes_async` runs it in a job.
@@ -453,6 +496,7 @@ pub const REVIEW: Tool = Tool {
     error_codes: REVIEW_CODES,
     success_schema: review::review_success_schema,
     run: review::run_review,
+    job_check: Some(review::check_review),
 };
 
 /// `codex_delegate`; `codex_delegate_async` runs it in a job.
@@ -467,6 +511,7 @@ pub const DELEGATE: Tool = Tool {
     error_codes: DELEGATE_CODES,
     success_schema: delegate::success_schema,
     run: delegate::run_delegate,
+    job_check: Some(jobs::check_delegate),
 };
 
 /// Every tool, in the order `tools/list` shows them.
@@ -482,6 +527,7 @@ pub static ALL: &[Tool] = &[
         error_codes: LOCAL_ONLY_CODES,
         success_schema: status::success_schema,
         run: status::run,
+        job_check: None,
     },
     Tool {
         name: "codex_models",
@@ -494,6 +540,7 @@ pub static ALL: &[Tool] = &[
         error_codes: LOCAL_ONLY_CODES,
         success_schema: models::success_schema,
         run: models::run,
+        job_check: None,
     },
     Tool {
         name: "codex_capabilities",
@@ -506,6 +553,7 @@ pub static ALL: &[Tool] = &[
         error_codes: LOCAL_ONLY_CODES,
         success_schema: capabilities::success_schema,
         run: capabilities::run,
+        job_check: None,
     },
     CONSULT,
     Tool {
@@ -519,6 +567,7 @@ pub static ALL: &[Tool] = &[
         error_codes: CONSULT_ASYNC_CODES,
         success_schema: jobs::started_schema,
         run: jobs::run_consult_async,
+        job_check: None,
     },
     REVIEW,
     Tool {
@@ -532,6 +581,7 @@ pub static ALL: &[Tool] = &[
         error_codes: REVIEW_ASYNC_CODES,
         success_schema: jobs::started_schema,
         run: jobs::run_review_async,
+        job_check: None,
     },
     DELEGATE,
     Tool {
@@ -545,6 +595,7 @@ pub static ALL: &[Tool] = &[
         error_codes: DELEGATE_ASYNC_CODES,
         success_schema: jobs::started_schema,
         run: jobs::run_delegate_async,
+        job_check: None,
     },
     Tool {
         name: "codex_dry_run",
@@ -557,6 +608,7 @@ pub static ALL: &[Tool] = &[
         error_codes: DRY_RUN_CODES,
         success_schema: review::dry_run_success_schema,
         run: review::run_dry_run,
+        job_check: None,
     },
     Tool {
         name: "codex_delegate_dry_run",
@@ -569,6 +621,7 @@ pub static ALL: &[Tool] = &[
         error_codes: DELEGATE_DRY_RUN_CODES,
         success_schema: delegate::dry_run_success_schema,
         run: delegate::run_dry_run,
+        job_check: None,
     },
     Tool {
         name: "codex_job_status",
@@ -581,6 +634,7 @@ pub static ALL: &[Tool] = &[
         error_codes: JOB_CODES,
         success_schema: jobs::status_schema,
         run: jobs::run_status,
+        job_check: None,
     },
     Tool {
         name: "codex_job_result",
@@ -593,6 +647,7 @@ pub static ALL: &[Tool] = &[
         error_codes: JOB_RESULT_CODES,
         success_schema: jobs::result_schema,
         run: jobs::run_result,
+        job_check: None,
     },
     Tool {
         name: "codex_job_consume_result",
@@ -605,6 +660,7 @@ pub static ALL: &[Tool] = &[
         error_codes: JOB_RESULT_CODES,
         success_schema: jobs::result_schema,
         run: jobs::run_consume,
+        job_check: None,
     },
     Tool {
         name: "codex_job_cancel",
@@ -617,6 +673,7 @@ pub static ALL: &[Tool] = &[
         error_codes: JOB_CODES,
         success_schema: jobs::status_schema,
         run: jobs::run_cancel,
+        job_check: None,
     },
     Tool {
         name: "codex_job_list",
@@ -629,6 +686,7 @@ pub static ALL: &[Tool] = &[
         error_codes: JOB_LIST_CODES,
         success_schema: jobs::list_schema,
         run: jobs::run_list,
+        job_check: None,
     },
 ];
 
@@ -694,7 +752,8 @@ pub fn fingerprint() -> &'static str {
     })
 }
 
-/// Runs one tool call to an envelope: argument validation, then the handler under a panic guard.
+/// Runs one tool call to an envelope: argument validation, then the handler (for a synchronous
+/// paid tool outside the job worker, a job running it, waited on) under a panic guard.
 pub fn call_tool(tool: &Tool, arguments: Option<&Value>, context: &Context) -> Value {
     let args = match params::validate(tool.params, arguments) {
         Ok(args) => args,
@@ -708,7 +767,11 @@ pub fn call_tool(tool: &Tool, arguments: Option<&Value>, context: &Context) -> V
         progress: context.progress,
         cancel: context.cancel.clone(),
     };
-    catch_unwind(AssertUnwindSafe(|| (tool.run)(&call))).unwrap_or_else(|_| {
+    let run = || match tool.job_check {
+        Some(check) if !context.in_worker => jobs::run_waited(&call, check),
+        _ => (tool.run)(&call),
+    };
+    catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|_| {
         crate::log_error!("{} panicked; answered internal_error", tool.name);
         let error = ToolError::new(ErrorCode::InternalError, format!("{} failed unexpectedly", tool.name));
         error_envelope(error, &Meta::new(tool.tier, None))

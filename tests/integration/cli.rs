@@ -104,6 +104,49 @@ fn consult_session_continues_from_the_shell() {
 }
 
 #[test]
+fn an_idempotency_key_from_the_shell_replays_the_first_run() {
+    let mock = MockModel::start(vec![Step::message(consult_answer("Once.")), Step::message(consult_answer("Twice."))]);
+    let home = CodexHome::new(&mock);
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["consult", "Is this fine?", "--idempotency-key", "shell-1"];
+    let first = run_in(dir.path(), &args, &home.env());
+    let again = run_in(dir.path(), &args, &home.env());
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert_eq!(stdout_json(&again)["summary"], json!("Once."));
+    assert_eq!(stdout_json(&again)["meta"]["replayed"], json!(true));
+    assert_eq!(stdout_json(&again)["meta"]["job_id"], stdout_json(&first)["meta"]["job_id"]);
+    assert_eq!(mock.requests().len(), 1, "no second model call");
+}
+
+#[test]
+fn ctrl_c_stops_a_paid_command_and_leaves_nothing_behind() {
+    let mock = MockModel::start(vec![Step::Hang]);
+    let home = CodexHome::new(&mock);
+    let dir = tempfile::tempdir().unwrap();
+    let child = Command::new(binary())
+        .args(["consult", "q"])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .envs(home.env())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(mock.wait_for_requests(1, std::time::Duration::from_secs(30)), "codex never called the model");
+    let runs = crate::support::live_pids_with_env("CODEX_HOME", home.path(), child.id() as i32);
+    assert!(!runs.is_empty(), "no worker or codex found");
+    assert!(Command::new("kill").arg("-INT").arg(child.id().to_string()).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(stdout_json(&out)["error"]["code"], json!("job_cancelled"));
+    let left: Vec<i32> = runs.into_iter().filter(|&pid| !crate::support::process_gone(pid)).collect();
+    assert!(left.is_empty(), "processes left after Ctrl-C: {left:?}");
+    let listed = run_in(dir.path(), &["jobs", "list"], &home.env());
+    assert_eq!(stdout_json(&listed)["jobs"], json!([]), "no record is left");
+}
+
+#[test]
 fn a_failed_tool_exits_1_and_a_usage_error_exits_2() {
     let repo = TestRepo::new();
     let out = run_in(repo.path(), &["review", "--scope", "branch"], &[]);

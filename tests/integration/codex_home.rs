@@ -41,9 +41,11 @@ pub fn codex_bin() -> PathBuf {
     codex_bin_dir().join("codex")
 }
 
-/// A fresh `CODEX_HOME` whose `config.toml` points codex at one mock; deleted on drop.
+/// A fresh `CODEX_HOME` whose `config.toml` points codex at one mock, and a job state directory
+/// of its own (every paid run is a job: none may land in a shared cache); deleted on drop.
 pub struct CodexHome {
     dir: TempDir,
+    state: TempDir,
     base_url: String,
     idle_timeout_ms: u64,
 }
@@ -51,8 +53,12 @@ pub struct CodexHome {
 impl CodexHome {
     /// Creates the directory and writes `config.toml` for `mock`, with a 10 s idle timeout.
     pub fn new(mock: &MockModel) -> CodexHome {
-        let home =
-            CodexHome { dir: create_home_dir(), base_url: mock.base_url(), idle_timeout_ms: DEFAULT_IDLE_TIMEOUT_MS };
+        let home = CodexHome {
+            dir: create_home_dir(),
+            state: tempfile::tempdir().expect("create a job state directory"),
+            base_url: mock.base_url(),
+            idle_timeout_ms: DEFAULT_IDLE_TIMEOUT_MS,
+        };
         home.write_config();
         home
     }
@@ -76,7 +82,8 @@ impl CodexHome {
     }
 
     /// The variables a codex process needs: `CODEX_HOME`, the provider's `MOCK_API_KEY`, and
-    /// `PATH` with the pinned codex first, so that a bare `codex` resolves to it.
+    /// `PATH` with the pinned codex first, so that a bare `codex` resolves to it; and
+    /// `CODEX_IN_CLAUDE_STATE_DIR` for the jobs of paid runs (a later entry may override it).
     pub fn env(&self) -> Vec<(String, String)> {
         let current_path = std::env::var_os("PATH").unwrap_or_default();
         let mut path_entries = vec![codex_bin_dir()];
@@ -85,6 +92,7 @@ impl CodexHome {
         vec![
             ("CODEX_HOME".into(), self.path().to_string_lossy().into_owned()),
             ("MOCK_API_KEY".into(), "dummy".into()),
+            ("CODEX_IN_CLAUDE_STATE_DIR".into(), self.state.path().to_string_lossy().into_owned()),
             ("PATH".into(), path.to_string_lossy().into_owned()),
         ]
     }

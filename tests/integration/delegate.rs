@@ -326,7 +326,7 @@ fn progress_names_files_relative_to_the_repository() {
 }
 
 #[test]
-fn a_server_killed_mid_delegate_has_its_worktree_cleaned_by_the_next_start() {
+fn a_killed_delegate_worker_has_its_worktree_cleaned_by_the_next_start() {
     let mock = MockModel::start(vec![Step::Hang]);
     let mut delegation = Delegation::new(&mock, &[]);
     let repo = project();
@@ -335,19 +335,31 @@ fn a_server_killed_mid_delegate_has_its_worktree_cleaned_by_the_next_start() {
     delegation.server.send(json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": params}));
     assert!(mock.wait_for_requests(1, Duration::from_secs(20)));
     delegation.server.kill();
-    assert_eq!(std::fs::read_dir(delegation.base.path()).unwrap().count(), 1, "the killed server left its worktree");
+    assert_eq!(std::fs::read_dir(delegation.base.path()).unwrap().count(), 1, "the run's worktree is in use");
     // The copy is a repository of its own: the live one holds no trace of it, even now.
     assert_eq!(snapshot(&repo), before, "the killed delegation left a trace in the live repository");
 
     let mut env = delegation.home.env();
     env.push(("CODEX_IN_CLAUDE_WORKTREE_BASE".into(), delegation.base.path().display().to_string()));
+    // A paid run outlives its server: the next server leaves its worktree alone while it runs.
     let mut next = Server::start(&env);
     next.initialize(json!({}));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(std::fs::read_dir(delegation.base.path()).unwrap().count(), 1, "a live run's worktree was reaped");
+    // Its worker killed outright (no chance to clean up), the worktree is an orphan.
+    let run = live_pids_with_env("CODEX_HOME", delegation.home.path(), next.pid());
+    assert!(!run.is_empty(), "the run did not outlive its server");
+    for pid in &run {
+        let _ = std::process::Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
+    }
+    drop(next);
+    let mut last = Server::start(&env);
+    last.initialize(json!({}));
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::fs::read_dir(delegation.base.path()).unwrap().count() > 0 {
         assert!(Instant::now() < deadline, "the next server did not remove the orphaned worktree");
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(snapshot(&repo), before);
-    assert!(live_pids_with_env("CODEX_HOME", delegation.home.path(), next.pid()).is_empty());
+    assert!(live_pids_with_env("CODEX_HOME", delegation.home.path(), last.pid()).is_empty());
 }

@@ -49,7 +49,7 @@ impl Setup {
         job_dir_in(self.state.path(), job_id)
     }
 
-    fn assert_no_worktree_left(&self) {
+    pub(crate) fn assert_no_worktree_left(&self) {
         let left: Vec<_> = std::fs::read_dir(self.worktrees.path()).unwrap().flatten().map(|e| e.file_name()).collect();
         assert!(left.is_empty(), "worktrees left behind: {left:?}");
     }
@@ -311,6 +311,29 @@ fn finished_jobs_expire_after_the_ttl_and_the_count_cap_evicts_the_oldest() {
     assert_eq!(status["error"]["code"], json!("job_not_found"), "{status}");
     let listed = call(&mut server, "codex_job_list", json!({"workspace_root": workspace.path()}));
     assert_eq!(listed["jobs"], json!([]));
+}
+
+#[test]
+fn synchronous_runs_are_evicted_before_background_results() {
+    let setup = Setup::fake(&[("CODEX_IN_CLAUDE_JOB_MAX_COUNT", "2")]);
+    let workspace = tempfile::tempdir().unwrap();
+    let mut server = setup.server();
+    let background = start(&mut server, "codex_consult_async", workspace.path(), json!({"question": "bg"}));
+    wait_finished(&mut server, workspace.path(), &background, Duration::from_secs(20));
+    let mut answered = Vec::new();
+    for i in 0..3 {
+        let answer = call(
+            &mut server,
+            "codex_consult",
+            json!({"question": format!("q{i}"), "workspace_root": workspace.path()}),
+        );
+        assert_eq!(answer["ok"], json!(true), "{answer}");
+        answered.push(answer["meta"]["job_id"].as_str().unwrap().to_string());
+    }
+    // Past the cap, the older answered runs went; the background result nobody fetched stayed.
+    let listed = call(&mut server, "codex_job_list", json!({"workspace_root": workspace.path()}));
+    let kept: Vec<&str> = listed["jobs"].as_array().unwrap().iter().map(|j| j["job_id"].as_str().unwrap()).collect();
+    assert_eq!(kept, vec![answered[2].as_str(), background.as_str()], "{listed}");
 }
 
 #[test]

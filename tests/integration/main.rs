@@ -37,6 +37,8 @@ mod delegate;
 mod isolation;
 // Background jobs: async tools, the detached worker, the job lifecycle.
 mod jobs;
+// Every paid run is durable: sync runs outlive their server; idempotency_key replays a run.
+mod durable;
 // Consuming a job from many processes at once: exactly one result, nothing left.
 mod consume_race;
 // The job store on a full disk: every lifecycle step, no crash, nothing lost.

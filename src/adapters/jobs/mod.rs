@@ -95,6 +95,12 @@ impl Spec {
     pub fn deadline_epoch_ms(&self) -> u64 {
         self.started_epoch_ms.saturating_add(self.deadline_seconds.saturating_mul(1000))
     }
+
+    /// The run of a synchronous call, which waits for the tool's own envelope (a timeout
+    /// included), as opposed to a background job started by an `_async` tool.
+    pub fn waited_on(&self) -> bool {
+        self.kind == self.tool
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -211,6 +217,8 @@ pub enum StartError {
     /// The state directory refused a write (full, read-only, permissions).
     StateWrite(String),
     Launch(String),
+    /// A job with this id already exists (an idempotency key names it); nothing was started.
+    Exists,
 }
 
 /// What one read of a job directory found, with nothing changed.
@@ -266,16 +274,28 @@ impl Jobs {
     }
 
     /// Writes the spec and launches the detached worker; returns once the worker holds its lock.
-    /// The directory appears under its job id only with its spec complete.
+    /// The directory appears under its job id only with its spec complete, by one rename that
+    /// fails when the id is taken: of any number of starts of one id, in any processes, exactly
+    /// one succeeds and the others get `Exists`.
     pub fn start(&self, spec: &Spec) -> Result<(), StartError> {
         let dir = self.job_dir(&spec.job_id).ok_or(StartError::Launch("invalid job id".into()))?;
         let write_error = |what: &str, err: std::io::Error| StartError::StateWrite(format!("cannot {what}: {err}"));
         statefile::private_dir(&self.dir).map_err(|e| write_error(&format!("create {}", self.dir.display()), e))?;
-        let staging = self.dir.join(format!("{STAGING_PREFIX}{}", spec.job_id));
+        if still_there(&dir) {
+            return Err(StartError::Exists);
+        }
+        let staging =
+            self.dir.join(format!("{STAGING_PREFIX}{}-{}", spec.job_id, crate::foundation::hash::random_hex(4)));
         std::fs::create_dir(&staging).map_err(|e| write_error("create the job directory", e))?;
         let staged = statefile::write_json(&staging.join("spec.json"), spec)
             .map_err(|e| write_error("write the job spec", e))
-            .and_then(|()| std::fs::rename(&staging, &dir).map_err(|e| write_error("create the job directory", e)));
+            .and_then(|()| {
+                std::fs::rename(&staging, &dir).map_err(|e| match e.kind() {
+                    // Renaming onto a directory that is not empty: another start took the id.
+                    std::io::ErrorKind::DirectoryNotEmpty | std::io::ErrorKind::AlreadyExists => StartError::Exists,
+                    _ => write_error("create the job directory", e),
+                })
+            });
         if let Err(error) = staged {
             let _ = std::fs::remove_dir_all(&staging);
             return Err(error);
@@ -353,6 +373,18 @@ impl Jobs {
         }
     }
 
+    /// Deletes a job's record whole, whatever its state (its worker must be stopped first).
+    pub fn remove(&self, job_id: &str) {
+        if let Some(dir) = self.job_dir(job_id) {
+            self.discard(&dir);
+        }
+    }
+
+    /// Whether the job's worker still holds its lock (it lets go as it exits).
+    pub fn worker_alive(&self, job_id: &str) -> bool {
+        self.job_dir(job_id).is_some_and(|dir| worker::holds_lock(&dir))
+    }
+
     /// The stored envelope of a `done` job, without deleting it.
     pub fn result(&self, job_id: &str) -> Result<Value, Unavailable> {
         let view = self.view(job_id)?;
@@ -405,12 +437,13 @@ impl Jobs {
         }
     }
 
-    /// Keeps at most `max_count` jobs: the oldest finished ones go first; running ones never.
+    /// Keeps at most `max_count` jobs: finished synchronous runs (whose caller was most likely
+    /// answered) go first, then finished background jobs, oldest first; running ones never.
     fn evict_over_cap(&self) {
         let views = self.list().jobs;
         let excess = views.len().saturating_sub(usize::try_from(self.max_count).unwrap_or(usize::MAX));
         let mut finished: Vec<&View> = views.iter().filter(|v| v.status != Status::Running).collect();
-        finished.sort_by_key(|v| v.spec.started_epoch_ms);
+        finished.sort_by_key(|v| (!v.spec.waited_on(), v.spec.started_epoch_ms));
         for view in finished.into_iter().take(excess) {
             if let Some(dir) = self.job_dir(&view.spec.job_id) {
                 self.discard(&dir);
@@ -597,6 +630,13 @@ pub fn valid_job_id(id: &str) -> bool {
 
 pub fn new_job_id() -> String {
     crate::foundation::hash::random_hex(16)
+}
+
+/// The job id an idempotency key names in a workspace's store: a digest, so the key itself is
+/// never written anywhere, and two calls with one key meet at one directory.
+pub fn job_id_for_key(key: &str) -> String {
+    let digest = crate::foundation::hash::sha256_hex(format!("codex-in-claude idempotency_key\0{key}").as_bytes());
+    digest[..32].to_string()
 }
 
 /// A stored result is handed out only if it is an envelope.

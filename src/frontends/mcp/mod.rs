@@ -69,7 +69,7 @@ where
             Input::Eof => break,
         }
     }
-    crate::log_info!("stdin closed; cancelling in-flight calls and exiting");
+    crate::log_info!("stdin closed; leaving in-flight calls (paid runs go on in their jobs) and exiting");
     server.calls.shutdown(SHUTDOWN_SETTLE, SHUTDOWN_GRACE);
     stdio::finish(server.outbox, writer, SHUTDOWN_GRACE);
 }
@@ -371,14 +371,14 @@ impl InFlight {
     }
 
     /// Stdin closed: calls that finish within `settle` answer normally (a quick `codex_status` is
-    /// not cut short into a misleading report); the rest are cancelled, which kills their codex,
-    /// and get `grace` to wind down.
+    /// not cut short into a misleading report); the rest are abandoned and get `grace` to wind
+    /// down: a paid run goes on in its job worker and keeps its result, anything else is stopped.
     fn shutdown(&self, settle: Duration, grace: Duration) {
         let mut calls = self.wait_idle(self.lock(), Instant::now() + settle);
         if calls.is_empty() {
             return;
         }
-        calls.values().for_each(|entry| entry.token.cancel());
+        calls.values().for_each(|entry| entry.token.abandon());
         calls = self.wait_idle(calls, Instant::now() + grace);
         if !calls.is_empty() {
             crate::log_warn!("{} call(s) still running at exit", calls.len());
