@@ -218,31 +218,31 @@ const WORKSPACE_ROOT: Param = Param {
     name: "workspace_root",
     kind: Kind::Text { non_blank: true, max_len: Some(4096) },
     required: false,
-    description: "Absolute project path, inside the client's roots. Default: first root, CLAUDE_PROJECT_DIR, else cwd.",
+    description: "Absolute project dir within the roots; default: first root, CLAUDE_PROJECT_DIR, cwd.",
 };
 const MODEL: Param = Param {
     name: "model",
     kind: Kind::Name { max_len: 128 },
     required: false,
-    description: "Codex model (--model). Default: CODEX_IN_CLAUDE_MODEL, else codex's own default.",
+    description: "Codex model; default: CODEX_IN_CLAUDE_MODEL, else codex's (see codex_models).",
 };
 const REASONING_EFFORT: Param = Param {
     name: "reasoning_effort",
     kind: Kind::Name { max_len: 128 },
     required: false,
-    description: "Reasoning effort, e.g. low, medium, high (sent as -c model_reasoning_effort).",
+    description: "Reasoning effort the model accepts, e.g. low, medium, high.",
 };
 const ISOLATION: Param = Param {
     name: "isolation",
     kind: Kind::Choice(Isolation::NAMES),
     required: false,
-    description: "inherit (user codex config applies), ignore-config (skip config.toml), ignore-rules (also skip exec rules).",
+    description: "User codex config: inherit, ignore-config (no config.toml), ignore-rules (nor exec rules).",
 };
 const TIMEOUT_SECONDS: Param = Param {
     name: "timeout_seconds",
     kind: Kind::Integer { min: 10, max: 600 },
     required: false,
-    description: "Seconds before codex is stopped (default 300). Use the _async tool for longer work.",
+    description: "Seconds before codex is stopped (default 300); longer work: the _async tool.",
 };
 const DETAIL: Param = Param {
     name: "detail",
@@ -290,7 +290,7 @@ const UNTRACKED: Param = Param {
     name: "untracked",
     kind: Kind::Choice(gather::Untracked::NAMES),
     required: false,
-    description: "Untracked files (working_tree): explicit_only (default) includes only those named in paths; include: all; exclude: none.",
+    description: "Untracked files (working_tree): explicit_only (default): those named in paths; include: all; exclude: none.",
 };
 const TASK: Param = Param {
     name: "task",
@@ -302,13 +302,13 @@ const SESSION_ID: Param = Param {
     name: "session_id",
     kind: Kind::SessionId,
     required: false,
-    description: "Follow-up: continue the Codex session of an earlier result (its session_id) instead of starting fresh.",
+    description: "Follow-up: continue the Codex session of an earlier result (its session_id).",
 };
 const IDEMPOTENCY_KEY: Param = Param {
     name: "idempotency_key",
     kind: Kind::Text { non_blank: true, max_len: Some(256) },
     required: false,
-    description: "Retry-safe key: a call with the key and arguments of a kept run returns that run (waiting if needed) without a new model call.",
+    description: "Retry key: the same key and arguments return the kept run (waiting if needed), no new model call.",
 };
 const JOB_ID: Param =
     Param { name: "job_id", kind: Kind::JobId, required: true, description: "Job id returned by an _async tool." };
@@ -504,7 +504,7 @@ pub const DELEGATE: Tool = Tool {
     name: "codex_delegate",
     title: "Delegate to Codex",
     cost: Cost::Paid,
-    summary: "Codex implements a task in a throwaway copy of the repo (no network; it can write only that copy) and returns a unified diff with whether it applies cleanly; your repo is never written. Review the diff before applying it.",
+    summary: "Codex implements a task in a sandboxed throwaway copy of the repo (no network) and returns a unified diff, saying whether it applies cleanly; your repo is never written. Review before applying.",
     tier: Tier::Propose,
     params: DELEGATE_PARAMS,
     annotations: EDITS_A_WORKTREE,
