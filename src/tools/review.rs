@@ -111,8 +111,16 @@ pub fn run_review(call: &Call) -> Value {
     }
     let mut prompt = prompt;
     if let Some(earlier) = earlier.as_ref().filter(|earlier| !earlier.is_empty()) {
-        let lines: Vec<String> =
-            earlier.iter().map(|f| format!("- {}: {}", f.file.as_deref().unwrap_or("(no file)"), f.title)).collect();
+        let lines: Vec<String> = earlier
+            .iter()
+            .map(|f| {
+                format!(
+                    "- {}: {}",
+                    f.file.as_deref().unwrap_or("(no file)"),
+                    crate::foundation::text::one_line(&f.title, 200)
+                )
+            })
+            .collect();
         prompt.push_str(
             &crate::foundation::redact::text(&crate::adapters::codex::prompts::earlier_findings(&lines)).text,
         );
@@ -166,12 +174,24 @@ pub fn run_review(call: &Call) -> Value {
             value
         })
         .collect();
-    let resolved: Vec<Value> = (earlier.iter().filter(|e| !kept.iter().any(|k| k.finding_id == e.finding_id)))
+    // An earlier finding not seen again is resolved only when this review saw everything: with
+    // findings cut, files left out or codex mostly blind, it may simply not have been looked at.
+    let unseen: Vec<KeptFinding> =
+        earlier.into_iter().filter(|e| !kept.iter().any(|k| k.finding_id == e.finding_id)).collect();
+    let (resolved, still_open) = if coverage.complete() { (unseen, Vec::new()) } else { (Vec::new(), unseen) };
+    if !still_open.is_empty() {
+        meta.answer_warnings.push(format!(
+            "{} earlier finding(s) were not reported again, but coverage was not complete, so they are not marked resolved and stay open for the next re-review",
+            still_open.len()
+        ));
+    }
+    let resolved: Vec<Value> = (resolved.iter())
         .map(|e| {
             json!({"finding_id": e.finding_id, "severity": e.severity, "title": e.title, "file": e.file, "status": "resolved"})
         })
         .collect();
-    codex_run::remember(call, &workspace, &run, &mut meta, |record| record.findings = Some(kept));
+    let open: Vec<KeptFinding> = kept.into_iter().chain(still_open).collect();
+    codex_run::remember(call, &workspace, &run, &mut meta, |record| record.findings = Some(open));
     let mut envelope = review_envelope(call, summary, answer, verdict, "completed", &coverage, raw, session, &meta);
     envelope["findings"] = json!(findings);
     envelope["resolved_findings"] = json!(resolved);

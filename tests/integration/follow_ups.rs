@@ -264,6 +264,41 @@ fn a_re_review_marks_the_fixed_finding_resolved_and_keeps_the_others_id() {
 }
 
 #[test]
+fn a_re_review_that_did_not_see_everything_resolves_nothing_and_keeps_the_findings_open() {
+    let mock = MockModel::start(vec![
+        Step::message(review_answer("concerns", json!([finding("Off by one in the loop", 2)]))),
+        // Partial coverage (an untracked file left out): not seeing the finding proves nothing.
+        Step::message(review_answer("concerns", json!([]))),
+        // Complete coverage again: now its absence means it was fixed.
+        Step::message(review_answer("pass", json!([]))),
+    ]);
+    let home = CodexHome::new(&mock);
+    let (mut server, _) = paid_server(&home);
+    let repo = repo_with_a_change();
+    let review = |server: &mut Server, session: &Value| {
+        let arguments = json!({"workspace_root": repo.path(), "session_id": session});
+        envelope(&server.call(22, "codex_review_changes", arguments))
+    };
+    let first = envelope(&server.call(21, "codex_review_changes", json!({"workspace_root": repo.path()})));
+    assert_eq!(first["ok"], json!(true), "{first}");
+    let off_by_one = first["findings"][0]["finding_id"].clone();
+
+    repo.write("src/untracked.rs", "fn g() {}\n");
+    let partial = review(&mut server, &first["session_id"]);
+    assert_eq!(partial["coverage"]["status"], json!("partial"), "{partial}");
+    assert_eq!(partial["resolved_findings"], json!([]), "{partial}");
+    let warnings = partial["meta"]["answer_warnings"].to_string();
+    assert!(warnings.contains("not marked resolved"), "{warnings}");
+
+    std::fs::remove_file(repo.path().join("src/untracked.rs")).unwrap();
+    let complete = review(&mut server, &first["session_id"]);
+    assert_eq!(complete["coverage"]["status"], json!("complete"), "{complete}");
+    let resolved = complete["resolved_findings"].as_array().unwrap();
+    assert_eq!(resolved.len(), 1, "the finding stayed open through the partial review: {complete}");
+    assert_eq!(resolved[0]["finding_id"], off_by_one);
+}
+
+#[test]
 fn an_async_consult_continues_a_session_too() {
     let mock = MockModel::start(vec![Step::message(consult_answer("first")), Step::message(consult_answer("second"))]);
     let home = CodexHome::new(&mock);
