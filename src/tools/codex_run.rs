@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::Call;
 use super::meta::{Meta, error_envelope};
 use crate::adapters::codex::exec::{self, Invocation, Run};
-use crate::adapters::git::Git;
+use crate::adapters::git::{ForeignGitEnv, Git, GitError};
 use crate::adapters::sessions::{Record, Sessions};
 use crate::adapters::workspace::Workspace;
 use crate::foundation::envelope::{ErrorCode, ToolError};
@@ -151,17 +151,22 @@ pub fn run_codex(call: &Call, invocation: &Invocation, meta: &mut Meta) -> Resul
         stall_warn: Duration::from_secs(call.config.stall_warn_seconds),
         stall_kill: Duration::from_secs(call.config.stall_kill_seconds),
     };
-    // codex runs git itself in its working directory, outside any sandbox (and passes its
-    // environment on to the commands it runs): the same policy as ours keeps that git from
-    // running the repository's programs or writing to it. Not a repository: nothing to pin.
-    let git_timeout = Duration::from_secs(call.config.git_timeout_seconds);
-    let git_env =
-        Git::open(&invocation.dir, git_timeout, &call.cancel).map(|git| git.foreign_env()).unwrap_or_default();
-    let invocation = Invocation { env: git_env.vars.clone(), ..invocation.clone() };
     super::models::check_effort(invocation.model.as_deref(), invocation.reasoning_effort.as_deref(), &call.cancel)
         .map_err(|error| error_envelope(error, meta))?;
     let budget = super::budget::of(call);
     budget.check().map_err(|error| error_envelope(error, meta))?;
+    // codex runs git itself in its working directory, outside any sandbox (and passes its
+    // environment on to the commands it runs): the same policy as ours keeps that git from
+    // running the repository's programs or writing to it. Nothing to pin where git finds no
+    // repository, is missing, or refuses the repository itself (another owner); any other
+    // failure stops the run rather than start codex with its git unpinned.
+    let git_timeout = Duration::from_secs(call.config.git_timeout_seconds);
+    let git_env = match Git::open(&invocation.dir, git_timeout, &call.cancel) {
+        Ok(git) => git.foreign_env(),
+        Err(GitError::NotARepo | GitError::Missing | GitError::Unsafe { .. }) => ForeignGitEnv::default(),
+        Err(error) => return Err(error_envelope(error.to_tool_error(), meta)),
+    };
+    let invocation = Invocation { env: git_env.vars.clone(), ..invocation.clone() };
     let run = exec::run(&invocation, &call.cancel, &watch).map_err(|error| error_envelope(error, meta))?;
     drop(git_env);
     super::budget::record(&budget, &run);
