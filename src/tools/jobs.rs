@@ -119,6 +119,17 @@ pub fn run_waited(call: &Call, check: Check) -> Value {
             return error_envelope(error.repair_tool("codex_job_status", job_params(call, job_id)), &meta);
         }
         if call.cancel.is_cancelled() {
+            // A replayed run belongs to the call that started it (another client, perhaps): this
+            // call only stops waiting for it.
+            if replayed {
+                let error = ToolError::new(
+                    ErrorCode::JobCancelled,
+                    format!(
+                        "the call was cancelled; the run it replayed goes on as job {job_id}, started by another call"
+                    ),
+                );
+                return error_envelope(error.repair_tool("codex_job_status", job_params(call, job_id)), &meta);
+            }
             let _ = jobs.cancel(job_id);
             jobs.remove(job_id);
             let error = ToolError::new(

@@ -194,6 +194,25 @@ fn concurrent_calls_with_one_key_share_one_run_from_several_servers() {
 }
 
 #[test]
+fn cancelling_a_call_that_replays_a_run_leaves_that_run_to_its_starter() {
+    let mock = MockModel::start(vec![Step::message(consult_answer("Shared.")).delayed(Duration::from_secs(3))]);
+    let home = CodexHome::new(&mock);
+    let setup = Setup::real(&home, &[]);
+    let workspace = tempfile::tempdir().unwrap();
+    let (mut starter, mut retrier) = (setup.server(), setup.server());
+    send_consult(&mut starter, 7, workspace.path(), json!({"idempotency_key": "mine"}));
+    assert!(mock.wait_for_requests(1, Duration::from_secs(30)), "codex never called the model");
+    send_consult(&mut retrier, 8, workspace.path(), json!({"idempotency_key": "mine"}));
+    std::thread::sleep(Duration::from_millis(300));
+    retrier.send(json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 8}}));
+    let answer = crate::support::envelope(&starter.response(json!(7))["result"]);
+    assert_eq!(answer["ok"], json!(true), "the retrier's cancel stopped the starter's run: {answer}");
+    assert_eq!(answer["summary"], json!("Shared."));
+    assert_eq!(mock.requests().len(), 1);
+    retrier.expect_silence(Duration::from_millis(300));
+}
+
+#[test]
 fn cancelling_a_sync_delegate_leaves_nothing_behind() {
     let mock = MockModel::start(vec![Step::Hang]);
     let home = CodexHome::new(&mock);
