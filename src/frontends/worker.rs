@@ -57,6 +57,13 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
     // Full detail is stored; `codex_job_result` applies the caller's choice.
     let mut arguments = spec.arguments.clone();
     arguments["detail"] = json!(tools::codex_run::Detail::Full.as_str());
+    // A caller's timeout beyond the job's deadline would outrun it: the deadline wins (left to
+    // the config value above, since the parameter's schema has a floor the rest may be under).
+    if arguments["timeout_seconds"].as_u64().is_some_and(|asked| asked > config.timeout_seconds)
+        && let Some(arguments) = arguments.as_object_mut()
+    {
+        arguments.remove("timeout_seconds");
+    }
     let envelope = std::thread::scope(|scope| {
         scope.spawn(|| {
             while !finished.load(Ordering::SeqCst) {

@@ -103,7 +103,9 @@ pub fn ask(requests: &[(&str, Value)], timeout: Duration, cancel: &CancelToken) 
     } else if out.timed_out {
         format!("it did not answer within {} s", timeout.as_secs())
     } else {
-        let stderr = crate::foundation::text::one_line(out.stderr.text().lines().last().unwrap_or(""), 200);
+        // Foreign text: masked like every other error codex prints.
+        let last = out.stderr.text().lines().last().unwrap_or("").to_string();
+        let stderr = crate::foundation::text::one_line(&crate::foundation::redact::text(&last).text, 200);
         format!(
             "it exited (code {:?}) before answering{}",
             out.exit_code,
@@ -130,7 +132,9 @@ fn observer(feed: mpsc::Sender<Vec<u8>>, heard: Arc<Mutex<Heard>>, expected: usi
             Ok(Message::Reply(reply)) => {
                 if let RequestId::Number(id) = reply.id {
                     let answer = reply.result.map_err(|error| {
-                        error.get("message").and_then(Value::as_str).unwrap_or("an error without a message").to_string()
+                        let message =
+                            error.get("message").and_then(Value::as_str).unwrap_or("an error without a message");
+                        crate::foundation::redact::text(message).text
                     });
                     heard.answers.insert(id, answer);
                 }

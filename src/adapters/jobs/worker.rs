@@ -154,7 +154,9 @@ pub fn write_activity(dir: &Path, record: &Activity) -> std::io::Result<()> {
 
 /// Whether a live worker holds the job's lock.
 pub fn holds_lock(dir: &Path) -> bool {
-    let Ok(file) = OpenOptions::new().write(true).open(dir.join(LOCK_FILE)) else { return false };
+    // Read-only: a lock probe must work on a state disk remounted read-only, where the worker
+    // still runs (flock needs no write access).
+    let Ok(file) = OpenOptions::new().read(true).open(dir.join(LOCK_FILE)) else { return false };
     match file.try_lock() {
         Ok(()) => false,
         Err(std::fs::TryLockError::WouldBlock) => true,

@@ -29,9 +29,10 @@ use roots::SessionRoots;
 pub const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
 /// How long `tools/list` may be cached by a 2026 client: the surface only changes with the binary.
 const TOOLS_TTL_MS: u64 = 3_600_000;
-/// After stdin closes, how long in-flight calls may finish on their own before they are cancelled.
+/// After stdin closes, how long in-flight calls may finish on their own before they are
+/// abandoned (a paid run goes on as a job; free work stops).
 const SHUTDOWN_SETTLE: Duration = Duration::from_secs(1);
-/// After that, how long cancelled calls get to finish killing their children.
+/// After that, how long abandoned calls get to wind down (killing free children, answering).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 const VERSION_KEY: &str = "io.modelcontextprotocol/protocolVersion";
@@ -325,7 +326,7 @@ fn call_tool_result(envelope: Value) -> Value {
 
 /// Tool calls in flight, by request id. The lock also orders "send the response" against
 /// "cancel": a call the client cancelled before it finished sends nothing, one cancelled after is
-/// unaffected. Calls cancelled because stdin closed still answer, in case the client reads on.
+/// unaffected. Calls abandoned because stdin closed still answer, in case the client reads on.
 #[derive(Default)]
 struct InFlight {
     calls: Mutex<HashMap<RequestId, Entry>>,
