@@ -33,8 +33,9 @@ const NEXT_STEP: &str = "Review the diff; it was never applied for you. Apply it
 const WITHHELD_REASON: &str = "secret-looking file name: its change was left out of the diff and never sent";
 const NESTED_REPO_REASON: &str =
     "a git repository Codex created inside the worktree: its files cannot be part of the diff";
-const PLAN_NOTE: &str = "Codex starts from HEAD plus your uncommitted changes to tracked files (replayed; if they \
-cannot be, from HEAD alone). Untracked files are never copied into the worktree.";
+const PLAN_NOTE: &str = "Codex works in a throwaway copy holding your tracked files as they are now (uncommitted \
+changes included; files outside a sparse checkout from HEAD). Untracked files are never copied, and submodules are \
+empty directories there.";
 
 pub fn run_delegate(call: &Call) -> Value {
     let Opening { workspace, settings, mut meta } = match Opening::new(call, &["task"]) {
@@ -58,6 +59,12 @@ pub fn run_delegate(call: &Call) -> Value {
         Some(Err(error)) => return error_envelope(error, &meta),
     };
     let dir = worktree.dir_for(&workspace.path);
+    // A workspace directory holding no tracked file has no counterpart in the copy yet; codex
+    // must not start in a directory that does not exist.
+    if let Err(err) = std::fs::create_dir_all(&dir) {
+        let message = format!("cannot make the workspace directory in the throwaway copy: {err}");
+        return error_envelope(worktree_error(WorktreeError::Failed(message)), &meta);
+    }
     let scope = WriteScope {
         roots: vec![worktree.path().to_path_buf(), worktree.tmp().to_path_buf()],
         tmpdir: worktree.tmp().to_path_buf(),
@@ -144,7 +151,8 @@ pub fn run_delegate(call: &Call) -> Value {
     };
     let apply_command = diff.as_ref().map(|_| format!("git -C {} apply", shell_quote(worktree.live_repo())));
     codex_run::remember(call, &workspace, &run, &mut meta, |record| {
-        record.edits = Some(DelegateEdits { returned: diff.clone().unwrap_or_default(), full: edits.diff.clone() });
+        let full = edits.replayable.clone().unwrap_or_default();
+        record.edits = Some(DelegateEdits { returned: diff.clone().unwrap_or_default(), full });
     });
     let mut raw = codex_run::raw_response(call, &run, &mut meta);
     if let Some(text) = raw["text"].as_str() {
@@ -205,9 +213,17 @@ pub fn run_dry_run(call: &Call) -> Value {
 /// Puts the earlier run's edits in the fresh copy unless the user's tree already has them;
 /// returns the result's `follow_up` report.
 fn continue_from(worktree: &mut Worktree, earlier: &DelegateEdits) -> Result<Value, ToolError> {
-    let (earlier_diff, holds, note) = if earlier.returned.trim().is_empty() {
+    let (earlier_diff, holds, note) = if earlier.returned.trim().is_empty() && earlier.full.trim().is_empty() {
         ("none", "new_edits_only", "the earlier run returned no diff")
-    } else if worktree.in_live_tree(&earlier.returned) {
+    } else if earlier.full.trim().is_empty() {
+        let error = ToolError::new(
+            ErrorCode::WorktreeError,
+            "the earlier run's diff exceeded the capture bound, so it was not kept whole and this session cannot continue from it",
+        );
+        return Err(error
+            .offending("session_id")
+            .repair("Apply or discard the earlier diff, then start a fresh delegate"));
+    } else if !earlier.returned.trim().is_empty() && worktree.in_live_tree(&earlier.returned) {
         worktree.adopt_created_files(&earlier.returned).map_err(worktree_error)?;
         ("applied", "new_edits_only", "the earlier diff is already in your tree, so this diff holds only the new edits")
     } else {

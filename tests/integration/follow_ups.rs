@@ -209,6 +209,30 @@ fn a_delegate_follow_up_returns_only_the_new_edit_once_the_first_diff_is_applied
     assert_eq!(second["follow_up"]["diff_holds"], json!("new_edits_only"));
 }
 
+#[test]
+fn a_delegate_follow_up_continues_from_an_earlier_binary_edit() {
+    let mock = MockModel::start(vec![
+        Step::shell("printf 'bin\\000ary\\001' > data.bin; echo done"),
+        Step::message("Added data.bin."),
+        Step::message("Nothing more to do."),
+    ]);
+    let mut delegation = Delegation::new(&mock, &[]);
+    let repo = project();
+    let first = delegation.call("codex_delegate", &repo, json!({"task": "add a binary fixture"}));
+    assert_eq!(first["ok"], json!(true), "{first}");
+    assert_eq!(first["meta"]["binary_files"], json!(["data.bin"]), "{first}");
+    let second =
+        delegation.call("codex_delegate", &repo, json!({"task": "check it", "session_id": first["session_id"]}));
+    assert_eq!(second["ok"], json!(true), "a binary edit made the session impossible to continue: {second}");
+    assert_eq!(second["follow_up"]["earlier_diff"], json!("not_applied"), "{second}");
+    assert_eq!(
+        second["meta"]["binary_files"],
+        json!(["data.bin"]),
+        "the earlier binary edit was not replayed: {second}"
+    );
+    delegation.assert_no_worktree_left();
+}
+
 fn finding(title: &str, line: u64) -> Value {
     json!({
         "severity": "high", "title": title, "file": "src/lib.rs", "line": line, "line_end": null,

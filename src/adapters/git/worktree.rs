@@ -123,6 +123,9 @@ pub struct Edits {
     /// Repositories Codex created inside the copy (`dir/`): git cannot diff them as files, so
     /// they are not in the diff.
     pub nested_repos: Vec<String>,
+    /// The whole diff as `git apply` can replay it (binary changes inlined), for a follow-up;
+    /// `None` when it exceeded the capture bound and so could not be kept whole.
+    pub replayable: Option<String>,
 }
 
 /// Where the live repository keeps what the copy borrows.
@@ -191,9 +194,27 @@ impl Worktree {
         inside.map_or_else(|| self.tree.clone(), |relative| self.tree.join(relative))
     }
 
-    /// A hardened `Git` in the copy.
+    /// A hardened `Git` in the copy. Codex could write the copy, so before git is trusted there
+    /// (unsandboxed, after the run) the copy must still be its own repository: `.git` a real
+    /// directory of ours, not a link or a `gitdir:` pointer (at the live `.git`, say), no
+    /// `commondir`, and git's top level the copy itself (no `core.worktree` pointing elsewhere).
     fn git(&self, cancel: &CancelToken) -> Result<Git, WorktreeError> {
-        Git::open(&self.tree, self.git_timeout, cancel).map_err(git_failed("git in the worktree"))
+        let dot_git = self.tree.join(".git");
+        let own = std::fs::symlink_metadata(&dot_git).is_ok_and(|m| m.is_dir())
+            && std::fs::symlink_metadata(dot_git.join("commondir")).is_err();
+        let tampered = || {
+            WorktreeError::Failed(
+                "the throwaway copy's .git was replaced during the run; its edits cannot be read safely".into(),
+            )
+        };
+        if !own {
+            return Err(tampered());
+        }
+        let git = Git::open(&self.tree, self.git_timeout, cancel).map_err(git_failed("git in the worktree"))?;
+        match self.tree.canonicalize() {
+            Ok(tree) if tree == git.repo() => Ok(git),
+            _ => Err(tampered()),
+        }
     }
 
     /// An empty repository borrowing the live objects, HEAD detached at the live HEAD commit,
@@ -360,13 +381,18 @@ impl Worktree {
         numstat.add(&listing.stdout.bytes());
         let names = inside.run(diff_args(&["--no-renames", "--name-only", "-z"])).map_err(git_failed("git diff"))?;
         let diff = inside.run_head(diff_args(&[]), cap).map_err(git_failed("git diff"))?;
-        Ok(Edits {
-            diff: diff.stdout.text(),
-            truncated: diff.stdout.truncated(),
-            numstat,
-            paths: names.stdout.bytes(),
-            nested_repos,
-        })
+        let (text, truncated) = (diff.stdout.text(), diff.stdout.truncated());
+        // The diff shows a binary change as one line, which `git apply` cannot replay: a
+        // follow-up needs it inlined.
+        let replayable = match (truncated, numstat.binary_files.is_empty()) {
+            (true, _) => None,
+            (false, true) => Some(text.clone()),
+            (false, false) => {
+                let binary = inside.run_head(diff_args(&["--binary"]), cap).map_err(git_failed("git diff"))?;
+                (!binary.stdout.truncated()).then(|| binary.stdout.text())
+            }
+        };
+        Ok(Edits { diff: text, truncated, numstat, paths: names.stdout.bytes(), nested_repos, replayable })
     }
 
     /// Whether `diff` applies to the live tree as it is now, the way the user's own `git apply`
