@@ -117,7 +117,9 @@ impl Budget {
     pub fn report(&self) -> Value {
         let now = clock::now_ms();
         let (today, next_day_ms) = clock::local_day(now);
-        let (used, error) = match (self.limit, self.today(&today)) {
+        let ledger = self.today(&today);
+        let resets_ms = ledger.as_ref().ok().and_then(|l| l.usage_limit_resets_ms).filter(|&at| at > now);
+        let (used, error) = match (self.limit, ledger) {
             (None, _) => (None, None),
             (Some(_), Ok(ledger)) => (Some(ledger), None),
             (Some(_), Err(why)) => (None, Some(format!("the spend ledger cannot be read: {why}"))),
@@ -130,12 +132,7 @@ impl Budget {
             "paid_runs": used.as_ref().map(|l| l.runs),
             "remaining_tokens": self.limit.zip(tokens).map(|(limit, used)| limit.saturating_sub(used)),
             "renews_at": clock::rfc3339(next_day_ms),
-            "usage_limit_resets_at": self
-                .today(&today)
-                .ok()
-                .and_then(|l| l.usage_limit_resets_ms)
-                .filter(|&at| at > now)
-                .map(clock::rfc3339),
+            "usage_limit_resets_at": resets_ms.map(clock::rfc3339),
             "error": error,
         })
     }
