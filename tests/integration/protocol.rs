@@ -252,17 +252,45 @@ fn tools_list_meets_the_surface_contract() {
         assert_eq!(tool["inputSchema"]["type"], json!("object"), "{name}");
         assert_eq!(tool["inputSchema"]["additionalProperties"], json!(false), "{name}");
         assert_eq!(tool["outputSchema"]["type"], json!("object"), "{name}");
-        for hint in ["readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"] {
-            assert!(tool["annotations"][hint].is_boolean(), "{name} {hint}");
+        let annotations = tool["annotations"].as_object().unwrap_or_else(|| panic!("{name} has no annotations"));
+        for (hint, value) in annotations {
+            assert!(HINT_DEFAULTS.iter().any(|(known, _)| known == hint), "{name} {hint}");
+            assert!(value.is_boolean(), "{name} {hint}");
         }
         if description.starts_with("PAID") {
-            assert_eq!(tool["annotations"]["readOnlyHint"], json!(false), "{name} spends, so it is not read-only");
+            assert!(!hint(tool, "readOnlyHint"), "{name} spends, so it is not read-only");
         }
     }
     let delegate = tools.iter().find(|t| t["name"] == "codex_delegate").unwrap();
-    assert_eq!(delegate["annotations"]["destructiveHint"], json!(true));
-    let bytes = serde_json::to_vec(tools).unwrap().len();
-    assert!(bytes < 40_000, "tools/list is {bytes} bytes, over the 40 KB budget");
+    assert!(hint(delegate, "destructiveHint"));
+    let status = tools.iter().find(|t| t["name"] == "codex_status").unwrap();
+    assert!(hint(status, "readOnlyHint") && !hint(status, "destructiveHint") && !hint(status, "openWorldHint"));
+}
+
+/// MCP's tool hints and the value a client assumes for one that is absent.
+const HINT_DEFAULTS: [(&str, bool); 4] =
+    [("readOnlyHint", false), ("destructiveHint", true), ("idempotentHint", false), ("openWorldHint", true)];
+
+/// A listed tool's hint, MCP's default when it is not stated.
+fn hint(tool: &Value, name: &str) -> bool {
+    let default = HINT_DEFAULTS.iter().find(|(known, _)| *known == name).unwrap().1;
+    tool["annotations"].get(name).map_or(default, |value| value.as_bool().unwrap())
+}
+
+/// The whole `tools/list` result, as compact JSON, fits the 20,000-byte context budget in both
+/// protocol eras (the 2026 result carries its cache fields besides the tools).
+#[test]
+fn tools_list_fits_the_context_budget_in_both_eras() {
+    let mut legacy = legacy_server();
+    let list = legacy.request(json!(1), "tools/list", json!({}));
+    let bytes = serde_json::to_vec(&list["result"]).unwrap().len();
+    assert!(bytes <= 20_000, "legacy tools/list result is {bytes} bytes, over the 20,000-byte budget");
+
+    let mut modern = Server::start(&[]);
+    let list = modern.request(json!(2), "tools/list", json!({"_meta": modern_meta("2026-07-28")}));
+    assert_eq!(list["result"]["tools"].as_array().map(Vec::len), Some(16));
+    let bytes = serde_json::to_vec(&list["result"]).unwrap().len();
+    assert!(bytes <= 20_000, "2026-07-28 tools/list result is {bytes} bytes, over the 20,000-byte budget");
 }
 
 #[test]
