@@ -386,3 +386,45 @@ fn without_roots_the_workspace_is_claude_project_dir_then_cwd() {
     assert_eq!(env["meta"]["cwd"], json!(cwd.path().canonicalize().unwrap().to_str().unwrap()));
     assert!(env["meta"]["workspace_warning"].as_str().unwrap().contains("workspace_root"));
 }
+
+/// No envelope has a top-level member its tool's `outputSchema` does not name: every tool's
+/// argument error, and the answers of the free tools that need neither codex nor a job. The
+/// inventory has every member in every answer, so its schema names nothing more (besides what
+/// its error envelope has).
+#[test]
+fn every_envelope_member_is_named_by_its_output_schema() {
+    let project = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&[
+        ("CLAUDE_PROJECT_DIR".into(), project.path().display().to_string()),
+        ("CODEX_IN_CLAUDE_STATE_DIR".into(), state.path().display().to_string()),
+    ]);
+    server.initialize(json!({}));
+    let list = server.request(json!("list"), "tools/list", json!({}));
+    for (id, tool) in list["result"]["tools"].as_array().unwrap().iter().enumerate() {
+        let name = tool["name"].as_str().unwrap();
+        let named = tool["outputSchema"]["properties"].as_object().unwrap();
+        let refused = envelope(&server.call(id, name, json!({"no_such_parameter": 1})));
+        assert_eq!(refused["error"]["code"], json!("invalid_arguments"), "{name}");
+        let mut envelopes = vec![refused];
+        if ["codex_status", "codex_models", "codex_capabilities", "codex_job_list"].contains(&name) {
+            let answer = envelope(&server.call(100 + id, name, json!({})));
+            assert_eq!(answer["ok"], json!(true), "{name}: {answer}");
+            if name == "codex_capabilities" {
+                let mut members: Vec<&String> = answer.as_object().unwrap().keys().collect();
+                // `error` and `meta` are what its ok:false envelope has besides `ok`.
+                let mut described: Vec<&String> =
+                    named.keys().filter(|k| !["error", "meta"].contains(&k.as_str())).collect();
+                members.sort();
+                described.sort();
+                assert_eq!(members, described, "{name}: the schema names exactly the envelope's members");
+            }
+            envelopes.push(answer);
+        }
+        for envelope in envelopes {
+            for member in envelope.as_object().unwrap().keys() {
+                assert!(named.contains_key(member), "{name}: {member} is not named by its outputSchema");
+            }
+        }
+    }
+}
