@@ -331,24 +331,12 @@ impl ToolError {
     }
 }
 
-/// JSON Schema of the `ok:false` branch shared by every tool's `outputSchema`. `codes` is the
-/// tool's own error-code list, so a client can see exactly which codes a tool may return. The
-/// other `error` members are typed by `ToolError` and documented in the README; they are left
-/// out here because this schema is repeated for every tool in `tools/list`, which every Claude
-/// Code conversation pays for.
-pub fn error_branch_schema(codes: &[ErrorCode]) -> Value {
-    let names: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
-    json!({
-        "required": ["ok", "error"],
-        "properties": {
-            "ok": {"const": false},
-            "error": {
-                "type": "object",
-                "required": ["code", "message", "repair", "retryable"],
-                "properties": {"code": {"enum": names}, "message": {"type": "string"}}
-            }
-        }
-    })
+/// The `error` member of every tool's `outputSchema`: an object with a `code` and a `message`.
+/// The other `error` members are typed by `ToolError` and documented in the README, and each
+/// tool's codes are listed by `codex_capabilities`; they are left out here because this schema
+/// is repeated for every tool in `tools/list`, which every Claude Code conversation pays for.
+pub fn error_schema() -> Value {
+    json!({"type": "object", "required": ["code", "message"]})
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::params::Param;
+use super::schema;
 use super::{ALL, Call};
 use crate::foundation::envelope::ErrorCode;
 use crate::foundation::identity;
@@ -45,37 +46,16 @@ pub fn run(_call: &Call) -> Value {
 }
 
 pub fn success_schema() -> Value {
-    let strings = json!({"type": "array", "items": {"type": "string"}});
-    json!({
-        "type": "object",
-        "required": ["ok", "name", "version", "fingerprint", "tools", "error_codes"],
-        "properties": {
-            "ok": {"const": true},
-            "name": {"type": "string"},
-            "version": {"type": "string"},
-            "fingerprint": {"type": "string"},
-            "transport": {"type": "string"},
-            "protocol_versions": strings,
-            "tools": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["name", "cost", "required_params", "optional_params", "error_codes"],
-                    "properties": {
-                        "name": {"type": "string"},
-                        "title": {"type": "string"},
-                        "cost": {"enum": ["paid", "free"]},
-                        "tier": {"type": "string"},
-                        "sandbox": {"type": "string"},
-                        "required_params": strings,
-                        "optional_params": strings,
-                        "error_codes": strings
-                    }
-                }
-            },
-            "error_codes": strings,
-            "negative_scope": strings,
-            "prerequisites": strings
-        }
-    })
+    let names = [
+        "name",
+        "version",
+        "fingerprint",
+        "transport",
+        "protocol_versions",
+        "tools",
+        "error_codes",
+        "negative_scope",
+        "prerequisites",
+    ];
+    schema::members(&names, &[])
 }

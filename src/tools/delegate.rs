@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use super::Call;
 use super::codex_run::{self, Opening};
 use super::meta::{ContextSummary, error_envelope};
+use super::schema;
 use crate::adapters::codex::answer;
 use crate::adapters::codex::exec::WriteScope;
 use crate::adapters::codex::probe::{self, SandboxCheck};
@@ -284,43 +285,15 @@ fn relativize(text: &str, tree: &Path) -> String {
     out
 }
 
-/// The success shape of a delegation: consult's, plus the diff, how to apply it, and what was
+/// The success members of a delegation: consult's, plus the diff, how to apply it, and what was
 /// left out of it.
 pub fn success_schema() -> Value {
-    let mut schema = super::consult::success_schema();
-    let required = schema["required"].as_array_mut().expect("required is an array");
-    required.extend([json!("diff"), json!("apply_command"), json!("withheld_files"), json!("follow_up")]);
-    schema["properties"]["diff"] = json!({"type": ["string", "null"]});
-    schema["properties"]["follow_up"] = json!({
-        "type": ["object", "null"],
-        "properties": {
-            "earlier_diff": {"enum": ["applied", "not_applied", "none"]},
-            "diff_holds": {"enum": ["new_edits_only", "earlier_and_new_edits"]}
-        }
-    });
-    schema["properties"]["apply_command"] = json!({"type": ["string", "null"]});
-    schema["properties"]["withheld_files"] = json!({
-        "type": "array",
-        "items": {
-            "type": "object",
-            "required": ["path", "reason"],
-            "properties": {"path": {"type": "string"}, "reason": {"type": "string"}}
-        }
-    });
-    schema
+    let delegate: &[&str] = &["diff", "apply_command", "withheld_files", "follow_up"];
+    schema::members(&[super::consult::MEMBERS, delegate].concat(), &[])
 }
 
 pub fn dry_run_success_schema() -> Value {
-    json!({
-        "type": "object",
-        "required": ["ok", "tool", "would_call_model", "prompt_bytes", "worktree_plan", "meta"],
-        "properties": {
-            "ok": {"const": true},
-            "prompt_bytes": {"type": "integer"},
-            "worktree_plan": {"type": "object", "required": ["head_commit", "tracked_files", "untracked_files"]},
-            "meta": {"type": "object"}
-        }
-    })
+    schema::members(&["tool", "would_call_model", "prompt_bytes", "max_input_bytes", "worktree_plan"], &[])
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::codex_run::{self, Detail, Opening, Settings};
 use super::meta::{Meta, error_envelope};
+use super::schema;
 use super::{Call, Tool};
 use crate::adapters::jobs::{Activity, Jobs, Spec, StartError, Status, Unavailable, View, WorkspaceInfo};
 use crate::adapters::workspace::Workspace;
@@ -499,43 +500,30 @@ fn status_envelope(call: &Call, jobs: &Jobs, view: &View, workspace: &Workspace)
     })
 }
 
+/// The members a started job and a job's status share, with `more` after them.
+fn job_schema(more: &[&str]) -> Value {
+    let names = [
+        &["tool", "job_id", "kind", "started_at", "deadline_seconds", "poll_after_ms", "ttl_seconds", "expires_at"],
+        more,
+    ]
+    .concat();
+    schema::members(&names, &[("status", &Status::ALL.map(Status::as_str))])
+}
+
 pub fn started_schema() -> Value {
-    json!({
-        "type": "object",
-        "required": ["ok", "job_id", "status", "poll_after_ms", "deadline_seconds", "meta"],
-        "properties": {
-            "ok": {"const": true},
-            "job_id": {"type": "string"},
-            "status": {"enum": Status::ALL.map(Status::as_str)}
-        }
-    })
+    job_schema(&["next"])
 }
 
 pub fn status_schema() -> Value {
-    json!({
-        "type": "object",
-        "required": ["ok", "job_id", "status", "elapsed_ms", "poll_after_ms", "result_available", "activity"],
-        "properties": {
-            "ok": {"const": true},
-            "status": {"enum": Status::ALL.map(Status::as_str)},
-            "activity": {"type": "object"}
-        }
-    })
+    job_schema(&["elapsed_ms", "result_available", "result_ok", "detail", "cleanup_warnings", "activity", "workspace"])
 }
 
-/// A stored consult, review or delegate envelope: its own tool's shape.
+/// A stored consult, review or delegate envelope: its own tool's members, which that tool's
+/// schema lists.
 pub fn result_schema() -> Value {
-    json!({"type": "object", "required": ["ok", "tool", "meta"], "properties": {"ok": {"const": true}, "tool": {"type": "string"}}})
+    schema::members(&["tool"], &[])
 }
 
 pub fn list_schema() -> Value {
-    json!({
-        "type": "object",
-        "required": ["ok", "jobs", "unreadable"],
-        "properties": {
-            "ok": {"const": true},
-            "jobs": {"type": "array", "items": {"type": "object"}},
-            "unreadable": {"type": "array", "items": {"type": "object"}}
-        }
-    })
+    schema::members(&["tool", "jobs", "unreadable"], &[])
 }

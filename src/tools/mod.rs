@@ -13,6 +13,7 @@ mod meta;
 mod models;
 pub mod params;
 mod review;
+mod schema;
 mod status;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -26,7 +27,7 @@ use crate::adapters::git::gather;
 use crate::adapters::workspace::Workspace;
 use crate::foundation::cancel::CancelToken;
 use crate::foundation::config::Config;
-use crate::foundation::envelope::{ErrorCode, ErrorCode as E, ToolError, error_branch_schema};
+use crate::foundation::envelope::{ErrorCode, ErrorCode as E, ToolError};
 use crate::foundation::policy::{Isolation, Tier};
 use meta::{Meta, error_envelope};
 use params::{Args, Kind, Param};
@@ -65,6 +66,27 @@ pub struct Annotations {
     pub open_world: bool,
 }
 
+impl Annotations {
+    /// MCP's value of each hint a client assumes when the hint is absent.
+    const MCP_DEFAULTS: Annotations =
+        Annotations { read_only: false, destructive: true, idempotent: false, open_world: true };
+
+    /// The `annotations` of `tools/list`: each hint that differs from MCP's default. A hint equal
+    /// to the default says nothing a client does not assume, and `tools/list` is read into every
+    /// conversation.
+    fn hints(self) -> Value {
+        let d = Self::MCP_DEFAULTS;
+        let hints = [
+            ("readOnlyHint", self.read_only, d.read_only),
+            ("destructiveHint", self.destructive, d.destructive),
+            ("idempotentHint", self.idempotent, d.idempotent),
+            ("openWorldHint", self.open_world, d.open_world),
+        ];
+        let stated = hints.into_iter().filter(|(_, hint, default)| hint != default);
+        Value::Object(stated.map(|(name, hint, _)| (name.to_string(), json!(hint))).collect())
+    }
+}
+
 const READS_LOCAL_STATE: Annotations =
     Annotations { read_only: true, destructive: false, idempotent: true, open_world: false };
 const ASKS_THE_MODEL: Annotations =
@@ -84,9 +106,13 @@ pub struct Tool {
     pub summary: &'static str,
     pub tier: Tier,
     pub params: &'static [Param],
+    /// The tool whose `inputSchema` describes these parameters (this tool's summary names it);
+    /// `None` when this one does. A twin's or a preview's parameters are the same ones, so
+    /// their descriptions are not paid for twice in `tools/list`.
+    pub params_described_in: Option<&'static str>,
     pub annotations: Annotations,
     pub error_codes: &'static [ErrorCode],
-    /// JSON Schema of the `ok:true` envelope.
+    /// The top-level members of its `ok:true` envelope (`schema::members`).
     pub success_schema: fn() -> Value,
     /// The handler. For a tool with a `job_check`, it is what the job worker runs.
     pub run: fn(&Call) -> Value,
@@ -218,67 +244,67 @@ const WORKSPACE_ROOT: Param = Param {
     name: "workspace_root",
     kind: Kind::Text { non_blank: true, max_len: Some(4096) },
     required: false,
-    description: "Absolute project dir within the roots; default: first root, CLAUDE_PROJECT_DIR, cwd.",
+    description: "Absolute, within the roots; default: first root, CLAUDE_PROJECT_DIR, cwd.",
 };
 const MODEL: Param = Param {
     name: "model",
     kind: Kind::Name { max_len: 128 },
     required: false,
-    description: "Codex model; default: CODEX_IN_CLAUDE_MODEL, else codex's (see codex_models).",
+    description: "Default: CODEX_IN_CLAUDE_MODEL, else codex's; see codex_models.",
 };
 const REASONING_EFFORT: Param = Param {
     name: "reasoning_effort",
     kind: Kind::Name { max_len: 128 },
     required: false,
-    description: "Reasoning effort the model accepts, e.g. low, medium, high.",
+    description: "e.g. low, medium, high; see codex_models.",
 };
 const ISOLATION: Param = Param {
     name: "isolation",
     kind: Kind::Choice(Isolation::NAMES),
     required: false,
-    description: "User codex config: inherit, ignore-config (no config.toml), ignore-rules (nor exec rules).",
+    description: "Your codex config: inherit, ignore-config (no config.toml), ignore-rules (nor exec rules).",
 };
 const TIMEOUT_SECONDS: Param = Param {
     name: "timeout_seconds",
     kind: Kind::Integer { min: 10, max: 600 },
     required: false,
-    description: "Seconds before codex is stopped (default 300); longer work: the _async tool.",
+    description: "Default 300; longer work: the _async tool.",
 };
 const DETAIL: Param = Param {
     name: "detail",
     kind: Kind::Choice(codex_run::Detail::NAMES),
     required: false,
-    description: "summary (default) omits codex's raw final message; full includes it.",
+    description: "full adds codex's raw final message.",
 };
 const QUESTION: Param = Param {
     name: "question",
     kind: Kind::Text { non_blank: true, max_len: None },
     required: true,
-    description: "The question for Codex, self-contained.",
+    description: "Self-contained question.",
 };
 const EXTRA_CONTEXT: Param = Param {
     name: "extra_context",
     kind: Kind::Text { non_blank: false, max_len: None },
     required: false,
-    description: "Background Codex should weigh (treated as untrusted data).",
+    description: "Background to weigh (untrusted data).",
 };
 const SCOPE: Param = Param {
     name: "scope",
     kind: Kind::Choice(gather::Scope::NAMES),
     required: false,
-    description: "working_tree (default): uncommitted changes vs HEAD; branch: base...HEAD; commit: one commit.",
+    description: "working_tree (default): uncommitted vs HEAD; branch: base...HEAD; commit: one commit.",
 };
 const BASE: Param = Param {
     name: "base",
     kind: Kind::Name { max_len: 256 },
     required: false,
-    description: "Base ref for scope=branch, e.g. main or HEAD~3.",
+    description: "Base ref for scope=branch, e.g. main.",
 };
 const COMMIT: Param = Param {
     name: "commit",
     kind: Kind::Name { max_len: 256 },
     required: false,
-    description: "Commit to review for scope=commit.",
+    description: "Commit for scope=commit.",
 };
 const PATHS: Param = Param {
     name: "paths",
@@ -290,28 +316,27 @@ const UNTRACKED: Param = Param {
     name: "untracked",
     kind: Kind::Choice(gather::Untracked::NAMES),
     required: false,
-    description: "Untracked files (working_tree): explicit_only (default): those named in paths; include: all; exclude: none.",
+    description: "explicit_only (default): untracked files in paths; include: all; exclude: none.",
 };
 const TASK: Param = Param {
     name: "task",
     kind: Kind::Text { non_blank: true, max_len: None },
     required: true,
-    description: "The coding task for Codex, self-contained.",
+    description: "Self-contained coding task.",
 };
 const SESSION_ID: Param = Param {
     name: "session_id",
     kind: Kind::SessionId,
     required: false,
-    description: "Follow-up: continue the Codex session of an earlier result (its session_id).",
+    description: "An earlier result's session_id, to continue that Codex session.",
 };
 const IDEMPOTENCY_KEY: Param = Param {
     name: "idempotency_key",
     kind: Kind::Text { non_blank: true, max_len: Some(256) },
     required: false,
-    description: "Retry key: the same key and arguments return the kept run (waiting if needed), no new model call.",
+    description: "Same key and arguments return the kept run: no new model call.",
 };
-const JOB_ID: Param =
-    Param { name: "job_id", kind: Kind::JobId, required: true, description: "Job id returned by an _async tool." };
+const JOB_ID: Param = Param { name: "job_id", kind: Kind::JobId, required: true, description: "From an _async tool." };
 
 /// What a preview takes: a fresh call's arguments, with no session to continue and no run to
 /// replay.
@@ -474,9 +499,10 @@ pub const CONSULT: Tool = Tool {
     name: "codex_consult",
     title: "Ask Codex",
     cost: Cost::Paid,
-    summary: "Independent second opinion from OpenAI Codex (read-only sandbox); sends the question and context to OpenAI. Blocks until Codex answers.",
+    summary: "Second opinion from OpenAI Codex (read-only sandbox); sends the question and context to OpenAI. Blocks until it answers.",
     tier: Tier::Consult,
     params: CONSULT_PARAMS,
+    params_described_in: None,
     annotations: ASKS_THE_MODEL,
     error_codes: CONSULT_CODES,
     success_schema: consult::success_schema,
@@ -489,9 +515,10 @@ pub const REVIEW: Tool = Tool {
     name: "codex_review_changes",
     title: "Codex code review",
     cost: Cost::Paid,
-    summary: "Structured review (verdict, findings, coverage) of uncommitted changes, a branch or a commit by OpenAI Codex, read-only; the redacted diff is sent to OpenAI. No changes means no model call.",
+    summary: "Review (verdict, findings, coverage) of uncommitted changes, a branch or a commit by OpenAI Codex, read-only; sends the redacted diff to OpenAI. No changes, no model call.",
     tier: Tier::Consult,
     params: REVIEW_PARAMS,
+    params_described_in: None,
     annotations: ASKS_THE_MODEL,
     error_codes: REVIEW_CODES,
     success_schema: review::review_success_schema,
@@ -504,9 +531,10 @@ pub const DELEGATE: Tool = Tool {
     name: "codex_delegate",
     title: "Delegate to Codex",
     cost: Cost::Paid,
-    summary: "Codex implements a task in a sandboxed throwaway copy of the repo (no network) and returns a unified diff, saying whether it applies cleanly; your repo is never written. Review before applying.",
+    summary: "OpenAI Codex does the task in a sandboxed copy of the repo (no network); returns a diff and whether it applies cleanly. Your repo is never written; review before applying.",
     tier: Tier::Propose,
     params: DELEGATE_PARAMS,
+    params_described_in: None,
     annotations: EDITS_A_WORKTREE,
     error_codes: DELEGATE_CODES,
     success_schema: delegate::success_schema,
@@ -520,9 +548,10 @@ pub static ALL: &[Tool] = &[
         name: "codex_status",
         title: "Codex readiness",
         cost: Cost::Free,
-        summary: "Is codex installed, supported and logged in? Reports version, auth, flag support, resolved defaults and config warnings. Call first when a paid tool fails.",
+        summary: "Is codex installed, supported and logged in? Version, auth, flags, defaults, config warnings. Call first when a paid tool fails.",
         tier: Tier::Consult,
         params: &[],
+        params_described_in: None,
         annotations: READS_LOCAL_STATE,
         error_codes: LOCAL_ONLY_CODES,
         success_schema: status::success_schema,
@@ -533,9 +562,10 @@ pub static ALL: &[Tool] = &[
         name: "codex_models",
         title: "Codex models and efforts",
         cost: Cost::Free,
-        summary: "Models this codex offers, the reasoning efforts each accepts and its default, from codex itself (app-server, else its model cache).",
+        summary: "Models codex offers, with the reasoning efforts each accepts and its default, from codex itself.",
         tier: Tier::Consult,
         params: &[],
+        params_described_in: None,
         annotations: READS_LOCAL_STATE,
         error_codes: LOCAL_ONLY_CODES,
         success_schema: models::success_schema,
@@ -546,9 +576,10 @@ pub static ALL: &[Tool] = &[
         name: "codex_capabilities",
         title: "Codex tool inventory",
         cost: Cost::Free,
-        summary: "Inventory of these tools: cost, parameters, error codes per tool, and the surface fingerprint.",
+        summary: "These tools' cost, parameters and error codes, and the surface fingerprint.",
         tier: Tier::Consult,
         params: &[],
+        params_described_in: None,
         annotations: READS_LOCAL_STATE,
         error_codes: LOCAL_ONLY_CODES,
         success_schema: capabilities::success_schema,
@@ -560,9 +591,10 @@ pub static ALL: &[Tool] = &[
         name: "codex_consult_async",
         title: "Ask Codex in the background",
         cost: Cost::Paid,
-        summary: "Like codex_consult but returns a job_id at once; poll codex_job_status, then codex_job_result.",
+        summary: "Like codex_consult (same parameters) but returns a job_id at once; poll codex_job_status, then codex_job_result.",
         tier: Tier::Consult,
         params: CONSULT_ASYNC_PARAMS,
+        params_described_in: Some("codex_consult"),
         annotations: ASKS_THE_MODEL,
         error_codes: CONSULT_ASYNC_CODES,
         success_schema: jobs::started_schema,
@@ -574,9 +606,10 @@ pub static ALL: &[Tool] = &[
         name: "codex_review_changes_async",
         title: "Codex code review in the background",
         cost: Cost::Paid,
-        summary: "Like codex_review_changes but returns a job_id at once; poll codex_job_status, then codex_job_result.",
+        summary: "Like codex_review_changes (same parameters) but returns a job_id at once; poll codex_job_status, then codex_job_result.",
         tier: Tier::Consult,
         params: REVIEW_ASYNC_PARAMS,
+        params_described_in: Some("codex_review_changes"),
         annotations: ASKS_THE_MODEL,
         error_codes: REVIEW_ASYNC_CODES,
         success_schema: jobs::started_schema,
@@ -588,9 +621,10 @@ pub static ALL: &[Tool] = &[
         name: "codex_delegate_async",
         title: "Delegate to Codex in the background",
         cost: Cost::Paid,
-        summary: "Like codex_delegate but returns a job_id at once; poll codex_job_status, then codex_job_result.",
+        summary: "Like codex_delegate (same parameters) but returns a job_id at once; poll codex_job_status, then codex_job_result.",
         tier: Tier::Propose,
         params: DELEGATE_ASYNC_PARAMS,
+        params_described_in: Some("codex_delegate"),
         annotations: EDITS_A_WORKTREE,
         error_codes: DELEGATE_ASYNC_CODES,
         success_schema: jobs::started_schema,
@@ -601,9 +635,10 @@ pub static ALL: &[Tool] = &[
         name: "codex_dry_run",
         title: "Preview a review",
         cost: Cost::Free,
-        summary: "What codex_review_changes would send: scope, diff size, coverage, redactions, prompt bytes, whether the model would be called. No model call.",
+        summary: "What codex_review_changes would send (same parameters): scope, diff size, coverage, redactions, prompt bytes. No model call.",
         tier: Tier::Consult,
         params: REVIEW_DRY_RUN_PARAMS,
+        params_described_in: Some("codex_review_changes"),
         annotations: READS_LOCAL_STATE,
         error_codes: DRY_RUN_CODES,
         success_schema: review::dry_run_success_schema,
@@ -614,9 +649,10 @@ pub static ALL: &[Tool] = &[
         name: "codex_delegate_dry_run",
         title: "Preview a delegation",
         cost: Cost::Free,
-        summary: "What codex_delegate would start from: HEAD, tracked/uncommitted/untracked files, prompt bytes. No model call, no worktree.",
+        summary: "What codex_delegate would start from (same parameters): HEAD, tracked/uncommitted/untracked files, prompt bytes. No model call, no worktree.",
         tier: Tier::Propose,
         params: DELEGATE_DRY_RUN_PARAMS,
+        params_described_in: Some("codex_delegate"),
         annotations: READS_LOCAL_STATE,
         error_codes: DELEGATE_DRY_RUN_CODES,
         success_schema: delegate::dry_run_success_schema,
@@ -627,9 +663,10 @@ pub static ALL: &[Tool] = &[
         name: "codex_job_status",
         title: "Background job status",
         cost: Cost::Free,
-        summary: "Status of a background job: running/done/failed/cancelled/timeout, elapsed time, what Codex is doing, when to poll next.",
+        summary: "A background job's status, elapsed time, what Codex is doing, when to poll next.",
         tier: Tier::Consult,
         params: JOB_PARAMS,
+        params_described_in: None,
         annotations: READS_LOCAL_STATE,
         error_codes: JOB_CODES,
         success_schema: jobs::status_schema,
@@ -643,6 +680,7 @@ pub static ALL: &[Tool] = &[
         summary: "The stored result of a finished job; the record is kept.",
         tier: Tier::Consult,
         params: JOB_RESULT_PARAMS,
+        params_described_in: None,
         annotations: READS_LOCAL_STATE,
         error_codes: JOB_RESULT_CODES,
         success_schema: jobs::result_schema,
@@ -653,9 +691,10 @@ pub static ALL: &[Tool] = &[
         name: "codex_job_consume_result",
         title: "Take a background job result",
         cost: Cost::Free,
-        summary: "The stored result of a finished job, then the record is deleted.",
+        summary: "Like codex_job_result (same parameters), then the record is deleted.",
         tier: Tier::Consult,
         params: JOB_RESULT_PARAMS,
+        params_described_in: Some("codex_job_result"),
         annotations: DELETES_A_RECORD,
         error_codes: JOB_RESULT_CODES,
         success_schema: jobs::result_schema,
@@ -666,9 +705,10 @@ pub static ALL: &[Tool] = &[
         name: "codex_job_cancel",
         title: "Cancel a background job",
         cost: Cost::Free,
-        summary: "Stops a running job and cleans up its worktree; a finished job is returned unchanged.",
+        summary: "Stops a running job (same parameters as codex_job_status) and removes its worktree; a finished job is left as it is.",
         tier: Tier::Consult,
         params: JOB_PARAMS,
+        params_described_in: Some("codex_job_status"),
         annotations: STOPS_A_JOB,
         error_codes: JOB_CODES,
         success_schema: jobs::status_schema,
@@ -682,6 +722,7 @@ pub static ALL: &[Tool] = &[
         summary: "Background jobs of this workspace, newest first.",
         tier: Tier::Consult,
         params: &[WORKSPACE_ROOT],
+        params_described_in: None,
         annotations: READS_LOCAL_STATE,
         error_codes: JOB_LIST_CODES,
         success_schema: jobs::list_schema,
@@ -704,30 +745,14 @@ impl Tool {
         format!("{} — {}", self.cost.label(), self.summary)
     }
 
-    /// `ok` is required, and the envelope is either the success shape or the error shape.
-    fn output_schema(&self) -> Value {
-        json!({
-            "type": "object",
-            "required": ["ok"],
-            "properties": {"ok": {"type": "boolean"}},
-            "anyOf": [(self.success_schema)(), error_branch_schema(self.error_codes)]
-        })
-    }
-
     fn list_entry(&self) -> Value {
-        let a = self.annotations;
         json!({
             "name": self.name,
             "title": self.title,
             "description": self.description(),
-            "inputSchema": params::input_schema(self.params),
-            "outputSchema": self.output_schema(),
-            "annotations": {
-                "readOnlyHint": a.read_only,
-                "destructiveHint": a.destructive,
-                "idempotentHint": a.idempotent,
-                "openWorldHint": a.open_world
-            }
+            "inputSchema": params::input_schema(self.params, self.params_described_in.is_none()),
+            "outputSchema": schema::output((self.success_schema)()),
+            "annotations": self.annotations.hints()
         })
     }
 }
@@ -855,7 +880,51 @@ mod tests {
 
     #[test]
     fn tools_list_fits_the_context_budget() {
-        let bytes = serde_json::to_vec(list()).unwrap().len();
-        assert!(bytes < 40_000, "tools/list is {bytes} bytes");
+        let bytes = serde_json::to_vec(&json!({"tools": list()})).unwrap().len();
+        assert!(bytes <= 20_000, "the tools/list result is {bytes} bytes, over the 20,000-byte budget");
+        for (tool, entry) in ALL.iter().zip(list()) {
+            let name = tool.name;
+            assert!(entry["title"].as_str().is_some_and(|t| !t.is_empty()), "{name}: title");
+            let description = entry["description"].as_str().unwrap();
+            assert!(description.starts_with("PAID — ") || description.starts_with("Free — "), "{name}: {description}");
+            assert_eq!(description.starts_with("PAID"), tool.cost == Cost::Paid, "{name}: cost label");
+            assert_eq!(entry["inputSchema"]["type"], json!("object"), "{name}: inputSchema");
+            assert_eq!(entry["inputSchema"]["additionalProperties"], json!(false), "{name}: inputSchema closed");
+            assert_eq!(entry["outputSchema"]["type"], json!("object"), "{name}: outputSchema");
+            assert_eq!(entry["outputSchema"]["required"], json!(["ok"]), "{name}: only ok is required");
+            assert!(entry["annotations"].is_object(), "{name}: annotations");
+        }
+    }
+
+    #[test]
+    fn annotations_state_every_hint_that_differs_from_the_mcp_default() {
+        for (tool, entry) in ALL.iter().zip(list()) {
+            let hint =
+                |key: &str, default: bool| entry["annotations"].get(key).map_or(default, |h| h.as_bool().unwrap());
+            let a = tool.annotations;
+            assert_eq!(hint("readOnlyHint", false), a.read_only, "{}", tool.name);
+            assert_eq!(hint("destructiveHint", true), a.destructive, "{}", tool.name);
+            assert_eq!(hint("idempotentHint", false), a.idempotent, "{}", tool.name);
+            assert_eq!(hint("openWorldHint", true), a.open_world, "{}", tool.name);
+        }
+    }
+
+    #[test]
+    fn parameters_described_elsewhere_are_described_there_and_the_summary_says_where() {
+        for tool in ALL {
+            let Some(elsewhere) = tool.params_described_in else { continue };
+            let there = find(elsewhere).unwrap_or_else(|| panic!("{}: no tool {elsewhere}", tool.name));
+            assert!(there.params_described_in.is_none(), "{}: {elsewhere} describes its own", tool.name);
+            assert!(tool.summary.contains(elsewhere), "{}: the summary names {elsewhere}", tool.name);
+            for param in tool.params {
+                let described = there.params.iter().find(|p| p.name == param.name);
+                assert!(
+                    described.is_some_and(|p| p.description == param.description),
+                    "{}: {} is not described in {elsewhere}",
+                    tool.name,
+                    param.name
+                );
+            }
+        }
     }
 }

@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 
 use super::Call;
+use super::schema;
 use crate::adapters::codex::app_server::{self, ModelSource};
 use crate::foundation::cancel::CancelToken;
 use crate::foundation::envelope::{ErrorCode, ToolError};
@@ -57,24 +58,5 @@ pub fn check_effort(model: Option<&str>, effort: Option<&str>, cancel: &CancelTo
 }
 
 pub fn success_schema() -> Value {
-    json!({
-        "type": "object",
-        "required": ["ok", "source", "source_detail", "models"],
-        "properties": {
-            "ok": {"const": true},
-            "source": {"enum": ["app-server", "cache", "unavailable"]},
-            "source_detail": {"type": ["string", "null"]},
-            "models": {"type": "array", "items": {
-                "type": "object",
-                "required": ["model", "reasoning_efforts", "default_reasoning_effort"],
-                "properties": {
-                    "model": {"type": "string"},
-                    "reasoning_efforts": {"type": "array", "items": {"type": "string"}},
-                    "default_reasoning_effort": {"type": ["string", "null"]},
-                    "is_default": {"type": "boolean"},
-                    "hidden": {"type": "boolean"}
-                }
-            }}
-        }
-    })
+    schema::members(&["source_detail", "models"], &[("source", &["app-server", "cache", "unavailable"])])
 }

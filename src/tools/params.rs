@@ -11,7 +11,7 @@ use crate::foundation::envelope::{ErrorCode, ToolError};
 
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
-    /// A string; `non_blank` rejects whitespace-only text (published as `pattern: "\\S"`).
+    /// A string; `non_blank` rejects whitespace-only text.
     Text {
         non_blank: bool,
         max_len: Option<usize>,
@@ -47,39 +47,28 @@ pub struct Param {
 }
 
 impl Param {
-    fn schema(&self) -> Value {
-        let nullable = !self.required;
+    /// The published schema: type, bounds and enum. A text's non-blank rule, a name's
+    /// character rule and an id's form are checked here with an error that names the field, so
+    /// they are not restated as patterns; and an optional parameter may also be null (meaning
+    /// its default), which is not restated either. `tools/list` is read into every
+    /// conversation.
+    fn schema(&self, described: bool) -> Value {
         let mut schema = match self.kind {
-            Kind::Text { non_blank, max_len } => {
-                let mut s = json!({"type": type_of("string", nullable)});
-                if non_blank {
-                    s["pattern"] = json!("\\S");
-                }
-                if let Some(max) = max_len {
-                    s["maxLength"] = json!(max);
-                }
-                s
+            Kind::Text { max_len: Some(max), .. } | Kind::Name { max_len: max } => {
+                json!({"type": "string", "maxLength": max})
             }
-            Kind::Name { max_len } => {
-                json!({"type": type_of("string", nullable), "pattern": "^[^\\s\\x00-\\x1f\\x7f]+$", "maxLength": max_len})
-            }
-            Kind::Choice(values) => {
-                let mut values: Vec<Value> = values.iter().map(|v| json!(v)).collect();
-                if nullable {
-                    values.push(Value::Null);
-                }
-                json!({"enum": values})
-            }
-            Kind::Integer { min, max } => json!({"type": type_of("integer", nullable), "minimum": min, "maximum": max}),
+            Kind::Text { max_len: None, .. } | Kind::JobId | Kind::SessionId => json!({"type": "string"}),
+            Kind::Choice(values) => json!({"enum": values}),
+            Kind::Integer { min, max } => json!({"type": "integer", "minimum": min, "maximum": max}),
             Kind::TextList { max_items, max_len } => json!({
-                "type": type_of("array", nullable),
+                "type": "array",
                 "items": {"type": "string", "minLength": 1, "maxLength": max_len},
                 "maxItems": max_items
             }),
-            Kind::JobId => json!({"type": "string", "pattern": jobs::JOB_ID_PATTERN}),
-            Kind::SessionId => json!({"type": type_of("string", nullable), "pattern": SESSION_ID_PATTERN}),
         };
-        schema["description"] = json!(self.description);
+        if described {
+            schema["description"] = json!(self.description);
+        }
         schema
     }
 
@@ -134,15 +123,10 @@ impl Param {
     }
 }
 
-const SESSION_ID_PATTERN: &str = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
-
-fn type_of(name: &str, nullable: bool) -> Value {
-    if nullable { json!([name, "null"]) } else { json!(name) }
-}
-
-/// The closed input schema for a parameter list.
-pub fn input_schema(params: &[Param]) -> Value {
-    let properties: Map<String, Value> = params.iter().map(|p| (p.name.to_string(), p.schema())).collect();
+/// The closed input schema for a parameter list; without `described`, the parameters' descriptions
+/// are left to another tool that takes them too.
+pub fn input_schema(params: &[Param], described: bool) -> Value {
+    let properties: Map<String, Value> = params.iter().map(|p| (p.name.to_string(), p.schema(described))).collect();
     let required: Vec<&str> = params.iter().filter(|p| p.required).map(|p| p.name).collect();
     // No `$schema`: JSON Schema 2020-12 is MCP's default dialect, and every byte here is paid
     // for in every conversation.
@@ -292,11 +276,16 @@ mod tests {
 
     #[test]
     fn schema_is_closed_and_mirrors_the_rules() {
-        let schema = input_schema(PARAMS);
+        let schema = input_schema(PARAMS, true);
         assert_eq!(schema["additionalProperties"], json!(false));
         assert_eq!(schema["required"], json!(["question"]));
-        assert_eq!(schema["properties"]["question"]["pattern"], json!("\\S"));
-        assert_eq!(schema["properties"]["detail"]["enum"], json!(["summary", "full", null]));
+        assert_eq!(schema["properties"]["question"]["type"], json!("string"));
+        assert_eq!(schema["properties"]["detail"]["enum"], json!(["summary", "full"]));
+        assert_eq!(schema["properties"]["paths"]["maxItems"], json!(2));
         assert_eq!(schema["properties"]["timeout_seconds"]["maximum"], json!(600));
+        assert_eq!(schema["properties"]["question"]["description"], json!("q"));
+        let bare = input_schema(PARAMS, false);
+        assert!(bare["properties"]["question"].get("description").is_none());
+        assert_eq!(bare["properties"]["timeout_seconds"]["maximum"], json!(600), "bounds stay without descriptions");
     }
 }

@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use super::Call;
 use super::codex_run::{self, Opening, Settings};
 use super::meta::{ContextSummary, Meta, error_envelope};
+use super::schema;
 use crate::adapters::codex::answer;
 use crate::adapters::git::gather::{self, GatherError, Gathered, Scope, Untracked};
 use crate::adapters::sessions::KeptFinding;
@@ -371,38 +372,31 @@ fn gather_error(error: GatherError) -> ToolError {
     }
 }
 
-/// The success shape of a review: consult's plus verdict, confidence, status and coverage.
+/// The success members of a review: consult's plus verdict, confidence, status and coverage.
 pub fn review_success_schema() -> Value {
-    let mut schema = super::consult::success_schema();
-    for key in ["verdict", "confidence", "review_status", "coverage", "resolved_findings"] {
-        schema["required"].as_array_mut().expect("required is an array").push(json!(key));
-    }
-    schema["properties"]["verdict"] = json!({"enum": answer::VERDICTS});
-    schema["properties"]["confidence"] = json!({"enum": answer::CONFIDENCES});
-    schema["properties"]["review_status"] = json!({"enum": ["completed", "not_run"]});
-    schema["properties"]["findings"]["items"]["properties"]["finding_id"] = json!({"type": "string"});
-    schema["properties"]["findings"]["items"]["properties"]["status"] = json!({"enum": ["new", "still_open"]});
-    schema["properties"]["resolved_findings"] = json!({
-        "type": "array",
-        "items": {"type": "object", "required": ["finding_id", "title", "status"], "properties": {"status": {"const": "resolved"}}}
-    });
-    schema["properties"]["coverage"] =
-        json!({"type": "object", "properties": {"status": {"enum": ["complete", "partial", "degraded"]}}});
-    schema
+    let names = [super::consult::MEMBERS, &["coverage", "resolved_findings"]].concat();
+    let statuses: &[&str] = &["completed", "not_run"];
+    schema::members(
+        &names,
+        &[("verdict", answer::VERDICTS), ("confidence", answer::CONFIDENCES), ("review_status", statuses)],
+    )
 }
 
 pub fn dry_run_success_schema() -> Value {
-    json!({
-        "type": "object",
-        "required": ["ok", "tool", "would_call_model", "prompt_bytes", "coverage", "truncated", "redacted_paths", "meta"],
-        "properties": {
-            "ok": {"const": true},
-            "would_call_model": {"type": "boolean"},
-            "prompt_bytes": {"type": "integer"},
-            "coverage": {"type": "object"},
-            "meta": {"type": "object"}
-        }
-    })
+    let names = [
+        "tool",
+        "would_call_model",
+        "prompt_bytes",
+        "max_input_bytes",
+        "label",
+        "context_summary",
+        "coverage",
+        "binary_files",
+        "truncated",
+        "truncation_hint",
+        "redacted_paths",
+    ];
+    schema::members(&names, &[])
 }
 
 #[cfg(test)]

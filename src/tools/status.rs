@@ -6,6 +6,7 @@
 use serde_json::{Value, json};
 
 use super::Call;
+use super::schema;
 use crate::adapters::budget::Budget;
 use crate::adapters::codex::app_server;
 use crate::adapters::codex::probe::{self, Auth, Version};
@@ -141,80 +142,30 @@ pub fn report(config: &Config, cancel: &CancelToken) -> Value {
 }
 
 pub fn success_schema() -> Value {
-    let string = json!({"type": "string"});
-    let nullable_string = json!({"type": ["string", "null"]});
-    let strings = json!({"type": "array", "items": {"type": "string"}});
-    let nullable_integer = json!({"type": ["integer", "null"]});
-    let window = json!({
-        "type": ["object", "null"],
-        "properties": {
-            "used_percent": {"type": "number"}, "window_minutes": nullable_integer, "resets_at": nullable_string
-        }
-    });
-    let defaults = json!({
-        "type": "object",
-        "required": ["tier", "sandbox", "isolation", "model", "reasoning_effort", "timeout_seconds"],
-        "properties": {
-            "tier": string, "sandbox": string, "isolation": string,
-            "model": nullable_string, "reasoning_effort": nullable_string,
-            "timeout_seconds": {"type": "integer"}
-        }
-    });
-    json!({
-        "type": "object",
-        "required": [
-            "ok", "ready", "readiness_detail", "codex_found", "codex_version", "version_supported",
-            "codex_authenticated", "auth_detail", "missing_flags", "rate_limit", "budget", "raw_defaults", "resolved_defaults",
-            "config_warnings", "session_persistence", "fingerprint"
-        ],
-        "properties": {
-            "ok": {"const": true},
-            "ready": {"type": "boolean"},
-            "readiness_detail": string,
-            "codex_found": {"type": "boolean"},
-            "codex_version": nullable_string,
-            "version_detail": nullable_string,
-            "version_supported": {"type": ["boolean", "null"]},
-            "supported_versions": strings,
-            "version_warning": nullable_string,
-            "codex_authenticated": {"type": ["boolean", "null"]},
-            "auth_detail": string,
-            "flags_checked": {"type": "boolean"},
-            "missing_flags": strings,
-            "flags_warning": nullable_string,
-            "rate_limit": {
-                "type": "object",
-                "required": ["status", "reason", "primary", "secondary"],
-                "properties": {
-                    "status": {"enum": ["available", "limited", "exhausted", "blocked", "unavailable"]},
-                    "reason": nullable_string,
-                    "primary": window,
-                    "secondary": window
-                }
-            },
-            "budget": {
-                "type": "object",
-                "required": ["daily_token_budget", "used_tokens", "remaining_tokens", "renews_at"],
-                "properties": {
-                    "daily_token_budget": nullable_integer,
-                    "day": string,
-                    "used_tokens": nullable_integer,
-                    "paid_runs": nullable_integer,
-                    "remaining_tokens": nullable_integer,
-                    "renews_at": string,
-                    "usage_limit_resets_at": nullable_string,
-                    "error": nullable_string
-                }
-            },
-            "raw_defaults": defaults,
-            "resolved_defaults": defaults,
-            "config_warnings": strings,
-            "unexpanded_env_placeholders": strings,
-            "session_persistence": {"enum": ["continuable", "ephemeral"]},
-            "session_persistence_detail": string,
-            "caveat": string,
-            "server_version": string,
-            "fingerprint": string
-        }
-    })
+    let names = [
+        "ready",
+        "readiness_detail",
+        "codex_found",
+        "codex_version",
+        "version_detail",
+        "version_supported",
+        "supported_versions",
+        "version_warning",
+        "codex_authenticated",
+        "auth_detail",
+        "flags_checked",
+        "missing_flags",
+        "flags_warning",
+        "rate_limit",
+        "budget",
+        "raw_defaults",
+        "resolved_defaults",
+        "config_warnings",
+        "unexpanded_env_placeholders",
+        "session_persistence_detail",
+        "caveat",
+        "server_version",
+        "fingerprint",
+    ];
+    schema::members(&names, &[("session_persistence", &["continuable", "ephemeral"])])
 }

@@ -86,7 +86,7 @@ EXPECTED_TOOLS = frozenset(
     }
 )
 COST_MARKERS = ("PAID —", "Free —")
-MAX_TOOLS_LIST_BYTES = 40_000
+MAX_TOOLS_LIST_BYTES = 20_000
 FINGERPRINT_PATTERN = re.compile(r"^codex-in-claude/\d+\.\d+/sha256:[0-9a-f]{12}$")
 STATUS_KEYS = ("codex_found", "codex_version", "fingerprint")
 READ_TIMEOUT_SECONDS = 60.0
@@ -278,7 +278,7 @@ async def check_tool_names(tools: list[Tool]) -> str:
 async def check_tools_list_size(tools: list[Tool]) -> str:
     listing = {"tools": [tool.model_dump(by_alias=True, exclude_none=True, mode="json") for tool in tools]}
     size = len(json.dumps(listing, separators=(",", ":"), ensure_ascii=False).encode())
-    require(size < MAX_TOOLS_LIST_BYTES, f"{size} bytes, limit {MAX_TOOLS_LIST_BYTES}")
+    require(size <= MAX_TOOLS_LIST_BYTES, f"{size} bytes, limit {MAX_TOOLS_LIST_BYTES}")
     return f"{size} bytes"
 
 

@@ -49,6 +49,10 @@ impl Checked {
         if let Err(problem) = conforms(&result, &self.schemas[tool], "$") {
             panic!("{tool} result does not match its outputSchema: {problem}\n{result:#}");
         }
+        let named = self.schemas[tool]["properties"].as_object().unwrap();
+        for member in result.as_object().unwrap().keys() {
+            assert!(named.contains_key(member), "{tool} returned {member}, which its outputSchema does not name");
+        }
         result
     }
 }

@@ -252,17 +252,45 @@ fn tools_list_meets_the_surface_contract() {
         assert_eq!(tool["inputSchema"]["type"], json!("object"), "{name}");
         assert_eq!(tool["inputSchema"]["additionalProperties"], json!(false), "{name}");
         assert_eq!(tool["outputSchema"]["type"], json!("object"), "{name}");
-        for hint in ["readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"] {
-            assert!(tool["annotations"][hint].is_boolean(), "{name} {hint}");
+        let annotations = tool["annotations"].as_object().unwrap_or_else(|| panic!("{name} has no annotations"));
+        for (hint, value) in annotations {
+            assert!(HINT_DEFAULTS.iter().any(|(known, _)| known == hint), "{name} {hint}");
+            assert!(value.is_boolean(), "{name} {hint}");
         }
         if description.starts_with("PAID") {
-            assert_eq!(tool["annotations"]["readOnlyHint"], json!(false), "{name} spends, so it is not read-only");
+            assert!(!hint(tool, "readOnlyHint"), "{name} spends, so it is not read-only");
         }
     }
     let delegate = tools.iter().find(|t| t["name"] == "codex_delegate").unwrap();
-    assert_eq!(delegate["annotations"]["destructiveHint"], json!(true));
-    let bytes = serde_json::to_vec(tools).unwrap().len();
-    assert!(bytes < 40_000, "tools/list is {bytes} bytes, over the 40 KB budget");
+    assert!(hint(delegate, "destructiveHint"));
+    let status = tools.iter().find(|t| t["name"] == "codex_status").unwrap();
+    assert!(hint(status, "readOnlyHint") && !hint(status, "destructiveHint") && !hint(status, "openWorldHint"));
+}
+
+/// MCP's tool hints and the value a client assumes for one that is absent.
+const HINT_DEFAULTS: [(&str, bool); 4] =
+    [("readOnlyHint", false), ("destructiveHint", true), ("idempotentHint", false), ("openWorldHint", true)];
+
+/// A listed tool's hint, MCP's default when it is not stated.
+fn hint(tool: &Value, name: &str) -> bool {
+    let default = HINT_DEFAULTS.iter().find(|(known, _)| *known == name).unwrap().1;
+    tool["annotations"].get(name).map_or(default, |value| value.as_bool().unwrap())
+}
+
+/// The whole `tools/list` result, as compact JSON, fits the 20,000-byte context budget in both
+/// protocol eras (the 2026 result carries its cache fields besides the tools).
+#[test]
+fn tools_list_fits_the_context_budget_in_both_eras() {
+    let mut legacy = legacy_server();
+    let list = legacy.request(json!(1), "tools/list", json!({}));
+    let bytes = serde_json::to_vec(&list["result"]).unwrap().len();
+    assert!(bytes <= 20_000, "legacy tools/list result is {bytes} bytes, over the 20,000-byte budget");
+
+    let mut modern = Server::start(&[]);
+    let list = modern.request(json!(2), "tools/list", json!({"_meta": modern_meta("2026-07-28")}));
+    assert_eq!(list["result"]["tools"].as_array().map(Vec::len), Some(16));
+    let bytes = serde_json::to_vec(&list["result"]).unwrap().len();
+    assert!(bytes <= 20_000, "2026-07-28 tools/list result is {bytes} bytes, over the 20,000-byte budget");
 }
 
 #[test]
@@ -357,4 +385,46 @@ fn without_roots_the_workspace_is_claude_project_dir_then_cwd() {
     assert_eq!(env["meta"]["workspace_source"], json!("cwd"));
     assert_eq!(env["meta"]["cwd"], json!(cwd.path().canonicalize().unwrap().to_str().unwrap()));
     assert!(env["meta"]["workspace_warning"].as_str().unwrap().contains("workspace_root"));
+}
+
+/// No envelope has a top-level member its tool's `outputSchema` does not name: every tool's
+/// argument error, and the answers of the free tools that need neither codex nor a job. The
+/// inventory has every member in every answer, so its schema names nothing more (besides what
+/// its error envelope has).
+#[test]
+fn every_envelope_member_is_named_by_its_output_schema() {
+    let project = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&[
+        ("CLAUDE_PROJECT_DIR".into(), project.path().display().to_string()),
+        ("CODEX_IN_CLAUDE_STATE_DIR".into(), state.path().display().to_string()),
+    ]);
+    server.initialize(json!({}));
+    let list = server.request(json!("list"), "tools/list", json!({}));
+    for (id, tool) in list["result"]["tools"].as_array().unwrap().iter().enumerate() {
+        let name = tool["name"].as_str().unwrap();
+        let named = tool["outputSchema"]["properties"].as_object().unwrap();
+        let refused = envelope(&server.call(id, name, json!({"no_such_parameter": 1})));
+        assert_eq!(refused["error"]["code"], json!("invalid_arguments"), "{name}");
+        let mut envelopes = vec![refused];
+        if ["codex_status", "codex_models", "codex_capabilities", "codex_job_list"].contains(&name) {
+            let answer = envelope(&server.call(100 + id, name, json!({})));
+            assert_eq!(answer["ok"], json!(true), "{name}: {answer}");
+            if name == "codex_capabilities" {
+                let mut members: Vec<&String> = answer.as_object().unwrap().keys().collect();
+                // `error` and `meta` are what its ok:false envelope has besides `ok`.
+                let mut described: Vec<&String> =
+                    named.keys().filter(|k| !["error", "meta"].contains(&k.as_str())).collect();
+                members.sort();
+                described.sort();
+                assert_eq!(members, described, "{name}: the schema names exactly the envelope's members");
+            }
+            envelopes.push(answer);
+        }
+        for envelope in envelopes {
+            for member in envelope.as_object().unwrap().keys() {
+                assert!(named.contains_key(member), "{name}: {member} is not named by its outputSchema");
+            }
+        }
+    }
 }

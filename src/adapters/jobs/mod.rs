@@ -619,11 +619,8 @@ pub fn workspace_key(workspace: &Path) -> String {
     format!("{name}-{}", &digest[..12])
 }
 
-/// What a job id looks like, as the tools' input schemas publish it; `valid_job_id` checks it.
-pub const JOB_ID_PATTERN: &str = "^[0-9a-f]{32}$";
-
-/// 32 lowercase hex digits (`JOB_ID_PATTERN`): checked before any path is built from an id, and
-/// by the tools' argument validation.
+/// What a job id looks like, 32 lowercase hex digits: checked before any path is built from an
+/// id, and by the tools' argument validation.
 pub fn valid_job_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
