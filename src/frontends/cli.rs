@@ -352,8 +352,8 @@ USAGE:
                                    ask Codex for a second opinion (PAID); - as QUESTION reads it
                                    from stdin
     codex-in-claude review [--scope working_tree|branch|commit] [--base REF] [--commit REF]
-                           [--untracked explicit_only|include|exclude] [--context TEXT] [OPTIONS] [-- PATHS...]
-                           [--format json|sarif] [--fail-on unknown|concerns|fail|never]
+                           [--untracked explicit_only|include|exclude] [--context TEXT]
+                           [--format json|sarif] [--fail-on unknown|concerns|fail|never] [OPTIONS] [-- PATHS...]
                                    have Codex review changes (PAID; no changes, no model call);
                                    --format sarif prints a SARIF 2.1.0 log for CI and exits 0 on a
                                    pass or nothing to review, 1 on a verdict at or above --fail-on
@@ -385,7 +385,8 @@ OPTIONS (tool commands):
     deletes its record, while any other end of the command leaves the run going.
     --pretty  indented JSON (with --diff-only: the envelope on stderr; the diff is never changed)
     Tool commands print the result envelope as JSON and exit 0 when ok is true, 1 when it is
-    false, 2 on a usage error. status exits 0 when codex is ready, 1 when it is not.
+    false, 2 on a usage error (review --format sarif: as above). status exits 0 when codex is
+    ready, 1 when it is not.
 
 Add to Claude Code:  claude mcp add codex -- codex-in-claude
 
