@@ -1,16 +1,19 @@
 //! `review --format sarif`: a review's envelope as a SARIF 2.1.0 log for CI, and the exit status
 //! its verdict gives.
 //!
-//! One run. Each finding is a result whose rule is its severity (`codex-review/<severity>`: a
-//! small, fixed set, as code scanning expects rules to change only with the tool), whose level
-//! follows the severity, whose location is its file, relative to the repository's top level
-//! (`%SRCROOT%`), and its lines when it has them, and whose `partialFingerprints` carry its
-//! `finding_id`, so the same problem is the same alert from one run to the next. Nothing else of
-//! the envelope is dropped: every other member (verdict, summary, coverage, `meta` with its
-//! truncation and redaction notes, an error) is kept in the run's `properties`, and an error, a
-//! review that saw only part of the change, or one that was not run is also said in a tool
-//! execution notification. An error still gives a valid log, with
-//! `executionSuccessful: false`, so a pipeline's upload step works.
+//! One run. Each finding that names a file is a result whose rule is its severity
+//! (`codex-review/<severity>`: a small, fixed set, as code scanning expects rules to change only
+//! with the tool), whose level follows the severity, whose location is its file, relative to the
+//! repository's top level (`%SRCROOT%`), and its lines when it has them, and whose
+//! `partialFingerprints` carry its `finding_id`, so the same problem is the same alert from one
+//! run to the next. A finding that names no file is not a result: GitHub code scanning refuses a
+//! whole log when one result has no location, so such findings go to the run's
+//! `properties.findings_without_file`, and a notification says so. Nothing else of the envelope
+//! is dropped: every other member (verdict, summary, coverage, `meta` with its truncation and
+//! redaction notes, an error) is kept in the run's `properties`, and an error, a review that saw
+//! only part of the change, or one that was not run is also said in a tool execution
+//! notification. An error still gives a valid log, with `executionSuccessful: false`, so a
+//! pipeline's upload step works.
 //!
 //! Envelopes are read defensively: a member that is absent counts as null or empty.
 
@@ -101,7 +104,12 @@ impl Report {
         let findings: &[Value] = envelope["findings"].as_array().map_or(&[], Vec::as_slice);
         let mut rules: Vec<Rule> = Vec::new();
         let mut results = Vec::new();
+        let mut unplaced = Vec::new();
         for finding in findings {
+            let Some(file) = finding["file"].as_str().filter(|file| !file.trim().is_empty()) else {
+                unplaced.push(finding.clone());
+                continue;
+            };
             let severity = text(&finding["severity"]);
             let rule_index = match rules.iter().position(|rule| rule.severity == severity) {
                 Some(index) => index,
@@ -110,12 +118,22 @@ impl Report {
                     rules.len() - 1
                 }
             };
-            results.push(SarifResult::from_finding(finding, &rules[rule_index], rule_index));
+            results.push(SarifResult::from_finding(finding, file, &rules[rule_index], rule_index));
         }
         let mut properties = envelope.as_object().cloned().unwrap_or_default();
         properties.remove("findings");
-        let notifications =
+        let mut notifications =
             if ok { review_notifications(envelope) } else { vec![error_notification(&envelope["error"])] };
+        if !unplaced.is_empty() {
+            notifications.push(Notification::new(
+                Level::Warning,
+                format!(
+                    "{} finding(s) name no file; code scanning refuses a whole log when a result has no location, so they are in the run's properties.findings_without_file instead of results",
+                    unplaced.len()
+                ),
+            ));
+            properties.insert("findings_without_file".into(), Value::Array(unplaced));
+        }
         let run = Run::new(rules, results, Invocation::new(ok, exit_status, notifications), properties);
         Report { log: Log::new(run), exit_status }
     }
@@ -325,8 +343,7 @@ struct SarifResult {
     rule_index: usize,
     level: Level,
     message: Message,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    locations: Vec<Location>,
+    locations: [Location; 1],
     #[serde(skip_serializing_if = "Map::is_empty")]
     partial_fingerprints: Map<String, Value>,
     /// The finding as the envelope has it, every member.
@@ -334,7 +351,7 @@ struct SarifResult {
 }
 
 impl SarifResult {
-    fn from_finding(finding: &Value, rule: &Rule, rule_index: usize) -> SarifResult {
+    fn from_finding(finding: &Value, file: &str, rule: &Rule, rule_index: usize) -> SarifResult {
         let title = finding["title"].as_str().filter(|t| !t.trim().is_empty()).unwrap_or("(no title)");
         let mut message = title.to_string();
         for (label, key) in [("Risk", "risk"), ("Recommendation", "recommendation"), ("Evidence", "evidence")] {
@@ -342,17 +359,14 @@ impl SarifResult {
                 message.push_str(&format!("\n{label}: {value}"));
             }
         }
-        let locations = match finding["file"].as_str().filter(|f| !f.trim().is_empty()) {
-            Some(file) => vec![Location {
-                physical_location: PhysicalLocation {
-                    artifact_location: artifact_location(file),
-                    region: finding["line"].as_u64().filter(|&line| line > 0).map(|start_line| Region {
-                        start_line,
-                        end_line: finding["line_end"].as_u64().filter(|&end| end >= start_line),
-                    }),
-                },
-            }],
-            None => Vec::new(),
+        let location = Location {
+            physical_location: PhysicalLocation {
+                artifact_location: artifact_location(file),
+                region: finding["line"].as_u64().filter(|&line| line > 0).map(|start_line| Region {
+                    start_line,
+                    end_line: finding["line_end"].as_u64().filter(|&end| end >= start_line),
+                }),
+            },
         };
         let mut partial_fingerprints = Map::new();
         if let Some(id) = finding["finding_id"].as_str() {
@@ -363,7 +377,7 @@ impl SarifResult {
             rule_index,
             level: rule.default_configuration.level,
             message: Message::new(message),
-            locations,
+            locations: [location],
             partial_fingerprints,
             properties: finding.as_object().cloned().unwrap_or_default(),
         }
@@ -503,7 +517,7 @@ mod tests {
     #[test]
     fn a_line_end_before_the_line_is_left_out_of_the_region() {
         let finding = json!({"severity": "low", "title": "t", "file": "a.rs", "line": 9, "line_end": 3});
-        let result = SarifResult::from_finding(&finding, &Rule::for_severity("low"), 0);
+        let result = SarifResult::from_finding(&finding, "a.rs", &Rule::for_severity("low"), 0);
         let value = serde_json::to_value(&result).unwrap();
         assert_eq!(value["locations"][0]["physicalLocation"]["region"], json!({"startLine": 9}));
         assert_eq!(value["properties"]["line_end"], json!(3), "the finding keeps what codex wrote");

@@ -1,5 +1,6 @@
 //! `review --format sarif` from a shell, against the real codex and the mock model: findings
-//! with and without lines (and without a file) become results with rules, levels and regions;
+//! with and without lines become results with rules, levels and regions (a finding without a
+//! file goes to the run's properties, as code scanning refuses a result without a location);
 //! the exit status follows the verdict (0 pass, 1 at or above `--fail-on`, 2 an error); no
 //! changes is an empty log that says so; a codex error and a usage error still print a log.
 //! Every log is validated against the SARIF 2.1.0 schemas in `fixtures/sarif`.
@@ -48,6 +49,16 @@ fn assert_exit(out: &Output, code: i32) {
     assert_eq!(out.status.code(), Some(code), "stderr: {}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// The log of a SARIF review of a changed repository whose model call is `step`, after checking
+/// the exit status.
+fn one_review(step: Step, exit: i32) -> Value {
+    let mock = MockModel::start(vec![step]);
+    let home = CodexHome::new(&mock);
+    let out = review_sarif(&repo_with_a_change(), &home, &[]);
+    assert_exit(&out, exit);
+    valid_log(&out)
+}
+
 #[test]
 fn findings_become_results_with_rules_levels_and_regions() {
     let findings = json!([
@@ -58,20 +69,17 @@ fn findings_become_results_with_rules_levels_and_regions() {
         {"severity": "nit", "title": "No changelog entry", "file": null, "line": null, "line_end": null,
          "evidence": "", "risk": "", "recommendation": "add one"},
         {"severity": "high", "title": "Unchecked n", "file": "src/my lib.rs", "line": 1, "line_end": null,
-         "evidence": "n", "risk": "r", "recommendation": "check n"}
+         "evidence": "n", "risk": "r", "recommendation": "check n"},
+        {"severity": "low", "title": "Unused i", "file": "src/lib.rs", "line": 2, "line_end": null,
+         "evidence": "i", "risk": "a warning", "recommendation": "name it _i"}
     ]);
-    let mock = MockModel::start(vec![Step::message(review_answer("concerns", findings))]);
-    let home = CodexHome::new(&mock);
-    let repo = repo_with_a_change();
-    let out = review_sarif(&repo, &home, &[]);
-    assert_exit(&out, 1);
-    let log = valid_log(&out);
+    let log = one_review(Step::message(review_answer("concerns", findings)), 1);
     let run = &log["runs"][0];
     let driver = &run["tool"]["driver"];
     assert_eq!(driver["name"], json!("codex-in-claude"));
     assert_eq!(driver["version"], json!(env!("CARGO_PKG_VERSION")));
     let rule_ids: Vec<&str> = driver["rules"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
-    assert_eq!(rule_ids, ["codex-review/high", "codex-review/medium", "codex-review/nit"], "one rule per severity");
+    assert_eq!(rule_ids, ["codex-review/high", "codex-review/medium", "codex-review/low"], "one rule per severity");
 
     let results = run["results"].as_array().unwrap();
     let summary: Vec<(&str, &str, u64)> = results
@@ -83,8 +91,8 @@ fn findings_become_results_with_rules_levels_and_regions() {
         [
             ("codex-review/high", "error", 0),
             ("codex-review/medium", "warning", 1),
-            ("codex-review/nit", "note", 2),
-            ("codex-review/high", "error", 0)
+            ("codex-review/high", "error", 0),
+            ("codex-review/low", "note", 2)
         ]
     );
     let location = |i: usize| results[i]["locations"][0]["physicalLocation"].clone();
@@ -97,9 +105,8 @@ fn findings_become_results_with_rules_levels_and_regions() {
         json!({"artifactLocation": {"uri": "src/lib.rs", "uriBaseId": "%SRCROOT%"}}),
         "no line, no region"
     );
-    assert!(results[2].get("locations").is_none(), "a finding with no file has no location: {}", results[2]);
-    assert_eq!(location(3)["artifactLocation"]["uri"], json!("src/my%20lib.rs"));
-    assert_eq!(location(3)["region"], json!({"startLine": 1}));
+    assert_eq!(location(2)["artifactLocation"]["uri"], json!("src/my%20lib.rs"));
+    assert_eq!(location(2)["region"], json!({"startLine": 1}));
     assert_eq!(
         results[0]["message"]["text"],
         json!("Off by one\nRisk: reads past the end\nRecommendation: use 0..n\nEvidence: 0..=n")
@@ -112,6 +119,18 @@ fn findings_become_results_with_rules_levels_and_regions() {
     assert_eq!(results[1]["properties"]["file"], json!("./src/lib.rs"), "the finding keeps what codex wrote");
 
     let properties = &run["properties"];
+    let unplaced = properties["findings_without_file"].as_array().unwrap();
+    assert_eq!(unplaced.len(), 1, "{properties}");
+    assert_eq!(
+        (unplaced[0]["title"].clone(), unplaced[0]["severity"].clone()),
+        (json!("No changelog entry"), json!("nit"))
+    );
+    assert_eq!(
+        run["invocations"][0]["toolExecutionNotifications"][0]["message"]["text"],
+        json!(
+            "1 finding(s) name no file; code scanning refuses a whole log when a result has no location, so they are in the run's properties.findings_without_file instead of results"
+        )
+    );
     assert_eq!(properties["verdict"], json!("concerns"));
     assert_eq!(properties["review_status"], json!("completed"));
     assert_eq!(properties["summary"], json!("verdict concerns"));
@@ -194,12 +213,7 @@ fn no_changes_is_an_empty_log_that_says_so_and_exits_0() {
 
 #[test]
 fn a_codex_error_exits_2_with_a_log_that_says_why() {
-    let mock = MockModel::start(vec![Step::http_error(401, "Incorrect API key provided")]);
-    let home = CodexHome::new(&mock);
-    let repo = repo_with_a_change();
-    let out = review_sarif(&repo, &home, &[]);
-    assert_exit(&out, 2);
-    let log = valid_log(&out);
+    let log = one_review(Step::http_error(401, "Incorrect API key provided"), 2);
     let run = &log["runs"][0];
     assert_eq!(run["results"], json!([]));
     let invocation = &run["invocations"][0];
