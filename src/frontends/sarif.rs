@@ -92,11 +92,13 @@ impl Report {
     /// From the envelope of `codex_review_changes`: findings as results, the rest as properties.
     pub fn from_envelope(envelope: &Value, fail_on: FailOn) -> Report {
         let ok = envelope["ok"] == Value::Bool(true);
+        // Nothing to review is fine; untracked files left out of it were not looked at, so the
+        // verdict (`unknown`) decides.
+        let nothing_to_review = envelope["review_status"] == "not_run"
+            && envelope["coverage"]["omission_reasons"].as_array().is_none_or(Vec::is_empty);
         let exit_status = if !ok {
             EXIT_ERROR
-        } else if envelope["review_status"] == "not_run"
-            || verdict_rank(text(&envelope["verdict"])) < fail_on.threshold()
-        {
+        } else if nothing_to_review || verdict_rank(text(&envelope["verdict"])) < fail_on.threshold() {
             EXIT_OK
         } else {
             EXIT_FAILED_VERDICT
@@ -500,6 +502,10 @@ mod tests {
         }
         let not_run = json!({"ok": true, "verdict": "unknown", "review_status": "not_run"});
         assert_eq!(Report::from_envelope(&not_run, FailOn::Unknown).exit_status, EXIT_OK);
+        let untracked_left_out = json!({"ok": true, "verdict": "unknown", "review_status": "not_run",
+            "coverage": {"status": "partial", "omission_reasons": ["untracked_omitted"]}});
+        assert_eq!(Report::from_envelope(&untracked_left_out, FailOn::Unknown).exit_status, EXIT_FAILED_VERDICT);
+        assert_eq!(Report::from_envelope(&untracked_left_out, FailOn::Concerns).exit_status, EXIT_OK);
         assert_eq!(Report::from_envelope(&json!({"ok": false}), FailOn::Never).exit_status, EXIT_ERROR);
         for word in ["unknown", "concerns", "fail", "never"] {
             assert!(FailOn::parse(word).is_some() && FailOn::NAMES.contains(word), "{word}");
