@@ -169,7 +169,8 @@ fn text(value: &Value) -> &str {
 fn review_notifications(envelope: &Value) -> Vec<Notification> {
     let mut notes = Vec::new();
     if envelope["review_status"] == "not_run" {
-        notes.push(Notification::new(Level::Note, text(&envelope["summary"]).to_string()));
+        let summary = Some(text(&envelope["summary"])).filter(|summary| !summary.is_empty());
+        notes.push(Notification::new(Level::Note, summary.unwrap_or("Nothing to review; no model call.").to_string()));
     }
     let coverage = &envelope["coverage"];
     if !coverage["status"].is_null() && coverage["status"] != "complete" {
