@@ -36,7 +36,7 @@ use adapters::git::worktree;
 use adapters::jobs;
 use foundation::identity::VERSION;
 use foundation::{cancel, config, log};
-use frontends::{cli, mcp, setup, worker};
+use frontends::{cli, mcp, sarif, setup, worker};
 
 /// Runs one mode to completion.
 pub fn run(mode: cli::Mode) -> ExitCode {
@@ -67,10 +67,7 @@ pub fn run(mode: cli::Mode) -> ExitCode {
             if report["ready"] == serde_json::Value::Bool(true) { written } else { ExitCode::FAILURE }
         }
         cli::Mode::Tool { name, arguments, print } => {
-            let tool = tools::find(name).expect("the command line only names registered tools");
-            let progress = cli::StderrProgress::default();
-            let context = tools::Context::new(&config, &tools::NoRoots, &progress, cancel_on_interrupt());
-            let envelope = tools::call_tool(tool, Some(&arguments), &context);
+            let envelope = call_from_shell(&config, name, &arguments);
             let ok = envelope["ok"] == serde_json::Value::Bool(true);
             let written = match envelope["diff"].as_str() {
                 Some(diff) if print.diff_only => {
@@ -87,6 +84,14 @@ pub fn run(mode: cli::Mode) -> ExitCode {
             };
             if ok { written } else { ExitCode::FAILURE }
         }
+        cli::Mode::ReviewSarif { arguments, pretty, fail_on } => {
+            let envelope = call_from_shell(&config, "codex_review_changes", &arguments);
+            print_sarif(&sarif::Report::from_envelope(&envelope, fail_on), pretty)
+        }
+        cli::Mode::SarifUsageError(problem) => {
+            eprintln!("codex-in-claude: {problem}\n\n{}", cli::usage());
+            print_sarif(&sarif::Report::usage_error(&problem), false)
+        }
         cli::Mode::Setup => {
             let checks = setup::checks(&config, &cancel::CancelToken::new());
             let written = print_stdout(&setup::render(&checks));
@@ -96,6 +101,23 @@ pub fn run(mode: cli::Mode) -> ExitCode {
         cli::Mode::JobWorker { dir } => worker::main(&dir, config),
         cli::Mode::Version => print_stdout(&format!("codex-in-claude {VERSION}\n")),
         cli::Mode::Help => print_stdout(&cli::usage()),
+    }
+}
+
+/// A tool called from the shell, progress on stderr, Ctrl-C cancelling it: its envelope.
+fn call_from_shell(config: &config::Config, name: &str, arguments: &serde_json::Value) -> serde_json::Value {
+    let tool = tools::find(name).expect("the command line only names registered tools");
+    let progress = cli::StderrProgress::default();
+    let context = tools::Context::new(config, &tools::NoRoots, &progress, cancel_on_interrupt());
+    tools::call_tool(tool, Some(arguments), &context)
+}
+
+/// A SARIF log on stdout, and the exit status it carries (an error when it cannot be written).
+fn print_sarif(report: &sarif::Report, pretty: bool) -> ExitCode {
+    if print_stdout(&report.text(pretty)) == ExitCode::SUCCESS {
+        ExitCode::from(report.exit_status)
+    } else {
+        ExitCode::from(sarif::EXIT_ERROR)
     }
 }
 

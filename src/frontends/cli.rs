@@ -2,6 +2,7 @@
 //! mapped onto the same tool arguments MCP clients send, the help text (generated from the
 //! config table, so every environment variable is listed), and the human rendering of `status`.
 //! A usage error names the word at fault; `-` as the question or task reads it from stdin.
+//! `review --format sarif` prints the review as SARIF (`sarif`), even for a usage error.
 
 use std::ffi::OsString;
 use std::io::Read;
@@ -9,6 +10,7 @@ use std::sync::Mutex;
 
 use serde_json::{Map, Value, json};
 
+use crate::frontends::sarif::FailOn;
 use crate::tools::params::Kind;
 
 #[derive(Debug, PartialEq)]
@@ -38,6 +40,15 @@ pub enum Mode {
         arguments: Value,
         print: Print,
     },
+    /// `review --format sarif`: the review as a SARIF log; the exit status follows the verdict.
+    ReviewSarif {
+        arguments: Value,
+        pretty: bool,
+        fail_on: FailOn,
+    },
+    /// `review --format sarif` with a command line we do not understand: a SARIF log that says
+    /// so, for a pipeline's upload step, and exit status 2.
+    SarifUsageError(String),
 }
 
 /// What a tool command prints.
@@ -119,9 +130,21 @@ pub fn parse_with_stdin(args: impl IntoIterator<Item = OsString>, stdin: &mut dy
             Some((command, ..)) => parse_tool(command, rest, stdin),
             None => Err(UsageError(format!("jobs has no subcommand {}; use {}", quoted(sub), job_subcommands()))),
         },
-        [command, rest @ ..] if TOOL_COMMANDS.iter().any(|(c, ..)| c == command) => parse_tool(command, rest, stdin),
+        [command, rest @ ..] if TOOL_COMMANDS.iter().any(|(c, ..)| c == command) => {
+            parse_tool(command, rest, stdin).or_else(|error| sarif_usage_error(command, rest, error))
+        }
         [option, ..] if option.starts_with('-') => Err(UsageError(format!("unknown option {}", quoted(option)))),
         [command, ..] => Err(UsageError(format!("unknown command {}", quoted(command)))),
+    }
+}
+
+/// A usage error of a command asking for `--format sarif` before any `--`: still a SARIF log.
+fn sarif_usage_error(command: &str, words: &[&str], error: UsageError) -> Result<Mode, UsageError> {
+    let options = words.split(|word| *word == "--").next().unwrap_or_default();
+    if command == "review" && options.windows(2).any(|pair| pair == ["--format", "sarif"]) {
+        Ok(Mode::SarifUsageError(error.0))
+    } else {
+        Err(error)
     }
 }
 
@@ -173,6 +196,7 @@ fn parse_tool(command: &str, words: &[&str], stdin: &mut dyn Read) -> Result<Mod
     let mut print = Print::default();
     let mut words = words.iter().copied();
     let mut only_positional = false;
+    let (mut sarif, mut fail_on) = (false, None);
     while let Some(word) = words.next() {
         if only_positional || !word.starts_with("--") {
             match bare {
@@ -202,6 +226,20 @@ fn parse_tool(command: &str, words: &[&str], stdin: &mut dyn Read) -> Result<Mod
             "--" => only_positional = true,
             "--pretty" => print.pretty = true,
             "--diff-only" if name == "codex_delegate" => print.diff_only = true,
+            "--format" if name == "codex_review_changes" => match words.next() {
+                Some("sarif") => sarif = true,
+                Some("json") => sarif = false,
+                Some(other) => return Err(UsageError(format!("--format takes json or sarif, not {}", quoted(other)))),
+                None => return Err(UsageError("--format needs a value".into())),
+            },
+            "--fail-on" if name == "codex_review_changes" => {
+                let value = words.next().ok_or_else(|| UsageError("--fail-on needs a value".into()))?;
+                let parsed = FailOn::parse(value);
+                fail_on =
+                    Some(parsed.ok_or_else(|| {
+                        UsageError(format!("--fail-on takes {}, not {}", FailOn::NAMES, quoted(value)))
+                    })?);
+            }
             "--help" => return Ok(Mode::Help),
             _ => {
                 let (param, value) = option_value(command, tool, bare, word, words.next())?;
@@ -216,6 +254,9 @@ fn parse_tool(command: &str, words: &[&str], stdin: &mut dyn Read) -> Result<Mod
         let stdin_hint = if matches!(param, "question" | "task") { ", or - to read it from stdin" } else { "" };
         return Err(UsageError(format!("{command} needs a {what} as its argument{stdin_hint}")));
     }
+    if fail_on.is_some() && !sarif {
+        return Err(UsageError("--fail-on goes with --format sarif".into()));
+    }
     if !paths.is_empty() {
         arguments.insert("paths".into(), Value::Array(paths));
     }
@@ -227,7 +268,11 @@ fn parse_tool(command: &str, words: &[&str], stdin: &mut dyn Read) -> Result<Mod
         let path = workspace.map_or_else(|| cwd.clone(), |relative| cwd.join(relative));
         arguments.insert("workspace_root".into(), json!(path.display().to_string()));
     }
-    Ok(Mode::Tool { name, arguments: Value::Object(arguments), print })
+    let arguments = Value::Object(arguments);
+    if sarif {
+        return Ok(Mode::ReviewSarif { arguments, pretty: print.pretty, fail_on: fail_on.unwrap_or_default() });
+    }
+    Ok(Mode::Tool { name, arguments, print })
 }
 
 /// `--flag VALUE` of a tool command: the parameter it sets and its JSON value.
@@ -307,8 +352,13 @@ USAGE:
                                    ask Codex for a second opinion (PAID); - as QUESTION reads it
                                    from stdin
     codex-in-claude review [--scope working_tree|branch|commit] [--base REF] [--commit REF]
-                           [--untracked explicit_only|include|exclude] [--context TEXT] [OPTIONS] [-- PATHS...]
-                                   have Codex review changes (PAID; no changes, no model call)
+                           [--untracked explicit_only|include|exclude] [--context TEXT]
+                           [--format json|sarif] [--fail-on unknown|concerns|fail|never] [OPTIONS] [-- PATHS...]
+                                   have Codex review changes (PAID; no changes, no model call);
+                                   --format sarif prints a SARIF 2.1.0 log for CI and exits 0 on a
+                                   pass or nothing to review, 1 on a verdict at or above --fail-on
+                                   (default unknown: anything but a pass), 2 on an error (still
+                                   printing a log that says what went wrong)
     codex-in-claude dry-run [review options] [-- PATHS...]
                                    what review would send, without calling the model (free)
     codex-in-claude delegate TASK [--diff-only] [OPTIONS]
@@ -335,7 +385,8 @@ OPTIONS (tool commands):
     deletes its record, while any other end of the command leaves the run going.
     --pretty  indented JSON (with --diff-only: the envelope on stderr; the diff is never changed)
     Tool commands print the result envelope as JSON and exit 0 when ok is true, 1 when it is
-    false, 2 on a usage error. status exits 0 when codex is ready, 1 when it is not.
+    false, 2 on a usage error (review --format sarif: as above). status exits 0 when codex is
+    ready, 1 when it is not.
 
 Add to Claude Code:  claude mcp add codex -- codex-in-claude
 
@@ -565,6 +616,50 @@ mod tests {
         for (words, expected) in cases {
             assert_eq!(parse_words(words), Err(UsageError(expected.to_string())), "{words:?}");
         }
+    }
+
+    #[test]
+    fn review_format_sarif_and_fail_on() {
+        let Ok(Mode::ReviewSarif { arguments, pretty, fail_on }) =
+            parse_words(&["review", "--format", "sarif", "--scope", "branch", "--base", "main", "--", "src"])
+        else {
+            panic!("not a SARIF review")
+        };
+        assert_eq!((arguments["base"].clone(), arguments["paths"].clone()), (json!("main"), json!(["src"])));
+        assert_eq!((pretty, fail_on), (false, FailOn::Unknown), "the default fails anything but a pass");
+        let Ok(Mode::ReviewSarif { fail_on, pretty, .. }) =
+            parse_words(&["review", "--fail-on", "concerns", "--pretty", "--format", "sarif"])
+        else {
+            panic!("not a SARIF review")
+        };
+        assert_eq!((pretty, fail_on), (true, FailOn::Concerns));
+        assert!(matches!(parse_words(&["review", "--format", "json"]), Ok(Mode::Tool { .. })));
+        let cases: &[(&[&str], &str)] = &[
+            (&["review", "--format", "xml"], "--format takes json or sarif, not 'xml'"),
+            (&["review", "--fail-on", "fail"], "--fail-on goes with --format sarif"),
+            (&["consult", "q", "--format", "sarif"], "consult has no option '--format'"),
+        ];
+        for (words, expected) in cases {
+            let got = parse_words(words);
+            let message = match &got {
+                Err(UsageError(message)) => message.as_str(),
+                _ => panic!("{words:?} gave {got:?}"),
+            };
+            assert_eq!(message, *expected, "{words:?}");
+        }
+        let Ok(Mode::Tool { arguments, .. }) = parse_words(&["review", "--", "--format", "sarif"]) else {
+            panic!("after --, every word is a path")
+        };
+        assert_eq!(arguments["paths"], json!(["--format", "sarif"]));
+        // A usage error of a SARIF review is still a SARIF log for the pipeline.
+        assert_eq!(
+            parse_words(&["review", "--format", "sarif", "--fail-on", "sometimes"]),
+            Ok(Mode::SarifUsageError("--fail-on takes unknown, concerns, fail or never, not 'sometimes'".into()))
+        );
+        assert_eq!(
+            parse_words(&["review", "--timeout", "soon", "--format", "sarif"]),
+            Ok(Mode::SarifUsageError("--timeout needs a whole number, not 'soon'".into()))
+        );
     }
 
     #[test]

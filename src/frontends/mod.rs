@@ -1,10 +1,13 @@
 //! The front ends, side by side, each turning its input into tool calls: `mcp` (the MCP server
-//! on stdio), `cli` (the command line), `setup` (the first-run checklist of the command line)
-//! and `worker` (the detached background-job worker). None calls another; they meet only in the
+//! on stdio), `cli` (the command line), `setup` (the first-run checklist of the command line),
+//! `sarif` (the command line's SARIF rendering of a review) and `worker` (the detached
+//! background-job worker). None calls another; they meet only in the
 //! tools below them.
 
 // Public for main.rs.
 pub mod cli;
 pub(crate) mod mcp;
+// Public: the command line's public `Mode` carries its `FailOn`.
+pub mod sarif;
 pub(crate) mod setup;
 pub(crate) mod worker;

@@ -15,7 +15,7 @@ use crate::mock_model::{MockModel, Step, consult_answer};
 use crate::repo::TestRepo;
 use crate::support::binary;
 
-fn run_in(dir: &Path, args: &[&str], env: &[(String, String)]) -> Output {
+pub fn run_in(dir: &Path, args: &[&str], env: &[(String, String)]) -> Output {
     Command::new(binary())
         .args(args)
         .current_dir(dir)

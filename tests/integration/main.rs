@@ -57,6 +57,8 @@ mod faults;
 mod secrets;
 // consult, review and dry-run from a shell.
 mod cli;
+// `review --format sarif`: SARIF 2.1.0 for CI, validated against the official schema.
+mod sarif;
 // The official Python MCP SDK as an independent client, with its schema validation on.
 mod sdk_client;
 // Every docs/ citation in the source resolves to a file and section.
