@@ -269,3 +269,76 @@ fn off_by_default_it_is_silent_and_quick_and_the_project_switch_turns_it_on_and_
     assert_eq!(repo_state(&repo.path().join(".git")), git_before, "the repository's .git was written");
     assert_eq!(repo.git(&["status", "--porcelain", "--ignored", "--untracked-files=all"]), " M src/lib.rs\n");
 }
+
+/// A `claude -p` session of the real Claude Code, its Messages API mocked on 127.0.0.1, with the
+/// plugin loaded from a copy of `plugin/` and the gate on, in a repository with a change: at the
+/// end of the turn the plugin's Stop hook runs the gate through the launcher, the review fails,
+/// the stop is blocked once (Claude Code sends the model another turn carrying the findings),
+/// and the next stop, `stop_hook_active`, goes through.
+#[test]
+fn a_claude_code_session_runs_the_gate_as_its_stop_hook() {
+    let codex_mock = MockModel::start(vec![Step::message(review_answer("fail", off_by_one()))]);
+    let codex = CodexHome::new(&codex_mock);
+    let repo = repo_with_a_change();
+    let plugin = crate::plugin::plugin_copy();
+    let bin = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(binary(), bin.path().join("codex-in-claude")).unwrap();
+    let messages = crate::release::MockModel::start();
+    let home = tempfile::tempdir().unwrap();
+    let path = format!(
+        "{}:{}:/usr/local/bin:/usr/bin:/bin",
+        bin.path().display(),
+        crate::codex_home::codex_bin_dir().display()
+    );
+    let out = Command::new(crate::plugin::claude())
+        .args(["-p", "Fix the loop", "--output-format", "stream-json", "--verbose", "--plugin-dir"])
+        .arg(plugin.path().join("plugin"))
+        .current_dir(repo.path())
+        .env_clear()
+        .envs(codex.env())
+        .env("PATH", path)
+        .env("HOME", home.path())
+        .env("CLAUDE_CONFIG_DIR", home.path().join(".claude"))
+        .env("CODEX_IN_CLAUDE_REVIEW_GATE", "on")
+        .env("ANTHROPIC_BASE_URL", &messages.base)
+        .env("ANTHROPIC_API_KEY", "sk-ant-mock")
+        .env("ENABLE_TOOL_SEARCH", "false")
+        .env("DISABLE_TELEMETRY", "1")
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stream = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "claude -p: {stream}{}", String::from_utf8_lossy(&out.stderr));
+    let events: Vec<Value> = stream.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    // The block: Claude Code hands the model the reason as the stop hook's feedback.
+    let feedback: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == json!("user"))
+        .flat_map(|e| e["message"]["content"].as_array().into_iter().flatten())
+        .filter_map(|c| c["text"].as_str())
+        .filter(|t| t.starts_with("Stop hook feedback:"))
+        .collect();
+    assert_eq!(feedback.len(), 1, "one block: {stream}");
+    assert!(
+        feedback[0].contains("automated Codex review") && feedback[0].contains("src/lib.rs:2: Off by one"),
+        "{stream}"
+    );
+    // The stop after it: let through, and the user is told why.
+    let notices: Vec<&str> = events
+        .iter()
+        .filter(|e| e["subtype"] == json!("informational"))
+        .filter_map(|e| e["content"].as_str())
+        .collect();
+    assert!(
+        notices.iter().any(|n| n.contains("Codex review gate: not reviewing again")),
+        "no notice of the second stop: {stream}"
+    );
+    assert_eq!(codex_mock.requests().len(), 1, "one review: the stop after the block was not reviewed");
+    let (_, state_dir) = codex.env().into_iter().find(|(k, _)| k == "CODEX_IN_CLAUDE_STATE_DIR").unwrap();
+    let session = only_file(&PathBuf::from(state_dir).join("review-gate/sessions"));
+    let state: Value = serde_json::from_slice(&std::fs::read(session).unwrap()).unwrap();
+    assert_eq!(state["rounds"], json!(1), "{state}");
+    assert_eq!(state["project"], json!(repo.canonical().display().to_string()), "{state}");
+}
