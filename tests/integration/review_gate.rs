@@ -18,7 +18,7 @@ use crate::isolation::repo_state;
 use crate::mock_model::{MockModel, Step};
 use crate::repo::TestRepo;
 use crate::review::{repo_with_a_change, review_answer};
-use crate::support::{binary, path_without_codex};
+use crate::support::{binary, fake_codex_dir, path_with, path_without_codex};
 
 fn off_by_one() -> Value {
     json!([{
@@ -208,6 +208,17 @@ fn a_codex_error_or_no_codex_lets_the_stop_through_saying_why() {
     let (answer, _) = hook.run(&stop("s-err", &repo, false), repo.path());
     assert!(let_through(&answer).contains("the review failed ("), "{answer}");
     assert_eq!(mock.requests().len(), 1, "codex did call the model");
+
+    // A codex that crashes mid-run (the fake codex, for the fault).
+    let fake_path = path_with(&fake_codex_dir());
+    let crashing = Hook::new(
+        &codex,
+        &repo,
+        &[("CODEX_IN_CLAUDE_REVIEW_GATE", "on"), ("PATH", &fake_path), ("FAKE_CODEX_EXEC", "crash")],
+    );
+    let (answer, _) = crashing.run(&stop("s-crash", &repo, false), repo.path());
+    let message = let_through(&answer);
+    assert!(message.contains("the review failed (nonzero_exit"), "{message}");
 
     let no_codex = Hook::new(&codex, &repo, &[("CODEX_IN_CLAUDE_REVIEW_GATE", "on"), ("PATH", &path_without_codex())]);
     let (answer, _) = no_codex.run(&stop("s-err", &repo, false), repo.path());
