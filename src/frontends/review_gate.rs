@@ -22,7 +22,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -310,16 +310,20 @@ fn gate(config: &Config, input: Result<Value, String>, project: Option<PathBuf>)
             state.rounds
         ));
     }
-    let fingerprint = match fingerprint(config, &project) {
-        Ok(Some(fingerprint)) => fingerprint,
-        Ok(None) => return allow("the review was not run: no uncommitted changes".into()),
-        Err(why) => return allow(format!("the review was not run: the changes could not be read ({why})")),
+    // One time limit for reading the changes and reviewing them.
+    let deadline = Instant::now() + Duration::from_secs(config.review_gate_timeout_seconds);
+    let (gather_config, gather_project) = (config.clone(), project.clone());
+    let fingerprint = match within(deadline, move |cancel| fingerprint(&gather_config, &gather_project, &cancel)) {
+        Some(Ok(Some(fingerprint))) => fingerprint,
+        Some(Ok(None)) => return allow("the review was not run: no uncommitted changes".into()),
+        Some(Err(why)) => return allow(format!("the review was not run: the changes could not be read ({why})")),
+        None => return allow(timed_out(config, "reading the changes")),
     };
     if state.last_fingerprint.as_deref() == Some(fingerprint.as_str()) {
         let last = state.last_outcome.as_deref().unwrap_or("reviewed");
         return allow(format!("not reviewing: nothing changed since its last review in this session ({last})"));
     }
-    let envelope = match review(config, &project) {
+    let envelope = match review(config, &project, deadline) {
         Ok(envelope) => envelope,
         Err(why) => return allow(why),
     };
@@ -346,7 +350,7 @@ fn gate(config: &Config, input: Result<Value, String>, project: Option<PathBuf>)
 /// A digest of the working-tree changes a review would see (untracked files included), or
 /// `None` when there are none. Read with the review's own gathering, which writes nothing to
 /// the repository.
-fn fingerprint(config: &Config, project: &Path) -> Result<Option<String>, String> {
+fn fingerprint(config: &Config, project: &Path, cancel: &CancelToken) -> Result<Option<String>, String> {
     let request = gather::Request {
         scope: Scope::WorkingTree,
         paths: Vec::new(),
@@ -354,7 +358,7 @@ fn fingerprint(config: &Config, project: &Path) -> Result<Option<String>, String
         capture_bytes: FINGERPRINT_CAPTURE_BYTES,
     };
     let timeout = Duration::from_secs(config.git_timeout_seconds);
-    let gathered = gather::gather(project, &request, timeout, &CancelToken::new()).map_err(|e| e.to_string())?;
+    let gathered = gather::gather(project, &request, timeout, cancel).map_err(|e| e.to_string())?;
     if gathered.files_changed == 0 && gathered.diff.trim().is_empty() {
         return Ok(None);
     }
@@ -377,34 +381,49 @@ impl tools::Progress for Silent {
     fn report(&self, _events_seen: u64, _activity: &str) {}
 }
 
-/// `codex_review_changes` of the working tree, untracked files included, within the gate's
-/// timeout: its envelope, or why there is none.
-fn review(config: &Config, project: &Path) -> Result<Value, String> {
-    let limit = config.review_gate_timeout_seconds;
+/// `codex_review_changes` of the working tree, untracked files included, by `deadline`: its
+/// envelope, or why there is none.
+fn review(config: &Config, project: &Path, deadline: Instant) -> Result<Value, String> {
     // codex is stopped a little before the gate gives up, so its own timeout usually answers.
+    let left = deadline.saturating_duration_since(Instant::now()).as_secs();
     let arguments = json!({
         "scope": "working_tree",
         "untracked": "include",
         "workspace_root": project.display().to_string(),
-        "timeout_seconds": limit.saturating_sub(10).max(10),
+        "timeout_seconds": left.saturating_sub(10).max(10),
     });
+    let call_config = config.clone();
+    within(deadline, move |cancel| {
+        let tool = tools::find("codex_review_changes").expect("the review tool is registered");
+        let context = tools::Context::new(&call_config, &tools::NoRoots, &Silent, cancel);
+        tools::call_tool(tool, Some(&arguments), &context)
+    })
+    .ok_or_else(|| timed_out(config, "the review"))
+}
+
+fn timed_out(config: &Config, what: &str) -> String {
+    format!(
+        "{what} did not finish within {} s (CODEX_IN_CLAUDE_REVIEW_GATE_TIMEOUT_SECONDS) and was stopped",
+        config.review_gate_timeout_seconds
+    )
+}
+
+/// `run` on its own thread, until `deadline`: its result, or `None` once the deadline passed.
+/// Then its cancel token is cancelled (a review stops its run and deletes its record, git is
+/// stopped) and it gets `CANCEL_GRACE` to do so before the gate answers anyway.
+fn within<T: Send + 'static>(deadline: Instant, run: impl FnOnce(CancelToken) -> T + Send + 'static) -> Option<T> {
     let cancel = CancelToken::new();
     let (sender, receiver) = mpsc::channel();
-    let (call_config, call_cancel) = (config.clone(), cancel.clone());
+    let token = cancel.clone();
     std::thread::spawn(move || {
-        let tool = tools::find("codex_review_changes").expect("the review tool is registered");
-        let context = tools::Context::new(&call_config, &tools::NoRoots, &Silent, call_cancel);
-        let _ = sender.send(tools::call_tool(tool, Some(&arguments), &context));
+        let _ = sender.send(run(token));
     });
-    match receiver.recv_timeout(Duration::from_secs(limit)) {
-        Ok(envelope) => Ok(envelope),
+    match receiver.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        Ok(value) => Some(value),
         Err(_) => {
-            // Cancelling stops the run and deletes its record; give it a moment to do so.
             cancel.cancel();
             let _ = receiver.recv_timeout(CANCEL_GRACE);
-            Err(format!(
-                "the review did not finish within {limit} s (CODEX_IN_CLAUDE_REVIEW_GATE_TIMEOUT_SECONDS) and was stopped"
-            ))
+            None
         }
     }
 }
@@ -579,6 +598,24 @@ mod tests {
         store.save_session(&capped).unwrap();
         let Outcome::Allow(message) = gate(&config, Ok(json!({"session_id": "s"})), project) else { panic!() };
         assert!(message.contains("already blocked 2 stop(s)"), "{message}");
+    }
+
+    #[test]
+    fn a_review_past_the_limit_is_cancelled_and_the_gate_answers() {
+        let stopped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = stopped.clone();
+        let started = Instant::now();
+        let answer = within(started + Duration::from_millis(100), move |cancel| {
+            while !cancel.is_cancelled() {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            seen.store(true, std::sync::atomic::Ordering::SeqCst);
+            json!({"ok": false})
+        });
+        assert_eq!(answer, None, "past the limit there is no envelope");
+        assert!(stopped.load(std::sync::atomic::Ordering::SeqCst), "the run was told to stop");
+        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+        assert_eq!(within(Instant::now() + Duration::from_secs(5), |_| 7), Some(7));
     }
 
     /// Claude Code must not give up on the hook before the gate answers: its timeout is above
