@@ -69,10 +69,13 @@ pub fn hook(config: &Config, stdin: &mut dyn Read) -> String {
     let input = read_input(stdin);
     let hook_cwd = input.as_ref().ok().and_then(|v| v.get("cwd")).and_then(Value::as_str);
     let project = project_dir(hook_cwd);
-    if !Switch::read(config, project.as_deref()).enabled() {
-        return String::new();
-    }
-    let answer = match gate(config, input, project) {
+    let outcome = match Switch::read(config, project.as_deref()) {
+        // A switch that cannot be read keeps the gate off, but not silently.
+        Switch::Unreadable(why) => Outcome::Allow(format!("off: {why}")),
+        switch if !switch.enabled() => return String::new(),
+        _ => gate(config, input, project),
+    };
+    let answer = match outcome {
         Outcome::Block(reason) => json!({"decision": "block", "reason": reason}),
         Outcome::Allow(message) => json!({"systemMessage": format!("Codex review gate: {message}")}),
     };
@@ -122,10 +125,8 @@ fn status_text(config: &Config, project: Option<&Path>) -> String {
             why
         }
         Switch::Project(recorded) => format!("switched {state} for this project at {}", recorded.changed_at),
-        Switch::Unset => {
-            "off by default; turn it on with `{SLASH_COMMAND} on`".replace("{SLASH_COMMAND}", SLASH_COMMAND)
-        }
-        Switch::Unreadable(why) => format!("its switch for this project {why}"),
+        Switch::Unset => format!("off by default; turn it on with `{SLASH_COMMAND} on`"),
+        Switch::Unreadable(why) => why.clone(),
     };
     format!(
         "review gate: {state} for {place} ({why})\n\
@@ -190,7 +191,10 @@ impl Switch {
             (Some(enabled), recorded) => Switch::Env { enabled, project: recorded.and_then(Result::ok) },
             (None, None | Some(Err(ReadError::Missing))) => Switch::Unset,
             (None, Some(Ok(recorded))) => Switch::Project(recorded),
-            (None, Some(Err(err))) => Switch::Unreadable(err.to_string()),
+            (None, Some(Err(err))) => Switch::Unreadable(format!(
+                "this project's switch in {} could not be read ({err}); set it again with `{SLASH_COMMAND} on` or `off`",
+                store.dir.join("projects").display()
+            )),
         }
     }
 
@@ -302,7 +306,7 @@ fn gate(config: &Config, input: Result<Value, String>, project: Option<PathBuf>)
             project: project.display().to_string(),
             ..SessionState::default()
         },
-        Err(err) => return allow(format!("its record of this session {err}; not reviewing")),
+        Err(err) => return allow(format!("its record of this session could not be read ({err}); not reviewing")),
     };
     if state.rounds >= config.review_gate_max_rounds {
         return allow(format!(
@@ -643,7 +647,10 @@ mod tests {
         assert!(!Switch::read(&config, Some(b)).enabled());
         let forced_off = Config { review_gate: Some(false), ..config.clone() };
         assert!(!Switch::read(&forced_off, Some(a)).enabled());
-        let forced_on = Config { review_gate: Some(true), ..config };
+        let forced_on = Config { review_gate: Some(true), ..config.clone() };
         assert!(Switch::read(&forced_on, Some(b)).enabled());
+        std::fs::write(store.project_path(b), "{\"half\":").unwrap();
+        let Switch::Unreadable(why) = Switch::read(&config, Some(b)) else { panic!("a damaged switch is told apart") };
+        assert!(why.contains("could not be read") && why.contains("review-gate on"), "{why}");
     }
 }
