@@ -36,7 +36,7 @@ use adapters::git::worktree;
 use adapters::jobs;
 use foundation::identity::VERSION;
 use foundation::{cancel, config, log};
-use frontends::{cli, mcp, sarif, setup, worker};
+use frontends::{cli, mcp, review_gate, sarif, setup, worker};
 
 /// Runs one mode to completion.
 pub fn run(mode: cli::Mode) -> ExitCode {
@@ -97,6 +97,19 @@ pub fn run(mode: cli::Mode) -> ExitCode {
             let written = print_stdout(&setup::render(&checks));
             if setup::all_ok(&checks) { written } else { ExitCode::FAILURE }
         }
+        cli::Mode::ReviewGate { action } => match action {
+            // The hook always exits 0: a gate that fails lets the stop through, saying why.
+            cli::GateAction::Hook => {
+                let _ = print_stdout(&review_gate::hook(&config, &mut std::io::stdin()));
+                ExitCode::SUCCESS
+            }
+            cli::GateAction::Enable | cli::GateAction::Disable => {
+                let (text, recorded) = review_gate::set_switch(&config, action == cli::GateAction::Enable);
+                let written = print_stdout(&text);
+                if recorded { written } else { ExitCode::FAILURE }
+            }
+            cli::GateAction::Status => print_stdout(&review_gate::status(&config)),
+        },
         cli::Mode::JobSpawn { dir } => jobs::worker::spawn_main(&dir),
         cli::Mode::JobWorker { dir } => worker::main(&dir, config),
         cli::Mode::Version => print_stdout(&format!("codex-in-claude {VERSION}\n")),

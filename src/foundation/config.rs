@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::foundation::policy::{Isolation, Tier};
+use crate::foundation::policy::{Isolation, SEVERITIES, Tier};
 
 pub const PREFIX: &str = "CODEX_IN_CLAUDE_";
 
@@ -114,6 +114,26 @@ pub const VARS: &[EnvVar] = &[
         help: "DEBUG | INFO | WARNING | ERROR | CRITICAL (logs go to stderr only)",
     },
     EnvVar { name: "LOG_FILE", default: "(none)", help: "also append logs to this file" },
+    EnvVar {
+        name: "REVIEW_GATE",
+        default: "(the project's switch, else off)",
+        help: "on | off: the Stop-hook review gate, overriding /codex:review-gate for every project",
+    },
+    EnvVar {
+        name: "REVIEW_GATE_MAX_ROUNDS",
+        default: "2",
+        help: "stops the review gate may block per Claude Code session, clamped to [1, 20]",
+    },
+    EnvVar {
+        name: "REVIEW_GATE_SEVERITY",
+        default: "high",
+        help: "critical | high | medium | low | nit: a concerns finding this severe or worse blocks",
+    },
+    EnvVar {
+        name: "REVIEW_GATE_TIMEOUT_SECONDS",
+        default: "240",
+        help: "review gate's time limit, clamped to [30, 300] (the plugin's hook allows 330)",
+    },
 ];
 
 /// Resolved configuration. Built once at start-up: the environment of a running server does not
@@ -147,6 +167,13 @@ pub struct Config {
     pub supported_versions: Vec<(u64, u64)>,
     pub log_level: crate::foundation::log::Level,
     pub log_file: Option<PathBuf>,
+    /// The review gate forced on or off for every project; `None`: each project's switch decides.
+    pub review_gate: Option<bool>,
+    /// Stops the gate may block per Claude Code session.
+    pub review_gate_max_rounds: u64,
+    /// The least severe finding (one of `SEVERITIES`) that makes a `concerns` review block.
+    pub review_gate_severity: &'static str,
+    pub review_gate_timeout_seconds: u64,
     /// Names of variables whose value is a literal `${NAME}` the host failed to expand.
     pub unexpanded_placeholders: Vec<String>,
     /// Human-readable notes about values that were invalid or clamped.
@@ -154,6 +181,9 @@ pub struct Config {
 }
 
 pub const TIMEOUT_BOUNDS: (u64, u64) = (10, 600);
+/// The review gate's own time limit; the plugin's Stop hook allows 330 s, above the maximum, so
+/// the gate always answers before Claude Code gives up on it.
+pub const REVIEW_GATE_TIMEOUT_BOUNDS: (u64, u64) = (30, 300);
 
 impl Config {
     /// Reads the process environment.
@@ -277,6 +307,23 @@ impl Config {
             }
         };
 
+        let review_gate = match reader.text("REVIEW_GATE").map(|v| v.to_ascii_lowercase()).as_deref() {
+            None => None,
+            Some("on" | "true" | "1") => Some(true),
+            Some("off" | "false" | "0") => Some(false),
+            Some(_) => {
+                reader.warn("REVIEW_GATE", "is not on or off; each project's /codex:review-gate switch decides");
+                None
+            }
+        };
+        let review_gate_severity = match reader.text("REVIEW_GATE_SEVERITY").map(|v| v.to_ascii_lowercase()) {
+            None => "high",
+            Some(name) => SEVERITIES.iter().copied().find(|s| *s == name).unwrap_or_else(|| {
+                reader.warn("REVIEW_GATE_SEVERITY", &format!("is not one of {}; using high", SEVERITIES.join(", ")));
+                "high"
+            }),
+        };
+
         Config {
             model: reader.text("MODEL"),
             reasoning_effort: reader.text("REASONING_EFFORT"),
@@ -301,6 +348,15 @@ impl Config {
             supported_versions,
             log_level,
             log_file: reader.text("LOG_FILE").map(|f| expand_tilde(&f, home.as_deref())),
+            review_gate,
+            review_gate_max_rounds: reader.integer("REVIEW_GATE_MAX_ROUNDS", 2, 1, 20),
+            review_gate_severity,
+            review_gate_timeout_seconds: reader.integer(
+                "REVIEW_GATE_TIMEOUT_SECONDS",
+                240,
+                REVIEW_GATE_TIMEOUT_BOUNDS.0,
+                REVIEW_GATE_TIMEOUT_BOUNDS.1,
+            ),
             unexpanded_placeholders,
             warnings: reader.warnings,
         }
@@ -407,6 +463,11 @@ mod tests {
         assert!(!c.ephemeral, "runs are continuable by default");
         assert!(config(&[("EPHEMERAL", "TRUE")]).ephemeral);
         assert!(c.warnings.is_empty());
+        assert_eq!((c.review_gate, c.review_gate_max_rounds), (None, 2));
+        assert_eq!((c.review_gate_severity, c.review_gate_timeout_seconds), ("high", 240));
+        let gate = config(&[("REVIEW_GATE", "ON"), ("REVIEW_GATE_SEVERITY", "Medium")]);
+        assert_eq!((gate.review_gate, gate.review_gate_severity), (Some(true), "medium"));
+        assert_eq!(config(&[("REVIEW_GATE", "off")]).review_gate, Some(false));
     }
 
     #[test]
@@ -455,6 +516,10 @@ mod tests {
             ("LOG_LEVEL", "loud", "using WARNING"),
             ("EPHEMERAL", "maybe", "using false (runs can be continued)"),
             ("WORKTREE_BASE", "relative/dir", &format!("using the system temp dir, {temp}")),
+            ("REVIEW_GATE", "maybe", "each project's /codex:review-gate switch decides"),
+            ("REVIEW_GATE_MAX_ROUNDS", "0", "is 0, below the minimum 1; using 1"),
+            ("REVIEW_GATE_SEVERITY", "urgent", "using high"),
+            ("REVIEW_GATE_TIMEOUT_SECONDS", "900", "is 900, above the maximum 300; using 300"),
         ];
         for (name, value, expected) in cases {
             let c = config(&[(name, value)]);

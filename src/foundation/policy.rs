@@ -1,8 +1,12 @@
 //! The closed sets that say how much a codex run may do: the tier a tool runs in (and the
-//! sandbox that follows from it) and how much of the user's codex configuration it inherits.
-//! Configuration, the codex adapter and the tools all name them; they depend on nothing.
+//! sandbox that follows from it), how much of the user's codex configuration it inherits, and
+//! the order of a review finding's severities. Configuration, the codex adapter and the tools all name them; they depend on nothing.
 
 use serde::Serialize;
+
+/// A review finding's severity, most severe first (the review's answer schema and the review
+/// gate's blocking threshold both use this order).
+pub const SEVERITIES: &[&str] = &["critical", "high", "medium", "low", "nit"];
 
 /// Which part of the system a call runs in. Fixed per tool, reported so an agent knows what a
 /// call was allowed to do.

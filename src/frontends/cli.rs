@@ -34,6 +34,10 @@ pub enum Mode {
     JobWorker {
         dir: std::path::PathBuf,
     },
+    /// `review-gate`: the plugin's Stop hook (reads its input on stdin), or the project's switch.
+    ReviewGate {
+        action: GateAction,
+    },
     /// A tool run from the shell; prints its envelope (or only the diff).
     Tool {
         name: &'static str,
@@ -60,6 +64,15 @@ pub struct Print {
     /// it, so it still applies with `git apply`); the envelope goes to stderr when there is no
     /// diff to print.
     pub diff_only: bool,
+}
+
+/// What `review-gate` does: answer the Stop hook, or set or show the project's switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GateAction {
+    Hook,
+    Enable,
+    Disable,
+    Status,
 }
 
 /// What the bare (non-option) words of a tool command are.
@@ -121,6 +134,7 @@ pub fn parse_with_stdin(args: impl IntoIterator<Item = OsString>, stdin: &mut dy
         ["setup"] => Ok(Mode::Setup),
         ["setup", "--help" | "-h"] => Ok(Mode::Help),
         ["setup", extra, ..] => Err(UsageError(format!("setup takes no arguments, not {}", quoted(extra)))),
+        ["review-gate", options @ ..] => parse_review_gate(options),
         ["--version" | "-V"] => Ok(Mode::Version),
         ["--help" | "-h" | "help", ..] => Ok(Mode::Help),
         ["__job-spawn", dir] => Ok(Mode::JobSpawn { dir: dir.into() }),
@@ -185,6 +199,24 @@ fn parse_status(options: &[&str]) -> Result<Mode, UsageError> {
         }
     }
     Ok(Mode::Status { json, pretty })
+}
+
+/// `review-gate [--enable | --disable | --status]`.
+fn parse_review_gate(options: &[&str]) -> Result<Mode, UsageError> {
+    let action = match options {
+        [] => GateAction::Hook,
+        ["--enable"] => GateAction::Enable,
+        ["--disable"] => GateAction::Disable,
+        ["--status"] => GateAction::Status,
+        ["--help" | "-h"] => return Ok(Mode::Help),
+        [other, ..] => {
+            return Err(UsageError(format!(
+                "review-gate takes one of --enable, --disable or --status, not {}",
+                quoted(other)
+            )));
+        }
+    };
+    Ok(Mode::ReviewGate { action })
 }
 
 /// `consult "<question>" [--flag value]...`, `review [--flag value]... [-- paths...]`.
@@ -370,6 +402,11 @@ USAGE:
                                    what delegate would start from, no model call (free)
     codex-in-claude jobs list | status ID | result ID | consume ID | cancel ID [--workspace DIR]
                                    background jobs of a workspace (started by the _async tools)
+    codex-in-claude review-gate    the plugin's Stop hook: reads Claude Code's hook input on stdin and
+                                   blocks the stop when Codex's review of the uncommitted changes
+                                   finds problems; silent while off (PAID when on)
+    codex-in-claude review-gate --enable | --disable | --status
+                                   turn the review gate on or off for this project, or show it
     codex-in-claude --version
     codex-in-claude --help
 
@@ -521,6 +558,12 @@ mod tests {
         assert_eq!(parse_words(&["--help"]), Ok(Mode::Help));
         assert!(parse_words(&["serve", "extra"]).is_err());
         assert!(parse_words(&["--bogus"]).is_err());
+        assert_eq!(parse_words(&["review-gate"]), Ok(Mode::ReviewGate { action: GateAction::Hook }));
+        assert_eq!(parse_words(&["review-gate", "--enable"]), Ok(Mode::ReviewGate { action: GateAction::Enable }));
+        assert_eq!(
+            parse_words(&["review-gate", "on"]),
+            Err(UsageError("review-gate takes one of --enable, --disable or --status, not 'on'".into()))
+        );
     }
 
     #[test]

@@ -67,6 +67,8 @@ mod docs;
 mod spend;
 // The layer rule of src/lib.rs: no module names a layer above its own; no import cycle.
 mod layers;
+// The plugin's review gate: the Stop hook against the real codex, and in a real Claude Code session.
+mod review_gate;
 // The Claude Code plugin: launcher, manifests, commands, skill, `claude plugin validate`.
 mod plugin;
 // The plugin launcher fetching, verifying and caching the pinned release binary.

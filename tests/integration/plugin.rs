@@ -15,9 +15,21 @@ use serde_json::{Value, json};
 use crate::support::{Server, TIMEOUT, binary};
 
 const PLUGIN_NAME: &str = "codex-in-claude";
-const COMMANDS: &[&str] = &["status", "setup", "consult", "review", "delegate", "delegate-async", "dry-run", "jobs"];
-/// The one shell command a slash command may pre-approve: setup's free checklist.
-const SETUP_BASH: &str = "Bash(codex-in-claude setup)";
+const COMMANDS: &[&str] =
+    &["status", "setup", "consult", "review", "delegate", "delegate-async", "dry-run", "jobs", "review-gate"];
+/// The shell commands slash commands may pre-approve, each in the one command that runs it:
+/// setup's free checklist, and the review gate's switch.
+const COMMAND_BASH: &[(&str, &[&str])] = &[
+    ("setup", &["codex-in-claude setup"]),
+    (
+        "review-gate",
+        &[
+            "codex-in-claude review-gate --enable",
+            "codex-in-claude review-gate --disable",
+            "codex-in-claude review-gate --status",
+        ],
+    ),
+];
 /// The one validate warning we accept: a naming heuristic of Claude Code 2.1.330 that fires on
 /// any plugin name with "claude" as an inner word. The name is the project's; it installs and
 /// loads normally (checked by hand with `claude plugin marketplace add` + `plugin install`).
@@ -355,15 +367,18 @@ fn commands_preapprove_exactly_the_real_tools_they_call() {
         field(&fields, "description", &path);
         field(&fields, "argument-hint", &path);
         let allowed_field = field(&fields, "allowed-tools", &path);
-        // `/codex:setup` runs the CLI's setup through the Bash tool; no other command may run
-        // anything but our MCP tools.
-        let allowed_field = if *command == "setup" {
-            assert!(allowed_field.contains(SETUP_BASH), "setup: allowed-tools lacks {SETUP_BASH}");
-            assert!(body.contains("`codex-in-claude setup`"), "setup: its body does not run codex-in-claude setup");
-            allowed_field.replace(SETUP_BASH, "")
-        } else {
-            allowed_field.to_string()
-        };
+        // `/codex:setup` and `/codex:review-gate` run the CLI through the Bash tool, exactly the
+        // commands their bodies name; no other command may run anything but our MCP tools.
+        let mut allowed_field = allowed_field.to_string();
+        for (_, shell_commands) in COMMAND_BASH.iter().filter(|(c, _)| c == command) {
+            for shell in *shell_commands {
+                let pattern = format!("Bash({shell})");
+                assert!(allowed_field.contains(&pattern), "{command}: allowed-tools lacks {pattern}");
+                assert!(body.contains(&format!("`{shell}`")), "{command}: its body does not run {shell}");
+                allowed_field = allowed_field.replace(&pattern, "");
+            }
+        }
+        assert!(!allowed_field.contains("Bash"), "{command}: pre-approves a shell command: {allowed_field}");
         let allowed: BTreeSet<String> = allowed_field
             .split([',', ' '])
             .filter(|s| !s.is_empty())
@@ -475,6 +490,13 @@ fn claude_plugin_validate_passes_for_the_plugin_and_the_marketplace() {
     assert_eq!(provides["mcpServers"][0]["name"], json!(PLUGIN_NAME), "{provides}");
     assert_eq!(provides["commands"].as_array().map(Vec::len), Some(COMMANDS.len()), "{provides}");
     assert_eq!(provides["skills"].as_array().map(Vec::len), Some(1), "{provides}");
+    // The review gate's Stop hook runs the binary through the launcher.
+    assert_eq!(
+        provides["hooks"],
+        json!([{"event": "Stop", "type": "command", "command": "${CLAUDE_PLUGIN_ROOT}/bin/codex-in-claude",
+            "args": ["review-gate"]}]),
+        "{provides}"
+    );
 
     let market = validate(&repo());
     let (errors, warnings) = problems(&market);

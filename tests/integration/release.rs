@@ -138,12 +138,12 @@ fn aarch64_release_binary_answers_and_serves_under_qemu() {
 /// command runs `codex-in-claude setup` with the Bash tool, the first turn of any other
 /// conversation that offers the codex_status tool asks for it, the turn after a tool result ends
 /// with a text; any other request (titles, summaries) gets a short text.
-struct MockModel {
-    base: String,
+pub(crate) struct MockModel {
+    pub(crate) base: String,
 }
 
 impl MockModel {
-    fn start() -> MockModel {
+    pub(crate) fn start() -> MockModel {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         std::thread::spawn(move || {

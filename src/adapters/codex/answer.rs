@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 use crate::foundation::envelope::{ErrorCode, ToolError};
 
-pub const SEVERITIES: &[&str] = &["critical", "high", "medium", "low", "nit"];
+pub use crate::foundation::policy::SEVERITIES;
 pub const VERDICTS: &[&str] = &["pass", "concerns", "fail", "unknown"];
 pub const CONFIDENCES: &[&str] = &["low", "medium", "high"];
 
