@@ -307,8 +307,10 @@ USAGE:
                                    ask Codex for a second opinion (PAID); - as QUESTION reads it
                                    from stdin
     codex-in-claude review [--scope working_tree|branch|commit] [--base REF] [--commit REF]
-                           [--untracked explicit_only|include|exclude] [--context TEXT] [OPTIONS] [-- PATHS...]
-                                   have Codex review changes (PAID; no changes, no model call)
+                           [--untracked explicit_only|include|exclude] [--context TEXT] [--focus TEXT]
+                           [OPTIONS] [-- PATHS...]
+                                   have Codex review changes (PAID; no changes, no model call);
+                                   --focus says what to examine hardest (e.g. assume hostile input)
     codex-in-claude dry-run [review options] [-- PATHS...]
                                    what review would send, without calling the model (free)
     codex-in-claude delegate TASK [--diff-only] [OPTIONS]
@@ -507,13 +509,24 @@ mod tests {
             arguments,
             json!({"question": "Is it safe?", "extra_context": "c", "timeout_seconds": 60, "workspace_root": "/w"})
         );
-        let Ok(Mode::Tool { arguments, .. }) =
-            parse_words(&["review", "--scope", "branch", "--base", "main", "--", "src", "--odd-name"])
-        else {
+        let Ok(Mode::Tool { arguments, .. }) = parse_words(&[
+            "review",
+            "--scope",
+            "branch",
+            "--base",
+            "main",
+            "--focus",
+            "races",
+            "--",
+            "src",
+            "--odd-name",
+        ]) else {
             panic!("not a tool mode")
         };
         assert_eq!(arguments["paths"], json!(["src", "--odd-name"]));
         assert_eq!(arguments["base"], json!("main"));
+        assert_eq!(arguments["focus"], json!("races"));
+        assert!(parse_words(&["dry-run", "--focus", "races"]).is_err(), "a preview sends no prompt to focus");
         let session = "01a21247-a64d-7423-8ab9-0ac7989a36c0";
         for (command, bare) in [("consult", Some("q")), ("review", None), ("delegate", Some("t"))] {
             let mut words = vec![command];

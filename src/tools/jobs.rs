@@ -246,7 +246,7 @@ fn start(call: &Call, tool: &Tool, check: Check, deadline_seconds: u64) -> Resul
     let mut arguments = call.args.to_value();
     // The job record on disk holds no more of the caller's text than the model would get: it
     // is masked before it is written, and this envelope says so (the worker finds it masked).
-    for param in ["question", "extra_context", "task"] {
+    for param in ["question", "extra_context", "focus", "task"] {
         if let Some(masked) = codex_run::redact_input(arguments[param].as_str(), param, &mut meta) {
             arguments[param] = json!(masked);
         }

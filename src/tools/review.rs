@@ -255,7 +255,7 @@ pub fn run_dry_run(call: &Call) -> Value {
 }
 
 fn prepare(call: &Call) -> Result<Prepared, Value> {
-    let Opening { workspace, settings, mut meta } = Opening::new(call, &["extra_context"])?;
+    let Opening { workspace, settings, mut meta } = Opening::new(call, &["extra_context", "focus"])?;
     let request = review_request(call, &mut meta).map_err(|e| error_envelope(e, &meta))?;
     let limit = usize::try_from(call.config.max_input_bytes).unwrap_or(usize::MAX);
     let git_timeout = std::time::Duration::from_secs(call.config.git_timeout_seconds);
@@ -304,7 +304,10 @@ fn prepare(call: &Call) -> Result<Prepared, Value> {
     };
     let empty = gathered.files_changed == 0 && gathered.diff.trim().is_empty();
     let extra_context = codex_run::redact_input(call.args.text("extra_context"), "extra_context", &mut meta);
-    let prompt = crate::adapters::codex::prompts::review(&gathered.label, diff, extra_context.as_deref());
+    let focus = codex_run::redact_input(call.args.text("focus"), "focus", &mut meta);
+    meta.focus.clone_from(&focus);
+    let prompt =
+        crate::adapters::codex::prompts::review(&gathered.label, diff, extra_context.as_deref(), focus.as_deref());
     Ok(Prepared { workspace, settings, meta, gathered, coverage, empty, prompt })
 }
 
@@ -342,7 +345,8 @@ fn review_request(call: &Call, meta: &mut Meta) -> Result<gather::Request, ToolE
 /// Everything a review can check before it runs (for a background review, before the job
 /// starts): input size, scope, ref and path shape, the repository, and that the refs name commits.
 pub fn check_review(call: &Call, workspace: &Workspace, meta: &mut Meta) -> Result<(), ToolError> {
-    codex_run::check_input_size(call, &[("extra_context", call.args.text("extra_context"))])?;
+    let inputs = ["extra_context", "focus"].map(|name| (name, call.args.text(name)));
+    codex_run::check_input_size(call, &inputs)?;
     let request = review_request(call, meta)?;
     let git_timeout = std::time::Duration::from_secs(call.config.git_timeout_seconds);
     gather::check(&workspace.path, &request, git_timeout, &call.cancel).map_err(gather_error)
