@@ -27,11 +27,6 @@ const WORKER_EXIT_WAIT: Duration = Duration::from_secs(2);
 /// Starts of one idempotency key that lost to a record deleted meanwhile, tried again.
 const START_ATTEMPTS: usize = 3;
 
-pub fn check_consult(call: &Call, _: &Workspace, _: &mut Meta) -> Result<(), ToolError> {
-    let parts = [("question", call.args.text("question")), ("extra_context", call.args.text("extra_context"))];
-    codex_run::check_input_size(call, &parts)
-}
-
 pub fn check_delegate(call: &Call, workspace: &Workspace, _: &mut Meta) -> Result<(), ToolError> {
     codex_run::check_input_size(call, &[("task", call.args.text("task"))])?;
     let git_timeout = Duration::from_secs(call.config.git_timeout_seconds);

@@ -32,6 +32,8 @@ pub struct Meta {
     pub paths: Option<Vec<String>>,
     /// A review's `focus`, as sent (secrets masked).
     pub focus: Option<String>,
+    /// A consult's `kind` when it is `plan`; null for a question.
+    pub kind: Option<&'static str>,
     pub timeout_seconds: Option<u64>,
     /// Wall time of the codex process; 0 when codex never ran.
     pub elapsed_ms: u64,
@@ -91,6 +93,7 @@ impl Meta {
             commit: None,
             paths: None,
             focus: None,
+            kind: None,
             timeout_seconds: None,
             elapsed_ms: 0,
             command_exit_code: None,

@@ -15,8 +15,18 @@ use serde_json::{Value, json};
 use crate::support::{Server, TIMEOUT, binary};
 
 const PLUGIN_NAME: &str = "codex-in-claude";
-const COMMANDS: &[&str] =
-    &["status", "setup", "consult", "review", "adversarial-review", "delegate", "delegate-async", "dry-run", "jobs"];
+const COMMANDS: &[&str] = &[
+    "status",
+    "setup",
+    "consult",
+    "plan-review",
+    "review",
+    "adversarial-review",
+    "delegate",
+    "delegate-async",
+    "dry-run",
+    "jobs",
+];
 /// The one shell command a slash command may pre-approve: setup's free checklist.
 const SETUP_BASH: &str = "Bash(codex-in-claude setup)";
 /// The one validate warning we accept: a naming heuristic of Claude Code 2.1.330 that fires on
