@@ -407,3 +407,25 @@ fn a_lost_finding_turns_an_approval_into_revise_and_a_prose_plan_review_is_an_er
     let prose = plan_review(&mut server, &repo, "codex_consult", json!({}));
     assert_eq!(prose["error"]["code"], json!("invalid_json"), "{prose}");
 }
+
+#[test]
+fn files_cut_at_the_input_limit_say_so_and_rule_out_an_approval() {
+    let mock = MockModel::start(vec![Step::message(plan_answer("approve", json!([])))]);
+    let home = CodexHome::new(&mock);
+    let mut env = home.env();
+    env.push(("CODEX_IN_CLAUDE_MAX_INPUT_BYTES".into(), "1000".into()));
+    let mut server = Server::start(&env);
+    server.initialize(json!({}));
+    let repo = plan_repo();
+    let lines: String = (0..200).map(|i| format!("line {i:04}\n")).collect();
+    repo.write("docs/long.md", &lines);
+    let result = plan_review(&mut server, &repo, "codex_consult", json!({"files": ["docs/long.md"]}));
+    assert_eq!(result["ok"], json!(true), "{result}");
+    assert_eq!(result["meta"]["truncated"], json!(true));
+    let hint = result["meta"]["truncation_hint"].as_str().unwrap();
+    assert!(hint.contains("the files exceeded 1000 bytes; name fewer or smaller files"), "{hint}");
+    let log = mock.request_log_text();
+    assert!(log.contains("line 0000") && !log.contains("line 0199"), "the files were not cut");
+    assert_eq!(result["verdict"], json!("revise"));
+    assert!(result["summary"].as_str().unwrap().contains("the files were cut at the input limit"), "{result}");
+}
