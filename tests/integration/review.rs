@@ -374,5 +374,12 @@ fn a_blank_or_overlong_focus_is_invalid_arguments_naming_focus() {
             assert_eq!(result["error"]["offending_param"], json!("focus"), "{result}");
         }
     }
+    // Within its own bound, a focus still counts toward the input limit.
+    let mut small = server_for(&home, &[("CODEX_IN_CLAUDE_MAX_INPUT_BYTES", "1000")]);
+    for tool in ["codex_review_changes", "codex_review_changes_async"] {
+        let result = call(&mut small, tool, &repo, json!({"focus": "y".repeat(1500)}));
+        assert_eq!(result["error"]["code"], json!("input_too_large"), "{result}");
+        assert_eq!(result["error"]["offending_param"], json!("focus"), "{result}");
+    }
     assert_eq!(mock.requests().len(), 0);
 }
