@@ -158,6 +158,14 @@ fn plan_files(call: &Call, workspace: &Workspace, meta: &mut Meta) -> Result<(Op
         ));
         omissions.push(format!("{} of the files were withheld as secret-looking", withheld.len()));
     }
+    let redaction = &bounded.redaction;
+    if redaction.inline_masks > 0 {
+        meta.security_warnings.push(format!(
+            "{} secret-looking value(s) in the files were masked before sending, in: {}",
+            redaction.inline_masks,
+            crate::foundation::text::one_line(&redaction.masked_paths.join(", "), 300)
+        ));
+    }
     if bounded.truncated {
         omissions.push("the files were cut at the input limit".to_string());
     }

@@ -378,6 +378,9 @@ fn secrets_in_named_files_are_withheld_or_masked_listed_and_rule_out_an_approval
     assert_eq!(result["meta"]["redacted_paths"], json!([".env", "config/app.json"]));
     let warnings = result["meta"]["security_warnings"].to_string();
     assert!(warnings.contains("1 secret-looking file(s) were withheld, not sent: .env"), "{warnings}");
+    assert!(
+        warnings.contains("1 secret-looking value(s) in the files were masked before sending, in: config/app.json")
+    );
     // Codex approved without seeing .env: that is not an approval.
     assert_eq!((&result["verdict"], &result["confidence"]), (&json!("revise"), &json!("low")));
     let summary = result["summary"].as_str().unwrap();
