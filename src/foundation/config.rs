@@ -53,7 +53,7 @@ pub const VARS: &[EnvVar] = &[
     EnvVar {
         name: "MAX_INPUT_BYTES",
         default: "200000",
-        help: "cap on question/task/context and on the review diff sent (min 1000)",
+        help: "cap on question/task/context/focus and on the review diff or plan files sent (min 1000)",
     },
     EnvVar {
         name: "MAX_DELEGATE_DIFF_BYTES",

@@ -105,6 +105,7 @@ const FLAG_ALIASES: &[(&str, &str)] = &[
     ("--context", "extra_context"),
     ("--timeout", "timeout_seconds"),
     ("--session", "session_id"),
+    ("--file", "files"),
 ];
 
 /// A command line we do not understand: printed with the usage, exit status 2.
@@ -272,10 +273,19 @@ fn parse_tool(command: &str, words: &[&str], stdin: &mut dyn Read) -> Result<Mod
                         UsageError(format!("--fail-on takes {}, not {}", FailOn::NAMES, quoted(value)))
                     })?);
             }
+            "--plan" if name == "codex_consult" => {
+                arguments.insert("kind".into(), json!("plan"));
+            }
             "--help" => return Ok(Mode::Help),
             _ => {
                 let (param, value) = option_value(command, tool, bare, word, words.next())?;
-                arguments.insert(param.to_string(), value);
+                // A list option repeats: each use adds an item.
+                match (arguments.get_mut(param), value) {
+                    (Some(Value::Array(items)), Value::Array(more)) => items.extend(more),
+                    (_, value) => {
+                        arguments.insert(param.to_string(), value);
+                    }
+                }
             }
         }
     }
@@ -290,7 +300,12 @@ fn parse_tool(command: &str, words: &[&str], stdin: &mut dyn Read) -> Result<Mod
         return Err(UsageError("--fail-on goes with --format sarif".into()));
     }
     if !paths.is_empty() {
-        arguments.insert("paths".into(), Value::Array(paths));
+        match arguments.get_mut("paths") {
+            Some(Value::Array(items)) => items.extend(paths),
+            _ => {
+                arguments.insert("paths".into(), Value::Array(paths));
+            }
+        }
     }
     // From a shell, the project is where the command runs, and a relative --workspace is
     // relative to it (the tools take absolute paths only).
@@ -329,6 +344,7 @@ fn option_value(
                 .parse::<i64>()
                 .map_err(|_| { UsageError(format!("{flag} needs a whole number, not {}", quoted(value))) })?
         ),
+        Kind::TextList { .. } => json!([value]),
         _ => json!(value),
     };
     Ok((param.name, value))
@@ -380,13 +396,16 @@ USAGE:
     codex-in-claude setup          checks everything a first run needs (codex, its version, login,
                                    its sandbox, git, the Claude Code plugin) and prints the fix for
                                    each gap; free; exit 1 while something is missing
-    codex-in-claude consult QUESTION [--context TEXT] [OPTIONS]
+    codex-in-claude consult QUESTION [--context TEXT] [--plan [--file PATH]...] [OPTIONS]
                                    ask Codex for a second opinion (PAID); - as QUESTION reads it
-                                   from stdin
+                                   from stdin; --plan (or --kind plan): QUESTION is a plan for
+                                   Codex to review, with a verdict, and each --file PATH
+                                   (repo-relative) is sent with it, redacted like a review's diff
     codex-in-claude review [--scope working_tree|branch|commit] [--base REF] [--commit REF]
-                           [--untracked explicit_only|include|exclude] [--context TEXT]
+                           [--untracked explicit_only|include|exclude] [--context TEXT] [--focus TEXT]
                            [--format json|sarif] [--fail-on unknown|concerns|fail|never] [OPTIONS] [-- PATHS...]
                                    have Codex review changes (PAID; no changes, no model call);
+                                   --focus says what to examine hardest (e.g. assume hostile input);
                                    --format sarif prints a SARIF 2.1.0 log for CI and exits 0 on a
                                    pass or nothing to review, 1 on a verdict at or above --fail-on
                                    (default unknown: anything but a pass), 2 on an error (still
@@ -601,13 +620,39 @@ mod tests {
             arguments,
             json!({"question": "Is it safe?", "extra_context": "c", "timeout_seconds": 60, "workspace_root": "/w"})
         );
-        let Ok(Mode::Tool { arguments, .. }) =
-            parse_words(&["review", "--scope", "branch", "--base", "main", "--", "src", "--odd-name"])
-        else {
+        let Ok(Mode::Tool { arguments, .. }) = parse_words(&[
+            "review",
+            "--scope",
+            "branch",
+            "--base",
+            "main",
+            "--focus",
+            "races",
+            "--",
+            "src",
+            "--odd-name",
+        ]) else {
             panic!("not a tool mode")
         };
         assert_eq!(arguments["paths"], json!(["src", "--odd-name"]));
         assert_eq!(arguments["base"], json!("main"));
+        assert_eq!(arguments["focus"], json!("races"));
+        let Ok(Mode::Tool { arguments, .. }) =
+            parse_words(&["consult", "the plan", "--plan", "--file", "a.md", "--file", "src/b.rs"])
+        else {
+            panic!("not a tool mode")
+        };
+        assert_eq!((&arguments["kind"], &arguments["files"]), (&json!("plan"), &json!(["a.md", "src/b.rs"])));
+        let Ok(Mode::Tool { arguments: kinded, .. }) = parse_words(&["consult", "p", "--kind", "plan"]) else {
+            panic!("not a tool mode")
+        };
+        assert_eq!(kinded["kind"], json!("plan"));
+        assert!(parse_words(&["review", "--plan"]).is_err(), "--plan is for consult");
+        let Ok(Mode::Tool { arguments: both, .. }) = parse_words(&["review", "--paths", "a", "--", "b"]) else {
+            panic!("not a tool mode")
+        };
+        assert_eq!(both["paths"], json!(["a", "b"]));
+        assert!(parse_words(&["dry-run", "--focus", "races"]).is_err(), "a preview sends no prompt to focus");
         let session = "01a21247-a64d-7423-8ab9-0ac7989a36c0";
         for (command, bare) in [("consult", Some("q")), ("review", None), ("delegate", Some("t"))] {
             let mut words = vec![command];

@@ -2,6 +2,12 @@
 //! a read-only sandbox rooted at the workspace; the answer comes back parsed, sanitised and
 //! redacted. With `session_id` the question continues an earlier session, which codex resumes
 //! with its earlier exchange.
+//!
+//! With `kind: "plan"` the question is a plan or design to review, with any `files` it names
+//! read the way a review reads files (redacted, withheld when secret-looking, bounded). The
+//! answer then carries a verdict (`approve`, `revise`, `reject`), and an approval is never given
+//! over less than the whole answer and every named file: with findings lost or files withheld
+//! or cut, `approve` becomes `revise` and the summary says why.
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -11,11 +17,64 @@ use super::codex_run::{self, Opening};
 use super::meta::{Meta, error_envelope};
 use super::schema;
 use crate::adapters::codex::answer::{self, Finding};
+use crate::adapters::codex::prompts;
+use crate::adapters::git::gather;
+use crate::adapters::workspace::Workspace;
+use crate::foundation::envelope::{ErrorCode, ToolError};
+
+/// What a consult asks for (the `kind` parameter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsultKind {
+    /// An answer to a question (the default).
+    Question,
+    /// A review of a plan or design, with a verdict.
+    Plan,
+}
+
+impl ConsultKind {
+    pub const NAMES: &'static [&'static str] = &["question", "plan"];
+
+    pub fn as_str(self) -> &'static str {
+        ConsultKind::NAMES[self as usize]
+    }
+
+    /// The call's kind; `files` belong to a plan review only.
+    fn of(call: &Call) -> Result<ConsultKind, ToolError> {
+        let kind = if call.args.text("kind") == Some(ConsultKind::Plan.as_str()) {
+            ConsultKind::Plan
+        } else {
+            ConsultKind::Question
+        };
+        if kind == ConsultKind::Question && !call.args.text_list("files").is_empty() {
+            return Err(
+                ToolError::new(ErrorCode::InvalidArguments, "files are read for kind=plan only").offending("files")
+            );
+        }
+        Ok(kind)
+    }
+}
+
+/// What can be checked before a consult's job starts: input size, then for a plan review that
+/// its files can be read.
+pub fn check(call: &Call, workspace: &Workspace, _: &mut Meta) -> Result<(), ToolError> {
+    let parts = ["question", "extra_context"].map(|name| (name, call.args.text(name)));
+    codex_run::check_input_size(call, &parts)?;
+    let files = call.args.text_list("files");
+    if ConsultKind::of(call)? == ConsultKind::Plan && !files.is_empty() {
+        let git_timeout = std::time::Duration::from_secs(call.config.git_timeout_seconds);
+        gather::check_files(&workspace.path, &files, git_timeout, &call.cancel).map_err(files_error)?;
+    }
+    Ok(())
+}
 
 pub fn run(call: &Call) -> Value {
     let Opening { workspace, settings, mut meta } = match Opening::new(call, &["question", "extra_context"]) {
         Ok(opening) => opening,
         Err(envelope) => return envelope,
+    };
+    let kind = match ConsultKind::of(call) {
+        Ok(kind) => kind,
+        Err(error) => return error_envelope(error, &meta),
     };
     let question = call.args.text("question").unwrap_or_default();
     let extra_context = call.args.text("extra_context");
@@ -24,19 +83,38 @@ pub fn run(call: &Call) -> Value {
     }
     let question = codex_run::redact_input(Some(question), "question", &mut meta).unwrap_or_default();
     let extra_context = codex_run::redact_input(extra_context, "extra_context", &mut meta);
-    let prompt = crate::adapters::codex::prompts::consult(&question, extra_context.as_deref());
-    let mut invocation = settings.invocation(call, &workspace.path, prompt, Some(answer::consult_schema()));
+    let (prompt, schema, omissions) = match kind {
+        ConsultKind::Question => {
+            (prompts::consult(&question, extra_context.as_deref()), answer::consult_schema(), Vec::new())
+        }
+        ConsultKind::Plan => {
+            meta.kind = Some(kind.as_str());
+            let (files, omissions) = match plan_files(call, &workspace, &mut meta) {
+                Ok(read) => read,
+                Err(error) => return error_envelope(error, &meta),
+            };
+            (prompts::plan(&question, extra_context.as_deref(), files.as_deref()), answer::plan_schema(), omissions)
+        }
+    };
+    let mut invocation = settings.invocation(call, &workspace.path, prompt, Some(schema));
     // A question need not be about a repository.
     invocation.skip_git_repo_check = true;
     let run = match codex_run::run_codex(call, &invocation, &mut meta) {
         Ok(run) => run,
         Err(envelope) => return envelope,
     };
-    let answer = match answer::consult(run.last_message.as_deref()) {
+    let parsed = match kind {
+        ConsultKind::Question => answer::consult(run.last_message.as_deref()),
+        ConsultKind::Plan => answer::plan(run.last_message.as_deref()),
+    };
+    let mut answer = match parsed {
         Ok(answer) => answer,
         Err(error) => return error_envelope(error, &meta),
     };
     meta.record_answer(&answer.adjustments);
+    if kind == ConsultKind::Plan {
+        no_approval_over_less_than_all(&mut answer, omissions);
+    }
     let raw_response = codex_run::raw_response(call, &run, &mut meta);
     codex_run::remember(call, &workspace, &run, &mut meta, |_| {});
     let (session_id, resume_command) = codex_run::session_fields(call, &run);
@@ -46,6 +124,8 @@ pub fn run(call: &Call) -> Value {
         session_id,
         resume_command,
         summary: answer.summary,
+        verdict: answer.verdict,
+        confidence: answer.confidence,
         findings: answer.findings,
         questions: answer.questions,
         assumptions: answer.assumptions,
@@ -55,9 +135,74 @@ pub fn run(call: &Call) -> Value {
     })
 }
 
-/// The `ok:true` envelope of `codex_consult`. `success_schema` publishes these fields (with `ok`
-/// and `meta`, which every output schema has); a test checks that the two name the same ones,
-/// so neither can gain a field the other lacks.
+/// The files a plan review names, as they may be sent (`None` when it names none), and why
+/// they are not all there whole: withheld as secret-looking, or cut at the input limit. What
+/// was withheld, masked or cut is recorded in `meta` as a review records it.
+fn plan_files(call: &Call, workspace: &Workspace, meta: &mut Meta) -> Result<(Option<String>, Vec<String>), ToolError> {
+    let files = call.args.text_list("files");
+    if files.is_empty() {
+        return Ok((None, Vec::new()));
+    }
+    let git_timeout = std::time::Duration::from_secs(call.config.git_timeout_seconds);
+    let capture = super::review::capture_bytes(call);
+    let gathered = gather::files(&workspace.path, &files, capture, git_timeout, &call.cancel).map_err(files_error)?;
+    let bounded = super::review::bound(call, &gathered, meta, "the files", "name fewer or smaller files");
+    meta.paths = Some(files);
+    meta.binary_files.clone_from(&gathered.binary_files);
+    let mut omissions = Vec::new();
+    let withheld = &bounded.redaction.withheld_paths;
+    if !withheld.is_empty() {
+        meta.security_warnings.push(format!(
+            "{} secret-looking file(s) were withheld, not sent: {}",
+            withheld.len(),
+            crate::foundation::text::one_line(&withheld.join(", "), 300)
+        ));
+        omissions.push(format!("{} of the files were withheld as secret-looking", withheld.len()));
+    }
+    let redaction = &bounded.redaction;
+    if redaction.inline_masks > 0 {
+        meta.security_warnings.push(format!(
+            "{} secret-looking value(s) in the files were masked before sending, in: {}",
+            redaction.inline_masks,
+            crate::foundation::text::one_line(&redaction.masked_paths.join(", "), 300)
+        ));
+    }
+    if bounded.truncated {
+        omissions.push("the files were cut at the input limit".to_string());
+    }
+    Ok((Some(bounded.text().to_string()), omissions))
+}
+
+/// A `files` path that cannot be read is the `files` parameter's fault.
+fn files_error(error: gather::GatherError) -> ToolError {
+    let mut error = super::review::gather_error(error);
+    if error.code == ErrorCode::InvalidPaths {
+        error.offending_param = Some("files".to_string());
+    }
+    error
+}
+
+/// As a review's `pass` is never given over partial coverage, a plan is not approved over a
+/// partial answer (findings lost or cut) or partial files (`omissions`): `approve` becomes
+/// `revise` with low confidence, and the summary says why.
+fn no_approval_over_less_than_all(answer: &mut answer::Answer, mut omissions: Vec<String>) {
+    if answer.adjustments.findings_incomplete {
+        omissions.push("findings were lost or cut from Codex's answer (see meta.truncation_hint)".to_string());
+    }
+    if answer.verdict != Some("approve") || omissions.is_empty() {
+        return;
+    }
+    answer.verdict = Some("revise");
+    answer.confidence = Some("low");
+    answer.summary = format!(
+        "Codex approved the plan as it saw it, but {}, so this is not an approval. {}",
+        omissions.join(" and "),
+        answer.summary
+    );
+}
+
+/// The `ok:true` envelope of `codex_consult`. `success_schema` publishes these fields; a test
+/// checks that the two name the same ones, so neither can gain a field the other lacks.
 #[derive(Serialize)]
 struct Success<'a> {
     ok: bool,
@@ -65,6 +210,11 @@ struct Success<'a> {
     session_id: Option<String>,
     resume_command: Option<String>,
     summary: String,
+    /// A plan review's verdict and confidence; absent for a question.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verdict: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confidence: Option<&'static str>,
     findings: Vec<Finding>,
     questions: Vec<String>,
     assumptions: Vec<String>,
@@ -87,7 +237,7 @@ pub const MEMBERS: &[&str] = &[
 ];
 
 pub fn success_schema() -> Value {
-    schema::members(MEMBERS, &[])
+    schema::members(MEMBERS, &[("verdict", answer::PLAN_VERDICTS), ("confidence", answer::CONFIDENCES)])
 }
 
 #[cfg(test)]
@@ -108,26 +258,40 @@ mod tests {
             risk: "r".into(),
             recommendation: "c".into(),
         };
-        let success = json!(Success {
-            ok: true,
-            tool: "codex_consult",
-            session_id: Some("019a0000-0000-7000-8000-000000000000".into()),
-            resume_command: Some("codex resume 019a0000-0000-7000-8000-000000000000".into()),
-            summary: "s".into(),
-            findings: vec![finding],
-            questions: Vec::new(),
-            assumptions: Vec::new(),
-            next_steps: Vec::new(),
-            raw_response: json!({}),
-            meta: Meta::new(Tier::Consult, None),
-        });
+        let success = |verdict: Option<&'static str>, confidence: Option<&'static str>| {
+            json!(Success {
+                ok: true,
+                tool: "codex_consult",
+                session_id: Some("019a0000-0000-7000-8000-000000000000".into()),
+                resume_command: Some("codex resume 019a0000-0000-7000-8000-000000000000".into()),
+                summary: "s".into(),
+                verdict,
+                confidence,
+                findings: vec![finding.clone()],
+                questions: Vec::new(),
+                assumptions: Vec::new(),
+                next_steps: Vec::new(),
+                raw_response: json!({}),
+                meta: Meta::new(Tier::Consult, None),
+            })
+        };
+        let sorted_keys = |value: &Value| {
+            let mut keys: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
+            keys.sort_unstable();
+            keys
+        };
         let schema = schema::output(success_schema());
-        let mut fields: Vec<&str> = success.as_object().unwrap().keys().map(String::as_str).collect();
-        let mut properties: Vec<&str> =
-            schema["properties"].as_object().unwrap().keys().map(String::as_str).filter(|k| *k != "error").collect();
-        fields.sort_unstable();
-        properties.sort_unstable();
-        assert_eq!(fields, properties, "every field is named, and nothing else (error is the ok:false member)");
+        let properties: Vec<String> = sorted_keys(&schema["properties"]).into_iter().filter(|k| k != "error").collect();
+        // A plan review's answer has every member the schema names (error is the ok:false
+        // member); a question's lacks only the plan's verdict and confidence.
+        assert_eq!(
+            sorted_keys(&success(Some("revise"), Some("low"))),
+            properties,
+            "every field is named, and nothing else"
+        );
+        let question: Vec<String> =
+            properties.iter().filter(|k| *k != "verdict" && *k != "confidence").cloned().collect();
+        assert_eq!(sorted_keys(&success(None, None)), question);
         assert_eq!(schema["required"], json!(["ok"]), "a member left out of a lean envelope is not missing");
     }
 }

@@ -28,11 +28,6 @@ const WORKER_EXIT_WAIT: Duration = Duration::from_secs(2);
 /// Starts of one idempotency key that lost to a record deleted meanwhile, tried again.
 const START_ATTEMPTS: usize = 3;
 
-pub fn check_consult(call: &Call, _: &Workspace, _: &mut Meta) -> Result<(), ToolError> {
-    let parts = [("question", call.args.text("question")), ("extra_context", call.args.text("extra_context"))];
-    codex_run::check_input_size(call, &parts)
-}
-
 pub fn check_delegate(call: &Call, workspace: &Workspace, _: &mut Meta) -> Result<(), ToolError> {
     codex_run::check_input_size(call, &[("task", call.args.text("task"))])?;
     let git_timeout = Duration::from_secs(call.config.git_timeout_seconds);
@@ -247,7 +242,7 @@ fn start(call: &Call, tool: &Tool, check: Check, deadline_seconds: u64) -> Resul
     let mut arguments = call.args.to_value();
     // The job record on disk holds no more of the caller's text than the model would get: it
     // is masked before it is written, and this envelope says so (the worker finds it masked).
-    for param in ["question", "extra_context", "task"] {
+    for param in ["question", "extra_context", "focus", "task"] {
         if let Some(masked) = codex_run::redact_input(arguments[param].as_str(), param, &mut meta) {
             arguments[param] = json!(masked);
         }

@@ -30,6 +30,10 @@ pub struct Meta {
     pub base: Option<String>,
     pub commit: Option<String>,
     pub paths: Option<Vec<String>>,
+    /// A review's `focus`, as sent (secrets masked).
+    pub focus: Option<String>,
+    /// A consult's `kind` when it is `plan`; null for a question.
+    pub kind: Option<&'static str>,
     pub timeout_seconds: Option<u64>,
     /// Wall time of the codex process; 0 when codex never ran.
     pub elapsed_ms: u64,
@@ -88,6 +92,8 @@ impl Meta {
             base: None,
             commit: None,
             paths: None,
+            focus: None,
+            kind: None,
             timeout_seconds: None,
             elapsed_ms: 0,
             command_exit_code: None,

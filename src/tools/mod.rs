@@ -282,6 +282,18 @@ const QUESTION: Param = Param {
     required: true,
     description: "Self-contained question.",
 };
+const KIND: Param = Param {
+    name: "kind",
+    kind: Kind::Choice(consult::ConsultKind::NAMES),
+    required: false,
+    description: "plan: review question as a plan; adds a verdict.",
+};
+const FILES: Param = Param {
+    name: "files",
+    kind: Kind::TextList { max_items: 20, max_len: 4096 },
+    required: false,
+    description: "kind=plan: repo files sent with the plan, as a review reads them.",
+};
 const EXTRA_CONTEXT: Param = Param {
     name: "extra_context",
     kind: Kind::Text { non_blank: false, max_len: None },
@@ -318,6 +330,12 @@ const UNTRACKED: Param = Param {
     required: false,
     description: "explicit_only (default): untracked files in paths; include: all; exclude: none.",
 };
+const FOCUS: Param = Param {
+    name: "focus",
+    kind: Kind::Text { non_blank: true, max_len: Some(2000) },
+    required: false,
+    description: "What to examine hardest, e.g. hostile input.",
+};
 const TASK: Param = Param {
     name: "task",
     kind: Kind::Text { non_blank: true, max_len: None },
@@ -344,12 +362,22 @@ const REVIEW_DRY_RUN_PARAMS: &[Param] =
     &[SCOPE, BASE, COMMIT, PATHS, UNTRACKED, EXTRA_CONTEXT, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION];
 const DELEGATE_DRY_RUN_PARAMS: &[Param] = &[TASK, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION];
 /// A background job has its own deadline and returns its result in full.
-const CONSULT_ASYNC_PARAMS: &[Param] =
-    &[QUESTION, EXTRA_CONTEXT, SESSION_ID, WORKSPACE_ROOT, MODEL, REASONING_EFFORT, ISOLATION, IDEMPOTENCY_KEY];
-const REVIEW_ASYNC_PARAMS: &[Param] = &concat::<12, _>(&[REVIEW_DRY_RUN_PARAMS, &[SESSION_ID, IDEMPOTENCY_KEY]]);
+const CONSULT_ASYNC_PARAMS: &[Param] = &[
+    QUESTION,
+    KIND,
+    FILES,
+    EXTRA_CONTEXT,
+    SESSION_ID,
+    WORKSPACE_ROOT,
+    MODEL,
+    REASONING_EFFORT,
+    ISOLATION,
+    IDEMPOTENCY_KEY,
+];
+const REVIEW_ASYNC_PARAMS: &[Param] = &concat::<13, _>(&[REVIEW_DRY_RUN_PARAMS, &[FOCUS, SESSION_ID, IDEMPOTENCY_KEY]]);
 const DELEGATE_ASYNC_PARAMS: &[Param] = &concat::<7, _>(&[DELEGATE_DRY_RUN_PARAMS, &[SESSION_ID, IDEMPOTENCY_KEY]]);
-const CONSULT_PARAMS: &[Param] = &concat::<10, _>(&[CONSULT_ASYNC_PARAMS, &[TIMEOUT_SECONDS, DETAIL]]);
-const REVIEW_PARAMS: &[Param] = &concat::<14, _>(&[REVIEW_ASYNC_PARAMS, &[TIMEOUT_SECONDS, DETAIL]]);
+const CONSULT_PARAMS: &[Param] = &concat::<12, _>(&[CONSULT_ASYNC_PARAMS, &[TIMEOUT_SECONDS, DETAIL]]);
+const REVIEW_PARAMS: &[Param] = &concat::<15, _>(&[REVIEW_ASYNC_PARAMS, &[TIMEOUT_SECONDS, DETAIL]]);
 const DELEGATE_PARAMS: &[Param] = &concat::<9, _>(&[DELEGATE_ASYNC_PARAMS, &[TIMEOUT_SECONDS, DETAIL]]);
 const JOB_PARAMS: &[Param] = &[JOB_ID, WORKSPACE_ROOT];
 const JOB_RESULT_PARAMS: &[Param] = &[JOB_ID, WORKSPACE_ROOT, DETAIL];
@@ -370,6 +398,9 @@ const GIT_CODES: &[ErrorCode] = &[
     E::GitUnavailable,
     E::GitFailed,
 ];
+/// Reading the files a plan review names.
+const FILE_CODES: &[ErrorCode] =
+    &[E::InvalidPaths, E::NotAGitRepo, E::UnsafeRepository, E::GitUnavailable, E::GitFailed];
 /// A codex run that failed, classified.
 const CODEX_RUN_CODES: &[ErrorCode] = &[
     E::CodexNotFound,
@@ -427,12 +458,14 @@ const fn codes<const N: usize>(parts: &[&[ErrorCode]]) -> [ErrorCode; N] {
 }
 
 const LOCAL_ONLY_CODES: &[ErrorCode] = &[E::InvalidArguments, E::InternalError];
-const CONSULT_CODES: &[ErrorCode] = &codes::<24>(&[
+const CONSULT_CODES: &[ErrorCode] = &codes::<31>(&[
     WORKSPACE_CODES,
     PREFLIGHT_CODES,
+    FILE_CODES,
     SPEND_CODES,
     CODEX_RUN_CODES,
     NO_ANSWER_CODES,
+    ANSWER_CODES,
     WAITED_JOB_CODES,
     BUG_CODES,
 ]);
@@ -467,7 +500,8 @@ const DELEGATE_DRY_RUN_CODES: &[ErrorCode] =
 /// Starting a job: codex must exist, the day's budget (or a used-up plan) must allow a run, and
 /// the job state must take the record.
 const JOB_START_CODES: &[ErrorCode] = &[E::CodexNotFound, E::CodexRateLimited, E::BudgetExhausted, E::StateWriteFailed];
-const CONSULT_ASYNC_CODES: &[ErrorCode] = &codes::<10>(&[WORKSPACE_CODES, PREFLIGHT_CODES, JOB_START_CODES, BUG_CODES]);
+const CONSULT_ASYNC_CODES: &[ErrorCode] =
+    &codes::<15>(&[WORKSPACE_CODES, PREFLIGHT_CODES, FILE_CODES, JOB_START_CODES, BUG_CODES]);
 const REVIEW_ASYNC_CODES: &[ErrorCode] =
     &codes::<18>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, JOB_START_CODES, BUG_CODES]);
 const DELEGATE_ASYNC_CODES: &[ErrorCode] =
@@ -507,7 +541,7 @@ pub const CONSULT: Tool = Tool {
     error_codes: CONSULT_CODES,
     success_schema: consult::success_schema,
     run: consult::run,
-    job_check: Some(jobs::check_consult),
+    job_check: Some(consult::check),
 };
 
 /// `codex_review_changes`; `codex_review_changes_async` runs it in a job.

@@ -256,32 +256,25 @@ pub fn run_dry_run(call: &Call) -> Value {
 }
 
 fn prepare(call: &Call) -> Result<Prepared, Value> {
-    let Opening { workspace, settings, mut meta } = Opening::new(call, &["extra_context"])?;
+    let Opening { workspace, settings, mut meta } = Opening::new(call, &["extra_context", "focus"])?;
     let request = review_request(call, &mut meta).map_err(|e| error_envelope(e, &meta))?;
-    let limit = usize::try_from(call.config.max_input_bytes).unwrap_or(usize::MAX);
     let git_timeout = std::time::Duration::from_secs(call.config.git_timeout_seconds);
     let gathered = gather::gather(&workspace.path, &request, git_timeout, &call.cancel)
         .map_err(|e| error_envelope(gather_error(e), &meta))?;
 
-    let bounded = redact::bound_diff(&gathered.diff, gathered.capture_truncated, limit, redact::diff);
+    let bounded = bound(
+        call,
+        &gathered,
+        &mut meta,
+        "the diff",
+        "retry with paths=[...], a closer branch base, or a single commit",
+    );
     let (redaction, diff, truncated) = (&bounded.redaction, bounded.text(), bounded.truncated);
-    if truncated {
-        meta.note_truncation(&format!(
-            "the diff exceeded {limit} bytes; retry with paths=[...], a closer branch base, or a single commit"
-        ));
-    }
     meta.context_summary = Some(ContextSummary {
         files_changed: gathered.files_changed,
         lines_added: gathered.lines_added,
         lines_removed: gathered.lines_removed,
     });
-    meta.redacted_paths = redaction.redacted_paths();
-    if !gathered.neutralised_filters.is_empty() {
-        meta.security_warnings.push(format!(
-            "the repository's own config defines the filter driver(s) {}; repository-configured programs never run, so files using them were compared as they are on disk and may show changes the filter would hide",
-            crate::foundation::text::one_line(&gathered.neutralised_filters.join(", "), 300)
-        ));
-    }
 
     let mut omission_reasons = Vec::new();
     if gathered.untracked_omitted > 0 {
@@ -305,7 +298,10 @@ fn prepare(call: &Call) -> Result<Prepared, Value> {
     };
     let empty = gathered.files_changed == 0 && gathered.diff.trim().is_empty();
     let extra_context = codex_run::redact_input(call.args.text("extra_context"), "extra_context", &mut meta);
-    let prompt = crate::adapters::codex::prompts::review(&gathered.label, diff, extra_context.as_deref());
+    let focus = codex_run::redact_input(call.args.text("focus"), "focus", &mut meta);
+    meta.focus.clone_from(&focus);
+    let prompt =
+        crate::adapters::codex::prompts::review(&gathered.label, diff, extra_context.as_deref(), focus.as_deref());
     Ok(Prepared { workspace, settings, meta, gathered, coverage, empty, prompt })
 }
 
@@ -334,16 +330,39 @@ fn review_request(call: &Call, meta: &mut Meta) -> Result<gather::Request, ToolE
     };
     meta.scope = Some(scope.name());
     let untracked = args.text("untracked").and_then(Untracked::parse).unwrap_or(Untracked::ExplicitOnly);
+    Ok(gather::Request { scope, paths, untracked, capture_bytes: capture_bytes(call) })
+}
+
+/// How much of git's output a gather keeps: headroom over the input limit, since withheld files
+/// and masks shrink the text before it is bounded.
+pub(super) fn capture_bytes(call: &Call) -> usize {
+    usize::try_from(call.config.max_input_bytes).unwrap_or(usize::MAX).saturating_mul(4).max(1024 * 1024)
+}
+
+/// What was gathered (`what`: "the diff", "the files") as it may be sent: redacted, then bounded
+/// to the input limit; a cut (with `hint`, how to avoid it), the redacted paths and the filters
+/// not run are recorded in `meta`.
+pub(super) fn bound(call: &Call, gathered: &Gathered, meta: &mut Meta, what: &str, hint: &str) -> redact::BoundedDiff {
     let limit = usize::try_from(call.config.max_input_bytes).unwrap_or(usize::MAX);
-    // Headroom over the limit: withheld files and masks shrink the diff before it is bounded.
-    let capture_bytes = limit.saturating_mul(4).max(1024 * 1024);
-    Ok(gather::Request { scope, paths, untracked, capture_bytes })
+    let bounded = redact::bound_diff(&gathered.diff, gathered.capture_truncated, limit, redact::diff);
+    if bounded.truncated {
+        meta.note_truncation(&format!("{what} exceeded {limit} bytes; {hint}"));
+    }
+    meta.redacted_paths = bounded.redaction.redacted_paths();
+    if !gathered.neutralised_filters.is_empty() {
+        meta.security_warnings.push(format!(
+            "the repository's own config defines the filter driver(s) {}; repository-configured programs never run, so files using them were compared as they are on disk and may show changes the filter would hide",
+            crate::foundation::text::one_line(&gathered.neutralised_filters.join(", "), 300)
+        ));
+    }
+    bounded
 }
 
 /// Everything a review can check before it runs (for a background review, before the job
 /// starts): input size, scope, ref and path shape, the repository, and that the refs name commits.
 pub fn check_review(call: &Call, workspace: &Workspace, meta: &mut Meta) -> Result<(), ToolError> {
-    codex_run::check_input_size(call, &[("extra_context", call.args.text("extra_context"))])?;
+    let inputs = ["extra_context", "focus"].map(|name| (name, call.args.text(name)));
+    codex_run::check_input_size(call, &inputs)?;
     let request = review_request(call, meta)?;
     let git_timeout = std::time::Duration::from_secs(call.config.git_timeout_seconds);
     gather::check(&workspace.path, &request, git_timeout, &call.cancel).map_err(gather_error)
@@ -359,7 +378,7 @@ fn finding_id(file: Option<&str>, title: &str) -> String {
     format!("f-{}", &digest[..12])
 }
 
-fn gather_error(error: GatherError) -> ToolError {
+pub(super) fn gather_error(error: GatherError) -> ToolError {
     match error {
         GatherError::InvalidBase(message) => ToolError::new(ErrorCode::InvalidBase, message).offending("base"),
         GatherError::InvalidCommit(message) => ToolError::new(ErrorCode::InvalidCommit, message).offending("commit"),

@@ -89,6 +89,36 @@ fn consult_from_the_shell_runs_codex() {
 }
 
 #[test]
+fn a_plan_review_and_a_focused_review_from_the_shell() {
+    let plan = json!({
+        "summary": "s", "verdict": "reject", "confidence": "medium", "findings": [],
+        "questions": [], "assumptions": [], "next_steps": []
+    });
+    let review = json!({
+        "summary": "s", "verdict": "concerns", "confidence": "medium", "findings": [],
+        "questions": [], "assumptions": [], "next_steps": []
+    });
+    let mock = MockModel::start(vec![Step::message(plan.to_string()), Step::message(review.to_string())]);
+    let home = CodexHome::new(&mock);
+    let repo = TestRepo::new();
+    repo.write("docs/a.md", "alpha notes\n");
+    repo.write("docs/b.md", "beta notes\n");
+    let args = ["consult", "Plan: rewrite it.", "--plan", "--file", "docs/a.md", "--file", "docs/b.md"];
+    let out = run_in(repo.path(), &args, &home.env());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let envelope = stdout_json(&out);
+    assert_eq!((&envelope["verdict"], &envelope["meta"]["kind"]), (&json!("reject"), &json!("plan")), "{envelope}");
+    let log = mock.request_log_text();
+    assert!(log.contains("alpha notes") && log.contains("beta notes"), "a --file was not sent");
+
+    repo.write("README.md", "# changed\n");
+    let out = run_in(repo.path(), &["review", "--focus", "only the notes"], &home.env());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout_json(&out)["meta"]["focus"], json!("only the notes"));
+    assert!(mock.requests()[1].body.contains("only the notes"));
+}
+
+#[test]
 fn consult_session_continues_from_the_shell() {
     let mock = MockModel::start(vec![Step::message(consult_answer("first")), Step::message(consult_answer("second"))]);
     let home = CodexHome::new(&mock);

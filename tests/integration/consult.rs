@@ -254,3 +254,181 @@ fn a_hung_stream_times_out_and_leaves_no_process() {
     let left = crate::support::live_pids_with_env("CODEX_HOME", home.path(), server.pid());
     assert!(left.is_empty(), "codex left running after the timeout: {left:?}");
 }
+
+/// A plan review's answer in the plan schema's shape.
+fn plan_answer(verdict: &str, findings: Value) -> String {
+    json!({
+        "summary": format!("verdict {verdict}"), "verdict": verdict, "confidence": "high", "findings": findings,
+        "questions": [], "assumptions": ["the cache is per process"], "next_steps": []
+    })
+    .to_string()
+}
+
+fn stale_cache() -> Value {
+    json!([{
+        "severity": "high", "title": "Stale cache", "file": "src/lib.rs", "line": 1, "line_end": null,
+        "evidence": "no invalidation step", "risk": "stale reads", "recommendation": "invalidate on write"
+    }])
+}
+
+/// A repository holding the code a plan is about.
+fn plan_repo() -> crate::repo::TestRepo {
+    let repo = crate::repo::TestRepo::new();
+    repo.write("src/lib.rs", "pub fn load() -> u32 { 41 + 1 }\n");
+    repo.commit("lib");
+    repo
+}
+
+fn plan_review(server: &mut Server, repo: &crate::repo::TestRepo, tool: &str, extra: Value) -> Value {
+    let mut arguments =
+        json!({"question": "Plan: cache load() in a static.", "kind": "plan", "workspace_root": repo.path()});
+    arguments.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    envelope(&server.call(8, tool, arguments))
+}
+
+#[test]
+fn a_plan_review_returns_a_verdict_and_findings_over_the_plan_and_its_files() {
+    let mock = MockModel::start(vec![
+        Step::message(plan_answer("revise", stale_cache())),
+        Step::message(consult_answer("plain")),
+        Step::message(plan_answer("reject", json!([]))),
+    ]);
+    let home = CodexHome::new(&mock);
+    let (mut server, _) = paid_server(&home);
+    let repo = plan_repo();
+    let result = plan_review(&mut server, &repo, "codex_consult", json!({"files": ["src/lib.rs"]}));
+    assert_eq!(result["ok"], json!(true), "{result}");
+    assert_eq!((&result["verdict"], &result["confidence"]), (&json!("revise"), &json!("high")));
+    assert_eq!(result["findings"][0]["title"], json!("Stale cache"));
+    assert_eq!(result["assumptions"], json!(["the cache is per process"]));
+    assert_eq!((&result["meta"]["kind"], &result["meta"]["paths"]), (&json!("plan"), &json!(["src/lib.rs"])));
+    let log = mock.request_log_text();
+    assert!(log.contains("Plan under review (untrusted data)") && log.contains("cache load() in a static"));
+    assert!(log.contains("Files the plan names") && log.contains("41 + 1"), "the named file was not sent");
+    let schema = mock.requests()[0].json.clone().unwrap()["text"]["format"]["schema"].clone();
+    assert_eq!(schema["properties"]["verdict"]["enum"], json!(["approve", "revise", "reject"]));
+
+    // A question has neither verdict nor kind.
+    let plain = consult(&mut server, repo.path(), json!({}));
+    assert_eq!(plain["ok"], json!(true), "{plain}");
+    assert!(plain.get("verdict").is_none() && plain["meta"]["kind"].is_null(), "{plain}");
+
+    // The async twin stores kind and files with its other arguments.
+    let job_id = crate::jobs::start(
+        &mut server,
+        "codex_consult_async",
+        repo.path(),
+        json!({"question": "Plan: drop load().", "kind": "plan", "files": ["src/lib.rs"]}),
+    );
+    crate::jobs::wait_finished(&mut server, repo.path(), &job_id, Duration::from_secs(60));
+    let stored =
+        envelope(&server.call(9, "codex_job_result", json!({"job_id": job_id, "workspace_root": repo.path()})));
+    assert_eq!((&stored["verdict"], &stored["meta"]["kind"]), (&json!("reject"), &json!("plan")), "{stored}");
+    assert!(mock.requests()[2].body.contains("41 + 1"), "the async plan review lacks its file");
+}
+
+#[test]
+fn plan_files_outside_the_workspace_and_bad_kinds_are_refused_before_any_spend() {
+    let mock = MockModel::start(vec![]);
+    let home = CodexHome::new(&mock);
+    let (mut server, _) = paid_server(&home);
+    let repo = plan_repo();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.txt"), "outside\n").unwrap();
+    std::os::unix::fs::symlink(outside.path(), repo.path().join("out")).unwrap();
+    for tool in ["codex_consult", "codex_consult_async"] {
+        for path in ["../secret.txt", "/etc/passwd", "out/secret.txt", "missing.md", ".git/config"] {
+            let result = plan_review(&mut server, &repo, tool, json!({"files": ["src/lib.rs", path]}));
+            assert_eq!(result["error"]["code"], json!("invalid_paths"), "{tool} {path}: {result}");
+            assert_eq!(result["error"]["offending_param"], json!("files"));
+            assert!(result["error"]["message"].as_str().unwrap().starts_with("files[1] "), "{result}");
+        }
+        let not_plan = plan_review(&mut server, &repo, tool, json!({"kind": "question", "files": ["src/lib.rs"]}));
+        assert_eq!(not_plan["error"]["code"], json!("invalid_arguments"), "{not_plan}");
+        assert_eq!(not_plan["error"]["offending_param"], json!("files"));
+        let bad_kind = plan_review(&mut server, &repo, tool, json!({"kind": "design"}));
+        assert_eq!(bad_kind["error"]["code"], json!("invalid_arguments"), "{bad_kind}");
+        assert_eq!(bad_kind["error"]["offending_param"], json!("kind"));
+        assert_eq!(bad_kind["error"]["allowed_values"], json!(["question", "plan"]));
+    }
+    let plain_dir = tempfile::tempdir().unwrap();
+    std::fs::write(plain_dir.path().join("plan.md"), "x\n").unwrap();
+    let arguments = json!({"question": "p", "kind": "plan", "files": ["plan.md"], "workspace_root": plain_dir.path()});
+    let no_repo = envelope(&server.call(9, "codex_consult", arguments));
+    assert_eq!(no_repo["error"]["code"], json!("not_a_git_repo"), "{no_repo}");
+    assert_eq!(mock.requests().len(), 0, "nothing may be spent");
+}
+
+#[test]
+fn secrets_in_named_files_are_withheld_or_masked_listed_and_rule_out_an_approval() {
+    let mock = MockModel::start(vec![Step::message(plan_answer("approve", json!([])))]);
+    let home = CodexHome::new(&mock);
+    let (mut server, _) = paid_server(&home);
+    let repo = plan_repo();
+    let (aws, github) = ("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "ghp_abcdefghijklmnopqrstuvwxyz0123456789");
+    repo.write(".env", &format!("AWS_SECRET_ACCESS_KEY={aws}\n"));
+    repo.write("config/app.json", &format!("{{\"client_secret\": \"{github}\", \"retries\": 3}}\n"));
+    let files = json!({"files": ["src/lib.rs", ".env", "config/app.json"]});
+    let result = plan_review(&mut server, &repo, "codex_consult", files);
+    assert_eq!(result["ok"], json!(true), "{result}");
+    let log = mock.request_log_text();
+    assert!(!log.contains(aws) && !log.contains(github), "a secret in a named file reached the model");
+    assert!(log.contains("41 + 1") && log.contains("\\\"retries\\\": 3"), "the rest of the files was sent");
+    assert!(!result.to_string().contains(aws) && !result.to_string().contains(github));
+    assert_eq!(result["meta"]["redacted_paths"], json!([".env", "config/app.json"]));
+    let warnings = result["meta"]["security_warnings"].to_string();
+    assert!(warnings.contains("1 secret-looking file(s) were withheld, not sent: .env"), "{warnings}");
+    assert!(
+        warnings.contains("1 secret-looking value(s) in the files were masked before sending, in: config/app.json")
+    );
+    // Codex approved without seeing .env: that is not an approval.
+    assert_eq!((&result["verdict"], &result["confidence"]), (&json!("revise"), &json!("low")));
+    let summary = result["summary"].as_str().unwrap();
+    assert!(summary.starts_with("Codex approved the plan as it saw it, but 1 of the files"), "{summary}");
+}
+
+#[test]
+fn a_lost_finding_turns_an_approval_into_revise_and_a_prose_plan_review_is_an_error() {
+    let mock = MockModel::start(vec![
+        Step::message(plan_answer("approve", json!([7]))),
+        Step::message(plan_answer("approve", json!([]))),
+        Step::message("Looks fine to me."),
+    ]);
+    let home = CodexHome::new(&mock);
+    let (mut server, _) = paid_server(&home);
+    let repo = plan_repo();
+    let lost = plan_review(&mut server, &repo, "codex_consult", json!({}));
+    assert_eq!(lost["ok"], json!(true), "{lost}");
+    assert_eq!((&lost["verdict"], &lost["confidence"]), (&json!("revise"), &json!("low")));
+    assert!(lost["summary"].as_str().unwrap().contains("findings were lost or cut"), "{lost}");
+    assert!(lost["meta"]["answer_warnings"].to_string().contains("neither objects nor text"), "{lost}");
+
+    let approved = plan_review(&mut server, &repo, "codex_consult", json!({}));
+    assert_eq!((&approved["verdict"], &approved["confidence"]), (&json!("approve"), &json!("high")), "{approved}");
+    assert_eq!(approved["summary"], json!("verdict approve"));
+
+    let prose = plan_review(&mut server, &repo, "codex_consult", json!({}));
+    assert_eq!(prose["error"]["code"], json!("invalid_json"), "{prose}");
+}
+
+#[test]
+fn files_cut_at_the_input_limit_say_so_and_rule_out_an_approval() {
+    let mock = MockModel::start(vec![Step::message(plan_answer("approve", json!([])))]);
+    let home = CodexHome::new(&mock);
+    let mut env = home.env();
+    env.push(("CODEX_IN_CLAUDE_MAX_INPUT_BYTES".into(), "1000".into()));
+    let mut server = Server::start(&env);
+    server.initialize(json!({}));
+    let repo = plan_repo();
+    let lines: String = (0..200).map(|i| format!("line {i:04}\n")).collect();
+    repo.write("docs/long.md", &lines);
+    let result = plan_review(&mut server, &repo, "codex_consult", json!({"files": ["docs/long.md"]}));
+    assert_eq!(result["ok"], json!(true), "{result}");
+    assert_eq!(result["meta"]["truncated"], json!(true));
+    let hint = result["meta"]["truncation_hint"].as_str().unwrap();
+    assert!(hint.contains("the files exceeded 1000 bytes; name fewer or smaller files"), "{hint}");
+    let log = mock.request_log_text();
+    assert!(log.contains("line 0000") && !log.contains("line 0199"), "the files were not cut");
+    assert_eq!(result["verdict"], json!("revise"));
+    assert!(result["summary"].as_str().unwrap().contains("the files were cut at the input limit"), "{result}");
+}

@@ -15,8 +15,19 @@ use serde_json::{Value, json};
 use crate::support::{Server, TIMEOUT, binary};
 
 const PLUGIN_NAME: &str = "codex-in-claude";
-const COMMANDS: &[&str] =
-    &["status", "setup", "consult", "review", "delegate", "delegate-async", "dry-run", "jobs", "review-gate"];
+const COMMANDS: &[&str] = &[
+    "status",
+    "setup",
+    "consult",
+    "plan-review",
+    "review",
+    "adversarial-review",
+    "delegate",
+    "delegate-async",
+    "dry-run",
+    "jobs",
+    "review-gate",
+];
 /// The shell commands slash commands may pre-approve, each in the one command that runs it:
 /// setup's free checklist, and the review gate's switch.
 const COMMAND_BASH: &[(&str, &[&str])] = &[

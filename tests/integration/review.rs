@@ -326,3 +326,60 @@ fn a_filter_driver_of_the_repositorys_own_config_is_not_run_and_says_so() {
     assert!(warnings.contains("filter driver(s) rot") && warnings.contains("never run"), "{warnings}");
     assert!(!marker.exists(), "the repository's filter ran");
 }
+
+#[test]
+fn a_focus_reaches_the_prompt_as_the_users_instruction_and_is_echoed_in_meta() {
+    let mock = MockModel::start(vec![
+        Step::message(review_answer("concerns", off_by_one())),
+        Step::message(review_answer("concerns", off_by_one())),
+    ]);
+    let home = CodexHome::new(&mock);
+    let repo = repo_with_a_change();
+    let mut server = server_for(&home, &[]);
+    let focus = "Assume hostile input; look hardest at bounds.";
+    let result = call(&mut server, "codex_review_changes", &repo, json!({"focus": focus}));
+    assert_eq!(result["ok"], json!(true), "{result}");
+    assert_eq!(result["meta"]["focus"], json!(focus));
+    let log = mock.request_log_text();
+    assert!(log.contains("The user's focus for this review"), "the focus heading is missing");
+    assert!(log.contains(focus) && log.contains("give the verdict for the whole diff"));
+
+    // The async twin stores the focus with its other arguments, masked like them.
+    let token = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+    let job_id = crate::jobs::start(
+        &mut server,
+        "codex_review_changes_async",
+        repo.path(),
+        json!({"focus": format!("{focus} The token {token} is fine.")}),
+    );
+    crate::jobs::wait_finished(&mut server, repo.path(), &job_id, std::time::Duration::from_secs(60));
+    let stored = call(&mut server, "codex_job_result", &repo, json!({"job_id": job_id}));
+    assert_eq!(stored["ok"], json!(true), "{stored}");
+    let echoed = stored["meta"]["focus"].as_str().unwrap();
+    assert!(echoed.starts_with(focus) && echoed.contains("[redacted"), "{echoed}");
+    assert!(!mock.request_log_text().contains(token), "a secret in the focus reached the model");
+    assert!(mock.requests()[1].body.contains("look hardest at bounds"));
+}
+
+#[test]
+fn a_blank_or_overlong_focus_is_invalid_arguments_naming_focus() {
+    let mock = MockModel::start(vec![]);
+    let home = CodexHome::new(&mock);
+    let repo = repo_with_a_change();
+    let mut server = server_for(&home, &[]);
+    for tool in ["codex_review_changes", "codex_review_changes_async"] {
+        for focus in [json!("   "), json!("x".repeat(2001)), json!(7)] {
+            let result = call(&mut server, tool, &repo, json!({"focus": focus}));
+            assert_eq!(result["error"]["code"], json!("invalid_arguments"), "{result}");
+            assert_eq!(result["error"]["offending_param"], json!("focus"), "{result}");
+        }
+    }
+    // Within its own bound, a focus still counts toward the input limit.
+    let mut small = server_for(&home, &[("CODEX_IN_CLAUDE_MAX_INPUT_BYTES", "1000")]);
+    for tool in ["codex_review_changes", "codex_review_changes_async"] {
+        let result = call(&mut small, tool, &repo, json!({"focus": "y".repeat(1500)}));
+        assert_eq!(result["error"]["code"], json!("input_too_large"), "{result}");
+        assert_eq!(result["error"]["offending_param"], json!("focus"), "{result}");
+    }
+    assert_eq!(mock.requests().len(), 0);
+}

@@ -19,6 +19,9 @@ use crate::foundation::envelope::{ErrorCode, ToolError};
 
 pub use crate::foundation::policy::SEVERITIES;
 pub const VERDICTS: &[&str] = &["pass", "concerns", "fail", "unknown"];
+/// A plan review's verdicts: sound as written, worth doing once the findings are addressed, or
+/// the wrong approach.
+pub const PLAN_VERDICTS: &[&str] = &["approve", "revise", "reject"];
 pub const CONFIDENCES: &[&str] = &["low", "medium", "high"];
 
 /// Other names for our severities (Codex's own reviews rank P0 to P3), matched case-insensitively.
@@ -67,7 +70,7 @@ pub struct Finding {
     pub recommendation: String,
 }
 
-/// A parsed answer. `verdict` and `confidence` are set for reviews only.
+/// A parsed answer. `verdict` and `confidence` are set for reviews and plan reviews only.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Answer {
     pub summary: String,
@@ -124,10 +127,19 @@ pub fn consult_schema() -> Value {
 
 /// The schema of a review answer: a consult answer plus verdict and confidence.
 pub fn review_schema() -> Value {
+    verdict_schema(VERDICTS)
+}
+
+/// The schema of a plan review's answer: a review's, with the plan verdicts.
+pub fn plan_schema() -> Value {
+    verdict_schema(PLAN_VERDICTS)
+}
+
+fn verdict_schema(verdicts: &[&str]) -> Value {
     let mut schema = consult_schema();
     schema["required"] =
         json!(["summary", "verdict", "confidence", "findings", "questions", "assumptions", "next_steps"]);
-    schema["properties"]["verdict"] = json!({"type": "string", "enum": VERDICTS});
+    schema["properties"]["verdict"] = json!({"type": "string", "enum": verdicts});
     schema["properties"]["confidence"] = json!({"type": "string", "enum": CONFIDENCES});
     schema
 }
@@ -170,6 +182,16 @@ pub fn prose_summary(text: &str, adjustments: &mut Adjustments) -> Option<String
 /// A review answer, which must be the schema's JSON: a prose "review" has no verdict an agent
 /// could trust, so it is an error (`invalid_json` / `schema_violation`), never a silent pass.
 pub fn review(text: Option<&str>) -> Result<Answer, ToolError> {
+    verdicted(text, VERDICTS, "review")
+}
+
+/// A plan review's answer, held to a review's rules with the plan verdicts.
+pub fn plan(text: Option<&str>) -> Result<Answer, ToolError> {
+    verdicted(text, PLAN_VERDICTS, "plan review")
+}
+
+/// An answer that must carry a summary, a verdict of `verdicts` and a confidence.
+fn verdicted(text: Option<&str>, verdicts: &[&'static str], what: &str) -> Result<Answer, ToolError> {
     let text = text.ok_or_else(no_final_message)?;
     let object = parse_object(text).map_err(|problem| match problem {
         Problem::NotJson => ToolError::new(ErrorCode::InvalidJson, "codex's final message is not JSON"),
@@ -179,7 +201,7 @@ pub fn review(text: Option<&str>) -> Result<Answer, ToolError> {
     })?;
     let mut answer = fields(&object);
     let word = |key: &str| object.get(key).and_then(Value::as_str).map(|v| v.trim().to_ascii_lowercase());
-    answer.verdict = word("verdict").and_then(|v| pick(VERDICTS, &v));
+    answer.verdict = word("verdict").and_then(|v| pick(verdicts, &v));
     answer.confidence = word("confidence").and_then(|v| pick(CONFIDENCES, &v));
     let summary_ok = object.get("summary").and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty());
     let mut missing = Vec::new();
@@ -193,7 +215,7 @@ pub fn review(text: Option<&str>) -> Result<Answer, ToolError> {
         missing.push("confidence");
     }
     if !missing.is_empty() {
-        let message = format!("codex's review is missing or has invalid {}", missing.join(", "));
+        let message = format!("codex's {what} is missing or has invalid {}", missing.join(", "));
         return Err(ToolError::new(ErrorCode::SchemaViolation, message));
     }
     Ok(answer)
@@ -425,7 +447,7 @@ mod tests {
 
     #[test]
     fn schemas_are_strict_mode_valid() {
-        for schema in [consult_schema(), review_schema()] {
+        for schema in [consult_schema(), review_schema(), plan_schema()] {
             let properties: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
             let required: Vec<&str> =
                 schema["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
@@ -547,6 +569,19 @@ mod tests {
         let error = review(Some(bad_verdict)).unwrap_err();
         assert_eq!(error.code, ErrorCode::SchemaViolation);
         assert!(error.message.contains("verdict"), "{}", error.message);
+    }
+
+    #[test]
+    fn a_plan_review_takes_the_plan_verdicts_only() {
+        let answer = |verdict: &str| {
+            plan(Some(&json!({"summary": "s", "verdict": verdict, "confidence": "low", "findings": []}).to_string()))
+        };
+        assert_eq!(answer(" Revise ").unwrap().verdict, Some("revise"));
+        let error = answer("pass").unwrap_err();
+        assert_eq!(error.code, ErrorCode::SchemaViolation);
+        assert_eq!(error.message, "codex's plan review is missing or has invalid verdict");
+        assert_eq!(plan_schema()["properties"]["verdict"]["enum"], json!(PLAN_VERDICTS));
+        assert_eq!(review(Some("{}")).unwrap_err().message.split(" is ").next(), Some("codex's review"));
     }
 
     #[test]

@@ -150,13 +150,13 @@ pub fn validate(request: &Request) -> Result<(), GatherError> {
         Scope::Branch { base } => check_ref("base", "branch", base).map_err(GatherError::InvalidBase)?,
         Scope::Commit { commit } => check_ref("commit", "commit", commit).map_err(GatherError::InvalidCommit)?,
     }
-    validate_paths(&request.paths)
+    validate_paths("paths", &request.paths)
 }
 
 /// Each entry must be a plain repo-relative path: non-empty, no control characters, no leading
 /// `-` (an option) or `:` (pathspec magic), no `\`, not absolute, no `..` segment. The error
-/// names the index of the first bad entry, never its value.
-pub fn validate_paths(paths: &[String]) -> Result<(), GatherError> {
+/// names the parameter (`field`) and the index of the first bad entry, never its value.
+pub fn validate_paths(field: &str, paths: &[String]) -> Result<(), GatherError> {
     for (index, path) in paths.iter().enumerate() {
         let bytes = path.as_bytes();
         let problem = if path.is_empty() {
@@ -175,7 +175,7 @@ pub fn validate_paths(paths: &[String]) -> Result<(), GatherError> {
             None
         };
         if let Some(problem) = problem {
-            return Err(GatherError::InvalidPaths(format!("paths[{index}] {problem}; pass repo-relative paths")));
+            return Err(GatherError::InvalidPaths(format!("{field}[{index}] {problem}; pass repo-relative paths")));
         }
     }
     Ok(())
@@ -239,6 +239,69 @@ impl Gathered {
         self.lines_removed += numstat.removed;
         self.binary_files.extend(numstat.binary_files);
     }
+}
+
+/// The current content of files named by repo-relative path, as a diff adding each one whole:
+/// what a review shows of an untracked file, read the same way (hashed into a scratch index, no
+/// filter run, binary content never inlined) and cut at `capture_bytes`. Each path must name a
+/// regular file of the work tree, outside any `.git`, and not lead out of it through a symlink.
+pub fn files(
+    repo: &Path,
+    paths: &[String],
+    capture_bytes: usize,
+    git_timeout: Duration,
+    cancel: &CancelToken,
+) -> Result<Gathered, GatherError> {
+    let git = Git::open(repo, git_timeout, cancel)?;
+    let named = named_files(&git, paths)?;
+    let scratch = ScratchIndex::new(&git)?;
+    let names: Vec<&[u8]> = named.iter().map(|path| path.as_os_str().as_bytes()).collect();
+    scratch.add(&git, &names)?;
+    let (text, numstat) = scratch.diff(&git, capture_bytes)?;
+    let mut gathered = Gathered {
+        diff: String::from_utf8_lossy(&text.stdout.bytes()).into_owned(),
+        capture_truncated: text.stdout.truncated(),
+        label: "files".to_string(),
+        neutralised_filters: git.neutralised_filters().to_vec(),
+        ..Gathered::default()
+    };
+    gathered.add_numstat(&numstat);
+    Ok(gathered)
+}
+
+/// What `files` checks before anything is read: git opens the repository and every path names
+/// a file it may read.
+pub fn check_files(
+    repo: &Path,
+    paths: &[String],
+    git_timeout: Duration,
+    cancel: &CancelToken,
+) -> Result<(), GatherError> {
+    let git = Git::open(repo, git_timeout, cancel)?;
+    named_files(&git, paths).map(drop)
+}
+
+/// Each of `paths` (the `files` parameter) as the repo-relative path of the regular file it
+/// resolves to, symlinks followed only within the work tree; a file named twice is read once.
+fn named_files(git: &Git, paths: &[String]) -> Result<Vec<std::path::PathBuf>, GatherError> {
+    validate_paths("files", paths)?;
+    let top = git.repo();
+    let mut named = Vec::new();
+    for (index, path) in paths.iter().enumerate() {
+        let refuse = |problem: &str| GatherError::InvalidPaths(format!("files[{index}] {problem}"));
+        let real = top.join(path).canonicalize().map_err(|_| refuse("names no file in the repository"))?;
+        let relative = real.strip_prefix(top).map_err(|_| refuse("leads out of the repository through a symlink"))?;
+        if relative.components().any(|part| part.as_os_str() == ".git") {
+            return Err(refuse("is inside a .git directory"));
+        }
+        if !real.is_file() {
+            return Err(refuse("is not a regular file"));
+        }
+        if !named.iter().any(|seen| seen == relative) {
+            named.push(relative.to_path_buf());
+        }
+    }
+    Ok(named)
 }
 
 /// Everything a review can check in the repository before it starts: the request's shape, that
@@ -605,12 +668,12 @@ mod tests {
     #[test]
     fn bad_path_shapes_name_the_index_only() {
         for bad in ["", "-p", ":(top)x", "a\\b", "/etc/passwd", "C:x", "a/../b", "..", "a\nb", "a\u{0}b"] {
-            let err = validate_paths(&["ok/path".to_string(), bad.to_string()]).unwrap_err();
+            let err = validate_paths("paths", &["ok/path".to_string(), bad.to_string()]).unwrap_err();
             let GatherError::InvalidPaths(message) = err else { panic!("{bad:?}") };
             assert!(message.starts_with("paths[1] "), "{message}");
             assert!(bad.len() < 3 || !message.contains(bad), "{message} echoes {bad:?}");
         }
-        assert!(validate_paths(&["src/a b.rs".into(), "docs/".into(), "*.md".into(), "a..b".into()]).is_ok());
+        assert!(validate_paths("paths", &["src/a b.rs".into(), "docs/".into(), "*.md".into(), "a..b".into()]).is_ok());
     }
 
     fn object_count(repo: &Path) -> usize {
@@ -808,5 +871,45 @@ mod tests {
     #[test]
     fn alternate_paths_are_quoted() {
         assert_eq!(quote_alternate("/a:b/\"q\"\\"), "\"/a:b/\\\"q\\\"\\\\\"");
+    }
+
+    #[test]
+    fn named_files_are_read_whole_and_nothing_outside_the_work_tree_is() {
+        let dir = repo();
+        write(dir.path(), "a.txt", "a1\nchanged\n");
+        write(dir.path(), "docs/plan.md", "step one\n");
+        std::os::unix::fs::symlink("docs", dir.path().join("inside")).unwrap();
+        let read = |paths: &[&str]| {
+            let paths: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
+            files(dir.path(), &paths, 1 << 20, Duration::from_secs(30), &CancelToken::new())
+        };
+        let got = read(&["a.txt", "inside/plan.md", "docs/plan.md"]).unwrap();
+        assert!(got.diff.contains("+a1\n+changed\n") && got.diff.contains("+step one"), "{}", got.diff);
+        assert_eq!((got.files_changed, got.label.as_str()), (2, "files"), "a file named twice is read once");
+        assert_eq!(git_ok(dir.path(), &["status", "--porcelain"]), " M a.txt\n?? docs/\n?? inside", "nothing written");
+
+        let outside = tempfile::tempdir().unwrap();
+        write(outside.path(), "secret.txt", "outside\n");
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("out")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret.txt"), dir.path().join("link.txt")).unwrap();
+        let cases = [
+            ("out/secret.txt", "files[0] leads out of the repository through a symlink"),
+            ("link.txt", "files[0] leads out of the repository through a symlink"),
+            ("missing.txt", "files[0] names no file in the repository"),
+            ("docs", "files[0] is not a regular file"),
+            (".git/config", "files[0] is inside a .git directory"),
+            ("../x", "files[0] has a '..' segment"),
+            ("/etc/passwd", "files[0] is absolute"),
+        ];
+        for (path, want) in cases {
+            let Err(GatherError::InvalidPaths(message)) = read(&[path]) else { panic!("{path} was read") };
+            assert!(message.starts_with(want), "{path}: {message}");
+            let Err(GatherError::InvalidPaths(checked)) =
+                check_files(dir.path(), &[path.to_string()], Duration::from_secs(30), &CancelToken::new())
+            else {
+                panic!("{path} passed the check")
+            };
+            assert_eq!(checked, message);
+        }
     }
 }
