@@ -13,7 +13,7 @@ use crate::codex_home::CodexHome;
 use crate::isolation::{RepoState, repo_state};
 use crate::mock_model::{MockModel, Step};
 use crate::repo::TestRepo;
-use crate::support::{Server, envelope, live_pids_with_env};
+use crate::support::{Server, envelope, live_pids_with_env, process_gone};
 
 /// The user's repository, `.git` included, byte for byte with modes and mtimes.
 fn snapshot(repo: &TestRepo) -> RepoState {
@@ -351,6 +351,13 @@ fn a_killed_delegate_worker_has_its_worktree_cleaned_by_the_next_start() {
     assert!(!run.is_empty(), "the run did not outlive its server");
     for pid in &run {
         let _ = std::process::Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
+    }
+    // A killed process lets go of its lock only once it has exited, which a loaded machine may
+    // take a moment to do; the next server looks for orphans once, as it starts.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !run.iter().all(|&pid| process_gone(pid)) {
+        assert!(Instant::now() < deadline, "the killed run did not exit");
+        std::thread::sleep(Duration::from_millis(20));
     }
     drop(next);
     let mut last = Server::start(&env);
