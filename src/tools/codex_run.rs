@@ -164,7 +164,7 @@ pub fn run_codex(call: &Call, invocation: &Invocation, meta: &mut Meta) -> Resul
     let git_env = match Git::open(&invocation.dir, git_timeout, &call.cancel) {
         Ok(git) => git.foreign_env(),
         Err(GitError::NotARepo | GitError::Missing | GitError::Unsafe { .. }) => ForeignGitEnv::default(),
-        Err(error) => return Err(error_envelope(error.to_tool_error(), meta)),
+        Err(error) => return Err(error_envelope(error.into(), meta)),
     };
     let invocation = Invocation { env: git_env.vars.clone(), ..invocation.clone() };
     let run = exec::run(&invocation, &call.cancel, &watch).map_err(|error| error_envelope(error, meta))?;

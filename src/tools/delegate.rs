@@ -257,7 +257,7 @@ pub(super) fn worktree_error(error: WorktreeError) -> ToolError {
             "the repository has no commits yet; a worktree needs HEAD to start from",
         )
         .repair("Commit once (git commit), then retry"),
-        WorktreeError::Git(error) => error.to_tool_error(),
+        WorktreeError::Git(error) => error.into(),
         WorktreeError::Failed(message) => {
             ToolError::new(ErrorCode::WorktreeError, crate::foundation::redact::text(&message).text)
         }

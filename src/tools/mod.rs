@@ -8,6 +8,7 @@ mod capabilities;
 pub(crate) mod codex_run;
 mod consult;
 mod delegate;
+mod errors;
 mod jobs;
 mod meta;
 mod models;

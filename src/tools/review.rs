@@ -368,7 +368,7 @@ fn gather_error(error: GatherError) -> ToolError {
         GatherError::Scratch(message) => ToolError::new(ErrorCode::InternalError, message).repair(
             "Check that the server's temp directory (TMPDIR) exists, is writable and has free space, then retry",
         ),
-        GatherError::Git(error) => error.to_tool_error(),
+        GatherError::Git(error) => error.into(),
     }
 }
 
