@@ -4,6 +4,7 @@
 //! the agent sees it unchanged); what an agent should do about it is decided here.
 
 use crate::adapters::git::GitError;
+use crate::adapters::workspace::WorkspaceError;
 use crate::foundation::envelope::{ErrorCode, ToolError};
 
 /// Only a missing git or a timeout is `git_unavailable` (a retry may help); every other failure
@@ -39,6 +40,19 @@ impl From<GitError> for ToolError {
     }
 }
 
+impl From<WorkspaceError> for ToolError {
+    fn from(error: WorkspaceError) -> ToolError {
+        let code = match error {
+            WorkspaceError::OutsideRoots { .. } => ErrorCode::WorkspaceOutsideRoots,
+            WorkspaceError::NotAbsolute
+            | WorkspaceError::ContainsNul
+            | WorkspaceError::NotFound
+            | WorkspaceError::NotADirectory => ErrorCode::InvalidWorkspaceRoot,
+        };
+        ToolError::new(code, error.to_string()).offending("workspace_root")
+    }
+}
+
 /// `path` as one shell word: left bare when it is plainly safe, else single-quoted.
 fn shell_quote(path: &str) -> String {
     let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:@%".contains(c);
@@ -60,6 +74,21 @@ mod tests {
         assert_eq!(error.offending_param.as_deref(), Some("workspace_root"));
         assert!(error.repair.contains("git config --global --add safe.directory /srv/repo` as"), "{}", error.repair);
         assert!(error.message.contains("/srv/repo"), "{}", error.message);
+    }
+
+    #[test]
+    fn a_workspace_root_outside_the_roots_is_its_own_code_and_names_the_parameter() {
+        let outside = ToolError::from(WorkspaceError::OutsideRoots { declared: 2 });
+        assert_eq!(outside.code, ErrorCode::WorkspaceOutsideRoots);
+        assert_eq!(outside.message, "workspace_root is outside the client's 2 declared root(s)");
+        let missing = ToolError::from(WorkspaceError::NotFound);
+        assert_eq!(
+            (missing.code, missing.message.as_str()),
+            (ErrorCode::InvalidWorkspaceRoot, "workspace_root does not exist")
+        );
+        for error in [outside, missing] {
+            assert_eq!(error.offending_param.as_deref(), Some("workspace_root"));
+        }
     }
 
     #[test]

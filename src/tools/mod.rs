@@ -217,6 +217,7 @@ impl Call<'_> {
             &self.roots.current(),
             project_dir.as_deref(),
         )
+        .map_err(ToolError::from)
     }
 
     /// The checks every tool that would run codex makes before spending anything: a usable
