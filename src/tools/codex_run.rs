@@ -154,7 +154,7 @@ pub fn run_codex(call: &Call, invocation: &Invocation, meta: &mut Meta) -> Resul
     super::models::check_effort(invocation.model.as_deref(), invocation.reasoning_effort.as_deref(), &call.cancel)
         .map_err(|error| error_envelope(error, meta))?;
     let budget = super::budget::of(call);
-    budget.check().map_err(|error| error_envelope(error, meta))?;
+    budget.check().map_err(|error| error_envelope(error.into(), meta))?;
     // codex runs git itself in its working directory, outside any sandbox (and passes its
     // environment on to the commands it runs): the same policy as ours keeps that git from
     // running the repository's programs or writing to it. Nothing to pin where git finds no

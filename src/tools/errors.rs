@@ -3,6 +3,7 @@
 //! from its facts. The adapters say what happened (each error's `Display` is its message where
 //! the agent sees it unchanged); what an agent should do about it is decided here.
 
+use crate::adapters::budget::BudgetError;
 use crate::adapters::git::GitError;
 use crate::adapters::workspace::WorkspaceError;
 use crate::foundation::envelope::{ErrorCode, ToolError};
@@ -53,6 +54,25 @@ impl From<WorkspaceError> for ToolError {
     }
 }
 
+/// A refusal before anything is sent; a used-up plan is the model API's rate limit, told early.
+impl From<BudgetError> for ToolError {
+    fn from(error: BudgetError) -> ToolError {
+        match &error {
+            BudgetError::LedgerUnreadable { ledger, .. } => ToolError::new(
+                ErrorCode::StateWriteFailed,
+                error.to_string(),
+            )
+            .repair(format!("Remove or fix {} (codex_status shows the state directory), then retry", ledger.display())),
+            BudgetError::UsageLimit { retry_after_ms, .. } => {
+                ToolError::new(ErrorCode::CodexRateLimited, error.to_string()).retry_after_ms(*retry_after_ms)
+            }
+            BudgetError::Exhausted { retry_after_ms, .. } => {
+                ToolError::new(ErrorCode::BudgetExhausted, error.to_string()).retry_after_ms(*retry_after_ms)
+            }
+        }
+    }
+}
+
 /// `path` as one shell word: left bare when it is plainly safe, else single-quoted.
 fn shell_quote(path: &str) -> String {
     let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:@%".contains(c);
@@ -89,6 +109,29 @@ mod tests {
         for error in [outside, missing] {
             assert_eq!(error.offending_param.as_deref(), Some("workspace_root"));
         }
+    }
+
+    #[test]
+    fn budget_refusals_carry_their_retry_time_and_the_ledger_to_fix() {
+        let exhausted = ToolError::from(BudgetError::Exhausted {
+            tokens: 120,
+            runs: 2,
+            limit: 100,
+            renews_ms: 86_400_000,
+            retry_after_ms: 5_000,
+        });
+        assert_eq!(exhausted.code, ErrorCode::BudgetExhausted);
+        assert!(exhausted.retryable && exhausted.retry_after_ms == Some(5_000), "{exhausted:?}");
+        assert!(exhausted.message.starts_with("today's token budget is used up: 120 of 100 tokens over 2 paid run(s)"));
+        let plan = ToolError::from(BudgetError::UsageLimit { resets_ms: 86_400_000, retry_after_ms: 7_000 });
+        assert_eq!((plan.code, plan.retry_after_ms), (ErrorCode::CodexRateLimited, Some(7_000)));
+        let ledger = ToolError::from(BudgetError::LedgerUnreadable {
+            ledger: "/state/spend.json".into(),
+            why: "truncated".into(),
+        });
+        assert_eq!(ledger.code, ErrorCode::StateWriteFailed);
+        assert_eq!(ledger.message, "the spend ledger cannot be read: truncated");
+        assert!(ledger.repair.starts_with("Remove or fix /state/spend.json "), "{}", ledger.repair);
     }
 
     #[test]
