@@ -34,7 +34,7 @@ pub fn run(call: &Call) -> Value {
     };
     let answer = match answer::consult(run.last_message.as_deref()) {
         Ok(answer) => answer,
-        Err(error) => return error_envelope(error, &meta),
+        Err(error) => return error_envelope(error.into(), &meta),
     };
     meta.record_answer(&answer.adjustments);
     let raw_response = codex_run::raw_response(call, &run, &mut meta);

@@ -143,7 +143,7 @@ pub fn run_delegate(call: &Call) -> Value {
         (Some(message), None, false) => {
             format!("Codex changed only withheld files (see withheld_files). {message}")
         }
-        (None, None, true) => return error_envelope(answer::no_final_message(), &meta),
+        (None, None, true) => return error_envelope(answer::AnswerError::NoFinalMessage.into(), &meta),
         (None, _, _) => {
             meta.answer_warnings
                 .push("codex completed its turn without a final message; its edits are its whole result".into());

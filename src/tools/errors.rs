@@ -4,6 +4,7 @@
 //! the agent sees it unchanged); what an agent should do about it is decided here.
 
 use crate::adapters::budget::BudgetError;
+use crate::adapters::codex::answer::AnswerError;
 use crate::adapters::git::GitError;
 use crate::adapters::workspace::WorkspaceError;
 use crate::foundation::envelope::{ErrorCode, ToolError};
@@ -73,6 +74,17 @@ impl From<BudgetError> for ToolError {
     }
 }
 
+impl From<AnswerError> for ToolError {
+    fn from(error: AnswerError) -> ToolError {
+        let code = match error {
+            AnswerError::NoFinalMessage => ErrorCode::NoFinalMessage,
+            AnswerError::NotJson => ErrorCode::InvalidJson,
+            AnswerError::NotObject | AnswerError::Incomplete { .. } => ErrorCode::SchemaViolation,
+        };
+        ToolError::new(code, error.to_string())
+    }
+}
+
 /// `path` as one shell word: left bare when it is plainly safe, else single-quoted.
 fn shell_quote(path: &str) -> String {
     let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:@%".contains(c);
@@ -132,6 +144,17 @@ mod tests {
         assert_eq!(ledger.code, ErrorCode::StateWriteFailed);
         assert_eq!(ledger.message, "the spend ledger cannot be read: truncated");
         assert!(ledger.repair.starts_with("Remove or fix /state/spend.json "), "{}", ledger.repair);
+    }
+
+    #[test]
+    fn an_answer_that_is_no_review_is_a_format_error_and_none_at_all_is_no_final_message() {
+        let code = |error: AnswerError| ToolError::from(error).code;
+        assert_eq!(code(AnswerError::NoFinalMessage), ErrorCode::NoFinalMessage);
+        assert_eq!(code(AnswerError::NotJson), ErrorCode::InvalidJson);
+        assert_eq!(code(AnswerError::NotObject), ErrorCode::SchemaViolation);
+        let incomplete = ToolError::from(AnswerError::Incomplete { fields: vec!["summary", "verdict"] });
+        assert_eq!(incomplete.code, ErrorCode::SchemaViolation);
+        assert_eq!(incomplete.message, "codex's review is missing or has invalid summary, verdict");
     }
 
     #[test]

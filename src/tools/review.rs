@@ -133,7 +133,7 @@ pub fn run_review(call: &Call) -> Value {
     };
     let answer = match answer::review(run.last_message.as_deref()) {
         Ok(answer) => answer,
-        Err(error) => return error_envelope(error, &meta),
+        Err(error) => return error_envelope(error.into(), &meta),
     };
     meta.record_answer(&answer.adjustments);
     if answer.adjustments.findings_incomplete {
