@@ -167,7 +167,7 @@ pub fn run_codex(call: &Call, invocation: &Invocation, meta: &mut Meta) -> Resul
         Err(error) => return Err(error_envelope(error.into(), meta)),
     };
     let invocation = Invocation { env: git_env.vars.clone(), ..invocation.clone() };
-    let run = exec::run(&invocation, &call.cancel, &watch).map_err(|error| error_envelope(error, meta))?;
+    let run = exec::run(&invocation, &call.cancel, &watch).map_err(|error| error_envelope(error.into(), meta))?;
     drop(git_env);
     super::budget::record(&budget, &run);
     meta.record_run(&run);
@@ -178,7 +178,7 @@ pub fn run_codex(call: &Call, invocation: &Invocation, meta: &mut Meta) -> Resul
         ));
     }
     match &run.failure {
-        Some(error) => Err(error_envelope(error.clone(), meta)),
+        Some(error) => Err(error_envelope(error.clone().into(), meta)),
         None => Ok(run),
     }
 }

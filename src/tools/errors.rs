@@ -5,6 +5,8 @@
 
 use crate::adapters::budget::BudgetError;
 use crate::adapters::codex::answer::AnswerError;
+use crate::adapters::codex::exec::StartError;
+use crate::adapters::codex::failure::CodexFailure;
 use crate::adapters::git::GitError;
 use crate::adapters::workspace::WorkspaceError;
 use crate::foundation::envelope::{ErrorCode, ToolError};
@@ -85,6 +87,44 @@ impl From<AnswerError> for ToolError {
     }
 }
 
+/// codex could not start: nothing was spent.
+impl From<StartError> for ToolError {
+    fn from(error: StartError) -> ToolError {
+        let code = match error {
+            StartError::NotFound | StartError::Spawn(_) => ErrorCode::CodexNotFound,
+            StartError::TempDir(_) | StartError::SchemaFile(_) => ErrorCode::InternalError,
+        };
+        ToolError::new(code, error.to_string())
+    }
+}
+
+/// docs/product.md §5: a stale session is the caller's argument to drop; every other failure
+/// is codex's, and the code says which kind.
+impl From<CodexFailure> for ToolError {
+    fn from(failure: CodexFailure) -> ToolError {
+        let code = match failure {
+            CodexFailure::TimedOut { .. } => ErrorCode::Timeout,
+            CodexFailure::Stalled { .. } => ErrorCode::CodexStalled,
+            CodexFailure::Cancelled => ErrorCode::InternalError,
+            CodexFailure::OverrideRejected { .. } | CodexFailure::ContractChanged { .. } => {
+                ErrorCode::CliContractChanged
+            }
+            CodexFailure::UserConfigRejected { .. } => ErrorCode::UserConfigRejected,
+            CodexFailure::NoSession => {
+                return ToolError::new(ErrorCode::InvalidArguments, failure.to_string())
+                    .offending("session_id")
+                    .repair("Make a fresh call without session_id");
+            }
+            CodexFailure::AuthRequired { .. } => ErrorCode::CodexAuthRequired,
+            CodexFailure::RateLimited { retry_after_ms, .. } => {
+                return ToolError::new(ErrorCode::CodexRateLimited, failure.to_string()).retry_after_ms(retry_after_ms);
+            }
+            CodexFailure::Exited { .. } => ErrorCode::NonzeroExit,
+        };
+        ToolError::new(code, failure.to_string())
+    }
+}
+
 /// `path` as one shell word: left bare when it is plainly safe, else single-quoted.
 fn shell_quote(path: &str) -> String {
     let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:@%".contains(c);
@@ -155,6 +195,59 @@ mod tests {
         let incomplete = ToolError::from(AnswerError::Incomplete { fields: vec!["summary", "verdict"] });
         assert_eq!(incomplete.code, ErrorCode::SchemaViolation);
         assert_eq!(incomplete.message, "codex's review is missing or has invalid summary, verdict");
+    }
+
+    #[test]
+    fn each_codex_failure_has_its_code_and_a_stale_session_names_its_parameter() {
+        use crate::adapters::codex::failure::Exit;
+        let (exit, detail) = (Exit::Code(1), String::from("boom"));
+        let cases = [
+            (CodexFailure::TimedOut { after: std::time::Duration::from_secs(30) }, ErrorCode::Timeout),
+            (
+                CodexFailure::Stalled { after: std::time::Duration::from_secs(9), last_activity: None },
+                ErrorCode::CodexStalled,
+            ),
+            (CodexFailure::Cancelled, ErrorCode::InternalError),
+            (CodexFailure::OverrideRejected { line: "x".into() }, ErrorCode::CliContractChanged),
+            (CodexFailure::UserConfigRejected { line: "x".into() }, ErrorCode::UserConfigRejected),
+            (CodexFailure::NoSession, ErrorCode::InvalidArguments),
+            (CodexFailure::AuthRequired { exit, detail: detail.clone() }, ErrorCode::CodexAuthRequired),
+            (CodexFailure::ContractChanged { exit, detail: detail.clone() }, ErrorCode::CliContractChanged),
+            (
+                CodexFailure::RateLimited { exit, detail: detail.clone(), retry_after_ms: 20_000 },
+                ErrorCode::CodexRateLimited,
+            ),
+            (CodexFailure::Exited { exit: Exit::Signal, detail }, ErrorCode::NonzeroExit),
+        ];
+        for (failure, code) in cases {
+            let message = failure.to_string();
+            let error = ToolError::from(failure);
+            assert_eq!((error.code, error.message), (code, message));
+        }
+        let stale = ToolError::from(CodexFailure::NoSession);
+        assert_eq!(stale.offending_param.as_deref(), Some("session_id"));
+        assert_eq!(stale.repair, "Make a fresh call without session_id");
+        let limited = ToolError::from(CodexFailure::RateLimited { exit, detail: "429".into(), retry_after_ms: 20_000 });
+        assert!(limited.retryable && limited.retry_after_ms == Some(20_000), "{limited:?}");
+        assert_eq!(limited.message, "codex exited 1: 429");
+        let timeout = ToolError::from(CodexFailure::TimedOut { after: std::time::Duration::from_secs(30) });
+        assert!(timeout.retryable);
+        let stalled = CodexFailure::Stalled { after: std::time::Duration::from_secs(9), last_activity: None };
+        assert_eq!(
+            ToolError::from(stalled).message,
+            "codex sent no event for 9 s and was stopped; its last activity was: (none)"
+        );
+    }
+
+    #[test]
+    fn codex_that_cannot_start_is_not_found_unless_our_own_files_failed() {
+        assert_eq!(ToolError::from(StartError::NotFound).message, "codex was not found on the server's PATH");
+        assert_eq!(ToolError::from(StartError::NotFound).code, ErrorCode::CodexNotFound);
+        let disk = ToolError::from(StartError::TempDir(std::io::Error::other("disk full")));
+        assert_eq!(
+            (disk.code, disk.message.as_str()),
+            (ErrorCode::InternalError, "cannot create a temporary directory: disk full")
+        );
     }
 
     #[test]
