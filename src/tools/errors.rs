@@ -1,7 +1,7 @@
 //! The one place where the adapters' typed errors become the agent-visible `ToolError`: which
 //! `ErrorCode` each failure is, and the repair, offending parameter and retry time that follow
-//! from its facts. The adapters say what happened (each error's `Display` is its message where
-//! the agent sees it unchanged); what an agent should do about it is decided here.
+//! from its facts. The adapters say what happened (an error's `Display` is the agent's message
+//! unless the mapping words it otherwise); what an agent should do about it is decided here.
 
 use crate::adapters::budget::BudgetError;
 use crate::adapters::codex::answer::AnswerError;
@@ -98,30 +98,28 @@ impl From<StartError> for ToolError {
     }
 }
 
-/// docs/product.md §5: a stale session is the caller's argument to drop; every other failure
-/// is codex's, and the code says which kind.
+/// A stale session is the caller's argument to drop; every other failure is codex's, and the
+/// code says which kind (the order they are told apart in is `failure::classify`'s).
 impl From<CodexFailure> for ToolError {
     fn from(failure: CodexFailure) -> ToolError {
-        let code = match failure {
-            CodexFailure::TimedOut { .. } => ErrorCode::Timeout,
-            CodexFailure::Stalled { .. } => ErrorCode::CodexStalled,
-            CodexFailure::Cancelled => ErrorCode::InternalError,
+        let message = failure.to_string();
+        match failure {
+            CodexFailure::TimedOut { .. } => ToolError::new(ErrorCode::Timeout, message),
+            CodexFailure::Stalled { .. } => ToolError::new(ErrorCode::CodexStalled, message),
+            CodexFailure::Cancelled => ToolError::new(ErrorCode::InternalError, message),
             CodexFailure::OverrideRejected { .. } | CodexFailure::ContractChanged { .. } => {
-                ErrorCode::CliContractChanged
+                ToolError::new(ErrorCode::CliContractChanged, message)
             }
-            CodexFailure::UserConfigRejected { .. } => ErrorCode::UserConfigRejected,
-            CodexFailure::NoSession => {
-                return ToolError::new(ErrorCode::InvalidArguments, failure.to_string())
-                    .offending("session_id")
-                    .repair("Make a fresh call without session_id");
-            }
-            CodexFailure::AuthRequired { .. } => ErrorCode::CodexAuthRequired,
+            CodexFailure::UserConfigRejected { .. } => ToolError::new(ErrorCode::UserConfigRejected, message),
+            CodexFailure::NoSession => ToolError::new(ErrorCode::InvalidArguments, message)
+                .offending("session_id")
+                .repair("Make a fresh call without session_id"),
+            CodexFailure::AuthRequired { .. } => ToolError::new(ErrorCode::CodexAuthRequired, message),
             CodexFailure::RateLimited { retry_after_ms, .. } => {
-                return ToolError::new(ErrorCode::CodexRateLimited, failure.to_string()).retry_after_ms(retry_after_ms);
+                ToolError::new(ErrorCode::CodexRateLimited, message).retry_after_ms(retry_after_ms)
             }
-            CodexFailure::Exited { .. } => ErrorCode::NonzeroExit,
-        };
-        ToolError::new(code, failure.to_string())
+            CodexFailure::Exited { .. } => ToolError::new(ErrorCode::NonzeroExit, message),
+        }
     }
 }
 
