@@ -19,7 +19,9 @@
 //! **The rule: a module names only its own layer and the layers below it.** foundation names
 //! nothing above itself, adapters nothing of tools or front ends, tools nothing of front ends.
 //! Within a layer, files may use each other but form no cycle outside a module and its own
-//! children. `tests/integration/layers.rs` checks this by reading every `use crate::…`.
+//! children. `tests/integration/layers.rs` checks this by reading every `use crate::…`, and
+//! that no adapter names the agent-visible error: adapters return typed errors, which
+//! `tools/errors.rs` alone maps to an `ErrorCode` with its repair and retry facts.
 //!
 //! Modules are private to the crate unless `main.rs`, an integration test or the bench needs
 //! them, so the compiler reports code nothing uses.

@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::foundation::clock;
-use crate::foundation::envelope::{ErrorCode, ToolError};
 use crate::foundation::statefile::{self, ReadError};
 
 const LEDGER_FILE: &str = "spend.json";
@@ -31,6 +30,35 @@ struct Ledger {
     usage_limit_resets_ms: Option<u64>,
 }
 
+/// Why `Budget::check` refuses a paid call; nothing was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BudgetError {
+    /// A budget is set and its ledger cannot be read, so it cannot be kept.
+    LedgerUnreadable { ledger: PathBuf, why: String },
+    /// codex ended an earlier run on the plan's usage limit, which resets at `resets_ms`.
+    UsageLimit { resets_ms: u64, retry_after_ms: u64 },
+    /// Today's runs used up the budget, which renews at `renews_ms`.
+    Exhausted { tokens: u64, runs: u64, limit: u64, renews_ms: u64, retry_after_ms: u64 },
+}
+
+impl std::fmt::Display for BudgetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BudgetError::LedgerUnreadable { why, .. } => write!(f, "the spend ledger cannot be read: {why}"),
+            BudgetError::UsageLimit { resets_ms, .. } => write!(
+                f,
+                "codex ended an earlier run on the plan's usage limit; it resets at {}, and no call is sent before then",
+                clock::rfc3339(*resets_ms)
+            ),
+            BudgetError::Exhausted { tokens, runs, limit, renews_ms, .. } => write!(
+                f,
+                "today's token budget is used up: {tokens} of {limit} tokens over {runs} paid run(s) (CODEX_IN_CLAUDE_DAILY_TOKEN_BUDGET); it renews at {}",
+                clock::rfc3339(*renews_ms)
+            ),
+        }
+    }
+}
+
 /// The ledger of one state directory, with the budget it is checked against.
 pub struct Budget {
     dir: PathBuf,
@@ -45,7 +73,7 @@ impl Budget {
     /// `budget_exhausted` when today's runs already used the whole budget; retryable once the
     /// day turns. No budget: always `Ok`. A ledger that cannot be read refuses too (the budget
     /// is a promise to the user, and an unreadable ledger cannot keep it).
-    pub fn check(&self) -> Result<(), ToolError> {
+    pub fn check(&self) -> Result<(), BudgetError> {
         let now = clock::now_ms();
         let (today, next_day_ms) = clock::local_day(now);
         let used = match (self.today(&today), self.limit) {
@@ -54,31 +82,23 @@ impl Budget {
             // keep must not stop a call.
             (Err(_), None) => return Ok(()),
             (Err(why), Some(_)) => {
-                let message = format!("the spend ledger cannot be read: {why}");
-                return Err(ToolError::new(ErrorCode::StateWriteFailed, message).repair(format!(
-                    "Remove or fix {} (codex_status shows the state directory), then retry",
-                    self.dir.join(LEDGER_FILE).display()
-                )));
+                return Err(BudgetError::LedgerUnreadable { ledger: self.dir.join(LEDGER_FILE), why });
             }
         };
-        if let Some(resets) = used.usage_limit_resets_ms.filter(|&at| at > now) {
-            let message = format!(
-                "codex ended an earlier run on the plan's usage limit; it resets at {}, and no call is sent before then",
-                clock::rfc3339(resets)
-            );
-            return Err(ToolError::new(ErrorCode::CodexRateLimited, message).retry_after_ms(resets - now));
+        if let Some(resets_ms) = used.usage_limit_resets_ms.filter(|&at| at > now) {
+            return Err(BudgetError::UsageLimit { resets_ms, retry_after_ms: resets_ms - now });
         }
         let Some(limit) = self.limit else { return Ok(()) };
         if used.tokens < limit {
             return Ok(());
         }
-        let message = format!(
-            "today's token budget is used up: {} of {limit} tokens over {} paid run(s) (CODEX_IN_CLAUDE_DAILY_TOKEN_BUDGET); it renews at {}",
-            used.tokens,
-            used.runs,
-            clock::rfc3339(next_day_ms)
-        );
-        Err(ToolError::new(ErrorCode::BudgetExhausted, message).retry_after_ms(next_day_ms.saturating_sub(now)))
+        Err(BudgetError::Exhausted {
+            tokens: used.tokens,
+            runs: used.runs,
+            limit,
+            renews_ms: next_day_ms,
+            retry_after_ms: next_day_ms.saturating_sub(now),
+        })
     }
 
     /// Notes that codex ended a run on the plan's usage limit, which resets at `resets_ms`
@@ -164,9 +184,12 @@ mod tests {
         budget.record(60).unwrap();
         budget.check().unwrap();
         budget.record(60).unwrap();
-        let refused = budget.check().unwrap_err();
-        assert_eq!(refused.code, ErrorCode::BudgetExhausted);
-        assert!(refused.retryable && refused.retry_after_ms.is_some_and(|ms| ms <= 90_000_000), "{refused:?}");
+        match budget.check().unwrap_err() {
+            BudgetError::Exhausted { tokens: 120, runs: 2, limit: 100, retry_after_ms, .. } => {
+                assert!(retry_after_ms <= 90_000_000, "{retry_after_ms}")
+            }
+            refused => panic!("{refused:?}"),
+        }
         let report = budget.report();
         assert_eq!((report["used_tokens"].as_u64(), report["remaining_tokens"].as_u64()), (Some(120), Some(0)));
         // Yesterday's ledger counts for nothing today.
@@ -198,9 +221,13 @@ mod tests {
         let budget = Budget::new(dir.path(), None);
         let resets = clock::now_ms() + 3_600_000;
         budget.note_usage_limit(resets).unwrap();
-        let refused = budget.check().unwrap_err();
-        assert_eq!(refused.code, ErrorCode::CodexRateLimited);
-        assert!(refused.retry_after_ms.is_some_and(|ms| ms > 3_500_000 && ms <= 3_600_000), "{refused:?}");
+        match budget.check().unwrap_err() {
+            BudgetError::UsageLimit { resets_ms, retry_after_ms } => {
+                assert_eq!(resets_ms, resets);
+                assert!(retry_after_ms > 3_500_000 && retry_after_ms <= 3_600_000, "{retry_after_ms}");
+            }
+            refused => panic!("{refused:?}"),
+        }
         assert_eq!(budget.report()["usage_limit_resets_at"], clock::rfc3339(resets));
         budget.note_usage_limit(clock::now_ms() - 1).unwrap();
         budget.check().unwrap();
@@ -211,7 +238,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(LEDGER_FILE), b"{\"day\":").unwrap();
         let budget = Budget::new(dir.path(), Some(10));
-        assert_eq!(budget.check().unwrap_err().code, ErrorCode::StateWriteFailed);
+        assert!(matches!(budget.check().unwrap_err(), BudgetError::LedgerUnreadable { .. }));
         assert!(budget.record(1).is_err());
         assert!(budget.report()["error"].is_string());
     }

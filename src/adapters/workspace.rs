@@ -7,8 +7,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::foundation::envelope::{ErrorCode, ToolError};
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     Param,
@@ -28,6 +26,33 @@ impl Source {
     }
 }
 
+/// Why an explicit `workspace_root` cannot be used. The messages never echo the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkspaceError {
+    NotAbsolute,
+    ContainsNul,
+    NotFound,
+    NotADirectory,
+    /// It lies outside every one of the client's `declared` roots.
+    OutsideRoots {
+        declared: usize,
+    },
+}
+
+impl std::fmt::Display for WorkspaceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WorkspaceError::NotAbsolute => write!(f, "workspace_root must be an absolute path"),
+            WorkspaceError::ContainsNul => write!(f, "workspace_root must not contain NUL"),
+            WorkspaceError::NotFound => write!(f, "workspace_root does not exist"),
+            WorkspaceError::NotADirectory => write!(f, "workspace_root is not a directory"),
+            WorkspaceError::OutsideRoots { declared } => {
+                write!(f, "workspace_root is outside the client's {declared} declared root(s)")
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Workspace {
     pub path: PathBuf,
@@ -37,27 +62,24 @@ pub struct Workspace {
 
 /// Resolves the workspace of one call. `roots` are the client's declared roots (empty when it
 /// declared none, or on a stateless 2026 connection); `project_dir` is `CLAUDE_PROJECT_DIR`.
-pub fn resolve(explicit: Option<&str>, roots: &[PathBuf], project_dir: Option<&str>) -> Result<Workspace, ToolError> {
+pub fn resolve(
+    explicit: Option<&str>,
+    roots: &[PathBuf],
+    project_dir: Option<&str>,
+) -> Result<Workspace, WorkspaceError> {
     if let Some(raw) = explicit {
-        let invalid = |why: &str| {
-            ToolError::new(ErrorCode::InvalidWorkspaceRoot, format!("workspace_root {why}")).offending("workspace_root")
-        };
         if !raw.starts_with('/') {
-            return Err(invalid("must be an absolute path"));
+            return Err(WorkspaceError::NotAbsolute);
         }
         if raw.contains('\0') {
-            return Err(invalid("must not contain NUL"));
+            return Err(WorkspaceError::ContainsNul);
         }
-        let path = Path::new(raw).canonicalize().map_err(|_| invalid("does not exist"))?;
+        let path = Path::new(raw).canonicalize().map_err(|_| WorkspaceError::NotFound)?;
         if !path.is_dir() {
-            return Err(invalid("is not a directory"));
+            return Err(WorkspaceError::NotADirectory);
         }
         if !roots.is_empty() && !roots.iter().any(|root| path.starts_with(root)) {
-            return Err(ToolError::new(
-                ErrorCode::WorkspaceOutsideRoots,
-                format!("workspace_root is outside the client's {} declared root(s)", roots.len()),
-            )
-            .offending("workspace_root"));
+            return Err(WorkspaceError::OutsideRoots { declared: roots.len() });
         }
         return Ok(Workspace { path, source: Source::Param, warning: None });
     }
@@ -121,10 +143,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("f");
         std::fs::write(&file, "x").unwrap();
-        for bad in ["relative/path", "/no/such/dir/anywhere", file.to_str().unwrap(), "/tmp/\0x"] {
+        for (bad, why) in [
+            ("relative/path", WorkspaceError::NotAbsolute),
+            ("/no/such/dir/anywhere", WorkspaceError::NotFound),
+            (file.to_str().unwrap(), WorkspaceError::NotADirectory),
+            ("/tmp/\0x", WorkspaceError::ContainsNul),
+        ] {
             let err = resolve(Some(bad), &[], None).unwrap_err();
-            assert_eq!(err.code, ErrorCode::InvalidWorkspaceRoot, "{bad}");
-            assert!(!err.message.contains(bad), "must not echo the value");
+            assert_eq!(err, why, "{bad}");
+            assert!(!err.to_string().contains(bad), "must not echo the value");
         }
         let ok = resolve(Some(dir.path().to_str().unwrap()), &[], None).unwrap();
         assert_eq!(ok.source, Source::Param);
@@ -139,7 +166,7 @@ mod tests {
         let roots = vec![root.path().canonicalize().unwrap()];
         assert!(resolve(Some(inside.to_str().unwrap()), &roots, None).is_ok());
         let err = resolve(Some(outside.path().to_str().unwrap()), &roots, None).unwrap_err();
-        assert_eq!(err.code, ErrorCode::WorkspaceOutsideRoots);
+        assert_eq!(err, WorkspaceError::OutsideRoots { declared: 1 });
     }
 
     #[test]
@@ -150,7 +177,7 @@ mod tests {
         std::os::unix::fs::symlink(outside.path(), &link).unwrap();
         let roots = vec![root.path().canonicalize().unwrap()];
         let err = resolve(Some(link.to_str().unwrap()), &roots, None).unwrap_err();
-        assert_eq!(err.code, ErrorCode::WorkspaceOutsideRoots);
+        assert_eq!(err, WorkspaceError::OutsideRoots { declared: 1 });
     }
 
     #[test]

@@ -132,6 +132,8 @@ impl ErrorCode {
         ErrorCode::InternalError,
     ];
 
+    /// The serialised name, spelt out for the tests that check it against serde and the README.
+    #[cfg(test)]
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::InvalidArguments => "invalid_arguments",

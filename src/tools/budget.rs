@@ -4,8 +4,7 @@
 use super::Call;
 use crate::adapters::budget::Budget;
 use crate::adapters::codex::exec::Run;
-use crate::adapters::codex::failure;
-use crate::foundation::envelope::ErrorCode;
+use crate::adapters::codex::failure::{self, CodexFailure};
 
 /// The budget ledger this call is checked against and charged to.
 pub fn of(call: &Call) -> Budget {
@@ -20,11 +19,12 @@ pub fn record(budget: &Budget, run: &Run) {
     if let Err(err) = budget.record(tokens) {
         crate::log_warn!("could not count {tokens} tokens in the spend ledger: {err}");
     }
-    let resets = run
-        .failure
-        .as_ref()
-        .filter(|f| f.code == ErrorCode::CodexRateLimited)
-        .and_then(|f| failure::retry_at_ms(&f.message.to_lowercase(), crate::foundation::clock::now_ms()));
+    let resets = match &run.failure {
+        Some(failure @ CodexFailure::RateLimited { .. }) => {
+            failure::retry_at_ms(&failure.to_string().to_lowercase(), crate::foundation::clock::now_ms())
+        }
+        _ => None,
+    };
     if let Some(Err(err)) = resets.map(|at| budget.note_usage_limit(at)) {
         crate::log_warn!("could not note the usage limit's reset in the spend ledger: {err}");
     }

@@ -154,7 +154,7 @@ pub fn run_codex(call: &Call, invocation: &Invocation, meta: &mut Meta) -> Resul
     super::models::check_effort(invocation.model.as_deref(), invocation.reasoning_effort.as_deref(), &call.cancel)
         .map_err(|error| error_envelope(error, meta))?;
     let budget = super::budget::of(call);
-    budget.check().map_err(|error| error_envelope(error, meta))?;
+    budget.check().map_err(|error| error_envelope(error.into(), meta))?;
     // codex runs git itself in its working directory, outside any sandbox (and passes its
     // environment on to the commands it runs): the same policy as ours keeps that git from
     // running the repository's programs or writing to it. Nothing to pin where git finds no
@@ -164,10 +164,10 @@ pub fn run_codex(call: &Call, invocation: &Invocation, meta: &mut Meta) -> Resul
     let git_env = match Git::open(&invocation.dir, git_timeout, &call.cancel) {
         Ok(git) => git.foreign_env(),
         Err(GitError::NotARepo | GitError::Missing | GitError::Unsafe { .. }) => ForeignGitEnv::default(),
-        Err(error) => return Err(error_envelope(error.to_tool_error(), meta)),
+        Err(error) => return Err(error_envelope(error.into(), meta)),
     };
     let invocation = Invocation { env: git_env.vars.clone(), ..invocation.clone() };
-    let run = exec::run(&invocation, &call.cancel, &watch).map_err(|error| error_envelope(error, meta))?;
+    let run = exec::run(&invocation, &call.cancel, &watch).map_err(|error| error_envelope(error.into(), meta))?;
     drop(git_env);
     super::budget::record(&budget, &run);
     meta.record_run(&run);
@@ -178,7 +178,7 @@ pub fn run_codex(call: &Call, invocation: &Invocation, meta: &mut Meta) -> Resul
         ));
     }
     match &run.failure {
-        Some(error) => Err(error_envelope(error.clone(), meta)),
+        Some(error) => Err(error_envelope(error.clone().into(), meta)),
         None => Ok(run),
     }
 }

@@ -109,7 +109,7 @@ pub fn run(call: &Call) -> Value {
     };
     let mut answer = match parsed {
         Ok(answer) => answer,
-        Err(error) => return error_envelope(error, &meta),
+        Err(error) => return error_envelope(error.into(), &meta),
     };
     meta.record_answer(&answer.adjustments);
     if kind == ConsultKind::Plan {

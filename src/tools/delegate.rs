@@ -143,7 +143,7 @@ pub fn run_delegate(call: &Call) -> Value {
         (Some(message), None, false) => {
             format!("Codex changed only withheld files (see withheld_files). {message}")
         }
-        (None, None, true) => return error_envelope(answer::no_final_message(), &meta),
+        (None, None, true) => return error_envelope(answer::AnswerError::NoFinalMessage.into(), &meta),
         (None, _, _) => {
             meta.answer_warnings
                 .push("codex completed its turn without a final message; its edits are its whole result".into());
@@ -257,7 +257,7 @@ pub(super) fn worktree_error(error: WorktreeError) -> ToolError {
             "the repository has no commits yet; a worktree needs HEAD to start from",
         )
         .repair("Commit once (git commit), then retry"),
-        WorktreeError::Git(error) => error.to_tool_error(),
+        WorktreeError::Git(error) => error.into(),
         WorktreeError::Failed(message) => {
             ToolError::new(ErrorCode::WorktreeError, crate::foundation::redact::text(&message).text)
         }

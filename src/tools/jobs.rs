@@ -237,7 +237,7 @@ fn start(call: &Call, tool: &Tool, check: Check, deadline_seconds: u64) -> Resul
     }
     // Nor one the day's budget (or a used-up plan) would refuse; the worker checks again.
     if let Err(error) = super::budget::of(call).check() {
-        return Err(error_envelope(error, &meta));
+        return Err(error_envelope(error.into(), &meta));
     }
     let mut arguments = call.args.to_value();
     // The job record on disk holds no more of the caller's text than the model would get: it

@@ -8,6 +8,7 @@ mod capabilities;
 pub(crate) mod codex_run;
 mod consult;
 mod delegate;
+mod errors;
 mod jobs;
 mod meta;
 mod models;
@@ -216,6 +217,7 @@ impl Call<'_> {
             &self.roots.current(),
             project_dir.as_deref(),
         )
+        .map_err(ToolError::from)
     }
 
     /// The checks every tool that would run codex makes before spending anything: a usable

@@ -133,7 +133,7 @@ pub fn run_review(call: &Call) -> Value {
     };
     let answer = match answer::review(run.last_message.as_deref()) {
         Ok(answer) => answer,
-        Err(error) => return error_envelope(error, &meta),
+        Err(error) => return error_envelope(error.into(), &meta),
     };
     meta.record_answer(&answer.adjustments);
     if answer.adjustments.findings_incomplete {
@@ -387,7 +387,7 @@ pub(super) fn gather_error(error: GatherError) -> ToolError {
         GatherError::Scratch(message) => ToolError::new(ErrorCode::InternalError, message).repair(
             "Check that the server's temp directory (TMPDIR) exists, is writable and has free space, then retry",
         ),
-        GatherError::Git(error) => error.to_tool_error(),
+        GatherError::Git(error) => error.into(),
     }
 }
 

@@ -116,6 +116,27 @@ fn no_module_names_a_layer_above_its_own_and_modules_form_no_cycle() {
     }
 }
 
+/// The adapters report typed errors; only the tools turn them into the agent-visible error
+/// (`tools/errors.rs`), so the codes, repairs and retry facts an agent sees are decided in one place.
+#[test]
+fn no_adapter_names_the_agent_visible_error() {
+    let adapters = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/adapters");
+    let mut files = Vec::new();
+    rust_files(&adapters, &mut files);
+    assert!(files.len() >= 10, "only {} adapter files found", files.len());
+    let mut found = Vec::new();
+    for file in &files {
+        for (number, line) in std::fs::read_to_string(file).unwrap().lines().enumerate() {
+            for name in ["ToolError", "ErrorCode"] {
+                if line.contains(name) {
+                    found.push(format!("{}:{}: {name}", file.display(), number + 1));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "adapters build the agent's error themselves:\n{}", found.join("\n"));
+}
+
 /// A path of edges from the last module of `path` back to its first, if there is one.
 fn cycle_from(graph: &BTreeMap<String, BTreeSet<String>>, start: &str, path: &mut Vec<String>) -> Option<Vec<String>> {
     let last = path.last().unwrap().clone();

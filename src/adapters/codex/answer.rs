@@ -15,8 +15,6 @@ use std::borrow::Cow;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::foundation::envelope::{ErrorCode, ToolError};
-
 pub use crate::foundation::policy::SEVERITIES;
 pub const VERDICTS: &[&str] = &["pass", "concerns", "fail", "unknown"];
 /// A plan review's verdicts: sound as written, worth doing once the findings are addressed, or
@@ -144,24 +142,47 @@ fn verdict_schema(verdicts: &[&str]) -> Value {
     schema
 }
 
-/// The error for a run whose turn completed without a final message: there is no answer, and
-/// an `ok:true` around a placeholder would read as one.
-pub fn no_final_message() -> ToolError {
-    ToolError::new(
-        ErrorCode::NoFinalMessage,
-        "codex completed its turn but sent no final message; there is no answer to report",
-    )
+/// Why codex's final message is no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnswerError {
+    /// The turn completed without a final message: there is no answer, and an `ok:true` around
+    /// a placeholder would read as one.
+    NoFinalMessage,
+    NotJson,
+    /// JSON, but not an object.
+    NotObject,
+    /// A verdicted answer (`what`: a review, a plan review) whose `fields` are missing or
+    /// invalid.
+    Incomplete {
+        what: &'static str,
+        fields: Vec<&'static str>,
+    },
+}
+
+impl std::fmt::Display for AnswerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AnswerError::NoFinalMessage => {
+                write!(f, "codex completed its turn but sent no final message; there is no answer to report")
+            }
+            AnswerError::NotJson => write!(f, "codex's final message is not JSON"),
+            AnswerError::NotObject => write!(f, "codex's final message is JSON but not an object"),
+            AnswerError::Incomplete { what, fields } => {
+                write!(f, "codex's {what} is missing or has invalid {}", fields.join(", "))
+            }
+        }
+    }
 }
 
 /// A consult answer. Prose instead of JSON is still an answer to a question: it becomes the
 /// summary. No message at all is `no_final_message`.
-pub fn consult(text: Option<&str>) -> Result<Answer, ToolError> {
-    let text = text.ok_or_else(no_final_message)?;
+pub fn consult(text: Option<&str>) -> Result<Answer, AnswerError> {
+    let text = text.ok_or(AnswerError::NoFinalMessage)?;
     Ok(match parse_object(text) {
         Ok(object) => fields(&object),
         Err(_) => {
             let mut adjustments = Adjustments::default();
-            let summary = prose_summary(text, &mut adjustments).ok_or_else(no_final_message)?;
+            let summary = prose_summary(text, &mut adjustments).ok_or(AnswerError::NoFinalMessage)?;
             Answer { summary, adjustments, ..Answer::default() }
         }
     })
@@ -181,24 +202,19 @@ pub fn prose_summary(text: &str, adjustments: &mut Adjustments) -> Option<String
 
 /// A review answer, which must be the schema's JSON: a prose "review" has no verdict an agent
 /// could trust, so it is an error (`invalid_json` / `schema_violation`), never a silent pass.
-pub fn review(text: Option<&str>) -> Result<Answer, ToolError> {
+pub fn review(text: Option<&str>) -> Result<Answer, AnswerError> {
     verdicted(text, VERDICTS, "review")
 }
 
 /// A plan review's answer, held to a review's rules with the plan verdicts.
-pub fn plan(text: Option<&str>) -> Result<Answer, ToolError> {
+pub fn plan(text: Option<&str>) -> Result<Answer, AnswerError> {
     verdicted(text, PLAN_VERDICTS, "plan review")
 }
 
 /// An answer that must carry a summary, a verdict of `verdicts` and a confidence.
-fn verdicted(text: Option<&str>, verdicts: &[&'static str], what: &str) -> Result<Answer, ToolError> {
-    let text = text.ok_or_else(no_final_message)?;
-    let object = parse_object(text).map_err(|problem| match problem {
-        Problem::NotJson => ToolError::new(ErrorCode::InvalidJson, "codex's final message is not JSON"),
-        Problem::NotObject => {
-            ToolError::new(ErrorCode::SchemaViolation, "codex's final message is JSON but not an object")
-        }
-    })?;
+fn verdicted(text: Option<&str>, verdicts: &[&'static str], what: &'static str) -> Result<Answer, AnswerError> {
+    let text = text.ok_or(AnswerError::NoFinalMessage)?;
+    let object = parse_object(text)?;
     let mut answer = fields(&object);
     let word = |key: &str| object.get(key).and_then(Value::as_str).map(|v| v.trim().to_ascii_lowercase());
     answer.verdict = word("verdict").and_then(|v| pick(verdicts, &v));
@@ -215,19 +231,13 @@ fn verdicted(text: Option<&str>, verdicts: &[&'static str], what: &str) -> Resul
         missing.push("confidence");
     }
     if !missing.is_empty() {
-        let message = format!("codex's {what} is missing or has invalid {}", missing.join(", "));
-        return Err(ToolError::new(ErrorCode::SchemaViolation, message));
+        return Err(AnswerError::Incomplete { what, fields: missing });
     }
     Ok(answer)
 }
 
-enum Problem {
-    NotJson,
-    NotObject,
-}
-
 /// The JSON object in `text`, allowing one surrounding Markdown code fence.
-fn parse_object(text: &str) -> Result<Map<String, Value>, Problem> {
+fn parse_object(text: &str) -> Result<Map<String, Value>, AnswerError> {
     let trimmed = text.trim();
     let unfenced = trimmed
         .strip_prefix("```")
@@ -236,8 +246,8 @@ fn parse_object(text: &str) -> Result<Map<String, Value>, Problem> {
         .unwrap_or(trimmed);
     match serde_json::from_str::<Value>(unfenced) {
         Ok(Value::Object(object)) => Ok(object),
-        Ok(_) => Err(Problem::NotObject),
-        Err(_) => Err(Problem::NotJson),
+        Ok(_) => Err(AnswerError::NotObject),
+        Err(_) => Err(AnswerError::NotJson),
     }
 }
 
@@ -563,12 +573,12 @@ mod tests {
 
     #[test]
     fn review_rejects_prose_non_objects_and_missing_verdicts() {
-        assert_eq!(review(Some("Looks good to me!")).unwrap_err().code, ErrorCode::InvalidJson);
-        assert_eq!(review(Some("[1,2]")).unwrap_err().code, ErrorCode::SchemaViolation);
+        assert_eq!(review(Some("Looks good to me!")).unwrap_err(), AnswerError::NotJson);
+        assert_eq!(review(Some("[1,2]")).unwrap_err(), AnswerError::NotObject);
         let bad_verdict = r#"{"summary":"s","verdict":"great","confidence":"high"}"#;
         let error = review(Some(bad_verdict)).unwrap_err();
-        assert_eq!(error.code, ErrorCode::SchemaViolation);
-        assert!(error.message.contains("verdict"), "{}", error.message);
+        assert_eq!(error, AnswerError::Incomplete { what: "review", fields: vec!["verdict"] });
+        assert!(error.to_string().contains("verdict"), "{error}");
     }
 
     #[test]
@@ -578,17 +588,17 @@ mod tests {
         };
         assert_eq!(answer(" Revise ").unwrap().verdict, Some("revise"));
         let error = answer("pass").unwrap_err();
-        assert_eq!(error.code, ErrorCode::SchemaViolation);
-        assert_eq!(error.message, "codex's plan review is missing or has invalid verdict");
+        assert_eq!(error, AnswerError::Incomplete { what: "plan review", fields: vec!["verdict"] });
+        assert_eq!(error.to_string(), "codex's plan review is missing or has invalid verdict");
         assert_eq!(plan_schema()["properties"]["verdict"]["enum"], json!(PLAN_VERDICTS));
-        assert_eq!(review(Some("{}")).unwrap_err().message.split(" is ").next(), Some("codex's review"));
+        assert_eq!(review(Some("{}")).unwrap_err().to_string().split(" is ").next(), Some("codex's review"));
     }
 
     #[test]
     fn no_final_message_is_an_error_not_an_answer() {
-        assert_eq!(review(None).unwrap_err().code, ErrorCode::NoFinalMessage);
-        assert_eq!(consult(None).unwrap_err().code, ErrorCode::NoFinalMessage);
-        assert_eq!(consult(Some(" \u{1b}\u{202E}\u{7} ")).unwrap_err().code, ErrorCode::NoFinalMessage);
+        assert_eq!(review(None).unwrap_err(), AnswerError::NoFinalMessage);
+        assert_eq!(consult(None).unwrap_err(), AnswerError::NoFinalMessage);
+        assert_eq!(consult(Some(" \u{1b}\u{202E}\u{7} ")).unwrap_err(), AnswerError::NoFinalMessage);
     }
 
     #[test]

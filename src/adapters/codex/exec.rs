@@ -29,9 +29,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::events::Stream;
-use super::failure;
+use super::failure::{self, CodexFailure};
 use crate::foundation::cancel::CancelToken;
-use crate::foundation::envelope::{ErrorCode, ToolError};
 use crate::foundation::policy::{Isolation, Tier};
 use crate::foundation::process::{Cmd, Env, RunError};
 
@@ -89,7 +88,30 @@ pub struct Run {
     /// Optional flags left out because this codex's help does not list them.
     pub compat_warnings: Vec<String>,
     /// Why the run failed, classified (docs/product.md §5 order); `None` on success.
-    pub failure: Option<ToolError>,
+    pub failure: Option<CodexFailure>,
+}
+
+/// Why codex could not start; nothing was spent.
+#[derive(Debug)]
+pub enum StartError {
+    /// codex is not on the server's PATH.
+    NotFound,
+    /// codex is there but could not be started.
+    Spawn(RunError),
+    /// The temporary directory for the run's files could not be made.
+    TempDir(std::io::Error),
+    SchemaFile(std::io::Error),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::NotFound => write!(f, "codex was not found on the server's PATH"),
+            StartError::Spawn(err) => write!(f, "{}", crate::foundation::text::one_line(&err.to_string(), 300)),
+            StartError::TempDir(err) => write!(f, "cannot create a temporary directory: {err}"),
+            StartError::SchemaFile(err) => write!(f, "cannot write the output schema file: {err}"),
+        }
+    }
 }
 
 /// Called with (events seen, what codex is doing) after every event.
@@ -106,16 +128,12 @@ pub struct Watch<'a> {
 }
 
 /// Runs codex once. `Err` only when it could not start (then nothing was spent).
-pub fn run(invocation: &Invocation, cancel: &CancelToken, watch: &Watch) -> Result<Run, ToolError> {
-    let scratch = tempfile::Builder::new().prefix("codex-in-claude-").tempdir().map_err(|err| {
-        ToolError::new(ErrorCode::InternalError, format!("cannot create a temporary directory: {err}"))
-    })?;
+pub fn run(invocation: &Invocation, cancel: &CancelToken, watch: &Watch) -> Result<Run, StartError> {
+    let scratch = tempfile::Builder::new().prefix("codex-in-claude-").tempdir().map_err(StartError::TempDir)?;
     let last_message_path = scratch.path().join("last-message.txt");
     let schema_path = scratch.path().join("schema.json");
     if let Some(schema) = &invocation.output_schema {
-        std::fs::write(&schema_path, schema.to_string()).map_err(|err| {
-            ToolError::new(ErrorCode::InternalError, format!("cannot write the output schema file: {err}"))
-        })?;
+        std::fs::write(&schema_path, schema.to_string()).map_err(StartError::SchemaFile)?;
     }
     let flags = super::probe::exec_flags(false, cancel);
     let (argv, model_sent, compat_warnings) =
@@ -186,28 +204,14 @@ pub fn run(invocation: &Invocation, cancel: &CancelToken, watch: &Watch) -> Resu
     });
     let output = match run {
         Ok(output) => output,
-        Err(RunError::NotFound { .. }) => {
-            return Err(ToolError::new(ErrorCode::CodexNotFound, "codex was not found on the server's PATH"));
-        }
-        Err(err @ RunError::Spawn { .. }) => {
-            return Err(ToolError::new(
-                ErrorCode::CodexNotFound,
-                crate::foundation::text::one_line(&err.to_string(), 300),
-            ));
-        }
+        Err(RunError::NotFound { .. }) => return Err(StartError::NotFound),
+        Err(err @ RunError::Spawn { .. }) => return Err(StartError::Spawn(err)),
     };
     let stream = std::mem::take(&mut *stream.lock().unwrap_or_else(|e| e.into_inner()));
     let (last_message, last_message_truncated) =
         if output.success() { read_bounded(&last_message_path, invocation.max_output_bytes) } else { (None, false) };
     let failure = if output.stalled {
-        Some(ToolError::new(
-            ErrorCode::CodexStalled,
-            format!(
-                "codex sent no event for {} s and was stopped; its last activity was: {}",
-                watch.stall_kill.as_secs(),
-                stream.activity.as_deref().unwrap_or("(none)")
-            ),
-        ))
+        Some(CodexFailure::Stalled { after: watch.stall_kill, last_activity: stream.activity.clone() })
     } else {
         failure::classify(&failure::Evidence {
             exit_code: output.exit_code,

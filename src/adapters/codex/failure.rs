@@ -1,6 +1,6 @@
-//! Why a codex run failed, as an error code an agent can act on (docs/product.md §5 order): binary missing
-//! (decided at spawn, in `exec`) → timeout → strict config → auth → CLI contract drift → rate
-//! limit → `nonzero_exit`.
+//! Why a codex run failed, as a `CodexFailure` an agent can act on once the tools give it its
+//! error code (docs/product.md §5 order): binary missing (decided at spawn, in `exec`) → timeout
+//! → strict config → auth → CLI contract drift → rate limit → `nonzero_exit`.
 //!
 //! The order matters: a rejected `-c` key is stderr-anchored and must not be mistaken for auth
 //! or drift, and drift must never be mislabelled as a transient rate limit. Only failure text is
@@ -10,7 +10,6 @@
 use std::time::Duration;
 
 use super::events::Stream;
-use crate::foundation::envelope::{ErrorCode, ToolError};
 
 /// Longest failure detail put in a message (characters).
 const DETAIL_CHARS: usize = 300;
@@ -46,6 +45,93 @@ const STRICT_CONFIG: &str = "unknown configuration field";
 /// The strict-config rejection names a `-c` override (ours) rather than the user's file.
 const OVERRIDE_MARKER: &str = "-c/--config override";
 
+/// Why a run failed. `detail` is the most telling failure text, sanitised, redacted and bounded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodexFailure {
+    /// It did not finish within the call's timeout (`after`) and was stopped.
+    TimedOut {
+        after: Duration,
+    },
+    /// It sent no event for `after` and was stopped (`exec` decides this while the run goes).
+    Stalled {
+        after: Duration,
+        last_activity: Option<String>,
+    },
+    Cancelled,
+    /// `--strict-config` rejected a `-c` key we send: the CLI changed.
+    OverrideRejected {
+        line: String,
+    },
+    /// `--strict-config` rejected a key of the user's `config.toml`.
+    UserConfigRejected {
+        line: String,
+    },
+    /// `exec resume` found no session for the id it was given.
+    NoSession,
+    AuthRequired {
+        exit: Exit,
+        detail: String,
+    },
+    /// codex rejected a flag or subcommand we send.
+    ContractChanged {
+        exit: Exit,
+        detail: String,
+    },
+    /// The model API is rate limiting or the plan is used up; retry after `retry_after_ms`.
+    RateLimited {
+        exit: Exit,
+        detail: String,
+        retry_after_ms: u64,
+    },
+    /// Any other failure.
+    Exited {
+        exit: Exit,
+        detail: String,
+    },
+}
+
+/// How a failed codex process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal,
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exit::Code(code) => write!(f, "codex exited {code}"),
+            Exit::Signal => write!(f, "codex was killed by a signal"),
+        }
+    }
+}
+
+impl std::fmt::Display for CodexFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CodexFailure::TimedOut { after } => {
+                write!(f, "codex did not finish within {} s and was stopped", after.as_secs())
+            }
+            CodexFailure::Stalled { after, last_activity } => write!(
+                f,
+                "codex sent no event for {} s and was stopped; its last activity was: {}",
+                after.as_secs(),
+                last_activity.as_deref().unwrap_or("(none)")
+            ),
+            CodexFailure::Cancelled => write!(f, "the call was cancelled; codex was stopped"),
+            CodexFailure::OverrideRejected { line } => write!(f, "codex rejected a config key we send: {line}"),
+            CodexFailure::UserConfigRejected { line } => write!(f, "codex rejected the user's config.toml: {line}"),
+            CodexFailure::NoSession => {
+                write!(f, "codex keeps no session with this session_id (its session files are gone); nothing was sent")
+            }
+            CodexFailure::AuthRequired { exit, detail }
+            | CodexFailure::ContractChanged { exit, detail }
+            | CodexFailure::RateLimited { exit, detail, .. }
+            | CodexFailure::Exited { exit, detail } => write!(f, "{exit}: {detail}"),
+        }
+    }
+}
+
 /// What a finished run left behind to classify.
 pub struct Evidence<'a> {
     pub exit_code: Option<i32>,
@@ -57,14 +143,13 @@ pub struct Evidence<'a> {
 }
 
 /// `None` when the run succeeded.
-pub fn classify(evidence: &Evidence) -> Option<ToolError> {
+pub fn classify(evidence: &Evidence) -> Option<CodexFailure> {
     if evidence.timed_out {
-        let message = format!("codex did not finish within {} s and was stopped", evidence.timeout.as_secs());
-        return Some(ToolError::new(ErrorCode::Timeout, message));
+        return Some(CodexFailure::TimedOut { after: evidence.timeout });
     }
     if evidence.cancelled {
         // Never delivered over MCP (a cancelled call gets no response); kept for the CLI and jobs.
-        return Some(ToolError::new(ErrorCode::InternalError, "the call was cancelled; codex was stopped"));
+        return Some(CodexFailure::Cancelled);
     }
     if evidence.exit_code == Some(0) {
         return None;
@@ -75,34 +160,24 @@ pub fn classify(evidence: &Evidence) -> Option<ToolError> {
     let failure_text = format!("{stderr}\n{stream_error}").to_ascii_lowercase();
     let stderr_lower = stderr.to_ascii_lowercase();
     let detail = detail(stream_error, &stderr);
-    let exit = match evidence.exit_code {
-        Some(code) => format!("codex exited {code}"),
-        None => "codex was killed by a signal".to_string(),
-    };
+    let exit = evidence.exit_code.map_or(Exit::Signal, Exit::Code);
 
     if let Some(line) = stderr.lines().find(|l| l.to_ascii_lowercase().contains(STRICT_CONFIG)) {
         let line = crate::foundation::text::one_line(line, DETAIL_CHARS);
         return Some(if line.contains(OVERRIDE_MARKER) {
-            ToolError::new(ErrorCode::CliContractChanged, format!("codex rejected a config key we send: {line}"))
+            CodexFailure::OverrideRejected { line }
         } else {
-            ToolError::new(ErrorCode::UserConfigRejected, format!("codex rejected the user's config.toml: {line}"))
+            CodexFailure::UserConfigRejected { line }
         });
     }
     if stderr_lower.contains(NO_SESSION) {
-        return Some(
-            ToolError::new(
-                ErrorCode::InvalidArguments,
-                "codex keeps no session with this session_id (its session files are gone); nothing was sent",
-            )
-            .offending("session_id")
-            .repair("Make a fresh call without session_id"),
-        );
+        return Some(CodexFailure::NoSession);
     }
     if AUTH.iter().any(|p| contains_word(&failure_text, p)) {
-        return Some(ToolError::new(ErrorCode::CodexAuthRequired, format!("{exit}: {detail}")));
+        return Some(CodexFailure::AuthRequired { exit, detail });
     }
     if CONTRACT_DRIFT.iter().any(|p| stderr_lower.contains(p)) {
-        return Some(ToolError::new(ErrorCode::CliContractChanged, format!("{exit}: {detail}")));
+        return Some(CodexFailure::ContractChanged { exit, detail });
     }
     if RATE_LIMIT.iter().any(|p| contains_word(&failure_text, p)) {
         let now = crate::foundation::clock::now_ms();
@@ -110,9 +185,9 @@ pub fn classify(evidence: &Evidence) -> Option<ToolError> {
             .map(|at| at.saturating_sub(now))
             .or_else(|| retry_after_ms(&failure_text))
             .unwrap_or(DEFAULT_RETRY_AFTER_MS);
-        return Some(ToolError::new(ErrorCode::CodexRateLimited, format!("{exit}: {detail}")).retry_after_ms(wait));
+        return Some(CodexFailure::RateLimited { exit, detail, retry_after_ms: wait });
     }
-    Some(ToolError::new(ErrorCode::NonzeroExit, format!("{exit}: {detail}")))
+    Some(CodexFailure::Exited { exit, detail })
 }
 
 /// The most telling failure text: the stream's error, else the last non-empty stderr lines.
@@ -203,7 +278,7 @@ pub fn retry_at_ms(text: &str, now_ms: u64) -> Option<u64> {
 mod tests {
     use super::*;
 
-    fn failed(stderr: &str, stream_error: Option<&str>) -> ToolError {
+    fn failed(stderr: &str, stream_error: Option<&str>) -> CodexFailure {
         let stream = Stream { error_message: stream_error.map(str::to_string), ..Stream::default() };
         let evidence = Evidence {
             exit_code: Some(1),
@@ -216,14 +291,37 @@ mod tests {
         classify(&evidence).expect("a failure")
     }
 
+    /// Which failure it is, without its facts.
+    fn kind(failure: &CodexFailure) -> &'static str {
+        match failure {
+            CodexFailure::TimedOut { .. } => "timed_out",
+            CodexFailure::Stalled { .. } => "stalled",
+            CodexFailure::Cancelled => "cancelled",
+            CodexFailure::OverrideRejected { .. } => "override_rejected",
+            CodexFailure::UserConfigRejected { .. } => "user_config_rejected",
+            CodexFailure::NoSession => "no_session",
+            CodexFailure::AuthRequired { .. } => "auth_required",
+            CodexFailure::ContractChanged { .. } => "contract_changed",
+            CodexFailure::RateLimited { .. } => "rate_limited",
+            CodexFailure::Exited { .. } => "exited",
+        }
+    }
+
+    fn wait_of(failure: &CodexFailure) -> Option<u64> {
+        match failure {
+            CodexFailure::RateLimited { retry_after_ms, .. } => Some(*retry_after_ms),
+            _ => None,
+        }
+    }
+
     #[test]
     fn an_unknown_session_names_session_id() {
         let error = failed(
             "Error: thread/resume: thread/resume failed: no rollout found for thread id 0199 (code -32600)",
             None,
         );
-        assert_eq!(error.code, ErrorCode::InvalidArguments);
-        assert_eq!(error.offending_param.as_deref(), Some("session_id"));
+        assert_eq!(error, CodexFailure::NoSession);
+        assert!(error.to_string().contains("session_id"), "{error}");
     }
 
     #[test]
@@ -241,8 +339,8 @@ mod tests {
         evidence.timed_out = true;
         evidence.exit_code = None;
         let error = classify(&evidence).unwrap();
-        assert_eq!(error.code, ErrorCode::Timeout);
-        assert!(error.retryable);
+        assert_eq!(error, CodexFailure::TimedOut { after: Duration::from_secs(30) });
+        assert_eq!(error.to_string(), "codex did not finish within 30 s and was stopped");
     }
 
     #[test]
@@ -251,43 +349,39 @@ mod tests {
             (
                 "",
                 Some("unexpected status 401 Unauthorized: bad key, url: http://127.0.0.1:1/v1/responses"),
-                ErrorCode::CodexAuthRequired,
+                "auth_required",
             ),
-            ("Not logged in", None, ErrorCode::CodexAuthRequired),
-            ("", Some("exceeded retry limit, last status: 429 Too Many Requests"), ErrorCode::CodexRateLimited),
-            ("", Some("rate limit exceeded: Please try again in 20s."), ErrorCode::CodexRateLimited),
-            ("", Some("Quota exceeded. Check your plan and billing details."), ErrorCode::CodexRateLimited),
-            ("error: unexpected argument '--bogus' found", None, ErrorCode::CliContractChanged),
+            ("Not logged in", None, "auth_required"),
+            ("", Some("exceeded retry limit, last status: 429 Too Many Requests"), "rate_limited"),
+            ("", Some("rate limit exceeded: Please try again in 20s."), "rate_limited"),
+            ("", Some("Quota exceeded. Check your plan and billing details."), "rate_limited"),
+            ("error: unexpected argument '--bogus' found", None, "contract_changed"),
             (
                 "Error loading config.toml: unknown configuration field `bogus` in -c/--config override",
                 None,
-                ErrorCode::CliContractChanged,
+                "override_rejected",
             ),
-            (
-                "/home/u/.codex/config.toml:3:1: unknown configuration field `bogus`",
-                None,
-                ErrorCode::UserConfigRejected,
-            ),
-            ("", Some("stream disconnected before completion: boom"), ErrorCode::NonzeroExit),
-            ("", Some("We're currently experiencing high demand"), ErrorCode::NonzeroExit),
-            ("Failed to read output schema file", None, ErrorCode::NonzeroExit),
+            ("/home/u/.codex/config.toml:3:1: unknown configuration field `bogus`", None, "user_config_rejected"),
+            ("", Some("stream disconnected before completion: boom"), "exited"),
+            ("", Some("We're currently experiencing high demand"), "exited"),
+            ("Failed to read output schema file", None, "exited"),
         ];
-        for (stderr, stream_error, code) in cases {
-            assert_eq!(failed(stderr, stream_error).code, code, "{stderr} / {stream_error:?}");
+        for (stderr, stream_error, kind_of) in cases {
+            assert_eq!(kind(&failed(stderr, stream_error)), kind_of, "{stderr} / {stream_error:?}");
         }
     }
 
     #[test]
     fn strict_config_wins_over_auth_and_drift_over_rate_limit() {
         let both = "Error loading config.toml: unknown configuration field `x` in -c/--config override\nnot logged in";
-        assert_eq!(failed(both, None).code, ErrorCode::CliContractChanged);
-        assert_eq!(failed("error: unexpected argument '--x' found; 429", None).code, ErrorCode::CliContractChanged);
+        assert_eq!(kind(&failed(both, None)), "override_rejected");
+        assert_eq!(kind(&failed("error: unexpected argument '--x' found; 429", None)), "contract_changed");
     }
 
     #[test]
     fn numbers_only_match_as_words() {
-        assert_eq!(failed("", Some("request 4290 failed")).code, ErrorCode::NonzeroExit);
-        assert_eq!(failed("", Some("port 14010 closed")).code, ErrorCode::NonzeroExit);
+        assert_eq!(kind(&failed("", Some("request 4290 failed"))), "exited");
+        assert_eq!(kind(&failed("", Some("port 14010 closed"))), "exited");
     }
 
     #[test]
@@ -302,24 +396,24 @@ mod tests {
         assert_eq!(retry_at_ms("try again later.", now), None);
         // A reset in the future becomes the error's retry_after_ms.
         let error = failed("", Some("You've hit your usage limit. Try again at Nov 26th, 2030 12:05 AM."));
-        assert_eq!(error.code, ErrorCode::CodexRateLimited);
-        let wait = error.retry_after_ms.unwrap();
+        assert_eq!(kind(&error), "rate_limited");
+        let wait = wait_of(&error).unwrap();
         assert!(wait > 0 && wait.abs_diff(dated - now) < 60_000, "{wait}");
     }
 
     #[test]
     fn retry_after_is_parsed_in_seconds_only() {
-        assert_eq!(failed("", Some("rate limit: try again in 20s")).retry_after_ms, Some(20_000));
-        assert_eq!(failed("", Some("usage limit reached, retry after 30 seconds")).retry_after_ms, Some(30_000));
-        assert_eq!(failed("", Some("rate limit: try again in 0s")).retry_after_ms, Some(0));
-        assert_eq!(failed("", Some("rate limit: try again in 5 minutes")).retry_after_ms, Some(60_000));
-        assert_eq!(failed("", Some("Too Many Requests")).retry_after_ms, Some(60_000));
+        assert_eq!(wait_of(&failed("", Some("rate limit: try again in 20s"))), Some(20_000));
+        assert_eq!(wait_of(&failed("", Some("usage limit reached, retry after 30 seconds"))), Some(30_000));
+        assert_eq!(wait_of(&failed("", Some("rate limit: try again in 0s"))), Some(0));
+        assert_eq!(wait_of(&failed("", Some("rate limit: try again in 5 minutes"))), Some(60_000));
+        assert_eq!(wait_of(&failed("", Some("Too Many Requests"))), Some(60_000));
     }
 
     #[test]
     fn messages_are_sanitised() {
-        let error = failed("\u{1b}[31mboom\u{1b}[0m", None);
-        assert!(!error.message.contains('\u{1b}'), "{}", error.message);
-        assert!(error.message.starts_with("codex exited 1: "));
+        let error = failed("\u{1b}[31mboom\u{1b}[0m", None).to_string();
+        assert!(!error.contains('\u{1b}'), "{error}");
+        assert!(error.starts_with("codex exited 1: "));
     }
 }

@@ -48,7 +48,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::foundation::cancel::CancelToken;
-use crate::foundation::envelope::{ErrorCode, ToolError};
 use crate::foundation::process::{Cmd, Output, RunError};
 
 /// Flags every `diff`, `show` or `log -p` must carry: no external diff or textconv program (both
@@ -168,6 +167,7 @@ impl Numstat {
     }
 }
 
+/// Why git could not do what was asked; `tools::errors` maps it to the agent's error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GitError {
     /// git is not on PATH.
@@ -200,50 +200,6 @@ impl std::fmt::Display for GitError {
             GitError::Cancelled => write!(f, "git was cancelled"),
             GitError::Failed { message } => write!(f, "{message}"),
         }
-    }
-}
-
-impl GitError {
-    /// The agent-visible error: only a missing git or a timeout is `git_unavailable` (a retry
-    /// may help); every other failure gets the code that says what happened and a repair that
-    /// fixes it.
-    pub fn to_tool_error(&self) -> ToolError {
-        match self {
-            GitError::Missing => ToolError::new(ErrorCode::GitUnavailable, self.to_string())
-                .repair("Install git on the server's PATH, then retry"),
-            GitError::TimedOut => ToolError::new(ErrorCode::GitUnavailable, self.to_string()).repair(
-                "Retry; if git keeps timing out, name fewer paths or raise CODEX_IN_CLAUDE_GIT_TIMEOUT_SECONDS in the server's environment",
-            ),
-            GitError::NotARepo => ToolError::new(ErrorCode::NotAGitRepo, self.to_string()).offending("workspace_root"),
-            GitError::Unsafe { path } => ToolError::new(ErrorCode::UnsafeRepository, self.to_string())
-                .repair(format!(
-                    "If you trust this repository, run `git config --global --add safe.directory {}` as the user the server runs as, then retry",
-                    shell_quote(path)
-                ))
-                .offending("workspace_root"),
-            GitError::Cancelled => ToolError::new(ErrorCode::InternalError, "the call was cancelled"),
-            GitError::Failed { message } => {
-                let error =
-                    ToolError::new(ErrorCode::GitFailed, format!("git failed: {}", crate::foundation::redact::text(message).text));
-                if message.contains("promisor remote") {
-                    error.repair(
-                        "This partial clone lacks objects the diff needs, and the server never fetches: fetch them yourself (for example git fetch --refetch), or pick a scope whose objects are present, then retry",
-                    )
-                } else {
-                    error
-                }
-            }
-        }
-    }
-}
-
-/// `path` as one shell word: left bare when it is plainly safe, else single-quoted.
-fn shell_quote(path: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:@%".contains(c);
-    if !path.is_empty() && path.chars().all(plain) {
-        path.to_string()
-    } else {
-        format!("'{}'", path.replace('\'', r"'\''"))
     }
 }
 
@@ -1344,13 +1300,6 @@ mod tests {
             Err(GitError::Unsafe { path }) => assert_eq!(path, canonical),
             other => panic!("{other:?}"),
         }
-        let error = GitError::Unsafe { path: canonical.clone() }.to_tool_error();
-        assert_eq!(error.code, ErrorCode::UnsafeRepository);
-        assert!(
-            error.repair.contains(&format!("git config --global --add safe.directory {canonical}")),
-            "{}",
-            error.repair
-        );
         write(&home, ".gitconfig", &format!("[safe]\n\tdirectory = {canonical}\n"));
         let git = open_as(&repo, host_with_home(&home)).unwrap();
         assert_eq!(git.run(["ls-files"]).unwrap().stdout.text(), "a.txt\n");
@@ -1363,12 +1312,6 @@ mod tests {
                 chown_tree(&entry.unwrap().path(), uid);
             }
         }
-    }
-
-    #[test]
-    fn repair_commands_quote_odd_paths() {
-        assert_eq!(shell_quote("/srv/repo-1.x"), "/srv/repo-1.x");
-        assert_eq!(shell_quote("/srv/my repo/it's"), r"'/srv/my repo/it'\''s'");
     }
 
     #[test]
