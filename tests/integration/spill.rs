@@ -251,3 +251,78 @@ fn a_smaller_cap_is_honoured_and_a_cap_under_the_minimum_is_raised_and_reported(
         "{warnings}"
     );
 }
+
+/// The delegate tool as Claude Code names it for a server configured as `cic`.
+const DELEGATE_TOOL: &str = "mcp__cic__codex_delegate";
+/// What the mocked model says once it has read the tool's result.
+const LAST_WORD: &str = "Read the delegation.";
+
+/// The mocked Claude model: its first turn asks for a delegation (the workspace is the session's
+/// project, which Claude Code declares as its root), the turn after the tool's result ends.
+fn delegating_turn(request: &Value) -> Value {
+    if request.to_string().contains("\"tool_result\"") {
+        json!({"type": "text", "text": LAST_WORD})
+    } else if request["tools"].as_array().is_some_and(|t| t.iter().any(|t| t["name"] == json!(DELEGATE_TOOL))) {
+        json!({"type": "tool_use", "id": "toolu_delegate_1", "name": DELEGATE_TOOL, "input": {"task": "write big.txt"}})
+    } else {
+        json!({"type": "text", "text": "ok"})
+    }
+}
+
+#[test]
+fn claude_code_reads_a_500_kb_delegation_as_a_normal_tool_result() {
+    let mock = MockModel::start(vec![Step::shell(BIG_EDIT), Step::message("Wrote big.txt.")]);
+    let home = CodexHome::new(&mock);
+    let setup = Setup::real(&home, &[]);
+    let repo = project();
+    let claude_home = tempfile::tempdir().unwrap();
+    let server_env: serde_json::Map<String, Value> = setup.env.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    let config = json!({"mcpServers": {"cic": {
+        "type": "stdio", "command": crate::support::binary(), "args": [], "env": server_env
+    }}});
+    let config_path = claude_home.path().join("mcp.json");
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let model = crate::release::MockModel::answering(delegating_turn);
+
+    let started = Instant::now();
+    let out = Command::new(crate::plugin::claude())
+        .args(["-p", "Have Codex write big.txt", "--mcp-config"])
+        .arg(&config_path)
+        .args(["--strict-mcp-config", "--allowedTools", DELEGATE_TOOL, "--output-format", "stream-json", "--verbose"])
+        .current_dir(repo.path())
+        .env_clear()
+        .env("HOME", claude_home.path())
+        .env("CLAUDE_CONFIG_DIR", claude_home.path().join(".claude"))
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("ANTHROPIC_BASE_URL", &model.base)
+        .env("ANTHROPIC_API_KEY", "sk-ant-mock")
+        .env("ENABLE_TOOL_SEARCH", "false")
+        .env("DISABLE_TELEMETRY", "1")
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stream = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "claude -p failed: {stream}{}", String::from_utf8_lossy(&out.stderr));
+    let events: Vec<Value> = stream.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let tool_result = crate::release::result_of(&events, "toolu_delegate_1", &stream);
+    assert_ne!(tool_result["is_error"], json!(true), "{tool_result}");
+    // What the model read: the envelope itself, whole, not a preview of a saved file.
+    let content = &tool_result["content"];
+    let text = match content.as_str() {
+        Some(text) => text.to_string(),
+        None => content.as_array().into_iter().flatten().filter_map(|b| b["text"].as_str()).collect(),
+    };
+    // Over its limit, Claude Code 2.1.330 says the result "exceeds maximum allowed tokens" and
+    // saves it to a file; earlier versions said "Output too large".
+    assert!(!text.contains("Output too large") && !text.contains("exceeds maximum allowed tokens"), "{text}");
+    let envelope: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not the envelope ({e}): {text}"));
+    let path = assert_left_to_the_patch_file(&envelope, setup.state.path());
+    let last = events.iter().find(|e| e["type"] == json!("result")).unwrap_or_else(|| panic!("{stream}"));
+    assert_eq!(last["result"], json!(LAST_WORD), "{last}");
+    let clone = clone_of(&repo);
+    apply(clone.path(), &path);
+    assert_big_edit_in(clone.path());
+    eprintln!("claude -p with a 500 KB delegation took {:?}", started.elapsed());
+}
