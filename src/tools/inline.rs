@@ -71,30 +71,38 @@ struct Cut {
     unit: &'static str,
 }
 
-/// The largest text or list found, by its serialised size.
-struct Largest {
+/// A text or a non-empty list that could be cut, with its serialised size.
+struct Candidate {
     pointer: String,
     path: String,
     size: usize,
+    is_text: bool,
 }
 
-/// Cuts the largest text or list by at least `excess` bytes (or empties it); `None` when
-/// nothing is left to cut. A text is preferred to a list that is not much larger, so a long
-/// finding loses words before the other findings are dropped.
+/// Cuts the largest text or list; `None` when nothing is left to cut. A text is preferred to a
+/// list that is not much larger, so a long finding loses words before other findings are
+/// dropped. The cut takes it down towards the next largest (by at least a quarter of `excess`,
+/// at most all of it), so several large members share the cuts instead of the first losing all.
 fn cut_largest(envelope: &mut Value, excess: usize) -> Option<Cut> {
-    let (mut text, mut list) = (None, None);
+    let mut found = Vec::new();
     for (key, value) in envelope.as_object()? {
-        visit(value, &format!("/{}", pointer_key(key)), key, &mut text, &mut list);
+        visit(value, &format!("/{}", pointer_key(key)), key, &mut found);
     }
-    let (largest, is_text) = match (text, list) {
-        (Some(text), Some(list)) if text.size.saturating_mul(2) < list.size => (list, false),
-        (Some(text), _) => (text, true),
-        (None, Some(list)) => (list, false),
+    let largest = |is_text: bool| found.iter().filter(|c| c.is_text == is_text).max_by_key(|c| c.size);
+    let chosen = match (largest(true), largest(false)) {
+        (Some(text), Some(list)) if text.size.saturating_mul(2) < list.size => list,
+        (Some(text), _) => text,
+        (None, Some(list)) => list,
         (None, None) => return None,
     };
-    let value = envelope.pointer_mut(&largest.pointer)?;
-    let (from, to, unit) = if is_text { cut_text(value, excess)? } else { cut_list(value, excess)? };
-    Some(Cut { path: largest.path, from, to, unit })
+    let related = |c: &Candidate| {
+        c.pointer.starts_with(&format!("{}/", chosen.pointer)) || chosen.pointer.starts_with(&format!("{}/", c.pointer))
+    };
+    let next = found.iter().filter(|c| c.pointer != chosen.pointer && !related(c)).map(|c| c.size).max();
+    let step = chosen.size.saturating_sub(next.unwrap_or(0)).max(excess / 4).max(1024).min(excess);
+    let value = envelope.pointer_mut(&chosen.pointer)?;
+    let (from, to, unit) = if chosen.is_text { cut_text(value, step)? } else { cut_list(value, step)? };
+    Some(Cut { path: chosen.path.clone(), from, to, unit })
 }
 
 /// `key` as one JSON Pointer reference token.
@@ -102,32 +110,26 @@ fn pointer_key(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
-/// Remembers the largest text and the largest non-empty list under `value`; the notes that say
-/// what was cut are never cut themselves.
-fn visit(value: &Value, pointer: &str, path: &str, text: &mut Option<Largest>, list: &mut Option<Largest>) {
-    if matches!(path, "diff_omitted" | "meta.truncation_hint") {
+/// Collects the texts and non-empty lists under `value`; the notes that say what was left out
+/// or cut are never cut themselves.
+fn visit(value: &Value, pointer: &str, path: &str, found: &mut Vec<Candidate>) {
+    if matches!(path, "diff_omitted" | "truncation_hint" | "meta.truncation_hint") {
         return;
     }
-    let better = |best: &Option<Largest>, size: usize| best.as_ref().is_none_or(|b| size > b.size);
+    let mut add = |size: usize, is_text: bool| {
+        found.push(Candidate { pointer: pointer.to_string(), path: path.to_string(), size, is_text });
+    };
     match value {
-        Value::String(s) => {
-            let size = escaped_len(s) + 2;
-            if size > MIN_CUTTABLE && better(text, size) {
-                *text = Some(Largest { pointer: pointer.to_string(), path: path.to_string(), size });
-            }
-        }
-        Value::Array(items) => {
-            let size = serialized_len(value);
-            if !items.is_empty() && better(list, size) {
-                *list = Some(Largest { pointer: pointer.to_string(), path: path.to_string(), size });
-            }
+        Value::String(s) if escaped_len(s) + 2 > MIN_CUTTABLE => add(escaped_len(s) + 2, true),
+        Value::Array(items) if !items.is_empty() => {
+            add(serialized_len(value), false);
             for (i, item) in items.iter().enumerate() {
-                visit(item, &format!("{pointer}/{i}"), &format!("{path}[{i}]"), text, list);
+                visit(item, &format!("{pointer}/{i}"), &format!("{path}[{i}]"), found);
             }
         }
         Value::Object(map) => {
             for (key, item) in map {
-                visit(item, &format!("{pointer}/{}", pointer_key(key)), &format!("{path}.{key}"), text, list);
+                visit(item, &format!("{pointer}/{}", pointer_key(key)), &format!("{path}.{key}"), found);
             }
         }
         _ => {}
@@ -167,13 +169,21 @@ fn cut_list(value: &mut Value, excess: usize) -> Option<(usize, usize, &'static 
 
 /// Says what was cut in `meta` (or, for an envelope without one, at its top level).
 fn record(envelope: &mut Value, cuts: &[Cut], cap: usize) {
-    let mut named: Vec<String> = cuts
+    // A member cut more than once is named once: from its first size to its last.
+    let mut merged: Vec<Cut> = Vec::new();
+    for cut in cuts {
+        match merged.iter_mut().find(|m| m.path == cut.path) {
+            Some(earlier) => earlier.to = cut.to,
+            None => merged.push(Cut { path: cut.path.clone(), ..*cut }),
+        }
+    }
+    let mut named: Vec<String> = merged
         .iter()
         .take(NAMED_CUTS)
         .map(|c| format!("{} cut from {} to {} {}", c.path, c.from, c.to, c.unit))
         .collect();
-    if cuts.len() > NAMED_CUTS {
-        named.push(format!("{} more cuts", cuts.len() - NAMED_CUTS));
+    if merged.len() > NAMED_CUTS {
+        named.push(format!("{} more members cut", merged.len() - NAMED_CUTS));
     }
     let of_answer = |path: &str| {
         ANSWER_MEMBERS
@@ -189,10 +199,21 @@ fn record(envelope: &mut Value, cuts: &[Cut], cap: usize) {
         "to keep this result within {cap} bytes (CODEX_IN_CLAUDE_MAX_INLINE_BYTES): {}; {rest}",
         named.join(", ")
     );
-    let target = if envelope["meta"].is_object() { &mut envelope["meta"] } else { envelope };
+    // A dry run shows its cuts at its top level as well as in `meta`.
+    let top_level = !envelope["meta"].is_object() || envelope.get("truncated").is_some();
+    if envelope["meta"].is_object() {
+        add_note(&mut envelope["meta"], &note);
+    }
+    if top_level {
+        add_note(envelope, &note);
+    }
+}
+
+/// Sets `truncated` and adds `note` to `truncation_hint`.
+fn add_note(target: &mut Value, note: &str) {
     let hint = match target["truncation_hint"].as_str() {
         Some(hint) if !hint.is_empty() => format!("{hint}; {note}"),
-        _ => note,
+        _ => note.to_string(),
     };
     target["truncated"] = Value::Bool(true);
     target["truncation_hint"] = Value::String(hint);
@@ -260,13 +281,13 @@ mod tests {
         let mut envelope = json!({
             "ok": true,
             "tool": "codex_review_changes",
-            "summary": "ünïcode ✓ and \"quotes\"\n".repeat(40_000),
+            "summary": "ünïcode ✓ and \"quotes\"\n".repeat(10_000),
             "findings": (0..5000).map(finding).collect::<Vec<_>>(),
             "raw_response": {"text": "\u{1}raw".repeat(20_000), "session_id": "s"},
             "resume_command": "codex resume s",
             "meta": {"truncated": true, "truncation_hint": "an earlier cut", "redacted_paths": vec!["a/b.env"; 3000]}
         });
-        for cap in [8000, 40_000, 100_000] {
+        for cap in [8000, 40_000] {
             let mut fitted = envelope.clone();
             fit(&mut fitted, cap);
             assert!(len(&fitted) <= cap, "{} > {cap}", len(&fitted));

@@ -326,3 +326,28 @@ fn claude_code_reads_a_500_kb_delegation_as_a_normal_tool_result() {
     assert_big_edit_in(clone.path());
     eprintln!("claude -p with a 500 KB delegation took {:?}", started.elapsed());
 }
+
+#[test]
+fn a_dry_run_preview_over_the_cap_is_cut_and_says_so() {
+    let repo = TestRepo::new();
+    let names: Vec<String> = (0..3000).map(|i| format!("keys/service-account-{i:04}.pem")).collect();
+    for name in &names {
+        repo.write(name, "old\n");
+    }
+    repo.commit("keys");
+    for name in &names {
+        repo.write(name, "new\n");
+    }
+    let mut server = crate::support::Server::start(&[]);
+    server.initialize(json!({}));
+    let result = call(&mut server, "codex_dry_run", json!({"workspace_root": repo.path()}));
+    assert_eq!(result["ok"], json!(true), "{result}");
+    assert!(size(&result) <= CAP, "the preview is {} bytes", size(&result));
+    for at in [&result, &result["meta"]] {
+        assert_eq!(at["truncated"], json!(true));
+        let hint = at["truncation_hint"].as_str().unwrap();
+        assert!(hint.contains("redacted_paths cut from 3000 to"), "{hint}");
+    }
+    let kept = result["redacted_paths"].as_array().unwrap();
+    assert!(!kept.is_empty() && kept.len() < 3000, "{} paths kept", kept.len());
+}
