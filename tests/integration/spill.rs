@@ -351,3 +351,48 @@ fn a_dry_run_preview_over_the_cap_is_cut_and_says_so() {
     let kept = result["redacted_paths"].as_array().unwrap();
     assert!(!kept.is_empty() && kept.len() < 3000, "{} paths kept", kept.len());
 }
+
+#[test]
+fn each_delegate_follow_up_keeps_its_own_patch_file() {
+    let second_patch = "*** Begin Patch\n*** Add File: src/more.rs\n+pub const MORE: u8 = 2;\n*** End Patch";
+    let mock = MockModel::start(vec![
+        Step::apply_patch(FIX_ANSWER),
+        Step::message("Added src/extra.rs."),
+        Step::apply_patch(second_patch),
+        Step::message("Added src/more.rs."),
+    ]);
+    let home = CodexHome::new(&mock);
+    let setup = Setup::real(&home, &[]);
+    let mut server = setup.server();
+    let repo = project();
+    let first = call(&mut server, "codex_delegate", json!({"task": "t", "workspace_root": repo.path()}));
+    let arguments = json!({"task": "more", "workspace_root": repo.path(), "session_id": first["session_id"]});
+    let second = call(&mut server, "codex_delegate", arguments);
+    assert_eq!(second["follow_up"]["diff_holds"], json!("earlier_and_new_edits"), "{second}");
+    for result in [&first, &second] {
+        let path = patch_file(result, setup.state.path());
+        assert_eq!(json!(std::fs::read_to_string(&path).unwrap()), result["diff"], "{result}");
+    }
+    assert_ne!(first["patch_file"], second["patch_file"], "a follow-up wrote over the earlier patch");
+    let clone = clone_of(&repo);
+    apply(clone.path(), &patch_file(&second, setup.state.path()));
+    assert!(clone.path().join("src/extra.rs").exists() && clone.path().join("src/more.rs").exists());
+}
+
+#[test]
+fn a_diff_cut_by_the_capture_bound_is_cut_in_its_patch_file_too_and_says_so() {
+    let mock = MockModel::start(vec![Step::shell("seq 1 200000 > big.txt"), Step::message("Wrote big.txt.")]);
+    let home = CodexHome::new(&mock);
+    let setup = Setup::real(&home, &[("CODEX_IN_CLAUDE_MAX_DELEGATE_DIFF_BYTES", "4000")]);
+    let mut server = setup.server();
+    let repo = project();
+    let result = call(&mut server, "codex_delegate", json!({"task": "t", "workspace_root": repo.path()}));
+    assert_eq!(result["ok"], json!(true), "{result}");
+    let diff = result["diff"].as_str().unwrap();
+    let path = patch_file(&result, setup.state.path());
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), diff, "the patch file is not the (cut) diff");
+    assert!(diff.len() <= 4000);
+    let hint = result["meta"]["truncation_hint"].as_str().unwrap();
+    assert!(hint.contains("in patch_file too") && hint.contains("MAX_DELEGATE_DIFF_BYTES"), "{hint}");
+    assert_eq!(result["meta"]["applies_cleanly"], json!(false));
+}
