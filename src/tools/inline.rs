@@ -1,7 +1,7 @@
 //! The inline cap (`CODEX_IN_CLAUDE_MAX_INLINE_BYTES`): no envelope handed to a client is larger,
 //! serialised, than the cap. A client such as Claude Code replaces a larger tool result with a
-//! short preview of its first bytes, where none of the result's fields can be read; a result
-//! under the cap is read whole. What is over goes, and the result says so and where the rest is:
+//! note that it is too large (and a copy in a file the model does not read), so none of the
+//! result's fields reach the model; a result under the cap is read whole. What is over goes, and the result says so and where the rest is:
 //!
 //! - a delegate's `diff`, when its `patch_file` holds it whole, is left out first (`diff_omitted`
 //!   says so; the patch file, `apply_command` and `diffstat` stay);
@@ -47,19 +47,29 @@ pub fn fit(envelope: &mut Value, cap: usize) {
             return;
         }
     }
-    let target = cap.saturating_sub(NOTE_ROOM);
-    let mut cuts = Vec::new();
-    while size > target {
-        let Some(cut) = cut_largest(envelope, size - target) else { break };
-        cuts.push(cut);
-        size = serialized_len(envelope);
-    }
-    if !cuts.is_empty() {
-        record(envelope, &cuts, cap);
-    }
-    let size = serialized_len(envelope);
-    if size > cap {
-        crate::log_warn!("a result of {size} bytes could not be brought within the inline cap of {cap} bytes");
+    // The note naming the cuts takes room too: when it needs more than was kept for it, the
+    // cutting starts again from the whole envelope with more room.
+    let mut room = NOTE_ROOM;
+    loop {
+        let mut cut = envelope.clone();
+        let (target, mut size, mut cuts) = (cap.saturating_sub(room), size, Vec::new());
+        while size > target {
+            let Some(one) = cut_largest(&mut cut, size - target) else { break };
+            cuts.push(one);
+            size = serialized_len(&cut);
+        }
+        if !cuts.is_empty() {
+            record(&mut cut, &cuts, cap);
+        }
+        let size = serialized_len(&cut);
+        if size <= cap || room >= cap {
+            if size > cap {
+                crate::log_warn!("a result of {size} bytes could not be brought within the inline cap of {cap} bytes");
+            }
+            *envelope = cut;
+            return;
+        }
+        room = room.saturating_add(size - cap).saturating_mul(2);
     }
 }
 
@@ -304,6 +314,18 @@ mod tests {
         assert!(len(&envelope) <= 40_000);
         let kept = envelope["findings"].as_array().unwrap();
         assert!(kept.iter().enumerate().all(|(i, f)| f["title"] == json!(format!("finding {i}"))));
+    }
+
+    #[test]
+    fn a_note_longer_than_the_room_kept_for_it_still_fits() {
+        let key = |i: usize| format!("a_member_with_a_long_name_that_the_note_repeats_{i}_{}", "x".repeat(200));
+        let mut envelope = json!({"ok": true, "truncated": false, "truncation_hint": "h".repeat(900), "meta": {}});
+        for i in 0..5 {
+            envelope[key(i)] = json!(vec!["path/to/file"; 400]);
+        }
+        fit(&mut envelope, 8000);
+        assert!(len(&envelope) <= 8000, "{}", len(&envelope));
+        assert!(envelope["meta"]["truncation_hint"].as_str().unwrap().contains(&key(4)));
     }
 
     #[test]
