@@ -7,7 +7,8 @@
 //!   says so; the patch file, `apply_command` and `diffstat` stay);
 //! - then, until the envelope fits, the largest text is cut (with a visible marker) or the largest
 //!   list loses its last items; `meta.truncated` and `meta.truncation_hint` name every cut, and
-//!   say where the whole answer is (Codex's own session, `resume_command`) when it is anywhere.
+//!   say where the whole answer is (Codex's own session, `resume_command`) when it is anywhere;
+//!   a review whose findings were cut says so in its coverage too, and is never a pass.
 //!
 //! The job worker stores the whole envelope; the cap applies each time one is handed out.
 
@@ -60,6 +61,9 @@ pub fn fit(envelope: &mut Value, cap: usize) {
         }
         if !cuts.is_empty() {
             record(&mut cut, &cuts, cap);
+        }
+        if cuts.iter().any(|c| member_of(&c.path, "findings")) {
+            findings_cut(&mut cut);
         }
         let size = serialized_len(&cut);
         if size <= cap || room >= cap {
@@ -195,11 +199,7 @@ fn record(envelope: &mut Value, cuts: &[Cut], cap: usize) {
     if merged.len() > NAMED_CUTS {
         named.push(format!("{} more members cut", merged.len() - NAMED_CUTS));
     }
-    let of_answer = |path: &str| {
-        ANSWER_MEMBERS
-            .iter()
-            .any(|m| path.strip_prefix(m).is_some_and(|rest| rest.is_empty() || rest.starts_with(['[', '.'])))
-    };
+    let of_answer = |path: &str| ANSWER_MEMBERS.iter().any(|member| member_of(path, member));
     let rest = if envelope["resume_command"].is_string() && cuts.iter().any(|c| of_answer(&c.path)) {
         "Codex's whole answer stays in its session (resume_command); a larger CODEX_IN_CLAUDE_MAX_INLINE_BYTES shows more"
     } else {
@@ -216,6 +216,28 @@ fn record(envelope: &mut Value, cuts: &[Cut], cap: usize) {
     }
     if top_level {
         add_note(envelope, &note);
+    }
+}
+
+/// Whether `path` is the top-level `member` or inside it.
+fn member_of(path: &str, member: &str) -> bool {
+    path.strip_prefix(member).is_some_and(|rest| rest.is_empty() || rest.starts_with(['[', '.']))
+}
+
+/// A review whose findings were cut here did not return everything Codex found: its coverage
+/// says so (`findings_truncated`, so no longer `complete`), and a `pass` over it is `unknown`,
+/// as for findings the answer's own bounds cut.
+fn findings_cut(envelope: &mut Value) {
+    let Some(reasons) = envelope["coverage"]["omission_reasons"].as_array_mut() else { return };
+    if !reasons.iter().any(|r| r == "findings_truncated") {
+        reasons.push(Value::from("findings_truncated"));
+    }
+    if envelope["coverage"]["status"] == "complete" {
+        envelope["coverage"]["status"] = Value::from("partial");
+    }
+    if envelope["verdict"] == "pass" {
+        envelope["verdict"] = Value::from("unknown");
+        envelope["confidence"] = Value::from("low");
     }
 }
 
@@ -326,6 +348,20 @@ mod tests {
         fit(&mut envelope, 8000);
         assert!(len(&envelope) <= 8000, "{}", len(&envelope));
         assert!(envelope["meta"]["truncation_hint"].as_str().unwrap().contains(&key(4)));
+    }
+
+    #[test]
+    fn a_review_whose_findings_are_cut_is_not_complete_and_not_a_pass() {
+        let finding = json!({"severity": "nit", "title": "t", "evidence": "e".repeat(2000)});
+        let mut review = json!({
+            "ok": true, "verdict": "pass", "confidence": "high", "findings": vec![finding; 40],
+            "coverage": {"status": "complete", "omission_reasons": []}, "meta": {}
+        });
+        fit(&mut review, 8000);
+        assert!(len(&review) <= 8000);
+        assert_eq!(review["coverage"]["omission_reasons"], json!(["findings_truncated"]));
+        assert_eq!((&review["coverage"]["status"], &review["verdict"]), (&json!("partial"), &json!("unknown")));
+        assert_eq!(review["confidence"], json!("low"));
     }
 
     #[test]
