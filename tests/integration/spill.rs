@@ -396,3 +396,26 @@ fn a_diff_cut_by_the_capture_bound_is_cut_in_its_patch_file_too_and_says_so() {
     assert!(hint.contains("in patch_file too") && hint.contains("MAX_DELEGATE_DIFF_BYTES"), "{hint}");
     assert_eq!(result["meta"]["applies_cleanly"], json!(false));
 }
+
+#[test]
+fn a_pass_whose_many_findings_cannot_all_be_shown_is_partial_and_unknown() {
+    // 100 nits of ~1 KB each: a model pass, far over the cap once the review envelope holds them.
+    let nit = |i: usize| {
+        json!({"severity": "nit", "title": format!("nit {i}"), "file": "src/lib.rs", "line": 1, "line_end": null,
+            "evidence": "e".repeat(300), "risk": "r".repeat(300), "recommendation": "c".repeat(300)})
+    };
+    let answer = crate::review::review_answer("pass", (0..100).map(nit).collect());
+    let mock = MockModel::start(vec![Step::message(answer)]);
+    let home = CodexHome::new(&mock);
+    let setup = Setup::real(&home, &[]);
+    let mut server = setup.server();
+    let repo = crate::review::repo_with_a_change();
+    let result = call(&mut server, "codex_review_changes", json!({"workspace_root": repo.path()}));
+    assert_eq!(result["ok"], json!(true), "{result}");
+    assert!(size(&result) <= CAP, "the review is {} bytes", size(&result));
+    assert!(result["findings"].as_array().unwrap().len() < 100);
+    assert_eq!(result["coverage"]["status"], json!("partial"), "{}", result["coverage"]);
+    assert_eq!(result["coverage"]["omission_reasons"], json!(["findings_truncated"]));
+    assert_eq!((&result["verdict"], &result["confidence"]), (&json!("unknown"), &json!("low")));
+    assert!(result["meta"]["truncation_hint"].as_str().unwrap().contains("findings cut from 100 to"));
+}
