@@ -1,9 +1,10 @@
 //! The inline cap (`CODEX_IN_CLAUDE_MAX_INLINE_BYTES`): no envelope handed to a client is larger,
 //! serialised, than the cap. A client such as Claude Code replaces a larger tool result with a
 //! note that it is too large (and a copy in a file the model does not read), so none of the
-//! result's fields reach the model; a result under the cap is read whole. What is over goes, and the result says so and where the rest is:
+//! result's fields reach the model; a result under the cap is read whole. What is over goes,
+//! and the result says so and where the rest is:
 //!
-//! - a delegate's `diff`, when its `patch_file` holds it whole, is left out first (`diff_omitted`
+//! - a delegate's `diff`, when its `patch_file` holds the same text, is left out first (`diff_omitted`
 //!   says so; the patch file, `apply_command` and `diffstat` stay);
 //! - then, until the envelope fits, the largest text is cut (with a visible marker) or the largest
 //!   list loses its last items; `meta.truncated` and `meta.truncation_hint` name every cut, and
@@ -38,7 +39,7 @@ pub fn fit(envelope: &mut Value, cap: usize) {
     if let (Some(diff), true) = (envelope["diff"].as_str(), envelope["patch_file"].is_string()) {
         let note = format!(
             "the {}-byte diff is left out to keep this result within {cap} bytes (CODEX_IN_CLAUDE_MAX_INLINE_BYTES); \
-             patch_file holds it whole",
+             patch_file holds the same diff",
             diff.len()
         );
         envelope["diff"] = Value::Null;
