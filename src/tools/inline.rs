@@ -4,8 +4,8 @@
 //! result's fields reach the model; a result under the cap is read whole. What is over goes,
 //! and the result says so and where the rest is:
 //!
-//! - a delegate's `diff`, when its `patch_file` holds the same text, is left out first (`diff_omitted`
-//!   says so; the patch file, `apply_command` and `diffstat` stay);
+//! - a delegate's `diff`, when its `patch_file` holds the same text, is left out first
+//!   (`diff_omitted` says so; the patch file, `apply_command` and `diffstat` stay);
 //! - then, until the envelope fits, the largest text is cut (with a visible marker) or the largest
 //!   list loses its last items; `meta.truncated` and `meta.truncation_hint` name every cut, and
 //!   say where the whole answer is (Codex's own session, `resume_command`) when it is anywhere;
