@@ -71,7 +71,10 @@ pub fn run(mode: cli::Mode) -> ExitCode {
         cli::Mode::Tool { name, arguments, print } => {
             let envelope = call_from_shell(&config, name, &arguments);
             let ok = envelope["ok"] == serde_json::Value::Bool(true);
-            let written = match envelope["diff"].as_str() {
+            // A diff left out of the envelope for its size is read from its patch file.
+            let patch = envelope["patch_file"].as_str().filter(|_| envelope["diff"].is_null());
+            let kept = patch.and_then(|path| std::fs::read_to_string(path).ok());
+            let written = match envelope["diff"].as_str().or(kept.as_deref()) {
                 Some(diff) if print.diff_only => {
                     for file in envelope["withheld_files"].as_array().into_iter().flatten() {
                         eprintln!("not in the diff: {} ({})", file["path"].as_str().unwrap_or("?"), file["reason"]);

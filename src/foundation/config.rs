@@ -57,8 +57,13 @@ pub const VARS: &[EnvVar] = &[
     },
     EnvVar {
         name: "MAX_DELEGATE_DIFF_BYTES",
-        default: "200000",
-        help: "cap on the diff a delegate returns (min 1000)",
+        default: "4194304",
+        help: "cap on the diff a delegate captures, kept whole in its patch_file (min 1000)",
+    },
+    EnvVar {
+        name: "MAX_INLINE_BYTES",
+        default: "40000",
+        help: "cap on any result's JSON; a larger diff is left to its patch_file, other text cut, and said (min 8000)",
     },
     EnvVar {
         name: "MAX_OUTPUT_BYTES",
@@ -150,6 +155,8 @@ pub struct Config {
     pub sandbox_default: &'static str,
     pub max_input_bytes: u64,
     pub max_delegate_diff_bytes: u64,
+    /// No result handed to a client is larger (serialised); see `tools::inline`.
+    pub max_inline_bytes: u64,
     pub max_output_bytes: u64,
     pub git_timeout_seconds: u64,
     pub job_ttl_seconds: u64,
@@ -333,7 +340,8 @@ impl Config {
             tier_default,
             sandbox_default,
             max_input_bytes: reader.integer("MAX_INPUT_BYTES", 200_000, 1000, u64::MAX),
-            max_delegate_diff_bytes: reader.integer("MAX_DELEGATE_DIFF_BYTES", 200_000, 1000, u64::MAX),
+            max_delegate_diff_bytes: reader.integer("MAX_DELEGATE_DIFF_BYTES", 4 * 1024 * 1024, 1000, u64::MAX),
+            max_inline_bytes: reader.integer("MAX_INLINE_BYTES", 40_000, 8000, u64::MAX),
             max_output_bytes: reader.integer("MAX_OUTPUT_BYTES", 10 * 1024 * 1024, 65_536, u64::MAX),
             git_timeout_seconds: reader.integer("GIT_TIMEOUT_SECONDS", 60, 1, 3600),
             job_ttl_seconds: reader.integer("JOB_TTL", 86_400, 5, u64::MAX),
@@ -459,6 +467,7 @@ mod tests {
         assert_eq!(c.timeout_seconds, 300);
         assert_eq!(c.isolation, Isolation::Inherit);
         assert_eq!(c.max_input_bytes, 200_000);
+        assert_eq!(c.max_inline_bytes, 40_000);
         assert_eq!(c.supported_versions, vec![(0, 169)]);
         assert!(!c.ephemeral, "runs are continuable by default");
         assert!(config(&[("EPHEMERAL", "TRUE")]).ephemeral);
@@ -508,6 +517,7 @@ mod tests {
             ("TIMEOUT_SECONDS", "-3", "is not a whole number of 0 or more; using the default 300"),
             ("JOB_MAX_COUNT", "99999999999999999999999", "above the maximum 1000; using 1000"),
             ("MAX_INPUT_BYTES", "10", "is 10, below the minimum 1000; using 1000"),
+            ("MAX_INLINE_BYTES", "100", "is 100, below the minimum 8000; using 8000"),
             ("GIT_TIMEOUT_SECONDS", "0", "is 0, below the minimum 1; using 1"),
             ("ISOLATION", "none", "using inherit"),
             ("TIER_DEFAULT", "write", "using consult"),

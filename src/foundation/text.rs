@@ -3,7 +3,8 @@
 //! terminal or reordering tricks never reach the client) and length is bounded with a visible
 //! marker inside the budget.
 
-const TRUNCATION_MARKER: &str = "…[truncated]";
+/// What ends a text that was cut.
+pub const TRUNCATION_MARKER: &str = "…[truncated]";
 
 /// Removes control characters (C0, DEL, C1) and bidirectional formatting characters. Newlines
 /// and tabs survive when `keep_newlines`.

@@ -74,7 +74,7 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
                 std::thread::sleep(Duration::from_millis(50));
             }
         });
-        let context = tools::Context::new(&config, &tools::NoRoots, &activity, cancel.clone()).in_worker();
+        let context = tools::Context::new(&config, &tools::NoRoots, &activity, cancel.clone()).in_worker(dir);
         let envelope = tools::call_tool(tool, Some(&arguments), &context);
         finished.store(true, Ordering::SeqCst);
         envelope

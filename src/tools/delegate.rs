@@ -5,6 +5,9 @@
 //! applies it from their workspace. Their repository is never written; the copy is gone before
 //! the envelope is returned, whatever happened.
 //!
+//! The diff is also kept whole in a private patch file of the job store (`patch_file`), so a
+//! diff too large for the result (`tools::inline`) is still handed over; `diffstat` sums it up.
+//!
 //! A follow-up (`session_id` of an earlier delegation) resumes Codex's session in a fresh copy
 //! with the earlier run's edits in place, and returns a diff against the user's tree as it is
 //! now: if the earlier diff is already applied there (its reverse applies), the copy starts with
@@ -113,10 +116,18 @@ pub fn run_delegate(call: &Call) -> Value {
         .collect();
     if truncated {
         meta.note_truncation(&format!(
-            "the diff exceeded {limit} bytes; narrow the task or raise CODEX_IN_CLAUDE_MAX_DELEGATE_DIFF_BYTES"
+            "the diff exceeded {limit} bytes and was cut there, in patch_file too; narrow the task or raise \
+             CODEX_IN_CLAUDE_MAX_DELEGATE_DIFF_BYTES"
         ));
     }
     let diff = (!diff.trim().is_empty()).then(|| diff.to_string());
+    // The very text of `diff` (redacted, withheld files left out, bounded the same way), so the
+    // file never holds what the inline diff would not.
+    let (patch_file, patch_file_error) = match diff.as_deref().map(|diff| keep_patch(call, diff)) {
+        None => (None, None),
+        Some(Ok(path)) => (Some(path), None),
+        Some(Err(error)) => (None, Some(error)),
+    };
     if let Some(diff) = &diff {
         let check = if truncated {
             Err("the diff was truncated, so it cannot be applied as it is".to_string())
@@ -166,6 +177,9 @@ pub fn run_delegate(call: &Call) -> Value {
         json!({
             "summary": summary,
             "diff": diff,
+            "diffstat": diff.as_deref().map(diffstat),
+            "patch_file": patch_file,
+            "patch_file_error": patch_file_error,
             "apply_command": apply_command,
             "withheld_files": withheld_files,
             "follow_up": follow_up,
@@ -265,6 +279,41 @@ pub(super) fn worktree_error(error: WorktreeError) -> ToolError {
     }
 }
 
+/// Writes the whole diff to the job's patch file (`adapters::jobs::write_patch`), so a result
+/// too large to carry the diff inline still hands it over whole; `Err` says why there is none.
+fn keep_patch(call: &Call, diff: &str) -> Result<String, String> {
+    let job_dir = call.job_dir.ok_or("this run is not a job, so its patch has no place to be kept")?;
+    crate::adapters::jobs::write_patch(job_dir, diff)
+        .map(|path| path.display().to_string())
+        .map_err(|err| format!("the patch file could not be written, so the diff exists only in this result: {err}"))
+}
+
+/// `files`, `added` and `removed` of a unified diff, counted from its text, so they describe the
+/// patch itself (withheld files left out, a cut diff as cut). Hunk lines are counted by the
+/// hunk header's line counts, so an added line that begins `++` is never taken for a header.
+fn diffstat(diff: &str) -> Value {
+    let (mut files, mut added, mut removed) = (0u64, 0u64, 0u64);
+    let (mut old_left, mut new_left) = (0u64, 0u64);
+    for line in diff.lines() {
+        if old_left > 0 || new_left > 0 {
+            match line.as_bytes().first() {
+                Some(b'+') => (added, new_left) = (added + 1, new_left.saturating_sub(1)),
+                Some(b'-') => (removed, old_left) = (removed + 1, old_left.saturating_sub(1)),
+                Some(b'\\') => {}
+                _ => (old_left, new_left) = (old_left.saturating_sub(1), new_left.saturating_sub(1)),
+            }
+        } else if line.starts_with("diff --git ") {
+            files += 1;
+        } else if let Some(ranges) = line.strip_prefix("@@ -") {
+            let count = |range: &str| range.split_once(',').map_or(Some(1), |(_, n)| n.parse().ok()).unwrap_or(0);
+            let (old, rest) = ranges.split_once(" +").unwrap_or((ranges, ""));
+            old_left = count(old);
+            new_left = count(rest.split(' ').next().unwrap_or(""));
+        }
+    }
+    json!({"files": files, "added": added, "removed": removed})
+}
+
 /// `path` as one POSIX shell word.
 fn shell_quote(path: &Path) -> String {
     format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
@@ -288,7 +337,16 @@ fn relativize(text: &str, tree: &Path) -> String {
 /// The success members of a delegation: consult's, plus the diff, how to apply it, and what was
 /// left out of it.
 pub fn success_schema() -> Value {
-    let delegate: &[&str] = &["diff", "apply_command", "withheld_files", "follow_up"];
+    let delegate: &[&str] = &[
+        "diff",
+        "diff_omitted",
+        "diffstat",
+        "patch_file",
+        "patch_file_error",
+        "apply_command",
+        "withheld_files",
+        "follow_up",
+    ];
     schema::members(&[super::consult::MEMBERS, delegate].concat(), &[])
 }
 
@@ -308,6 +366,16 @@ mod tests {
         let text =
             format!("edited {}/src/lib.rs and file://{}/a.txt in {}", tree.display(), tree.display(), tree.display());
         assert_eq!(relativize(&text, &tree), "edited src/lib.rs and file://a.txt in .");
+    }
+
+    #[test]
+    fn a_diffstat_counts_what_the_patch_does() {
+        let diff = "diff --git a/a.rs b/a.rs\nindex 1..2 100644\n--- a/a.rs\n+++ b/a.rs\n@@ -1,3 +1,3 @@\n ctx\n-old\n\
+                    +++ b/looks like a header\n ctx\n\\ No newline at end of file\n\
+                    diff --git a/new.txt b/new.txt\nnew file mode 100644\n--- /dev/null\n+++ b/new.txt\n@@ -0,0 +1 @@\n+one\n\
+                    diff --git a/blob.bin b/blob.bin\nBinary files a/blob.bin and b/blob.bin differ\n";
+        assert_eq!(diffstat(diff), json!({"files": 3, "added": 2, "removed": 1}));
+        assert_eq!(diffstat(""), json!({"files": 0, "added": 0, "removed": 0}));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub(crate) mod codex_run;
 mod consult;
 mod delegate;
 mod errors;
+mod inline;
 mod jobs;
 mod meta;
 mod models;
@@ -18,7 +19,7 @@ mod schema;
 mod status;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -130,18 +131,19 @@ pub struct Context<'a> {
     pub roots: &'a dyn Roots,
     pub progress: &'a dyn Progress,
     pub cancel: CancelToken,
-    /// Set only in the job worker: a paid tool runs codex here instead of starting a job.
-    in_worker: bool,
+    /// Set only in the job worker, to its job's directory: a paid tool runs codex here instead
+    /// of starting a job.
+    job_dir: Option<&'a Path>,
 }
 
 impl<'a> Context<'a> {
     pub fn new(config: &'a Config, roots: &'a dyn Roots, progress: &'a dyn Progress, cancel: CancelToken) -> Self {
-        Context { config, roots, progress, cancel, in_worker: false }
+        Context { config, roots, progress, cancel, job_dir: None }
     }
 
-    /// The job worker's context: the run it was started for happens in this process.
-    pub fn in_worker(self) -> Self {
-        Context { in_worker: true, ..self }
+    /// The job worker's context: the run of the job in `job_dir` happens in this process.
+    pub fn in_worker(self, job_dir: &'a Path) -> Self {
+        Context { job_dir: Some(job_dir), ..self }
     }
 }
 
@@ -153,6 +155,8 @@ pub struct Call<'a> {
     pub roots: &'a dyn Roots,
     pub progress: &'a dyn Progress,
     pub cancel: CancelToken,
+    /// The directory of the job this run is (in the job worker only).
+    pub job_dir: Option<&'a Path>,
 }
 
 /// Where a long call reports what codex is doing. `events_seen` only grows; implementations
@@ -827,16 +831,22 @@ pub fn call_tool(tool: &Tool, arguments: Option<&Value>, context: &Context) -> V
         roots: context.roots,
         progress: context.progress,
         cancel: context.cancel.clone(),
+        job_dir: context.job_dir,
     };
     let run = || match tool.job_check {
-        Some(check) if !context.in_worker => jobs::run_waited(&call, check),
+        Some(check) if context.job_dir.is_none() => jobs::run_waited(&call, check),
         _ => (tool.run)(&call),
     };
-    catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|_| {
+    let mut envelope = catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|_| {
         crate::log_error!("{} panicked; answered internal_error", tool.name);
         let error = ToolError::new(ErrorCode::InternalError, format!("{} failed unexpectedly", tool.name));
         error_envelope(error, &Meta::new(tool.tier, None))
-    })
+    });
+    // The worker stores the whole envelope; what a caller is handed fits the inline cap.
+    if context.job_dir.is_none() {
+        inline::fit(&mut envelope, usize::try_from(context.config.max_inline_bytes).unwrap_or(usize::MAX));
+    }
+    envelope
 }
 
 #[cfg(test)]

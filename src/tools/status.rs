@@ -96,6 +96,7 @@ pub fn report(config: &Config, cancel: &CancelToken) -> Value {
         "timeout_bounds": [TIMEOUT_BOUNDS.0, TIMEOUT_BOUNDS.1],
         "max_input_bytes": config.max_input_bytes,
         "max_delegate_diff_bytes": config.max_delegate_diff_bytes,
+        "max_inline_bytes": config.max_inline_bytes,
         "max_output_bytes": config.max_output_bytes,
         "git_timeout_seconds": config.git_timeout_seconds,
         "job_max_seconds": config.job_max_seconds,

@@ -214,7 +214,15 @@ fn a_review_that_lost_findings_to_the_cap_says_so_and_is_not_a_pass() {
 #[test]
 fn a_long_prose_answer_is_cut_with_a_hint_and_detail_full_has_more() {
     let prose = "The answer goes on. ".repeat(10_000);
-    let result = consult(Step::message(prose), json!({"detail": "full"}));
+    let mock = MockModel::start(vec![Step::message(prose)]);
+    let home = CodexHome::new(&mock);
+    // The parser's own bounds, under an inline cap that holds them (spill.rs checks the default).
+    let mut env = home.env();
+    env.push(("CODEX_IN_CLAUDE_MAX_INLINE_BYTES".into(), "1000000".into()));
+    let workspace = tempfile::tempdir().unwrap();
+    let arguments = json!({"question": "q", "detail": "full"});
+    let result = Checked::new(env).call("codex_consult", workspace.path(), arguments);
+    assert_eq!(result["ok"], json!(true), "{result}");
     assert_eq!(result["summary"].as_str().unwrap().chars().count(), 20_000);
     assert_eq!(result["meta"]["truncated"], json!(true));
     let hint = result["meta"]["truncation_hint"].as_str().unwrap();

@@ -32,6 +32,8 @@ mod review;
 mod repo_shapes;
 // codex_delegate and codex_delegate_dry_run end to end, worktree hygiene included.
 mod delegate;
+// Never spill: the delegate's patch file, the inline cap on every result, through Claude Code.
+mod spill;
 // Issue 12's isolation promises for delegate: the live repository untouched, the sandbox's
 // reach, repository shapes, withheld files.
 mod isolation;

@@ -134,28 +134,48 @@ fn aarch64_release_binary_answers_and_serves_under_qemu() {
     assert_serves(&init, &names);
 }
 
-/// A loopback mock of the model API (Messages, streamed): the first turn of the setup slash
-/// command runs `codex-in-claude setup` with the Bash tool, the first turn of any other
-/// conversation that offers the codex_status tool asks for it, the turn after a tool result ends
-/// with a text; any other request (titles, summaries) gets a short text.
+/// A loopback mock of the model API (Messages, streamed or not): each turn is answered with the
+/// content block a `turn` function picks for the request.
 pub(crate) struct MockModel {
     pub(crate) base: String,
 }
 
 impl MockModel {
     pub(crate) fn start() -> MockModel {
+        MockModel::answering(release_turn)
+    }
+
+    pub(crate) fn answering(turn: fn(&Value) -> Value) -> MockModel {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                std::thread::spawn(move || answer_model(stream));
+                std::thread::spawn(move || answer_model(stream, turn));
             }
         });
         MockModel { base }
     }
 }
 
-fn answer_model(stream: TcpStream) {
+/// The release checks' conversations: the first turn of the setup slash command runs
+/// `codex-in-claude setup` with the Bash tool, the first turn of any other conversation that
+/// offers the codex_status tool asks for it, the turn after a tool result ends with a text; any
+/// other request (titles, summaries) gets a short text.
+fn release_turn(request: &Value) -> Value {
+    let text = request.to_string();
+    if text.contains("\"tool_result\"") {
+        json!({"type": "text", "text": "codex_status answered through the plugin."})
+    } else if text.contains(SETUP_COMMAND) {
+        json!({"type": "tool_use", "id": "toolu_setup_1", "name": "Bash",
+            "input": {"command": "codex-in-claude setup", "description": "First-run check"}})
+    } else if request["tools"].as_array().is_some_and(|t| t.iter().any(|t| t["name"] == json!(STATUS_TOOL))) {
+        json!({"type": "tool_use", "id": "toolu_status_1", "name": STATUS_TOOL, "input": {}})
+    } else {
+        json!({"type": "text", "text": "ok"})
+    }
+}
+
+fn answer_model(stream: TcpStream, turn: fn(&Value) -> Value) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut line = String::new();
     if reader.read_line(&mut line).is_err() {
@@ -178,17 +198,7 @@ fn answer_model(stream: TcpStream) {
         return;
     }
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let text = request.to_string();
-    let block = if text.contains("\"tool_result\"") {
-        json!({"type": "text", "text": "codex_status answered through the plugin."})
-    } else if text.contains(SETUP_COMMAND) {
-        json!({"type": "tool_use", "id": "toolu_setup_1", "name": "Bash",
-            "input": {"command": "codex-in-claude setup", "description": "First-run check"}})
-    } else if request["tools"].as_array().is_some_and(|t| t.iter().any(|t| t["name"] == json!(STATUS_TOOL))) {
-        json!({"type": "tool_use", "id": "toolu_status_1", "name": STATUS_TOOL, "input": {}})
-    } else {
-        json!({"type": "text", "text": "ok"})
-    };
+    let block = turn(&request);
     let stop_reason = if block["type"] == json!("tool_use") { "tool_use" } else { "end_turn" };
     let usage = json!({"input_tokens": 10, "output_tokens": 5});
     let mut stream = stream;
@@ -313,7 +323,7 @@ fn session(claude: &ClaudeHome, model: &MockModel, args: &[&str]) -> (Vec<Value>
 }
 
 /// The result Claude Code handed back to the model for the tool use `id`.
-fn result_of(events: &[Value], id: &str, stream: &str) -> Value {
+pub(crate) fn result_of(events: &[Value], id: &str, stream: &str) -> Value {
     events
         .iter()
         .filter(|e| e["type"] == json!("user"))

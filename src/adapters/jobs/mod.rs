@@ -14,6 +14,12 @@
 //! - `result.json`: the finished envelope; `terminal.json`: cancelled / timeout / failed, set by
 //!   whoever observed it.
 //!
+//! Beside the job directories, `patches/<job id>.patch` holds a delegate's whole patch (owner
+//! only, written atomically). It is outside the job's directory on purpose: consuming a result
+//! deletes the directory, but the result names the patch, so the patch stays until it expires a
+//! TTL after it was written (like the finished job), consumed or evicted record or not; only a
+//! run whose record is removed unfinished (a cancelled call) takes its patch with it.
+//!
 //! Status on every read: terminal file → that; result → `done`; lock held → `running` (stopped
 //! and marked `timeout` once past its deadline); otherwise the worker died without a result →
 //! `failed`, with the tail of its log (redacted) as the reason.
@@ -252,6 +258,8 @@ const STAGING_PREFIX: &str = ".new-";
 /// Prefix of a job directory claimed for deletion (consumed, expired, evicted): renamed out of
 /// the way in one step, so a reader sees the whole job or nothing, then removed.
 const DISCARD_PREFIX: &str = ".gone-";
+/// The directory, beside the job directories, of the delegates' patches.
+const PATCHES_DIR: &str = "patches";
 /// A staging directory older than this was left by a start that died.
 const STAGING_STALE_MS: u64 = 60_000;
 
@@ -335,6 +343,10 @@ impl Jobs {
                 let _ = std::fs::remove_dir_all(&path);
                 continue;
             }
+            if name == PATCHES_DIR {
+                self.sweep_patches(&path);
+                continue;
+            }
             if name.starts_with(STAGING_PREFIX) {
                 if modified_ms(&path)
                     .is_some_and(|at| at.saturating_add(STAGING_STALE_MS) < crate::foundation::clock::now_ms())
@@ -373,10 +385,12 @@ impl Jobs {
         }
     }
 
-    /// Deletes a job's record whole, whatever its state (its worker must be stopped first).
+    /// Deletes a job's record whole, whatever its state (its worker must be stopped first), and
+    /// any patch its run wrote.
     pub fn remove(&self, job_id: &str) {
         if let Some(dir) = self.job_dir(job_id) {
             self.discard(&dir);
+            let _ = std::fs::remove_file(patch_path(&dir));
         }
     }
 
@@ -502,6 +516,18 @@ impl Jobs {
         }
     }
 
+    /// Deletes the patches written more than a TTL ago (and temporary files a crashed write
+    /// left there).
+    fn sweep_patches(&self, dir: &Path) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let now = crate::foundation::clock::now_ms();
+        for path in entries.flatten().map(|entry| entry.path()) {
+            if modified_ms(&path).is_some_and(|at| at.saturating_add(self.ttl_seconds.saturating_mul(1000)) <= now) {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+
     /// Removes a delegate worktree a stopped worker could not remove itself (its owner lock is
     /// free now). Returns what could not be done.
     fn clean_worktrees(&self) -> Vec<String> {
@@ -591,6 +617,24 @@ fn take_result(dir: &Path, view: &mut View) -> bool {
         path.display()
     ));
     true
+}
+
+/// Where the patch of the job in `job_dir` is kept: `patches/<job id>.patch` beside it.
+fn patch_path(job_dir: &Path) -> PathBuf {
+    let store = job_dir.parent().unwrap_or(job_dir);
+    let job_id = job_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    store.join(PATCHES_DIR).join(format!("{job_id}.patch"))
+}
+
+/// Writes the whole patch of the delegate running as the job in `job_dir` (owner only,
+/// atomically) and returns its absolute path.
+pub fn write_patch(job_dir: &Path, patch: &str) -> std::io::Result<PathBuf> {
+    let path = patch_path(job_dir);
+    let dir = path.parent().ok_or_else(|| std::io::Error::other("a patch needs a directory"))?;
+    statefile::private_dir(dir)?;
+    let path = dir.canonicalize()?.join(path.file_name().unwrap_or_default());
+    statefile::write_bytes(&path, patch.as_bytes())?;
+    Ok(path)
 }
 
 /// Whether the job's directory is still in place (not consumed or deleted meanwhile).
@@ -742,6 +786,42 @@ mod tests {
         assert_eq!(last_lines("\n \n", 40), "(the log is empty; the worker was probably killed)");
         let long = last_lines(&"x".repeat(100), 10);
         assert_eq!(long.chars().count(), 10, "{long}");
+    }
+
+    #[test]
+    fn a_patch_is_private_beside_its_job_outlives_it_and_expires_with_the_ttl() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let state = tempfile::tempdir().unwrap();
+        let mut config = crate::foundation::config::Config::from_map(&Default::default());
+        config.state_dir = state.path().to_path_buf();
+        config.job_ttl_seconds = 5;
+        let jobs = Jobs::for_workspace(&config, Path::new("/w"));
+        let job_id = new_job_id();
+        let path = write_patch(&jobs.dir.join(&job_id), "diff --git a/x b/x\n").unwrap();
+        assert_eq!(
+            path,
+            state
+                .path()
+                .canonicalize()
+                .unwrap()
+                .join(workspace_key(Path::new("/w")))
+                .join("patches")
+                .join(format!("{job_id}.patch"))
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "diff --git a/x b/x\n");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode(&path), mode(path.parent().unwrap())), (0o600, 0o700));
+        // A listing leaves a young patch (whose job record is gone) alone, and removes an old one.
+        jobs.list();
+        assert!(path.exists());
+        let aged = std::time::SystemTime::now() - Duration::from_secs(6);
+        std::fs::File::options().write(true).open(&path).unwrap().set_modified(aged).unwrap();
+        jobs.list();
+        assert!(!path.exists(), "a patch outlived the TTL");
+        // A run whose record is removed unfinished takes its patch with it.
+        let path = write_patch(&jobs.dir.join(&job_id), "x\n").unwrap();
+        jobs.remove(&job_id);
+        assert!(!path.exists());
     }
 
     #[test]
