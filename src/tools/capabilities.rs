@@ -60,7 +60,7 @@ pub fn success_schema() -> Value {
                 "type": "array",
                 "items": {
                     "type": "object",
-                    "required": ["name", "cost", "required_params", "optional_params", "error_codes"],
+                    "required": ["name", "cost", "error_codes"],
                     "properties": {
                         "name": {"type": "string"},
                         "title": {"type": "string"},

@@ -41,32 +41,34 @@ pub fn run(call: &Call) -> Value {
     let (session_id, resume_command) = codex_run::session_fields(call, &run);
     json!(Success {
         ok: true,
-        tool: call.tool.name,
-        session_id,
-        resume_command,
         summary: answer.summary,
         findings: answer.findings,
         questions: answer.questions,
         assumptions: answer.assumptions,
         next_steps: answer.next_steps,
+        session_id,
+        resume_command,
+        tool: call.tool.name,
         raw_response,
         meta,
     })
 }
 
-/// The `ok:true` envelope of `codex_consult`. `success_schema` publishes these fields; a test
-/// checks that the two name the same ones, so neither can gain a field the other lacks.
+/// The `ok:true` envelope of `codex_consult`, in the order the model reads it: the answer first,
+/// then the short members, the raw text, and `meta` last. `success_schema` publishes these
+/// fields; a test checks that the two name the same ones, so neither can gain a field the other
+/// lacks.
 #[derive(Serialize)]
 struct Success<'a> {
     ok: bool,
-    tool: &'a str,
-    session_id: Option<String>,
-    resume_command: Option<String>,
     summary: String,
     findings: Vec<Finding>,
     questions: Vec<String>,
     assumptions: Vec<String>,
     next_steps: Vec<String>,
+    session_id: Option<String>,
+    resume_command: Option<String>,
+    tool: &'a str,
     raw_response: Value,
     meta: Meta,
 }
@@ -77,7 +79,7 @@ pub fn success_schema() -> Value {
     let strings = json!({"type": "array", "items": {"type": "string"}});
     json!({
         "type": "object",
-        "required": ["ok", "tool", "session_id", "resume_command", "summary", "findings", "questions", "assumptions", "next_steps", "raw_response", "meta"],
+        "required": ["ok", "summary"],
         "properties": {
             "ok": {"const": true},
             "tool": {"type": "string"},
@@ -121,6 +123,7 @@ mod tests {
             resume_command: None,
             summary: "s".into(),
             findings: vec![finding],
+            // Empty, as an answer may leave them.
             questions: Vec::new(),
             assumptions: Vec::new(),
             next_steps: Vec::new(),
@@ -129,13 +132,16 @@ mod tests {
         });
         let schema = success_schema();
         let mut fields: Vec<&str> = success.as_object().unwrap().keys().map(String::as_str).collect();
-        let mut required: Vec<&str> = schema["required"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
         let mut properties: Vec<&str> = schema["properties"].as_object().unwrap().keys().map(String::as_str).collect();
         fields.sort_unstable();
-        required.sort_unstable();
         properties.sort_unstable();
-        assert_eq!(fields, required, "every field is required, every required field exists");
         assert_eq!(fields, properties, "every field is described, and nothing else");
+        // What the schema requires is what even the leanest summary view still carries.
+        let mut lean = success.clone();
+        crate::tools::lean::summarise(&mut lean, &Default::default());
+        for key in schema["required"].as_array().unwrap().iter().filter_map(Value::as_str) {
+            assert!(lean.get(key).is_some(), "the summary view lacks the required {key}: {lean}");
+        }
         let item = &schema["properties"]["findings"]["items"];
         for key in item["required"].as_array().unwrap().iter().filter_map(Value::as_str) {
             assert!(success["findings"][0].get(key).is_some(), "a finding lacks {key}");

@@ -159,23 +159,26 @@ pub fn run_delegate(call: &Call) -> Value {
         raw["text"] = json!(relative(text));
     }
     drop(worktree);
-    codex_run::success(
-        call,
-        &run,
-        json!({
-            "summary": summary,
-            "diff": diff,
-            "apply_command": apply_command,
-            "withheld_files": withheld_files,
-            "follow_up": follow_up,
-            "findings": [],
-            "questions": [],
-            "assumptions": [],
-            "next_steps": [NEXT_STEP],
-            "raw_response": raw,
-            "meta": meta,
-        }),
-    )
+    let (session_id, resume_command) = codex_run::session_fields(call, &run);
+    // The diff, the bulky payload, comes after every short member, so a client that shows only
+    // the start of a large result still shows the summary and what to do with it.
+    json!({
+        "ok": true,
+        "summary": summary,
+        "withheld_files": withheld_files,
+        "follow_up": follow_up,
+        "apply_command": apply_command,
+        "findings": [],
+        "questions": [],
+        "assumptions": [],
+        "next_steps": [NEXT_STEP],
+        "session_id": session_id,
+        "resume_command": resume_command,
+        "tool": call.tool.name,
+        "diff": diff,
+        "raw_response": raw,
+        "meta": meta,
+    })
 }
 
 pub fn run_dry_run(call: &Call) -> Value {
@@ -192,10 +195,8 @@ pub fn run_dry_run(call: &Call) -> Value {
     let prompt = crate::adapters::codex::prompts::delegate(&crate::foundation::redact::text(task).text);
     json!({
         "ok": true,
-        "tool": call.tool.name,
         "would_call_model": true,
         "prompt_bytes": prompt.len(),
-        "max_input_bytes": call.config.max_input_bytes,
         "worktree_plan": {
             "head_commit": plan.head_commit,
             "head_subject": plan.head_subject,
@@ -206,6 +207,7 @@ pub fn run_dry_run(call: &Call) -> Value {
             "untracked_bytes": plan.untracked_bytes,
             "note": PLAN_NOTE,
         },
+        "tool": call.tool.name,
         "meta": meta,
     })
 }
@@ -288,8 +290,6 @@ fn relativize(text: &str, tree: &Path) -> String {
 /// left out of it.
 pub fn success_schema() -> Value {
     let mut schema = super::consult::success_schema();
-    let required = schema["required"].as_array_mut().expect("required is an array");
-    required.extend([json!("diff"), json!("apply_command"), json!("withheld_files"), json!("follow_up")]);
     schema["properties"]["diff"] = json!({"type": ["string", "null"]});
     schema["properties"]["follow_up"] = json!({
         "type": ["object", "null"],
@@ -313,7 +313,7 @@ pub fn success_schema() -> Value {
 pub fn dry_run_success_schema() -> Value {
     json!({
         "type": "object",
-        "required": ["ok", "tool", "would_call_model", "prompt_bytes", "worktree_plan", "meta"],
+        "required": ["ok", "would_call_model", "prompt_bytes", "worktree_plan"],
         "properties": {
             "ok": {"const": true},
             "prompt_bytes": {"type": "integer"},

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::codex_run::{self, Detail, Opening, Settings};
+use super::codex_run::{self, Opening, Settings};
 use super::meta::{Meta, error_envelope};
 use super::{Call, Tool};
 use crate::adapters::jobs::{Activity, Jobs, Spec, StartError, Status, Unavailable, View, WorkspaceInfo};
@@ -79,16 +79,16 @@ fn run_background(call: &Call, twin: &Tool) -> Value {
     let status = view.as_ref().map_or(Status::Running, |v| v.status);
     json!({
         "ok": true,
-        "tool": call.tool.name,
         "job_id": spec.job_id,
-        "kind": spec.kind,
         "status": status.as_str(),
+        "kind": spec.kind,
         "started_at": crate::foundation::clock::rfc3339(spec.started_epoch_ms),
         "deadline_seconds": spec.deadline_seconds,
         "poll_after_ms": view.as_ref().map_or(1000, View::poll_after_ms),
         "ttl_seconds": jobs.ttl_seconds(),
         "expires_at": view.as_ref().and_then(|v| v.expires_epoch_ms(jobs.ttl_seconds())).map(crate::foundation::clock::rfc3339),
         "next": "poll codex_job_status with this job_id (honour poll_after_ms), then codex_job_result or codex_job_consume_result",
+        "tool": call.tool.name,
         "meta": meta,
     })
 }
@@ -170,7 +170,7 @@ pub fn run_waited(call: &Call, check: Check) -> Value {
         };
         // The worker stores its result, then exits: a call that returns leaves no process.
         crate::adapters::jobs::wait_until(WORKER_EXIT_WAIT, || !jobs.worker_alive(job_id));
-        let mut envelope = stamp(call, envelope, job_id);
+        let mut envelope = stamp(envelope, job_id);
         envelope["meta"]["replayed"] = json!(replayed);
         carry_warnings(&mut envelope, &meta);
         return envelope;
@@ -371,20 +371,17 @@ fn deliver(call: &Call, take: fn(&Jobs, &str) -> Result<Value, Unavailable>) -> 
         Err(envelope) => return envelope,
     };
     let error = match take(&jobs, job_id(call)) {
-        Ok(envelope) => return stamp(call, envelope, job_id(call)),
+        Ok(envelope) => return stamp(envelope, job_id(call)),
         Err(unavailable) => unavailable_error(call, unavailable),
     };
     call.fail(error, Some(&workspace))
 }
 
-/// A stored envelope as handed out: stamped with its job id and today's fingerprint, with the
-/// caller's `detail` applied (the worker stores the full one).
-fn stamp(call: &Call, mut envelope: Value, job_id: &str) -> Value {
+/// A stored envelope as handed out: stamped with its job id and today's fingerprint. The worker
+/// stores the whole envelope; `call_tool` gives the caller's `detail` view of it.
+fn stamp(mut envelope: Value, job_id: &str) -> Value {
     envelope["meta"]["job_id"] = json!(job_id);
     envelope["meta"]["fingerprint"] = json!(super::fingerprint());
-    if Detail::of(call) != Detail::Full && envelope["raw_response"].is_object() {
-        envelope["raw_response"]["text"] = Value::Null;
-    }
     envelope
 }
 
@@ -462,9 +459,9 @@ pub fn run_list(call: &Call) -> Value {
         .collect();
     json!({
         "ok": true,
-        "tool": call.tool.name,
         "jobs": listed,
         "unreadable": unreadable,
+        "tool": call.tool.name,
         "meta": Meta::new(call.tool.tier, Some(&workspace)),
     })
 }
@@ -473,19 +470,18 @@ fn status_envelope(call: &Call, jobs: &Jobs, view: &View, workspace: &Workspace)
     let activity = &view.activity;
     json!({
         "ok": true,
-        "tool": call.tool.name,
+        "status": view.status.as_str(),
+        "result_available": view.result_available(),
+        "result_ok": view.result.as_ref().map(|r| r["ok"] == json!(true)),
+        "detail": view.detail,
         "job_id": view.spec.job_id,
         "kind": view.spec.kind,
-        "status": view.status.as_str(),
         "started_at": crate::foundation::clock::rfc3339(view.spec.started_epoch_ms),
         "elapsed_ms": view.elapsed_ms(),
         "deadline_seconds": view.spec.deadline_seconds,
         "poll_after_ms": view.poll_after_ms(),
         "ttl_seconds": jobs.ttl_seconds(),
         "expires_at": view.expires_epoch_ms(jobs.ttl_seconds()).map(crate::foundation::clock::rfc3339),
-        "result_available": view.result_available(),
-        "result_ok": view.result.as_ref().map(|r| r["ok"] == json!(true)),
-        "detail": view.detail,
         "cleanup_warnings": view.cleanup_warnings,
         "activity": {
             "events_seen": activity.events_seen,
@@ -495,6 +491,7 @@ fn status_envelope(call: &Call, jobs: &Jobs, view: &View, workspace: &Workspace)
             "stalled_since": activity.stalled_since_ms.map(crate::foundation::clock::rfc3339),
         },
         "workspace": view.spec.workspace,
+        "tool": call.tool.name,
         "meta": Meta::new(call.tool.tier, Some(workspace)),
     })
 }
@@ -502,7 +499,7 @@ fn status_envelope(call: &Call, jobs: &Jobs, view: &View, workspace: &Workspace)
 pub fn started_schema() -> Value {
     json!({
         "type": "object",
-        "required": ["ok", "job_id", "status", "poll_after_ms", "deadline_seconds", "meta"],
+        "required": ["ok", "job_id", "status", "poll_after_ms", "deadline_seconds"],
         "properties": {
             "ok": {"const": true},
             "job_id": {"type": "string"},
@@ -525,13 +522,13 @@ pub fn status_schema() -> Value {
 
 /// A stored consult, review or delegate envelope: its own tool's shape.
 pub fn result_schema() -> Value {
-    json!({"type": "object", "required": ["ok", "tool", "meta"], "properties": {"ok": {"const": true}, "tool": {"type": "string"}}})
+    json!({"type": "object", "required": ["ok"], "properties": {"ok": {"const": true}, "tool": {"type": "string"}}})
 }
 
 pub fn list_schema() -> Value {
     json!({
         "type": "object",
-        "required": ["ok", "jobs", "unreadable"],
+        "required": ["ok"],
         "properties": {
             "ok": {"const": true},
             "jobs": {"type": "array", "items": {"type": "object"}},

@@ -9,6 +9,7 @@ pub(crate) mod codex_run;
 mod consult;
 mod delegate;
 mod jobs;
+mod lean;
 mod meta;
 mod models;
 pub mod params;
@@ -214,7 +215,7 @@ impl Call<'_> {
 
 // Parameters shared by several tools. Text limits are generous: size limits that depend on
 // configuration (MAX_INPUT_BYTES) are checked by the tools, with their own error code.
-const WORKSPACE_ROOT: Param = Param {
+pub(super) const WORKSPACE_ROOT: Param = Param {
     name: "workspace_root",
     kind: Kind::Text { non_blank: true, max_len: Some(4096) },
     required: false,
@@ -310,7 +311,7 @@ const IDEMPOTENCY_KEY: Param = Param {
     required: false,
     description: "Retry key: the same key and arguments return the kept run (waiting if needed), no new model call.",
 };
-const JOB_ID: Param =
+pub(super) const JOB_ID: Param =
     Param { name: "job_id", kind: Kind::JobId, required: true, description: "Job id returned by an _async tool." };
 
 /// What a preview takes: a fresh call's arguments, with no session to continue and no run to
@@ -739,12 +740,14 @@ pub fn list() -> &'static [Value] {
 }
 
 /// `codex-in-claude/<major>.<minor>/sha256:<12 hex>` of the canonical tool surface (every
-/// `tools/list` entry plus the error-code set). `serde_json` maps are sorted, so the
-/// serialisation is canonical; the digest changes exactly when the surface does.
+/// `tools/list` entry plus the error-code set). Maps keep the order they were written in, so
+/// every key is sorted first: the serialisation is canonical, and the digest changes exactly
+/// when the surface does, not when a key moves.
 pub fn fingerprint() -> &'static str {
     static FINGERPRINT: OnceLock<String> = OnceLock::new();
     FINGERPRINT.get_or_init(|| {
-        let surface = json!({"tools": list(), "error_codes": ErrorCode::ALL});
+        let mut surface = json!({"tools": list(), "error_codes": ErrorCode::ALL});
+        surface.sort_all_objects();
         let digest = crate::foundation::hash::sha256_hex(surface.to_string().as_bytes());
         let mut version = crate::foundation::identity::VERSION.split('.');
         let (major, minor) = (version.next().unwrap_or("0"), version.next().unwrap_or("0"));
@@ -753,11 +756,16 @@ pub fn fingerprint() -> &'static str {
 }
 
 /// Runs one tool call to an envelope: argument validation, then the handler (for a synchronous
-/// paid tool outside the job worker, a job running it, waited on) under a panic guard.
+/// paid tool outside the job worker, a job running it, waited on) under a panic guard, then the
+/// summary view unless the call asked for `detail: "full"`.
 pub fn call_tool(tool: &Tool, arguments: Option<&Value>, context: &Context) -> Value {
     let args = match params::validate(tool.params, arguments) {
         Ok(args) => args,
-        Err(error) => return error_envelope(error, &Meta::new(tool.tier, None)),
+        Err(error) => {
+            let mut envelope = error_envelope(error, &Meta::new(tool.tier, None));
+            lean::summarise(&mut envelope, &Args::default());
+            return envelope;
+        }
     };
     let call = Call {
         tool,
@@ -771,11 +779,16 @@ pub fn call_tool(tool: &Tool, arguments: Option<&Value>, context: &Context) -> V
         Some(check) if !context.in_worker => jobs::run_waited(&call, check),
         _ => (tool.run)(&call),
     };
-    catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|_| {
+    let mut envelope = catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|_| {
         crate::log_error!("{} panicked; answered internal_error", tool.name);
         let error = ToolError::new(ErrorCode::InternalError, format!("{} failed unexpectedly", tool.name));
         error_envelope(error, &Meta::new(tool.tier, None))
-    })
+    });
+    // The job worker keeps the whole envelope; `detail: "full"` asks for it.
+    if codex_run::Detail::of(&call) == codex_run::Detail::Summary {
+        lean::summarise(&mut envelope, &call.args);
+    }
+    envelope
 }
 
 #[cfg(test)]

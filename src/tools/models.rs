@@ -59,14 +59,14 @@ pub fn check_effort(model: Option<&str>, effort: Option<&str>, cancel: &CancelTo
 pub fn success_schema() -> Value {
     json!({
         "type": "object",
-        "required": ["ok", "source", "source_detail", "models"],
+        "required": ["ok", "source"],
         "properties": {
             "ok": {"const": true},
             "source": {"enum": ["app-server", "cache", "unavailable"]},
             "source_detail": {"type": ["string", "null"]},
             "models": {"type": "array", "items": {
                 "type": "object",
-                "required": ["model", "reasoning_efforts", "default_reasoning_effort"],
+                "required": ["model"],
                 "properties": {
                     "model": {"type": "string"},
                     "reasoning_efforts": {"type": "array", "items": {"type": "string"}},

@@ -212,19 +212,19 @@ fn review_envelope(
 ) -> Value {
     json!({
         "ok": true,
-        "tool": call.tool.name,
-        "session_id": session_id,
-        "resume_command": resume_command,
         "summary": summary,
         "verdict": verdict,
         "confidence": confidence,
         "review_status": review_status,
-        "coverage": coverage.to_json(),
         "findings": answer.findings,
         "resolved_findings": [],
+        "coverage": coverage.to_json(),
         "questions": answer.questions,
         "assumptions": answer.assumptions,
         "next_steps": answer.next_steps,
+        "session_id": session_id,
+        "resume_command": resume_command,
+        "tool": call.tool.name,
         "raw_response": raw_response,
         "meta": meta,
     })
@@ -239,17 +239,16 @@ pub fn run_dry_run(call: &Call) -> Value {
     let prompt_bytes = if prepared.empty { 0 } else { prepared.prompt.len() };
     json!({
         "ok": true,
-        "tool": call.tool.name,
         "would_call_model": !prepared.empty,
         "prompt_bytes": prompt_bytes,
-        "max_input_bytes": call.config.max_input_bytes,
-        "label": prepared.gathered.label,
-        "context_summary": meta.context_summary,
-        "coverage": prepared.coverage.to_json(),
-        "binary_files": prepared.gathered.binary_files,
         "truncated": meta.truncated,
         "truncation_hint": meta.truncation_hint,
+        "context_summary": meta.context_summary,
+        "coverage": prepared.coverage.to_json(),
         "redacted_paths": meta.redacted_paths,
+        "binary_files": prepared.gathered.binary_files,
+        "label": prepared.gathered.label,
+        "tool": call.tool.name,
         "meta": meta,
     })
 }
@@ -374,7 +373,7 @@ fn gather_error(error: GatherError) -> ToolError {
 /// The success shape of a review: consult's plus verdict, confidence, status and coverage.
 pub fn review_success_schema() -> Value {
     let mut schema = super::consult::success_schema();
-    for key in ["verdict", "confidence", "review_status", "coverage", "resolved_findings"] {
+    for key in ["verdict", "confidence", "review_status", "coverage"] {
         schema["required"].as_array_mut().expect("required is an array").push(json!(key));
     }
     schema["properties"]["verdict"] = json!({"enum": answer::VERDICTS});
@@ -394,7 +393,7 @@ pub fn review_success_schema() -> Value {
 pub fn dry_run_success_schema() -> Value {
     json!({
         "type": "object",
-        "required": ["ok", "tool", "would_call_model", "prompt_bytes", "coverage", "truncated", "redacted_paths", "meta"],
+        "required": ["ok", "would_call_model", "prompt_bytes", "coverage"],
         "properties": {
             "ok": {"const": true},
             "would_call_model": {"type": "boolean"},

@@ -101,7 +101,8 @@ fn the_diff_holds_exactly_codexs_edits_and_applies_to_the_live_tree() {
     repo.write("notes.txt", "keep me\nlocal edit\n");
     let before = snapshot(&repo);
 
-    let result = delegation.call("codex_delegate", &repo, json!({}));
+    // The whole envelope: meta's tier and sandbox are what this test is about.
+    let result = delegation.call("codex_delegate", &repo, json!({"detail": "full"}));
     assert_eq!(result["ok"], json!(true), "{result}");
     let diff = result["diff"].as_str().unwrap();
     assert!(diff.contains("-    41\n+    42\n"), "{diff}");
@@ -167,7 +168,7 @@ fn repository_hooks_never_run() {
     repo.write("notes.txt", "changed\n");
     let result = delegation.call("codex_delegate", &repo, json!({}));
     assert_eq!(result["ok"], json!(true), "{result}");
-    assert_eq!(result["meta"]["security_warnings"], json!([]), "{result}");
+    assert!(result["meta"].get("security_warnings").is_none(), "{result}");
     let ran = std::fs::read_to_string(&marker).unwrap_or_default();
     assert!(ran.is_empty(), "repository hooks ran: {ran}");
     delegation.assert_no_worktree_left();

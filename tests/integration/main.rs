@@ -55,6 +55,8 @@ mod answers;
 mod faults;
 // The secrets corpus through every outbound surface: nothing leaks, benign code survives.
 mod secrets;
+// Issue 16: envelopes ordered, lean, and at most 60 % of the original server's bytes.
+mod context_budget;
 // consult, review and dry-run from a shell.
 mod cli;
 // The official Python MCP SDK as an independent client, with its schema validation on.
