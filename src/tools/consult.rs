@@ -136,12 +136,7 @@ mod tests {
         fields.sort_unstable();
         properties.sort_unstable();
         assert_eq!(fields, properties, "every field is described, and nothing else");
-        // What the schema requires is what even the leanest summary view still carries.
-        let mut lean = success.clone();
-        crate::tools::lean::summarise(&mut lean, &Default::default());
-        for key in schema["required"].as_array().unwrap().iter().filter_map(Value::as_str) {
-            assert!(lean.get(key).is_some(), "the summary view lacks the required {key}: {lean}");
-        }
+        super::super::check_against_schema(&success, &schema);
         let item = &schema["properties"]["findings"]["items"];
         for key in item["required"].as_array().unwrap().iter().filter_map(Value::as_str) {
             assert!(success["findings"][0].get(key).is_some(), "a finding lacks {key}");

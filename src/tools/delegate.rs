@@ -14,11 +14,12 @@
 use std::path::Path;
 use std::time::Duration;
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::Call;
 use super::codex_run::{self, Opening};
-use super::meta::{ContextSummary, error_envelope};
+use super::meta::{ContextSummary, Meta, error_envelope};
 use crate::adapters::codex::answer;
 use crate::adapters::codex::exec::WriteScope;
 use crate::adapters::codex::probe::{self, SandboxCheck};
@@ -162,23 +163,57 @@ pub fn run_delegate(call: &Call) -> Value {
     let (session_id, resume_command) = codex_run::session_fields(call, &run);
     // The diff, the bulky payload, comes after every short member, so a client that shows only
     // the start of a large result still shows the summary and what to do with it.
-    json!({
-        "ok": true,
-        "summary": summary,
-        "withheld_files": withheld_files,
-        "follow_up": follow_up,
-        "apply_command": apply_command,
-        "findings": [],
-        "questions": [],
-        "assumptions": [],
-        "next_steps": [NEXT_STEP],
-        "session_id": session_id,
-        "resume_command": resume_command,
-        "tool": call.tool.name,
-        "diff": diff,
-        "raw_response": raw,
-        "meta": meta,
+    json!(Success {
+        ok: true,
+        summary,
+        withheld_files,
+        follow_up,
+        apply_command,
+        findings: Vec::new(),
+        questions: Vec::new(),
+        assumptions: Vec::new(),
+        next_steps: vec![NEXT_STEP],
+        session_id,
+        resume_command,
+        tool: call.tool.name,
+        diff,
+        raw_response: raw,
+        meta,
     })
+}
+
+/// The `ok:true` envelope of `codex_delegate`. `success_schema` publishes these fields; a test
+/// checks the two against each other.
+#[derive(Serialize)]
+struct Success<'a> {
+    ok: bool,
+    summary: String,
+    withheld_files: Vec<Value>,
+    follow_up: Option<Value>,
+    apply_command: Option<String>,
+    /// A delegation's answer is its diff: these stay empty, and `next_steps` says what to do.
+    findings: Vec<Value>,
+    questions: Vec<String>,
+    assumptions: Vec<String>,
+    next_steps: Vec<&'a str>,
+    session_id: Option<String>,
+    resume_command: Option<String>,
+    tool: &'a str,
+    diff: Option<String>,
+    raw_response: Value,
+    meta: Meta,
+}
+
+/// The `ok:true` envelope of `codex_delegate_dry_run`; a test checks it against
+/// `dry_run_success_schema`.
+#[derive(Serialize)]
+struct DryRun<'a> {
+    ok: bool,
+    would_call_model: bool,
+    prompt_bytes: usize,
+    worktree_plan: Value,
+    tool: &'a str,
+    meta: Meta,
 }
 
 pub fn run_dry_run(call: &Call) -> Value {
@@ -193,11 +228,11 @@ pub fn run_dry_run(call: &Call) -> Value {
         Err(error) => return error_envelope(worktree_error(error), &meta),
     };
     let prompt = crate::adapters::codex::prompts::delegate(&crate::foundation::redact::text(task).text);
-    json!({
-        "ok": true,
-        "would_call_model": true,
-        "prompt_bytes": prompt.len(),
-        "worktree_plan": {
+    json!(DryRun {
+        ok: true,
+        would_call_model: true,
+        prompt_bytes: prompt.len(),
+        worktree_plan: json!({
             "head_commit": plan.head_commit,
             "head_subject": plan.head_subject,
             "tracked_files": plan.tracked_files,
@@ -206,9 +241,9 @@ pub fn run_dry_run(call: &Call) -> Value {
             "untracked_files": plan.untracked_files,
             "untracked_bytes": plan.untracked_bytes,
             "note": PLAN_NOTE,
-        },
-        "tool": call.tool.name,
-        "meta": meta,
+        }),
+        tool: call.tool.name,
+        meta,
     })
 }
 
@@ -326,6 +361,38 @@ pub fn dry_run_success_schema() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::foundation::policy::Tier;
+
+    #[test]
+    fn the_delegate_and_dry_run_envelopes_match_their_schemas() {
+        let delegate = json!(Success {
+            ok: true,
+            summary: "Codex made no changes.".into(),
+            withheld_files: Vec::new(),
+            follow_up: None,
+            apply_command: None,
+            findings: Vec::new(),
+            questions: Vec::new(),
+            assumptions: Vec::new(),
+            next_steps: vec![NEXT_STEP],
+            session_id: None,
+            resume_command: None,
+            tool: "codex_delegate",
+            diff: None,
+            raw_response: json!({"text": null}),
+            meta: Meta::new(Tier::Propose, None),
+        });
+        crate::tools::check_against_schema(&delegate, &success_schema());
+        let dry_run = json!(DryRun {
+            ok: true,
+            would_call_model: true,
+            prompt_bytes: 1,
+            worktree_plan: json!({"head_commit": "c", "tracked_files": 0, "untracked_files": 0}),
+            tool: "codex_delegate_dry_run",
+            meta: Meta::new(Tier::Propose, None),
+        });
+        crate::tools::check_against_schema(&dry_run, &dry_run_success_schema());
+    }
 
     #[test]
     fn worktree_paths_become_repo_relative() {

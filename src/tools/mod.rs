@@ -791,6 +791,22 @@ pub fn call_tool(tool: &Tool, arguments: Option<&Value>, context: &Context) -> V
     envelope
 }
 
+/// Checks a tool's whole envelope against its published success schema: every member the
+/// schema describes exists in the envelope, and the summary view of it still carries every
+/// member the schema requires.
+#[cfg(test)]
+pub(crate) fn check_against_schema(whole: &Value, schema: &Value) {
+    let fields = whole.as_object().expect("an envelope is an object");
+    for property in schema["properties"].as_object().into_iter().flat_map(|p| p.keys()) {
+        assert!(fields.contains_key(property), "the schema describes {property}, which the envelope lacks: {whole}");
+    }
+    let mut lean = whole.clone();
+    lean::summarise(&mut lean, &Args::default());
+    for key in schema["required"].as_array().expect("required is a list").iter().filter_map(Value::as_str) {
+        assert!(lean.get(key).is_some(), "the summary view lacks the required {key}: {lean}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
