@@ -117,15 +117,15 @@ pub fn run_delegate(call: &Call) -> Value {
         ));
     }
     let diff = (!diff.trim().is_empty()).then(|| diff.to_string());
+    let (mut applies_cleanly, mut applies_cleanly_reason) = (None, None);
     if let Some(diff) = &diff {
         let check = if truncated {
             Err("the diff was truncated, so it cannot be applied as it is".to_string())
         } else {
             worktree.applies_to_live_tree(diff, &edits.paths)
         };
-        meta.applies_cleanly = Some(check.is_ok());
-        meta.applies_cleanly_reason =
-            check.err().map(|reason| crate::foundation::redact::text(&relative(&reason)).text);
+        applies_cleanly = Some(check.is_ok());
+        applies_cleanly_reason = check.err().map(|reason| crate::foundation::redact::text(&relative(&reason)).text);
         if redaction.inline_masks > 0 {
             meta.security_warnings.push(
                 "the diff contains redaction markers in place of secret-looking values; applying it as is would write them"
@@ -166,6 +166,8 @@ pub fn run_delegate(call: &Call) -> Value {
     json!(Success {
         ok: true,
         summary,
+        applies_cleanly,
+        applies_cleanly_reason,
         withheld_files,
         follow_up,
         apply_command,
@@ -188,6 +190,10 @@ pub fn run_delegate(call: &Call) -> Value {
 struct Success<'a> {
     ok: bool,
     summary: String,
+    /// Whether the returned diff applies to the live tree right now (`git apply --check`), and
+    /// why not; null when there is no diff. Beside the summary, so it shows first.
+    applies_cleanly: Option<bool>,
+    applies_cleanly_reason: Option<String>,
     withheld_files: Vec<Value>,
     follow_up: Option<Value>,
     apply_command: Option<String>,
@@ -326,6 +332,7 @@ fn relativize(text: &str, tree: &Path) -> String {
 pub fn success_schema() -> Value {
     let mut schema = super::consult::success_schema();
     schema["properties"]["diff"] = json!({"type": ["string", "null"]});
+    schema["properties"]["applies_cleanly"] = json!({"type": ["boolean", "null"]});
     schema["properties"]["follow_up"] = json!({
         "type": ["object", "null"],
         "properties": {
@@ -368,6 +375,8 @@ mod tests {
         let delegate = json!(Success {
             ok: true,
             summary: "Codex made no changes.".into(),
+            applies_cleanly: None,
+            applies_cleanly_reason: None,
             withheld_files: Vec::new(),
             follow_up: None,
             apply_command: None,

@@ -37,10 +37,6 @@ pub struct Meta {
     pub redacted_paths: Vec<String>,
     /// Files whose change is binary: reported, never inlined.
     pub binary_files: Vec<String>,
-    /// Delegate: whether the returned diff applies to the live tree right now (`git apply
-    /// --check`), and why not; null when there is no diff.
-    pub applies_cleanly: Option<bool>,
-    pub applies_cleanly_reason: Option<String>,
     pub workspace_warning: Option<String>,
     pub context_summary: Option<ContextSummary>,
     pub cwd: Option<String>,
@@ -102,8 +98,6 @@ impl Meta {
             compat_warnings: Vec::new(),
             security_warnings: Vec::new(),
             answer_warnings: Vec::new(),
-            applies_cleanly: None,
-            applies_cleanly_reason: None,
             binary_files: Vec::new(),
             job_id: None,
             replayed: false,

@@ -81,15 +81,7 @@ fn detail_full_returns_the_raw_message_and_model_is_passed() {
         (&json!(0), &json!(false), &json!(false))
     );
     assert_eq!(meta["session_id"], result["session_id"]);
-    for key in [
-        "reasoning_effort",
-        "scope",
-        "workspace_warning",
-        "applies_cleanly",
-        "request_id",
-        "server_version",
-        "fingerprint",
-    ] {
+    for key in ["reasoning_effort", "scope", "workspace_warning", "request_id", "server_version", "fingerprint"] {
         assert!(meta.get(key).is_some(), "full detail lacks meta.{key}: {meta}");
     }
     assert_eq!(result["resume_command"], json!(format!("codex resume {}", result["session_id"].as_str().unwrap())));

@@ -111,7 +111,12 @@ fn the_diff_holds_exactly_codexs_edits_and_applies_to_the_live_tree() {
     assert!(diff.ends_with('\n'), "a diff must keep its trailing newline");
     assert!(!diff.contains(delegation.base.path().to_str().unwrap()), "worktree paths must not leak: {diff}");
     let meta = &result["meta"];
-    assert_eq!(meta["applies_cleanly"], json!(true), "{meta}");
+    assert_eq!(result["applies_cleanly"], json!(true), "{result}");
+    // What to do with the diff comes first, the diff itself after every short member, meta last.
+    let keys: Vec<&str> = result.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(&keys[..3], ["ok", "summary", "applies_cleanly"], "{keys:?}");
+    let position = |key: &str| keys.iter().position(|k| *k == key).unwrap();
+    assert!(position("apply_command") < position("diff") && keys.last() == Some(&"meta"), "{keys:?}");
     assert_eq!(meta["sandbox"], json!("workspace-write"));
     assert_eq!(meta["tier"], json!("propose"));
     assert_eq!(meta["context_summary"]["files_changed"], json!(2));
@@ -145,8 +150,8 @@ fn shell_edits_rename_delete_binary_and_mode_changes() {
     assert!(diff.contains("Binary files /dev/null and b/blob.bin differ"), "{diff}");
     assert_eq!(result["meta"]["binary_files"], json!(["blob.bin"]));
     // A binary change is reported, not inlined, so the diff cannot be applied as is — and says so.
-    assert_eq!(result["meta"]["applies_cleanly"], json!(false));
-    assert!(result["meta"]["applies_cleanly_reason"].as_str().is_some_and(|r| !r.is_empty()));
+    assert_eq!(result["applies_cleanly"], json!(false));
+    assert!(result["applies_cleanly_reason"].as_str().is_some_and(|r| !r.is_empty()));
     assert_eq!(snapshot(&repo), before);
     delegation.assert_no_worktree_left();
 }
@@ -186,7 +191,7 @@ fn a_huge_diff_is_truncated_and_stays_bounded() {
     assert!(diff.ends_with('\n'));
     assert_eq!(result["meta"]["truncated"], json!(true));
     assert!(result["meta"]["truncation_hint"].as_str().unwrap().contains("MAX_DELEGATE_DIFF_BYTES"));
-    assert_eq!(result["meta"]["applies_cleanly"], json!(false));
+    assert_eq!(result["applies_cleanly"], json!(false));
     assert_eq!(result["meta"]["context_summary"]["lines_added"], json!(200000));
     delegation.assert_no_worktree_left();
 }
@@ -207,8 +212,8 @@ fn edits_made_meanwhile_are_reported_as_a_conflict() {
     let response = delegation.server.response(json!(5));
     let result = envelope(&response["result"]);
     assert_eq!(result["ok"], json!(true), "{result}");
-    assert_eq!(result["meta"]["applies_cleanly"], json!(false), "{}", result["meta"]);
-    assert!(result["meta"]["applies_cleanly_reason"].as_str().unwrap().contains("src/lib.rs"), "{}", result["meta"]);
+    assert_eq!(result["applies_cleanly"], json!(false), "{}", result["meta"]);
+    assert!(result["applies_cleanly_reason"].as_str().unwrap().contains("src/lib.rs"), "{}", result["meta"]);
     delegation.assert_no_worktree_left();
 }
 

@@ -130,7 +130,7 @@ fn a_delegate_job_outlives_its_server_and_is_consumed_exactly_once() {
     assert_eq!(result["ok"], json!(true), "{result}");
     assert!(result["diff"].as_str().unwrap().contains("+from a background job"));
     assert!(result["meta"].get("job_id").is_none(), "the call named the job: {result}");
-    assert_eq!(result["meta"]["applies_cleanly"], json!(true));
+    assert_eq!(result["applies_cleanly"], json!(true));
     assert!(result.get("raw_response").is_none(), "detail defaults to summary");
     let full = call(
         &mut second,
