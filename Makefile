@@ -25,13 +25,15 @@ build:
 test: test-deps lint static
 	cargo test --locked
 
-## The pinned real codex CLI (npm), the Python MCP SDK client, the pinned Claude Code CLI (npm,
+## The pinned real codex CLI (npm), the Python MCP SDK client, the original Python server (PyPI, for
+## the context-budget test that compares envelope sizes with it), the pinned Claude Code CLI (npm,
 ## for `claude plugin validate` and the marketplace install test), all into the git-ignored
 ## .tools/, the musl Rust targets (this machine's and the two the release tests build), git-lfs
 ## (a real user-level filter for the repository-shape tests) and qemu-user (runs the aarch64
 ## release binary in the release tests).
 test-deps:
 	scripts/install-git-lfs.sh
+	scripts/install-original.sh
 	scripts/install-codex.sh
 	scripts/install-mcp-client.sh
 	scripts/install-claude.sh

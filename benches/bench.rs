@@ -7,6 +7,8 @@
 //! - memory: peak RSS (`VmHWM` in `/proc/<pid>/status`) after `tools/list` and after 100
 //!   `codex_capabilities` calls (a free tool both servers have);
 //! - surface: bytes of the `tools` array of `tools/list`, re-serialised as compact JSON;
+//! - context: bytes of the `codex_consult`, `codex_review_changes`, `codex_dry_run` and
+//!   `codex_status` envelopes for the same mock answers and repository, as compact JSON;
 //! - per-call overhead: `codex_consult` through each server minus a bare `codex exec` with the
 //!   same flags and the same prompt, all three running the real pinned codex against the loopback
 //!   mock model of the integration tests, rounds interleaved so drift hits all three alike;
@@ -40,6 +42,14 @@ mod repo;
 #[allow(dead_code)]
 #[path = "../tests/integration/support.rs"]
 mod support;
+// The envelopes the context-budget test measures (and the review fixtures they use), so the
+// bytes table is the test's own measurement.
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/integration/context_budget.rs"]
+mod context_budget;
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/integration/review.rs"]
+mod review;
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -120,6 +130,9 @@ fn main() {
         Better::Lower,
         Some(Target::RatioOver(4.0, "< ¼ of the original")),
     );
+
+    eprintln!("bench: envelope bytes");
+    envelope_bytes(&mut report, &ours);
 
     eprintln!("bench: peak RSS ({MEMORY_RUNS} runs each)");
     let memory: Vec<(Stats, Stats)> = servers.iter().map(|program| peak_rss(program, &env)).collect();
@@ -280,6 +293,8 @@ enum Target {
     RatioOver(f64, &'static str),
     /// Our median under this value (in the row's unit); the label is shown in the table.
     OursBelow(f64, &'static str),
+    /// Our median at most this share of the original's.
+    ShareAtMost(f64, &'static str),
 }
 
 struct Row {
@@ -420,6 +435,7 @@ fn judge(target: &Target, ours: &Stats, ratio: f64) -> (String, bool) {
         Target::RatioAtLeast(want) => (format!("≥ {want}×"), ratio >= *want),
         Target::RatioOver(want, label) => ((*label).into(), ratio > *want),
         Target::OursBelow(limit, label) => ((*label).into(), ours.median() < *limit),
+        Target::ShareAtMost(share, label) => ((*label).into(), ratio * share >= 1.0),
     }
 }
 
@@ -517,6 +533,26 @@ fn surface_bytes(program: &Path, env: &ServerEnv) -> Stats {
     let tools = tools_list(&mut server);
     // Re-serialised by the same serializer for both, so formatting choices do not count.
     Stats::new(vec![serde_json::to_string(&tools).expect("serialise tools").len() as f64])
+}
+
+/// Each envelope the context-budget test measures, from both servers (bytes are deterministic:
+/// one run each).
+fn envelope_bytes(report: &mut Report, ours: &Path) {
+    let repo = review::repo_with_a_change();
+    let launcher = tempfile::tempdir().expect("launcher dir");
+    let original = context_budget::original_server(launcher.path());
+    let ours = context_budget::envelopes(ours, &repo);
+    let theirs = context_budget::envelopes(&original, &repo);
+    for ((tool, ours), theirs) in context_budget::MEASURED.iter().zip(&ours).zip(&theirs) {
+        report.compare(
+            &format!("{tool} envelope (compact JSON)"),
+            "bytes",
+            &Stats::new(vec![context_budget::bytes(ours) as f64]),
+            &Stats::new(vec![context_budget::bytes(theirs) as f64]),
+            Better::Lower,
+            Some(Target::ShareAtMost(context_budget::MAX_SHARE, "≤ 60 % of the original")),
+        );
+    }
 }
 
 fn peak_rss(program: &Path, env: &ServerEnv) -> (Stats, Stats) {

@@ -281,8 +281,9 @@ impl ErrorCode {
     }
 }
 
-/// The `error` object of an `ok:false` envelope. All keys are always serialised (nulls included)
-/// so agents can branch on them without probing for presence.
+/// The `error` object of an `ok:false` envelope. Every key is serialised here (nulls included):
+/// the whole envelope; the summary view a caller reads by default leaves out the unset ones and
+/// `retryable: false`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ToolError {
     pub code: ErrorCode,
@@ -361,7 +362,9 @@ mod tests {
     }
 
     #[test]
-    fn error_serialises_every_key_even_when_null() {
+    fn the_whole_error_names_every_key_even_when_null() {
+        // The whole envelope (what the job store keeps and `detail: "full"` returns) names every
+        // key; the summary view drops the unset ones (`tools::lean`).
         let value = serde_json::to_value(ToolError::new(ErrorCode::InvalidArguments, "x")).unwrap();
         for key in [
             "code",

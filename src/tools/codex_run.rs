@@ -226,17 +226,6 @@ pub fn session_fields(call: &Call, run: &Run) -> (Option<String>, Option<String>
     (session, resume)
 }
 
-/// A paid tool's success envelope: `ok`, `tool`, the run's session fields, then `fields`.
-pub fn success(call: &Call, run: &Run, fields: Value) -> Value {
-    let (session_id, resume_command) = session_fields(call, run);
-    let mut envelope =
-        json!({"ok": true, "tool": call.tool.name, "session_id": session_id, "resume_command": resume_command});
-    if let (Some(envelope), Value::Object(fields)) = (envelope.as_object_mut(), fields) {
-        envelope.extend(fields);
-    }
-    envelope
-}
-
 /// Keeps what a follow-up of this run's session needs (`fill` adds the tool's part to the
 /// session's record); a record that cannot be written is said in `meta`.
 pub fn remember(call: &Call, workspace: &Workspace, run: &Run, meta: &mut Meta, fill: impl FnOnce(&mut Record)) {

@@ -120,9 +120,6 @@ pub fn run(call: &Call) -> Value {
     let (session_id, resume_command) = codex_run::session_fields(call, &run);
     json!(Success {
         ok: true,
-        tool: call.tool.name,
-        session_id,
-        resume_command,
         summary: answer.summary,
         verdict: answer.verdict,
         confidence: answer.confidence,
@@ -130,6 +127,9 @@ pub fn run(call: &Call) -> Value {
         questions: answer.questions,
         assumptions: answer.assumptions,
         next_steps: answer.next_steps,
+        session_id,
+        resume_command,
+        tool: call.tool.name,
         raw_response,
         meta,
     })
@@ -201,14 +201,13 @@ fn no_approval_over_less_than_all(answer: &mut answer::Answer, mut omissions: Ve
     );
 }
 
-/// The `ok:true` envelope of `codex_consult`. `success_schema` publishes these fields; a test
-/// checks that the two name the same ones, so neither can gain a field the other lacks.
+/// The `ok:true` envelope of `codex_consult`, in the order the model reads it: the answer first,
+/// then the short members, the raw text, and `meta` last. `success_schema` publishes these
+/// fields; a test checks that the two name the same ones, so neither can gain a field the other
+/// lacks.
 #[derive(Serialize)]
 struct Success<'a> {
     ok: bool,
-    tool: &'a str,
-    session_id: Option<String>,
-    resume_command: Option<String>,
     summary: String,
     /// A plan review's verdict and confidence; absent for a question.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -219,6 +218,9 @@ struct Success<'a> {
     questions: Vec<String>,
     assumptions: Vec<String>,
     next_steps: Vec<String>,
+    session_id: Option<String>,
+    resume_command: Option<String>,
+    tool: &'a str,
     raw_response: Value,
     meta: Meta,
 }

@@ -17,11 +17,12 @@
 use std::path::Path;
 use std::time::Duration;
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::Call;
 use super::codex_run::{self, Opening};
-use super::meta::{ContextSummary, error_envelope};
+use super::meta::{ContextSummary, Meta, error_envelope};
 use super::schema;
 use crate::adapters::codex::answer;
 use crate::adapters::codex::exec::WriteScope;
@@ -128,15 +129,15 @@ pub fn run_delegate(call: &Call) -> Value {
         Some(Ok(path)) => (Some(path), None),
         Some(Err(error)) => (None, Some(error)),
     };
+    let (mut applies_cleanly, mut applies_cleanly_reason) = (None, None);
     if let Some(diff) = &diff {
         let check = if truncated {
             Err("the diff was truncated, so it cannot be applied as it is".to_string())
         } else {
             worktree.applies_to_live_tree(diff, &edits.paths)
         };
-        meta.applies_cleanly = Some(check.is_ok());
-        meta.applies_cleanly_reason =
-            check.err().map(|reason| crate::foundation::redact::text(&relative(&reason)).text);
+        applies_cleanly = Some(check.is_ok());
+        applies_cleanly_reason = check.err().map(|reason| crate::foundation::redact::text(&relative(&reason)).text);
         if redaction.inline_masks > 0 {
             meta.security_warnings.push(
                 "the diff contains redaction markers in place of secret-looking values; applying it as is would write them"
@@ -171,26 +172,74 @@ pub fn run_delegate(call: &Call) -> Value {
         raw["text"] = json!(relative(text));
     }
     drop(worktree);
-    codex_run::success(
-        call,
-        &run,
-        json!({
-            "summary": summary,
-            "diff": diff,
-            "diffstat": diff.as_deref().map(diffstat),
-            "patch_file": patch_file,
-            "patch_file_error": patch_file_error,
-            "apply_command": apply_command,
-            "withheld_files": withheld_files,
-            "follow_up": follow_up,
-            "findings": [],
-            "questions": [],
-            "assumptions": [],
-            "next_steps": [NEXT_STEP],
-            "raw_response": raw,
-            "meta": meta,
-        }),
-    )
+    let (session_id, resume_command) = codex_run::session_fields(call, &run);
+    // The diff, the bulky payload, comes after every short member, so a client that shows only
+    // the start of a large result still shows the summary and what to do with it.
+    json!(Success {
+        ok: true,
+        summary,
+        applies_cleanly,
+        applies_cleanly_reason,
+        diffstat: diff.as_deref().map(diffstat),
+        patch_file,
+        patch_file_error,
+        withheld_files,
+        follow_up,
+        apply_command,
+        findings: Vec::new(),
+        questions: Vec::new(),
+        assumptions: Vec::new(),
+        next_steps: vec![NEXT_STEP],
+        session_id,
+        resume_command,
+        tool: call.tool.name,
+        diff,
+        raw_response: raw,
+        meta,
+    })
+}
+
+/// The `ok:true` envelope of `codex_delegate`. `success_schema` publishes these fields; a test
+/// checks the two against each other.
+#[derive(Serialize)]
+struct Success<'a> {
+    ok: bool,
+    summary: String,
+    /// Whether the returned diff applies to the live tree right now (`git apply --check`), and
+    /// why not; null when there is no diff. Beside the summary, so it shows first.
+    applies_cleanly: Option<bool>,
+    applies_cleanly_reason: Option<String>,
+    /// Files, added and removed lines of the diff; beside the patch file that holds it whole
+    /// (or why there is none), so both show even when the inline diff is left out.
+    diffstat: Option<Value>,
+    patch_file: Option<String>,
+    patch_file_error: Option<String>,
+    withheld_files: Vec<Value>,
+    follow_up: Option<Value>,
+    apply_command: Option<String>,
+    /// A delegation's answer is its diff: these stay empty, and `next_steps` says what to do.
+    findings: Vec<Value>,
+    questions: Vec<String>,
+    assumptions: Vec<String>,
+    next_steps: Vec<&'a str>,
+    session_id: Option<String>,
+    resume_command: Option<String>,
+    tool: &'a str,
+    diff: Option<String>,
+    raw_response: Value,
+    meta: Meta,
+}
+
+/// The `ok:true` envelope of `codex_delegate_dry_run`; a test checks it against
+/// `dry_run_success_schema`.
+#[derive(Serialize)]
+struct DryRun<'a> {
+    ok: bool,
+    would_call_model: bool,
+    prompt_bytes: usize,
+    worktree_plan: Value,
+    tool: &'a str,
+    meta: Meta,
 }
 
 pub fn run_dry_run(call: &Call) -> Value {
@@ -205,13 +254,11 @@ pub fn run_dry_run(call: &Call) -> Value {
         Err(error) => return error_envelope(worktree_error(error), &meta),
     };
     let prompt = crate::adapters::codex::prompts::delegate(&crate::foundation::redact::text(task).text);
-    json!({
-        "ok": true,
-        "tool": call.tool.name,
-        "would_call_model": true,
-        "prompt_bytes": prompt.len(),
-        "max_input_bytes": call.config.max_input_bytes,
-        "worktree_plan": {
+    json!(DryRun {
+        ok: true,
+        would_call_model: true,
+        prompt_bytes: prompt.len(),
+        worktree_plan: json!({
             "head_commit": plan.head_commit,
             "head_subject": plan.head_subject,
             "tracked_files": plan.tracked_files,
@@ -220,8 +267,9 @@ pub fn run_dry_run(call: &Call) -> Value {
             "untracked_files": plan.untracked_files,
             "untracked_bytes": plan.untracked_bytes,
             "note": PLAN_NOTE,
-        },
-        "meta": meta,
+        }),
+        tool: call.tool.name,
+        meta,
     })
 }
 
@@ -338,6 +386,8 @@ fn relativize(text: &str, tree: &Path) -> String {
 /// left out of it.
 pub fn success_schema() -> Value {
     let delegate: &[&str] = &[
+        "applies_cleanly",
+        "applies_cleanly_reason",
         "diff",
         "diff_omitted",
         "diffstat",
@@ -351,12 +401,49 @@ pub fn success_schema() -> Value {
 }
 
 pub fn dry_run_success_schema() -> Value {
-    schema::members(&["tool", "would_call_model", "prompt_bytes", "max_input_bytes", "worktree_plan"], &[])
+    schema::members(&["tool", "would_call_model", "prompt_bytes", "worktree_plan"], &[])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::foundation::policy::Tier;
+
+    #[test]
+    fn the_delegate_and_dry_run_envelopes_match_their_schemas() {
+        let delegate = json!(Success {
+            ok: true,
+            summary: "Codex made no changes.".into(),
+            applies_cleanly: None,
+            applies_cleanly_reason: None,
+            diffstat: None,
+            patch_file: None,
+            patch_file_error: None,
+            withheld_files: Vec::new(),
+            follow_up: None,
+            apply_command: None,
+            findings: Vec::new(),
+            questions: Vec::new(),
+            assumptions: Vec::new(),
+            next_steps: vec![NEXT_STEP],
+            session_id: None,
+            resume_command: None,
+            tool: "codex_delegate",
+            diff: None,
+            raw_response: json!({"text": null}),
+            meta: Meta::new(Tier::Propose, None),
+        });
+        crate::tools::check_against_schema(&delegate, &success_schema());
+        let dry_run = json!(DryRun {
+            ok: true,
+            would_call_model: true,
+            prompt_bytes: 1,
+            worktree_plan: json!({"head_commit": "c", "tracked_files": 0, "untracked_files": 0}),
+            tool: "codex_delegate_dry_run",
+            meta: Meta::new(Tier::Propose, None),
+        });
+        crate::tools::check_against_schema(&dry_run, &dry_run_success_schema());
+    }
 
     #[test]
     fn worktree_paths_become_repo_relative() {

@@ -8,7 +8,8 @@
 //!   (`diff_omitted` says so; the patch file, `apply_command` and `diffstat` stay);
 //! - then, until the envelope fits, the largest text is cut (with a visible marker) or the largest
 //!   list loses its last items; `meta.truncated` and `meta.truncation_hint` name every cut, and
-//!   say where the whole answer is (Codex's own session, `resume_command`) when it is anywhere;
+//!   say where the whole answer is (Codex's own session, `codex resume <session_id>`) when it is
+//!   anywhere;
 //!   a review whose findings were cut says so in its coverage too, and is never a pass.
 //!
 //! The job worker stores the whole envelope; the cap applies each time one is handed out.
@@ -27,8 +28,14 @@ const MIN_CUTTABLE: usize = 64;
 const ANSWER_MEMBERS: &[&str] =
     &["summary", "findings", "resolved_findings", "questions", "assumptions", "next_steps", "raw_response"];
 
-/// Makes `envelope` fit within `cap` bytes of JSON, saying what was left out or cut.
-pub fn fit(envelope: &mut Value, cap: usize) {
+/// The members `fit` may add that the tool itself never sets (schema checks allow for them).
+#[cfg(test)]
+pub const ADDED_MEMBERS: &[&str] = &["diff_omitted"];
+
+/// Makes `envelope` fit within `cap` bytes of JSON, saying what was left out or cut: in `meta`,
+/// and also at the top level when the tool reports truncation there (`top_level_truncation`,
+/// a preview's own `truncated`).
+pub fn fit(envelope: &mut Value, cap: usize, top_level_truncation: bool) {
     if !envelope.is_object() {
         return;
     }
@@ -42,8 +49,12 @@ pub fn fit(envelope: &mut Value, cap: usize) {
              patch_file holds the same diff",
             diff.len()
         );
-        envelope["diff"] = Value::Null;
-        envelope["diff_omitted"] = Value::String(note);
+        // In the diff's place, so the result keeps its reading order.
+        if let Value::Object(members) = envelope {
+            let at = members.keys().position(|key| key == "diff").unwrap_or(members.len());
+            members.shift_remove("diff");
+            members.shift_insert(at, "diff_omitted".to_string(), Value::String(note));
+        }
         size = serialized_len(envelope);
         if size <= cap {
             return;
@@ -61,7 +72,7 @@ pub fn fit(envelope: &mut Value, cap: usize) {
             size = serialized_len(&cut);
         }
         if !cuts.is_empty() {
-            record(&mut cut, &cuts, cap);
+            record(&mut cut, &cuts, cap, top_level_truncation);
         }
         if cuts.iter().any(|c| member_of(&c.path, "findings")) {
             findings_cut(&mut cut);
@@ -182,8 +193,9 @@ fn cut_list(value: &mut Value, excess: usize) -> Option<(usize, usize, &'static 
     Some((from, items.len(), "items"))
 }
 
-/// Says what was cut in `meta` (or, for an envelope without one, at its top level).
-fn record(envelope: &mut Value, cuts: &[Cut], cap: usize) {
+/// Says what was cut in `meta` (made when a lean envelope has none) and, for a preview
+/// (`top_level_truncation`), at its top level too.
+fn record(envelope: &mut Value, cuts: &[Cut], cap: usize, top_level_truncation: bool) {
     // A member cut more than once is named once: from its first size to its last.
     let mut merged: Vec<Cut> = Vec::new();
     for cut in cuts {
@@ -201,8 +213,8 @@ fn record(envelope: &mut Value, cuts: &[Cut], cap: usize) {
         named.push(format!("{} more members cut", merged.len() - NAMED_CUTS));
     }
     let of_answer = |path: &str| ANSWER_MEMBERS.iter().any(|member| member_of(path, member));
-    let rest = if envelope["resume_command"].is_string() && cuts.iter().any(|c| of_answer(&c.path)) {
-        "Codex's whole answer stays in its session (resume_command); a larger CODEX_IN_CLAUDE_MAX_INLINE_BYTES shows more"
+    let rest = if envelope["session_id"].is_string() && cuts.iter().any(|c| of_answer(&c.path)) {
+        "Codex's whole answer stays in its session (codex resume <session_id>); a larger CODEX_IN_CLAUDE_MAX_INLINE_BYTES shows more"
     } else {
         "a larger CODEX_IN_CLAUDE_MAX_INLINE_BYTES shows more"
     };
@@ -210,13 +222,19 @@ fn record(envelope: &mut Value, cuts: &[Cut], cap: usize) {
         "to keep this result within {cap} bytes (CODEX_IN_CLAUDE_MAX_INLINE_BYTES): {}; {rest}",
         named.join(", ")
     );
-    // A dry run shows its cuts at its top level as well as in `meta`.
-    let top_level = !envelope["meta"].is_object() || envelope.get("truncated").is_some();
-    if envelope["meta"].is_object() {
-        add_note(&mut envelope["meta"], &note);
-    }
-    if top_level {
-        add_note(envelope, &note);
+    if let Value::Object(members) = envelope {
+        // `meta` is last, and may have been left out of a lean envelope as empty.
+        let meta = members.entry("meta").or_insert_with(|| Value::Object(Default::default()));
+        add_note(meta, &note);
+        if top_level_truncation {
+            // Before `meta`, where the preview's own `truncated` stands when it is set.
+            if !members.contains_key("truncated") {
+                let at = members.len() - 1;
+                members.shift_insert(at, "truncated".to_string(), Value::Bool(false));
+                members.shift_insert(at + 1, "truncation_hint".to_string(), Value::String(String::new()));
+            }
+            add_note(envelope, &note);
+        }
     }
 }
 
@@ -229,8 +247,10 @@ fn member_of(path: &str, member: &str) -> bool {
 /// says so (`findings_truncated`, so no longer `complete`), and a `pass` over it is `unknown`,
 /// as for findings the answer's own bounds cut.
 fn findings_cut(envelope: &mut Value) {
-    let Some(reasons) = envelope["coverage"]["omission_reasons"].as_array_mut() else { return };
-    if !reasons.iter().any(|r| r == "findings_truncated") {
+    let Some(coverage) = envelope.get_mut("coverage").and_then(Value::as_object_mut) else { return };
+    // A lean envelope leaves an empty list out.
+    let reasons = coverage.entry("omission_reasons").or_insert_with(|| Value::Array(Vec::new()));
+    if let Some(reasons) = reasons.as_array_mut().filter(|r| !r.iter().any(|r| r == "findings_truncated")) {
         reasons.push(Value::from("findings_truncated"));
     }
     if envelope["coverage"]["status"] == "complete" {
@@ -289,7 +309,7 @@ mod tests {
     fn a_small_envelope_is_untouched() {
         let mut envelope = json!({"ok": true, "summary": "short", "meta": {"truncated": false}});
         let before = envelope.clone();
-        fit(&mut envelope, 8000);
+        fit(&mut envelope, 8000, false);
         assert_eq!(envelope, before);
     }
 
@@ -300,9 +320,10 @@ mod tests {
             "ok": true, "summary": "s".repeat(3000), "diff": diff, "patch_file": "/state/p.patch",
             "meta": {"truncated": false, "truncation_hint": null}
         });
-        fit(&mut envelope, 8000);
+        fit(&mut envelope, 8000, false);
         assert!(len(&envelope) <= 8000, "{}", len(&envelope));
-        assert_eq!(envelope["diff"], Value::Null);
+        let keys: Vec<&str> = envelope.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["ok", "summary", "diff_omitted", "patch_file", "meta"], "in the diff's place");
         assert!(envelope["diff_omitted"].as_str().unwrap().contains("30000-byte diff"), "{envelope}");
         assert_eq!(envelope["summary"].as_str().unwrap().len(), 3000, "the summary fits, so it stays whole");
         assert_eq!(envelope["meta"]["truncated"], json!(false), "nothing was cut");
@@ -317,23 +338,23 @@ mod tests {
             "summary": "ünïcode ✓ and \"quotes\"\n".repeat(10_000),
             "findings": (0..5000).map(finding).collect::<Vec<_>>(),
             "raw_response": {"text": "\u{1}raw".repeat(20_000), "session_id": "s"},
-            "resume_command": "codex resume s",
+            "session_id": "s",
             "meta": {"truncated": true, "truncation_hint": "an earlier cut", "redacted_paths": vec!["a/b.env"; 3000]}
         });
         for cap in [8000, 40_000] {
             let mut fitted = envelope.clone();
-            fit(&mut fitted, cap);
+            fit(&mut fitted, cap, false);
             assert!(len(&fitted) <= cap, "{} > {cap}", len(&fitted));
             let hint = fitted["meta"]["truncation_hint"].as_str().unwrap();
             assert!(hint.starts_with("an earlier cut; to keep this result within"), "{hint}");
-            assert!(hint.contains("summary cut from") && hint.contains("resume_command"), "{hint}");
+            assert!(hint.contains("summary cut from") && hint.contains("codex resume <session_id>"), "{hint}");
             assert!(fitted["summary"].as_str().unwrap().ends_with(TRUNCATION_MARKER));
             assert_eq!(fitted["ok"], json!(true));
             assert_eq!(fitted["tool"], json!("codex_review_changes"));
         }
         // Many small items: the list loses its tail, each kept item whole.
         envelope["summary"] = json!("short");
-        fit(&mut envelope, 40_000);
+        fit(&mut envelope, 40_000, false);
         assert!(len(&envelope) <= 40_000);
         let kept = envelope["findings"].as_array().unwrap();
         assert!(kept.iter().enumerate().all(|(i, f)| f["title"] == json!(format!("finding {i}"))));
@@ -346,7 +367,7 @@ mod tests {
         for i in 0..5 {
             envelope[key(i)] = json!(vec!["path/to/file"; 400]);
         }
-        fit(&mut envelope, 8000);
+        fit(&mut envelope, 8000, true);
         assert!(len(&envelope) <= 8000, "{}", len(&envelope));
         assert!(envelope["meta"]["truncation_hint"].as_str().unwrap().contains(&key(4)));
     }
@@ -356,9 +377,9 @@ mod tests {
         let finding = json!({"severity": "nit", "title": "t", "evidence": "e".repeat(2000)});
         let mut review = json!({
             "ok": true, "verdict": "pass", "confidence": "high", "findings": vec![finding; 40],
-            "coverage": {"status": "complete", "omission_reasons": []}, "meta": {}
+            "coverage": {"status": "complete"}, "meta": {}
         });
-        fit(&mut review, 8000);
+        fit(&mut review, 8000, false);
         assert!(len(&review) <= 8000);
         assert_eq!(review["coverage"]["omission_reasons"], json!(["findings_truncated"]));
         assert_eq!((&review["coverage"]["status"], &review["verdict"]), (&json!("partial"), &json!("unknown")));
@@ -366,12 +387,23 @@ mod tests {
     }
 
     #[test]
-    fn an_envelope_without_meta_says_so_at_its_top_level() {
+    fn an_envelope_without_meta_gets_one_that_says_so() {
         let mut envelope = json!({"ok": true, "jobs": (0..2000).map(|i| json!({"job_id": i})).collect::<Vec<_>>()});
-        fit(&mut envelope, 8000);
+        fit(&mut envelope, 8000, false);
         assert!(len(&envelope) <= 8000);
-        assert_eq!(envelope["truncated"], json!(true));
-        let hint = envelope["truncation_hint"].as_str().unwrap();
-        assert!(hint.contains("jobs cut from 2000 to") && !hint.contains("resume_command"), "{hint}");
+        assert_eq!(envelope["meta"]["truncated"], json!(true));
+        let hint = envelope["meta"]["truncation_hint"].as_str().unwrap();
+        assert!(hint.contains("jobs cut from 2000 to") && !hint.contains("codex resume"), "{hint}");
+        assert_eq!(envelope.as_object().unwrap().keys().next_back().map(String::as_str), Some("meta"));
+    }
+
+    #[test]
+    fn a_preview_says_so_at_its_top_level_too_before_meta() {
+        let mut preview = json!({"ok": true, "redacted_paths": vec!["keys/a.pem"; 3000], "meta": {}});
+        fit(&mut preview, 8000, true);
+        assert!(len(&preview) <= 8000);
+        let keys: Vec<&str> = preview.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["ok", "redacted_paths", "truncated", "truncation_hint", "meta"]);
+        assert_eq!(preview["truncation_hint"], preview["meta"]["truncation_hint"]);
     }
 }

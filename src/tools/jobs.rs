@@ -7,9 +7,10 @@
 
 use std::time::Duration;
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::codex_run::{self, Detail, Opening, Settings};
+use super::codex_run::{self, Opening, Settings};
 use super::meta::{Meta, error_envelope};
 use super::schema;
 use super::{Call, Tool};
@@ -73,20 +74,40 @@ fn run_background(call: &Call, twin: &Tool) -> Value {
     meta.job_id = Some(spec.job_id.clone());
     meta.replayed = view.is_some();
     let status = view.as_ref().map_or(Status::Running, |v| v.status);
-    json!({
-        "ok": true,
-        "tool": call.tool.name,
-        "job_id": spec.job_id,
-        "kind": spec.kind,
-        "status": status.as_str(),
-        "started_at": crate::foundation::clock::rfc3339(spec.started_epoch_ms),
-        "deadline_seconds": spec.deadline_seconds,
-        "poll_after_ms": view.as_ref().map_or(1000, View::poll_after_ms),
-        "ttl_seconds": jobs.ttl_seconds(),
-        "expires_at": view.as_ref().and_then(|v| v.expires_epoch_ms(jobs.ttl_seconds())).map(crate::foundation::clock::rfc3339),
-        "next": "poll codex_job_status with this job_id (honour poll_after_ms), then codex_job_result or codex_job_consume_result",
-        "meta": meta,
+    json!(Launched {
+        ok: true,
+        job_id: spec.job_id,
+        status: status.as_str(),
+        kind: spec.kind,
+        started_at: crate::foundation::clock::rfc3339(spec.started_epoch_ms),
+        deadline_seconds: spec.deadline_seconds,
+        poll_after_ms: view.as_ref().map_or(1000, View::poll_after_ms),
+        ttl_seconds: jobs.ttl_seconds(),
+        expires_at: view
+            .as_ref()
+            .and_then(|v| v.expires_epoch_ms(jobs.ttl_seconds()))
+            .map(crate::foundation::clock::rfc3339),
+        tool: call.tool.name,
+        meta,
     })
+}
+
+/// The `ok:true` envelope of an `_async` starter: the job, then `meta`. (What to do next is the
+/// tool's description: poll `codex_job_status`, then fetch the result.) A test checks it against
+/// `started_schema`.
+#[derive(Serialize)]
+struct Launched<'a> {
+    ok: bool,
+    job_id: String,
+    status: &'static str,
+    kind: String,
+    started_at: String,
+    deadline_seconds: u64,
+    poll_after_ms: u64,
+    ttl_seconds: u64,
+    expires_at: Option<String>,
+    tool: &'a str,
+    meta: Meta,
 }
 
 /// A synchronous paid call: its run is a job (kind = the tool's own name) that outlives this
@@ -166,7 +187,7 @@ pub fn run_waited(call: &Call, check: Check) -> Value {
         };
         // The worker stores its result, then exits: a call that returns leaves no process.
         crate::adapters::jobs::wait_until(WORKER_EXIT_WAIT, || !jobs.worker_alive(job_id));
-        let mut envelope = stamp(call, envelope, job_id);
+        let mut envelope = stamp(envelope, job_id);
         envelope["meta"]["replayed"] = json!(replayed);
         carry_warnings(&mut envelope, &meta);
         return envelope;
@@ -367,20 +388,17 @@ fn deliver(call: &Call, take: fn(&Jobs, &str) -> Result<Value, Unavailable>) -> 
         Err(envelope) => return envelope,
     };
     let error = match take(&jobs, job_id(call)) {
-        Ok(envelope) => return stamp(call, envelope, job_id(call)),
+        Ok(envelope) => return stamp(envelope, job_id(call)),
         Err(unavailable) => unavailable_error(call, unavailable),
     };
     call.fail(error, Some(&workspace))
 }
 
-/// A stored envelope as handed out: stamped with its job id and today's fingerprint, with the
-/// caller's `detail` applied (the worker stores the full one).
-fn stamp(call: &Call, mut envelope: Value, job_id: &str) -> Value {
+/// A stored envelope as handed out: stamped with its job id and today's fingerprint. The worker
+/// stores the whole envelope; `call_tool` gives the caller's `detail` view of it.
+fn stamp(mut envelope: Value, job_id: &str) -> Value {
     envelope["meta"]["job_id"] = json!(job_id);
     envelope["meta"]["fingerprint"] = json!(super::fingerprint());
-    if Detail::of(call) != Detail::Full && envelope["raw_response"].is_object() {
-        envelope["raw_response"]["text"] = Value::Null;
-    }
     envelope
 }
 
@@ -456,43 +474,78 @@ pub fn run_list(call: &Call) -> Value {
             })
         })
         .collect();
-    json!({
-        "ok": true,
-        "tool": call.tool.name,
-        "jobs": listed,
-        "unreadable": unreadable,
-        "meta": Meta::new(call.tool.tier, Some(&workspace)),
+    json!(Listing {
+        ok: true,
+        jobs: listed,
+        unreadable,
+        tool: call.tool.name,
+        meta: Meta::new(call.tool.tier, Some(&workspace)),
     })
+}
+
+/// The `ok:true` envelope of `codex_job_list`; a test checks it against `list_schema`.
+#[derive(Serialize)]
+struct Listing<'a> {
+    ok: bool,
+    jobs: Vec<Value>,
+    unreadable: Vec<Value>,
+    tool: &'a str,
+    meta: Meta,
 }
 
 fn status_envelope(call: &Call, jobs: &Jobs, view: &View, workspace: &Workspace) -> Value {
     let activity = &view.activity;
-    json!({
-        "ok": true,
-        "tool": call.tool.name,
-        "job_id": view.spec.job_id,
-        "kind": view.spec.kind,
-        "status": view.status.as_str(),
-        "started_at": crate::foundation::clock::rfc3339(view.spec.started_epoch_ms),
-        "elapsed_ms": view.elapsed_ms(),
-        "deadline_seconds": view.spec.deadline_seconds,
-        "poll_after_ms": view.poll_after_ms(),
-        "ttl_seconds": jobs.ttl_seconds(),
-        "expires_at": view.expires_epoch_ms(jobs.ttl_seconds()).map(crate::foundation::clock::rfc3339),
-        "result_available": view.result_available(),
-        "result_ok": view.result.as_ref().map(|r| r["ok"] == json!(true)),
-        "detail": view.detail,
-        "cleanup_warnings": view.cleanup_warnings,
-        "activity": {
+    json!(JobStatus {
+        ok: true,
+        status: view.status.as_str(),
+        result_available: view.result_available(),
+        result_ok: view.result.as_ref().map(|r| r["ok"] == json!(true)),
+        detail: view.detail.clone(),
+        job_id: view.spec.job_id.clone(),
+        kind: view.spec.kind.clone(),
+        started_at: crate::foundation::clock::rfc3339(view.spec.started_epoch_ms),
+        elapsed_ms: view.elapsed_ms(),
+        deadline_seconds: view.spec.deadline_seconds,
+        poll_after_ms: view.poll_after_ms(),
+        ttl_seconds: jobs.ttl_seconds(),
+        expires_at: view.expires_epoch_ms(jobs.ttl_seconds()).map(crate::foundation::clock::rfc3339),
+        cleanup_warnings: view.cleanup_warnings.clone(),
+        activity: json!({
             "events_seen": activity.events_seen,
             "last_event_at": activity.last_event_at_ms.map(crate::foundation::clock::rfc3339),
             "last_event": activity.last_event,
             "stalled": activity.stalled,
             "stalled_since": activity.stalled_since_ms.map(crate::foundation::clock::rfc3339),
-        },
-        "workspace": view.spec.workspace,
-        "meta": Meta::new(call.tool.tier, Some(workspace)),
+        }),
+        workspace: json!(view.spec.workspace),
+        tool: call.tool.name,
+        meta: Meta::new(call.tool.tier, Some(workspace)),
     })
+}
+
+/// The `ok:true` envelope of `codex_job_status` and `codex_job_cancel`: how the job stands
+/// first, then its timings and what codex is doing, then `meta`. A test checks it against
+/// `status_schema`.
+#[derive(Serialize)]
+struct JobStatus<'a> {
+    ok: bool,
+    status: &'static str,
+    result_available: bool,
+    result_ok: Option<bool>,
+    detail: Option<String>,
+    job_id: String,
+    kind: String,
+    started_at: String,
+    elapsed_ms: u64,
+    deadline_seconds: u64,
+    poll_after_ms: u64,
+    ttl_seconds: u64,
+    expires_at: Option<String>,
+    cleanup_warnings: Vec<String>,
+    activity: Value,
+    workspace: Value,
+    tool: &'a str,
+    meta: Meta,
 }
 
 /// The members a started job and a job's status share, with `more` after them.
@@ -506,7 +559,7 @@ fn job_schema(more: &[&str]) -> Value {
 }
 
 pub fn started_schema() -> Value {
-    job_schema(&["next"])
+    job_schema(&[])
 }
 
 pub fn status_schema() -> Value {
@@ -521,4 +574,54 @@ pub fn result_schema() -> Value {
 
 pub fn list_schema() -> Value {
     schema::members(&["tool", "jobs", "unreadable"], &[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::foundation::policy::Tier;
+    use crate::tools::check_against_schema;
+
+    #[test]
+    fn the_job_envelopes_match_their_schemas() {
+        let meta = || Meta::new(Tier::Consult, None);
+        let launched = json!(Launched {
+            ok: true,
+            job_id: "j".into(),
+            status: "running",
+            kind: "codex_consult".into(),
+            started_at: "t".into(),
+            deadline_seconds: 1800,
+            poll_after_ms: 1000,
+            ttl_seconds: 86400,
+            expires_at: None,
+            tool: "codex_consult_async",
+            meta: meta(),
+        });
+        check_against_schema(&launched, &started_schema());
+        let status = json!(JobStatus {
+            ok: true,
+            status: "running",
+            result_available: false,
+            result_ok: None,
+            detail: None,
+            job_id: "j".into(),
+            kind: "codex_consult".into(),
+            started_at: "t".into(),
+            elapsed_ms: 0,
+            deadline_seconds: 1800,
+            poll_after_ms: 1000,
+            ttl_seconds: 86400,
+            expires_at: None,
+            cleanup_warnings: Vec::new(),
+            activity: json!({"events_seen": 0, "last_event": null}),
+            workspace: json!({"cwd": "/w"}),
+            tool: "codex_job_status",
+            meta: meta(),
+        });
+        check_against_schema(&status, &status_schema());
+        let listing =
+            json!(Listing { ok: true, jobs: Vec::new(), unreadable: Vec::new(), tool: "codex_job_list", meta: meta() });
+        check_against_schema(&listing, &list_schema());
+    }
 }

@@ -13,13 +13,39 @@ use crate::foundation::envelope::ToolError;
 use crate::foundation::policy::Tier;
 
 /// Context stamped on every envelope of a workspace-bound tool: where it ran, how, what it
-/// looked at and what it cost. Every key is always serialised (nulls included), so an agent can
-/// read any member without probing for it.
+/// looked at and what it cost. Declared in the order it serialises: what was cut, withheld or
+/// warned about first, the request and the constants last. Every key is serialised here (nulls
+/// included): that is the whole envelope the job store keeps and `detail: "full"` returns; the
+/// summary view (`super::lean`) drops what carries no information.
 #[derive(Debug, Clone, Serialize)]
 pub struct Meta {
+    pub job_id: Option<String>,
+    /// This call's `idempotency_key` named an earlier run, which is what it returns: nothing
+    /// new was started or spent.
+    pub replayed: bool,
+    /// Whether what was sent (or returned) was cut to a size bound; `truncation_hint` names
+    /// every cut ("; "-separated) and how to avoid it.
+    pub truncated: bool,
+    pub truncation_hint: Option<String>,
+    pub security_warnings: Vec<String>,
+    /// What was changed in Codex's answer to fit the result: severities mapped, unusable line
+    /// numbers nulled, items that were not findings dropped, a missing summary.
+    pub answer_warnings: Vec<String>,
+    /// Optional codex flags left out because this codex does not list them.
+    pub compat_warnings: Vec<String>,
+    /// Files withheld whole or with values masked before anything was sent.
+    pub redacted_paths: Vec<String>,
+    /// Files whose change is binary: reported, never inlined.
+    pub binary_files: Vec<String>,
+    pub workspace_warning: Option<String>,
+    pub context_summary: Option<ContextSummary>,
     pub cwd: Option<String>,
     pub workspace_source: Option<&'static str>,
-    pub workspace_warning: Option<String>,
+    /// Wall time of the codex process; 0 when codex never ran.
+    pub elapsed_ms: u64,
+    pub usage: Option<Usage>,
+    pub session_id: Option<String>,
+    pub command_exit_code: Option<i32>,
     pub tier: Tier,
     pub sandbox: &'static str,
     pub isolation: Option<&'static str>,
@@ -35,34 +61,6 @@ pub struct Meta {
     /// A consult's `kind` when it is `plan`; null for a question.
     pub kind: Option<&'static str>,
     pub timeout_seconds: Option<u64>,
-    /// Wall time of the codex process; 0 when codex never ran.
-    pub elapsed_ms: u64,
-    pub command_exit_code: Option<i32>,
-    pub session_id: Option<String>,
-    pub usage: Option<Usage>,
-    /// Whether what was sent (or returned) was cut to a size bound; `truncation_hint` names
-    /// every cut ("; "-separated) and how to avoid it.
-    pub truncated: bool,
-    pub truncation_hint: Option<String>,
-    pub context_summary: Option<ContextSummary>,
-    /// Files withheld whole or with values masked before anything was sent.
-    pub redacted_paths: Vec<String>,
-    /// Optional codex flags left out because this codex does not list them.
-    pub compat_warnings: Vec<String>,
-    pub security_warnings: Vec<String>,
-    /// What was changed in Codex's answer to fit the result: severities mapped, unusable line
-    /// numbers nulled, items that were not findings dropped, a missing summary.
-    pub answer_warnings: Vec<String>,
-    /// Delegate: whether the returned diff applies to the live tree right now (`git apply
-    /// --check`), and why not; null when there is no diff.
-    pub applies_cleanly: Option<bool>,
-    pub applies_cleanly_reason: Option<String>,
-    /// Files whose change is binary: reported, never inlined.
-    pub binary_files: Vec<String>,
-    pub job_id: Option<String>,
-    /// This call's `idempotency_key` named an earlier run, which is what it returns: nothing
-    /// new was started or spent.
-    pub replayed: bool,
     pub request_id: String,
     pub server_version: &'static str,
     pub fingerprint: &'static str,
@@ -106,8 +104,6 @@ impl Meta {
             compat_warnings: Vec::new(),
             security_warnings: Vec::new(),
             answer_warnings: Vec::new(),
-            applies_cleanly: None,
-            applies_cleanly_reason: None,
             binary_files: Vec::new(),
             job_id: None,
             replayed: false,

@@ -11,6 +11,7 @@ mod delegate;
 mod errors;
 mod inline;
 mod jobs;
+mod lean;
 mod meta;
 mod models;
 pub mod params;
@@ -246,7 +247,7 @@ impl Call<'_> {
 
 // Parameters shared by several tools. Text limits are generous: size limits that depend on
 // configuration (MAX_INPUT_BYTES) are checked by the tools, with their own error code.
-const WORKSPACE_ROOT: Param = Param {
+pub(super) const WORKSPACE_ROOT: Param = Param {
     name: "workspace_root",
     kind: Kind::Text { non_blank: true, max_len: Some(4096) },
     required: false,
@@ -360,7 +361,8 @@ const IDEMPOTENCY_KEY: Param = Param {
     required: false,
     description: "Same key and arguments return the kept run: no new model call.",
 };
-const JOB_ID: Param = Param { name: "job_id", kind: Kind::JobId, required: true, description: "From an _async tool." };
+pub(super) const JOB_ID: Param =
+    Param { name: "job_id", kind: Kind::JobId, required: true, description: "From an _async tool." };
 
 /// What a preview takes: a fresh call's arguments, with no session to continue and no run to
 /// replay.
@@ -804,12 +806,14 @@ pub fn list() -> &'static [Value] {
 }
 
 /// `codex-in-claude/<major>.<minor>/sha256:<12 hex>` of the canonical tool surface (every
-/// `tools/list` entry plus the error-code set). `serde_json` maps are sorted, so the
-/// serialisation is canonical; the digest changes exactly when the surface does.
+/// `tools/list` entry plus the error-code set). Maps keep the order they were written in, so
+/// every key is sorted first: the serialisation is canonical, and the digest changes exactly
+/// when the surface does, not when a key moves.
 pub fn fingerprint() -> &'static str {
     static FINGERPRINT: OnceLock<String> = OnceLock::new();
     FINGERPRINT.get_or_init(|| {
-        let surface = json!({"tools": list(), "error_codes": ErrorCode::ALL});
+        let mut surface = json!({"tools": list(), "error_codes": ErrorCode::ALL});
+        surface.sort_all_objects();
         let digest = crate::foundation::hash::sha256_hex(surface.to_string().as_bytes());
         let mut version = crate::foundation::identity::VERSION.split('.');
         let (major, minor) = (version.next().unwrap_or("0"), version.next().unwrap_or("0"));
@@ -818,11 +822,16 @@ pub fn fingerprint() -> &'static str {
 }
 
 /// Runs one tool call to an envelope: argument validation, then the handler (for a synchronous
-/// paid tool outside the job worker, a job running it, waited on) under a panic guard.
+/// paid tool outside the job worker, a job running it, waited on) under a panic guard, then the
+/// summary view unless the call asked for `detail: "full"`.
 pub fn call_tool(tool: &Tool, arguments: Option<&Value>, context: &Context) -> Value {
     let args = match params::validate(tool.params, arguments) {
         Ok(args) => args,
-        Err(error) => return error_envelope(error, &Meta::new(tool.tier, None)),
+        Err(error) => {
+            let mut envelope = error_envelope(error, &Meta::new(tool.tier, None));
+            lean::summarise(&mut envelope, &Args::default());
+            return envelope;
+        }
     };
     let call = Call {
         tool,
@@ -842,11 +851,36 @@ pub fn call_tool(tool: &Tool, arguments: Option<&Value>, context: &Context) -> V
         let error = ToolError::new(ErrorCode::InternalError, format!("{} failed unexpectedly", tool.name));
         error_envelope(error, &Meta::new(tool.tier, None))
     });
-    // The worker stores the whole envelope; what a caller is handed fits the inline cap.
+    // The job worker keeps the whole envelope (it asks for `detail: "full"`); a caller is
+    // handed the view its `detail` asks for, fitted under the inline cap.
+    if codex_run::Detail::of(&call) == codex_run::Detail::Summary {
+        lean::summarise(&mut envelope, &call.args);
+    }
     if context.job_dir.is_none() {
-        inline::fit(&mut envelope, usize::try_from(context.config.max_inline_bytes).unwrap_or(usize::MAX));
+        let cap = usize::try_from(context.config.max_inline_bytes).unwrap_or(usize::MAX);
+        // A preview reports its own cuts at its top level too.
+        let top_level_truncation = (tool.success_schema)().get("truncated").is_some();
+        inline::fit(&mut envelope, cap, top_level_truncation);
     }
     envelope
+}
+
+/// Checks a tool's whole envelope (`detail: "full"`) against the success members its output
+/// schema names (`schema::members`): the envelope has every one of them but those the inline
+/// cap adds (`inline::ADDED_MEMBERS`), and nothing else; the summary view keeps `ok`.
+#[cfg(test)]
+pub(crate) fn check_against_schema(whole: &Value, members: &Value) {
+    let fields = whole.as_object().expect("an envelope is an object");
+    let named = members.as_object().expect("success members are an object");
+    for member in named.keys().filter(|m| !inline::ADDED_MEMBERS.contains(&m.as_str())) {
+        assert!(fields.contains_key(member), "the schema names {member}, which the envelope lacks: {whole}");
+    }
+    for field in fields.keys().filter(|f| !["ok", "meta"].contains(&f.as_str())) {
+        assert!(named.contains_key(field), "the envelope has {field}, which the schema does not name: {whole}");
+    }
+    let mut lean = whole.clone();
+    lean::summarise(&mut lean, &Args::default());
+    assert_eq!(lean["ok"], whole["ok"], "the summary view keeps ok: {lean}");
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 //! and marks each finding `new` or `still_open` against them; those it no longer reports are
 //! listed in `resolved_findings` with status `resolved`.
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::Call;
@@ -102,12 +103,13 @@ pub fn run_review(call: &Call) -> Value {
             call,
             summary,
             answer::Answer::default(),
+            (Vec::new(), Vec::new()),
             ("unknown", "low"),
             "not_run",
             &coverage,
             raw,
             (None, None),
-            &meta,
+            meta,
         );
     }
     let mut prompt = prompt;
@@ -193,10 +195,7 @@ pub fn run_review(call: &Call) -> Value {
         .collect();
     let open: Vec<KeptFinding> = kept.into_iter().chain(still_open).collect();
     codex_run::remember(call, &workspace, &run, &mut meta, |record| record.findings = Some(open));
-    let mut envelope = review_envelope(call, summary, answer, verdict, "completed", &coverage, raw, session, &meta);
-    envelope["findings"] = json!(findings);
-    envelope["resolved_findings"] = json!(resolved);
-    envelope
+    review_envelope(call, summary, answer, (findings, resolved), verdict, "completed", &coverage, raw, session, meta)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -204,31 +203,74 @@ fn review_envelope(
     call: &Call,
     summary: String,
     answer: answer::Answer,
-    (verdict, confidence): (&str, &str),
-    review_status: &str,
+    (findings, resolved_findings): (Vec<Value>, Vec<Value>),
+    (verdict, confidence): (&'static str, &'static str),
+    review_status: &'static str,
     coverage: &Coverage,
     raw_response: Value,
     (session_id, resume_command): (Option<String>, Option<String>),
-    meta: &Meta,
+    meta: Meta,
 ) -> Value {
-    json!({
-        "ok": true,
-        "tool": call.tool.name,
-        "session_id": session_id,
-        "resume_command": resume_command,
-        "summary": summary,
-        "verdict": verdict,
-        "confidence": confidence,
-        "review_status": review_status,
-        "coverage": coverage.to_json(),
-        "findings": answer.findings,
-        "resolved_findings": [],
-        "questions": answer.questions,
-        "assumptions": answer.assumptions,
-        "next_steps": answer.next_steps,
-        "raw_response": raw_response,
-        "meta": meta,
+    json!(Success {
+        ok: true,
+        summary,
+        verdict,
+        confidence,
+        review_status,
+        findings,
+        resolved_findings,
+        coverage: coverage.to_json(),
+        questions: answer.questions,
+        assumptions: answer.assumptions,
+        next_steps: answer.next_steps,
+        session_id,
+        resume_command,
+        tool: call.tool.name,
+        raw_response,
+        meta,
     })
+}
+
+/// The `ok:true` envelope of `codex_review_changes`, in the order the model reads it: the
+/// verdict first, then findings and coverage, the raw text, and `meta` last. A test checks it
+/// against `review_success_schema`.
+#[derive(Serialize)]
+struct Success<'a> {
+    ok: bool,
+    summary: String,
+    verdict: &'a str,
+    confidence: &'a str,
+    review_status: &'a str,
+    /// Codex's findings, each with its `finding_id` and `status`.
+    findings: Vec<Value>,
+    resolved_findings: Vec<Value>,
+    coverage: Value,
+    questions: Vec<String>,
+    assumptions: Vec<String>,
+    next_steps: Vec<String>,
+    session_id: Option<String>,
+    resume_command: Option<String>,
+    tool: &'a str,
+    raw_response: Value,
+    meta: Meta,
+}
+
+/// The `ok:true` envelope of `codex_dry_run`: what a review would send, then `meta`. A test
+/// checks it against `dry_run_success_schema`.
+#[derive(Serialize)]
+struct DryRun<'a> {
+    ok: bool,
+    would_call_model: bool,
+    prompt_bytes: usize,
+    truncated: bool,
+    truncation_hint: Option<String>,
+    context_summary: Option<ContextSummary>,
+    coverage: Value,
+    redacted_paths: Vec<String>,
+    binary_files: Vec<String>,
+    label: String,
+    tool: &'a str,
+    meta: Meta,
 }
 
 pub fn run_dry_run(call: &Call) -> Value {
@@ -236,22 +278,21 @@ pub fn run_dry_run(call: &Call) -> Value {
         Ok(prepared) => prepared,
         Err(envelope) => return envelope,
     };
-    let meta = &prepared.meta;
     let prompt_bytes = if prepared.empty { 0 } else { prepared.prompt.len() };
-    json!({
-        "ok": true,
-        "tool": call.tool.name,
-        "would_call_model": !prepared.empty,
-        "prompt_bytes": prompt_bytes,
-        "max_input_bytes": call.config.max_input_bytes,
-        "label": prepared.gathered.label,
-        "context_summary": meta.context_summary,
-        "coverage": prepared.coverage.to_json(),
-        "binary_files": prepared.gathered.binary_files,
-        "truncated": meta.truncated,
-        "truncation_hint": meta.truncation_hint,
-        "redacted_paths": meta.redacted_paths,
-        "meta": meta,
+    let Prepared { meta, gathered, coverage, empty, .. } = prepared;
+    json!(DryRun {
+        ok: true,
+        would_call_model: !empty,
+        prompt_bytes,
+        truncated: meta.truncated,
+        truncation_hint: meta.truncation_hint.clone(),
+        context_summary: meta.context_summary,
+        coverage: coverage.to_json(),
+        redacted_paths: meta.redacted_paths.clone(),
+        binary_files: gathered.binary_files,
+        label: gathered.label,
+        tool: call.tool.name,
+        meta,
     })
 }
 
@@ -406,7 +447,6 @@ pub fn dry_run_success_schema() -> Value {
         "tool",
         "would_call_model",
         "prompt_bytes",
-        "max_input_bytes",
         "label",
         "context_summary",
         "coverage",
@@ -421,6 +461,51 @@ pub fn dry_run_success_schema() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::foundation::policy::Tier;
+
+    #[test]
+    fn the_review_and_dry_run_envelopes_match_their_schemas() {
+        let coverage = Coverage {
+            omission_reasons: Vec::new(),
+            degraded_reason: None,
+            untracked: [0, 0, 0],
+            redaction: json!({"withheld_paths": [], "masked_paths": [], "inline_masks": 0}),
+        };
+        let review = json!(Success {
+            ok: true,
+            summary: "s".into(),
+            verdict: "pass",
+            confidence: "high",
+            review_status: "completed",
+            findings: Vec::new(),
+            resolved_findings: Vec::new(),
+            coverage: coverage.to_json(),
+            questions: Vec::new(),
+            assumptions: Vec::new(),
+            next_steps: Vec::new(),
+            session_id: None,
+            resume_command: None,
+            tool: "codex_review_changes",
+            raw_response: json!({"text": null}),
+            meta: Meta::new(Tier::Consult, None),
+        });
+        crate::tools::check_against_schema(&review, &review_success_schema());
+        let dry_run = json!(DryRun {
+            ok: true,
+            would_call_model: false,
+            prompt_bytes: 0,
+            truncated: false,
+            truncation_hint: None,
+            context_summary: None,
+            coverage: coverage.to_json(),
+            redacted_paths: Vec::new(),
+            binary_files: Vec::new(),
+            label: "working_tree".into(),
+            tool: "codex_dry_run",
+            meta: Meta::new(Tier::Consult, None),
+        });
+        crate::tools::check_against_schema(&dry_run, &dry_run_success_schema());
+    }
 
     #[test]
     fn finding_ids_ignore_case_punctuation_spacing_and_a_leading_dot_slash() {

@@ -14,7 +14,58 @@ use crate::foundation::cancel::CancelToken;
 use crate::foundation::config::{Config, TIMEOUT_BOUNDS};
 
 pub fn run(call: &Call) -> Value {
-    report(call.config, &call.cancel)
+    summary(report(call.config, &call.cancel))
+}
+
+/// The report as the tool gives it: what `super::lean` drops from every envelope, and also what
+/// only restates another member, a constant or a built-in default (the README documents them):
+/// a `readiness_detail` of "ready", an `auth_detail` when `readiness_detail` already says codex
+/// is not logged in, the supported versions when this one is supported, `flags_checked: true`,
+/// a `budget` with no budget set and nothing to report, `raw_defaults` that equal the resolved
+/// ones, a resolved default at its built-in value (the state directory, which repairs point to,
+/// always shows), `session_persistence` when continuable, its detail, the caveat, and the
+/// version and fingerprint `codex_capabilities` gives. The
+/// `status` command prints the whole report.
+fn summary(mut report: Value) -> Value {
+    let Value::Object(fields) = &mut report else { return report };
+    let is = |fields: &serde_json::Map<String, Value>, key: &str, value: Value| fields.get(key) == Some(&value);
+    if is(fields, "readiness_detail", json!("ready")) {
+        fields.shift_remove("readiness_detail");
+    }
+    if is(fields, "codex_authenticated", json!(false)) {
+        fields.shift_remove("auth_detail");
+    }
+    if is(fields, "version_supported", json!(true)) {
+        fields.shift_remove("supported_versions");
+    }
+    if is(fields, "flags_checked", json!(true)) {
+        fields.shift_remove("flags_checked");
+    }
+    let budget = &fields["budget"];
+    if ["daily_token_budget", "usage_limit_resets_at", "error"].iter().all(|key| budget[key].is_null()) {
+        fields.shift_remove("budget");
+    }
+    // The resolved defaults that differ from a server configured with nothing; the raw ones
+    // only where they differ from the resolved (a clamped timeout).
+    let built_in = resolved_defaults(&Config::from_map(&Default::default()));
+    if let (Some(Value::Object(resolved)), Some(built_in)) = (fields.get_mut("resolved_defaults"), built_in.as_object())
+    {
+        resolved.retain(|key, value| key == "state_dir" || built_in.get(key) != Some(value));
+    }
+    let (raw, resolved) = (&fields["raw_defaults"], &fields["resolved_defaults"]);
+    let raw_restated = raw
+        .as_object()
+        .is_some_and(|raw| raw.iter().all(|(key, value)| resolved.get(key).is_none_or(|resolved| resolved == value)));
+    if raw_restated {
+        fields.shift_remove("raw_defaults");
+    }
+    if is(fields, "session_persistence", json!("continuable")) {
+        fields.shift_remove("session_persistence");
+    }
+    for constant in ["session_persistence_detail", "caveat", "server_version", "fingerprint"] {
+        fields.shift_remove(constant);
+    }
+    report
 }
 
 /// The status envelope; also what `codex-in-claude status` prints.
@@ -69,7 +120,8 @@ pub fn report(config: &Config, cancel: &CancelToken) -> Value {
         "codex is not usable: install it (npm install -g @openai/codex) and make sure it is on the server's PATH"
             .to_string()
     } else if authenticated == Some(false) {
-        "codex is installed but not logged in: run `codex login` (a custom model provider configured in codex's config.toml may not need it)".to_string()
+        "codex is not logged in: run `codex login` (a custom model provider in codex's config.toml may not need it)"
+            .to_string()
     } else if authenticated.is_none() {
         "codex is installed but its login state could not be determined".to_string()
     } else {
@@ -78,36 +130,6 @@ pub fn report(config: &Config, cancel: &CancelToken) -> Value {
     let flags_warning = (!missing_flags.is_empty()).then(|| {
         format!("codex exec --help does not list {}; runs may fail with cli_contract_changed", missing_flags.join(", "))
     });
-
-    // `raw_defaults` shows the timeout as configured; `resolved_defaults` what runs use, plus
-    // the limits that apply.
-    let defaults = |timeout_seconds: u64| {
-        json!({
-            "tier": config.tier_default,
-            "sandbox": config.sandbox_default,
-            "isolation": config.isolation.as_str(),
-            "model": config.model,
-            "reasoning_effort": config.reasoning_effort,
-            "timeout_seconds": timeout_seconds,
-        })
-    };
-    let mut resolved_defaults = defaults(config.timeout_seconds);
-    let limits = json!({
-        "timeout_bounds": [TIMEOUT_BOUNDS.0, TIMEOUT_BOUNDS.1],
-        "max_input_bytes": config.max_input_bytes,
-        "max_delegate_diff_bytes": config.max_delegate_diff_bytes,
-        "max_inline_bytes": config.max_inline_bytes,
-        "max_output_bytes": config.max_output_bytes,
-        "git_timeout_seconds": config.git_timeout_seconds,
-        "job_max_seconds": config.job_max_seconds,
-        "job_ttl_seconds": config.job_ttl_seconds,
-        "job_max_count": config.job_max_count,
-        "state_dir": config.state_dir.display().to_string(),
-        "worktree_base": config.worktree_base.display().to_string(),
-    });
-    if let (Some(resolved), Value::Object(limits)) = (resolved_defaults.as_object_mut(), limits) {
-        resolved.extend(limits);
-    }
 
     json!({
         "ok": true,
@@ -126,8 +148,8 @@ pub fn report(config: &Config, cancel: &CancelToken) -> Value {
         "flags_warning": flags_warning,
         "rate_limit": rate_limit,
         "budget": Budget::new(&config.state_dir, config.daily_token_budget).report(),
-        "raw_defaults": defaults(config.timeout_seconds_raw),
-        "resolved_defaults": resolved_defaults,
+        "raw_defaults": defaults(config, config.timeout_seconds_raw),
+        "resolved_defaults": resolved_defaults(config),
         "config_warnings": config.warnings,
         "unexpanded_env_placeholders": config.unexpanded_placeholders,
         "session_persistence": if config.ephemeral { "ephemeral" } else { "continuable" },
@@ -140,6 +162,41 @@ pub fn report(config: &Config, cancel: &CancelToken) -> Value {
         "server_version": crate::foundation::identity::VERSION,
         "fingerprint": super::fingerprint(),
     })
+}
+
+/// The defaults a call would use, with the timeout given: `raw_defaults` shows it as
+/// configured, `resolved_defaults` as runs use it.
+fn defaults(config: &Config, timeout_seconds: u64) -> Value {
+    json!({
+        "tier": config.tier_default,
+        "sandbox": config.sandbox_default,
+        "isolation": config.isolation.as_str(),
+        "model": config.model,
+        "reasoning_effort": config.reasoning_effort,
+        "timeout_seconds": timeout_seconds,
+    })
+}
+
+/// What runs use: the defaults, plus the limits that apply.
+fn resolved_defaults(config: &Config) -> Value {
+    let mut resolved = defaults(config, config.timeout_seconds);
+    let limits = json!({
+        "timeout_bounds": [TIMEOUT_BOUNDS.0, TIMEOUT_BOUNDS.1],
+        "max_input_bytes": config.max_input_bytes,
+        "max_delegate_diff_bytes": config.max_delegate_diff_bytes,
+        "max_inline_bytes": config.max_inline_bytes,
+        "max_output_bytes": config.max_output_bytes,
+        "git_timeout_seconds": config.git_timeout_seconds,
+        "job_max_seconds": config.job_max_seconds,
+        "job_ttl_seconds": config.job_ttl_seconds,
+        "job_max_count": config.job_max_count,
+        "state_dir": config.state_dir.display().to_string(),
+        "worktree_base": config.worktree_base.display().to_string(),
+    });
+    if let (Some(resolved), Value::Object(limits)) = (resolved.as_object_mut(), limits) {
+        resolved.extend(limits);
+    }
+    resolved
 }
 
 pub fn success_schema() -> Value {

@@ -193,7 +193,7 @@ fn odd_severities_and_line_numbers_are_kept_mapped_and_reported() {
     let warnings = result["meta"]["answer_warnings"].as_array().unwrap();
     assert!(warnings.iter().any(|w| w.as_str().unwrap().starts_with("2 finding severities")), "{warnings:?}");
     assert!(warnings.iter().any(|w| w.as_str().unwrap().starts_with("2 finding line numbers")), "{warnings:?}");
-    assert_eq!(result["meta"]["truncated"], json!(false), "nothing was cut");
+    assert!(result["meta"].get("truncated").is_none(), "nothing was cut: {result}");
 }
 
 #[test]
@@ -254,7 +254,8 @@ fn a_turn_without_a_final_message_is_no_final_message_for_consult_and_review() {
 
     let consult = checked.call("codex_consult", repo.path(), json!({"question": "q"}));
     assert_eq!(consult["error"]["code"], json!("no_final_message"), "{consult}");
-    assert_eq!(consult["meta"]["command_exit_code"], json!(0), "codex itself succeeded");
+    assert!(consult["meta"]["elapsed_ms"].is_u64(), "codex ran: {consult}");
+    assert!(consult["meta"].get("command_exit_code").is_none(), "codex itself succeeded (exit 0 is left out)");
     assert!(consult["meta"]["session_id"].is_string(), "{consult}");
     let review = checked.call("codex_review_changes", repo.path(), json!({}));
     assert_eq!(review["error"]["code"], json!("no_final_message"), "{review}");

@@ -31,20 +31,21 @@ fn consult_returns_the_parsed_answer_with_usage_and_session() {
     let result = consult(&mut server, workspace.path(), json!({"extra_context": "the input comes from users"}));
 
     assert_eq!(result["ok"], json!(true), "{result}");
-    assert_eq!(result["tool"], json!("codex_consult"));
+    assert!(result.get("tool").is_none(), "the request names the tool: {result}");
     assert_eq!(result["summary"], json!("Use ? instead."));
     assert_eq!(result["findings"][0]["title"], json!("Unchecked unwrap"));
     assert_eq!(result["findings"][0]["line"], json!(7));
     assert_eq!(result["questions"], json!(["Is the input trusted?"]));
-    assert_eq!(result["raw_response"]["text"], Value::Null, "detail=summary omits the raw text");
+    assert!(result.get("raw_response").is_none(), "detail=summary omits the raw text: {result}");
+    assert!(result["session_id"].as_str().is_some_and(|s| !s.is_empty()), "{result}");
     let meta = &result["meta"];
-    assert_eq!(meta["tier"], json!("consult"));
-    assert_eq!(meta["sandbox"], json!("read-only"));
-    assert_eq!(meta["isolation"], json!("inherit"));
-    assert_eq!(meta["command_exit_code"], json!(0));
+    // What the call and the tool already say (tier, sandbox, isolation), exit 0 and the session
+    // (at the top) are not restated; what the run cost is.
+    for restated in ["tier", "sandbox", "isolation", "command_exit_code", "session_id"] {
+        assert!(meta.get(restated).is_none(), "{restated}: {meta}");
+    }
     assert_eq!(meta["usage"]["input_tokens"], json!(USAGE_INPUT_TOKENS));
     assert_eq!(meta["usage"]["output_tokens"], json!(USAGE_OUTPUT_TOKENS));
-    assert!(meta["session_id"].as_str().is_some_and(|s| !s.is_empty()), "{meta}");
     assert!(meta["elapsed_ms"].as_u64().unwrap() > 0);
 
     // What the model saw: the framed question and context, and our output schema.
@@ -69,6 +70,25 @@ fn detail_full_returns_the_raw_message_and_model_is_passed() {
     assert_eq!(raw["summary"], json!("s"));
     assert_eq!(result["meta"]["model"], json!("gpt-5.5"));
     assert_eq!(mock.requests()[0].json.as_ref().unwrap()["model"], json!("gpt-5.5"));
+    // Full detail is the whole envelope: every member, nulls and defaults included.
+    let meta = &result["meta"];
+    assert_eq!(
+        (&meta["tier"], &meta["sandbox"], &meta["isolation"]),
+        (&json!("consult"), &json!("read-only"), &json!("inherit"))
+    );
+    assert_eq!(
+        (&meta["command_exit_code"], &meta["truncated"], &meta["replayed"]),
+        (&json!(0), &json!(false), &json!(false))
+    );
+    assert_eq!(meta["session_id"], result["session_id"]);
+    for key in ["reasoning_effort", "scope", "workspace_warning", "request_id", "server_version", "fingerprint"] {
+        assert!(meta.get(key).is_some(), "full detail lacks meta.{key}: {meta}");
+    }
+    assert_eq!(result["resume_command"], json!(format!("codex resume {}", result["session_id"].as_str().unwrap())));
+    assert_eq!(result["tool"], json!("codex_consult"));
+    assert_eq!(result["assumptions"], json!([]));
+    let keys: Vec<&str> = result.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!((keys[0], keys[1], keys.last().copied()), ("ok", "summary", Some("meta")), "{keys:?}");
 }
 
 #[test]
@@ -79,7 +99,7 @@ fn prose_answers_become_the_summary() {
     let result = consult(&mut server, workspace.path(), json!({}));
     assert_eq!(result["ok"], json!(true), "{result}");
     assert_eq!(result["summary"], json!("Just use a Mutex."));
-    assert_eq!(result["findings"], json!([]));
+    assert!(result.get("findings").is_none(), "no findings: {result}");
 }
 
 #[test]
@@ -87,7 +107,7 @@ fn reasoning_effort_rides_with_strict_config() {
     let mock = MockModel::start(vec![Step::message(consult_answer("s"))]);
     let home = CodexHome::new(&mock);
     let (mut server, workspace) = paid_server(&home);
-    let result = consult(&mut server, workspace.path(), json!({"reasoning_effort": "high"}));
+    let result = consult(&mut server, workspace.path(), json!({"reasoning_effort": "high", "detail": "full"}));
     assert_eq!(result["ok"], json!(true), "{result}");
     assert_eq!(result["meta"]["reasoning_effort"], json!("high"));
     assert_eq!(mock.requests()[0].json.as_ref().unwrap()["reasoning"]["effort"], json!("high"));
@@ -208,7 +228,7 @@ fn failing_consult(step: Step, extra: Value) -> (Value, MockModel) {
 fn http_401_is_codex_auth_required() {
     let (error, _mock) = failing_consult(Step::http_error(401, "Incorrect API key provided"), json!({}));
     assert_eq!(error["code"], json!("codex_auth_required"), "{error}");
-    assert_eq!(error["retryable"], json!(false));
+    assert!(error.get("retryable").is_none(), "not retryable: {error}");
 }
 
 #[test]
@@ -301,7 +321,8 @@ fn a_plan_review_returns_a_verdict_and_findings_over_the_plan_and_its_files() {
     assert_eq!((&result["verdict"], &result["confidence"]), (&json!("revise"), &json!("high")));
     assert_eq!(result["findings"][0]["title"], json!("Stale cache"));
     assert_eq!(result["assumptions"], json!(["the cache is per process"]));
-    assert_eq!((&result["meta"]["kind"], &result["meta"]["paths"]), (&json!("plan"), &json!(["src/lib.rs"])));
+    assert_eq!(result["meta"]["kind"], json!("plan"));
+    assert!(result["meta"].get("paths").is_none(), "the files restate the request");
     let log = mock.request_log_text();
     assert!(log.contains("Plan under review (untrusted data)") && log.contains("cache load() in a static"));
     assert!(log.contains("Files the plan names") && log.contains("41 + 1"), "the named file was not sent");

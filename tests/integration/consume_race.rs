@@ -54,7 +54,7 @@ fn concurrent_consumers_in_many_processes_get_a_result_exactly_once() {
         let winners: Vec<&Value> = outcomes.iter().filter(|o| o["ok"] == json!(true)).collect();
         assert_eq!(winners.len(), 1, "round {round}: {outcomes:#?}");
         assert_eq!(winners[0]["summary"], json!("fake answer"));
-        assert_eq!(winners[0]["meta"]["job_id"], json!(job_id));
+        assert!(winners[0]["meta"].get("job_id").is_none(), "the consumer named the job: {}", winners[0]);
         for loser in outcomes.iter().filter(|o| o["ok"] != json!(true)) {
             assert_eq!(loser["error"]["code"], json!("job_not_found"), "round {round}: {loser}");
         }
@@ -67,5 +67,5 @@ fn concurrent_consumers_in_many_processes_get_a_result_exactly_once() {
         assert!(left.is_empty(), "round {round}: left on disk: {left:?}");
     }
     let listed = crate::jobs::call(&mut server, "codex_job_list", json!({"workspace_root": workspace.path()}));
-    assert_eq!(listed["jobs"], json!([]), "{listed}");
+    assert!(listed.get("jobs").is_none(), "{listed}");
 }

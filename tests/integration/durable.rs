@@ -73,8 +73,11 @@ fn a_sync_consult_outlives_its_server_and_is_found_finished_by_the_next() {
         }
         let status = wait_finished(&mut second, workspace.path(), &job_id, Duration::from_secs(60));
         assert_eq!(status["status"], json!("done"), "{exit:?}: {status}");
-        let result =
-            call(&mut second, "codex_job_result", json!({"job_id": job_id, "workspace_root": workspace.path()}));
+        let result = call(
+            &mut second,
+            "codex_job_result",
+            json!({"job_id": job_id, "workspace_root": workspace.path(), "detail": "full"}),
+        );
         assert_eq!(result["ok"], json!(true), "{exit:?}: {result}");
         assert_eq!(result["tool"], json!("codex_consult"));
         assert_eq!(result["summary"], json!("Kept."));
@@ -92,7 +95,7 @@ fn a_sync_result_names_its_job_and_stays_fetchable() {
     let mut server = setup.server();
     let answer = consult(&mut server, workspace.path(), json!({}));
     assert_eq!(answer["ok"], json!(true), "{answer}");
-    assert_eq!(answer["meta"]["replayed"], json!(false));
+    assert!(answer["meta"].get("replayed").is_none(), "not replayed: {answer}");
     let job_id = answer["meta"]["job_id"].as_str().expect("a sync result names its job").to_string();
     let left = live_pids_with_env("CODEX_HOME", home.path(), server.pid());
     assert!(left.is_empty(), "a returned call leaves no process: {left:?}");
@@ -122,7 +125,7 @@ fn a_retry_with_the_same_idempotency_key_replays_the_run_without_a_model_call() 
     assert_eq!(again["summary"], json!("Paid once."));
     assert_eq!(again["meta"]["replayed"], json!(true));
     assert_eq!(again["meta"]["job_id"], first["meta"]["job_id"]);
-    assert_eq!(again["raw_response"], first["raw_response"]);
+    assert_eq!(again["session_id"], first["session_id"], "the same run's session");
     assert_eq!(mock.requests().len(), 1, "a replay makes no model call");
 
     // The same key with other arguments, or from another tool, is refused by name.
@@ -189,7 +192,7 @@ fn concurrent_calls_with_one_key_share_one_run_from_several_servers() {
         assert_eq!(answer["summary"], json!("Shared."), "{answers:?}");
         assert_eq!(answer["meta"]["job_id"], answers[0]["meta"]["job_id"]);
     }
-    assert_eq!(answers.iter().filter(|a| a["meta"]["replayed"] == json!(false)).count(), 1, "{answers:?}");
+    assert_eq!(answers.iter().filter(|a| a["meta"].get("replayed").is_none()).count(), 1, "{answers:?}");
     assert_eq!(mock.requests().len(), 1, "exactly one run started");
 }
 
@@ -234,7 +237,7 @@ fn cancelling_a_sync_delegate_leaves_nothing_behind() {
     // The record goes right after the worker: the call deletes it once the stop is recorded.
     loop {
         let listed = call(&mut server, "codex_job_list", json!({"workspace_root": repo.path()}));
-        if listed["jobs"] == json!([]) {
+        if listed.get("jobs").is_none() {
             break;
         }
         assert!(Instant::now() < deadline, "a record is left: {listed}");

@@ -117,7 +117,7 @@ fn delegate_appends_to_notes(workspace: &Path, live_root: &Path, watched: &[&Pat
     let diff = result["diff"].as_str().unwrap();
     assert!(diff.contains("+++ b/notes.txt\n") && diff.contains("+from codex\n"), "{diff}");
     assert_eq!(result["meta"]["context_summary"]["files_changed"], json!(1), "{diff}");
-    assert_eq!(result["meta"]["applies_cleanly"], json!(true), "{result}");
+    assert_eq!(result["applies_cleanly"], json!(true), "{result}");
     assert!(apply_check(live_root, diff).status.success());
     result
 }
@@ -144,7 +144,7 @@ fn a_delegation_writes_no_byte_and_touches_no_mtime_of_the_live_repository() {
     for baseline in ["staged", "src/lib.rs", "doomed"] {
         assert!(!diff.contains(baseline), "{baseline} leaked into the diff:\n{diff}");
     }
-    assert_eq!(result["meta"]["applies_cleanly"], json!(true), "{result}");
+    assert_eq!(result["applies_cleanly"], json!(true), "{result}");
 }
 
 #[test]
@@ -267,7 +267,7 @@ fn a_sparse_checkout_gets_edits_outside_its_cone_back() {
         assert!(diff.contains(far), "{index_kind}: {diff}");
         assert!(diff.contains("+// near\n"), "{index_kind}: {diff}");
         // The file is not checked out here, so neither git apply nor our check can apply it.
-        assert_eq!(result["meta"]["applies_cleanly"], json!(false), "{index_kind}: {result}");
+        assert_eq!(result["applies_cleanly"], json!(false), "{index_kind}: {result}");
         assert!(!apply_check(repo.path(), diff).status.success());
     }
 }
@@ -334,8 +334,8 @@ fn repository_configured_commands_never_run_and_filtered_files_show_no_phantom_c
         .collect();
     assert!(ran.is_empty(), "repository-configured commands ran: {ran:?}");
     // The user's git apply would pass a.dat through the filter first: not promised to apply.
-    assert_eq!(result["meta"]["applies_cleanly"], json!(false), "{result}");
-    assert!(result["meta"]["applies_cleanly_reason"].as_str().unwrap().contains("'evil' filter"), "{result}");
+    assert_eq!(result["applies_cleanly"], json!(false), "{result}");
+    assert!(result["applies_cleanly_reason"].as_str().unwrap().contains("'evil' filter"), "{result}");
 }
 
 #[test]
@@ -448,6 +448,6 @@ fn a_withheld_file_is_left_out_and_listed_and_the_rest_applies() {
     assert_eq!(result["withheld_files"][1]["path"], json!("inner/"), "{result}");
     assert!(result["withheld_files"][1]["reason"].as_str().unwrap().contains("git repository"));
     assert_eq!(result["withheld_files"].as_array().unwrap().len(), 2);
-    assert_eq!(result["meta"]["applies_cleanly"], json!(true), "{result}");
+    assert_eq!(result["applies_cleanly"], json!(true), "{result}");
     assert!(apply_check(repo.path(), diff).status.success());
 }

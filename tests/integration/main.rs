@@ -57,6 +57,8 @@ mod answers;
 mod faults;
 // The secrets corpus through every outbound surface: nothing leaks, benign code survives.
 mod secrets;
+// Issue 16: envelopes ordered, lean, and at most 60 % of the original server's bytes.
+mod context_budget;
 // consult, review and dry-run from a shell.
 mod cli;
 // `review --format sarif`: SARIF 2.1.0 for CI, validated against the official schema.

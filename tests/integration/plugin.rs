@@ -412,7 +412,7 @@ fn commands_preapprove_exactly_the_real_tools_they_call() {
             assert!(body.contains("claim"), "{command}: Codex's output is a claim to verify");
         }
         if allowed.iter().any(|t| t.starts_with("codex_delegate") && !t.contains("dry_run")) {
-            assert!(body.contains("meta.applies_cleanly") && body.contains("review"), "{command}: review the diff");
+            assert!(body.contains("`applies_cleanly`") && body.contains("review"), "{command}: review the diff");
         }
     }
 }

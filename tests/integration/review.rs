@@ -69,9 +69,9 @@ fn review_returns_verdict_findings_and_complete_coverage() {
     assert_eq!(result["findings"][0]["title"], json!("Off by one"));
     assert_eq!(result["coverage"]["status"], json!("complete"), "{}", result["coverage"]);
     let meta = &result["meta"];
-    assert_eq!(meta["scope"], json!("working_tree"));
+    assert!(meta.get("scope").is_none(), "the default scope is not restated: {meta}");
     assert_eq!(meta["context_summary"], json!({"files_changed": 1, "lines_added": 1, "lines_removed": 1}));
-    assert_eq!(meta["truncated"], json!(false));
+    assert!(meta.get("truncated").is_none(), "{meta}");
 
     let log = mock.request_log_text();
     assert!(log.contains("0..=n"), "the diff must reach the model");
@@ -90,7 +90,7 @@ fn nothing_to_review_means_no_model_call_and_no_pass() {
     assert_eq!(result["ok"], json!(true), "{result}");
     assert_eq!(result["review_status"], json!("not_run"));
     assert_eq!((result["verdict"].clone(), result["confidence"].clone()), (json!("unknown"), json!("low")));
-    assert_eq!(result["meta"]["elapsed_ms"], json!(0));
+    assert!(result["meta"].get("elapsed_ms").is_none(), "codex never ran: {result}");
     assert_eq!(mock.requests().len(), 0, "no model call for an empty diff");
 
     let dry = call(&mut server, "codex_dry_run", &repo, json!({}));
@@ -143,7 +143,10 @@ fn answers_that_ignore_the_schema_are_errors_not_reviews() {
         let mut server = server_for(&home, &[]);
         let result = call(&mut server, "codex_review_changes", &repo, json!({}));
         assert_eq!(result["error"]["code"], json!(code), "{result}");
-        assert_eq!(result["meta"]["command_exit_code"], json!(0));
+        assert!(
+            result["meta"]["elapsed_ms"].is_u64() && result["meta"].get("command_exit_code").is_none(),
+            "exit 0: {result}"
+        );
     }
 }
 
@@ -159,7 +162,7 @@ fn branch_and_commit_scopes_accept_revisions() {
     let mut server = server_for(&home, &[]);
     let branch = call(&mut server, "codex_review_changes", &repo, json!({"scope": "branch", "base": "HEAD~1"}));
     assert_eq!(branch["ok"], json!(true), "{branch}");
-    assert_eq!(branch["meta"]["base"], json!("HEAD~1"));
+    assert!(branch["meta"].get("base").is_none(), "the request's base is not restated: {branch}");
     let commit = call(&mut server, "codex_review_changes", &repo, json!({"scope": "commit", "commit": "HEAD"}));
     assert_eq!(commit["verdict"], json!("fail"), "{commit}");
     let log = mock.request_log_text();
@@ -248,7 +251,7 @@ fn a_diff_over_the_limit_is_truncated_with_a_hint() {
     let mut server = server_for(&home, &[("CODEX_IN_CLAUDE_MAX_INPUT_BYTES", "2000")]);
     let dry = call(&mut server, "codex_dry_run", &repo, json!({}));
     assert_eq!(dry["truncated"], json!(true), "{dry}");
-    assert!(dry["meta"]["truncation_hint"].as_str().unwrap().contains("2000"));
+    assert!(dry["truncation_hint"].as_str().unwrap().contains("2000"), "{dry}");
     assert_eq!(dry["coverage"]["status"], json!("partial"));
 
     let result = call(&mut server, "codex_review_changes", &repo, json!({}));

@@ -197,7 +197,7 @@ fn a_review_of_the_corpus_sends_no_secret_and_every_benign_line() {
     let dry = envelope(&server.call(41, "codex_dry_run", arguments.clone()));
     assert_eq!(dry["ok"], json!(true), "{dry}");
     assert_eq!(dry["would_call_model"], json!(true));
-    assert_eq!(dry["truncated"], json!(false), "the corpus must fit: a cut would hide leaks");
+    assert!(dry.get("truncated").is_none(), "the corpus must fit: a cut would hide leaks: {dry}");
     assert_no_secret("codex_dry_run envelope", &dry.to_string(), &cases);
 
     let result = envelope(&server.call(42, "codex_review_changes", arguments));

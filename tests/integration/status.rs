@@ -26,8 +26,8 @@ fn status_reports_the_real_codex_its_version_and_auth() {
     assert_eq!(status["codex_version"], json!(format!("codex-cli {CODEX_VERSION}")));
     assert_eq!(status["version_supported"], json!(true));
     assert_eq!(status["version_warning"], Value::Null);
-    assert_eq!(status["flags_checked"], json!(true));
-    assert_eq!(status["missing_flags"], json!([]));
+    assert!(status.get("flags_checked").is_none(), "checked, the default: {status}");
+    assert!(status.get("missing_flags").is_none(), "{status}");
     assert_eq!(status["codex_authenticated"], json!(false));
     assert_eq!(status["ready"], json!(false));
 
@@ -46,7 +46,7 @@ fn status_reports_the_real_codex_its_version_and_auth() {
     let status = status_with(&home.env());
     assert_eq!(status["codex_authenticated"], json!(true));
     assert_eq!(status["ready"], json!(true));
-    assert_eq!(status["readiness_detail"], json!("ready"));
+    assert!(status.get("readiness_detail").is_none(), "ready says it: {status}");
     assert!(status["auth_detail"].as_str().unwrap().contains("API key"));
     assert!(!status.to_string().contains("sk-dumm"), "login status output leaked: {status}");
     assert_eq!(mock.requests().len(), 0, "status must never call the model");
@@ -95,7 +95,7 @@ fn status_reports_every_configuration_fallback() {
     assert!(warnings.contains("CODEX_IN_CLAUDE_TIMEOUT_SECONDS"), "{warnings}");
     assert!(warnings.contains("CODEX_IN_CLAUDE_JOB_MAX_COUNT"), "{warnings}");
     assert_eq!(status["unexpanded_env_placeholders"], json!(["CODEX_IN_CLAUDE_REASONING_EFFORT"]));
-    assert_eq!(status["resolved_defaults"]["timeout_seconds"], json!(300));
+    assert!(status["resolved_defaults"].get("timeout_seconds").is_none(), "300, the built-in default: {status}");
     assert_eq!(status["resolved_defaults"]["model"], json!("gpt-test"));
     assert!(status["resolved_defaults"]["state_dir"].as_str().unwrap().ends_with("/jobs"));
     assert!(!status["resolved_defaults"]["state_dir"].as_str().unwrap().starts_with('~'), "~ is expanded");

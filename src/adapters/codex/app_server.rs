@@ -200,7 +200,7 @@ pub fn rate_limit(answer: Result<&Answer, &Unavailable>) -> Value {
         Err(why) => return unavailable(format!("could not ask codex app-server: {why}")),
         Ok(Err(message)) => {
             return unavailable(format!(
-                "codex app-server did not give rate limits ({message}); they exist only for ChatGPT sign-in, not API keys"
+                "no rate limits from codex app-server ({message}); only a ChatGPT sign-in has them, not an API key"
             ));
         }
         Ok(Ok(result)) => match result.get("rateLimits") {
