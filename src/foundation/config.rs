@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::foundation::policy::{Isolation, SEVERITIES, Tier};
+use crate::foundation::policy::{Isolation, Severity, Tier};
 
 pub const PREFIX: &str = "CODEX_IN_CLAUDE_";
 
@@ -178,8 +178,8 @@ pub struct Config {
     pub review_gate: Option<bool>,
     /// Stops the gate may block per Claude Code session.
     pub review_gate_max_rounds: u64,
-    /// The least severe finding (one of `SEVERITIES`) that makes a `concerns` review block.
-    pub review_gate_severity: &'static str,
+    /// The least severe finding that makes a `concerns` review block.
+    pub review_gate_severity: Severity,
     pub review_gate_timeout_seconds: u64,
     /// Names of variables whose value is a literal `${NAME}` the host failed to expand.
     pub unexpanded_placeholders: Vec<String>,
@@ -324,10 +324,11 @@ impl Config {
             }
         };
         let review_gate_severity = match reader.text("REVIEW_GATE_SEVERITY").map(|v| v.to_ascii_lowercase()) {
-            None => "high",
-            Some(name) => SEVERITIES.iter().copied().find(|s| *s == name).unwrap_or_else(|| {
-                reader.warn("REVIEW_GATE_SEVERITY", &format!("is not one of {}; using high", SEVERITIES.join(", ")));
-                "high"
+            None => Severity::High,
+            Some(name) => Severity::parse(&name).unwrap_or_else(|| {
+                reader
+                    .warn("REVIEW_GATE_SEVERITY", &format!("is not one of {}; using high", Severity::NAMES.join(", ")));
+                Severity::High
             }),
         };
 
@@ -473,9 +474,9 @@ mod tests {
         assert!(config(&[("EPHEMERAL", "TRUE")]).ephemeral);
         assert!(c.warnings.is_empty());
         assert_eq!((c.review_gate, c.review_gate_max_rounds), (None, 2));
-        assert_eq!((c.review_gate_severity, c.review_gate_timeout_seconds), ("high", 240));
+        assert_eq!((c.review_gate_severity, c.review_gate_timeout_seconds), (Severity::High, 240));
         let gate = config(&[("REVIEW_GATE", "ON"), ("REVIEW_GATE_SEVERITY", "Medium")]);
-        assert_eq!((gate.review_gate, gate.review_gate_severity), (Some(true), "medium"));
+        assert_eq!((gate.review_gate, gate.review_gate_severity), (Some(true), Severity::Medium));
         assert_eq!(config(&[("REVIEW_GATE", "off")]).review_gate, Some(false));
     }
 

@@ -27,13 +27,14 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::adapters::codex::answer::Verdict;
 use crate::adapters::git::gather::{self, Scope, Untracked};
 use crate::adapters::jobs::workspace_key;
 use crate::foundation::cancel::CancelToken;
 use crate::foundation::clock;
 use crate::foundation::config::Config;
 use crate::foundation::hash::sha256_hex;
-use crate::foundation::policy::SEVERITIES;
+use crate::foundation::policy::Severity;
 use crate::foundation::statefile::{self, ReadError};
 use crate::foundation::text::one_line;
 use crate::tools;
@@ -451,9 +452,9 @@ fn text<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
     value.get(key).and_then(Value::as_str)
 }
 
-/// A severity's rank, 0 the most severe; an unknown one counts as `medium`, as the review does.
-fn rank(severity: &str) -> usize {
-    SEVERITIES.iter().position(|s| *s == severity).unwrap_or(2)
+/// A finding's severity; an unknown one counts as `medium`, as the review does.
+fn severity(finding: &Value) -> Severity {
+    text(finding, "severity").and_then(Severity::parse).unwrap_or(Severity::Medium)
 }
 
 /// Block or let through a completed review. It blocks on verdict `fail`, and on `concerns` (or
@@ -463,15 +464,14 @@ fn judge(config: &Config, envelope: &Value, round: u64) -> Outcome {
         let summary = one_line(text(envelope, "summary").unwrap_or("nothing to review"), 300);
         return Outcome::Allow(format!("the review was not run ({summary}); the stop goes through."));
     }
-    let verdict = text(envelope, "verdict").unwrap_or("unknown");
+    let verdict = text(envelope, "verdict").and_then(Verdict::parse).unwrap_or(Verdict::Unknown);
     let mut findings: Vec<&Value> = envelope.get("findings").and_then(Value::as_array).into_iter().flatten().collect();
-    findings.sort_by_key(|f| rank(text(f, "severity").unwrap_or("medium")));
-    let threshold = rank(config.review_gate_severity);
-    let serious = findings.iter().filter(|f| rank(text(f, "severity").unwrap_or("medium")) <= threshold).count();
-    let blocks = verdict == "fail" || (matches!(verdict, "concerns" | "unknown") && serious > 0);
+    findings.sort_by_key(|f| severity(f));
+    let serious = findings.iter().filter(|f| severity(f).at_or_above(config.review_gate_severity)).count();
+    let blocks = verdict == Verdict::Fail || (matches!(verdict, Verdict::Concerns | Verdict::Unknown) && serious > 0);
     if !blocks {
         let detail = match (verdict, findings.len()) {
-            ("pass", _) => "no problems found".to_string(),
+            (Verdict::Pass, _) => "no problems found".to_string(),
             (_, 0) => one_line(text(envelope, "summary").unwrap_or(""), 300),
             (_, n) => format!("{n} finding(s), none {} or worse", config.review_gate_severity),
         };
@@ -484,7 +484,7 @@ fn judge(config: &Config, envelope: &Value, round: u64) -> Outcome {
 
 /// The findings as Claude reads them: who says so, each finding on its own lines (most severe
 /// first, bounded), what to do, and how to turn the gate off.
-fn block_reason(config: &Config, envelope: &Value, verdict: &str, findings: &[&Value], round: u64) -> String {
+fn block_reason(config: &Config, envelope: &Value, verdict: Verdict, findings: &[&Value], round: u64) -> String {
     let confidence = text(envelope, "confidence").unwrap_or("unknown");
     let mut reason = format!(
         "An automated Codex review (the codex-in-claude review gate, which the user enabled) of the uncommitted changes \
@@ -559,7 +559,7 @@ mod tests {
         assert!(matches!(judge(&config, &completed("pass", json!([])), 1), Outcome::Allow(_)));
         let not_run = json!({"ok": true, "review_status": "not_run", "verdict": "unknown", "summary": "No changes"});
         assert!(matches!(judge(&config, &not_run, 1), Outcome::Allow(_)));
-        let strict = Config { review_gate_severity: "nit", ..config };
+        let strict = Config { review_gate_severity: Severity::Nit, ..config };
         assert!(matches!(judge(&strict, &minor, 1), Outcome::Block(_)));
     }
 

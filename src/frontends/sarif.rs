@@ -20,7 +20,9 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::adapters::codex::answer::Verdict;
 use crate::foundation::identity::{SERVER_NAME, VERSION};
+use crate::foundation::policy::Severity;
 
 /// The schema a log names: the OASIS Standard's, errata 01.
 const SCHEMA_URI: &str = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
@@ -74,11 +76,11 @@ impl FailOn {
 
 /// A verdict's rank for `--fail-on`; a verdict we do not know is treated as `unknown`.
 fn verdict_rank(verdict: &str) -> u8 {
-    match verdict {
-        "pass" => 0,
-        "concerns" => 2,
-        "fail" => 3,
-        _ => 1,
+    match Verdict::parse(verdict).unwrap_or(Verdict::Unknown) {
+        Verdict::Pass => 0,
+        Verdict::Unknown => 1,
+        Verdict::Concerns => 2,
+        Verdict::Fail => 3,
     }
 }
 
@@ -205,12 +207,13 @@ fn error_notification(error: &Value) -> Notification {
     }
 }
 
-/// A finding's SARIF level: critical/high are errors, medium a warning, low/nit notes.
+/// A finding's SARIF level: critical/high are errors, medium (and a severity we do not know) a
+/// warning, low/nit notes.
 fn level(severity: &str) -> Level {
-    match severity {
-        "critical" | "high" => Level::Error,
-        "low" | "nit" => Level::Note,
-        _ => Level::Warning,
+    match Severity::parse(severity).unwrap_or(Severity::Medium) {
+        Severity::Critical | Severity::High => Level::Error,
+        Severity::Medium => Level::Warning,
+        Severity::Low | Severity::Nit => Level::Note,
     }
 }
 
@@ -475,18 +478,21 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::adapters::codex::answer::{SEVERITIES, VERDICTS};
 
     #[test]
     fn every_severity_has_its_level() {
-        assert_eq!(SEVERITIES, ["critical", "high", "medium", "low", "nit"], "a new severity needs its level here");
-        let levels: Vec<Level> = SEVERITIES.iter().map(|s| level(s)).collect();
+        assert_eq!(
+            Severity::NAMES,
+            ["critical", "high", "medium", "low", "nit"],
+            "a new severity needs its level here"
+        );
+        let levels: Vec<Level> = Severity::NAMES.iter().map(|s| level(s)).collect();
         assert_eq!(levels, [Level::Error, Level::Error, Level::Warning, Level::Note, Level::Note]);
     }
 
     #[test]
     fn the_exit_status_follows_the_verdict_and_fail_on() {
-        assert_eq!(VERDICTS, ["pass", "concerns", "fail", "unknown"], "a new verdict needs its rank here");
+        assert_eq!(Verdict::NAMES, ["pass", "concerns", "fail", "unknown"], "a new verdict needs its rank here");
         let status = |verdict: &str, fail_on| {
             let envelope = json!({"ok": true, "verdict": verdict, "review_status": "completed"});
             Report::from_envelope(&envelope, fail_on).exit_status

@@ -16,7 +16,7 @@ use super::Call;
 use super::codex_run::{self, Opening};
 use super::meta::{Meta, error_envelope};
 use super::schema;
-use crate::adapters::codex::answer::{self, Finding};
+use crate::adapters::codex::answer::{self, Confidence, Finding, PlanVerdict};
 use crate::adapters::codex::prompts;
 use crate::adapters::git::gather;
 use crate::adapters::workspace::Workspace;
@@ -175,7 +175,7 @@ fn plan_files(call: &Call, workspace: &Workspace, meta: &mut Meta) -> Result<(Op
 
 /// A `files` path that cannot be read is the `files` parameter's fault.
 fn files_error(error: gather::GatherError) -> ToolError {
-    let mut error = super::review::gather_error(error);
+    let mut error = ToolError::from(error);
     if error.code == ErrorCode::InvalidPaths {
         error.offending_param = Some("files".to_string());
     }
@@ -185,15 +185,15 @@ fn files_error(error: gather::GatherError) -> ToolError {
 /// As a review's `pass` is never given over partial coverage, a plan is not approved over a
 /// partial answer (findings lost or cut) or partial files (`omissions`): `approve` becomes
 /// `revise` with low confidence, and the summary says why.
-fn no_approval_over_less_than_all(answer: &mut answer::Answer, mut omissions: Vec<String>) {
+fn no_approval_over_less_than_all(answer: &mut answer::Answer<PlanVerdict>, mut omissions: Vec<String>) {
     if answer.adjustments.findings_incomplete {
         omissions.push("findings were lost or cut from Codex's answer (see meta.truncation_hint)".to_string());
     }
-    if answer.verdict != Some("approve") || omissions.is_empty() {
+    if answer.verdict != Some(PlanVerdict::Approve) || omissions.is_empty() {
         return;
     }
-    answer.verdict = Some("revise");
-    answer.confidence = Some("low");
+    answer.verdict = Some(PlanVerdict::Revise);
+    answer.confidence = Some(Confidence::Low);
     answer.summary = format!(
         "Codex approved the plan as it saw it, but {}, so this is not an approval. {}",
         omissions.join(" and "),
@@ -211,9 +211,9 @@ struct Success<'a> {
     summary: String,
     /// A plan review's verdict and confidence; absent for a question.
     #[serde(skip_serializing_if = "Option::is_none")]
-    verdict: Option<&'static str>,
+    verdict: Option<PlanVerdict>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    confidence: Option<&'static str>,
+    confidence: Option<Confidence>,
     findings: Vec<Finding>,
     questions: Vec<String>,
     assumptions: Vec<String>,
@@ -239,7 +239,7 @@ pub const MEMBERS: &[&str] = &[
 ];
 
 pub fn success_schema() -> Value {
-    schema::members(MEMBERS, &[("verdict", answer::PLAN_VERDICTS), ("confidence", answer::CONFIDENCES)])
+    schema::members(MEMBERS, &[("verdict", PlanVerdict::NAMES), ("confidence", Confidence::NAMES)])
 }
 
 #[cfg(test)]
@@ -250,7 +250,7 @@ mod tests {
     #[test]
     fn the_success_type_and_its_schema_name_the_same_fields() {
         let finding = Finding {
-            severity: "low",
+            severity: answer::Severity::Low,
             severity_original: None,
             title: "t".into(),
             file: None,
@@ -260,7 +260,7 @@ mod tests {
             risk: "r".into(),
             recommendation: "c".into(),
         };
-        let success = |verdict: Option<&'static str>, confidence: Option<&'static str>| {
+        let success = |verdict: Option<PlanVerdict>, confidence: Option<Confidence>| {
             json!(Success {
                 ok: true,
                 tool: "codex_consult",
@@ -287,7 +287,7 @@ mod tests {
         // A plan review's answer has every member the schema names (error is the ok:false
         // member); a question's lacks only the plan's verdict and confidence.
         assert_eq!(
-            sorted_keys(&success(Some("revise"), Some("low"))),
+            sorted_keys(&success(Some(PlanVerdict::Revise), Some(Confidence::Low))),
             properties,
             "every field is named, and nothing else"
         );

@@ -56,7 +56,7 @@ pub fn run_delegate(call: &Call) -> Value {
     let git_timeout = Duration::from_secs(call.config.git_timeout_seconds);
     let mut worktree = match Worktree::create(&workspace.path, &call.config.worktree_base, git_timeout, &call.cancel) {
         Ok(worktree) => worktree,
-        Err(error) => return error_envelope(worktree_error(error), &meta),
+        Err(error) => return error_envelope(error.into(), &meta),
     };
     let follow_up = match earlier.as_ref().map(|edits| continue_from(&mut worktree, edits)) {
         None => None,
@@ -68,7 +68,7 @@ pub fn run_delegate(call: &Call) -> Value {
     // must not start in a directory that does not exist.
     if let Err(err) = std::fs::create_dir_all(&dir) {
         let message = format!("cannot make the workspace directory in the throwaway copy: {err}");
-        return error_envelope(worktree_error(WorktreeError::Failed(message)), &meta);
+        return error_envelope(WorktreeError::Failed(message).into(), &meta);
     }
     let scope = WriteScope {
         roots: vec![worktree.path().to_path_buf(), worktree.tmp().to_path_buf()],
@@ -77,7 +77,7 @@ pub fn run_delegate(call: &Call) -> Value {
     match probe::sandbox(&dir, &scope, &call.cancel) {
         SandboxCheck::Works | SandboxCheck::CodexMissing => {}
         SandboxCheck::Fails(_) if call.cancel.is_cancelled() => {
-            return error_envelope(worktree_error(WorktreeError::Cancelled), &meta);
+            return error_envelope(WorktreeError::Cancelled.into(), &meta);
         }
         SandboxCheck::Fails(reason) => {
             let message =
@@ -98,7 +98,7 @@ pub fn run_delegate(call: &Call) -> Value {
     // Headroom over the limit: redaction can shrink a diff (withheld files) before it is bounded.
     let edits = match worktree.edits(limit.saturating_mul(4).max(1024 * 1024)) {
         Ok(edits) => edits,
-        Err(error) => return error_envelope(worktree_error(error), &meta),
+        Err(error) => return error_envelope(error.into(), &meta),
     };
     meta.context_summary = Some(ContextSummary {
         files_changed: edits.numstat.files,
@@ -251,7 +251,7 @@ pub fn run_dry_run(call: &Call) -> Value {
     let git_timeout = Duration::from_secs(call.config.git_timeout_seconds);
     let plan = match worktree::plan(&workspace.path, git_timeout, &call.cancel) {
         Ok(plan) => plan,
-        Err(error) => return error_envelope(worktree_error(error), &meta),
+        Err(error) => return error_envelope(error.into(), &meta),
     };
     let prompt = crate::adapters::codex::prompts::delegate(&crate::foundation::redact::text(task).text);
     json!(DryRun {
@@ -287,11 +287,11 @@ fn continue_from(worktree: &mut Worktree, earlier: &DelegateEdits) -> Result<Val
             .offending("session_id")
             .repair("Apply or discard the earlier diff, then start a fresh delegate"));
     } else if !earlier.returned.trim().is_empty() && worktree.in_live_tree(&earlier.returned) {
-        worktree.adopt_created_files(&earlier.returned).map_err(worktree_error)?;
+        worktree.adopt_created_files(&earlier.returned).map_err(ToolError::from)?;
         ("applied", "new_edits_only", "the earlier diff is already in your tree, so this diff holds only the new edits")
     } else {
         worktree.replay(&earlier.full).map_err(|error| {
-            let mut error = worktree_error(error);
+            let mut error = ToolError::from(error);
             error.message = format!(
                 "the earlier run's edits neither are in your tree nor apply to it any more, so this session cannot continue \
                  from them: {}",
@@ -306,25 +306,6 @@ fn continue_from(worktree: &mut Worktree, earlier: &DelegateEdits) -> Result<Val
         )
     };
     Ok(json!({"earlier_diff": earlier_diff, "diff_holds": holds, "note": note}))
-}
-
-pub(super) fn worktree_error(error: WorktreeError) -> ToolError {
-    match error {
-        WorktreeError::NotAGitRepo => {
-            ToolError::new(ErrorCode::NotAGitRepo, "the workspace is not inside a git repository")
-                .offending("workspace_root")
-        }
-        WorktreeError::NoCommits => ToolError::new(
-            ErrorCode::WorktreeError,
-            "the repository has no commits yet; a worktree needs HEAD to start from",
-        )
-        .repair("Commit once (git commit), then retry"),
-        WorktreeError::Git(error) => error.into(),
-        WorktreeError::Failed(message) => {
-            ToolError::new(ErrorCode::WorktreeError, crate::foundation::redact::text(&message).text)
-        }
-        WorktreeError::Cancelled => ToolError::new(ErrorCode::InternalError, "the call was cancelled"),
-    }
 }
 
 /// Writes the whole diff to the job's patch file (`adapters::jobs::write_patch`), so a result

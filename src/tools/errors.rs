@@ -8,6 +8,8 @@ use crate::adapters::codex::answer::AnswerError;
 use crate::adapters::codex::exec::StartError;
 use crate::adapters::codex::failure::CodexFailure;
 use crate::adapters::git::GitError;
+use crate::adapters::git::gather::GatherError;
+use crate::adapters::git::worktree::WorktreeError;
 use crate::adapters::workspace::WorkspaceError;
 use crate::foundation::envelope::{ErrorCode, ToolError};
 
@@ -119,6 +121,46 @@ impl From<CodexFailure> for ToolError {
                 ToolError::new(ErrorCode::CodexRateLimited, message).retry_after_ms(retry_after_ms)
             }
             CodexFailure::Exited { .. } => ToolError::new(ErrorCode::NonzeroExit, message),
+        }
+    }
+}
+
+/// A review's scope that git cannot resolve is the parameter that named it.
+impl From<GatherError> for ToolError {
+    fn from(error: GatherError) -> ToolError {
+        match error {
+            GatherError::InvalidBase(message) => ToolError::new(ErrorCode::InvalidBase, message).offending("base"),
+            GatherError::InvalidCommit(message) => {
+                ToolError::new(ErrorCode::InvalidCommit, message).offending("commit")
+            }
+            GatherError::InvalidPaths(message) => ToolError::new(ErrorCode::InvalidPaths, message).offending("paths"),
+            GatherError::NoCommits(message) => ToolError::new(ErrorCode::NoCommits, message),
+            GatherError::Scratch(message) => ToolError::new(ErrorCode::InternalError, message).repair(
+                "Check that the server's temp directory (TMPDIR) exists, is writable and has free space, then retry",
+            ),
+            GatherError::Git(error) => error.into(),
+        }
+    }
+}
+
+/// A delegation's throwaway worktree that cannot be made or used; git's own failures map as git's.
+impl From<WorktreeError> for ToolError {
+    fn from(error: WorktreeError) -> ToolError {
+        match error {
+            WorktreeError::NotAGitRepo => {
+                ToolError::new(ErrorCode::NotAGitRepo, "the workspace is not inside a git repository")
+                    .offending("workspace_root")
+            }
+            WorktreeError::NoCommits => ToolError::new(
+                ErrorCode::WorktreeError,
+                "the repository has no commits yet; a worktree needs HEAD to start from",
+            )
+            .repair("Commit once (git commit), then retry"),
+            WorktreeError::Git(error) => error.into(),
+            WorktreeError::Failed(message) => {
+                ToolError::new(ErrorCode::WorktreeError, crate::foundation::redact::text(&message).text)
+            }
+            WorktreeError::Cancelled => ToolError::new(ErrorCode::InternalError, "the call was cancelled"),
         }
     }
 }

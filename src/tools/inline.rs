@@ -16,6 +16,7 @@
 
 use serde_json::Value;
 
+use crate::adapters::codex::answer::{Confidence, Verdict};
 use crate::foundation::text::TRUNCATION_MARKER;
 
 /// Room kept under the cap for the note that names the cuts.
@@ -256,9 +257,9 @@ fn findings_cut(envelope: &mut Value) {
     if envelope["coverage"]["status"] == "complete" {
         envelope["coverage"]["status"] = Value::from("partial");
     }
-    if envelope["verdict"] == "pass" {
-        envelope["verdict"] = Value::from("unknown");
-        envelope["confidence"] = Value::from("low");
+    if envelope["verdict"] == Verdict::Pass.as_str() {
+        envelope["verdict"] = Value::from(Verdict::Unknown.as_str());
+        envelope["confidence"] = Value::from(Confidence::Low.as_str());
     }
 }
 

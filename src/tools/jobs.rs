@@ -34,7 +34,7 @@ pub fn check_delegate(call: &Call, workspace: &Workspace, _: &mut Meta) -> Resul
     let git_timeout = Duration::from_secs(call.config.git_timeout_seconds);
     crate::adapters::git::worktree::open_with_head(&workspace.path, git_timeout, &call.cancel)
         .map(|_| ())
-        .map_err(super::delegate::worktree_error)
+        .map_err(ToolError::from)
 }
 
 pub fn run_consult_async(call: &Call) -> Value {
@@ -251,10 +251,7 @@ fn start(call: &Call, tool: &Tool, check: Check, deadline_seconds: u64) -> Resul
     }
     // A job that could only fail at once is not started.
     if !crate::foundation::process::on_path(crate::adapters::codex::PROGRAM) {
-        return Err(error_envelope(
-            ToolError::new(ErrorCode::CodexNotFound, "codex was not found on the server's PATH"),
-            &meta,
-        ));
+        return Err(error_envelope(crate::adapters::codex::exec::StartError::NotFound.into(), &meta));
     }
     // Nor one the day's budget (or a used-up plan) would refuse; the worker checks again.
     if let Err(error) = super::budget::of(call).check() {

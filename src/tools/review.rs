@@ -21,8 +21,8 @@ use super::Call;
 use super::codex_run::{self, Opening, Settings};
 use super::meta::{ContextSummary, Meta, error_envelope};
 use super::schema;
-use crate::adapters::codex::answer;
-use crate::adapters::git::gather::{self, GatherError, Gathered, Scope, Untracked};
+use crate::adapters::codex::answer::{self, Confidence, Verdict};
+use crate::adapters::git::gather::{self, Gathered, Scope, Untracked};
 use crate::adapters::sessions::KeptFinding;
 use crate::adapters::workspace::Workspace;
 use crate::foundation::envelope::{ErrorCode, ToolError};
@@ -104,7 +104,7 @@ pub fn run_review(call: &Call) -> Value {
             summary,
             answer::Answer::default(),
             (Vec::new(), Vec::new()),
-            ("unknown", "low"),
+            (Verdict::Unknown, Confidence::Low),
             "not_run",
             &coverage,
             raw,
@@ -145,10 +145,10 @@ pub fn run_review(call: &Call) -> Value {
         coverage.omission_reasons.push("sandbox_denied");
         coverage.degraded_reason = Some(reason);
     }
-    let mut verdict = (answer.verdict.unwrap_or("unknown"), answer.confidence.unwrap_or("medium"));
+    let mut verdict = (answer.verdict.unwrap_or(Verdict::Unknown), answer.confidence.unwrap_or(Confidence::Medium));
     let mut summary = answer.summary.clone();
-    if verdict.0 == "pass" && !coverage.complete() {
-        verdict = ("unknown", "low");
+    if verdict.0 == Verdict::Pass && !coverage.complete() {
+        verdict = (Verdict::Unknown, Confidence::Low);
         let why = match &coverage.degraded_reason {
             Some(reason) => format!("coverage was degraded: {reason}"),
             None => "coverage was partial (see coverage.omission_reasons)".to_string(),
@@ -202,9 +202,9 @@ pub fn run_review(call: &Call) -> Value {
 fn review_envelope(
     call: &Call,
     summary: String,
-    answer: answer::Answer,
+    answer: answer::Answer<Verdict>,
     (findings, resolved_findings): (Vec<Value>, Vec<Value>),
-    (verdict, confidence): (&'static str, &'static str),
+    (verdict, confidence): (Verdict, Confidence),
     review_status: &'static str,
     coverage: &Coverage,
     raw_response: Value,
@@ -238,8 +238,8 @@ fn review_envelope(
 struct Success<'a> {
     ok: bool,
     summary: String,
-    verdict: &'a str,
-    confidence: &'a str,
+    verdict: Verdict,
+    confidence: Confidence,
     review_status: &'a str,
     /// Codex's findings, each with its `finding_id` and `status`.
     findings: Vec<Value>,
@@ -301,7 +301,7 @@ fn prepare(call: &Call) -> Result<Prepared, Value> {
     let request = review_request(call, &mut meta).map_err(|e| error_envelope(e, &meta))?;
     let git_timeout = std::time::Duration::from_secs(call.config.git_timeout_seconds);
     let gathered = gather::gather(&workspace.path, &request, git_timeout, &call.cancel)
-        .map_err(|e| error_envelope(gather_error(e), &meta))?;
+        .map_err(|e| error_envelope(e.into(), &meta))?;
 
     let bounded = bound(
         call,
@@ -406,7 +406,7 @@ pub fn check_review(call: &Call, workspace: &Workspace, meta: &mut Meta) -> Resu
     codex_run::check_input_size(call, &inputs)?;
     let request = review_request(call, meta)?;
     let git_timeout = std::time::Duration::from_secs(call.config.git_timeout_seconds);
-    gather::check(&workspace.path, &request, git_timeout, &call.cancel).map_err(gather_error)
+    gather::check(&workspace.path, &request, git_timeout, &call.cancel).map_err(ToolError::from)
 }
 
 /// A finding's stable id: the same file and title (normalised) give the same id; the line is
@@ -419,26 +419,13 @@ fn finding_id(file: Option<&str>, title: &str) -> String {
     format!("f-{}", &digest[..12])
 }
 
-pub(super) fn gather_error(error: GatherError) -> ToolError {
-    match error {
-        GatherError::InvalidBase(message) => ToolError::new(ErrorCode::InvalidBase, message).offending("base"),
-        GatherError::InvalidCommit(message) => ToolError::new(ErrorCode::InvalidCommit, message).offending("commit"),
-        GatherError::InvalidPaths(message) => ToolError::new(ErrorCode::InvalidPaths, message).offending("paths"),
-        GatherError::NoCommits(message) => ToolError::new(ErrorCode::NoCommits, message),
-        GatherError::Scratch(message) => ToolError::new(ErrorCode::InternalError, message).repair(
-            "Check that the server's temp directory (TMPDIR) exists, is writable and has free space, then retry",
-        ),
-        GatherError::Git(error) => error.into(),
-    }
-}
-
 /// The success members of a review: consult's plus verdict, confidence, status and coverage.
 pub fn review_success_schema() -> Value {
     let names = [super::consult::MEMBERS, &["coverage", "resolved_findings"]].concat();
     let statuses: &[&str] = &["completed", "not_run"];
     schema::members(
         &names,
-        &[("verdict", answer::VERDICTS), ("confidence", answer::CONFIDENCES), ("review_status", statuses)],
+        &[("verdict", Verdict::NAMES), ("confidence", Confidence::NAMES), ("review_status", statuses)],
     )
 }
 
@@ -474,8 +461,8 @@ mod tests {
         let review = json!(Success {
             ok: true,
             summary: "s".into(),
-            verdict: "pass",
-            confidence: "high",
+            verdict: Verdict::Pass,
+            confidence: Confidence::High,
             review_status: "completed",
             findings: Vec::new(),
             resolved_findings: Vec::new(),

@@ -15,35 +15,45 @@ use std::borrow::Cow;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-pub use crate::foundation::policy::SEVERITIES;
-pub const VERDICTS: &[&str] = &["pass", "concerns", "fail", "unknown"];
-/// A plan review's verdicts: sound as written, worth doing once the findings are addressed, or
-/// the wrong approach.
-pub const PLAN_VERDICTS: &[&str] = &["approve", "revise", "reject"];
-pub const CONFIDENCES: &[&str] = &["low", "medium", "high"];
+pub use crate::foundation::policy::Severity;
+use crate::foundation::policy::closed_set;
+
+closed_set! {
+    /// A review's verdict.
+    Verdict { Pass = "pass", Concerns = "concerns", Fail = "fail", Unknown = "unknown" }
+}
+closed_set! {
+    /// A plan review's verdicts: sound as written, worth doing once the findings are addressed,
+    /// or the wrong approach.
+    PlanVerdict { Approve = "approve", Revise = "revise", Reject = "reject" }
+}
+closed_set! {
+    /// How sure Codex is of a verdict.
+    Confidence { Low = "low", Medium = "medium", High = "high" }
+}
 
 /// Other names for our severities (Codex's own reviews rank P0 to P3), matched case-insensitively.
-const SEVERITY_SYNONYMS: &[(&str, &str)] = &[
-    ("blocker", "critical"),
-    ("p0", "critical"),
-    ("major", "high"),
-    ("error", "high"),
-    ("p1", "high"),
-    ("moderate", "medium"),
-    ("warning", "medium"),
-    ("p2", "medium"),
-    ("minor", "low"),
-    ("p3", "low"),
-    ("info", "nit"),
-    ("informational", "nit"),
-    ("note", "nit"),
-    ("trivial", "nit"),
-    ("style", "nit"),
-    ("nitpick", "nit"),
+const SEVERITY_SYNONYMS: &[(&str, Severity)] = &[
+    ("blocker", Severity::Critical),
+    ("p0", Severity::Critical),
+    ("major", Severity::High),
+    ("error", Severity::High),
+    ("p1", Severity::High),
+    ("moderate", Severity::Medium),
+    ("warning", Severity::Medium),
+    ("p2", Severity::Medium),
+    ("minor", Severity::Low),
+    ("p3", Severity::Low),
+    ("info", Severity::Nit),
+    ("informational", Severity::Nit),
+    ("note", Severity::Nit),
+    ("trivial", Severity::Nit),
+    ("style", Severity::Nit),
+    ("nitpick", Severity::Nit),
 ];
 /// Where a severity we cannot place goes: the middle, neither dismissed nor alarming; the
 /// finding keeps what Codex wrote in `severity_original`.
-const UNKNOWN_SEVERITY: &str = "medium";
+const UNKNOWN_SEVERITY: Severity = Severity::Medium;
 
 /// Bounds on what one answer may carry into an envelope.
 pub const SUMMARY_CHARS: usize = 20_000;
@@ -55,7 +65,7 @@ const SEVERITY_CHARS: usize = 64;
 /// One evidence-tied issue, as in the reference `Finding`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
-    pub severity: &'static str,
+    pub severity: Severity,
     /// What Codex wrote when it was not one of our severities (in any case); absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub severity_original: Option<String>,
@@ -68,17 +78,33 @@ pub struct Finding {
     pub recommendation: String,
 }
 
-/// A parsed answer. `verdict` and `confidence` are set for reviews and plan reviews only.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Answer {
+/// A parsed answer. `verdict` (a `Verdict` for a review, a `PlanVerdict` for a plan review) and
+/// `confidence` are set for reviews and plan reviews only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer<V> {
     pub summary: String,
     pub findings: Vec<Finding>,
     pub questions: Vec<String>,
     pub assumptions: Vec<String>,
     pub next_steps: Vec<String>,
-    pub verdict: Option<&'static str>,
-    pub confidence: Option<&'static str>,
+    pub verdict: Option<V>,
+    pub confidence: Option<Confidence>,
     pub adjustments: Adjustments,
+}
+
+impl<V> Default for Answer<V> {
+    fn default() -> Answer<V> {
+        Answer {
+            summary: String::new(),
+            findings: Vec::new(),
+            questions: Vec::new(),
+            assumptions: Vec::new(),
+            next_steps: Vec::new(),
+            verdict: None,
+            confidence: None,
+            adjustments: Adjustments::default(),
+        }
+    }
 }
 
 /// What parsing changed in an answer to fit the result. The tools report `cuts` in
@@ -101,7 +127,7 @@ fn finding_schema() -> Value {
         "additionalProperties": false,
         "required": ["severity", "title", "file", "line", "line_end", "evidence", "risk", "recommendation"],
         "properties": {
-            "severity": {"type": "string", "enum": SEVERITIES},
+            "severity": {"type": "string", "enum": Severity::NAMES},
             "title": text, "file": nullable("string"), "line": nullable("integer"), "line_end": nullable("integer"),
             "evidence": text, "risk": text, "recommendation": text
         }
@@ -125,12 +151,12 @@ pub fn consult_schema() -> Value {
 
 /// The schema of a review answer: a consult answer plus verdict and confidence.
 pub fn review_schema() -> Value {
-    verdict_schema(VERDICTS)
+    verdict_schema(Verdict::NAMES)
 }
 
 /// The schema of a plan review's answer: a review's, with the plan verdicts.
 pub fn plan_schema() -> Value {
-    verdict_schema(PLAN_VERDICTS)
+    verdict_schema(PlanVerdict::NAMES)
 }
 
 fn verdict_schema(verdicts: &[&str]) -> Value {
@@ -138,7 +164,7 @@ fn verdict_schema(verdicts: &[&str]) -> Value {
     schema["required"] =
         json!(["summary", "verdict", "confidence", "findings", "questions", "assumptions", "next_steps"]);
     schema["properties"]["verdict"] = json!({"type": "string", "enum": verdicts});
-    schema["properties"]["confidence"] = json!({"type": "string", "enum": CONFIDENCES});
+    schema["properties"]["confidence"] = json!({"type": "string", "enum": Confidence::NAMES});
     schema
 }
 
@@ -176,7 +202,7 @@ impl std::fmt::Display for AnswerError {
 
 /// A consult answer. Prose instead of JSON is still an answer to a question: it becomes the
 /// summary. No message at all is `no_final_message`.
-pub fn consult(text: Option<&str>) -> Result<Answer, AnswerError> {
+pub fn consult<V>(text: Option<&str>) -> Result<Answer<V>, AnswerError> {
     let text = text.ok_or(AnswerError::NoFinalMessage)?;
     Ok(match parse_object(text) {
         Ok(object) => fields(&object),
@@ -202,23 +228,27 @@ pub fn prose_summary(text: &str, adjustments: &mut Adjustments) -> Option<String
 
 /// A review answer, which must be the schema's JSON: a prose "review" has no verdict an agent
 /// could trust, so it is an error (`invalid_json` / `schema_violation`), never a silent pass.
-pub fn review(text: Option<&str>) -> Result<Answer, AnswerError> {
-    verdicted(text, VERDICTS, "review")
+pub fn review(text: Option<&str>) -> Result<Answer<Verdict>, AnswerError> {
+    verdicted(text, Verdict::parse, "review")
 }
 
 /// A plan review's answer, held to a review's rules with the plan verdicts.
-pub fn plan(text: Option<&str>) -> Result<Answer, AnswerError> {
-    verdicted(text, PLAN_VERDICTS, "plan review")
+pub fn plan(text: Option<&str>) -> Result<Answer<PlanVerdict>, AnswerError> {
+    verdicted(text, PlanVerdict::parse, "plan review")
 }
 
-/// An answer that must carry a summary, a verdict of `verdicts` and a confidence.
-fn verdicted(text: Option<&str>, verdicts: &[&'static str], what: &'static str) -> Result<Answer, AnswerError> {
+/// An answer that must carry a summary, a verdict `verdict` reads and a confidence.
+fn verdicted<V>(
+    text: Option<&str>,
+    verdict: fn(&str) -> Option<V>,
+    what: &'static str,
+) -> Result<Answer<V>, AnswerError> {
     let text = text.ok_or(AnswerError::NoFinalMessage)?;
     let object = parse_object(text)?;
     let mut answer = fields(&object);
     let word = |key: &str| object.get(key).and_then(Value::as_str).map(|v| v.trim().to_ascii_lowercase());
-    answer.verdict = word("verdict").and_then(|v| pick(verdicts, &v));
-    answer.confidence = word("confidence").and_then(|v| pick(CONFIDENCES, &v));
+    answer.verdict = word("verdict").and_then(|v| verdict(&v));
+    answer.confidence = word("confidence").and_then(|v| Confidence::parse(&v));
     let summary_ok = object.get("summary").and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty());
     let mut missing = Vec::new();
     if !summary_ok {
@@ -251,10 +281,6 @@ fn parse_object(text: &str) -> Result<Map<String, Value>, AnswerError> {
     }
 }
 
-fn pick(allowed: &[&'static str], value: &str) -> Option<&'static str> {
-    allowed.iter().copied().find(|a| *a == value)
-}
-
 /// What reading the fields had to change, counted, then reported once per kind.
 #[derive(Default)]
 struct Tally {
@@ -270,7 +296,7 @@ struct Tally {
 
 /// The fields both answer kinds share. Nothing is dropped unsaid: what does not fit is mapped,
 /// nulled or cut and counted in the answer's `adjustments`.
-fn fields(object: &Map<String, Value>) -> Answer {
+fn fields<V>(object: &Map<String, Value>) -> Answer<V> {
     let mut tally = Tally::default();
     let mut adjustments = Adjustments::default();
     let summary = match object.get("summary").and_then(text_of).filter(|s| !s.trim().is_empty()) {
@@ -333,8 +359,11 @@ impl Tally {
         };
         warn(
             self.severities_mapped,
-            "finding severities were not critical/high/medium/low/nit: synonyms were mapped to their match, \
-             anything else to medium; severity_original keeps what codex wrote",
+            &format!(
+                "finding severities were not {}: synonyms were mapped to their match, anything else to \
+                 {UNKNOWN_SEVERITY}; severity_original keeps what codex wrote",
+                Severity::NAMES.join("/")
+            ),
         );
         warn(self.lines_nulled, "finding line numbers were not positive integers and were set to null");
         warn(self.titles_missing, "findings had no title and were given \"(no title)\"");
@@ -412,13 +441,14 @@ fn finding(value: &Value, tally: &mut Tally) -> Option<Finding> {
 
 /// Codex's severity in our set: one of ours in any case, else a synonym, else `UNKNOWN_SEVERITY`.
 /// What Codex wrote comes back too when it was not one of ours, to be kept on the finding.
-fn severity(value: Option<&Value>) -> (&'static str, Option<String>) {
+fn severity(value: Option<&Value>) -> (Severity, Option<String>) {
     let written = value.and_then(text_of).map(|s| s.trim().to_string()).unwrap_or_default();
     let lower = written.to_ascii_lowercase();
-    if let Some(ours) = pick(SEVERITIES, &lower) {
+    if let Some(ours) = Severity::parse(&lower) {
         return (ours, None);
     }
-    let mapped = SEVERITY_SYNONYMS.iter().find(|(synonym, _)| *synonym == lower).map_or(UNKNOWN_SEVERITY, |(_, to)| to);
+    let mapped =
+        SEVERITY_SYNONYMS.iter().find(|(synonym, _)| *synonym == lower).map_or(UNKNOWN_SEVERITY, |(_, to)| *to);
     let original = if written.is_empty() { "(missing)".to_string() } else { clean(&written, SEVERITY_CHARS) };
     (mapped, Some(original))
 }
@@ -473,8 +503,8 @@ mod tests {
         finding
     }
 
-    fn consult_with_findings(findings: Value) -> Answer {
-        consult(Some(&json!({"summary": "s", "findings": findings}).to_string())).unwrap()
+    fn consult_with_findings(findings: Value) -> Answer<Verdict> {
+        consult::<Verdict>(Some(&json!({"summary": "s", "findings": findings}).to_string())).unwrap()
     }
 
     #[test]
@@ -483,7 +513,7 @@ mod tests {
             r#"{{"summary":"s","verdict":"Concerns","confidence":"HIGH","findings":[{FINDING},{{"severity":"bogus"}},7,"Bare text finding"],"questions":["q",1,{{}},null],"assumptions":[],"next_steps":["n"]}}"#
         );
         let answer = review(Some(&text)).unwrap();
-        assert_eq!((answer.verdict, answer.confidence), (Some("concerns"), Some("high")));
+        assert_eq!((answer.verdict, answer.confidence), (Some(Verdict::Concerns), Some(Confidence::High)));
         let titles: Vec<&str> = answer.findings.iter().map(|f| f.title.as_str()).collect();
         assert_eq!(titles, ["Off by one", "(no title)", "Bare text finding"]);
         assert_eq!(answer.findings[0].line, Some(3));
@@ -505,16 +535,16 @@ mod tests {
     #[test]
     fn severities_are_matched_in_any_case_and_mapped_never_dropped() {
         let cases = [
-            (json!("HIGH"), "high", None),
-            (json!(" Nit "), "nit", None),
-            (json!("info"), "nit", Some("info")),
-            (json!("Informational"), "nit", Some("Informational")),
-            (json!("note"), "nit", Some("note")),
-            (json!("Blocker"), "critical", Some("Blocker")),
-            (json!("P1"), "high", Some("P1")),
-            (json!("urgent"), "medium", Some("urgent")),
-            (json!(3), "medium", Some("3")),
-            (Value::Null, "medium", Some("(missing)")),
+            (json!("HIGH"), Severity::High, None),
+            (json!(" Nit "), Severity::Nit, None),
+            (json!("info"), Severity::Nit, Some("info")),
+            (json!("Informational"), Severity::Nit, Some("Informational")),
+            (json!("note"), Severity::Nit, Some("note")),
+            (json!("Blocker"), Severity::Critical, Some("Blocker")),
+            (json!("P1"), Severity::High, Some("P1")),
+            (json!("urgent"), Severity::Medium, Some("urgent")),
+            (json!(3), Severity::Medium, Some("3")),
+            (Value::Null, Severity::Medium, Some("(missing)")),
         ];
         let findings: Vec<Value> =
             cases.iter().map(|(severity, _, _)| finding_with(json!({"severity": severity}))).collect();
@@ -548,7 +578,7 @@ mod tests {
         let mut findings = many;
         findings[0]["evidence"] = json!(long);
         let text = json!({"summary": "z".repeat(SUMMARY_CHARS + 1), "findings": findings, "questions": questions});
-        let answer = consult(Some(&text.to_string())).unwrap();
+        let answer = consult::<Verdict>(Some(&text.to_string())).unwrap();
         assert_eq!((answer.findings.len(), answer.questions.len()), (MAX_ITEMS, MAX_ITEMS));
         assert_eq!(answer.findings[0].evidence.chars().count(), FIELD_CHARS);
         let cuts = &answer.adjustments.cuts;
@@ -568,7 +598,7 @@ mod tests {
     #[test]
     fn fenced_json_is_accepted() {
         let text = "```json\n{\"summary\":\"ok\",\"verdict\":\"pass\",\"confidence\":\"low\"}\n```";
-        assert_eq!(review(Some(text)).unwrap().verdict, Some("pass"));
+        assert_eq!(review(Some(text)).unwrap().verdict, Some(Verdict::Pass));
     }
 
     #[test]
@@ -586,33 +616,34 @@ mod tests {
         let answer = |verdict: &str| {
             plan(Some(&json!({"summary": "s", "verdict": verdict, "confidence": "low", "findings": []}).to_string()))
         };
-        assert_eq!(answer(" Revise ").unwrap().verdict, Some("revise"));
+        assert_eq!(answer(" Revise ").unwrap().verdict, Some(PlanVerdict::Revise));
         let error = answer("pass").unwrap_err();
         assert_eq!(error, AnswerError::Incomplete { what: "plan review", fields: vec!["verdict"] });
         assert_eq!(error.to_string(), "codex's plan review is missing or has invalid verdict");
-        assert_eq!(plan_schema()["properties"]["verdict"]["enum"], json!(PLAN_VERDICTS));
+        assert_eq!(plan_schema()["properties"]["verdict"]["enum"], json!(["approve", "revise", "reject"]));
         assert_eq!(review(Some("{}")).unwrap_err().to_string().split(" is ").next(), Some("codex's review"));
     }
 
     #[test]
     fn no_final_message_is_an_error_not_an_answer() {
         assert_eq!(review(None).unwrap_err(), AnswerError::NoFinalMessage);
-        assert_eq!(consult(None).unwrap_err(), AnswerError::NoFinalMessage);
-        assert_eq!(consult(Some(" \u{1b}\u{202E}\u{7} ")).unwrap_err(), AnswerError::NoFinalMessage);
+        assert_eq!(consult::<Verdict>(None).unwrap_err(), AnswerError::NoFinalMessage);
+        assert_eq!(consult::<Verdict>(Some(" \u{1b}\u{202E}\u{7} ")).unwrap_err(), AnswerError::NoFinalMessage);
     }
 
     #[test]
     fn consult_accepts_prose_as_the_summary() {
-        assert_eq!(consult(Some("  Use a mutex.  ")).unwrap().summary, "Use a mutex.");
+        assert_eq!(consult::<Verdict>(Some("  Use a mutex.  ")).unwrap().summary, "Use a mutex.");
         let structured =
-            consult(Some(r#"{"summary":"","findings":[],"questions":[],"assumptions":[],"next_steps":[]}"#)).unwrap();
+            consult::<Verdict>(Some(r#"{"summary":"","findings":[],"questions":[],"assumptions":[],"next_steps":[]}"#))
+                .unwrap();
         assert_eq!(structured.summary, "(no summary)");
         assert_eq!(structured.adjustments.warnings, ["codex's answer had no summary"]);
     }
 
     #[test]
     fn long_prose_is_cut_and_says_so() {
-        let answer = consult(Some(&"word ".repeat(SUMMARY_CHARS))).unwrap();
+        let answer = consult::<Verdict>(Some(&"word ".repeat(SUMMARY_CHARS))).unwrap();
         assert_eq!(answer.summary.chars().count(), SUMMARY_CHARS);
         assert_eq!(answer.adjustments.cuts.len(), 1, "{:?}", answer.adjustments);
         assert!(answer.adjustments.cuts[0].contains("cut to 20000 characters"));
@@ -622,7 +653,7 @@ mod tests {
     fn answer_text_is_sanitised_and_bounded() {
         let long = "x".repeat(SUMMARY_CHARS + 50);
         let text = format!(r#"{{"summary":"a\u001b[2Jb\u202e\u2066c {long}"}}"#);
-        let summary = consult(Some(&text)).unwrap().summary;
+        let summary = consult::<Verdict>(Some(&text)).unwrap().summary;
         assert!(!summary.contains('\u{1b}') && !summary.contains('\u{202e}') && !summary.contains('\u{2066}'));
         assert!(summary.starts_with("a[2Jbc "), "{}", &summary[..10]);
         assert_eq!(summary.chars().count(), SUMMARY_CHARS);

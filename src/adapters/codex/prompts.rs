@@ -110,6 +110,24 @@ pub fn delegate(task: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::codex::answer::{Confidence, PlanVerdict, Verdict};
+
+    /// The backticked values a framing lists for `member` ("`member` is `a` (…), `b` … or `c`;").
+    fn listed<'a>(framing: &'a str, member: &str) -> Vec<&'a str> {
+        let lead = format!("`{member}` is ");
+        let start = framing.find(&lead).expect("the member is described") + lead.len();
+        let clause = &framing[start..][..framing[start..].find(';').expect("the clause ends")];
+        clause.split('`').skip(1).step_by(2).collect()
+    }
+
+    #[test]
+    fn the_framings_list_exactly_the_answer_schemas_values() {
+        assert_eq!(listed(REVIEW_FRAMING, "verdict"), Verdict::NAMES);
+        assert_eq!(listed(PLAN_FRAMING, "verdict"), PlanVerdict::NAMES);
+        for framing in [REVIEW_FRAMING, PLAN_FRAMING] {
+            assert_eq!(listed(framing, "confidence"), Confidence::NAMES);
+        }
+    }
 
     #[test]
     fn question_and_context_follow_the_untrusted_data_clause() {
