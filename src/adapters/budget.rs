@@ -11,7 +11,6 @@ use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use crate::foundation::clock;
 use crate::foundation::statefile::{self, ReadError};
@@ -60,6 +59,19 @@ impl std::fmt::Display for BudgetError {
 }
 
 /// The ledger of one state directory, with the budget it is checked against.
+/// `codex_status.budget` (see `Budget::report`).
+#[derive(Debug, Serialize)]
+pub struct Report {
+    daily_token_budget: Option<u64>,
+    day: String,
+    used_tokens: Option<u64>,
+    paid_runs: Option<u64>,
+    remaining_tokens: Option<u64>,
+    renews_at: String,
+    usage_limit_resets_at: Option<String>,
+    error: Option<String>,
+}
+
 pub struct Budget {
     dir: PathBuf,
     limit: Option<u64>,
@@ -134,7 +146,7 @@ impl Budget {
 
     /// `codex_status.budget`: the limit, today's use and what is left (use is null when no
     /// budget is set, since nothing is counted then).
-    pub fn report(&self) -> Value {
+    pub fn report(&self) -> Report {
         let now = clock::now_ms();
         let (today, next_day_ms) = clock::local_day(now);
         let ledger = self.today(&today);
@@ -145,16 +157,16 @@ impl Budget {
             (Some(_), Err(why)) => (None, Some(format!("the spend ledger cannot be read: {why}"))),
         };
         let tokens = used.as_ref().map(|l| l.tokens);
-        json!({
-            "daily_token_budget": self.limit,
-            "day": today,
-            "used_tokens": tokens,
-            "paid_runs": used.as_ref().map(|l| l.runs),
-            "remaining_tokens": self.limit.zip(tokens).map(|(limit, used)| limit.saturating_sub(used)),
-            "renews_at": clock::rfc3339(next_day_ms),
-            "usage_limit_resets_at": resets_ms.map(clock::rfc3339),
-            "error": error,
-        })
+        Report {
+            daily_token_budget: self.limit,
+            day: today,
+            used_tokens: tokens,
+            paid_runs: used.as_ref().map(|l| l.runs),
+            remaining_tokens: self.limit.zip(tokens).map(|(limit, used)| limit.saturating_sub(used)),
+            renews_at: clock::rfc3339(next_day_ms),
+            usage_limit_resets_at: resets_ms.map(clock::rfc3339),
+            error,
+        }
     }
 
     /// Today's totals: a ledger of an earlier day counts as empty.
@@ -191,7 +203,7 @@ mod tests {
             refused => panic!("{refused:?}"),
         }
         let report = budget.report();
-        assert_eq!((report["used_tokens"].as_u64(), report["remaining_tokens"].as_u64()), (Some(120), Some(0)));
+        assert_eq!((report.used_tokens, report.remaining_tokens), (Some(120), Some(0)));
         // Yesterday's ledger counts for nothing today.
         statefile::write_json(
             &dir.path().join(LEDGER_FILE),
@@ -199,7 +211,7 @@ mod tests {
         )
         .unwrap();
         budget.check().unwrap();
-        assert_eq!(budget.report()["used_tokens"], 0);
+        assert_eq!(budget.report().used_tokens, Some(0));
     }
 
     #[test]
@@ -209,10 +221,7 @@ mod tests {
         budget.record(5).unwrap();
         budget.check().unwrap();
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
-        assert_eq!(
-            (budget.report()["used_tokens"].clone(), budget.report()["remaining_tokens"].clone()),
-            (Value::Null, Value::Null)
-        );
+        assert_eq!((budget.report().used_tokens, budget.report().remaining_tokens), (None, None));
     }
 
     #[test]
@@ -228,7 +237,7 @@ mod tests {
             }
             refused => panic!("{refused:?}"),
         }
-        assert_eq!(budget.report()["usage_limit_resets_at"], clock::rfc3339(resets));
+        assert_eq!(budget.report().usage_limit_resets_at, Some(clock::rfc3339(resets)));
         budget.note_usage_limit(clock::now_ms() - 1).unwrap();
         budget.check().unwrap();
     }
@@ -240,6 +249,6 @@ mod tests {
         let budget = Budget::new(dir.path(), Some(10));
         assert!(matches!(budget.check().unwrap_err(), BudgetError::LedgerUnreadable { .. }));
         assert!(budget.record(1).is_err());
-        assert!(budget.report()["error"].is_string());
+        assert!(budget.report().error.is_some());
     }
 }

@@ -3,15 +3,17 @@
 //! and every configuration fallback. Never spends, never echoes what `codex login status` printed
 //! (it may name the account).
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::Call;
 use super::schema;
-use crate::adapters::budget::Budget;
+use crate::adapters::budget::{self, Budget};
 use crate::adapters::codex::app_server;
 use crate::adapters::codex::probe::{self, Auth, Version};
 use crate::foundation::cancel::CancelToken;
 use crate::foundation::config::{Config, TIMEOUT_BOUNDS};
+use crate::foundation::policy::Tier;
 
 pub fn run(call: &Call) -> Value {
     summary(report(call.config, &call.cancel))
@@ -47,7 +49,7 @@ fn summary(mut report: Value) -> Value {
     }
     // The resolved defaults that differ from a server configured with nothing; the raw ones
     // only where they differ from the resolved (a clamped timeout).
-    let built_in = resolved_defaults(&Config::from_map(&Default::default()));
+    let built_in = json!(resolved_defaults(&Config::from_map(&Default::default())));
     if let (Some(Value::Object(resolved)), Some(built_in)) = (fields.get_mut("resolved_defaults"), built_in.as_object())
     {
         resolved.retain(|key, value| key == "state_dir" || built_in.get(key) != Some(value));
@@ -66,6 +68,73 @@ fn summary(mut report: Value) -> Value {
         fields.shift_remove(constant);
     }
     report
+}
+
+/// The `codex_status` success envelope, whole (`summary` gives the tool's view of it).
+#[derive(Serialize)]
+struct Report<'a> {
+    ok: bool,
+    ready: bool,
+    readiness_detail: &'static str,
+    codex_found: bool,
+    codex_version: Option<String>,
+    version_detail: Option<String>,
+    version_supported: Option<bool>,
+    supported_versions: Vec<String>,
+    version_warning: Option<String>,
+    codex_authenticated: Option<bool>,
+    auth_detail: String,
+    flags_checked: bool,
+    missing_flags: Vec<&'static str>,
+    flags_warning: Option<String>,
+    rate_limit: app_server::RateLimit,
+    budget: budget::Report,
+    raw_defaults: Defaults<'a>,
+    resolved_defaults: ResolvedDefaults<'a>,
+    config_warnings: &'a [String],
+    unexpanded_env_placeholders: &'a [String],
+    session_persistence: SessionPersistence,
+    session_persistence_detail: &'static str,
+    caveat: &'static str,
+    server_version: &'static str,
+    fingerprint: &'static str,
+}
+
+/// Whether codex keeps each run's session files (`CODEX_IN_CLAUDE_EPHEMERAL`).
+#[derive(Serialize)]
+#[serde(rename_all = "lowercase")]
+enum SessionPersistence {
+    Continuable,
+    Ephemeral,
+}
+
+/// The defaults a call would use (`raw_defaults`: the timeout as configured).
+#[derive(Serialize)]
+struct Defaults<'a> {
+    tier: Tier,
+    sandbox: &'static str,
+    isolation: &'static str,
+    model: Option<&'a str>,
+    reasoning_effort: Option<&'a str>,
+    timeout_seconds: u64,
+}
+
+/// `resolved_defaults`: the defaults as runs use them, plus the limits that apply.
+#[derive(Serialize)]
+struct ResolvedDefaults<'a> {
+    #[serde(flatten)]
+    defaults: Defaults<'a>,
+    timeout_bounds: [u64; 2],
+    max_input_bytes: u64,
+    max_delegate_diff_bytes: u64,
+    max_inline_bytes: u64,
+    max_output_bytes: u64,
+    git_timeout_seconds: u64,
+    job_max_seconds: u64,
+    job_ttl_seconds: u64,
+    job_max_count: u64,
+    state_dir: String,
+    worktree_base: String,
 }
 
 /// The status envelope; also what `codex-in-claude status` prints.
@@ -118,85 +187,83 @@ pub fn report(config: &Config, cancel: &CancelToken) -> Value {
     let ready = found && authenticated == Some(true);
     let readiness_detail = if !found {
         "codex is not usable: install it (npm install -g @openai/codex) and make sure it is on the server's PATH"
-            .to_string()
     } else if authenticated == Some(false) {
         "codex is not logged in: run `codex login` (a custom model provider in codex's config.toml may not need it)"
-            .to_string()
     } else if authenticated.is_none() {
-        "codex is installed but its login state could not be determined".to_string()
+        "codex is installed but its login state could not be determined"
     } else {
-        "ready".to_string()
+        "ready"
     };
     let flags_warning = (!missing_flags.is_empty()).then(|| {
         format!("codex exec --help does not list {}; runs may fail with cli_contract_changed", missing_flags.join(", "))
     });
 
-    json!({
-        "ok": true,
-        "ready": ready,
-        "readiness_detail": readiness_detail,
-        "codex_found": found,
-        "codex_version": codex_version,
-        "version_detail": version_detail,
-        "version_supported": version_supported,
-        "supported_versions": supported,
-        "version_warning": version_warning,
-        "codex_authenticated": authenticated,
-        "auth_detail": auth_detail,
-        "flags_checked": flags_checked,
-        "missing_flags": missing_flags,
-        "flags_warning": flags_warning,
-        "rate_limit": rate_limit,
-        "budget": Budget::new(&config.state_dir, config.daily_token_budget).report(),
-        "raw_defaults": defaults(config, config.timeout_seconds_raw),
-        "resolved_defaults": resolved_defaults(config),
-        "config_warnings": config.warnings,
-        "unexpanded_env_placeholders": config.unexpanded_placeholders,
-        "session_persistence": if config.ephemeral { "ephemeral" } else { "continuable" },
-        "session_persistence_detail": if config.ephemeral {
+    json!(Report {
+        ok: true,
+        ready,
+        readiness_detail,
+        codex_found: found,
+        codex_version,
+        version_detail,
+        version_supported,
+        supported_versions: supported,
+        version_warning,
+        codex_authenticated: authenticated,
+        auth_detail,
+        flags_checked,
+        missing_flags,
+        flags_warning,
+        rate_limit,
+        budget: Budget::new(&config.state_dir, config.daily_token_budget).report(),
+        raw_defaults: defaults(config, config.timeout_seconds_raw),
+        resolved_defaults: resolved_defaults(config),
+        config_warnings: &config.warnings,
+        unexpanded_env_placeholders: &config.unexpanded_placeholders,
+        session_persistence: if config.ephemeral {
+            SessionPersistence::Ephemeral
+        } else {
+            SessionPersistence::Continuable
+        },
+        session_persistence_detail: if config.ephemeral {
             "CODEX_IN_CLAUDE_EPHEMERAL=true: every run is --ephemeral; codex keeps no session files and follow-ups by session_id are refused"
         } else {
             "codex keeps each run's session files in $CODEX_HOME/sessions, so a later call can continue it by session_id"
         },
-        "caveat": "Paid tools send your question, context or redacted diff to OpenAI through codex; Codex can read any file the OS user can. Treat its output as claims to verify.",
-        "server_version": crate::foundation::identity::VERSION,
-        "fingerprint": super::fingerprint(),
+        caveat: "Paid tools send your question, context or redacted diff to OpenAI through codex; Codex can read any file the OS user can. Treat its output as claims to verify.",
+        server_version: crate::foundation::identity::VERSION,
+        fingerprint: super::fingerprint(),
     })
 }
 
 /// The defaults a call would use, with the timeout given: `raw_defaults` shows it as
 /// configured, `resolved_defaults` as runs use it.
-fn defaults(config: &Config, timeout_seconds: u64) -> Value {
-    json!({
-        "tier": config.tier_default,
-        "sandbox": config.sandbox_default,
-        "isolation": config.isolation.as_str(),
-        "model": config.model,
-        "reasoning_effort": config.reasoning_effort,
-        "timeout_seconds": timeout_seconds,
-    })
+fn defaults(config: &Config, timeout_seconds: u64) -> Defaults<'_> {
+    Defaults {
+        tier: config.tier_default,
+        sandbox: config.sandbox_default,
+        isolation: config.isolation.as_str(),
+        model: config.model.as_deref(),
+        reasoning_effort: config.reasoning_effort.as_deref(),
+        timeout_seconds,
+    }
 }
 
 /// What runs use: the defaults, plus the limits that apply.
-fn resolved_defaults(config: &Config) -> Value {
-    let mut resolved = defaults(config, config.timeout_seconds);
-    let limits = json!({
-        "timeout_bounds": [TIMEOUT_BOUNDS.0, TIMEOUT_BOUNDS.1],
-        "max_input_bytes": config.max_input_bytes,
-        "max_delegate_diff_bytes": config.max_delegate_diff_bytes,
-        "max_inline_bytes": config.max_inline_bytes,
-        "max_output_bytes": config.max_output_bytes,
-        "git_timeout_seconds": config.git_timeout_seconds,
-        "job_max_seconds": config.job_max_seconds,
-        "job_ttl_seconds": config.job_ttl_seconds,
-        "job_max_count": config.job_max_count,
-        "state_dir": config.state_dir.display().to_string(),
-        "worktree_base": config.worktree_base.display().to_string(),
-    });
-    if let (Some(resolved), Value::Object(limits)) = (resolved.as_object_mut(), limits) {
-        resolved.extend(limits);
+fn resolved_defaults(config: &Config) -> ResolvedDefaults<'_> {
+    ResolvedDefaults {
+        defaults: defaults(config, config.timeout_seconds),
+        timeout_bounds: [TIMEOUT_BOUNDS.0, TIMEOUT_BOUNDS.1],
+        max_input_bytes: config.max_input_bytes,
+        max_delegate_diff_bytes: config.max_delegate_diff_bytes,
+        max_inline_bytes: config.max_inline_bytes,
+        max_output_bytes: config.max_output_bytes,
+        git_timeout_seconds: config.git_timeout_seconds,
+        job_max_seconds: config.job_max_seconds,
+        job_ttl_seconds: config.job_ttl_seconds,
+        job_max_count: config.job_max_count,
+        state_dir: config.state_dir.display().to_string(),
+        worktree_base: config.worktree_base.display().to_string(),
     }
-    resolved
 }
 
 pub fn success_schema() -> Value {
@@ -226,4 +293,25 @@ pub fn success_schema() -> Value {
         "fingerprint",
     ];
     schema::members(&names, &[("session_persistence", &["continuable", "ephemeral"])])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The whole report (no codex on this PATH, or whatever codex there is) has exactly the
+    /// members the schema names, and its `session_persistence` is one of the values published.
+    #[test]
+    fn the_status_report_matches_its_schema() {
+        let state = tempfile::tempdir().unwrap();
+        let dir = state.path().display().to_string();
+        for ephemeral in ["false", "true"] {
+            let vars = [("CODEX_IN_CLAUDE_STATE_DIR", dir.as_str()), ("CODEX_IN_CLAUDE_EPHEMERAL", ephemeral)];
+            let config = Config::from_map(&vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+            let whole = report(&config, &CancelToken::new());
+            crate::tools::check_against_schema(&whole, &success_schema());
+            let allowed = &success_schema()["session_persistence"]["enum"];
+            assert!(allowed.as_array().unwrap().contains(&whole["session_persistence"]), "{whole}");
+        }
+    }
 }

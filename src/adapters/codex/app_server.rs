@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::foundation::cancel::CancelToken;
@@ -167,7 +168,8 @@ fn line_of(message: &Value) -> Vec<u8> {
 }
 
 /// The overall state of the ChatGPT plan's usage windows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LimitStatus {
     /// Every window has room.
     Available,
@@ -181,21 +183,32 @@ pub enum LimitStatus {
     Unavailable,
 }
 
-impl LimitStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LimitStatus::Available => "available",
-            LimitStatus::Limited => "limited",
-            LimitStatus::Exhausted => "exhausted",
-            LimitStatus::Blocked => "blocked",
-            LimitStatus::Unavailable => "unavailable",
-        }
-    }
+/// `codex_status.rate_limit`: the overall status, why (when there is a reason to give) and the
+/// two usage windows.
+#[derive(Debug, Serialize)]
+pub struct RateLimit {
+    status: LimitStatus,
+    reason: Option<String>,
+    primary: Option<Window>,
+    secondary: Option<Window>,
+}
+
+/// One usage window of the ChatGPT plan.
+#[derive(Debug, Serialize)]
+pub struct Window {
+    used_percent: f64,
+    window_minutes: Option<u64>,
+    resets_at: Option<String>,
 }
 
 /// `codex_status.rate_limit` from the answer to `account/rateLimits/read` (or why there is none).
-pub fn rate_limit(answer: Result<&Answer, &Unavailable>) -> Value {
-    let unavailable = |reason: String| json!({"status": LimitStatus::Unavailable.as_str(), "reason": reason, "primary": null, "secondary": null});
+pub fn rate_limit(answer: Result<&Answer, &Unavailable>) -> RateLimit {
+    let unavailable = |reason: String| RateLimit {
+        status: LimitStatus::Unavailable,
+        reason: Some(reason),
+        primary: None,
+        secondary: None,
+    };
     let snapshot = match answer {
         Err(why) => return unavailable(format!("could not ask codex app-server: {why}")),
         Ok(Err(message)) => {
@@ -213,18 +226,17 @@ pub fn rate_limit(answer: Result<&Answer, &Unavailable>) -> Value {
         let used = window.get("usedPercent").and_then(Value::as_f64)?;
         let resets_at =
             window.get("resetsAt").and_then(Value::as_u64).map(|s| crate::foundation::clock::rfc3339(s * 1000));
-        Some(json!({
-            "used_percent": used,
-            "window_minutes": window.get("windowDurationMins").and_then(Value::as_u64),
-            "resets_at": resets_at,
-        }))
+        Some(Window {
+            used_percent: used,
+            window_minutes: window.get("windowDurationMins").and_then(Value::as_u64),
+            resets_at,
+        })
     };
     let (primary, secondary) = (window("primary"), window("secondary"));
     if primary.is_none() && secondary.is_none() {
         return unavailable("codex app-server reported no usage window".to_string());
     }
-    let highest =
-        [&primary, &secondary].iter().filter_map(|w| w.as_ref()?["used_percent"].as_f64()).fold(0.0, f64::max);
+    let highest = [&primary, &secondary].iter().filter_map(|w| Some(w.as_ref()?.used_percent)).fold(0.0, f64::max);
     let reached = snapshot.get("rateLimitReachedType").and_then(Value::as_str);
     let blocked = answer.ok().and_then(|a| a.as_ref().ok()?.get("ordinaryUsageAllowed")?.as_bool()) == Some(false);
     let status = if blocked {
@@ -236,12 +248,7 @@ pub fn rate_limit(answer: Result<&Answer, &Unavailable>) -> Value {
     } else {
         LimitStatus::Available
     };
-    json!({
-        "status": status.as_str(),
-        "reason": reached.map(|r| format!("codex reports the limit reached: {r}")),
-        "primary": primary,
-        "secondary": secondary,
-    })
+    RateLimit { status, reason: reached.map(|r| format!("codex reports the limit reached: {r}")), primary, secondary }
 }
 
 /// One model codex offers and the reasoning efforts it accepts.
@@ -351,13 +358,13 @@ mod tests {
 
     #[test]
     fn status_follows_the_fullest_window_and_the_server_flags() {
-        let status = |answer: Answer| rate_limit(Ok(&answer))["status"].as_str().unwrap().to_string();
+        let status = |answer: Answer| json!(rate_limit(Ok(&answer)).status).as_str().unwrap().to_string();
         assert_eq!(status(windows(10.0, 50.0, json!({}))), "available");
         assert_eq!(status(windows(85.0, 50.0, json!({}))), "limited");
         assert_eq!(status(windows(100.0, 50.0, json!({}))), "exhausted");
         assert_eq!(status(windows(5.0, 5.0, json!({"rateLimitReachedType": "rate_limit_reached"}))), "exhausted");
         assert_eq!(status(windows(5.0, 5.0, json!({"ordinaryUsageAllowed": false}))), "blocked");
-        let report = rate_limit(Ok(&windows(12.5, 3.0, json!({}))));
+        let report = json!(rate_limit(Ok(&windows(12.5, 3.0, json!({})))));
         assert_eq!(report["primary"]["used_percent"], 12.5);
         assert_eq!(report["primary"]["resets_at"], "2026-11-25T09:46:40.000Z");
         assert_eq!(report["secondary"]["window_minutes"], 10080);
@@ -366,12 +373,12 @@ mod tests {
     #[test]
     fn no_windows_is_unavailable_with_the_reason_never_a_guess() {
         let api_key: Answer = Err("codex account authentication required to read rate limits".into());
-        let report = rate_limit(Ok(&api_key));
+        let report = json!(rate_limit(Ok(&api_key)));
         assert_eq!(report["status"], "unavailable");
         assert!(report["reason"].as_str().unwrap().contains("authentication required"));
-        let report = rate_limit(Err(&Unavailable::NotFound));
+        let report = json!(rate_limit(Err(&Unavailable::NotFound)));
         assert_eq!((report["status"].as_str(), report["primary"].is_null()), (Some("unavailable"), true));
-        assert_eq!(rate_limit(Ok(&Ok(json!({"rateLimits": {"primary": null}}))))["status"], "unavailable");
+        assert_eq!(json!(rate_limit(Ok(&Ok(json!({"rateLimits": {"primary": null}})))))["status"], "unavailable");
     }
 
     #[test]
