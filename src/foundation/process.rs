@@ -498,7 +498,12 @@ impl Captured {
 
 /// Whether `program` would be found by a child run with the server's environment.
 pub fn on_path(program: &str) -> bool {
-    resolve_program(program, &Env::InheritWithoutGit).is_some()
+    locate(program).is_some()
+}
+
+/// The file a child run with the server's environment would execute for `program`.
+pub fn locate(program: &str) -> Option<PathBuf> {
+    resolve_program(program, &Env::InheritWithoutGit)
 }
 
 /// Starts `program` in a new session with stdin from `/dev/null` and stdout and stderr appended

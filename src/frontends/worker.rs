@@ -65,18 +65,21 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
         arguments.remove("timeout_seconds");
     }
     let envelope = std::thread::scope(|scope| {
-        scope.spawn(|| {
+        let watcher = scope.spawn(|| {
             while !finished.load(Ordering::SeqCst) {
                 if terminate.load(Ordering::SeqCst) {
                     cancel.cancel();
                     return;
                 }
-                std::thread::sleep(Duration::from_millis(50));
+                std::thread::park_timeout(Duration::from_millis(50));
             }
         });
         let context = tools::Context::new(&config, &tools::NoRoots, &activity, cancel.clone()).in_worker(dir);
         let envelope = tools::call_tool(tool, Some(&arguments), &context);
         finished.store(true, Ordering::SeqCst);
+        // The result is not stored until the scope ends: wake the watcher rather than wait out
+        // its nap (a waiting caller would pay for it on every run).
+        watcher.thread().unpark();
         envelope
     });
     if terminate.load(Ordering::SeqCst) {

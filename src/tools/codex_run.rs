@@ -91,6 +91,7 @@ impl Settings {
             env: Vec::new(),
             ephemeral: call.config.ephemeral,
             resume: call.args.text("session_id").map(str::to_string),
+            probe_kept_in: Some(call.config.state_dir.clone()),
         }
     }
 }

@@ -22,8 +22,11 @@ use crate::foundation::envelope::{ErrorCode, ToolError};
 /// never started.
 pub type Check = fn(&Call, &Workspace, &mut Meta) -> Result<(), ToolError>;
 
-/// How often a waiting call looks at its job.
-const WAIT_POLL: Duration = Duration::from_millis(100);
+/// How often a waiting call looks at its job: a twentieth of the time it has waited, within
+/// these bounds, so a quick run is noticed within milliseconds (a consult against a fast model
+/// takes well under a second) while a long one costs a look every tenth of a second.
+const WAIT_POLL_MIN: Duration = Duration::from_millis(2);
+const WAIT_POLL_MAX: Duration = Duration::from_millis(100);
 /// After its result is stored, how long the worker gets to exit before the call returns.
 const WORKER_EXIT_WAIT: Duration = Duration::from_secs(2);
 /// Starts of one idempotency key that lost to a record deleted meanwhile, tried again.
@@ -127,6 +130,7 @@ pub fn run_waited(call: &Call, check: Check) -> Value {
     meta.job_id = Some(spec.job_id.clone());
     meta.replayed = replayed;
     let mut relay = Relay::default();
+    let waiting_since = std::time::Instant::now();
     loop {
         if call.cancel.is_abandoned() {
             let error = ToolError::new(
@@ -171,7 +175,7 @@ pub fn run_waited(call: &Call, check: Check) -> Value {
         relay.pass_on(call.progress, &view.activity);
         let envelope = match view.status {
             Status::Running => {
-                std::thread::sleep(WAIT_POLL);
+                std::thread::sleep((waiting_since.elapsed() / 20).clamp(WAIT_POLL_MIN, WAIT_POLL_MAX));
                 continue;
             }
             Status::Done => view.result.take(),

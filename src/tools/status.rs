@@ -144,7 +144,7 @@ pub fn report(config: &Config, cancel: &CancelToken) -> Value {
     let (version, auth, flags, limits) = std::thread::scope(|scope| {
         let version = scope.spawn(|| probe::version(cancel));
         let auth = scope.spawn(|| probe::login_status(cancel));
-        let flags = scope.spawn(|| probe::exec_flags(true, cancel));
+        let flags = scope.spawn(|| probe::exec_flags(true, cancel, Some(&config.state_dir)));
         let limits =
             scope.spawn(|| app_server::ask(&[("account/rateLimits/read", json!({}))], app_server::TIMEOUT, cancel));
         (version.join(), auth.join(), flags.join(), limits.join())

@@ -93,6 +93,47 @@ fn consult_from_the_shell_runs_codex() {
     assert!(mock.request_log_text().contains("Is this fine?"));
 }
 
+/// Every paid run is a process of its own (a job worker): the `codex exec --help` probe is
+/// kept in the state directory, so only the first of several runs pays for it, until the codex
+/// on PATH changes.
+#[test]
+fn the_flag_probe_is_kept_between_runs_until_codex_changes() {
+    let scratch = tempfile::tempdir().unwrap();
+    let bin = scratch.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::fs::copy(crate::support::fake_codex_dir().join("codex"), bin.join("codex")).unwrap();
+    let calls = scratch.path().join("calls");
+    let env: Vec<(String, String)> = [
+        ("PATH", crate::support::path_with(&bin)),
+        ("HOME", scratch.path().display().to_string()),
+        ("CODEX_IN_CLAUDE_STATE_DIR", scratch.path().join("state").display().to_string()),
+        ("FAKE_CODEX_EXEC", "answer".into()),
+        ("FAKE_CODEX_LOGIN", "ok".into()),
+        ("FAKE_CODEX_CALLS_FILE", calls.display().to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let workspace = tempfile::tempdir().unwrap();
+    let consult = || {
+        let out = run_in(workspace.path(), &["consult", "q"], &env);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    let probes = || std::fs::read_to_string(&calls).unwrap().lines().filter(|l| *l == "exec --help").count();
+    consult();
+    consult();
+    assert_eq!(probes(), 1, "the second run probed again");
+    let kept = scratch.path().join("state/codex-exec-flags.json");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(std::fs::metadata(&kept).unwrap().permissions().mode() & 0o777, 0o600);
+    // An upgraded codex is another file: probed anew.
+    let codex = std::fs::OpenOptions::new().append(true).open(bin.join("codex")).unwrap();
+    codex.set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000)).unwrap();
+    drop(codex);
+    consult();
+    assert_eq!(probes(), 2, "a changed codex was not probed");
+}
+
 #[test]
 fn a_plan_review_and_a_focused_review_from_the_shell() {
     let plan = json!({

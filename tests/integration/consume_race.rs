@@ -25,7 +25,7 @@ fn concurrent_consumers_in_many_processes_get_a_result_exactly_once() {
         let status = wait_finished(&mut server, workspace.path(), job_id, Duration::from_secs(60));
         assert_eq!(status["status"], json!("done"), "{status}");
     }
-    let workspace_dir = std::fs::read_dir(setup.state.path()).unwrap().next().unwrap().unwrap().path();
+    let workspace_dir = crate::jobs::workspace_dir_in(setup.state.path());
 
     for (round, job_id) in job_ids.iter().enumerate() {
         // All consumers are started before any is waited for, so their reads overlap.

@@ -160,12 +160,12 @@ fn job_lifecycle_codes(ws: &str) -> Vec<String> {
     codes.push(result_code(&mut server, &job_id));
     envelope(&server.call(3, "codex_job_cancel", json!({"job_id": job_id, "workspace_root": ws})));
     codes.push(result_code(&mut server, &job_id));
-    let job_dir = std::fs::read_dir(state.path()).unwrap().next().unwrap().unwrap().path().join(&job_id);
+    let job_dir = crate::jobs::job_dir_in(state.path(), &job_id);
     std::fs::write(job_dir.join("spec.json"), b"{").unwrap();
     codes.push(result_code(&mut server, &job_id));
 
     let job_id = start(&mut server);
-    let job_dir = std::fs::read_dir(state.path()).unwrap().next().unwrap().unwrap().path().join(&job_id);
+    let job_dir = crate::jobs::job_dir_in(state.path(), &job_id);
     let pid: Value = serde_json::from_slice(&std::fs::read(job_dir.join("worker.pid")).unwrap()).unwrap();
     let pid = pid["pid"].as_i64().filter(|&pid| pid > 1).expect("a worker pid");
     std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();

@@ -79,6 +79,7 @@ fn job_entries(state: &Path) -> Vec<String> {
     let Ok(workspaces) = std::fs::read_dir(state) else { return Vec::new() };
     workspaces
         .flatten()
+        .filter(|ws| ws.file_type().is_ok_and(|t| t.is_dir()))
         .flat_map(|ws| std::fs::read_dir(ws.path()).into_iter().flatten().flatten())
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
         .collect()

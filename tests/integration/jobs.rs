@@ -55,10 +55,17 @@ impl Setup {
     }
 }
 
-/// `job_id`'s directory in the one workspace directory of `state` (not its `sessions`).
+/// The one workspace directory of `state`, beside what else the state directory keeps (the
+/// `sessions` directory, the kept flag probe file).
+pub(crate) fn workspace_dir_in(state: &Path) -> PathBuf {
+    let mut entries = std::fs::read_dir(state).unwrap().flatten();
+    let workspace = entries.find(|e| e.file_type().is_ok_and(|t| t.is_dir()) && e.file_name() != "sessions");
+    workspace.expect("a workspace directory").path()
+}
+
+/// `job_id`'s directory in the one workspace directory of `state`.
 pub(crate) fn job_dir_in(state: &Path, job_id: &str) -> PathBuf {
-    let mut entries = std::fs::read_dir(state).unwrap().flatten().map(|e| e.path());
-    entries.find(|path| !path.ends_with("sessions")).expect("a workspace directory").join(job_id)
+    workspace_dir_in(state).join(job_id)
 }
 
 pub(crate) fn call(server: &mut Server, tool: &str, arguments: Value) -> Value {

@@ -62,6 +62,8 @@ pub struct Invocation {
     pub ephemeral: bool,
     /// The session a follow-up continues (`exec resume`); a validated UUID.
     pub resume: Option<String>,
+    /// Where the `codex exec --help` probe is kept between processes (the state directory).
+    pub probe_kept_in: Option<std::path::PathBuf>,
 }
 
 /// The directories a workspace-write run may write, besides nothing else.
@@ -135,7 +137,7 @@ pub fn run(invocation: &Invocation, cancel: &CancelToken, watch: &Watch) -> Resu
     if let Some(schema) = &invocation.output_schema {
         std::fs::write(&schema_path, schema.to_string()).map_err(StartError::SchemaFile)?;
     }
-    let flags = super::probe::exec_flags(false, cancel);
+    let flags = super::probe::exec_flags(false, cancel, invocation.probe_kept_in.as_deref());
     let (argv, model_sent, compat_warnings) =
         argv(invocation, &last_message_path, &schema_path, |flag| flags.supports(flag));
 
@@ -345,6 +347,7 @@ mod tests {
 
     fn invocation(tier: Tier) -> Invocation {
         Invocation {
+            probe_kept_in: None,
             tier,
             dir: "/repo".into(),
             prompt: "p".into(),

@@ -9,9 +9,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
+
 use super::exec::WriteScope;
 use crate::foundation::cancel::CancelToken;
 use crate::foundation::process::{Cmd, Env, RunError};
+use crate::foundation::{clock, statefile};
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 const FLAGS_CACHE_TTL: Duration = Duration::from_secs(300);
@@ -122,9 +125,12 @@ impl ExecFlags {
     }
 }
 
-/// `codex exec --help`, cached for five minutes; `refresh` forces a new probe. A cancelled probe
-/// is not cached.
-pub fn exec_flags(refresh: bool, cancel: &CancelToken) -> Arc<ExecFlags> {
+/// `codex exec --help`, cached for five minutes in this process and, when `kept_in` names a
+/// directory, for an hour in a file there for the processes that follow (every paid run is a
+/// job worker process of its own, and the probe would otherwise cost each run a codex start).
+/// The file is used only while the `codex` on PATH is the same file, unchanged, that was
+/// probed. `refresh` forces a new probe. A cancelled probe is not cached.
+pub fn exec_flags(refresh: bool, cancel: &CancelToken, kept_in: Option<&Path>) -> Arc<ExecFlags> {
     static CACHE: Mutex<Option<(Instant, Arc<ExecFlags>)>> = Mutex::new(None);
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((at, flags)) = cache.as_ref()
@@ -132,6 +138,18 @@ pub fn exec_flags(refresh: bool, cancel: &CancelToken) -> Arc<ExecFlags> {
         && at.elapsed() < FLAGS_CACHE_TTL
     {
         return Arc::clone(flags);
+    }
+    let kept = kept_in.map(|dir| dir.join(KEPT_FLAGS_FILE));
+    let program = KeptFlags::identify();
+    if !refresh
+        && let (Some(kept), Some(program)) = (&kept, &program)
+        && let Ok(record) = statefile::read_json::<KeptFlags>(kept)
+        && record.program == *program
+        && clock::now_ms().saturating_sub(record.probed_ms) < KEPT_FLAGS_TTL_MS
+    {
+        let flags = Arc::new(ExecFlags(Some(record.flags)));
+        *cache = Some((Instant::now(), Arc::clone(&flags)));
+        return flags;
     }
     let help = Cmd::new(super::PROGRAM)
         .args(["exec", "--help"])
@@ -145,8 +163,47 @@ pub fn exec_flags(refresh: bool, cancel: &CancelToken) -> Arc<ExecFlags> {
     let flags = Arc::new(ExecFlags(help.map(|text| long_flags(&text))));
     if !cancel.is_cancelled() {
         *cache = Some((Instant::now(), Arc::clone(&flags)));
+        // Only a help that was read is worth keeping; a refused write only costs the next run
+        // its own probe.
+        if let (Some(kept), Some(program), Some(known)) = (&kept, program, &flags.0) {
+            let record = KeptFlags { program, probed_ms: clock::now_ms(), flags: known.clone() };
+            if let Err(err) = statefile::write_json(kept, &record) {
+                crate::log_debug!("could not keep the codex exec --help probe in {}: {err}", kept.display());
+            }
+        }
     }
     flags
+}
+
+/// The file, in the state directory, that keeps the flag probe between processes.
+const KEPT_FLAGS_FILE: &str = "codex-exec-flags.json";
+/// How long a kept probe of an unchanged codex is trusted.
+const KEPT_FLAGS_TTL_MS: u64 = 3_600_000;
+
+/// A kept `codex exec --help` probe and the codex file it describes.
+#[derive(Debug, Serialize, Deserialize)]
+struct KeptFlags {
+    program: ProgramFile,
+    probed_ms: u64,
+    flags: BTreeSet<String>,
+}
+
+/// The `codex` a run would start, told apart by path, size and modification time: an upgrade or
+/// another codex earlier on PATH is another file.
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct ProgramFile {
+    path: String,
+    len: u64,
+    modified_ns: u128,
+}
+
+impl KeptFlags {
+    fn identify() -> Option<ProgramFile> {
+        let path = crate::foundation::process::locate(super::PROGRAM)?;
+        let metadata = path.metadata().ok()?;
+        let modified = metadata.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+        Some(ProgramFile { path: path.display().to_string(), len: metadata.len(), modified_ns: modified.as_nanos() })
+    }
 }
 
 /// What `sandbox` found.

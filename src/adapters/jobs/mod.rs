@@ -733,6 +733,9 @@ fn last_lines(text: &str, max_chars: usize) -> String {
 /// Waits up to `limit` for `done`, polling.
 pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
+    // Most waits end within milliseconds (a worker exiting after its result is stored): look
+    // again soon, then less often.
+    let mut pause = Duration::from_millis(1);
     loop {
         if done() {
             return true;
@@ -740,7 +743,8 @@ pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
         if Instant::now() >= deadline {
             return false;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
     }
 }
 
