@@ -157,6 +157,26 @@ impl MockModel {
     }
 }
 
+/// The real Claude Code, offline: a throwaway `home` (its config there too), the model API at
+/// `messages` (a `MockModel`'s base URL), MCP tools offered up front (no tool search), no
+/// telemetry, updates or other traffic, stdin closed. Callers add the arguments, the working
+/// directory, `PATH` and what else the session needs.
+pub(crate) fn claude_offline(home: &Path, messages: &str) -> Command {
+    let mut command = Command::new(claude());
+    command
+        .env_clear()
+        .env("HOME", home)
+        .env("CLAUDE_CONFIG_DIR", home.join(".claude"))
+        .env("ANTHROPIC_BASE_URL", messages)
+        .env("ANTHROPIC_API_KEY", "sk-ant-mock")
+        .env("ENABLE_TOOL_SEARCH", "false")
+        .env("DISABLE_TELEMETRY", "1")
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .stdin(Stdio::null());
+    command
+}
+
 /// The release checks' conversations: the first turn of the setup slash command runs
 /// `codex-in-claude setup` with the Bash tool, the first turn of any other conversation that
 /// offers the codex_status tool asks for it, the turn after a tool result ends with a text; any

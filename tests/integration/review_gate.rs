@@ -301,23 +301,13 @@ fn a_claude_code_session_runs_the_gate_as_its_stop_hook() {
         bin.path().display(),
         crate::codex_home::codex_bin_dir().display()
     );
-    let out = Command::new(crate::plugin::claude())
+    let out = crate::release::claude_offline(home.path(), &messages.base)
         .args(["-p", "Fix the loop", "--output-format", "stream-json", "--verbose", "--plugin-dir"])
         .arg(plugin.path().join("plugin"))
         .current_dir(repo.path())
-        .env_clear()
         .envs(codex.env())
         .env("PATH", path)
-        .env("HOME", home.path())
-        .env("CLAUDE_CONFIG_DIR", home.path().join(".claude"))
         .env("CODEX_IN_CLAUDE_REVIEW_GATE", "on")
-        .env("ANTHROPIC_BASE_URL", &messages.base)
-        .env("ANTHROPIC_API_KEY", "sk-ant-mock")
-        .env("ENABLE_TOOL_SEARCH", "false")
-        .env("DISABLE_TELEMETRY", "1")
-        .env("DISABLE_AUTOUPDATER", "1")
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-        .stdin(Stdio::null())
         .output()
         .unwrap();
     let stream = String::from_utf8_lossy(&out.stdout).into_owned();

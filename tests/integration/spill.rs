@@ -286,22 +286,12 @@ fn claude_code_reads_a_500_kb_delegation_as_a_normal_tool_result() {
     let model = crate::release::MockModel::answering(delegating_turn);
 
     let started = Instant::now();
-    let out = Command::new(crate::plugin::claude())
+    let out = crate::release::claude_offline(claude_home.path(), &model.base)
         .args(["-p", "Have Codex write big.txt", "--mcp-config"])
         .arg(&config_path)
         .args(["--strict-mcp-config", "--allowedTools", DELEGATE_TOOL, "--output-format", "stream-json", "--verbose"])
         .current_dir(repo.path())
-        .env_clear()
-        .env("HOME", claude_home.path())
-        .env("CLAUDE_CONFIG_DIR", claude_home.path().join(".claude"))
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .env("ANTHROPIC_BASE_URL", &model.base)
-        .env("ANTHROPIC_API_KEY", "sk-ant-mock")
-        .env("ENABLE_TOOL_SEARCH", "false")
-        .env("DISABLE_TELEMETRY", "1")
-        .env("DISABLE_AUTOUPDATER", "1")
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-        .stdin(Stdio::null())
         .output()
         .unwrap();
     let stream = String::from_utf8_lossy(&out.stdout).into_owned();
