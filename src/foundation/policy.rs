@@ -16,6 +16,8 @@ macro_rules! closed_set {
             $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
         }
 
+        // A set uses what it needs of these: a wire value only written has no use for `parse`.
+        #[allow(dead_code)]
         impl $name {
             pub const NAMES: &'static [&'static str] = &[$($text),+];
 

@@ -37,7 +37,7 @@ use crate::foundation::hash::sha256_hex;
 use crate::foundation::policy::Severity;
 use crate::foundation::statefile::{self, ReadError};
 use crate::foundation::text::one_line;
-use crate::tools;
+use crate::tools::{self, ReviewStatus};
 
 /// The slash command that turns the gate on and off, as the user types it.
 const SLASH_COMMAND: &str = "/codex-in-claude:codex:review-gate";
@@ -460,7 +460,7 @@ fn severity(finding: &Value) -> Severity {
 /// Block or let through a completed review. It blocks on verdict `fail`, and on `concerns` (or
 /// `unknown`) with a finding at or above the configured severity.
 fn judge(config: &Config, envelope: &Value, round: u64) -> Outcome {
-    if text(envelope, "review_status") == Some("not_run") {
+    if text(envelope, "review_status") == Some(ReviewStatus::NotRun.as_str()) {
         let summary = one_line(text(envelope, "summary").unwrap_or("nothing to review"), 300);
         return Outcome::Allow(format!("the review was not run ({summary}); the stop goes through."));
     }

@@ -23,6 +23,7 @@ use serde_json::{Map, Value};
 use crate::adapters::codex::answer::Verdict;
 use crate::foundation::identity::{SERVER_NAME, VERSION};
 use crate::foundation::policy::Severity;
+use crate::tools::{CoverageStatus, ReviewStatus};
 
 /// The schema a log names: the OASIS Standard's, errata 01.
 const SCHEMA_URI: &str = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
@@ -96,7 +97,7 @@ impl Report {
         let ok = envelope["ok"] == Value::Bool(true);
         // Nothing to review is fine; untracked files left out of it were not looked at, so the
         // verdict (`unknown`) decides.
-        let nothing_to_review = envelope["review_status"] == "not_run"
+        let nothing_to_review = envelope["review_status"] == ReviewStatus::NotRun.as_str()
             && envelope["coverage"]["omission_reasons"].as_array().is_none_or(Vec::is_empty);
         let exit_status = if !ok {
             EXIT_ERROR
@@ -170,12 +171,12 @@ fn text(value: &Value) -> &str {
 /// What a completed or skipped review leaves out, said where SARIF viewers look for it.
 fn review_notifications(envelope: &Value) -> Vec<Notification> {
     let mut notes = Vec::new();
-    if envelope["review_status"] == "not_run" {
+    if envelope["review_status"] == ReviewStatus::NotRun.as_str() {
         let summary = Some(text(&envelope["summary"])).filter(|summary| !summary.is_empty());
         notes.push(Notification::new(Level::Note, summary.unwrap_or("Nothing to review; no model call.").to_string()));
     }
     let coverage = &envelope["coverage"];
-    if !coverage["status"].is_null() && coverage["status"] != "complete" {
+    if !coverage["status"].is_null() && coverage["status"] != CoverageStatus::Complete.as_str() {
         let reasons: Vec<&str> = coverage["omission_reasons"].as_array().into_iter().flatten().map(text).collect();
         let mut message = format!(
             "coverage was {}: {}",

@@ -16,6 +16,7 @@
 
 use serde_json::Value;
 
+use super::review::CoverageStatus;
 use crate::adapters::codex::answer::{Confidence, Verdict};
 use crate::foundation::text::TRUNCATION_MARKER;
 
@@ -254,8 +255,8 @@ fn findings_cut(envelope: &mut Value) {
     if let Some(reasons) = reasons.as_array_mut().filter(|r| !r.iter().any(|r| r == "findings_truncated")) {
         reasons.push(Value::from("findings_truncated"));
     }
-    if envelope["coverage"]["status"] == "complete" {
-        envelope["coverage"]["status"] = Value::from("partial");
+    if envelope["coverage"]["status"] == CoverageStatus::Complete.as_str() {
+        envelope["coverage"]["status"] = Value::from(CoverageStatus::Partial.as_str());
     }
     if envelope["verdict"] == Verdict::Pass.as_str() {
         envelope["verdict"] = Value::from(Verdict::Unknown.as_str());

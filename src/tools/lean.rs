@@ -25,6 +25,7 @@
 use serde_json::{Map, Value};
 
 use super::params::Args;
+use super::review::FindingStatus;
 
 /// `meta` members that restate the request, the tool or the server's configuration, or are
 /// constants: dropped from the summary view.
@@ -53,7 +54,7 @@ const RESTATED_TOP: &[&str] = &["tool", "resume_command", "raw_response"];
 fn is_default(key: &str, value: &Value) -> bool {
     match key {
         "truncated" | "replayed" | "retryable" => value == &Value::Bool(false),
-        "status" => value.as_str() == Some("new"),
+        "status" => value.as_str() == Some(FindingStatus::New.as_str()),
         "untracked_files_detected"
         | "untracked_files_included"
         | "untracked_files_omitted"

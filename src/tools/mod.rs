@@ -34,6 +34,7 @@ use crate::foundation::envelope::{ErrorCode, ErrorCode as E, ToolError};
 use crate::foundation::policy::{Isolation, Tier};
 use meta::{Meta, error_envelope};
 use params::{Args, Kind, Param};
+pub use review::{CoverageStatus, ReviewStatus};
 
 /// Whether calling the tool spends model quota. Rendered as the first word of the description,
 /// which is what the model reads when choosing a tool.

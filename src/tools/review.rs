@@ -26,7 +26,23 @@ use crate::adapters::git::gather::{self, Gathered, Scope, Untracked};
 use crate::adapters::sessions::KeptFinding;
 use crate::adapters::workspace::Workspace;
 use crate::foundation::envelope::{ErrorCode, ToolError};
+use crate::foundation::policy::closed_set;
 use crate::foundation::redact;
+
+closed_set! {
+    /// Whether a review ran: `not_run` when there was nothing to review (no model call).
+    ReviewStatus { Completed = "completed", NotRun = "not_run" }
+}
+
+closed_set! {
+    /// How much of the change a review saw (see `Coverage`).
+    CoverageStatus { Complete = "complete", Partial = "partial", Degraded = "degraded" }
+}
+
+closed_set! {
+    /// A finding against the earlier review a re-review follows (see the module doc).
+    FindingStatus { New = "new", StillOpen = "still_open", Resolved = "resolved" }
+}
 
 /// Everything a review sends, decided before any model call.
 struct Prepared {
@@ -58,11 +74,11 @@ impl Coverage {
         self.omission_reasons.is_empty()
     }
 
-    fn status(&self) -> &'static str {
+    fn status(&self) -> CoverageStatus {
         match (&self.degraded_reason, self.complete()) {
-            (Some(_), _) => "degraded",
-            (None, true) => "complete",
-            (None, false) => "partial",
+            (Some(_), _) => CoverageStatus::Degraded,
+            (None, true) => CoverageStatus::Complete,
+            (None, false) => CoverageStatus::Partial,
         }
     }
 
@@ -105,7 +121,7 @@ pub fn run_review(call: &Call) -> Value {
             answer::Answer::default(),
             (Vec::new(), Vec::new()),
             (Verdict::Unknown, Confidence::Low),
-            "not_run",
+            ReviewStatus::NotRun,
             &coverage,
             raw,
             (None, None),
@@ -168,7 +184,9 @@ pub fn run_review(call: &Call) -> Value {
         })
         .collect();
     let earlier = earlier.unwrap_or_default();
-    let status = |id: &str| if earlier.iter().any(|e| e.finding_id == id) { "still_open" } else { "new" };
+    let status = |id: &str| {
+        if earlier.iter().any(|e| e.finding_id == id) { FindingStatus::StillOpen } else { FindingStatus::New }
+    };
     let findings: Vec<Value> = (answer.findings.iter().zip(&kept))
         .map(|(finding, kept)| {
             let mut value = json!(finding);
@@ -190,12 +208,23 @@ pub fn run_review(call: &Call) -> Value {
     }
     let resolved: Vec<Value> = (resolved.iter())
         .map(|e| {
-            json!({"finding_id": e.finding_id, "severity": e.severity, "title": e.title, "file": e.file, "status": "resolved"})
+            json!({"finding_id": e.finding_id, "severity": e.severity, "title": e.title, "file": e.file, "status": FindingStatus::Resolved})
         })
         .collect();
     let open: Vec<KeptFinding> = kept.into_iter().chain(still_open).collect();
     codex_run::remember(call, &workspace, &run, &mut meta, |record| record.findings = Some(open));
-    review_envelope(call, summary, answer, (findings, resolved), verdict, "completed", &coverage, raw, session, meta)
+    review_envelope(
+        call,
+        summary,
+        answer,
+        (findings, resolved),
+        verdict,
+        ReviewStatus::Completed,
+        &coverage,
+        raw,
+        session,
+        meta,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -205,7 +234,7 @@ fn review_envelope(
     answer: answer::Answer<Verdict>,
     (findings, resolved_findings): (Vec<Value>, Vec<Value>),
     (verdict, confidence): (Verdict, Confidence),
-    review_status: &'static str,
+    review_status: ReviewStatus,
     coverage: &Coverage,
     raw_response: Value,
     (session_id, resume_command): (Option<String>, Option<String>),
@@ -240,7 +269,7 @@ struct Success<'a> {
     summary: String,
     verdict: Verdict,
     confidence: Confidence,
-    review_status: &'a str,
+    review_status: ReviewStatus,
     /// Codex's findings, each with its `finding_id` and `status`.
     findings: Vec<Value>,
     resolved_findings: Vec<Value>,
@@ -422,10 +451,9 @@ fn finding_id(file: Option<&str>, title: &str) -> String {
 /// The success members of a review: consult's plus verdict, confidence, status and coverage.
 pub fn review_success_schema() -> Value {
     let names = [super::consult::MEMBERS, &["coverage", "resolved_findings"]].concat();
-    let statuses: &[&str] = &["completed", "not_run"];
     schema::members(
         &names,
-        &[("verdict", Verdict::NAMES), ("confidence", Confidence::NAMES), ("review_status", statuses)],
+        &[("verdict", Verdict::NAMES), ("confidence", Confidence::NAMES), ("review_status", ReviewStatus::NAMES)],
     )
 }
 
@@ -463,7 +491,7 @@ mod tests {
             summary: "s".into(),
             verdict: Verdict::Pass,
             confidence: Confidence::High,
-            review_status: "completed",
+            review_status: ReviewStatus::Completed,
             findings: Vec::new(),
             resolved_findings: Vec::new(),
             coverage: coverage.to_json(),
