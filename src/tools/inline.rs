@@ -36,8 +36,8 @@ pub const ADDED_MEMBERS: &[&str] = &["diff_omitted"];
 
 /// Makes `envelope` fit within `cap` bytes of JSON, saying what was left out or cut: in `meta`,
 /// and also at the top level when the tool reports truncation there (`top_level_truncation`,
-/// a preview's own `truncated`).
-pub fn fit(envelope: &mut Value, cap: usize, top_level_truncation: bool) {
+/// a preview's own `truncated`; asked only when something is cut).
+pub fn fit(envelope: &mut Value, cap: usize, top_level_truncation: impl FnOnce() -> bool) {
     if !envelope.is_object() {
         return;
     }
@@ -62,6 +62,7 @@ pub fn fit(envelope: &mut Value, cap: usize, top_level_truncation: bool) {
             return;
         }
     }
+    let top_level_truncation = top_level_truncation();
     // The note naming the cuts takes room too: when it needs more than was kept for it, the
     // cutting starts again from the whole envelope with more room.
     let mut room = NOTE_ROOM;
@@ -311,7 +312,7 @@ mod tests {
     fn a_small_envelope_is_untouched() {
         let mut envelope = json!({"ok": true, "summary": "short", "meta": {"truncated": false}});
         let before = envelope.clone();
-        fit(&mut envelope, 8000, false);
+        fit(&mut envelope, 8000, || false);
         assert_eq!(envelope, before);
     }
 
@@ -322,7 +323,7 @@ mod tests {
             "ok": true, "summary": "s".repeat(3000), "diff": diff, "patch_file": "/state/p.patch",
             "meta": {"truncated": false, "truncation_hint": null}
         });
-        fit(&mut envelope, 8000, false);
+        fit(&mut envelope, 8000, || false);
         assert!(len(&envelope) <= 8000, "{}", len(&envelope));
         let keys: Vec<&str> = envelope.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(keys, ["ok", "summary", "diff_omitted", "patch_file", "meta"], "in the diff's place");
@@ -345,7 +346,7 @@ mod tests {
         });
         for cap in [8000, 40_000] {
             let mut fitted = envelope.clone();
-            fit(&mut fitted, cap, false);
+            fit(&mut fitted, cap, || false);
             assert!(len(&fitted) <= cap, "{} > {cap}", len(&fitted));
             let hint = fitted["meta"]["truncation_hint"].as_str().unwrap();
             assert!(hint.starts_with("an earlier cut; to keep this result within"), "{hint}");
@@ -356,7 +357,7 @@ mod tests {
         }
         // Many small items: the list loses its tail, each kept item whole.
         envelope["summary"] = json!("short");
-        fit(&mut envelope, 40_000, false);
+        fit(&mut envelope, 40_000, || false);
         assert!(len(&envelope) <= 40_000);
         let kept = envelope["findings"].as_array().unwrap();
         assert!(kept.iter().enumerate().all(|(i, f)| f["title"] == json!(format!("finding {i}"))));
@@ -369,7 +370,7 @@ mod tests {
         for i in 0..5 {
             envelope[key(i)] = json!(vec!["path/to/file"; 400]);
         }
-        fit(&mut envelope, 8000, true);
+        fit(&mut envelope, 8000, || true);
         assert!(len(&envelope) <= 8000, "{}", len(&envelope));
         assert!(envelope["meta"]["truncation_hint"].as_str().unwrap().contains(&key(4)));
     }
@@ -381,7 +382,7 @@ mod tests {
             "ok": true, "verdict": "pass", "confidence": "high", "findings": vec![finding; 40],
             "coverage": {"status": "complete"}, "meta": {}
         });
-        fit(&mut review, 8000, false);
+        fit(&mut review, 8000, || false);
         assert!(len(&review) <= 8000);
         assert_eq!(review["coverage"]["omission_reasons"], json!(["findings_truncated"]));
         assert_eq!((&review["coverage"]["status"], &review["verdict"]), (&json!("partial"), &json!("unknown")));
@@ -391,7 +392,7 @@ mod tests {
     #[test]
     fn an_envelope_without_meta_gets_one_that_says_so() {
         let mut envelope = json!({"ok": true, "jobs": (0..2000).map(|i| json!({"job_id": i})).collect::<Vec<_>>()});
-        fit(&mut envelope, 8000, false);
+        fit(&mut envelope, 8000, || false);
         assert!(len(&envelope) <= 8000);
         assert_eq!(envelope["meta"]["truncated"], json!(true));
         let hint = envelope["meta"]["truncation_hint"].as_str().unwrap();
@@ -402,7 +403,7 @@ mod tests {
     #[test]
     fn a_preview_says_so_at_its_top_level_too_before_meta() {
         let mut preview = json!({"ok": true, "redacted_paths": vec!["keys/a.pem"; 3000], "meta": {}});
-        fit(&mut preview, 8000, true);
+        fit(&mut preview, 8000, || true);
         assert!(len(&preview) <= 8000);
         let keys: Vec<&str> = preview.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(keys, ["ok", "redacted_paths", "truncated", "truncation_hint", "meta"]);

@@ -860,8 +860,7 @@ pub fn call_tool(tool: &Tool, arguments: Option<&Value>, context: &Context) -> V
     if context.job_dir.is_none() {
         let cap = usize::try_from(context.config.max_inline_bytes).unwrap_or(usize::MAX);
         // A preview reports its own cuts at its top level too.
-        let top_level_truncation = (tool.success_schema)().get("truncated").is_some();
-        inline::fit(&mut envelope, cap, top_level_truncation);
+        inline::fit(&mut envelope, cap, || (tool.success_schema)().get("truncated").is_some());
     }
     envelope
 }
