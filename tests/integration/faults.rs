@@ -48,7 +48,10 @@ fn garbage_lines_on_stdout_do_not_break_the_run() {
 
 #[test]
 fn a_hundred_megabytes_of_output_is_capped() {
-    let mut server = fake_server(&[("FAKE_CODEX_EXEC", "huge"), ("CODEX_IN_CLAUDE_MAX_OUTPUT_BYTES", "1048576")]);
+    // Reading 100 MB of events takes a few seconds on an idle machine and several times that on a
+    // loaded one; this test is about the cap, not the speed, so it waits longer than the default.
+    let mut server = fake_server(&[("FAKE_CODEX_EXEC", "huge"), ("CODEX_IN_CLAUDE_MAX_OUTPUT_BYTES", "1048576")])
+        .with_timeout(Duration::from_secs(180));
     let result = consult(&mut server, json!({}));
     assert_eq!(result["ok"], json!(true), "{result}");
     // The final events after the flood still count: usage comes from the last turn.completed.
