@@ -23,6 +23,8 @@ use crate::tools;
 /// How long a worker keeps trying to store a finished result the disk refuses (it is paid for);
 /// it holds its lock meanwhile, so the job reads as running, not failed.
 const RESULT_WRITE_PATIENCE: Duration = Duration::from_secs(60);
+/// How often a running worker checks that its record is still there.
+const RECORD_CHECK_EVERY: Duration = Duration::from_millis(500);
 
 /// The worker (`__job-worker <dir>`).
 pub fn main(dir: &Path, mut config: Config) -> ExitCode {
@@ -64,12 +66,36 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
     {
         arguments.remove("timeout_seconds");
     }
+    // The record deleted mid-run: put back (its new lock held here, and when), or not, in which
+    // case codex is stopped at once and nothing is stored.
+    let relocked = Mutex::new(Vec::new());
+    let recreated_at = Mutex::new(None);
+    let abandoned = std::sync::atomic::AtomicBool::new(false);
     let envelope = std::thread::scope(|scope| {
         let watcher = scope.spawn(|| {
+            let mut checked = Instant::now();
             while !finished.load(Ordering::SeqCst) {
                 if terminate.load(Ordering::SeqCst) {
                     cancel.cancel();
                     return;
+                }
+                if checked.elapsed() >= RECORD_CHECK_EVERY {
+                    checked = Instant::now();
+                    if !jobs::worker::record_present(dir) {
+                        match jobs::worker::recreate(dir, &spec) {
+                            Ok(lock) => {
+                                say(format_args!("the job's record was deleted mid-run; recreated it"));
+                                relocked.lock().unwrap_or_else(|e| e.into_inner()).push(lock);
+                                *recreated_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(clock::now_ms());
+                            }
+                            Err(err) => {
+                                say(format_args!("the job's record was deleted mid-run and {err}; stopping codex"));
+                                abandoned.store(true, Ordering::SeqCst);
+                                cancel.cancel();
+                                return;
+                            }
+                        }
+                    }
                 }
                 std::thread::park_timeout(Duration::from_millis(50));
             }
@@ -85,6 +111,18 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
     if terminate.load(Ordering::SeqCst) {
         // Whoever stopped the job records how it ended.
         return ExitCode::SUCCESS;
+    }
+    if abandoned.load(Ordering::SeqCst) {
+        // There is no record to store a result in; the waiting caller is told codex was stopped.
+        return ExitCode::FAILURE;
+    }
+    let mut envelope = envelope;
+    if let Some(at) = *recreated_at.lock().unwrap_or_else(|e| e.into_inner()) {
+        let warning = format!(
+            "the job's record was deleted while it ran (its state directory removed?) and recreated at {}; the result was kept",
+            clock::rfc3339(at)
+        );
+        envelope["meta"]["state_warnings"] = json!([warning]);
     }
     let now = clock::now_ms();
     // A background job stopped at its deadline reads `timeout`; a waited-on run keeps the
