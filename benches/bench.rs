@@ -14,7 +14,8 @@
 //!   mock model of the integration tests, rounds interleaved so drift hits all three alike;
 //! - free path: `codex_dry_run` calls per second on a 5,000-line diff, and `redact::text` /
 //!   `redact::diff` throughput on a generated 50 MB corpus;
-//! - scaling: `codex_job_list` / `codex_job_status` with 10, 100 and 1,000 retained jobs, and
+//! - scaling: `codex_job_list` (a 20-job page) / `codex_job_status` / a `codex_consult_async`
+//!   start with 10, 100 and 1,000 retained jobs, and
 //!   `codex_dry_run` on repositories of 100, 10,000 and 100,000 tracked files.
 //!
 //! Every figure is measured here; nothing is expected or hard-coded except the targets the
@@ -81,6 +82,7 @@ const JOB_COUNTS: [usize; 3] = [10, 100, 1_000];
 const REAL_JOBS: usize = 10;
 const JOB_LIST_RUNS: usize = 20;
 const JOB_STATUS_RUNS: usize = 100;
+const JOB_START_RUNS: usize = 10;
 const REPO_SIZES: [usize; 3] = [100, 10_000, 100_000];
 const REPO_DRY_RUN_RUNS: usize = 10;
 /// "Flat" for job status: the median at 1,000 jobs within this factor of the median at 10.
@@ -916,15 +918,24 @@ fn job_scaling(report: &mut Report, ours: &Path) {
         .iter()
         .zip(&canonical)
         .map(|(count, workspace)| {
-            let listed = call(&mut server, "codex_job_list", json!({"workspace_root": workspace}));
-            assert_eq!(listed["jobs"].as_array().map(Vec::len), Some(*count), "job_list at {count}");
-            listed["jobs"][count / 2]["job_id"].as_str().expect("a job id").to_string()
+            let arguments = json!({"workspace_root": workspace, "offset": count / 2, "limit": 1});
+            let listed = call(&mut server, "codex_job_list", arguments);
+            assert_eq!(listed["total"], json!(count), "job_list at {count}: {listed}");
+            listed["jobs"][0]["job_id"].as_str().expect("a job id").to_string()
         })
         .collect();
     let mut list_ms = vec![Vec::new(); JOB_COUNTS.len()];
     let mut status_ms = vec![Vec::new(); JOB_COUNTS.len()];
+    let mut start_ms = vec![Vec::new(); JOB_COUNTS.len()];
     for round in 0..JOB_STATUS_RUNS.max(JOB_LIST_RUNS) {
         for (set, workspace) in canonical.iter().enumerate() {
+            if round < JOB_START_RUNS {
+                let arguments = json!({"question": format!("timed start {round}"), "workspace_root": workspace});
+                let started = Instant::now();
+                let launched = call(&mut server, "codex_consult_async", arguments);
+                start_ms[set].push(ms(started.elapsed()));
+                assert_eq!(launched["ok"], json!(true), "a timed start failed: {launched}");
+            }
             if round < JOB_LIST_RUNS {
                 let started = Instant::now();
                 call(&mut server, "codex_job_list", json!({"workspace_root": workspace}));
@@ -947,6 +958,9 @@ fn job_scaling(report: &mut Report, ours: &Path) {
         report.single(&format!("codex_job_list, {count} jobs"), "ms", &list_stats, list_headline, None);
         let status_headline = format!("{} ms", fmt_num(status_stats.median()));
         report.single(&format!("codex_job_status, {count} jobs"), "ms", &status_stats, status_headline, None);
+        let start_stats = Stats::new(start_ms[set].clone());
+        let start_headline = format!("{} ms", fmt_num(start_stats.median()));
+        report.single(&format!("codex_consult_async start, {count} jobs"), "ms", &start_stats, start_headline, None);
     }
     // The flatness verdict compares status at the largest and smallest sets.
     let status_rows: Vec<&Row> = report.rows.iter().filter(|r| r.name.starts_with("codex_job_status")).collect();

@@ -76,7 +76,7 @@ pub const VARS: &[EnvVar] = &[
     EnvVar {
         name: "JOB_MAX_COUNT",
         default: "50",
-        help: "jobs kept per workspace, clamped to [1, 1000]; only finished ones are evicted",
+        help: "jobs kept per workspace, clamped to [1, 1000]; only delivered results are evicted",
     },
     EnvVar {
         name: "DAILY_TOKEN_BUDGET",

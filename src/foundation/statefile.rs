@@ -30,6 +30,22 @@ pub fn write_bytes(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Writes `value` as JSON to `path` atomically unless `path` exists: the temp file is linked into
+/// place, which fails when the name is taken, so of any number of writers (in any processes) the
+/// first one wins and the others get `false`; nothing is ever written over.
+pub fn write_json_once<T: Serialize>(path: &Path, value: &T) -> std::io::Result<bool> {
+    let bytes = serde_json::to_vec(value).map_err(std::io::Error::other)?;
+    let dir = path.parent().ok_or_else(|| std::io::Error::other("a state file needs a parent directory"))?;
+    let mut temp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    temp.write_all(&bytes)?;
+    temp.as_file().sync_all()?;
+    match fs::hard_link(temp.path(), path) {
+        Ok(()) => File::open(dir)?.sync_all().map(|()| true),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
 /// Why a state file could not be read. A missing file is an answer ("not written yet", "gone");
 /// the other two are problems, and a caller must not mistake them for a missing file: a file
 /// that cannot be read now may be readable after its cause is fixed.
@@ -75,6 +91,18 @@ pub fn private_dir(dir: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_write_once_file_keeps_its_first_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("terminal.json");
+        assert!(write_json_once(&path, &serde_json::json!({"first": true})).unwrap());
+        assert!(!write_json_once(&path, &serde_json::json!({"first": false})).unwrap());
+        assert_eq!(read_json::<serde_json::Value>(&path).unwrap(), serde_json::json!({"first": true}));
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("terminal.json")], "no temp left behind");
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
 
     #[test]
     fn writes_replace_whole_files_and_leave_no_temp_behind() {

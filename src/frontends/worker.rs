@@ -5,6 +5,11 @@
 //! A SIGTERM (cancel, deadline) cancels the run: codex's process group is killed and a delegate
 //! worktree removed by the normal cleanup paths, and the worker exits without a result, leaving
 //! the end to be recorded by whoever stopped it.
+//!
+//! While it runs it checks every half second that its record is still there: one deleted under
+//! it (its state directory removed) is put back and the result says so, or, when that fails,
+//! codex is stopped at once. A result the disk refuses is retried, then stored without its diff
+//! rather than dropped.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -20,9 +25,12 @@ use crate::foundation::config::Config;
 use crate::foundation::{clock, sys};
 use crate::tools;
 
-/// How long a worker keeps trying to store a finished result the disk refuses (it is paid for);
-/// it holds its lock meanwhile, so the job reads as running, not failed.
+/// How long a worker keeps trying to store a finished result the disk refuses (it is paid for),
+/// then as long again with the smaller record (no diff) beside it; it holds its lock
+/// meanwhile, so the job reads as running, not failed.
 const RESULT_WRITE_PATIENCE: Duration = Duration::from_secs(60);
+/// How often a running worker checks that its record is still there.
+const RECORD_CHECK_EVERY: Duration = Duration::from_millis(500);
 
 /// The worker (`__job-worker <dir>`).
 pub fn main(dir: &Path, mut config: Config) -> ExitCode {
@@ -64,12 +72,36 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
     {
         arguments.remove("timeout_seconds");
     }
+    // The record deleted mid-run: put back (its new lock held here, and when), or not, in which
+    // case codex is stopped at once and nothing is stored.
+    let relocked = Mutex::new(Vec::new());
+    let recreated_at = Mutex::new(None);
+    let abandoned = std::sync::atomic::AtomicBool::new(false);
     let envelope = std::thread::scope(|scope| {
         let watcher = scope.spawn(|| {
+            let mut checked = Instant::now();
             while !finished.load(Ordering::SeqCst) {
                 if terminate.load(Ordering::SeqCst) {
                     cancel.cancel();
                     return;
+                }
+                if checked.elapsed() >= RECORD_CHECK_EVERY {
+                    checked = Instant::now();
+                    if !jobs::worker::record_present(dir) {
+                        match jobs::worker::recreate(dir, &spec) {
+                            Ok(lock) => {
+                                say(format_args!("the job's record was deleted mid-run; recreated it"));
+                                relocked.lock().unwrap_or_else(|e| e.into_inner()).push(lock);
+                                *recreated_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(clock::now_ms());
+                            }
+                            Err(err) => {
+                                say(format_args!("the job's record was deleted mid-run and {err}; stopping codex"));
+                                abandoned.store(true, Ordering::SeqCst);
+                                cancel.cancel();
+                                return;
+                            }
+                        }
+                    }
                 }
                 std::thread::park_timeout(Duration::from_millis(50));
             }
@@ -86,16 +118,42 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
         // Whoever stopped the job records how it ended.
         return ExitCode::SUCCESS;
     }
+    if abandoned.load(Ordering::SeqCst) {
+        // There is no record to store a result in; the waiting caller is told codex was stopped.
+        return ExitCode::FAILURE;
+    }
+    let mut envelope = envelope;
+    if let Some(at) = *recreated_at.lock().unwrap_or_else(|e| e.into_inner()) {
+        let warning = format!(
+            "the job's record was deleted while it ran (its state directory removed?) and recreated at {}; the result was kept",
+            clock::rfc3339(at)
+        );
+        envelope["meta"]["state_warnings"] = json!([warning]);
+    }
     let now = clock::now_ms();
     // A background job stopped at its deadline reads `timeout`; a waited-on run keeps the
     // tool's own timeout envelope, which is what its caller would have had.
     let hit_deadline =
         !spec.waited_on() && envelope["error"]["code"] == json!("timeout") && now + 2_000 >= spec.deadline_epoch_ms();
-    let write = || jobs::worker::record_outcome(dir, &spec, now, hit_deadline, &envelope);
-    let patience = Instant::now() + RESULT_WRITE_PATIENCE;
+    // Degrade, never drop: the whole record is tried for the patience; then the smaller one
+    // (everything but the diff, which stays in its patch file if that fits) beside it for as
+    // long again. The patch file a full disk refused is tried again with every record.
+    let mut smaller = None;
+    let mut patience = Instant::now() + RESULT_WRITE_PATIENCE;
     for attempt in 0.. {
-        match write() {
+        keep_patch(dir, &mut envelope);
+        let written = jobs::worker::record_outcome(dir, &spec, now, hit_deadline, &envelope).or_else(|err| {
+            smaller
+                .as_ref()
+                .map_or(Err(err), |small| jobs::worker::record_outcome(dir, &spec, now, hit_deadline, small))
+        });
+        match written {
             Ok(()) => break,
+            Err(err) if Instant::now() >= patience && smaller.is_none() && !terminate.load(Ordering::SeqCst) => {
+                say(format_args!("cannot store the whole result ({err}); storing it without its diff from now on"));
+                smaller = Some(without_diff(&envelope));
+                patience = Instant::now() + RESULT_WRITE_PATIENCE;
+            }
             Err(err) if Instant::now() >= patience || terminate.load(Ordering::SeqCst) => {
                 say(format_args!("cannot store the job's result, gave up: {err}"));
                 return ExitCode::FAILURE;
@@ -111,6 +169,46 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// A delegate's patch file the disk refused (`patch_file_error`) is written again; once it is,
+/// the envelope names it instead of the error.
+fn keep_patch(dir: &Path, envelope: &mut serde_json::Value) {
+    let Some(diff) = envelope["diff"].as_str().filter(|_| envelope["patch_file_error"].is_string()) else { return };
+    if let Ok(path) = jobs::write_patch(dir, diff) {
+        envelope["patch_file"] = json!(path.display().to_string());
+        envelope["patch_file_error"] = serde_json::Value::Null;
+    }
+}
+
+/// The envelope as stored when the whole one does not fit on the state disk: the diff left out
+/// in its place (`diff_omitted` says why, and whether `patch_file` holds it), the cut said in
+/// `meta.truncated` / `truncation_hint`; summary, session and everything else kept.
+fn without_diff(envelope: &serde_json::Value) -> serde_json::Value {
+    let mut small = envelope.clone();
+    let Some(diff) = envelope["diff"].as_str() else { return small };
+    let kept = if envelope["patch_file"].is_string() {
+        "patch_file holds the whole diff"
+    } else {
+        "the diff is lost (its patch file could not be written either)"
+    };
+    let note = format!(
+        "the state disk had no room for the whole result for {} s: it was stored without its {}-byte diff; {kept}",
+        RESULT_WRITE_PATIENCE.as_secs(),
+        diff.len()
+    );
+    if let serde_json::Value::Object(members) = &mut small {
+        let at = members.keys().position(|key| key == "diff").unwrap_or(members.len());
+        members.shift_remove("diff");
+        members.shift_insert(at, "diff_omitted".to_string(), json!(note));
+    }
+    small["meta"]["truncated"] = json!(true);
+    let hint = match small["meta"]["truncation_hint"].as_str() {
+        Some(hint) => format!("{hint}; {note}"),
+        None => note.clone(),
+    };
+    small["meta"]["truncation_hint"] = json!(hint);
+    small
 }
 
 /// A line in the worker's log (its stderr), whatever the log level: a failed job's reason is read

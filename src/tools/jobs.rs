@@ -29,6 +29,9 @@ const WAIT_POLL_MIN: Duration = Duration::from_millis(2);
 const WAIT_POLL_MAX: Duration = Duration::from_millis(100);
 /// After its result is stored, how long the worker gets to exit before the call returns.
 const WORKER_EXIT_WAIT: Duration = Duration::from_secs(2);
+/// How long a waiting call gives a worker whose record vanished to put it back (it looks every
+/// half second) before saying the record is gone.
+const RECREATE_GRACE: Duration = Duration::from_secs(5);
 /// Starts of one idempotency key that lost to a record deleted meanwhile, tried again.
 const START_ATTEMPTS: usize = 3;
 
@@ -131,6 +134,7 @@ pub fn run_waited(call: &Call, check: Check) -> Value {
     meta.replayed = replayed;
     let mut relay = Relay::default();
     let waiting_since = std::time::Instant::now();
+    let mut vanished = None;
     loop {
         if call.cancel.is_abandoned() {
             let error = ToolError::new(
@@ -161,17 +165,27 @@ pub fn run_waited(call: &Call, check: Check) -> Value {
         }
         let mut view = match jobs.view(job_id) {
             Ok(view) => view,
+            // A worker whose record was deleted under it puts it back or stops codex within
+            // moments: until then the call waits, so it never says "not found" while codex spends.
+            Err(Unavailable::NotFound)
+                if !replayed && vanished.get_or_insert_with(std::time::Instant::now).elapsed() < RECREATE_GRACE =>
+            {
+                std::thread::sleep(WAIT_POLL_MAX);
+                continue;
+            }
             Err(Unavailable::NotFound) => {
                 let error = ToolError::new(
                     ErrorCode::JobNotFound,
                     format!(
-                        "the record of job {job_id} was deleted (cancelled, consumed or evicted by another call) before its result could be read"
+                        "the record of job {job_id} was deleted before its result could be read (consumed by another call, \
+                         or its state directory removed mid-run and not recreated, in which case its worker stopped codex)"
                     ),
                 );
                 return error_envelope(error, &meta);
             }
             Err(unavailable) => return error_envelope(unavailable_error(call, unavailable), &meta),
         };
+        vanished = None;
         relay.pass_on(call.progress, &view.activity);
         let envelope = match view.status {
             Status::Running => {
@@ -189,6 +203,8 @@ pub fn run_waited(call: &Call, check: Check) -> Value {
             };
             return error_envelope(unavailable_error(call, unavailable), &meta);
         };
+        // Marked only now that the envelope is in hand: until then no cap evicts the record.
+        jobs.mark_delivered(job_id);
         // The worker stores its result, then exits: a call that returns leaves no process.
         crate::adapters::jobs::wait_until(WORKER_EXIT_WAIT, || !jobs.worker_alive(job_id));
         let mut envelope = stamp(envelope, job_id);
@@ -446,7 +462,9 @@ pub fn run_list(call: &Call) -> Value {
         Ok(found) => found,
         Err(envelope) => return envelope,
     };
-    let listing = jobs.list();
+    let offset = call.args.integer("offset").and_then(|o| usize::try_from(o).ok()).unwrap_or(0);
+    let limit = call.args.integer("limit").and_then(|l| usize::try_from(l).ok()).unwrap_or(LIST_LIMIT);
+    let listing = jobs.list(offset, limit);
     let listed: Vec<Value> = listing
         .jobs
         .iter()
@@ -455,9 +473,11 @@ pub fn run_list(call: &Call) -> Value {
                 "job_id": view.spec.job_id,
                 "kind": view.spec.kind,
                 "status": view.status.as_str(),
+                "preview": preview(&view.spec),
                 "started_at": crate::foundation::clock::rfc3339(view.spec.started_epoch_ms),
                 "elapsed_ms": view.elapsed_ms(),
                 "result_available": view.result_available(),
+                "delivered_at": view.delivered_epoch_ms.map(crate::foundation::clock::rfc3339),
                 "expires_at": view.expires_epoch_ms(jobs.ttl_seconds()).map(crate::foundation::clock::rfc3339),
                 "detail": view.detail,
                 "state_write_error": view.unrecorded,
@@ -477,6 +497,9 @@ pub fn run_list(call: &Call) -> Value {
         .collect();
     json!(Listing {
         ok: true,
+        total: listing.total,
+        offset,
+        next_offset: listing.next_offset,
         jobs: listed,
         unreadable,
         tool: call.tool.name,
@@ -484,10 +507,27 @@ pub fn run_list(call: &Call) -> Value {
     })
 }
 
+/// Jobs in one `codex_job_list` page unless `limit` says otherwise.
+const LIST_LIMIT: usize = 20;
+/// Characters of a job's question or task shown in the list.
+const PREVIEW_CHARS: usize = 80;
+
+/// The start of what the job was asked (its question, task or review focus) on one line,
+/// redacted, so a lost result can be recognised; `None` for a review without a focus.
+fn preview(spec: &Spec) -> Option<String> {
+    let asked = ["question", "task", "focus"].into_iter().find_map(|param| spec.arguments[param].as_str())?;
+    // Redacted whole before it is cut, so no secret is cut past recognition.
+    let redacted = crate::foundation::redact::text(asked).text;
+    Some(crate::foundation::text::one_line(&redacted, PREVIEW_CHARS))
+}
+
 /// The `ok:true` envelope of `codex_job_list`; a test checks it against `list_schema`.
 #[derive(Serialize)]
 struct Listing<'a> {
     ok: bool,
+    total: usize,
+    offset: usize,
+    next_offset: Option<usize>,
     jobs: Vec<Value>,
     unreadable: Vec<Value>,
     tool: &'a str,
@@ -501,6 +541,7 @@ fn status_envelope(call: &Call, jobs: &Jobs, view: &View, workspace: &Workspace)
         status: view.status.as_str(),
         result_available: view.result_available(),
         result_ok: view.result.as_ref().map(|r| r["ok"] == json!(true)),
+        delivered_at: view.delivered_epoch_ms.map(crate::foundation::clock::rfc3339),
         detail: view.detail.clone(),
         job_id: view.spec.job_id.clone(),
         kind: view.spec.kind.clone(),
@@ -533,6 +574,7 @@ struct JobStatus<'a> {
     status: &'static str,
     result_available: bool,
     result_ok: Option<bool>,
+    delivered_at: Option<String>,
     detail: Option<String>,
     job_id: String,
     kind: String,
@@ -564,7 +606,16 @@ pub fn started_schema() -> Value {
 }
 
 pub fn status_schema() -> Value {
-    job_schema(&["elapsed_ms", "result_available", "result_ok", "detail", "cleanup_warnings", "activity", "workspace"])
+    job_schema(&[
+        "elapsed_ms",
+        "result_available",
+        "result_ok",
+        "delivered_at",
+        "detail",
+        "cleanup_warnings",
+        "activity",
+        "workspace",
+    ])
 }
 
 /// A stored consult, review or delegate envelope: its own tool's members, which that tool's
@@ -574,7 +625,7 @@ pub fn result_schema() -> Value {
 }
 
 pub fn list_schema() -> Value {
-    schema::members(&["tool", "jobs", "unreadable"], &[])
+    schema::members(&["tool", "total", "offset", "next_offset", "jobs", "unreadable"], &[])
 }
 
 #[cfg(test)]
@@ -605,6 +656,7 @@ mod tests {
             status: "running",
             result_available: false,
             result_ok: None,
+            delivered_at: None,
             detail: None,
             job_id: "j".into(),
             kind: "codex_consult".into(),
@@ -621,8 +673,16 @@ mod tests {
             meta: meta(),
         });
         check_against_schema(&status, &status_schema());
-        let listing =
-            json!(Listing { ok: true, jobs: Vec::new(), unreadable: Vec::new(), tool: "codex_job_list", meta: meta() });
+        let listing = json!(Listing {
+            ok: true,
+            total: 0,
+            offset: 0,
+            next_offset: None,
+            jobs: Vec::new(),
+            unreadable: Vec::new(),
+            tool: "codex_job_list",
+            meta: meta(),
+        });
         check_against_schema(&listing, &list_schema());
     }
 }

@@ -389,6 +389,19 @@ const CONSULT_PARAMS: &[Param] = &concat::<12, _>(&[CONSULT_ASYNC_PARAMS, &[TIME
 const REVIEW_PARAMS: &[Param] = &concat::<15, _>(&[REVIEW_ASYNC_PARAMS, &[TIMEOUT_SECONDS, DETAIL]]);
 const DELEGATE_PARAMS: &[Param] = &concat::<9, _>(&[DELEGATE_ASYNC_PARAMS, &[TIMEOUT_SECONDS, DETAIL]]);
 const JOB_PARAMS: &[Param] = &[JOB_ID, WORKSPACE_ROOT];
+const LIST_OFFSET: Param = Param {
+    name: "offset",
+    kind: Kind::Integer { min: 0, max: 1_000_000 },
+    required: false,
+    description: "Jobs to skip, newest first (a page's next_offset); default 0.",
+};
+const LIST_PAGE_LIMIT: Param = Param {
+    name: "limit",
+    kind: Kind::Integer { min: 1, max: 200 },
+    required: false,
+    description: "Jobs in the page; default 20.",
+};
+const JOB_LIST_PARAMS: &[Param] = &[WORKSPACE_ROOT, LIST_OFFSET, LIST_PAGE_LIMIT];
 const JOB_RESULT_PARAMS: &[Param] = &[JOB_ID, WORKSPACE_ROOT, DETAIL];
 
 // Error-code sets, composed from the checks a tool makes, in the order it makes them.
@@ -762,9 +775,9 @@ pub static ALL: &[Tool] = &[
         name: "codex_job_list",
         title: "List background jobs",
         cost: Cost::Free,
-        summary: "Background jobs of this workspace, newest first.",
+        summary: "Background jobs of this workspace, newest first, a page at a time (total, next_offset), each with a preview of what it was asked.",
         tier: Tier::Consult,
-        params: &[WORKSPACE_ROOT],
+        params: JOB_LIST_PARAMS,
         params_described_in: None,
         annotations: READS_LOCAL_STATE,
         error_codes: JOB_LIST_CODES,

@@ -55,6 +55,14 @@ impl SmallDisk {
         }
     }
 
+    /// Fills the disk but for `bytes`: room for a small record, not for a large one.
+    fn fill_leaving(&self, bytes: usize) {
+        let reserve = self.path().join("reserve");
+        std::fs::write(&reserve, vec![0u8; bytes]).unwrap();
+        self.fill();
+        std::fs::remove_file(reserve).unwrap();
+    }
+
     fn free(&self) {
         std::fs::remove_file(self.filler()).unwrap();
     }
@@ -256,4 +264,43 @@ fn the_whole_job_lifecycle_survives_a_full_disk() {
         assert!(files.iter().all(|f| !f.starts_with(".tmp")), "a failed write left a temp file: {files:?}");
         assert!(files.contains(&"spec.json".to_string()), "{files:?}");
     }
+}
+
+/// A delegation that finishes while the state disk has room for a small record but not for its
+/// large diff, and keeps that little room past every retry window: the result is stored without
+/// its diff (said in `diff_omitted` and `meta.truncation_hint`), not lost whole.
+#[test]
+fn a_delegation_on_a_disk_full_past_every_retry_is_kept_without_its_diff() {
+    let test = "full_disk::a_delegation_on_a_disk_full_past_every_retry_is_kept_without_its_diff";
+    let disk = match SmallDisk::mount() {
+        Ok(disk) => disk,
+        Err(refused) => return rerun_in_a_user_namespace(test, &refused),
+    };
+    let lines: String = (0..6_000).map(|i| format!("+line {i} of a file too large for the state disk\n")).collect();
+    let patch = format!("*** Begin Patch\n*** Add File: big.txt\n{lines}*** End Patch");
+    let mock = MockModel::start(vec![
+        Step::apply_patch(patch).delayed(Duration::from_secs(3)),
+        Step::message("Added big.txt."),
+    ]);
+    let home = CodexHome::new(&mock);
+    let mut setup = Setup::real(&home, &[]);
+    let state = disk.path().join("state");
+    setup.env.push(("CODEX_IN_CLAUDE_STATE_DIR".into(), state.display().to_string()));
+    let repo = crate::repo::TestRepo::new();
+    let mut server = setup.server();
+    let job = start(&mut server, "codex_delegate_async", repo.path(), json!({"task": "add a big file"}));
+    assert!(mock.wait_for_requests(1, Duration::from_secs(30)), "the worker never reached the model");
+    disk.fill_leaving(96 * 1024);
+    let status = wait_finished(&mut server, repo.path(), &job, Duration::from_secs(200));
+    assert_eq!((&status["status"], &status["result_available"]), (&json!("done"), &json!(true)), "{status}");
+    let result =
+        call(&mut server, "codex_job_result", json!({"job_id": job, "workspace_root": repo.path(), "detail": "full"}));
+    disk.free();
+    assert_eq!(result["ok"], json!(true), "{result}");
+    assert!(result["summary"].as_str().unwrap().contains("Added big.txt"), "{result}");
+    assert!(result.get("diff").is_none(), "{result}");
+    let omitted = result["diff_omitted"].as_str().unwrap();
+    assert!(omitted.contains("without its") && omitted.contains("lost"), "{omitted}");
+    assert_eq!(result["meta"]["truncated"], json!(true), "{result}");
+    assert!(result["meta"]["truncation_hint"].as_str().unwrap().contains("without its"), "{result}");
 }

@@ -307,9 +307,13 @@ fn finished_jobs_expire_after_the_ttl_and_the_count_cap_evicts_the_oldest() {
             wait_finished(&mut server, workspace.path(), &job_id, Duration::from_secs(20))["status"],
             json!("done")
         );
+        // Fetched, so delivered: only delivered records are evicted.
+        let fetched =
+            call(&mut server, "codex_job_result", json!({"job_id": job_id, "workspace_root": workspace.path()}));
+        assert_eq!(fetched["ok"], json!(true), "{fetched}");
         job_ids.push(job_id);
     }
-    // Evicted at each start beyond the cap: the oldest finished ones.
+    // Evicted at each start beyond the cap: the longest delivered ones.
     let listed = call(&mut server, "codex_job_list", json!({"workspace_root": workspace.path()}));
     let kept: Vec<&str> = listed["jobs"].as_array().unwrap().iter().map(|j| j["job_id"].as_str().unwrap()).collect();
     assert_eq!(kept, vec![job_ids[4].as_str(), job_ids[3].as_str(), job_ids[2].as_str()], "newest first");
@@ -338,7 +342,8 @@ fn synchronous_runs_are_evicted_before_background_results() {
         assert_eq!(answer["ok"], json!(true), "{answer}");
         answered.push(answer["meta"]["job_id"].as_str().unwrap().to_string());
     }
-    // Past the cap, the older answered runs went; the background result nobody fetched stayed.
+    // Past the cap, the older answered (delivered) runs went; the background result nobody
+    // fetched stayed.
     let listed = call(&mut server, "codex_job_list", json!({"workspace_root": workspace.path()}));
     let kept: Vec<&str> = listed["jobs"].as_array().unwrap().iter().map(|j| j["job_id"].as_str().unwrap()).collect();
     assert_eq!(kept, vec![answered[2].as_str(), background.as_str()], "{listed}");
@@ -470,7 +475,7 @@ fn corrupt_or_unwritable_job_state_never_leaves_a_job_running() {
     assert!(listed["jobs"].as_array().unwrap().iter().all(|j| j["status"] != json!("running")), "{listed}");
     std::thread::sleep(Duration::from_secs(6));
     let listed = call(&mut server, "codex_job_list", json!({"workspace_root": workspace.path()}));
-    assert_eq!(listed, json!({"ok": true}), "no job and nothing unreadable");
+    assert_eq!(listed, json!({"ok": true, "total": 0, "offset": 0}), "no job and nothing unreadable");
     assert!(!setup.job_dir(&second).exists(), "an expired damaged record is cleaned");
 }
 

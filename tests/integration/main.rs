@@ -43,6 +43,8 @@ mod jobs;
 mod durable;
 // Consuming a job from many processes at once: exactly one result, nothing left.
 mod consume_race;
+// Issue 25's job store: one terminal status, no undelivered result evicted, vanished state, paging.
+mod job_store;
 // The job store on a full disk: every lifecycle step, no crash, nothing lost.
 mod full_disk;
 // A codex that goes silent: reported stalled, then stopped as codex_stalled.

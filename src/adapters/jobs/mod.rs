@@ -12,7 +12,15 @@
 //! - `activity.json`: what codex is doing (events seen, last event), at most once a second, and
 //!   whether it has gone silent (stalled);
 //! - `result.json`: the finished envelope; `terminal.json`: cancelled / timeout / failed, set by
-//!   whoever observed it.
+//!   whoever observed it first and never replaced (one terminal status per job);
+//! - `cancel.requested`: written by a cancel before it stops the worker, so a read that finds
+//!   the worker dead meanwhile records `cancelled`, not `failed`.
+//!
+//! Beside the job directories, `delivered/<job id>.json` says that (and when) a job's result
+//! was handed out: by `codex_job_result`, or to a synchronous call's waiter once it holds the
+//! envelope. Only delivered records are evicted past the cap (oldest delivery first), so a
+//! result nobody has had is kept until it is fetched, consumed or expires, whatever cap the
+//! evicting server has; the eviction reads these marks, never the records.
 //!
 //! Beside the job directories, `patches/<job id>.patch` holds a delegate's whole patch (owner
 //! only, written atomically). It is outside the job's directory on purpose: consuming a result
@@ -115,6 +123,12 @@ struct StoredResult {
     envelope: Value,
 }
 
+/// That a job's result was handed out, and when.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Delivered {
+    delivered_epoch_ms: u64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Terminal {
     status: Status,
@@ -152,6 +166,9 @@ pub struct View {
     /// The end this read judged (`failed`, `timeout`, `cancelled`) could not be recorded: why.
     /// The status above is the judged one; the next read judges again.
     pub unrecorded: Option<String>,
+    /// When its result was first handed out (`codex_job_result`, a synchronous call's waiter);
+    /// until then it is never evicted.
+    pub delivered_epoch_ms: Option<u64>,
 }
 
 impl View {
@@ -195,11 +212,15 @@ impl Damaged {
     }
 }
 
-/// Every record of a workspace.
+/// One page of a workspace's records, newest first.
 pub struct Listing {
-    /// Newest first.
     pub jobs: Vec<View>,
+    /// The page's records whose spec cannot be read.
     pub damaged: Vec<Damaged>,
+    /// Records in the workspace (expired ones found on this page left out).
+    pub total: usize,
+    /// Where the next page starts, when there is one.
+    pub next_offset: Option<usize>,
 }
 
 /// Why a job (or its result) cannot be handed out.
@@ -260,6 +281,11 @@ const STAGING_PREFIX: &str = ".new-";
 const DISCARD_PREFIX: &str = ".gone-";
 /// The directory, beside the job directories, of the delegates' patches.
 const PATCHES_DIR: &str = "patches";
+/// The directory, beside the job directories, of delivery marks (`<job id>.json`).
+const DELIVERED_DIR: &str = "delivered";
+/// Written by `cancel` before it stops the worker.
+const CANCEL_REQUESTED: &str = "cancel.requested";
+const CANCELLED: &str = "the job was cancelled";
 /// A staging directory older than this was left by a start that died.
 const STAGING_STALE_MS: u64 = 60_000;
 
@@ -331,11 +357,15 @@ impl Jobs {
         }
     }
 
-    /// Every record of the workspace; expired ones (damaged ones included) are deleted on the
-    /// way, and so are the leftovers of a deletion or a start that died half-way.
-    pub fn list(&self) -> Listing {
-        let mut listing = Listing { jobs: Vec::new(), damaged: Vec::new() };
+    /// `limit` records of the workspace from `offset`, newest first. Only the page's records
+    /// are read and judged (the order is their specs' write times, one `stat` each, so a list
+    /// costs about the same with 1,000 records as with 10); expired ones met on the way
+    /// (damaged ones included) are deleted, and so are the leftovers of a deletion or a start
+    /// that died half-way, and delivery marks whose job is gone.
+    pub fn list(&self, offset: usize, limit: usize) -> Listing {
+        let mut listing = Listing { jobs: Vec::new(), damaged: Vec::new(), total: 0, next_offset: None };
         let Ok(entries) = std::fs::read_dir(&self.dir) else { return listing };
+        let mut records: Vec<(u64, PathBuf)> = Vec::new();
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let path = entry.path();
@@ -345,6 +375,10 @@ impl Jobs {
             }
             if name == PATCHES_DIR {
                 self.sweep_patches(&path);
+                continue;
+            }
+            if name == DELIVERED_DIR {
+                self.sweep_delivery_marks(&path);
                 continue;
             }
             if name.starts_with(STAGING_PREFIX) {
@@ -358,14 +392,35 @@ impl Jobs {
             if !valid_job_id(&name) {
                 continue;
             }
-            match self.judge(&path) {
-                None => {}
-                Some(found) if self.expired(&found) => self.discard(&path),
-                Some(Found::Job(view)) => listing.jobs.push(*view),
-                Some(Found::Damaged(damaged)) => listing.damaged.push(damaged),
+            let written = modified_ms(&path.join("spec.json")).or_else(|| modified_ms(&path)).unwrap_or(0);
+            records.push((written, path));
+        }
+        records.sort_by(|a, b| b.cmp(a));
+        let mut total = records.len();
+        let mut next = offset;
+        for (_, path) in records.iter().skip(offset) {
+            if listing.jobs.len() + listing.damaged.len() >= limit {
+                break;
+            }
+            match self.judge(path) {
+                None => total -= 1,
+                Some(found) if self.expired(&found) => {
+                    self.discard(path);
+                    total -= 1;
+                }
+                Some(Found::Job(view)) => {
+                    listing.jobs.push(*view);
+                    next += 1;
+                }
+                Some(Found::Damaged(damaged)) => {
+                    listing.damaged.push(damaged);
+                    next += 1;
+                }
             }
         }
         listing.jobs.sort_by_key(|v| std::cmp::Reverse(v.spec.started_epoch_ms));
+        listing.total = total;
+        listing.next_offset = (next < total).then_some(next);
         listing
     }
 
@@ -377,8 +432,11 @@ impl Jobs {
             return Ok(view);
         }
         let dir = self.job_dir(job_id).ok_or(Unavailable::NotFound)?;
+        // Said before the worker is stopped: a read that finds it dead meanwhile records the
+        // end as this cancel, not as a worker that died.
+        let _ = statefile::write_bytes(&dir.join(CANCEL_REQUESTED), b"");
         worker::stop(&dir, STOP_GRACE);
-        match self.settle(&dir, Box::new(view), Status::Cancelled, "the job was cancelled".into()) {
+        match self.settle(&dir, Box::new(view), Status::Cancelled, CANCELLED.into()) {
             Some(Found::Job(view)) => Ok(*view),
             Some(Found::Damaged(damaged)) => Err(Unavailable::Damaged(damaged.problem)),
             None => Err(Unavailable::NotFound),
@@ -399,11 +457,14 @@ impl Jobs {
         self.job_dir(job_id).is_some_and(|dir| worker::holds_lock(&dir))
     }
 
-    /// The stored envelope of a `done` job, without deleting it.
+    /// The stored envelope of a `done` job, without deleting it; the job is marked delivered.
     pub fn result(&self, job_id: &str) -> Result<Value, Unavailable> {
         let view = self.view(job_id)?;
         match (view.status, &view.result) {
-            (Status::Done, Some(envelope)) => Ok(envelope.clone()),
+            (Status::Done, Some(envelope)) => {
+                self.mark_delivered(job_id);
+                Ok(envelope.clone())
+            }
             (Status::Done, None) => Err(Unavailable::ResultUnreadable(view.detail.unwrap_or_default())),
             _ => Err(Unavailable::NotDone(Box::new(view))),
         }
@@ -414,13 +475,19 @@ impl Jobs {
     /// consumers (in any processes) wins; the others find no job. Only the winner hands the
     /// result out, and the claimed directory is gone before it does.
     pub fn consume(&self, job_id: &str) -> Result<Value, Unavailable> {
-        let envelope = self.result(job_id)?;
+        let view = self.view(job_id)?;
+        let envelope = match (view.status, view.result) {
+            (Status::Done, Some(envelope)) => envelope,
+            (Status::Done, None) => return Err(Unavailable::ResultUnreadable(view.detail.unwrap_or_default())),
+            (_, result) => return Err(Unavailable::NotDone(Box::new(View { result, ..view }))),
+        };
         let dir = self.job_dir(job_id).ok_or(Unavailable::NotFound)?;
         let claimed = self.claim(&dir).map_err(|err| match err.kind() {
             std::io::ErrorKind::NotFound => Unavailable::NotFound,
             _ => Unavailable::Unclaimable(err.to_string()),
         })?;
         let _ = std::fs::remove_dir_all(&claimed);
+        let _ = std::fs::remove_file(delivered_path(&dir));
         Ok(envelope)
     }
 
@@ -431,12 +498,14 @@ impl Jobs {
         Ok(claimed)
     }
 
-    /// Deletes a job directory as one step (claim, then remove); a directory that cannot be
-    /// claimed is left whole for a later pass.
-    fn discard(&self, dir: &Path) {
-        if let Ok(claimed) = self.claim(dir) {
-            let _ = std::fs::remove_dir_all(claimed);
-        }
+    /// Deletes a job directory as one step (claim, then remove), and its delivery mark; a
+    /// directory that cannot be claimed is left whole for a later pass. True when it was
+    /// deleted here.
+    fn discard(&self, dir: &Path) -> bool {
+        let Ok(claimed) = self.claim(dir) else { return false };
+        let _ = std::fs::remove_dir_all(claimed);
+        let _ = std::fs::remove_file(delivered_path(dir));
+        true
     }
 
     fn expired(&self, found: &Found) -> bool {
@@ -451,16 +520,68 @@ impl Jobs {
         }
     }
 
-    /// Keeps at most `max_count` jobs: finished synchronous runs (whose caller was most likely
-    /// answered) go first, then finished background jobs, oldest first; running ones never.
+    /// Past `max_count` records, deletes delivered ones, the longest delivered first, until the
+    /// count is back under the cap or none is left: a result nobody has had yet (a background
+    /// job's, or a synchronous run's whose waiter has not read it) is never evicted, whatever
+    /// cap the evicting server has. It reads the store's names and the delivery marks only,
+    /// never a record, so a start costs the same with 1,000 records as with 10.
     fn evict_over_cap(&self) {
-        let views = self.list().jobs;
-        let excess = views.len().saturating_sub(usize::try_from(self.max_count).unwrap_or(usize::MAX));
-        let mut finished: Vec<&View> = views.iter().filter(|v| v.status != Status::Running).collect();
-        finished.sort_by_key(|v| (!v.spec.waited_on(), v.spec.started_epoch_ms));
-        for view in finished.into_iter().take(excess) {
-            if let Some(dir) = self.job_dir(&view.spec.job_id) {
-                self.discard(&dir);
+        let Ok(entries) = std::fs::read_dir(&self.dir) else { return };
+        let count = entries.flatten().filter(|e| valid_job_id(&e.file_name().to_string_lossy())).count();
+        let mut excess = count.saturating_sub(usize::try_from(self.max_count).unwrap_or(usize::MAX));
+        if excess == 0 {
+            return;
+        }
+        let Ok(marks) = std::fs::read_dir(self.dir.join(DELIVERED_DIR)) else { return };
+        let mut delivered: Vec<(u64, String)> = marks
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let job_id = name.strip_suffix(".json").filter(|id| valid_job_id(id))?.to_string();
+                let mark = statefile::read_json::<Delivered>(&entry.path()).ok()?;
+                Some((mark.delivered_epoch_ms, job_id))
+            })
+            .collect();
+        delivered.sort();
+        for (_, job_id) in delivered {
+            if excess == 0 {
+                break;
+            }
+            let Some(dir) = self.job_dir(&job_id) else { continue };
+            if self.discard(&dir) {
+                excess -= 1;
+            }
+        }
+    }
+
+    /// Records that the result of `job_id` was handed out (the first time only): from then on
+    /// the record may be evicted past the cap. A mark that cannot be written leaves the record
+    /// undelivered, which only keeps it longer.
+    pub fn mark_delivered(&self, job_id: &str) {
+        let Some(dir) = self.job_dir(job_id) else { return };
+        let path = delivered_path(&dir);
+        let mark = Delivered { delivered_epoch_ms: crate::foundation::clock::now_ms() };
+        let written = path
+            .parent()
+            .map_or(Ok(()), statefile::private_dir)
+            .and_then(|()| statefile::write_json_once(&path, &mark));
+        if let Err(err) = written {
+            crate::log_warn!("cannot mark job {job_id} delivered: {err}");
+        }
+        // Consumed or deleted meanwhile: the mark names nothing.
+        if !still_there(&dir) {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+
+    /// Removes the delivery marks whose job is gone (a mark written as its job was consumed).
+    fn sweep_delivery_marks(&self, dir: &Path) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let job_id = name.strip_suffix(".json").unwrap_or(&name);
+            if !valid_job_id(job_id) || !self.dir.join(job_id).exists() {
+                let _ = std::fs::remove_file(entry.path());
             }
         }
     }
@@ -479,12 +600,15 @@ impl Jobs {
                     format!("the job exceeded its deadline of {} s and was stopped", view.spec.deadline_seconds);
                 self.settle(dir, view, Status::Timeout, detail)
             }
+            Reading::Dead(view, _) if dir.join(CANCEL_REQUESTED).exists() => {
+                self.settle(dir, view, Status::Cancelled, CANCELLED.into())
+            }
             Reading::Dead(view, detail) => self.settle(dir, view, Status::Failed, detail),
         }
     }
 
-    /// Records how a stopped (or dead) job ended, unless a result made it first, and reads the
-    /// job back once.
+    /// Records how a stopped (or dead) job ended, unless a result or another end made it first
+    /// (the first end written wins), and reads the job back once.
     fn settle(&self, dir: &Path, mut view: Box<View>, status: Status, detail: String) -> Option<Found> {
         let recorded = if dir.join("result.json").exists() {
             Ok(())
@@ -495,7 +619,7 @@ impl Jobs {
                 detail: detail.clone(),
                 cleanup_warnings: self.clean_worktrees(),
             };
-            statefile::write_json(&dir.join("terminal.json"), &terminal)
+            statefile::write_json_once(&dir.join("terminal.json"), &terminal).map(drop)
         };
         match recorded {
             Ok(()) => match read(dir) {
@@ -558,6 +682,7 @@ fn read(dir: &Path) -> Reading {
         activity: statefile::read_json(&dir.join("activity.json")).unwrap_or_default(),
         result: None,
         unrecorded: None,
+        delivered_epoch_ms: statefile::read_json::<Delivered>(&delivered_path(dir)).ok().map(|d| d.delivered_epoch_ms),
     });
     if let Ok(terminal) = statefile::read_json::<Terminal>(&dir.join("terminal.json")) {
         view.status = terminal.status;
@@ -624,6 +749,13 @@ fn patch_path(job_dir: &Path) -> PathBuf {
     let store = job_dir.parent().unwrap_or(job_dir);
     let job_id = job_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     store.join(PATCHES_DIR).join(format!("{job_id}.patch"))
+}
+
+/// Where the delivery mark of the job in `job_dir` is kept: `delivered/<job id>.json` beside it.
+fn delivered_path(job_dir: &Path) -> PathBuf {
+    let store = job_dir.parent().unwrap_or(job_dir);
+    let job_id = job_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    store.join(DELIVERED_DIR).join(format!("{job_id}.json"))
 }
 
 /// Writes the whole patch of the delegate running as the job in `job_dir` (owner only,
@@ -816,11 +948,11 @@ mod tests {
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!((mode(&path), mode(path.parent().unwrap())), (0o600, 0o700));
         // A listing leaves a young patch (whose job record is gone) alone, and removes an old one.
-        jobs.list();
+        jobs.list(0, 10);
         assert!(path.exists());
         let aged = std::time::SystemTime::now() - Duration::from_secs(6);
         std::fs::File::options().write(true).open(&path).unwrap().set_modified(aged).unwrap();
-        jobs.list();
+        jobs.list(0, 10);
         assert!(!path.exists(), "a patch outlived the TTL");
         // A run whose record is removed unfinished takes its patch with it.
         let path = write_patch(&jobs.dir.join(&job_id), "x\n").unwrap();

@@ -133,13 +133,35 @@ pub fn record_outcome(dir: &Path, spec: &Spec, now: u64, hit_deadline: bool, env
         let detail = format!("the job exceeded its deadline of {} s and was stopped", spec.deadline_seconds);
         let terminal =
             Terminal { status: Status::Timeout, completed_epoch_ms: now, detail, cleanup_warnings: Vec::new() };
-        statefile::write_json(&dir.join("terminal.json"), &terminal)
+        // A cancel or a read that got there first keeps its end.
+        statefile::write_json_once(&dir.join("terminal.json"), &terminal).map(drop)
     } else {
         statefile::write_json(
             &dir.join("result.json"),
             &StoredResult { completed_epoch_ms: now, envelope: envelope.clone() },
         )
     }
+}
+
+/// Whether the job's record is still in place (not deleted under a running worker, say by a
+/// cache cleaner or the README's uninstall line removing the state directory).
+pub fn record_present(dir: &Path) -> bool {
+    super::still_there(dir)
+}
+
+/// Puts back the record of a running job whose directory was deleted: the directory (and the
+/// state directory above it, owner only), a fresh lock taken by this worker (returned: hold it
+/// while running), its pid and start marker, and the spec last, so a reader sees the job
+/// running or not at all. `Err` says why it could not be done.
+pub fn recreate(dir: &Path, spec: &Spec) -> Result<File, String> {
+    let failed = |what: &str, err: std::io::Error| format!("cannot {what}: {err}");
+    statefile::private_dir(dir).map_err(|e| failed("recreate the job directory", e))?;
+    let lock = take_lock(dir)?;
+    statefile::write_json(&dir.join(PID_FILE), &json!({"pid": std::process::id()}))
+        .map_err(|e| failed("record the worker's pid", e))?;
+    mark_started(dir).map_err(|e| failed("mark the worker started", e))?;
+    statefile::write_json(&dir.join("spec.json"), spec).map_err(|e| failed("rewrite the job spec", e))?;
+    Ok(lock)
 }
 
 /// What codex is doing, as last recorded (the default when nothing is).
