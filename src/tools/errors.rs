@@ -125,6 +125,20 @@ impl From<CodexFailure> for ToolError {
     }
 }
 
+/// A delegation stopped (timeout, stall, cancel) before it made any edit, whose session codex
+/// kept: a follow-up of that session (`tool` with `params`) continues the work already paid for,
+/// so that is the repair, and a retry from scratch, which pays for it again, is not offered.
+pub fn stopped_before_edits(failure: CodexFailure, tool: &str, params: serde_json::Value) -> ToolError {
+    let session_id = params["session_id"].as_str().unwrap_or_default().to_string();
+    let mut error = ToolError::from(failure).repair(format!(
+        "Codex made no edit before it was stopped, but its session is kept: call {tool} with session_id \
+         {session_id} and a task saying what is left to continue it, rather than a fresh call that pays for the \
+         work again"
+    ));
+    error.retryable = false;
+    error.repair_tool(tool, params)
+}
+
 /// A review's scope that git cannot resolve is the parameter that named it.
 impl From<GatherError> for ToolError {
     fn from(error: GatherError) -> ToolError {

@@ -90,6 +90,14 @@ pub enum CodexFailure {
     },
 }
 
+impl CodexFailure {
+    /// codex was stopped from outside while it worked (timeout, stall, cancel), as opposed to a
+    /// run that failed on its own: whatever it did so far is still there.
+    pub fn stopped_mid_run(&self) -> bool {
+        matches!(self, CodexFailure::TimedOut { .. } | CodexFailure::Stalled { .. } | CodexFailure::Cancelled)
+    }
+}
+
 /// How a failed codex process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
