@@ -120,6 +120,15 @@ impl From<CodexFailure> for ToolError {
             CodexFailure::RateLimited { retry_after_ms, .. } => {
                 ToolError::new(ErrorCode::CodexRateLimited, message).retry_after_ms(retry_after_ms)
             }
+            // Still `nonzero_exit` (the code says codex failed), but worth a retry once the
+            // model API recovers: the facts say when.
+            CodexFailure::Transient { retry_after_ms, .. } => {
+                let mut error = ToolError::new(ErrorCode::NonzeroExit, message).retry_after_ms(retry_after_ms).repair(
+                    "The model API failed for a while (a server error or a dropped stream): wait retry_after_ms, then retry; run codex_status if it persists",
+                );
+                error.retryable = true;
+                error
+            }
             CodexFailure::Exited { .. } => ToolError::new(ErrorCode::NonzeroExit, message),
         }
     }
