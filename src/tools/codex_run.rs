@@ -166,7 +166,7 @@ pub fn start_codex(call: &Call, invocation: &Invocation, meta: &mut Meta) -> Res
     super::models::check_effort(invocation.model.as_deref(), invocation.reasoning_effort.as_deref(), &call.cancel)
         .map_err(|error| error_envelope(error, meta))?;
     let budget = super::budget::of(call);
-    budget.check().map_err(|error| error_envelope(error.into(), meta))?;
+    super::budget::check(call, &budget).map_err(|error| error_envelope(error.into(), meta))?;
     // codex runs git itself in its working directory, outside any sandbox (and passes its
     // environment on to the commands it runs): the same policy as ours keeps that git from
     // running the repository's programs or writing to it. Nothing to pin where git finds no
@@ -181,7 +181,7 @@ pub fn start_codex(call: &Call, invocation: &Invocation, meta: &mut Meta) -> Res
     let invocation = Invocation { env: git_env.vars.clone(), ..invocation.clone() };
     let mut run = exec::run(&invocation, &call.cancel, &watch).map_err(|error| error_envelope(error.into(), meta))?;
     drop(git_env);
-    super::budget::record(&budget, &run);
+    super::budget::record(call, &budget, &run);
     meta.record_run(&run);
     if run.last_message_truncated {
         meta.note_truncation(&format!(
