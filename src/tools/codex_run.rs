@@ -147,7 +147,7 @@ pub fn redact_input(text: Option<&str>, param: &str, meta: &mut Meta) -> Option<
 /// with the run's time, exit code, session and usage already in `meta` (and a final message
 /// cut at the output cap noted there).
 pub fn run_codex(call: &Call, invocation: &Invocation, meta: &mut Meta) -> Result<Run, Value> {
-    let run = start_codex(call, invocation, meta)?;
+    let run = run_codex_keep_failure(call, invocation, meta)?;
     match &run.failure {
         Some(error) => Err(error_envelope(error.clone().into(), meta)),
         None => Ok(run),
@@ -156,7 +156,7 @@ pub fn run_codex(call: &Call, invocation: &Invocation, meta: &mut Meta) -> Resul
 
 /// `run_codex`, but a run that ended in failure is returned too (`run.failure` says why): a
 /// delegation stopped mid-edit still has edits to hand over. `Err` only when codex never ran.
-pub fn start_codex(call: &Call, invocation: &Invocation, meta: &mut Meta) -> Result<Run, Value> {
+pub fn run_codex_keep_failure(call: &Call, invocation: &Invocation, meta: &mut Meta) -> Result<Run, Value> {
     let watch = exec::Watch {
         on_event: &|events_seen, activity| call.progress.report(events_seen, activity),
         on_stall: &|events_seen, message| call.progress.stalled(events_seen, message),

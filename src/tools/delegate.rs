@@ -13,6 +13,9 @@
 //! now: if the earlier diff is already applied there (its reverse applies), the copy starts with
 //! it and the diff holds only the new edits; otherwise the earlier edits are replayed into the
 //! copy and the diff holds both. `follow_up` in the result says which.
+//!
+//! A run stopped before it finished (timeout, stall, cancel) keeps its work: the edits so far
+//! are the result, marked `partial`, and its session is kept for a follow-up to finish them.
 
 use std::path::Path;
 use std::time::Duration;
@@ -95,7 +98,7 @@ pub fn run_delegate(call: &Call) -> Value {
     }
     let mut invocation = settings.invocation(call, &dir, crate::adapters::codex::prompts::delegate(&task), None);
     invocation.write_scope = Some(scope);
-    let run = match codex_run::start_codex(call, &invocation, &mut meta) {
+    let run = match codex_run::run_codex_keep_failure(call, &invocation, &mut meta) {
         Ok(run) => run,
         Err(envelope) => return envelope,
     };
@@ -211,10 +214,10 @@ pub fn run_delegate(call: &Call) -> Value {
     json!(Success {
         ok: true,
         summary,
-        partial: stopped.is_some(),
-        partial_reason,
         applies_cleanly,
         applies_cleanly_reason,
+        partial: stopped.is_some(),
+        partial_reason,
         diffstat: diff.as_deref().map(diffstat),
         patch_file,
         patch_file_error,
@@ -240,14 +243,14 @@ pub fn run_delegate(call: &Call) -> Value {
 struct Success<'a> {
     ok: bool,
     summary: String,
-    /// Codex was stopped before it finished (timeout, stall, cancel): the diff holds its edits so
-    /// far, and `partial_reason` says what stopped it.
-    partial: bool,
-    partial_reason: Option<String>,
     /// Whether the returned diff applies to the live tree right now (`git apply --check`), and
     /// why not; null when there is no diff. Beside the summary, so it shows first.
     applies_cleanly: Option<bool>,
     applies_cleanly_reason: Option<String>,
+    /// Codex was stopped before it finished (timeout, stall, cancel): the diff holds its edits so
+    /// far, and `partial_reason` says what stopped it.
+    partial: bool,
+    partial_reason: Option<String>,
     /// Files, added and removed lines of the diff; beside the patch file that holds it whole
     /// (or why there is none), so both show even when the inline diff is left out.
     diffstat: Option<Value>,
@@ -446,10 +449,10 @@ mod tests {
         let delegate = json!(Success {
             ok: true,
             summary: "Codex made no changes.".into(),
-            partial: false,
-            partial_reason: None,
             applies_cleanly: None,
             applies_cleanly_reason: None,
+            partial: false,
+            partial_reason: None,
             diffstat: None,
             patch_file: None,
             patch_file_error: None,
