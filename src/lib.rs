@@ -97,6 +97,20 @@ pub fn run(mode: cli::Mode) -> ExitCode {
             eprintln!("codex-in-claude: {problem}\n\n{}", cli::usage());
             print_sarif(&sarif::Report::usage_error(&problem), false)
         }
+        cli::Mode::ClearUsageLimit => {
+            let budget = adapters::budget::Budget::new(&config.state_dir, config.daily_token_budget);
+            match budget.clear_usage_limit() {
+                Ok(Some(resets_ms)) => print_stdout(&format!(
+                    "cleared: paid calls are sent again (codex had said the plan's usage limit resets at {})\n",
+                    foundation::clock::rfc3339(resets_ms)
+                )),
+                Ok(None) => print_stdout("no usage limit was noted; nothing to clear\n"),
+                Err(err) => {
+                    eprintln!("codex-in-claude: cannot clear the usage limit in {}: {err}", config.state_dir.display());
+                    ExitCode::FAILURE
+                }
+            }
+        }
         cli::Mode::Setup => {
             let checks = setup::checks(&config, &cancel::CancelToken::new());
             let written = print_stdout(&setup::render(&checks));

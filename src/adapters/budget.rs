@@ -1,7 +1,10 @@
 //! The daily token budget (`CODEX_IN_CLAUDE_DAILY_TOKEN_BUDGET`): a small ledger in the state
 //! directory that counts the tokens every paid run reported, per local day, and the check that
 //! refuses a paid call once the day's budget is used up. The ledger also keeps when a used-up
-//! ChatGPT plan resets, as codex said when it ended a run on it, so no call is sent before then.
+//! ChatGPT plan resets, as codex said when it ended a run on it, so no call is sent before then;
+//! that note belongs to the codex account it came from (`account`, a digest of what codex's
+//! `account/read` answers), so a call made under another login is not refused for it, and
+//! `clear-usage-limit` drops it (credits bought, a plan upgraded in place).
 //!
 //! The ledger is one JSON file written with the atomic state-file writer; every update is a
 //! read-modify-write under an exclusive lock on a sibling lock file, so concurrent runs, in this
@@ -27,7 +30,15 @@ struct Ledger {
     /// When codex said the plan's usage limit resets (epoch ms); kept across days.
     #[serde(default)]
     usage_limit_resets_ms: Option<u64>,
+    /// The account that hit it (`Account`'s digest); `None` when it could not be read, and then
+    /// the note holds for every account.
+    #[serde(default)]
+    usage_limit_account: Option<String>,
 }
+
+/// Which codex account a call runs under, as far as it can be told: a digest (never the
+/// account's name) of codex's `account/read` answer, or `None` when codex could not say.
+pub type Account = Option<String>;
 
 /// Why `Budget::check` refuses a paid call; nothing was sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,8 +95,11 @@ impl Budget {
 
     /// `budget_exhausted` when today's runs already used the whole budget; retryable once the
     /// day turns. No budget: always `Ok`. A ledger that cannot be read refuses too (the budget
-    /// is a promise to the user, and an unreadable ledger cannot keep it).
-    pub fn check(&self) -> Result<(), BudgetError> {
+    /// is a promise to the user, and an unreadable ledger cannot keep it). A used-up plan's
+    /// note refuses until it resets unless `account` (asked only then: it costs a codex
+    /// app-server conversation) is another account than the one that hit it, and then the note
+    /// is dropped: the user switched login.
+    pub fn check(&self, account: impl FnOnce() -> Account) -> Result<(), BudgetError> {
         let now = clock::now_ms();
         let (today, next_day_ms) = clock::local_day(now);
         let used = match (self.today(&today), self.limit) {
@@ -98,7 +112,16 @@ impl Budget {
             }
         };
         if let Some(resets_ms) = used.usage_limit_resets_ms.filter(|&at| at > now) {
-            return Err(BudgetError::UsageLimit { resets_ms, retry_after_ms: resets_ms - now });
+            let switched = match (&used.usage_limit_account, account()) {
+                (Some(noted), Some(current)) => *noted != current,
+                _ => false,
+            };
+            if !switched {
+                return Err(BudgetError::UsageLimit { resets_ms, retry_after_ms: resets_ms - now });
+            }
+            if let Err(err) = self.clear_usage_limit() {
+                crate::log_warn!("could not drop another account's usage-limit note from the spend ledger: {err}");
+            }
         }
         let Some(limit) = self.limit else { return Ok(()) };
         if used.tokens < limit {
@@ -113,10 +136,30 @@ impl Budget {
         })
     }
 
-    /// Notes that codex ended a run on the plan's usage limit, which resets at `resets_ms`
-    /// (written with or without a budget: it saves calls bound to fail).
-    pub fn note_usage_limit(&self, resets_ms: u64) -> std::io::Result<()> {
-        self.update(|ledger| ledger.usage_limit_resets_ms = Some(resets_ms))
+    /// Notes that codex ended a run of `account` on the plan's usage limit, which resets at
+    /// `resets_ms` (written with or without a budget: it saves calls bound to fail).
+    pub fn note_usage_limit(&self, resets_ms: u64, account: Account) -> std::io::Result<()> {
+        self.update(|ledger| {
+            ledger.usage_limit_resets_ms = Some(resets_ms);
+            ledger.usage_limit_account = account;
+        })
+    }
+
+    /// Drops the used-up plan's note, whatever account it was for; returns the reset it named
+    /// when one was still ahead. Writes nothing when there is no note.
+    pub fn clear_usage_limit(&self) -> std::io::Result<Option<u64>> {
+        let (today, _) = clock::local_day(clock::now_ms());
+        match self.today(&today) {
+            Ok(ledger) if ledger.usage_limit_resets_ms.is_none() => return Ok(None),
+            Ok(_) => {}
+            Err(why) => return Err(std::io::Error::other(why)),
+        }
+        let mut cleared = None;
+        self.update(|ledger| {
+            cleared = ledger.usage_limit_resets_ms.take().filter(|&at| at > clock::now_ms());
+            ledger.usage_limit_account = None;
+        })?;
+        Ok(cleared)
     }
 
     /// Adds one paid run's tokens to today's count. Without a budget nothing is counted: the
@@ -176,6 +219,7 @@ impl Budget {
             Ok(earlier) => Ok(Ledger {
                 day: today.to_string(),
                 usage_limit_resets_ms: earlier.usage_limit_resets_ms,
+                usage_limit_account: earlier.usage_limit_account,
                 ..Ledger::default()
             }),
             Err(ReadError::Missing) => Ok(Ledger { day: today.to_string(), ..Ledger::default() }),
@@ -192,11 +236,11 @@ mod tests {
     fn counts_per_day_and_refuses_past_the_budget() {
         let dir = tempfile::tempdir().unwrap();
         let budget = Budget::new(dir.path(), Some(100));
-        budget.check().unwrap();
+        budget.check(|| None).unwrap();
         budget.record(60).unwrap();
-        budget.check().unwrap();
+        budget.check(|| None).unwrap();
         budget.record(60).unwrap();
-        match budget.check().unwrap_err() {
+        match budget.check(|| None).unwrap_err() {
             BudgetError::Exhausted { tokens: 120, runs: 2, limit: 100, retry_after_ms, .. } => {
                 assert!(retry_after_ms <= 90_000_000, "{retry_after_ms}")
             }
@@ -207,10 +251,10 @@ mod tests {
         // Yesterday's ledger counts for nothing today.
         statefile::write_json(
             &dir.path().join(LEDGER_FILE),
-            &Ledger { day: "2000-01-01".into(), tokens: 999, runs: 9, usage_limit_resets_ms: None },
+            &Ledger { day: "2000-01-01".into(), tokens: 999, runs: 9, ..Ledger::default() },
         )
         .unwrap();
-        budget.check().unwrap();
+        budget.check(|| None).unwrap();
         assert_eq!(budget.report().used_tokens, Some(0));
     }
 
@@ -219,7 +263,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let budget = Budget::new(dir.path(), None);
         budget.record(5).unwrap();
-        budget.check().unwrap();
+        budget.check(|| None).unwrap();
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
         assert_eq!((budget.report().used_tokens, budget.report().remaining_tokens), (None, None));
     }
@@ -229,8 +273,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let budget = Budget::new(dir.path(), None);
         let resets = clock::now_ms() + 3_600_000;
-        budget.note_usage_limit(resets).unwrap();
-        match budget.check().unwrap_err() {
+        budget.note_usage_limit(resets, None).unwrap();
+        match budget.check(|| None).unwrap_err() {
             BudgetError::UsageLimit { resets_ms, retry_after_ms } => {
                 assert_eq!(resets_ms, resets);
                 assert!(retry_after_ms > 3_500_000 && retry_after_ms <= 3_600_000, "{retry_after_ms}");
@@ -238,8 +282,30 @@ mod tests {
             refused => panic!("{refused:?}"),
         }
         assert_eq!(budget.report().usage_limit_resets_at, Some(clock::rfc3339(resets)));
-        budget.note_usage_limit(clock::now_ms() - 1).unwrap();
-        budget.check().unwrap();
+        budget.note_usage_limit(clock::now_ms() - 1, None).unwrap();
+        budget.check(|| None).unwrap();
+    }
+
+    #[test]
+    fn a_used_up_plan_belongs_to_its_account_and_is_cleared_by_a_login_change_or_on_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let budget = Budget::new(dir.path(), None);
+        let resets = clock::now_ms() + 3_600_000;
+        let account = |name: &str| Some(name.to_string());
+        budget.note_usage_limit(resets, account("a")).unwrap();
+        // The same account, or one codex cannot name: refused, and the account is asked.
+        assert!(matches!(budget.check(|| account("a")), Err(BudgetError::UsageLimit { .. })));
+        assert!(matches!(budget.check(|| None), Err(BudgetError::UsageLimit { .. })));
+        // Another login: allowed, and the note is gone for good.
+        budget.check(|| account("b")).unwrap();
+        budget.check(|| account("a")).unwrap();
+        assert_eq!(budget.report().usage_limit_resets_at, None);
+        // A note no account was read for holds for all, until it is cleared on request.
+        budget.note_usage_limit(resets, None).unwrap();
+        assert!(matches!(budget.check(|| account("b")), Err(BudgetError::UsageLimit { .. })));
+        assert_eq!(budget.clear_usage_limit().unwrap(), Some(resets));
+        budget.check(|| panic!("no note: the account is not asked")).unwrap();
+        assert_eq!(budget.clear_usage_limit().unwrap(), None);
     }
 
     #[test]
@@ -247,7 +313,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(LEDGER_FILE), b"{\"day\":").unwrap();
         let budget = Budget::new(dir.path(), Some(10));
-        assert!(matches!(budget.check().unwrap_err(), BudgetError::LedgerUnreadable { .. }));
+        assert!(matches!(budget.check(|| None).unwrap_err(), BudgetError::LedgerUnreadable { .. }));
         assert!(budget.record(1).is_err());
         assert!(budget.report().error.is_some());
     }

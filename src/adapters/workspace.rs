@@ -24,6 +24,11 @@ impl Source {
             Source::Cwd => "cwd",
         }
     }
+
+    /// The source `as_str` names.
+    pub fn parse(name: &str) -> Option<Source> {
+        [Source::Param, Source::Roots, Source::ProjectDir, Source::Cwd].into_iter().find(|s| s.as_str() == name)
+    }
 }
 
 /// Why an explicit `workspace_root` cannot be used. The messages never echo the value.

@@ -24,6 +24,8 @@ pub enum Mode {
     },
     /// Checks everything a first run needs; exits 1 while something is missing.
     Setup,
+    /// Drops the note of a used-up plan, so paid calls are sent again before its reset.
+    ClearUsageLimit,
     Version,
     Help,
     /// Hidden: the intermediate that detaches a background worker.
@@ -136,6 +138,11 @@ pub fn parse_with_stdin(args: impl IntoIterator<Item = OsString>, stdin: &mut dy
         ["setup", "--help" | "-h"] => Ok(Mode::Help),
         ["setup", extra, ..] => Err(UsageError(format!("setup takes no arguments, not {}", quoted(extra)))),
         ["review-gate", options @ ..] => parse_review_gate(options),
+        ["clear-usage-limit"] => Ok(Mode::ClearUsageLimit),
+        ["clear-usage-limit", "--help" | "-h"] => Ok(Mode::Help),
+        ["clear-usage-limit", extra, ..] => {
+            Err(UsageError(format!("clear-usage-limit takes no arguments, not {}", quoted(extra))))
+        }
         ["--version" | "-V"] => Ok(Mode::Version),
         ["--help" | "-h" | "help", ..] => Ok(Mode::Help),
         ["__job-spawn", dir] => Ok(Mode::JobSpawn { dir: dir.into() }),
@@ -426,6 +433,10 @@ USAGE:
                                    finds problems; silent while off (PAID when on)
     codex-in-claude review-gate --enable | --disable | --status
                                    turn the review gate on or off for this project, or show it
+    codex-in-claude clear-usage-limit
+                                   forget that codex said the plan's usage limit is used up (after
+                                   buying credits or upgrading), so paid calls are sent again before
+                                   the reset it named; a login change does this by itself
     codex-in-claude --version
     codex-in-claude --help
 
@@ -574,6 +585,8 @@ mod tests {
         assert_eq!(parse_words(&["status", "--pretty", "--json"]), Ok(Mode::Status { json: true, pretty: true }));
         assert_eq!(parse_words(&["consult", "q", "--help"]), Ok(Mode::Help));
         assert_eq!(parse_words(&["-V"]), Ok(Mode::Version));
+        assert_eq!(parse_words(&["clear-usage-limit"]), Ok(Mode::ClearUsageLimit));
+        assert!(parse_words(&["clear-usage-limit", "now"]).is_err());
         assert_eq!(parse_words(&["--help"]), Ok(Mode::Help));
         assert!(parse_words(&["serve", "extra"]).is_err());
         assert!(parse_words(&["--bogus"]).is_err());

@@ -4,7 +4,8 @@
 //!
 //! A SIGTERM (cancel, deadline) cancels the run: codex's process group is killed and a delegate
 //! worktree removed by the normal cleanup paths, and the worker exits without a result, leaving
-//! the end to be recorded by whoever stopped it.
+//! the end to be recorded by whoever stopped it; a delegation that had edited by then stores its
+//! edits so far (a `partial` result) first, and that is how the job ends.
 //!
 //! While it runs it checks every half second that its record is still there: one deleted under
 //! it (its state directory removed) is put back and the result says so, or, when that fails,
@@ -55,9 +56,10 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
         say(format_args!("the job names an unknown tool"));
         return ExitCode::FAILURE;
     };
-    // The job's deadline is codex's timeout, so an unwatched job still ends on time.
-    let remaining_ms = spec.deadline_epoch_ms().saturating_sub(clock::now_ms());
-    config.timeout_seconds = (remaining_ms / 1000).max(1);
+    // The job's deadline bounds codex's timeout (`Call::time_left` stops codex when it passes),
+    // so an unwatched job still ends on time; the timeout the result reports is the one the
+    // job was given, not what was left of it once the worker started.
+    config.timeout_seconds = spec.deadline_seconds;
 
     let cancel = CancelToken::new();
     let finished = std::sync::atomic::AtomicBool::new(false);
@@ -106,7 +108,7 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
                 std::thread::park_timeout(Duration::from_millis(50));
             }
         });
-        let context = tools::Context::new(&config, &tools::NoRoots, &activity, cancel.clone()).in_worker(dir);
+        let context = tools::Context::new(&config, &tools::NoRoots, &activity, cancel.clone()).in_worker(dir, &spec);
         let envelope = tools::call_tool(tool, Some(&arguments), &context);
         finished.store(true, Ordering::SeqCst);
         // The result is not stored until the scope ends: wake the watcher rather than wait out
@@ -114,8 +116,10 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
         watcher.thread().unpark();
         envelope
     });
-    if terminate.load(Ordering::SeqCst) {
-        // Whoever stopped the job records how it ended.
+    // Whoever stopped the job records how it ended, unless the run has work to hand over: a
+    // delegation stopped mid-edit returns its edits so far (`partial`), which are stored like any
+    // result, so the cancel (or the deadline's reaper) finds it and leaves it there.
+    if terminate.load(Ordering::SeqCst) && envelope["partial"] != json!(true) {
         return ExitCode::SUCCESS;
     }
     if abandoned.load(Ordering::SeqCst) {

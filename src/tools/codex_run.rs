@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::Call;
 use super::meta::{Meta, error_envelope};
 use crate::adapters::codex::exec::{self, Invocation, Run};
+use crate::adapters::codex::failure::CodexFailure;
 use crate::adapters::git::{ForeignGitEnv, Git, GitError};
 use crate::adapters::sessions::{Record, Sessions};
 use crate::adapters::workspace::Workspace;
@@ -85,7 +86,7 @@ impl Settings {
             isolation: self.isolation,
             model: self.model.clone(),
             reasoning_effort: self.reasoning_effort.clone(),
-            timeout: Duration::from_secs(self.timeout_seconds),
+            timeout: call.time_left(Duration::from_secs(self.timeout_seconds)),
             max_output_bytes: usize::try_from(call.config.max_output_bytes).unwrap_or(usize::MAX),
             write_scope: None,
             env: Vec::new(),
@@ -146,6 +147,16 @@ pub fn redact_input(text: Option<&str>, param: &str, meta: &mut Meta) -> Option<
 /// with the run's time, exit code, session and usage already in `meta` (and a final message
 /// cut at the output cap noted there).
 pub fn run_codex(call: &Call, invocation: &Invocation, meta: &mut Meta) -> Result<Run, Value> {
+    let run = run_codex_keep_failure(call, invocation, meta)?;
+    match &run.failure {
+        Some(error) => Err(error_envelope(error.clone().into(), meta)),
+        None => Ok(run),
+    }
+}
+
+/// `run_codex`, but a run that ended in failure is returned too (`run.failure` says why): a
+/// delegation stopped mid-edit still has edits to hand over. `Err` only when codex never ran.
+pub fn run_codex_keep_failure(call: &Call, invocation: &Invocation, meta: &mut Meta) -> Result<Run, Value> {
     let watch = exec::Watch {
         on_event: &|events_seen, activity| call.progress.report(events_seen, activity),
         on_stall: &|events_seen, message| call.progress.stalled(events_seen, message),
@@ -155,7 +166,7 @@ pub fn run_codex(call: &Call, invocation: &Invocation, meta: &mut Meta) -> Resul
     super::models::check_effort(invocation.model.as_deref(), invocation.reasoning_effort.as_deref(), &call.cancel)
         .map_err(|error| error_envelope(error, meta))?;
     let budget = super::budget::of(call);
-    budget.check().map_err(|error| error_envelope(error.into(), meta))?;
+    super::budget::check(call, &budget).map_err(|error| error_envelope(error.into(), meta))?;
     // codex runs git itself in its working directory, outside any sandbox (and passes its
     // environment on to the commands it runs): the same policy as ours keeps that git from
     // running the repository's programs or writing to it. Nothing to pin where git finds no
@@ -168,9 +179,9 @@ pub fn run_codex(call: &Call, invocation: &Invocation, meta: &mut Meta) -> Resul
         Err(error) => return Err(error_envelope(error.into(), meta)),
     };
     let invocation = Invocation { env: git_env.vars.clone(), ..invocation.clone() };
-    let run = exec::run(&invocation, &call.cancel, &watch).map_err(|error| error_envelope(error.into(), meta))?;
+    let mut run = exec::run(&invocation, &call.cancel, &watch).map_err(|error| error_envelope(error.into(), meta))?;
     drop(git_env);
-    super::budget::record(&budget, &run);
+    super::budget::record(call, &budget, &run);
     meta.record_run(&run);
     if run.last_message_truncated {
         meta.note_truncation(&format!(
@@ -178,10 +189,13 @@ pub fn run_codex(call: &Call, invocation: &Invocation, meta: &mut Meta) -> Resul
             invocation.max_output_bytes
         ));
     }
-    match &run.failure {
-        Some(error) => Err(error_envelope(error.clone().into(), meta)),
-        None => Ok(run),
+    // The job worker stops codex at the call's deadline, which may leave it a little less than
+    // the timeout the call was given (the worker started after the call did); the failure says
+    // the timeout as configured, which is the one that ran out.
+    if let (Some(CodexFailure::TimedOut { after }), Some(configured)) = (&mut run.failure, meta.timeout_seconds) {
+        *after = (*after).max(Duration::from_secs(configured));
     }
+    Ok(run)
 }
 
 /// `raw_response`: codex's final message when `detail` is `full` (sanitised, redacted, bounded;

@@ -13,6 +13,9 @@
 //! now: if the earlier diff is already applied there (its reverse applies), the copy starts with
 //! it and the diff holds only the new edits; otherwise the earlier edits are replayed into the
 //! copy and the diff holds both. `follow_up` in the result says which.
+//!
+//! A run stopped before it finished (timeout, stall, cancel) keeps its work: the edits so far
+//! are the result, marked `partial`, and its session is kept for a follow-up to finish them.
 
 use std::path::Path;
 use std::time::Duration;
@@ -26,6 +29,7 @@ use super::meta::{ContextSummary, Meta, error_envelope};
 use super::schema;
 use crate::adapters::codex::answer;
 use crate::adapters::codex::exec::WriteScope;
+use crate::adapters::codex::failure::CodexFailure;
 use crate::adapters::codex::probe::{self, SandboxCheck};
 use crate::adapters::git::worktree::{self, Worktree, WorktreeError};
 use crate::adapters::sessions::DelegateEdits;
@@ -38,6 +42,10 @@ const NEXT_STEP: &str = "Review the diff; it was never applied for you. Apply it
 const WITHHELD_REASON: &str = "secret-looking file name: its change was left out of the diff and never sent";
 const NESTED_REPO_REASON: &str =
     "a git repository Codex created inside the worktree: its files cannot be part of the diff";
+const PARTIAL_FOLLOW_UP_STEP: &str = "Codex was stopped before it finished: to finish, call codex_delegate again with \
+     this session_id (its task saying what is left); it continues from these edits rather than starting over.";
+const PARTIAL_NO_SESSION_STEP: &str = "Codex was stopped before it finished and its session was not kept \
+     (CODEX_IN_CLAUDE_EPHEMERAL), so it cannot be continued: finish the edits yourself, or start a fresh delegate.";
 const PLAN_NOTE: &str = "Codex works in a throwaway copy holding your tracked files as they are now (uncommitted \
 changes included; files outside a sparse checkout from HEAD). Untracked files are never copied, and submodules are \
 empty directories there.";
@@ -90,9 +98,16 @@ pub fn run_delegate(call: &Call) -> Value {
     }
     let mut invocation = settings.invocation(call, &dir, crate::adapters::codex::prompts::delegate(&task), None);
     invocation.write_scope = Some(scope);
-    let run = match codex_run::run_codex(call, &invocation, &mut meta) {
+    let run = match codex_run::run_codex_keep_failure(call, &invocation, &mut meta) {
         Ok(run) => run,
         Err(envelope) => return envelope,
+    };
+    // A run stopped mid-way (timeout, stall, cancel) keeps the edits it made: they are paid for,
+    // and a follow-up of its session can finish the work from them.
+    let stopped = match &run.failure {
+        None => None,
+        Some(failure) if failure.stopped_mid_run() => Some(failure.clone()),
+        Some(failure) => return error_envelope(failure.clone().into(), &meta),
     };
     let limit = usize::try_from(call.config.max_delegate_diff_bytes).unwrap_or(usize::MAX);
     // Headroom over the limit: redaction can shrink a diff (withheld files) before it is bounded.
@@ -145,11 +160,31 @@ pub fn run_delegate(call: &Call) -> Value {
             );
         }
     }
+    let remember = |meta: &mut Meta| {
+        codex_run::remember(call, &workspace, &run, meta, |record| {
+            let full = edits.replayable.clone().unwrap_or_default();
+            record.edits = Some(DelegateEdits { returned: diff.clone().unwrap_or_default(), full });
+        });
+    };
+    let (session_id, resume_command) = codex_run::session_fields(call, &run);
+    if let Some(failure) = &stopped
+        && diff.is_none()
+        && withheld_files.is_empty()
+    {
+        remember(&mut meta);
+        drop(worktree);
+        return error_envelope(stopped_without_edits(call, failure, session_id.as_deref()), &meta);
+    }
     // Edits without a message are still the result; only neither is no result at all.
     let mut adjustments = answer::Adjustments::default();
     let message = run.last_message.as_deref().and_then(|m| answer::prose_summary(&relative(m), &mut adjustments));
     meta.record_answer(&adjustments);
+    let partial_reason = stopped.as_ref().map(ToString::to_string);
     let summary = match (message, &diff, withheld_files.is_empty()) {
+        _ if stopped.is_some() => format!(
+            "Codex was stopped before it finished, so the diff holds only its edits so far: {}.",
+            partial_reason.as_deref().unwrap_or_default()
+        ),
         (Some(message), Some(_), _) => message,
         (Some(message), None, true) => format!("Codex made no changes. {message}"),
         (Some(message), None, false) => {
@@ -163,16 +198,17 @@ pub fn run_delegate(call: &Call) -> Value {
         }
     };
     let apply_command = diff.as_ref().map(|_| format!("git -C {} apply", shell_quote(worktree.live_repo())));
-    codex_run::remember(call, &workspace, &run, &mut meta, |record| {
-        let full = edits.replayable.clone().unwrap_or_default();
-        record.edits = Some(DelegateEdits { returned: diff.clone().unwrap_or_default(), full });
-    });
+    remember(&mut meta);
     let mut raw = codex_run::raw_response(call, &run, &mut meta);
     if let Some(text) = raw["text"].as_str() {
         raw["text"] = json!(relative(text));
     }
     drop(worktree);
-    let (session_id, resume_command) = codex_run::session_fields(call, &run);
+    let next_steps = match (&stopped, &session_id) {
+        (None, _) => vec![NEXT_STEP],
+        (Some(_), Some(_)) if !call.config.ephemeral => vec![PARTIAL_FOLLOW_UP_STEP, NEXT_STEP],
+        (Some(_), _) => vec![PARTIAL_NO_SESSION_STEP, NEXT_STEP],
+    };
     // The diff, the bulky payload, comes after every short member, so a client that shows only
     // the start of a large result still shows the summary and what to do with it.
     json!(Success {
@@ -180,6 +216,8 @@ pub fn run_delegate(call: &Call) -> Value {
         summary,
         applies_cleanly,
         applies_cleanly_reason,
+        partial: stopped.is_some(),
+        partial_reason,
         diffstat: diff.as_deref().map(diffstat),
         patch_file,
         patch_file_error,
@@ -189,7 +227,7 @@ pub fn run_delegate(call: &Call) -> Value {
         findings: Vec::new(),
         questions: Vec::new(),
         assumptions: Vec::new(),
-        next_steps: vec![NEXT_STEP],
+        next_steps,
         session_id,
         resume_command,
         tool: call.tool.name,
@@ -209,6 +247,10 @@ struct Success<'a> {
     /// why not; null when there is no diff. Beside the summary, so it shows first.
     applies_cleanly: Option<bool>,
     applies_cleanly_reason: Option<String>,
+    /// Codex was stopped before it finished (timeout, stall, cancel): the diff holds its edits so
+    /// far, and `partial_reason` says what stopped it.
+    partial: bool,
+    partial_reason: Option<String>,
     /// Files, added and removed lines of the diff; beside the patch file that holds it whole
     /// (or why there is none), so both show even when the inline diff is left out.
     diffstat: Option<Value>,
@@ -271,6 +313,16 @@ pub fn run_dry_run(call: &Call) -> Value {
         tool: call.tool.name,
         meta,
     })
+}
+
+/// The error of a run stopped before it made any edit (`errors::stopped_before_edits`).
+fn stopped_without_edits(call: &Call, failure: &CodexFailure, session_id: Option<&str>) -> ToolError {
+    let Some(session_id) = session_id.filter(|_| !call.config.ephemeral) else { return failure.clone().into() };
+    let mut params = json!({"session_id": session_id});
+    if let Some(root) = call.args.text("workspace_root") {
+        params["workspace_root"] = json!(root);
+    }
+    super::errors::stopped_before_edits(failure.clone(), call.tool.name, params)
 }
 
 /// Puts the earlier run's edits in the fresh copy unless the user's tree already has them;
@@ -367,6 +419,8 @@ fn relativize(text: &str, tree: &Path) -> String {
 /// left out of it.
 pub fn success_schema() -> Value {
     let delegate: &[&str] = &[
+        "partial",
+        "partial_reason",
         "applies_cleanly",
         "applies_cleanly_reason",
         "diff",
@@ -397,6 +451,8 @@ mod tests {
             summary: "Codex made no changes.".into(),
             applies_cleanly: None,
             applies_cleanly_reason: None,
+            partial: false,
+            partial_reason: None,
             diffstat: None,
             patch_file: None,
             patch_file_error: None,

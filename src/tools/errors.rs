@@ -13,6 +13,13 @@ use crate::adapters::git::worktree::WorktreeError;
 use crate::adapters::workspace::WorkspaceError;
 use crate::foundation::envelope::{ErrorCode, ToolError};
 
+/// What a used-up plan (or API quota) needs: not fewer calls, but time, more usage, or another
+/// login; and how to drop the note that keeps calls from being sent once that is done.
+const USED_UP_PLAN_REPAIR: &str = "The plan's usage (or the API key's quota) is used up: wait until retry_after_ms \
+     passes, or give codex more usage (buy credits or upgrade the plan) or another login (`codex login`). A login \
+     change lifts the refusal by itself; after buying credits or upgrading in place, run `codex-in-claude \
+     clear-usage-limit` so calls are sent again";
+
 /// Only a missing git or a timeout is `git_unavailable` (a retry may help); every other failure
 /// gets the code that says what happened and a repair that fixes it.
 impl From<GitError> for ToolError {
@@ -69,7 +76,9 @@ impl From<BudgetError> for ToolError {
             )
             .repair(format!("Remove or fix {} (codex_status shows the state directory), then retry", ledger.display())),
             BudgetError::UsageLimit { retry_after_ms, .. } => {
-                ToolError::new(ErrorCode::CodexRateLimited, error.to_string()).retry_after_ms(*retry_after_ms)
+                ToolError::new(ErrorCode::CodexRateLimited, error.to_string())
+                    .retry_after_ms(*retry_after_ms)
+                    .repair(USED_UP_PLAN_REPAIR)
             }
             BudgetError::Exhausted { retry_after_ms, .. } => {
                 ToolError::new(ErrorCode::BudgetExhausted, error.to_string()).retry_after_ms(*retry_after_ms)
@@ -117,12 +126,42 @@ impl From<CodexFailure> for ToolError {
                 .offending("session_id")
                 .repair("Make a fresh call without session_id"),
             CodexFailure::AuthRequired { .. } => ToolError::new(ErrorCode::CodexAuthRequired, message),
-            CodexFailure::RateLimited { retry_after_ms, .. } => {
-                ToolError::new(ErrorCode::CodexRateLimited, message).retry_after_ms(retry_after_ms)
+            CodexFailure::RateLimited { retry_after_ms, detail, .. } => {
+                let error = ToolError::new(ErrorCode::CodexRateLimited, message).retry_after_ms(retry_after_ms);
+                // Fewer calls at once do not help a plan that is used up.
+                let lower = detail.to_lowercase();
+                if ["usage limit", "quota", "credits", "billing"].iter().any(|word| lower.contains(word)) {
+                    error.repair(USED_UP_PLAN_REPAIR)
+                } else {
+                    error
+                }
+            }
+            // Still `nonzero_exit` (the code says codex failed), but worth a retry once the
+            // model API recovers: the facts say when.
+            CodexFailure::Transient { retry_after_ms, .. } => {
+                let mut error = ToolError::new(ErrorCode::NonzeroExit, message).retry_after_ms(retry_after_ms).repair(
+                    "The model API failed for a while (a server error or a dropped stream): wait retry_after_ms, then retry; run codex_status if it persists",
+                );
+                error.retryable = true;
+                error
             }
             CodexFailure::Exited { .. } => ToolError::new(ErrorCode::NonzeroExit, message),
         }
     }
+}
+
+/// A delegation stopped (timeout, stall, cancel) before it made any edit, whose session codex
+/// kept: a follow-up of that session (`tool` with `params`) continues the work already paid for,
+/// so that is the repair, and a retry from scratch, which pays for it again, is not offered.
+pub fn stopped_before_edits(failure: CodexFailure, tool: &str, params: serde_json::Value) -> ToolError {
+    let session_id = params["session_id"].as_str().unwrap_or_default().to_string();
+    let mut error = ToolError::from(failure).repair(format!(
+        "Codex made no edit before it was stopped, but its session is kept: call {tool} with session_id \
+         {session_id} and a task saying what is left to continue it, rather than a fresh call that pays for the \
+         work again"
+    ));
+    error.retryable = false;
+    error.repair_tool(tool, params)
 }
 
 /// A review's scope that git cannot resolve is the parameter that named it.

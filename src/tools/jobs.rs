@@ -274,7 +274,7 @@ fn start(call: &Call, tool: &Tool, check: Check, deadline_seconds: u64) -> Resul
         return Err(error_envelope(crate::adapters::codex::exec::StartError::NotFound.into(), &meta));
     }
     // Nor one the day's budget (or a used-up plan) would refuse; the worker checks again.
-    if let Err(error) = super::budget::of(call).check() {
+    if let Err(error) = super::budget::check(call, &super::budget::of(call)) {
         return Err(error_envelope(error.into(), &meta));
     }
     let mut arguments = call.args.to_value();

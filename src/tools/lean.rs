@@ -6,7 +6,7 @@
 //! in place and keeping the order of what stays:
 //! - every `null`, empty list and empty object, at any depth (absent means none or unknown);
 //! - a flag or count that only states its default: `truncated: false`, `replayed: false`,
-//!   `retryable: false`, a finding's `status: "new"`, zero untracked files, zero inline masks,
+//!   `retryable: false`, a delegation's `partial: false`, a finding's `status: "new"`, zero untracked files, zero inline masks,
 //!   zero cached or reasoning tokens, `elapsed_ms: 0` (codex never ran) and
 //!   `command_exit_code: 0` in `meta`;
 //! - what only restates the request or the server's configuration (`codex_status` shows it):
@@ -53,7 +53,7 @@ const RESTATED_TOP: &[&str] = &["tool", "resume_command", "raw_response"];
 /// statuses), or a count of nothing.
 fn is_default(key: &str, value: &Value) -> bool {
     match key {
-        "truncated" | "replayed" | "retryable" => value == &Value::Bool(false),
+        "truncated" | "replayed" | "retryable" | "partial" => value == &Value::Bool(false),
         "status" => value.as_str() == Some(FindingStatus::New.as_str()),
         "untracked_files_detected"
         | "untracked_files_included"

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::adapters::git::gather;
+use crate::adapters::jobs::Spec;
 use crate::adapters::workspace::Workspace;
 use crate::foundation::cancel::CancelToken;
 use crate::foundation::config::Config;
@@ -136,16 +137,19 @@ pub struct Context<'a> {
     /// Set only in the job worker, to its job's directory: a paid tool runs codex here instead
     /// of starting a job.
     job_dir: Option<&'a Path>,
+    /// The job's spec, beside `job_dir`.
+    job: Option<&'a Spec>,
 }
 
 impl<'a> Context<'a> {
     pub fn new(config: &'a Config, roots: &'a dyn Roots, progress: &'a dyn Progress, cancel: CancelToken) -> Self {
-        Context { config, roots, progress, cancel, job_dir: None }
+        Context { config, roots, progress, cancel, job_dir: None, job: None }
     }
 
-    /// The job worker's context: the run of the job in `job_dir` happens in this process.
-    pub fn in_worker(self, job_dir: &'a Path) -> Self {
-        Context { job_dir: Some(job_dir), ..self }
+    /// The job worker's context: the run of the job in `job_dir` (described by `spec`) happens
+    /// in this process.
+    pub fn in_worker(self, job_dir: &'a Path, spec: &'a Spec) -> Self {
+        Context { job_dir: Some(job_dir), job: Some(spec), ..self }
     }
 }
 
@@ -159,6 +163,8 @@ pub struct Call<'a> {
     pub cancel: CancelToken,
     /// The directory of the job this run is (in the job worker only).
     pub job_dir: Option<&'a Path>,
+    /// That job's spec: where its workspace came from, and its deadline.
+    pub job: Option<&'a Spec>,
 }
 
 /// Where a long call reports what codex is doing. `events_seen` only grows; implementations
@@ -215,15 +221,37 @@ impl Roots for NoRoots {
 }
 
 impl Call<'_> {
-    /// Resolves the call's workspace (docs/product.md §3 order).
+    /// Resolves the call's workspace (docs/product.md §3 order). In the job worker the workspace
+    /// arrives as an explicit path; where it came from, and any warning about that, is what the
+    /// call that started the job resolved (kept in the spec), so every result tells it.
     pub fn workspace(&self) -> Result<Workspace, ToolError> {
         let project_dir = std::env::var("CLAUDE_PROJECT_DIR").ok();
-        crate::adapters::workspace::resolve(
+        let mut workspace = crate::adapters::workspace::resolve(
             self.args.text("workspace_root"),
             &self.roots.current(),
             project_dir.as_deref(),
         )
-        .map_err(ToolError::from)
+        .map_err(ToolError::from)?;
+        if let Some(origin) = self.job.map(|spec| &spec.workspace)
+            && origin.cwd == workspace.path.display().to_string()
+            && let Some(source) = crate::adapters::workspace::Source::parse(&origin.workspace_source)
+        {
+            workspace.source = source;
+            workspace.warning.clone_from(&origin.workspace_warning);
+        }
+        Ok(workspace)
+    }
+
+    /// How long codex may still run: what is left until the job's deadline (in the job worker),
+    /// at most `timeout`.
+    pub fn time_left(&self, timeout: Duration) -> Duration {
+        match self.job {
+            Some(spec) => {
+                let left = spec.deadline_epoch_ms().saturating_sub(crate::foundation::clock::now_ms());
+                timeout.min(Duration::from_millis(left).max(Duration::from_secs(1)))
+            }
+            None => timeout,
+        }
     }
 
     /// The checks every tool that would run codex makes before spending anything: a usable
@@ -855,6 +883,7 @@ pub fn call_tool(tool: &Tool, arguments: Option<&Value>, context: &Context) -> V
         progress: context.progress,
         cancel: context.cancel.clone(),
         job_dir: context.job_dir,
+        job: context.job,
     };
     let run = || match tool.job_check {
         Some(check) if context.job_dir.is_none() => jobs::run_waited(&call, check),

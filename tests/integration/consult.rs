@@ -232,17 +232,44 @@ fn http_401_is_codex_auth_required() {
 }
 
 #[test]
-fn http_500_is_nonzero_exit() {
-    let (error, _mock) = failing_consult(Step::http_error(500, "internal"), json!({}));
-    assert_eq!(error["code"], json!("nonzero_exit"), "{error}");
-    assert!(error["message"].as_str().unwrap().starts_with("codex exited 1: "), "{error}");
+fn http_5xx_is_a_retryable_nonzero_exit_with_a_delay() {
+    for status in [500, 502, 503] {
+        let (error, _mock) = failing_consult(Step::http_error(status, "internal"), json!({}));
+        assert_eq!(error["code"], json!("nonzero_exit"), "{error}");
+        assert!(error["message"].as_str().unwrap().starts_with("codex exited 1: "), "{error}");
+        assert_eq!(error["retryable"], json!(true), "a server error passes: {error}");
+        assert!(error["retry_after_ms"].as_u64().is_some_and(|ms| ms > 0), "{error}");
+    }
 }
 
 #[test]
-fn a_dropped_stream_is_nonzero_exit_with_codex_s_reason() {
+fn a_dropped_stream_is_a_retryable_nonzero_exit_with_codex_s_reason() {
     let (error, _mock) = failing_consult(Step::DropStream, json!({}));
     assert_eq!(error["code"], json!("nonzero_exit"), "{error}");
     assert!(error["message"].as_str().unwrap().contains("stream"), "{error}");
+    assert_eq!(error["retryable"], json!(true), "{error}");
+    assert!(error["retry_after_ms"].as_u64().is_some_and(|ms| ms > 0), "{error}");
+}
+
+#[test]
+fn a_retry_delay_codex_words_is_the_one_returned() {
+    let (error, _mock) =
+        failing_consult(Step::failed("rate_limit_exceeded", "Slow down. Retry-After: 7 please"), json!({}));
+    assert_eq!(error["code"], json!("codex_rate_limited"), "{error}");
+    assert_eq!(error["retry_after_ms"], json!(7_000), "{error}");
+    let (error, _mock) = failing_consult(Step::failed("rate_limit_exceeded", "Please try again in 1m30s."), json!({}));
+    assert_eq!(error["retry_after_ms"], json!(90_000), "{error}");
+}
+
+#[test]
+fn a_very_long_codex_error_is_kept_bounded_and_redacted() {
+    let secret = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD";
+    let message = format!("Invalid prompt: {secret} {}", "x".repeat(1_000_000));
+    let (error, _mock) = failing_consult(Step::failed("invalid_prompt", message), json!({}));
+    let text = error["message"].as_str().unwrap();
+    assert!(text.starts_with("codex exited 1: Invalid prompt: "), "the error text is kept: {text}");
+    assert!(!text.contains(secret) && !text.contains("sk-proj-"), "redacted: {text}");
+    assert!(text.len() < 2_000, "bounded: {} bytes", text.len());
 }
 
 #[test]
@@ -270,6 +297,8 @@ fn a_hung_stream_times_out_and_leaves_no_process() {
     let result = consult(&mut server, workspace.path(), json!({"timeout_seconds": 10}));
     assert_eq!(result["error"]["code"], json!("timeout"), "{result}");
     assert_eq!(result["error"]["retryable"], json!(true));
+    // The timeout as configured, not what was left of it once the job's worker started.
+    assert_eq!(result["error"]["message"], json!("codex did not finish within 10 s and was stopped"), "{result}");
     assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
     let left = crate::support::live_pids_with_env("CODEX_HOME", home.path(), server.pid());
     assert!(left.is_empty(), "codex left running after the timeout: {left:?}");
@@ -452,4 +481,32 @@ fn files_cut_at_the_input_limit_say_so_and_rule_out_an_approval() {
     assert!(log.contains("line 0000") && !log.contains("line 0199"), "the files were not cut");
     assert_eq!(result["verdict"], json!("revise"));
     assert!(result["summary"].as_str().unwrap().contains("the files were cut at the input limit"), "{result}");
+}
+
+/// Issue 25 item 7: a paid synchronous result says where its workspace came from, and keeps the
+/// warning of a fallback, though the job worker that ran it was handed the workspace as a path.
+#[test]
+fn a_paid_result_tells_where_its_workspace_came_from() {
+    let mock = MockModel::start(vec![Step::message(consult_answer("a")), Step::message(consult_answer("b"))]);
+    let home = CodexHome::new(&mock);
+    let workspace = tempfile::tempdir().unwrap();
+    let workspace_path = workspace.path().canonicalize().unwrap();
+    let ask = |server: &mut Server| envelope(&server.call(7, "codex_consult", json!({"question": "q"})));
+
+    let mut server = Server::start_in(&home.env(), Some(&workspace_path));
+    server.initialize(json!({}));
+    let fallback = ask(&mut server);
+    assert_eq!(fallback["ok"], json!(true), "{fallback}");
+    assert_eq!(fallback["meta"]["workspace_source"], json!("cwd"), "{fallback}");
+    assert_eq!(fallback["meta"]["cwd"], json!(workspace_path), "{fallback}");
+    let warning = fallback["meta"]["workspace_warning"].as_str().unwrap_or_default();
+    assert!(warning.contains("fell back to the server's own working directory"), "{fallback}");
+
+    let mut env = home.env();
+    env.push(("CLAUDE_PROJECT_DIR".into(), workspace_path.display().to_string()));
+    let mut server = Server::start(&env);
+    server.initialize(json!({}));
+    let project = ask(&mut server);
+    assert_eq!(project["meta"]["workspace_source"], json!("claude_project_dir"), "{project}");
+    assert!(project["meta"].get("workspace_warning").is_none(), "{project}");
 }

@@ -29,7 +29,11 @@ pub(crate) struct Delegation {
 
 impl Delegation {
     pub(crate) fn new(mock: &MockModel, extra_env: &[(&str, &str)]) -> Delegation {
-        let home = CodexHome::new(mock);
+        Delegation::new_with_home(CodexHome::new(mock), extra_env)
+    }
+
+    /// A server wired to `home`'s codex configuration.
+    pub(crate) fn new_with_home(home: CodexHome, extra_env: &[(&str, &str)]) -> Delegation {
         let base = tempfile::tempdir().unwrap();
         let mut env = home.env();
         env.push(("CODEX_IN_CLAUDE_WORKTREE_BASE".into(), base.path().display().to_string()));

@@ -49,6 +49,8 @@ mod job_store;
 mod full_disk;
 // A codex that goes silent: reported stalled, then stopped as codex_stalled.
 mod stalls;
+// A delegation stopped mid-edit (timeout, stall, job cancel) returns its edits as a partial diff.
+mod stopped;
 // codex_consult end to end: answers, progress, cancellation, real codex failures.
 mod consult;
 // Follow-ups by session_id: consult, delegate and review continue a Codex session.

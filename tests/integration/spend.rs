@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use serde_json::{Value, json};
 
 use crate::codex_home::CodexHome;
-use crate::mock_model::MockModel;
+use crate::mock_model::{MockModel, Step, consult_answer};
 use crate::repo::TestRepo;
 use crate::support::{Server, binary, envelope, fake_codex_dir, path_with};
 
@@ -247,4 +247,68 @@ fn a_run_ended_on_the_plans_usage_limit_says_when_to_retry_and_nothing_is_sent_b
     assert!(!argv.path().exists(), "codex ran");
     let status = call_with(&answering, "codex_status", json!({}));
     assert!(status["budget"]["usage_limit_resets_at"].as_str().unwrap().starts_with("2030-11-2"), "{status}");
+}
+
+/// Issue 25 item 5, with the real codex: a used-up plan's note belongs to the account that hit
+/// it. A login change (here: none → an API key, read back through codex's `account/read`) lets
+/// calls through at once; `clear-usage-limit` drops a note of the current account; and the
+/// repair says what a used-up plan needs, not fewer calls at once.
+#[test]
+fn a_used_up_plan_is_its_accounts_and_is_cleared_by_a_login_change_or_the_command() {
+    let usage = "You've hit your usage limit. Upgrade to Pro, or try again at Nov 26th, 2030 12:05 AM.";
+    let mock = MockModel::start(vec![
+        Step::failed("usage_limit_reached", usage),
+        Step::message(consult_answer("after the login change")),
+        Step::failed("usage_limit_reached", usage),
+        Step::message(consult_answer("after the command")),
+    ]);
+    let home = CodexHome::new(&mock);
+    // As for OpenAI itself, codex's account then follows its login (`account/read` answers a null
+    // account without one, whatever this provider's key).
+    let mut config = std::fs::read_to_string(home.config_path()).unwrap();
+    config.push_str("requires_openai_auth = true\n");
+    std::fs::write(home.config_path(), config).unwrap();
+    let env = home.env();
+    let workspace = tempfile::tempdir().unwrap();
+    let ask = || call_with(&env, "codex_consult", json!({"question": "q", "workspace_root": workspace.path()}));
+    let refused_without_sending = |sent: usize| {
+        let refused = ask();
+        assert_eq!(refused["error"]["code"], json!("codex_rate_limited"), "{refused}");
+        assert!(refused["error"]["message"].as_str().unwrap().contains("resets at 2030-11-2"), "{refused}");
+        let repair = refused["error"]["repair"].as_str().unwrap();
+        assert!(repair.contains("clear-usage-limit") && !repair.contains("fewer calls"), "{repair}");
+        assert_eq!(mock.requests().len(), sent, "a refused call sent nothing");
+    };
+
+    let ended = ask();
+    assert_eq!(ended["error"]["code"], json!("codex_rate_limited"), "{ended}");
+    let repair = ended["error"]["repair"].as_str().unwrap();
+    assert!(repair.contains("buy credits") && !repair.contains("fewer calls"), "{repair}");
+    refused_without_sending(1);
+
+    // The user logs in (another account): the note was not this account's.
+    let mut login = Command::new(crate::codex_home::codex_bin())
+        .args(["login", "--with-api-key"])
+        .env("CODEX_HOME", home.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    login.stdin.take().unwrap().write_all(b"sk-test-0123456789abcdefghij\n").unwrap();
+    assert!(login.wait().unwrap().success());
+    let after_login = ask();
+    assert_eq!(after_login["summary"], json!("after the login change"), "{after_login}");
+
+    // The new account uses its plan up too; the command clears its note.
+    assert_eq!(ask()["error"]["code"], json!("codex_rate_limited"));
+    refused_without_sending(3);
+    let cleared = cli(&["clear-usage-limit"], &env, workspace.path());
+    assert!(cleared.status.success(), "{cleared:?}");
+    assert!(String::from_utf8_lossy(&cleared.stdout).contains("resets at 2030-11-2"), "{cleared:?}");
+    let after_clear = ask();
+    assert_eq!(after_clear["summary"], json!("after the command"), "{after_clear}");
+    let again = cli(&["clear-usage-limit"], &env, workspace.path());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to clear"), "{again:?}");
 }

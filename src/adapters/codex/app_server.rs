@@ -201,6 +201,19 @@ pub struct Window {
     resets_at: Option<String>,
 }
 
+/// Which account codex runs under, from its answer to `account/read` (`{account, userId}`, the
+/// account being null without a login, `{type: "apiKey"}` for an API key, or a ChatGPT sign-in
+/// with its email and plan): a digest of that answer and `CODEX_HOME`, so a login change or a
+/// plan change reads as another account, and nothing naming the account is ever kept.
+pub fn account_digest(result: &Value) -> String {
+    let identity = json!({
+        "codex_home": std::env::var("CODEX_HOME").ok(),
+        "account": result.get("account"),
+        "user_id": result.get("userId"),
+    });
+    crate::foundation::hash::sha256_hex(identity.to_string().as_bytes())[..32].to_string()
+}
+
 /// `codex_status.rate_limit` from the answer to `account/rateLimits/read` (or why there is none).
 pub fn rate_limit(answer: Result<&Answer, &Unavailable>) -> RateLimit {
     let unavailable = |reason: String| RateLimit {

@@ -60,6 +60,16 @@ impl Stream {
             return false;
         }
         let Ok(Value::Object(event)) = serde_json::from_slice::<Value>(trimmed) else {
+            // The process runner cuts a line over its bound, so a very long failure event (a
+            // model error quoting a whole request) arrives as JSON that does not parse; its
+            // message is what the failure is about, so the start of it is kept.
+            if let Some(message) = cut_failure_message(trimmed) {
+                self.events_seen += 1;
+                self.turn_failed |= trimmed.starts_with(br#"{"type":"turn.failed""#);
+                self.error_message = Some(clean_error(&message));
+                self.set_activity("failed");
+                return true;
+            }
             self.garbage_lines += 1;
             return false;
         };
@@ -155,6 +165,38 @@ fn usage_of(usage: &Value) -> Usage {
 
 /// Error text is shown to the agent and matched by the failure classifier: controls stripped,
 /// redacted, bounded. A message that is itself a JSON error body is unwrapped one level.
+/// The message of a failure event (`turn.failed`, `error`) whose line was cut before its end:
+/// the JSON string after its first `"message":"`, decoded up to its end or the cut (then
+/// marked cut). `None` for any other line.
+fn cut_failure_message(line: &[u8]) -> Option<String> {
+    const STARTS: [&[u8]; 2] = [br#"{"type":"turn.failed""#, br#"{"type":"error""#];
+    const KEY: &[u8] = br#""message":""#;
+    if !STARTS.iter().any(|start| line.starts_with(start)) {
+        return None;
+    }
+    let from = line.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let text = String::from_utf8_lossy(&line[from..]);
+    let mut out = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return (!out.trim().is_empty()).then_some(out),
+            '\\' => match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some('u') => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    out.extend(u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32));
+                }
+                Some(other) => out.push(other),
+                None => break,
+            },
+            c => out.push(c),
+        }
+    }
+    (!out.trim().is_empty()).then(|| format!("{out}{}", crate::foundation::text::TRUNCATION_MARKER))
+}
+
 fn clean_error(message: &str) -> String {
     let inner = serde_json::from_str::<Value>(message.trim())
         .ok()
@@ -246,6 +288,19 @@ mod tests {
         assert_eq!((usage.input_tokens, usage.cached_input_tokens, usage.output_tokens), (120, 20, 7));
         assert_eq!(usage.total_tokens, 127);
         assert_eq!(s.events_seen, 4);
+    }
+
+    #[test]
+    fn a_failure_event_cut_by_the_line_bound_keeps_the_start_of_its_message() {
+        let secret = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789";
+        let cut = format!(r#"{{"type":"turn.failed","error":{{"message":"bad \"input\" {secret} {}"#, "x".repeat(5000));
+        let s = stream(&[&cut]);
+        assert!(s.turn_failed && s.garbage_lines == 0, "{s:?}");
+        let message = s.error_message.unwrap();
+        assert!(message.starts_with("bad \"input\" ") && message.ends_with("…[truncated]"), "{message}");
+        assert!(!message.contains(secret) && message.chars().count() <= ERROR_CHARS, "{message}");
+        let other = stream(&[r#"{"type":"item.completed","item":{"message":"cut"#]);
+        assert!(other.error_message.is_none() && other.garbage_lines == 1);
     }
 
     #[test]

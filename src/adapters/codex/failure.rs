@@ -1,6 +1,7 @@
 //! Why a codex run failed, as a `CodexFailure` an agent can act on once the tools give it its
 //! error code (docs/product.md §5 order): binary missing (decided at spawn, in `exec`) → timeout
-//! → strict config → auth → CLI contract drift → rate limit → `nonzero_exit`.
+//! → strict config → auth → CLI contract drift → rate limit → transient model failure →
+//! `nonzero_exit`.
 //!
 //! The order matters: a rejected `-c` key is stderr-anchored and must not be mistaken for auth
 //! or drift, and drift must never be mislabelled as a transient rate limit. Only failure text is
@@ -15,6 +16,9 @@ use super::events::Stream;
 const DETAIL_CHARS: usize = 300;
 /// When a rate limit names no delay.
 const DEFAULT_RETRY_AFTER_MS: u64 = 60_000;
+/// When a transient model failure names no delay: codex has already retried it by then (its
+/// own request and stream retries, docs/codex-cli.md §6), so the next try waits a little.
+const DEFAULT_TRANSIENT_RETRY_MS: u64 = 15_000;
 
 const AUTH: &[&str] = &[
     "not logged in",
@@ -38,6 +42,20 @@ const CONTRACT_DRIFT: &[&str] = &[
     "found argument",
 ];
 const RATE_LIMIT: &[&str] = &["rate limit", "too many requests", "usage limit", "quota", "retry-after", "429"];
+/// The model API failing for a while rather than for this request (docs/codex-cli.md §6): HTTP
+/// 5xx (codex words a 500 as "high demand"), a stream dropped or gone idle, a model at capacity.
+const TRANSIENT: &[&str] = &[
+    "high demand",
+    "temporary error",
+    "stream disconnected",
+    "at capacity",
+    "overloaded",
+    "internal server error",
+    "bad gateway",
+    "service unavailable",
+    "gateway timeout",
+    "connection failed",
+];
 /// codex's `--strict-config` rejection (docs/codex-cli.md §2).
 /// What `exec resume` prints for an id it keeps no session for (docs/codex-cli.md §2).
 const NO_SESSION: &str = "no rollout found for thread id";
@@ -83,11 +101,25 @@ pub enum CodexFailure {
         detail: String,
         retry_after_ms: u64,
     },
+    /// The model API failed for a while (HTTP 5xx, a dropped stream); retry after `retry_after_ms`.
+    Transient {
+        exit: Exit,
+        detail: String,
+        retry_after_ms: u64,
+    },
     /// Any other failure.
     Exited {
         exit: Exit,
         detail: String,
     },
+}
+
+impl CodexFailure {
+    /// codex was stopped from outside while it worked (timeout, stall, cancel), as opposed to a
+    /// run that failed on its own: whatever it did so far is still there.
+    pub fn stopped_mid_run(&self) -> bool {
+        matches!(self, CodexFailure::TimedOut { .. } | CodexFailure::Stalled { .. } | CodexFailure::Cancelled)
+    }
 }
 
 /// How a failed codex process ended.
@@ -127,6 +159,7 @@ impl std::fmt::Display for CodexFailure {
             CodexFailure::AuthRequired { exit, detail }
             | CodexFailure::ContractChanged { exit, detail }
             | CodexFailure::RateLimited { exit, detail, .. }
+            | CodexFailure::Transient { exit, detail, .. }
             | CodexFailure::Exited { exit, detail } => write!(f, "{exit}: {detail}"),
         }
     }
@@ -179,13 +212,16 @@ pub fn classify(evidence: &Evidence) -> Option<CodexFailure> {
     if CONTRACT_DRIFT.iter().any(|p| stderr_lower.contains(p)) {
         return Some(CodexFailure::ContractChanged { exit, detail });
     }
+    let now = crate::foundation::clock::now_ms();
+    let said_wait =
+        || retry_at_ms(&failure_text, now).map(|at| at.saturating_sub(now)).or_else(|| retry_after_ms(&failure_text));
     if RATE_LIMIT.iter().any(|p| contains_word(&failure_text, p)) {
-        let now = crate::foundation::clock::now_ms();
-        let wait = retry_at_ms(&failure_text, now)
-            .map(|at| at.saturating_sub(now))
-            .or_else(|| retry_after_ms(&failure_text))
-            .unwrap_or(DEFAULT_RETRY_AFTER_MS);
+        let wait = said_wait().unwrap_or(DEFAULT_RETRY_AFTER_MS);
         return Some(CodexFailure::RateLimited { exit, detail, retry_after_ms: wait });
+    }
+    if TRANSIENT.iter().any(|p| failure_text.contains(p)) || server_error_status(&failure_text) {
+        let wait = said_wait().unwrap_or(DEFAULT_TRANSIENT_RETRY_MS);
+        return Some(CodexFailure::Transient { exit, detail, retry_after_ms: wait });
     }
     Some(CodexFailure::Exited { exit, detail })
 }
@@ -215,25 +251,57 @@ fn contains_word(haystack: &str, needle: &str) -> bool {
     })
 }
 
-/// Seconds from "try again in 20s", "retry after 30 seconds", "retry-after: 5" (lower-cased
-/// input), as milliseconds. Other units (ms, minutes) are not guessed at.
+/// The delay in "try again in 20s", "retry after 30 seconds", "retry-after: 5", "retry_after=7",
+/// "try again in 1m30s", "try again in 5 minutes", "try again in 250ms" (lower-cased input), as
+/// milliseconds, rounded up to whole seconds. A bare number is seconds (HTTP's `Retry-After`);
+/// a number followed by another word than a unit is seconds too ("retry-after: 7 please").
 fn retry_after_ms(text: &str) -> Option<u64> {
-    for marker in ["try again in", "retry after", "retry-after"] {
+    for marker in ["try again in", "retry after", "retry-after", "retry_after"] {
         for (at, _) in text.match_indices(marker) {
-            let rest = text[at + marker.len()..].trim_start_matches([' ', ':', '\t']);
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            let Ok(seconds) = digits.parse::<u64>() else { continue };
-            let unit: String = rest[digits.len()..]
-                .trim_start_matches([' ', '\t'])
-                .chars()
-                .take_while(char::is_ascii_alphabetic)
-                .collect();
-            if matches!(unit.as_str(), "" | "s" | "sec" | "secs" | "second" | "seconds") {
-                return Some(seconds.saturating_mul(1000));
+            if let Some(ms) = duration_ms(&text[at + marker.len()..]) {
+                return Some(ms.div_ceil(1000).saturating_mul(1000));
             }
         }
     }
     None
+}
+
+/// A duration at the start of `text` (after separators): one or more number-unit parts, as in
+/// "1m30s" or "2 minutes 5 seconds"; a number without a unit is seconds.
+fn duration_ms(text: &str) -> Option<u64> {
+    let mut rest = text.trim_start_matches([' ', ':', '=', '\t', '"']);
+    let mut total: Option<u64> = None;
+    loop {
+        let digits: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+        let Ok(value) = digits.trim_end_matches('.').parse::<f64>() else { return total };
+        let after = rest[digits.len()..].trim_start_matches([' ', '\t']);
+        let unit: String = after.chars().take_while(char::is_ascii_alphabetic).collect();
+        let scale: f64 = match unit.as_str() {
+            "ms" | "msec" | "msecs" | "millisecond" | "milliseconds" => 1.0,
+            "m" | "min" | "mins" | "minute" | "minutes" => 60_000.0,
+            "h" | "hr" | "hrs" | "hour" | "hours" => 3_600_000.0,
+            "s" | "sec" | "secs" | "second" | "seconds" => 1000.0,
+            // Not a unit: the number alone, in seconds, and nothing after it belongs to it.
+            _ => return Some(total.unwrap_or(0).saturating_add((value * 1000.0).ceil() as u64)),
+        };
+        total = Some(total.unwrap_or(0).saturating_add((value * scale).ceil() as u64));
+        rest = after[unit.len()..].trim_start_matches([' ', '\t', ',']);
+        rest = rest.strip_prefix("and ").unwrap_or(rest);
+        if !rest.starts_with(|c: char| c.is_ascii_digit()) {
+            return total;
+        }
+    }
+}
+
+/// "unexpected status 5NN" (codex's words for an HTTP status it did not retry away), or a 5NN
+/// after "last status: ".
+fn server_error_status(text: &str) -> bool {
+    ["unexpected status ", "last status: "].iter().any(|marker| {
+        text.match_indices(marker).any(|(at, _)| {
+            let code = &text.as_bytes()[at + marker.len()..];
+            code.len() >= 3 && code[0] == b'5' && code[1..3].iter().all(u8::is_ascii_digit)
+        })
+    })
 }
 
 /// When codex says a used-up plan resets: "try again at 3:45 pm" (today, local time) or "try
@@ -303,13 +371,16 @@ mod tests {
             CodexFailure::AuthRequired { .. } => "auth_required",
             CodexFailure::ContractChanged { .. } => "contract_changed",
             CodexFailure::RateLimited { .. } => "rate_limited",
+            CodexFailure::Transient { .. } => "transient",
             CodexFailure::Exited { .. } => "exited",
         }
     }
 
     fn wait_of(failure: &CodexFailure) -> Option<u64> {
         match failure {
-            CodexFailure::RateLimited { retry_after_ms, .. } => Some(*retry_after_ms),
+            CodexFailure::RateLimited { retry_after_ms, .. } | CodexFailure::Transient { retry_after_ms, .. } => {
+                Some(*retry_after_ms)
+            }
             _ => None,
         }
     }
@@ -362,8 +433,11 @@ mod tests {
                 "override_rejected",
             ),
             ("/home/u/.codex/config.toml:3:1: unknown configuration field `bogus`", None, "user_config_rejected"),
-            ("", Some("stream disconnected before completion: boom"), "exited"),
-            ("", Some("We're currently experiencing high demand"), "exited"),
+            ("", Some("stream disconnected before completion: boom"), "transient"),
+            ("", Some("We’re currently experiencing high demand, which may cause temporary errors."), "transient"),
+            ("", Some("unexpected status 503 Service Unavailable: overloaded, url: http://x"), "transient"),
+            ("", Some("unexpected status 400 Bad Request: no, url: http://x"), "exited"),
+            ("", Some("Selected model is at capacity. Please try a different model."), "transient"),
             ("Failed to read output schema file", None, "exited"),
         ];
         for (stderr, stream_error, kind_of) in cases {
@@ -406,8 +480,25 @@ mod tests {
         assert_eq!(wait_of(&failed("", Some("rate limit: try again in 20s"))), Some(20_000));
         assert_eq!(wait_of(&failed("", Some("usage limit reached, retry after 30 seconds"))), Some(30_000));
         assert_eq!(wait_of(&failed("", Some("rate limit: try again in 0s"))), Some(0));
-        assert_eq!(wait_of(&failed("", Some("rate limit: try again in 5 minutes"))), Some(60_000));
         assert_eq!(wait_of(&failed("", Some("Too Many Requests"))), Some(60_000));
+    }
+
+    #[test]
+    fn retry_delays_are_taken_as_codex_words_them() {
+        let wait = |text: &str| wait_of(&failed("", Some(text)));
+        assert_eq!(wait("rate limit exceeded: Retry-After: 7"), Some(7_000));
+        assert_eq!(wait("rate limit exceeded (Retry-After: 7). Slow down"), Some(7_000));
+        assert_eq!(wait("rate limit exceeded: Retry-After: 7 please"), Some(7_000));
+        assert_eq!(wait("rate limit exceeded: retry_after=7"), Some(7_000));
+        assert_eq!(wait("rate limit: try again in 5 minutes"), Some(300_000));
+        assert_eq!(wait("rate limit: try again in 1m30s."), Some(90_000));
+        assert_eq!(wait("rate limit: try again in 1 minute and 5 seconds"), Some(65_000));
+        assert_eq!(wait("rate limit: try again in 250ms"), Some(1_000));
+        assert_eq!(wait("rate limit: try again in 6.2s"), Some(7_000));
+        assert_eq!(wait("rate limit: try again in 2 hours"), Some(7_200_000));
+        // A transient failure says its own delay too, else waits a little.
+        assert_eq!(wait("stream disconnected before completion: retry after 3s"), Some(3_000));
+        assert_eq!(wait("stream disconnected before completion: boom"), Some(DEFAULT_TRANSIENT_RETRY_MS));
     }
 
     #[test]
