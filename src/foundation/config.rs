@@ -79,6 +79,11 @@ pub const VARS: &[EnvVar] = &[
         help: "jobs kept per workspace, clamped to [1, 1000]; only delivered results are evicted",
     },
     EnvVar {
+        name: "MAX_CONCURRENT_CALLS",
+        default: "64",
+        help: "tool calls served at once over MCP, clamped to [1, 1024]; one more gets a retryable busy error",
+    },
+    EnvVar {
         name: "DAILY_TOKEN_BUDGET",
         default: "(no limit)",
         help: "tokens paid runs may use per local day; past it paid calls are refused (min 1)",
@@ -165,6 +170,8 @@ pub struct Config {
     /// Seconds without a codex event before a run is reported stalled, and before it is stopped.
     pub stall_warn_seconds: u64,
     pub stall_kill_seconds: u64,
+    /// Tool calls one MCP connection runs at once (each holds a thread, and often a codex).
+    pub max_concurrent_calls: usize,
     /// Tokens paid runs may use per local day; `None`: no limit.
     pub daily_token_budget: Option<u64>,
     pub state_dir: PathBuf,
@@ -348,6 +355,9 @@ impl Config {
             job_ttl_seconds: reader.integer("JOB_TTL", 86_400, 5, u64::MAX),
             job_max_seconds: reader.integer("JOB_MAX_SECONDS", 1800, 10, 7200),
             job_max_count: reader.integer("JOB_MAX_COUNT", 50, 1, 1000),
+            // Above the 50 parallel calls the load test makes; within [1, 1024], so the conversion
+            // cannot fail.
+            max_concurrent_calls: usize::try_from(reader.integer("MAX_CONCURRENT_CALLS", 64, 1, 1024)).unwrap_or(64),
             stall_warn_seconds,
             stall_kill_seconds,
             daily_token_budget,
@@ -517,6 +527,8 @@ mod tests {
             ("TIMEOUT_SECONDS", "0", "is 0, below the minimum 10; using 10"),
             ("TIMEOUT_SECONDS", "-3", "is not a whole number of 0 or more; using the default 300"),
             ("JOB_MAX_COUNT", "99999999999999999999999", "above the maximum 1000; using 1000"),
+            ("MAX_CONCURRENT_CALLS", "0", "is 0, below the minimum 1; using 1"),
+            ("MAX_CONCURRENT_CALLS", "many", "is not a whole number of 0 or more; using the default 64"),
             ("MAX_INPUT_BYTES", "10", "is 10, below the minimum 1000; using 1000"),
             ("MAX_INLINE_BYTES", "100", "is 100, below the minimum 8000; using 8000"),
             ("GIT_TIMEOUT_SECONDS", "0", "is 0, below the minimum 1; using 1"),

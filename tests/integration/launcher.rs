@@ -10,24 +10,40 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
 use crate::plugin::{
-    Run, assert_serves, bundled_name, handshake_with, join_path, launcher_tools, plugin_copy, run_with, tool_dir,
+    Run, assert_serves, bundled_name, handshake_with, join_path, launcher_tools, plugin_copy, run_in, run_with,
+    tool_dir,
 };
-use crate::support::binary;
+use crate::support::{TIMEOUT, binary};
 
 const NAME: &str = "codex-in-claude";
 
-/// A loopback HTTP/1.0 file server: GET of a known path answers its bytes, anything else 404.
-/// Counts requests, so a test can prove a start touched no network.
+/// What the server answers for one path.
+#[derive(Clone)]
+enum Body {
+    Bytes(Vec<u8>),
+    /// Zeros with no length, for as long as the client reads.
+    Endless,
+    /// 8 KiB every 50 ms of a body that announces 100 MB: a download that is always in progress
+    /// (and whose bytes get past a downloader's output buffer).
+    Trickle,
+}
+
+/// A loopback HTTP/1.0 file server: GET of a known path answers its body, anything else 404.
+/// Counts requests, so a test can prove a start touched no network, and the connections whose
+/// client hung up before the body ended, so a test can prove a downloader was stopped.
 pub struct FileServer {
     pub base: String,
-    files: Arc<Mutex<BTreeMap<String, Vec<u8>>>>,
+    files: Arc<Mutex<BTreeMap<String, Body>>>,
     requests: Arc<Mutex<Vec<String>>>,
+    hung_up: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     port: u16,
 }
@@ -36,30 +52,40 @@ impl FileServer {
     pub fn start() -> FileServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let files: Arc<Mutex<BTreeMap<String, Vec<u8>>>> = Arc::default();
+        let files: Arc<Mutex<BTreeMap<String, Body>>> = Arc::default();
         let requests: Arc<Mutex<Vec<String>>> = Arc::default();
+        let hung_up: Arc<AtomicUsize> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
-        let (f, r, s) = (files.clone(), requests.clone(), stop.clone());
+        let (f, r, h, s) = (files.clone(), requests.clone(), hung_up.clone(), stop.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if s.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
-                let (f, r) = (f.clone(), r.clone());
-                std::thread::spawn(move || serve_one(stream, &f, &r));
+                let (f, r, h, s) = (f.clone(), r.clone(), h.clone(), s.clone());
+                std::thread::spawn(move || serve_one(stream, &f, &r, &h, &s));
             }
         });
-        FileServer { base: format!("http://127.0.0.1:{port}/releases/v1"), files, requests, stop, port }
+        FileServer { base: format!("http://127.0.0.1:{port}/releases/v1"), files, requests, hung_up, stop, port }
     }
 
     /// Serves `bytes` as the asset `name` under [`FileServer::base`].
     pub fn put(&self, name: &str, bytes: &[u8]) {
-        self.files.lock().unwrap().insert(format!("/releases/v1/{name}"), bytes.to_vec());
+        self.serve(name, Body::Bytes(bytes.to_vec()));
+    }
+
+    fn serve(&self, name: &str, body: Body) {
+        self.files.lock().unwrap().insert(format!("/releases/v1/{name}"), body);
     }
 
     pub fn requests(&self) -> Vec<String> {
         self.requests.lock().unwrap().clone()
+    }
+
+    /// Connections whose client went away while the body was still being sent.
+    fn hung_up(&self) -> usize {
+        self.hung_up.load(Ordering::SeqCst)
     }
 }
 
@@ -70,7 +96,13 @@ impl Drop for FileServer {
     }
 }
 
-fn serve_one(stream: TcpStream, files: &Mutex<BTreeMap<String, Vec<u8>>>, requests: &Mutex<Vec<String>>) {
+fn serve_one(
+    stream: TcpStream,
+    files: &Mutex<BTreeMap<String, Body>>,
+    requests: &Mutex<Vec<String>>,
+    hung_up: &AtomicUsize,
+    stop: &AtomicBool,
+) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).is_err() {
@@ -85,10 +117,26 @@ fn serve_one(stream: TcpStream, files: &Mutex<BTreeMap<String, Vec<u8>>>, reques
     requests.lock().unwrap().push(path.clone());
     let body = files.lock().unwrap().get(&path).cloned();
     let mut stream = stream;
+    // Sends `chunk` every `pause` until the client hangs up (counted) or the server stops.
+    let stream_until_hung_up = |stream: &mut TcpStream, chunk: &[u8], pause: Duration| {
+        while !stop.load(Ordering::SeqCst) {
+            if stream.write_all(chunk).is_err() {
+                hung_up.fetch_add(1, Ordering::SeqCst);
+                return;
+            }
+            std::thread::sleep(pause);
+        }
+    };
     let _ = match body {
-        Some(body) => stream
+        Some(Body::Bytes(body)) => stream
             .write_all(format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes())
             .and_then(|()| stream.write_all(&body)),
+        Some(Body::Endless) => stream.write_all(b"HTTP/1.0 200 OK\r\n\r\n").map(|()| {
+            stream_until_hung_up(&mut stream, &[0; 64 * 1024], Duration::ZERO);
+        }),
+        Some(Body::Trickle) => stream.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 100000000\r\n\r\n").map(|()| {
+            stream_until_hung_up(&mut stream, &[b'x'; 8 * 1024], Duration::from_millis(50));
+        }),
         None => stream.write_all(b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n"),
     };
 }
@@ -337,4 +385,151 @@ fn launcher_defaults_to_the_repositorys_release_download_url() {
     let url = format!("{repository}/releases/download/v1.0.0/{}", bundled_name());
     assert_one_line_failure(&out, &[&format!("cannot download {url} (curl: (6) offline test: {url})")]);
     assert_eq!(fetch.installed(), Vec::<String>::new());
+}
+
+#[test]
+fn launcher_never_runs_a_codex_in_claude_found_through_an_empty_or_relative_path_entry() {
+    // The project directory (the launcher's cwd under Claude Code) holds a planted
+    // ./codex-in-claude and bin/codex-in-claude; an empty, `.` or relative PATH entry names it.
+    let plugin = plugin_copy();
+    let launcher = plugin.path().join("plugin/bin").join(NAME);
+    let tools = launcher_tools();
+    let project = tempfile::tempdir().unwrap();
+    for dir in [project.path().to_path_buf(), project.path().join("bin")] {
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(NAME), "#!/bin/sh\necho planted\n").unwrap();
+        std::fs::set_permissions(dir.join(NAME), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let tools = tools.path().display();
+    for path in [
+        format!(":{tools}"),
+        format!("{tools}:"),
+        format!("{tools}::/nonexistent"),
+        format!(".:{tools}"),
+        format!("bin:{tools}"),
+        format!("./bin:{tools}"),
+    ] {
+        let out = run_in(Some(project.path()), &launcher, &["serve"], &path, &[], "");
+        assert_one_line_failure(&out, &["no server binary found"]);
+        assert_eq!(out.status.code(), Some(127), "PATH {path:?}: {}", out.stderr);
+    }
+    // The same binary through an absolute entry is found and run.
+    let path = format!("{tools}:{}", project.path().join("bin").display());
+    assert_eq!(run_in(Some(project.path()), &launcher, &["serve"], &path, &[], "").stdout, "planted\n");
+}
+
+#[test]
+fn launcher_stops_an_endless_download_at_its_size_cap() {
+    let server = FileServer::start();
+    server.serve(&bundled_name(), Body::Endless);
+    let fetch = Fetch::new(&["curl"]);
+    fetch.pin("5.0.0", &sha256_hex(b"anything"));
+    let out = fetch.run(&server.base, &["serve"]);
+    assert_one_line_failure(&out, &["refusing", "larger than the 134217728-byte limit", "nothing was installed"]);
+    assert_eq!(fetch.installed(), Vec::<String>::new(), "nothing of the body is kept");
+    wait_for(|| server.hung_up() == 1, "the downloader still reads the endless body");
+}
+
+#[test]
+fn sigterm_and_sigint_stop_a_download_at_once_and_leave_nothing() {
+    for (downloader, signal, name, code) in
+        [("curl", libc::SIGTERM, "SIGTERM", 143), ("wget", libc::SIGINT, "SIGINT", 130)]
+    {
+        let server = FileServer::start();
+        server.serve(&bundled_name(), Body::Trickle);
+        let fetch = Fetch::new(&[downloader]);
+        fetch.pin("6.0.0", &sha256_hex(b"anything"));
+        let launcher = Download::start(&fetch, &server);
+        let out = launcher.signal(signal);
+        assert_one_line_failure(&out, &[&format!("stopped by {name} while downloading"), "nothing was installed"]);
+        assert_eq!(out.status.code(), Some(code), "{downloader}: {}", out.stderr);
+        assert_eq!(fetch.installed(), Vec::<String>::new(), "{downloader}: a partial download was left");
+        wait_for(|| server.hung_up() == 1, "the downloader outlived the launcher");
+    }
+}
+
+#[test]
+fn a_download_cut_short_by_sigkill_is_removed_by_the_next_start() {
+    let server = FileServer::start();
+    server.serve(&bundled_name(), Body::Trickle);
+    let release = fake_release("7.0.0");
+    let fetch = Fetch::new(&["curl"]);
+    fetch.pin("7.0.0", &sha256_hex(&release));
+    let launcher = Download::start(&fetch, &server);
+    let out = launcher.signal(libc::SIGKILL);
+    assert_eq!(out.status.code(), None, "{:?} {}", out.status, out.stderr);
+    assert!(fetch.installed().iter().any(|n| n.starts_with('.')), "no trap sees SIGKILL: {:?}", fetch.installed());
+
+    server.put(&bundled_name(), &release);
+    let out = fetch.run(&server.base, &["serve"]);
+    assert_eq!(out.stdout, "release 7.0.0 serve\n", "{}", out.stderr);
+    assert_eq!(fetch.installed(), vec![installed_name("7.0.0")], "the killed start's partial download is gone");
+}
+
+/// A launcher started in the background whose download is under way: the server has its
+/// request and bytes of the body have reached a hidden partial file in the data directory.
+struct Download {
+    child: std::process::Child,
+}
+
+impl Download {
+    fn start(fetch: &Fetch, server: &FileServer) -> Download {
+        let child = Command::new(fetch.launcher())
+            .arg("serve")
+            .env_clear()
+            .env("HOME", fetch.data.path())
+            .env("PATH", fetch.path())
+            .env("CLAUDE_PLUGIN_DATA", fetch.data.path())
+            .env("CODEX_IN_CLAUDE_RELEASE_URL", &server.base)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let download = Download { child };
+        let partial_has_bytes = || {
+            let Ok(entries) = std::fs::read_dir(fetch.data.path().join("bin")) else { return false };
+            entries.flatten().any(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.starts_with('.')
+                    && !name.ends_with(".err")
+                    && !name.ends_with(".pipe")
+                    && e.metadata().is_ok_and(|m| m.len() > 0)
+            })
+        };
+        wait_for(|| !server.requests().is_empty() && partial_has_bytes(), "the download did not start");
+        download
+    }
+
+    /// Sends `signal` to the launcher (only to it, not to its downloader) and collects what it
+    /// printed once it has exited; fails the test if it has not exited within the timeout.
+    fn signal(self, signal: i32) -> Run {
+        let pid = i32::try_from(self.child.id()).unwrap();
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let child = self.child;
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        });
+        let Ok(output) = rx.recv_timeout(TIMEOUT) else {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!(
+                "the launcher (or a process still holding its output) did not end within {TIMEOUT:?} of signal {signal}"
+            );
+        };
+        let output = output.unwrap();
+        Run {
+            status: output.status,
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+        }
+    }
+}
+
+fn wait_for(done: impl Fn() -> bool, what: &str) {
+    let deadline = Instant::now() + TIMEOUT;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what} within {TIMEOUT:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

@@ -95,8 +95,23 @@ pub(crate) fn launcher_tools() -> tempfile::TempDir {
 }
 
 /// The programs the launcher runs.
-pub(crate) const LAUNCHER_TOOLS: &[&str] =
-    &["uname", "dirname", "head", "grep", "sed", "awk", "tr", "sha256sum", "mkdir", "mktemp", "chmod", "mv", "rm"];
+pub(crate) const LAUNCHER_TOOLS: &[&str] = &[
+    "uname",
+    "dirname",
+    "head",
+    "grep",
+    "sed",
+    "awk",
+    "tr",
+    "sha256sum",
+    "mkdir",
+    "mktemp",
+    "mkfifo",
+    "wc",
+    "chmod",
+    "mv",
+    "rm",
+];
 
 /// A directory of links to these programs of this machine.
 pub(crate) fn tool_dir(tools: &[&str]) -> tempfile::TempDir {
@@ -128,8 +143,24 @@ fn run(program: &Path, args: &[&str], path: &str, input: &str) -> Run {
 
 /// [`run`] with these environment variables set as well.
 pub(crate) fn run_with(program: &Path, args: &[&str], path: &str, env: &[(&str, &Path)], input: &str) -> Run {
+    run_in(None, program, args, path, env, input)
+}
+
+/// [`run_with`] in the directory `cwd` (the test's own when `None`).
+pub(crate) fn run_in(
+    cwd: Option<&Path>,
+    program: &Path,
+    args: &[&str],
+    path: &str,
+    env: &[(&str, &Path)],
+    input: &str,
+) -> Run {
     let home = tempfile::tempdir().unwrap();
-    let mut child = Command::new(program)
+    let mut command = Command::new(program);
+    if let Some(cwd) = cwd {
+        command.current_dir(cwd);
+    }
+    let mut child = command
         .args(args)
         .env_clear()
         .env("HOME", home.path())

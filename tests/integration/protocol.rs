@@ -424,3 +424,163 @@ fn every_envelope_member_is_named_by_its_output_schema() {
         }
     }
 }
+
+#[test]
+fn an_oversized_or_undecodable_line_is_answered_with_its_own_id() {
+    let mut server = legacy_server();
+    // Over the 8 MiB cap, its id after the bulk (where the MCP SDKs put it) or before it.
+    let question = "x".repeat(8 * 1024 * 1024);
+    let params = format!(r#"{{"name":"codex_consult","arguments":{{"question":"{question}"}}}}"#);
+    let last = format!("{{\"jsonrpc\":\"2.0\",\"method\":\"tools/call\",\"params\":{params},\"id\":41}}\n");
+    let first = format!("{{\"jsonrpc\":\"2.0\",\"id\":\"big-42\",\"method\":\"tools/call\",\"params\":{params}}}\n");
+    // Not UTF-8, and a lone surrogate (valid UTF-8, not valid JSON text).
+    let mut not_utf8 =
+        b"{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"params\":{\"q\":\"\xff\xfe\"},\"id\":43}\n".to_vec();
+    not_utf8.shrink_to_fit();
+    let surrogate = br#"{"jsonrpc":"2.0","id":"s-44","method":"ping","params":{"q":"\ud800"}}"#.to_vec();
+    let cases: Vec<(Vec<u8>, i64, Value)> = vec![
+        (last.into_bytes(), -32600, json!(41)),
+        (first.into_bytes(), -32600, json!("big-42")),
+        (not_utf8, -32700, json!(43)),
+        ([surrogate, b"\n".to_vec()].concat(), -32700, json!("s-44")),
+        // An id only inside params is not the request's: null, as before.
+        (br#"{"jsonrpc":"2.0","method":"ping","params":{"id":45,"q":"\udc00"}}"#.to_vec(), -32700, Value::Null),
+    ];
+    for (line, code, id) in cases {
+        let mut line = line;
+        if line.last() != Some(&b'\n') {
+            line.push(b'\n');
+        }
+        server.send_raw(&line);
+        let reply = server.next(support::TIMEOUT).expect("an error reply");
+        assert_eq!(reply["error"]["code"], json!(code), "{reply}");
+        assert_eq!(reply["id"], id, "{reply}");
+    }
+    assert_eq!(server.request(json!(46), "ping", json!({}))["result"], json!({}));
+}
+
+#[test]
+fn a_call_that_gets_no_thread_is_answered_and_leaves_nothing_registered() {
+    let (mut server, _wrapper) = server_that_can_start_no_more_threads();
+    let call = json!({"name": "codex_capabilities", "arguments": {}});
+    // The same id twice: a registration left behind by the first would make the second
+    // "already in use" (-32600) instead of refused the same way.
+    for _ in 0..2 {
+        let refused = server.request(json!(51), "tools/call", call.clone());
+        assert_eq!(refused["error"]["code"], json!(-32603), "{refused}");
+        assert!(refused["error"]["message"].as_str().unwrap().contains("cannot start a thread"), "{refused}");
+        assert_eq!(refused["error"]["data"], json!({"retryable": true, "retry_after_ms": 1000}));
+        assert_eq!(server.request(json!(52), "ping", json!({}))["result"], json!({}));
+    }
+    assert!(server.close().success());
+}
+
+#[test]
+fn calls_beyond_the_concurrency_limit_get_one_busy_error_each_and_ping_and_cancel_keep_working() {
+    let pidfile = tempfile::NamedTempFile::new().unwrap();
+    let mut server = Server::start(&[
+        ("PATH".into(), path_with(&fake_codex_dir())),
+        ("FAKE_CODEX_HANG".into(), "1".into()),
+        ("FAKE_CODEX_PIDFILE".into(), pidfile.path().display().to_string()),
+        ("CODEX_IN_CLAUDE_MAX_CONCURRENT_CALLS".into(), "2".into()),
+    ]);
+    server.initialize(json!({}));
+    let status = json!({"name": "codex_status", "arguments": {}});
+    for id in [61, 62, 63] {
+        server.send(json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": status}));
+    }
+    // Requests are taken in order, so the third is the one over the limit of two.
+    let busy = server.response(json!(63));
+    assert_eq!(busy["error"]["code"], json!(-32603), "{busy}");
+    assert!(busy["error"]["message"].as_str().unwrap().starts_with("server busy: 2 tool calls"), "{busy}");
+    assert_eq!(busy["error"]["data"], json!({"retryable": true, "retry_after_ms": 5000}));
+    let mut answered = vec![json!(63)];
+
+    // Two calls hang in codex; the loop still answers ping and takes a cancel.
+    assert_eq!(server.request(json!(64), "ping", json!({}))["result"], json!({}));
+    answered.push(json!(64));
+    server.send(json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 61}}));
+    // The cancelled call's slot is free once its thread has ended: a new call is then served.
+    let deadline = Instant::now() + support::TIMEOUT;
+    let capabilities = json!({"name": "codex_capabilities", "arguments": {}});
+    for id in 65.. {
+        let reply = server.request(json!(id), "tools/call", capabilities.clone());
+        answered.push(json!(id));
+        if reply.get("result").is_some() {
+            assert_eq!(envelope(&reply["result"])["ok"], json!(true), "{reply}");
+            break;
+        }
+        assert!(reply["error"]["message"].as_str().unwrap().starts_with("server busy"), "{reply}");
+        assert!(Instant::now() < deadline, "the cancelled call never freed its slot");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // Closing stdin makes the call still hanging answer; the cancelled one never does.
+    assert!(server.close().success());
+    let mut rest = Vec::new();
+    while let Some(message) = server.next(Duration::from_secs(2)) {
+        rest.push(message["id"].clone());
+    }
+    assert_eq!(rest, vec![json!(62)], "exactly one response per request; none for the cancelled 61");
+    assert!(!answered.contains(&json!(61)) && !answered.contains(&json!(62)));
+}
+
+/// An initialised server whose every further thread fails to start: its RLIMIT_NPROC soft limit
+/// is lowered to 0 once it runs (its reader and writer threads are started by then), and the
+/// directory of the wrapper script that started it. Root ignores that limit, so as root the
+/// server runs as a uid of its own, and the limit is lowered by `prlimit` run as that uid (a
+/// process may lower the soft limit of another of the same user; root here may lack
+/// CAP_SYS_RESOURCE).
+fn server_that_can_start_no_more_threads() -> (Server, tempfile::TempDir) {
+    use std::os::unix::fs::PermissionsExt;
+    let wrapper = tempfile::tempdir().unwrap();
+    let script = wrapper.path().join("server");
+    // SAFETY: getuid has no preconditions.
+    let uid = (unsafe { libc::getuid() } == 0).then(unused_uid);
+    let binary = support::binary().display().to_string();
+    let as_user = |uid: u32| format!("setpriv --reuid={uid} --regid={uid} --clear-groups --");
+    let command = uid.map_or_else(|| format!("exec {binary}"), |uid| format!("exec {} {binary}", as_user(uid)));
+    std::fs::write(&script, format!("#!/bin/sh\n{command}\n")).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(wrapper.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut server = Server::start_program(&script, &[]);
+    server.initialize(json!({}));
+    let pid = server.pid();
+    let lowered = match uid {
+        Some(uid) => {
+            let command = format!("{} prlimit --pid {pid} --nproc=0:", as_user(uid));
+            std::process::Command::new("sh").args(["-c", &command]).status().unwrap().success()
+        }
+        None => {
+            let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            // SAFETY: both pointers are to live rlimit values.
+            unsafe {
+                libc::prlimit(pid, libc::RLIMIT_NPROC, std::ptr::null(), &mut limit) == 0 && {
+                    limit.rlim_cur = 0;
+                    libc::prlimit(pid, libc::RLIMIT_NPROC, &limit, std::ptr::null_mut()) == 0
+                }
+            }
+        }
+    };
+    assert!(lowered, "cannot lower the server's RLIMIT_NPROC");
+    (server, wrapper)
+}
+
+/// A uid that owns no process. The kernel counts a uid's processes across PID namespaces, so a
+/// uid free in this /proc may be busy in a neighbouring container (test users are often created
+/// in the tens of thousands): the pick is from a billion uids no account uses, by this process's
+/// pid and the clock, and also free here.
+fn unused_uid() -> u32 {
+    let owners: std::collections::BTreeSet<u32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| std::fs::read_to_string(entry.path().join("status")).ok())
+        .filter_map(|status| {
+            let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+            line.split_whitespace().nth(1)?.parse().ok()
+        })
+        .collect();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let start = 3_000_000_000 + (std::process::id().wrapping_mul(7919) ^ nanos) % 1_000_000_000;
+    (start..).find(|uid| !owners.contains(uid)).expect("a free uid")
+}

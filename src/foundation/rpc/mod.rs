@@ -2,8 +2,10 @@
 //! shapes of responses. Knows nothing of MCP methods or tools.
 //!
 //! Input is classified from a `serde_json::Value` rather than an untagged enum so that every
-//! kind of bad input gets its precise error (`-32700` vs `-32600`) and the right id.
+//! kind of bad input gets its precise error (`-32700` vs `-32600`) and the right id; a line that
+//! does not parse at all still gets its id when `recover` can read it from the raw bytes.
 
+pub mod recover;
 pub mod stdio;
 
 use serde_json::{Map, Value, json};
@@ -14,6 +16,7 @@ pub mod codes {
     pub const INVALID_REQUEST: i64 = -32600;
     pub const METHOD_NOT_FOUND: i64 = -32601;
     pub const INVALID_PARAMS: i64 = -32602;
+    pub const INTERNAL_ERROR: i64 = -32603;
     /// MCP 2026-07-28 `UnsupportedProtocolVersionError`.
     pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
 }
@@ -93,7 +96,7 @@ pub fn parse_peer_line(line: &[u8]) -> Result<Message, Rejection> {
 
 fn object_of(line: &[u8]) -> Result<Map<String, Value>, Rejection> {
     let value: Value = serde_json::from_slice(line).map_err(|err| Rejection {
-        id: None,
+        id: recover::id_of(line),
         code: codes::PARSE_ERROR,
         message: format!("parse error: {err}"),
     })?;
@@ -187,6 +190,8 @@ mod tests {
     #[test]
     fn bad_input_gets_the_precise_code() {
         assert_eq!(rejection("{nope").code, codes::PARSE_ERROR);
+        let lone_surrogate = rejection(r#"{"jsonrpc":"2.0","id":5,"method":"x","params":{"q":"\udc00"}}"#);
+        assert_eq!((lone_surrogate.code, lone_surrogate.id), (codes::PARSE_ERROR, Some(RequestId::Number(5))));
         assert_eq!(rejection("[]").code, codes::INVALID_REQUEST);
         assert_eq!(rejection("42").code, codes::INVALID_REQUEST);
         assert_eq!(rejection(r#"{"jsonrpc":"2.0","id":null,"method":"x"}"#).id, None);

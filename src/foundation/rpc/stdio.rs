@@ -9,13 +9,18 @@ use std::thread::JoinHandle;
 
 use serde_json::Value;
 
+use super::RequestId;
+use super::recover::IdScanner;
+
 /// What the reader thread hands to the main loop.
 #[derive(Debug)]
 pub enum Input {
     Line(Vec<u8>),
-    /// A line longer than the cap; its bytes were discarded up to the next newline.
+    /// A line longer than the cap; its bytes were discarded up to the next newline, scanned on
+    /// the way for the request's id (`recover`).
     Oversized {
         bytes: usize,
+        id: Option<RequestId>,
     },
     /// stdin closed (or failed): the client is gone.
     Eof,
@@ -36,7 +41,7 @@ pub fn spawn_reader<R: Read + Send + 'static>(
                     Ok(None) | Err(_) => Input::Eof,
                     Ok(Some(CappedLine::Fits(line))) if line.iter().all(u8::is_ascii_whitespace) => continue,
                     Ok(Some(CappedLine::Fits(line))) => Input::Line(line),
-                    Ok(Some(CappedLine::TooLong(bytes))) => Input::Oversized { bytes },
+                    Ok(Some(CappedLine::TooLong { bytes, id })) => Input::Oversized { bytes, id },
                 };
                 let eof = matches!(item, Input::Eof);
                 if to_main.send(item).is_err() || eof {
@@ -49,20 +54,26 @@ pub fn spawn_reader<R: Read + Send + 'static>(
 
 enum CappedLine {
     Fits(Vec<u8>),
-    TooLong(usize),
+    TooLong { bytes: usize, id: Option<RequestId> },
 }
 
 /// Reads one `\n`-terminated line without ever buffering more than `cap` bytes of it, so a
-/// hostile multi-gigabyte line costs no memory. `None` at EOF with nothing read.
+/// hostile multi-gigabyte line costs no memory: past the cap, the bytes go only through the id
+/// scanner. `None` at EOF with nothing read.
 fn read_capped_line<R: BufRead>(reader: &mut R, cap: usize) -> std::io::Result<Option<CappedLine>> {
     let mut line = Vec::new();
     let mut total = 0usize;
+    let mut scanner: Option<IdScanner> = None;
+    let too_long = |total, scanner: Option<IdScanner>| CappedLine::TooLong {
+        bytes: total,
+        id: scanner.and_then(IdScanner::finish),
+    };
     loop {
         let chunk = reader.fill_buf()?;
         if chunk.is_empty() {
             return Ok(match total {
                 0 => None,
-                _ if total > cap => Some(CappedLine::TooLong(total)),
+                _ if total > cap => Some(too_long(total, scanner)),
                 _ => Some(CappedLine::Fits(line)),
             });
         }
@@ -73,12 +84,17 @@ fn read_capped_line<R: BufRead>(reader: &mut R, cap: usize) -> std::io::Result<O
         if total + take <= cap {
             line.extend_from_slice(&chunk[..take]);
         } else {
-            line = Vec::new();
+            let scanner = scanner.get_or_insert_with(|| {
+                let mut scanner = IdScanner::default();
+                scanner.feed(&std::mem::take(&mut line));
+                scanner
+            });
+            scanner.feed(&chunk[..take]);
         }
         total += take;
         reader.consume(if done { take + 1 } else { take });
         if done {
-            return Ok(Some(if total > cap { CappedLine::TooLong(total) } else { CappedLine::Fits(line) }));
+            return Ok(Some(if total > cap { too_long(total, scanner) } else { CappedLine::Fits(line) }));
         }
     }
 }
@@ -150,7 +166,7 @@ mod tests {
         rx.iter()
             .map(|item| match item {
                 Input::Line(l) => String::from_utf8(l).unwrap(),
-                Input::Oversized { bytes } => format!("<oversized {bytes}>"),
+                Input::Oversized { bytes, id } => format!("<oversized {bytes} {id:?}>"),
                 Input::Eof => "<eof>".into(),
             })
             .collect()
@@ -158,7 +174,7 @@ mod tests {
 
     #[test]
     fn frames_lines_skips_blanks_and_caps_long_ones() {
-        assert_eq!(lines(b"a\n\n  \nbcdef\ngh", 4), vec!["a", "<oversized 5>", "gh", "<eof>"]);
+        assert_eq!(lines(b"a\n\n  \nbcdef\ngh", 4), vec!["a", "<oversized 5 None>", "gh", "<eof>"]);
     }
 
     #[test]
@@ -170,6 +186,21 @@ mod tests {
     fn oversized_line_split_across_buffer_fills_is_skipped_whole() {
         let mut input = vec![b'x'; 200_000];
         input.extend_from_slice(b"\nok\n");
-        assert_eq!(lines(&input, 1000), vec!["<oversized 200000>", "ok", "<eof>"]);
+        assert_eq!(lines(&input, 1000), vec!["<oversized 200000 None>", "ok", "<eof>"]);
+    }
+
+    #[test]
+    fn an_oversized_line_keeps_its_id_wherever_it_stands() {
+        let big = "x".repeat(200_000);
+        let first = format!("{{\"id\":\"early\",\"params\":{{\"q\":\"{big}\"}}}}\n");
+        let last = format!("{{\"params\":{{\"q\":\"{big}\",\"id\":1}},\"id\":42}}\n");
+        assert_eq!(
+            lines(format!("{first}{last}").as_bytes(), 1000),
+            vec![
+                format!("<oversized {} Some(Text(\"early\"))>", first.len() - 1),
+                format!("<oversized {} Some(Number(42))>", last.len() - 1),
+                "<eof>".into()
+            ]
+        );
     }
 }

@@ -7,7 +7,10 @@
 //! legacy `initialize` handshake. Both may be served on one connection.
 //!
 //! Invariant: every request gets exactly one response, except a `tools/call` the client
-//! cancelled, which gets none.
+//! cancelled, which gets none. A call beyond `CODEX_IN_CLAUDE_MAX_CONCURRENT_CALLS`, or one the
+//! system gives no thread, is answered at once with a retryable error and leaves nothing
+//! registered; the loop itself never waits on a call, so `ping` and `notifications/cancelled`
+//! are served while calls run.
 
 mod roots;
 
@@ -34,6 +37,11 @@ const TOOLS_TTL_MS: u64 = 3_600_000;
 const SHUTDOWN_SETTLE: Duration = Duration::from_secs(1);
 /// After that, how long abandoned calls get to wind down (killing free children, answering).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// When a call refused because the server is at its limit may be tried again: tool calls take
+/// seconds to minutes, so sooner would mostly be refused again.
+const BUSY_RETRY_AFTER_MS: u64 = 5_000;
+/// When a call the system gave no thread may be tried again (another process may have ended).
+const NO_THREAD_RETRY_AFTER_MS: u64 = 1_000;
 
 const VERSION_KEY: &str = "io.modelcontextprotocol/protocolVersion";
 const CAPABILITIES_KEY: &str = "io.modelcontextprotocol/clientCapabilities";
@@ -62,10 +70,10 @@ where
     for input in from_reader {
         match input {
             Input::Line(line) => server.handle_line(&line),
-            Input::Oversized { bytes } => {
+            Input::Oversized { bytes, id } => {
                 crate::log_warn!("skipped an input line of {bytes} bytes (limit {MAX_LINE_BYTES})");
                 let message = format!("invalid request: line of {bytes} bytes exceeds the {MAX_LINE_BYTES}-byte limit");
-                server.outbox.send(rpc::failure(None, codes::INVALID_REQUEST, &message, None));
+                server.outbox.send(rpc::failure(id.as_ref(), codes::INVALID_REQUEST, &message, None));
             }
             Input::Eof => break,
         }
@@ -164,10 +172,21 @@ impl Server {
             let message = format!("unknown tool: {}", crate::foundation::text::one_line(name, 100));
             return self.outbox.send(rpc::failure(Some(&request.id), codes::INVALID_PARAMS, &message, None));
         };
-        let Some(cancel) = self.calls.register(&request.id) else {
-            let message = "invalid request: this id is already in use by an unfinished request";
-            return self.outbox.send(rpc::failure(Some(&request.id), codes::INVALID_REQUEST, message, None));
+        let limit = self.config.max_concurrent_calls;
+        let cancel = match self.calls.register(&request.id, limit) {
+            Ok(cancel) => cancel,
+            Err(Refused::IdInUse) => {
+                let message = "invalid request: this id is already in use by an unfinished request";
+                return self.outbox.send(rpc::failure(Some(&request.id), codes::INVALID_REQUEST, message, None));
+            }
+            Err(Refused::Busy) => {
+                let message = format!(
+                    "server busy: {limit} tool calls are already running, the most CODEX_IN_CLAUDE_MAX_CONCURRENT_CALLS allows; retry after one of them finishes"
+                );
+                return self.outbox.send(overloaded(&request.id, &message, BUSY_RETRY_AFTER_MS));
+            }
         };
+        let id = request.id.clone();
         let config = Arc::clone(&self.config);
         let roots = Arc::clone(&self.roots);
         let progress_token = request.params.get("_meta").and_then(|m| m.get("progressToken")).cloned();
@@ -186,8 +205,15 @@ impl Server {
             let result = decorate(call_tool_result(envelope), era);
             calls.finish(&request.id, || outbox.send(rpc::success(&request.id, result)));
         });
+        // The closure (and the request it owns) is dropped unrun: the call is answered here and
+        // its registration removed, or the id would stay "in use" and the client wait forever.
         if let Err(err) = spawned {
             crate::log_error!("cannot start a thread for {}: {err}", tool.name);
+            let message = format!(
+                "cannot start a thread for {}: {err} (the system's process or thread limit); nothing was run, retry later",
+                tool.name
+            );
+            self.calls.finish(&id, || self.outbox.send(overloaded(&id, &message, NO_THREAD_RETRY_AFTER_MS)));
         }
     }
 
@@ -296,6 +322,14 @@ fn era_of(request: &Request) -> Result<Era, Value> {
     Ok(Era::Modern)
 }
 
+/// The answer to a call the server cannot take now: a JSON-RPC error, not a tool result
+/// (docs/mcp.md §3), since MCP makes a failure of the server a protocol error and nothing of the
+/// tool ran, so there is no envelope to give; `data` says that a retry may succeed, and when.
+fn overloaded(id: &RequestId, message: &str, retry_after_ms: u64) -> Value {
+    let data = json!({"retryable": true, "retry_after_ms": retry_after_ms});
+    rpc::failure(Some(id), codes::INTERNAL_ERROR, message, Some(data))
+}
+
 /// 2026 results carry `resultType` and the server's identity; legacy results stay as they are.
 fn decorate(mut result: Value, era: Era) -> Value {
     if era == Era::Modern {
@@ -338,20 +372,32 @@ struct Entry {
     cancelled_by_client: bool,
 }
 
+/// Why a call was not registered.
+#[derive(Debug, PartialEq)]
+enum Refused {
+    /// An unfinished request has this id.
+    IdInUse,
+    /// As many calls as allowed are running (a cancelled one counts until its thread ends).
+    Busy,
+}
+
 impl InFlight {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RequestId, Entry>> {
         self.calls.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A token for a new call, or `None` if the id is taken by an unfinished one.
-    fn register(&self, id: &RequestId) -> Option<CancelToken> {
+    /// A token for a new call, unless its id is taken by an unfinished one or `limit` calls run.
+    fn register(&self, id: &RequestId, limit: usize) -> Result<CancelToken, Refused> {
         let mut calls = self.lock();
         if calls.contains_key(id) {
-            return None;
+            return Err(Refused::IdInUse);
+        }
+        if calls.len() >= limit {
+            return Err(Refused::Busy);
         }
         let token = CancelToken::new();
         calls.insert(id.clone(), Entry { token: token.clone(), cancelled_by_client: false });
-        Some(token)
+        Ok(token)
     }
 
     /// `notifications/cancelled`: stop the work and send no response.
@@ -433,10 +479,24 @@ mod tests {
     fn a_cancelled_call_sends_nothing() {
         let calls = InFlight::default();
         let id = RequestId::Number(9);
-        calls.register(&id).unwrap();
-        assert!(calls.register(&id).is_none(), "duplicate id must be refused");
+        calls.register(&id, 8).unwrap();
+        assert_eq!(calls.register(&id, 8).unwrap_err(), Refused::IdInUse, "duplicate id must be refused");
         calls.cancel(&id);
         calls.finish(&id, || panic!("must not respond"));
-        assert!(calls.register(&id).is_some(), "id is free again");
+        assert!(calls.register(&id, 8).is_ok(), "id is free again");
+    }
+
+    #[test]
+    fn calls_beyond_the_limit_are_refused_until_one_finishes() {
+        let calls = InFlight::default();
+        let (one, two, three) = (RequestId::Number(1), RequestId::Text("2".into()), RequestId::Number(3));
+        calls.register(&one, 2).unwrap();
+        calls.register(&two, 2).unwrap();
+        assert_eq!(calls.register(&three, 2).unwrap_err(), Refused::Busy);
+        assert_eq!(calls.register(&one, 2).unwrap_err(), Refused::IdInUse, "a reused id is said as such");
+        calls.cancel(&two);
+        assert_eq!(calls.register(&three, 2).unwrap_err(), Refused::Busy, "a cancelled call runs until it ends");
+        calls.finish(&two, || panic!("cancelled: no response"));
+        assert!(calls.register(&three, 2).is_ok());
     }
 }
