@@ -412,7 +412,7 @@ USAGE:
                                    printing a log that says what went wrong)
     codex-in-claude dry-run [review options] [-- PATHS...]
                                    what review would send, without calling the model (free)
-    codex-in-claude delegate TASK [--diff-only] [OPTIONS]
+    codex-in-claude delegate TASK [--diff-only] [--ignored-files list|include] [OPTIONS]
                                    Codex does TASK in a throwaway copy; prints the envelope, or with
                                    --diff-only just the diff, paths from the repository's top level
                                    (pipe it to: git -C \"$(git rev-parse --show-toplevel)\" apply) (PAID);
