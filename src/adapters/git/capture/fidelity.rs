@@ -10,7 +10,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::adapters::git::capture::IgnoredFiles;
+use crate::adapters::git::capture::{IgnoredFiles, LeftOutReason};
 use crate::adapters::git::testing::{git_ok, init_repo};
 use crate::adapters::git::worktree::Worktree;
 use crate::foundation::cancel::CancelToken;
@@ -222,4 +222,45 @@ fn every_change_kind_comes_back_exactly_under_every_line_ending_setting() {
         assert_eq!(before, fingerprint(&live), "{}: the live repository changed", setting.name);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn tracked_artefacts_are_diffed_ignored_new_files_listed_or_included_and_the_bound_cuts_between_files() {
+    let scratch = tempfile::tempdir().unwrap();
+    let (live, base) = (scratch.path().join("live"), scratch.path().join("base"));
+    std::fs::create_dir(&live).unwrap();
+    init_repo(&live);
+    std::fs::write(live.join(".gitignore"), ".vscode/\n").unwrap();
+    std::fs::create_dir_all(live.join("node_modules/dep")).unwrap();
+    std::fs::write(live.join("node_modules/dep/index.js"), "module.exports = 1;\n").unwrap();
+    git_ok(&live, &["add", "-A"]);
+    git_ok(&live, &["commit", "-q", "-m", "start"]);
+    let worktree = Worktree::create(&live, &base, Duration::from_secs(60), &CancelToken::new()).unwrap();
+    let copy = worktree.path();
+    std::fs::write(copy.join("node_modules/dep/index.js"), "module.exports = 2;\n").unwrap();
+    std::fs::create_dir_all(copy.join(".vscode")).unwrap();
+    std::fs::write(copy.join(".vscode/launch.json"), "{}\n").unwrap();
+    std::fs::create_dir_all(copy.join("__pycache__")).unwrap();
+    std::fs::write(copy.join("__pycache__/m.pyc"), b"\0pyc").unwrap();
+    std::fs::write(copy.join("a.txt"), "a\n".repeat(100)).unwrap();
+    std::fs::write(copy.join("b.txt"), "b\n".repeat(100)).unwrap();
+
+    let listed = worktree.edits(64 << 20, IgnoredFiles::List).unwrap();
+    let paths: Vec<&str> = listed.files.iter().map(|file| file.path.as_str()).collect();
+    assert_eq!(paths, ["a.txt", "b.txt", "node_modules/dep/index.js"]);
+    let left_out: Vec<(&str, LeftOutReason)> =
+        listed.left_out.iter().map(|file| (file.path.as_str(), file.reason)).collect();
+    assert_eq!(left_out, [("__pycache__/m.pyc", LeftOutReason::Artefact), (".vscode/", LeftOutReason::Ignored)]);
+
+    let included = worktree.edits(64 << 20, IgnoredFiles::Include).unwrap();
+    let paths: Vec<&str> = included.files.iter().map(|file| file.path.as_str()).collect();
+    assert_eq!(paths, [".vscode/launch.json", "__pycache__/m.pyc", "a.txt", "b.txt", "node_modules/dep/index.js"]);
+    assert!(included.left_out.is_empty());
+
+    // A bound inside b.txt's section: a.txt whole, the rest listed, and what is kept applies.
+    let first = listed.files[0].text.len();
+    let cut = worktree.edits(first + 50, IgnoredFiles::List).unwrap();
+    assert_eq!(cut.files.len(), 1);
+    assert_eq!(cut.cut_files, ["b.txt", "node_modules/dep/index.js"]);
+    assert_eq!(worktree.applies_to_live_tree(&cut.files[0].text, b"a.txt\0"), Ok(()));
 }
