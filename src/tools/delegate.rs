@@ -100,7 +100,7 @@ pub fn run_delegate(call: &Call) -> Value {
     // Headroom over the limit: redaction can shrink a diff (withheld files) before it is bounded.
     let edits = match worktree.edits(limit.saturating_mul(4).max(1024 * 1024), ignored) {
         Ok(edits) => edits,
-        Err(error) => return error_envelope(capture_failed(error), &meta),
+        Err(error) => return error_envelope(capture_failed(error, worktree.keep()), &meta),
     };
     meta.context_summary = Some(ContextSummary {
         files_changed: edits.numstat.files,
@@ -391,14 +391,32 @@ fn names_copy(edits: &Capture, tree: &Path) -> Vec<String> {
     paths
 }
 
-/// A capture that failed after Codex ran: the paid work must not read as a setup problem.
-fn capture_failed(error: WorktreeError) -> ToolError {
+/// A capture that failed after Codex ran: the paid work must not read as a setup problem, and
+/// its copy, moved out of the run area (`kept`), is where the edits still are.
+fn capture_failed(error: WorktreeError, kept: std::io::Result<std::path::PathBuf>) -> ToolError {
     let mut error = ToolError::from(error);
-    error.message =
-        format!("Codex ran, but its edits could not be captured from the throwaway copy: {}", error.message);
-    error.repair(
-        "Retry with the same task; if it fails the same way, report the message (it names the git step that failed)",
-    )
+    let cause = std::mem::take(&mut error.message);
+    match kept {
+        Ok(path) => {
+            let path = path.display().to_string();
+            error.message = format!(
+                "Codex ran, but its edits could not be captured from the throwaway copy ({cause}); the copy is kept \
+                 at {path}"
+            );
+            error.repair(format!(
+                "Codex's edits are in {path}: see them with `git -C {quoted} status` and `git -C {quoted} diff`, copy \
+                 what you want into your repository, then delete that directory",
+                quoted = shell_quote(Path::new(&path))
+            ))
+        }
+        Err(io) => {
+            error.message = format!(
+                "Codex ran, but its edits could not be captured from the throwaway copy ({cause}), and the copy could \
+                 not be kept either ({io})"
+            );
+            error.repair("Retry the task; if the capture fails the same way, report this message")
+        }
+    }
 }
 
 /// Writes the whole diff to the job's patch file (`adapters::jobs::write_patch`), so a result

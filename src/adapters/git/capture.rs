@@ -52,7 +52,7 @@ closed_set! {
 
 closed_set! {
     /// Why a new file is not in the diff.
-    LeftOutReason { Ignored = "ignored", Artefact = "artefact", OverBound = "over_bound" }
+    LeftOutReason { Ignored = "ignored", Artefact = "artefact", RefusedPath = "refused_path", OverBound = "over_bound" }
 }
 
 impl LeftOutReason {
@@ -65,6 +65,10 @@ impl LeftOutReason {
             LeftOutReason::Artefact => {
                 "a new build or cache artefact (__pycache__, *.pyc, node_modules, ...); ignored_files=include puts it \
                  in the diff"
+            }
+            LeftOutReason::RefusedPath => {
+                "git refuses to track this path (a .git component, in any letter case or spelling git treats as one), \
+                 so no patch can carry it; copy it by hand if you want it"
             }
             LeftOutReason::OverBound => {
                 "its change did not fit in the diff bound (CODEX_IN_CLAUDE_MAX_DELEGATE_DIFF_BYTES), so it was left out \
@@ -116,7 +120,7 @@ pub fn capture(
 ) -> Result<Capture, WorktreeError> {
     let failed = |context: &'static str| move |e: GitError| WorktreeError::from_git(context, e);
     let new = new_files(inside, ignored)?;
-    let captured = write_tree(inside, tree, baseline, &new.files)?;
+    let (captured, refused) = write_tree(inside, tree, baseline, &new.files)?;
     let range = [baseline, captured.as_str()];
     let listing_args = |extra: &[&'static str]| -> Vec<&str> {
         let mut args = QUOTED_PATHS.to_vec();
@@ -171,7 +175,8 @@ pub fn capture(
         files.push(FileDiff { path: record.display(), text });
     }
     let cut_files = records[kept_records..].iter().map(RawRecord::display).collect();
-    let (left_out, left_out_unlisted) = new.left_out;
+    let (mut left_out, left_out_unlisted) = new.left_out;
+    left_out.extend(refused.into_iter().map(|path| LeftOut { path, reason: LeftOutReason::RefusedPath }));
     Ok(Capture { files, cut_files, numstat, paths, nested_repos: new.nested_repos, left_out, left_out_unlisted })
 }
 
@@ -358,7 +363,13 @@ fn new_files(inside: &Git, ignored: IgnoredFiles) -> Result<NewFiles, WorktreeEr
 
 /// The copy's working state as a tree in the copy's store: the baseline index, with every
 /// changed tracked path and every new file in `new` entered by its raw content.
-fn write_tree(inside: &Git, tree: &Path, baseline: &str, new: &[Vec<u8>]) -> Result<String, WorktreeError> {
+/// Also returns the paths git refused to enter (`update-index` skips them with a warning).
+fn write_tree(
+    inside: &Git,
+    tree: &Path,
+    baseline: &str,
+    new: &[Vec<u8>],
+) -> Result<(String, Vec<String>), WorktreeError> {
     let failed = |context: &'static str| move |e: GitError| WorktreeError::from_git(context, e);
     let io = |what: &str, e: std::io::Error| WorktreeError::Failed(format!("cannot {what}: {e}"));
     let scratch = tree.join(".git").join(SCRATCH_INDEX);
@@ -384,6 +395,7 @@ fn write_tree(inside: &Git, tree: &Path, baseline: &str, new: &[Vec<u8>]) -> Res
     }
     paths.extend(new.iter().map(|p| (p.clone(), false)));
 
+    let mut refused = Vec::new();
     let mut removals = Vec::new();
     let mut entries: Vec<(&'static str, Vec<u8>, Vec<u8>)> = Vec::new(); // (mode, id, path)
     let mut regular: Vec<(Vec<u8>, &'static str)> = Vec::new();
@@ -436,11 +448,14 @@ fn write_tree(inside: &Git, tree: &Path, baseline: &str, new: &[Vec<u8>]) -> Res
             info.extend_from_slice(path);
             info.push(0);
         }
-        run(vec!["update-index", "-z", "--index-info"], Some(info), "git update-index in the worktree")?;
+        let entered = run(vec!["update-index", "-z", "--index-info"], Some(info), "git update-index in the worktree")?;
+        refused.extend(
+            entered.stderr.text().lines().filter_map(|line| line.strip_prefix("Ignoring path ")).map(str::to_string),
+        );
     }
     let tree_id = run(vec!["write-tree"], None, "git write-tree in the worktree")?.stdout.text().trim().to_string();
     let _ = std::fs::remove_file(&scratch);
-    Ok(tree_id)
+    Ok((tree_id, refused))
 }
 
 /// Raw object ids of files (`hash-object --no-filters`), written to the copy's store when

@@ -38,6 +38,8 @@ use crate::foundation::cancel::CancelToken;
 
 /// Prefix of every run area; cleanup refuses anything else.
 pub const DIR_PREFIX: &str = "cic-worktree-";
+/// Prefix of a copy kept after a failed capture (`Worktree::keep`): never reaped.
+pub const KEPT_PREFIX: &str = "cic-kept-";
 /// Locked by the process that made the run area, for as long as it lives: an area whose lock is
 /// free was left by a process that died (SIGKILL, crash) and may be removed.
 const OWNER_LOCK: &str = "owner.lock";
@@ -401,6 +403,23 @@ impl Worktree {
             self.commit_baseline(&copy)?;
         }
         Ok(())
+    }
+}
+
+impl Worktree {
+    /// Moves the copy out of the run area (removed as usual when this value drops) into a
+    /// private directory of its own under the same base, `cic-kept-XXXX/tree`, which nothing
+    /// reaps: for a run whose edits could not be captured, so the paid work is not deleted
+    /// with the area. Returns where it is now.
+    pub fn keep(&mut self) -> std::io::Result<PathBuf> {
+        let base = self.tree.parent().and_then(Path::parent).unwrap_or(&self.tree);
+        // Private: it holds the user's code.
+        let private = std::os::unix::fs::PermissionsExt::from_mode(0o700);
+        let kept = tempfile::Builder::new().prefix(KEPT_PREFIX).permissions(private).tempdir_in(base)?.keep();
+        let target = kept.join("tree");
+        std::fs::rename(&self.tree, &target)?;
+        self.tree.clone_from(&target);
+        Ok(target)
     }
 }
 

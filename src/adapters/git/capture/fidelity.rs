@@ -244,18 +244,28 @@ fn tracked_artefacts_are_diffed_ignored_new_files_listed_or_included_and_the_bou
     std::fs::write(copy.join("__pycache__/m.pyc"), b"\0pyc").unwrap();
     std::fs::write(copy.join("a.txt"), "a\n".repeat(100)).unwrap();
     std::fs::write(copy.join("b.txt"), "b\n".repeat(100)).unwrap();
+    std::fs::create_dir_all(copy.join("s2")).unwrap();
+    std::fs::write(copy.join("s2/.GIT"), "git will not track this\n").unwrap();
 
     let listed = worktree.edits(64 << 20, IgnoredFiles::List).unwrap();
     let paths: Vec<&str> = listed.files.iter().map(|file| file.path.as_str()).collect();
     assert_eq!(paths, ["a.txt", "b.txt", "node_modules/dep/index.js"]);
     let left_out: Vec<(&str, LeftOutReason)> =
         listed.left_out.iter().map(|file| (file.path.as_str(), file.reason)).collect();
-    assert_eq!(left_out, [("__pycache__/m.pyc", LeftOutReason::Artefact), (".vscode/", LeftOutReason::Ignored)]);
+    assert_eq!(
+        left_out,
+        [
+            ("__pycache__/m.pyc", LeftOutReason::Artefact),
+            (".vscode/", LeftOutReason::Ignored),
+            ("s2/.GIT", LeftOutReason::RefusedPath)
+        ]
+    );
 
     let included = worktree.edits(64 << 20, IgnoredFiles::Include).unwrap();
     let paths: Vec<&str> = included.files.iter().map(|file| file.path.as_str()).collect();
     assert_eq!(paths, [".vscode/launch.json", "__pycache__/m.pyc", "a.txt", "b.txt", "node_modules/dep/index.js"]);
-    assert!(included.left_out.is_empty());
+    let left_out: Vec<&str> = included.left_out.iter().map(|file| file.path.as_str()).collect();
+    assert_eq!(left_out, ["s2/.GIT"]);
 
     // A bound inside b.txt's section: a.txt whole, the rest listed, and what is kept applies.
     let first = listed.files[0].text.len();
@@ -263,4 +273,31 @@ fn tracked_artefacts_are_diffed_ignored_new_files_listed_or_included_and_the_bou
     assert_eq!(cut.files.len(), 1);
     assert_eq!(cut.cut_files, ["b.txt", "node_modules/dep/index.js"]);
     assert_eq!(worktree.applies_to_live_tree(&cut.files[0].text, b"a.txt\0"), Ok(()));
+}
+
+#[test]
+fn a_copy_whose_capture_fails_is_kept_out_of_the_run_area_with_its_edits() {
+    let scratch = tempfile::tempdir().unwrap();
+    let (live, base) = (scratch.path().join("live"), scratch.path().join("base"));
+    std::fs::create_dir(&live).unwrap();
+    init_repo(&live);
+    std::fs::write(live.join("a.txt"), "a\n").unwrap();
+    git_ok(&live, &["add", "-A"]);
+    git_ok(&live, &["commit", "-q", "-m", "start"]);
+    let mut worktree = Worktree::create(&live, &base, Duration::from_secs(60), &CancelToken::new()).unwrap();
+    std::fs::write(worktree.path().join("a.txt"), "paid for\n").unwrap();
+    // The baseline's objects become unreachable: every capture step needs them.
+    std::fs::write(worktree.path().join(".git/objects/info/alternates"), "/nonexistent\n").unwrap();
+    assert!(worktree.edits(1 << 20, IgnoredFiles::List).is_err());
+    let kept = worktree.keep().unwrap();
+    drop(worktree);
+    assert_eq!(std::fs::read_to_string(kept.join("a.txt")).unwrap(), "paid for\n");
+    let left: Vec<String> =
+        std::fs::read_dir(&base).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].starts_with(crate::adapters::git::worktree::KEPT_PREFIX), "{left:?}");
+    assert!(crate::adapters::git::worktree::reap_orphans(&base).is_empty());
+    assert!(kept.exists(), "a kept copy is never reaped");
+    let mode = std::fs::metadata(kept.parent().unwrap()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
 }
