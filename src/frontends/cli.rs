@@ -766,6 +766,13 @@ mod tests {
             panic!("not a tool mode")
         };
         assert_eq!(arguments["task"], json!("fix it"));
+        let mut stdin = std::io::Cursor::new("");
+        let Ok(Mode::Tool { arguments, .. }) =
+            parse_with_stdin(["delegate", "do it", "--ignored-files", "include"].map(OsString::from), &mut stdin)
+        else {
+            panic!("not a tool mode")
+        };
+        assert_eq!(arguments["ignored_files"], json!("include"));
         let mut too_much = std::io::repeat(b'a');
         let Err(UsageError(message)) = parse_with_stdin(["consult", "-"].map(OsString::from), &mut too_much) else {
             panic!("an endless stdin must be refused")
