@@ -419,7 +419,7 @@ USAGE:
                                    printing a log that says what went wrong)
     codex-in-claude dry-run [review options] [-- PATHS...]
                                    what review would send, without calling the model (free)
-    codex-in-claude delegate TASK [--diff-only] [OPTIONS]
+    codex-in-claude delegate TASK [--diff-only] [--ignored-files list|include] [OPTIONS]
                                    Codex does TASK in a throwaway copy; prints the envelope, or with
                                    --diff-only just the diff, paths from the repository's top level
                                    (pipe it to: git -C \"$(git rev-parse --show-toplevel)\" apply) (PAID);
@@ -779,6 +779,13 @@ mod tests {
             panic!("not a tool mode")
         };
         assert_eq!(arguments["task"], json!("fix it"));
+        let mut stdin = std::io::Cursor::new("");
+        let Ok(Mode::Tool { arguments, .. }) =
+            parse_with_stdin(["delegate", "do it", "--ignored-files", "include"].map(OsString::from), &mut stdin)
+        else {
+            panic!("not a tool mode")
+        };
+        assert_eq!(arguments["ignored_files"], json!("include"));
         let mut too_much = std::io::repeat(b'a');
         let Err(UsageError(message)) = parse_with_stdin(["consult", "-"].map(OsString::from), &mut too_much) else {
             panic!("an endless stdin must be refused")

@@ -31,6 +31,7 @@ use crate::adapters::codex::answer;
 use crate::adapters::codex::exec::WriteScope;
 use crate::adapters::codex::failure::CodexFailure;
 use crate::adapters::codex::probe::{self, SandboxCheck};
+use crate::adapters::git::capture::{Capture, IgnoredFiles, LeftOutReason};
 use crate::adapters::git::worktree::{self, Worktree, WorktreeError};
 use crate::adapters::sessions::DelegateEdits;
 use crate::foundation::envelope::{ErrorCode, ToolError};
@@ -110,10 +111,11 @@ pub fn run_delegate(call: &Call) -> Value {
         Some(failure) => return error_envelope(failure.clone().into(), &meta),
     };
     let limit = usize::try_from(call.config.max_delegate_diff_bytes).unwrap_or(usize::MAX);
+    let ignored = call.args.text("ignored_files").and_then(IgnoredFiles::parse).unwrap_or(IgnoredFiles::List);
     // Headroom over the limit: redaction can shrink a diff (withheld files) before it is bounded.
-    let edits = match worktree.edits(limit.saturating_mul(4).max(1024 * 1024)) {
+    let edits = match worktree.edits(limit.saturating_mul(4).max(1024 * 1024), ignored) {
         Ok(edits) => edits,
-        Err(error) => return error_envelope(error.into(), &meta),
+        Err(error) => return error_envelope(capture_failed(error, worktree.keep()), &meta),
     };
     meta.context_summary = Some(ContextSummary {
         files_changed: edits.numstat.files,
@@ -123,20 +125,40 @@ pub fn run_delegate(call: &Call) -> Value {
     meta.binary_files = edits.numstat.binary_files.clone();
 
     let relative = |text: &str| relativize(text, worktree.path());
-    let bounded = redact::bound_diff(&edits.diff, edits.truncated, limit, |whole| redact::patch(&relative(whole)));
-    let (redaction, diff, truncated) = (&bounded.redaction, bounded.text(), bounded.truncated);
-    meta.redacted_paths = redaction.redacted_paths();
-    let withheld_files: Vec<Value> = (redaction.withheld_paths.iter().map(|path| (path, WITHHELD_REASON)))
+    let bounded = bound_files(&edits, limit);
+    let truncated = !bounded.cut_files.is_empty();
+    meta.redacted_paths = bounded.redacted_paths.clone();
+    let withheld_files: Vec<Value> = (bounded.withheld_paths.iter().map(|path| (path, WITHHELD_REASON)))
         .chain(edits.nested_repos.iter().map(|path| (path, NESTED_REPO_REASON)))
         .map(|(path, reason)| json!({"path": path, "reason": reason}))
         .collect();
-    if truncated {
+    let mut left_out_files: Vec<Value> = edits
+        .left_out
+        .iter()
+        .map(|file| json!({"path": file.path, "reason": file.reason.as_str(), "note": file.reason.describe()}))
+        .collect();
+    if edits.left_out_unlisted > 0 {
         meta.note_truncation(&format!(
-            "the diff exceeded {limit} bytes and was cut there, in patch_file too; narrow the task or raise \
-             CODEX_IN_CLAUDE_MAX_DELEGATE_DIFF_BYTES"
+            "{} more new files left out of the diff are not listed in left_out_files",
+            edits.left_out_unlisted
         ));
     }
-    let diff = (!diff.trim().is_empty()).then(|| diff.to_string());
+    left_out_files.extend(bounded.cut_files.iter().map(|path| json!({"path": path, "reason": LeftOutReason::OverBound.as_str(), "note": LeftOutReason::OverBound.describe()})));
+    if truncated {
+        meta.note_truncation(&format!(
+            "the diff exceeded {limit} bytes: {} files were left out of it (and of patch_file) whole, listed in \
+             left_out_files with reason over_bound; the rest applies without them. Narrow the task or raise \
+             CODEX_IN_CLAUDE_MAX_DELEGATE_DIFF_BYTES",
+            bounded.cut_files.len()
+        ));
+    }
+    for path in names_copy(&edits, worktree.path()) {
+        meta.security_warnings.push(format!(
+            "{path}: its content or link target names the throwaway copy's directory, which is deleted after the run; \
+             it is returned as Codex wrote it"
+        ));
+    }
+    let diff = (!bounded.text.is_empty()).then(|| bounded.text.clone());
     // The very text of `diff` (redacted, withheld files left out, bounded the same way), so the
     // file never holds what the inline diff would not.
     let (patch_file, patch_file_error) = match diff.as_deref().map(|diff| keep_patch(call, diff)) {
@@ -146,14 +168,10 @@ pub fn run_delegate(call: &Call) -> Value {
     };
     let (mut applies_cleanly, mut applies_cleanly_reason) = (None, None);
     if let Some(diff) = &diff {
-        let check = if truncated {
-            Err("the diff was truncated, so it cannot be applied as it is".to_string())
-        } else {
-            worktree.applies_to_live_tree(diff, &edits.paths)
-        };
+        let check = worktree.applies_to_live_tree(diff, &edits.paths);
         applies_cleanly = Some(check.is_ok());
         applies_cleanly_reason = check.err().map(|reason| crate::foundation::redact::text(&relative(&reason)).text);
-        if redaction.inline_masks > 0 {
+        if bounded.inline_masks > 0 {
             meta.security_warnings.push(
                 "the diff contains redaction markers in place of secret-looking values; applying it as is would write them"
                     .into(),
@@ -162,7 +180,12 @@ pub fn run_delegate(call: &Call) -> Value {
     }
     let remember = |meta: &mut Meta| {
         codex_run::remember(call, &workspace, &run, meta, |record| {
-            let full = edits.replayable.clone().unwrap_or_default();
+            // Unredacted and whole, for a follow-up to replay; none when the capture was cut.
+            let full = if edits.cut_files.is_empty() {
+                edits.files.iter().map(|file| file.text.as_str()).collect()
+            } else {
+                String::new()
+            };
             record.edits = Some(DelegateEdits { returned: diff.clone().unwrap_or_default(), full });
         });
     };
@@ -170,6 +193,7 @@ pub fn run_delegate(call: &Call) -> Value {
     if let Some(failure) = &stopped
         && diff.is_none()
         && withheld_files.is_empty()
+        && left_out_files.is_empty()
     {
         remember(&mut meta);
         drop(worktree);
@@ -180,7 +204,8 @@ pub fn run_delegate(call: &Call) -> Value {
     let message = run.last_message.as_deref().and_then(|m| answer::prose_summary(&relative(m), &mut adjustments));
     meta.record_answer(&adjustments);
     let partial_reason = stopped.as_ref().map(ToString::to_string);
-    let summary = match (message, &diff, withheld_files.is_empty()) {
+    let nothing_else = withheld_files.is_empty() && left_out_files.is_empty();
+    let summary = match (message, &diff, nothing_else) {
         _ if stopped.is_some() => format!(
             "Codex was stopped before it finished, so the diff holds only its edits so far: {}.",
             partial_reason.as_deref().unwrap_or_default()
@@ -188,7 +213,7 @@ pub fn run_delegate(call: &Call) -> Value {
         (Some(message), Some(_), _) => message,
         (Some(message), None, true) => format!("Codex made no changes. {message}"),
         (Some(message), None, false) => {
-            format!("Codex changed only withheld files (see withheld_files). {message}")
+            format!("Codex changed only files left out of the diff (see withheld_files and left_out_files). {message}")
         }
         (None, None, true) => return error_envelope(answer::AnswerError::NoFinalMessage.into(), &meta),
         (None, _, _) => {
@@ -222,6 +247,7 @@ pub fn run_delegate(call: &Call) -> Value {
         patch_file,
         patch_file_error,
         withheld_files,
+        left_out_files,
         follow_up,
         apply_command,
         findings: Vec::new(),
@@ -257,6 +283,8 @@ struct Success<'a> {
     patch_file: Option<String>,
     patch_file_error: Option<String>,
     withheld_files: Vec<Value>,
+    /// New files ignore rules or artefact patterns kept out, and files cut by the bound.
+    left_out_files: Vec<Value>,
     follow_up: Option<Value>,
     apply_command: Option<String>,
     /// A delegation's answer is its diff: these stay empty, and `next_steps` says what to do.
@@ -360,6 +388,90 @@ fn continue_from(worktree: &mut Worktree, earlier: &DelegateEdits) -> Result<Val
     Ok(json!({"earlier_diff": earlier_diff, "diff_holds": holds, "note": note}))
 }
 
+/// The patch as it may leave the server: each file redacted, then whole files up to `limit`
+/// bytes (a file is never cut inside, so what is sent always applies), and what was left out.
+struct BoundedFiles {
+    text: String,
+    cut_files: Vec<String>,
+    withheld_paths: Vec<String>,
+    redacted_paths: Vec<String>,
+    inline_masks: usize,
+}
+
+fn bound_files(edits: &Capture, limit: usize) -> BoundedFiles {
+    let mut bounded = BoundedFiles {
+        text: String::new(),
+        cut_files: Vec::new(),
+        withheld_paths: Vec::new(),
+        redacted_paths: Vec::new(),
+        inline_masks: 0,
+    };
+    for file in &edits.files {
+        let redaction = redact::patch(&file.text);
+        bounded.withheld_paths.extend(redaction.withheld_paths.iter().cloned());
+        if !bounded.cut_files.is_empty() || bounded.text.len() + redaction.text.len() > limit {
+            if !redaction.text.is_empty() && bounded.cut_files.last() != Some(&file.path) {
+                bounded.cut_files.push(file.path.clone());
+            }
+            continue;
+        }
+        bounded.redacted_paths.extend(redaction.redacted_paths());
+        bounded.inline_masks += redaction.inline_masks;
+        bounded.text.push_str(&redaction.text);
+    }
+    bounded.cut_files.extend(edits.cut_files.iter().cloned());
+    bounded.withheld_paths.dedup();
+    bounded.redacted_paths.extend(bounded.withheld_paths.iter().cloned());
+    let mut seen = std::collections::HashSet::new();
+    bounded.redacted_paths.retain(|path| seen.insert(path.clone()));
+    bounded
+}
+
+/// Files whose returned content (or link target) names the copy's directory: reported, never
+/// edited.
+fn names_copy(edits: &Capture, tree: &Path) -> Vec<String> {
+    let mut spellings = vec![tree.display().to_string()];
+    if let Ok(canonical) = tree.canonicalize() {
+        spellings.push(canonical.display().to_string());
+    }
+    let mut paths: Vec<String> = edits
+        .files
+        .iter()
+        .filter(|file| spellings.iter().any(|spelling| file.text.contains(spelling.as_str())))
+        .map(|file| file.path.clone())
+        .collect();
+    paths.dedup();
+    paths
+}
+
+/// A capture that failed after Codex ran: the paid work must not read as a setup problem, and
+/// its copy, moved out of the run area (`kept`), is where the edits still are.
+fn capture_failed(error: WorktreeError, kept: std::io::Result<std::path::PathBuf>) -> ToolError {
+    let mut error = ToolError::from(error);
+    let cause = std::mem::take(&mut error.message);
+    match kept {
+        Ok(path) => {
+            let path = path.display().to_string();
+            error.message = format!(
+                "Codex ran, but its edits could not be captured from the throwaway copy ({cause}); the copy is kept \
+                 at {path}"
+            );
+            error.repair(format!(
+                "Codex's edits are in {path}: see them with `git -C {quoted} status` and `git -C {quoted} diff`, copy \
+                 what you want into your repository, then delete that directory",
+                quoted = shell_quote(Path::new(&path))
+            ))
+        }
+        Err(io) => {
+            error.message = format!(
+                "Codex ran, but its edits could not be captured from the throwaway copy ({cause}), and the copy could \
+                 not be kept either ({io})"
+            );
+            error.repair("Retry the task; if the capture fails the same way, report this message")
+        }
+    }
+}
+
 /// Writes the whole diff to the job's patch file (`adapters::jobs::write_patch`), so a result
 /// too large to carry the diff inline still hands it over whole; `Err` says why there is none.
 fn keep_patch(call: &Call, diff: &str) -> Result<String, String> {
@@ -430,6 +542,7 @@ pub fn success_schema() -> Value {
         "patch_file_error",
         "apply_command",
         "withheld_files",
+        "left_out_files",
         "follow_up",
     ];
     schema::members(&[super::consult::MEMBERS, delegate].concat(), &[])
@@ -457,6 +570,7 @@ mod tests {
             patch_file: None,
             patch_file_error: None,
             withheld_files: Vec::new(),
+            left_out_files: Vec::new(),
             follow_up: None,
             apply_command: None,
             findings: Vec::new(),

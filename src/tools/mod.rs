@@ -378,6 +378,12 @@ const TASK: Param = Param {
     required: true,
     description: "Self-contained coding task.",
 };
+const IGNORED_FILES: Param = Param {
+    name: "ignored_files",
+    kind: Kind::Choice(crate::adapters::git::capture::IgnoredFiles::NAMES),
+    required: false,
+    description: "list (default): new files ignore rules or artefact patterns match are listed, not diffed; include: diffed.",
+};
 const SESSION_ID: Param = Param {
     name: "session_id",
     kind: Kind::SessionId,
@@ -412,10 +418,11 @@ const CONSULT_ASYNC_PARAMS: &[Param] = &[
     IDEMPOTENCY_KEY,
 ];
 const REVIEW_ASYNC_PARAMS: &[Param] = &concat::<13, _>(&[REVIEW_DRY_RUN_PARAMS, &[FOCUS, SESSION_ID, IDEMPOTENCY_KEY]]);
-const DELEGATE_ASYNC_PARAMS: &[Param] = &concat::<7, _>(&[DELEGATE_DRY_RUN_PARAMS, &[SESSION_ID, IDEMPOTENCY_KEY]]);
+const DELEGATE_ASYNC_PARAMS: &[Param] =
+    &concat::<8, _>(&[DELEGATE_DRY_RUN_PARAMS, &[IGNORED_FILES, SESSION_ID, IDEMPOTENCY_KEY]]);
 const CONSULT_PARAMS: &[Param] = &concat::<12, _>(&[CONSULT_ASYNC_PARAMS, &[TIMEOUT_SECONDS, DETAIL]]);
 const REVIEW_PARAMS: &[Param] = &concat::<15, _>(&[REVIEW_ASYNC_PARAMS, &[TIMEOUT_SECONDS, DETAIL]]);
-const DELEGATE_PARAMS: &[Param] = &concat::<9, _>(&[DELEGATE_ASYNC_PARAMS, &[TIMEOUT_SECONDS, DETAIL]]);
+const DELEGATE_PARAMS: &[Param] = &concat::<10, _>(&[DELEGATE_ASYNC_PARAMS, &[TIMEOUT_SECONDS, DETAIL]]);
 const JOB_PARAMS: &[Param] = &[JOB_ID, WORKSPACE_ROOT];
 const LIST_OFFSET: Param = Param {
     name: "offset",

@@ -151,13 +151,21 @@ fn shell_edits_rename_delete_binary_and_mode_changes() {
     assert!(diff.contains("rename from old_name.txt") && diff.contains("rename to new_name.txt"), "{diff}");
     assert!(diff.contains("deleted file mode"), "{diff}");
     assert!(diff.contains("old mode 100644") && diff.contains("new mode 100755"), "{diff}");
-    assert!(diff.contains("Binary files /dev/null and b/blob.bin differ"), "{diff}");
+    assert!(diff.contains("GIT binary patch"), "{diff}");
     assert_eq!(result["meta"]["binary_files"], json!(["blob.bin"]));
-    // A binary change is reported, not inlined, so the diff cannot be applied as is — and says so.
-    assert_eq!(result["applies_cleanly"], json!(false));
-    assert!(result["applies_cleanly_reason"].as_str().is_some_and(|r| !r.is_empty()));
+    // The binary file is inlined as a git binary patch, so the whole diff applies.
+    assert_eq!(result["applies_cleanly"], json!(true), "{}", result["applies_cleanly_reason"]);
     assert_eq!(snapshot(&repo), before);
     delegation.assert_no_worktree_left();
+    // Applied with plain git apply, it makes what Codex's commands made.
+    let patch = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(patch.path(), diff).unwrap();
+    repo.git(&["apply", &patch.path().display().to_string()]);
+    assert_eq!(std::fs::read(repo.path().join("blob.bin")).unwrap(), b"\0\x01\x02");
+    assert_eq!(std::fs::read(repo.path().join("new_name.txt")).unwrap(), b"renamed content\n");
+    assert!(!repo.path().join("doomed.txt").exists() && !repo.path().join("old_name.txt").exists());
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_ne!(std::fs::metadata(repo.path().join("run.sh")).unwrap().permissions().mode() & 0o111, 0);
 }
 
 #[test]
@@ -185,7 +193,10 @@ fn repository_hooks_never_run() {
 
 #[test]
 fn a_huge_diff_is_truncated_and_stays_bounded() {
-    let mock = MockModel::start(vec![Step::shell("seq 1 200000 > big.txt"), Step::message("Wrote big.txt.")]);
+    let mock = MockModel::start(vec![
+        Step::shell("echo small > a.txt && seq 1 200000 > big.txt"),
+        Step::message("Wrote big.txt."),
+    ]);
     let mut delegation = Delegation::new(&mock, &[("CODEX_IN_CLAUDE_MAX_DELEGATE_DIFF_BYTES", "4000")]);
     let repo = project();
     let result = delegation.call("codex_delegate", &repo, json!({}));
@@ -193,10 +204,14 @@ fn a_huge_diff_is_truncated_and_stays_bounded() {
     let diff = result["diff"].as_str().unwrap();
     assert!(diff.len() <= 4000, "diff is {} bytes", diff.len());
     assert!(diff.ends_with('\n'));
+    // Cut between files, never inside one: big.txt is left out whole and listed, a.txt applies.
+    assert!(diff.contains("b/a.txt") && !diff.contains("big.txt"), "{diff}");
+    assert_eq!(result["left_out_files"][0]["path"], json!("big.txt"), "{result}");
+    assert_eq!(result["left_out_files"][0]["reason"], json!("over_bound"));
     assert_eq!(result["meta"]["truncated"], json!(true));
     assert!(result["meta"]["truncation_hint"].as_str().unwrap().contains("MAX_DELEGATE_DIFF_BYTES"));
-    assert_eq!(result["applies_cleanly"], json!(false));
-    assert_eq!(result["meta"]["context_summary"]["lines_added"], json!(200000));
+    assert_eq!(result["applies_cleanly"], json!(true), "{}", result["applies_cleanly_reason"]);
+    assert_eq!(result["meta"]["context_summary"]["lines_added"], json!(200_001));
     delegation.assert_no_worktree_left();
 }
 

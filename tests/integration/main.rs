@@ -37,6 +37,8 @@ mod spill;
 // Issue 12's isolation promises for delegate: the live repository untouched, the sandbox's
 // reach, repository shapes, withheld files.
 mod isolation;
+// Issue 24's fidelity matrix end to end: the diff applied in a fresh clone makes what Codex made.
+mod fidelity;
 // Background jobs: async tools, the detached worker, the job lifecycle.
 mod jobs;
 // Every paid run is durable: sync runs outlive their server; idempotency_key replays a run.

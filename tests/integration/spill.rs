@@ -372,7 +372,10 @@ fn each_delegate_follow_up_keeps_its_own_patch_file() {
 
 #[test]
 fn a_diff_cut_by_the_capture_bound_is_cut_in_its_patch_file_too_and_says_so() {
-    let mock = MockModel::start(vec![Step::shell("seq 1 200000 > big.txt"), Step::message("Wrote big.txt.")]);
+    let mock = MockModel::start(vec![
+        Step::shell("echo small > a.txt && seq 1 200000 > big.txt"),
+        Step::message("Wrote big.txt."),
+    ]);
     let home = CodexHome::new(&mock);
     let setup = Setup::real(&home, &[("CODEX_IN_CLAUDE_MAX_DELEGATE_DIFF_BYTES", "4000")]);
     let mut server = setup.server();
@@ -384,8 +387,10 @@ fn a_diff_cut_by_the_capture_bound_is_cut_in_its_patch_file_too_and_says_so() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), diff, "the patch file is not the (cut) diff");
     assert!(diff.len() <= 4000);
     let hint = result["meta"]["truncation_hint"].as_str().unwrap();
-    assert!(hint.contains("in patch_file too") && hint.contains("MAX_DELEGATE_DIFF_BYTES"), "{hint}");
-    assert_eq!(result["applies_cleanly"], json!(false));
+    assert!(hint.contains("(and of patch_file)") && hint.contains("MAX_DELEGATE_DIFF_BYTES"), "{hint}");
+    // Cut between files: big.txt is left out whole and listed, and what is kept applies.
+    assert_eq!(result["left_out_files"][0]["path"], json!("big.txt"), "{result}");
+    assert_eq!(result["applies_cleanly"], json!(true), "{}", result["applies_cleanly_reason"]);
 }
 
 #[test]

@@ -34,9 +34,10 @@
 //! out. An honoured user-level filter is the user's own program: what it does besides filtering
 //! (other than git-lfs's storage, redirected here) is up to it.
 //!
-//! Children: `gather` (what a review looks at) and `worktree` (the throwaway copy a delegated
-//! task runs in); both run git only through `Git`.
+//! Children: `gather` (what a review looks at), `worktree` (the throwaway copy a delegated
+//! task runs in) and `capture` (what is in that copy, as a patch); all run git only through `Git`.
 
+pub(crate) mod capture;
 pub(crate) mod gather;
 pub(crate) mod worktree;
 
@@ -547,7 +548,9 @@ fn failure(output: &Output) -> GitError {
     if stderr.contains("not a git repository") {
         return GitError::NotARepo;
     }
-    let message = match crate::foundation::text::one_line(&stderr, MAX_MESSAGE_CHARS) {
+    // One line per git line, kept apart: `one_line` alone would run them together.
+    let lines: Vec<&str> = stderr.lines().map(str::trim).filter(|line| !line.is_empty()).collect();
+    let message = match crate::foundation::text::one_line(&lines.join("; "), MAX_MESSAGE_CHARS) {
         text if text.is_empty() => match output.exit_code {
             Some(code) => format!("git exited with status {code}"),
             None => "git was killed by a signal".to_string(),

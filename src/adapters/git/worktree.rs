@@ -32,28 +32,20 @@ use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::adapters::git::capture::{self, Capture, IgnoredFiles};
 use crate::adapters::git::{DIFF_FLAGS, Git, GitError, Numstat};
 use crate::foundation::cancel::CancelToken;
 
 /// Prefix of every run area; cleanup refuses anything else.
 pub const DIR_PREFIX: &str = "cic-worktree-";
+/// Prefix of a copy kept after a failed capture (`Worktree::keep`): never reaped.
+pub const KEPT_PREFIX: &str = "cic-kept-";
 /// Locked by the process that made the run area, for as long as it lives: an area whose lock is
 /// free was left by a process that died (SIGKILL, crash) and may be removed.
 const OWNER_LOCK: &str = "owner.lock";
 /// A run area without its lock file is only an orphan once it is this old (it may be a few
 /// microseconds from getting one).
 const ORPHAN_MIN_AGE: Duration = Duration::from_secs(60);
-/// Build and cache artefacts never reported as Codex's edits.
-const ARTEFACT_EXCLUDES: &[&str] = &[
-    ":(exclude,glob)**/__pycache__/**",
-    ":(exclude,glob)**/*.py[co]",
-    ":(exclude,glob)**/.pytest_cache/**",
-    ":(exclude,glob)**/.ruff_cache/**",
-    ":(exclude,glob)**/.mypy_cache/**",
-    ":(exclude,glob)**/.DS_Store",
-    ":(exclude,glob)**/node_modules/**",
-    ":(exclude,glob)**/*.egg-info/**",
-];
 /// Identity of the baseline commit (the hardened git has no user config to take one from).
 const BASELINE_IDENTITY: [&str; 4] = ["-c", "user.name=codex-in-claude", "-c", "user.email=codex-in-claude@localhost"];
 /// The copy's own config, read by Codex's git calls too: no hook (not even a global one), no
@@ -61,7 +53,7 @@ const BASELINE_IDENTITY: [&str; 4] = ["-c", "user.name=codex-in-claude", "-c", "
 const COPY_CONFIG: [(&str, &str); 4] =
     [("core.hooksPath", "/dev/null"), ("core.fsmonitor", "false"), ("gc.auto", "0"), ("maintenance.auto", "false")];
 /// `.git/info/attributes` of the copy (see `Worktree::init`).
-const NO_FILTERS: &str = "* -filter\n";
+const RAW_ATTRIBUTES: &str = "* -filter -text -ident !working-tree-encoding\n";
 /// Mode of a gitlink (submodule) entry.
 const GITLINK_MODE: &str = "160000";
 /// Mode of a sparse index's directory entry (`ls-files --sparse`).
@@ -81,7 +73,7 @@ pub enum WorktreeError {
 }
 
 impl WorktreeError {
-    fn from_git(context: &str, error: GitError) -> WorktreeError {
+    pub(super) fn from_git(context: &str, error: GitError) -> WorktreeError {
         match error {
             GitError::NotARepo => WorktreeError::NotAGitRepo,
             GitError::Cancelled => WorktreeError::Cancelled,
@@ -109,23 +101,6 @@ pub struct Worktree {
     git_timeout: Duration,
     /// The commit Codex's edits are diffed against (HEAD plus the replayed state).
     baseline: String,
-}
-
-/// Codex's edits as a diff.
-pub struct Edits {
-    /// Unified diff, binary files reported but not inlined; cut at the capture bound.
-    pub diff: String,
-    pub truncated: bool,
-    /// Counts over the whole diff, before any cut.
-    pub numstat: Numstat,
-    /// Every path the diff touches (both names of a rename), NUL-terminated.
-    pub paths: Vec<u8>,
-    /// Repositories Codex created inside the copy (`dir/`): git cannot diff them as files, so
-    /// they are not in the diff.
-    pub nested_repos: Vec<String>,
-    /// The whole diff as `git apply` can replay it (binary changes inlined), for a follow-up;
-    /// `None` when it exceeded the capture bound and so could not be kept whole.
-    pub replayable: Option<String>,
 }
 
 /// Where the live repository keeps what the copy borrows.
@@ -244,11 +219,12 @@ impl Worktree {
             std::fs::copy(&source.shallow, git_dir.join("shallow")).map_err(|e| io("shallow file", e))?;
         }
         // The copy holds working-tree bytes (real content of git-lfs files included) and its
-        // diffs must be of those bytes: no filter driver, not even a user-level one, converts
-        // anything here, for our git or for Codex's. `info/attributes` outranks every
-        // `.gitattributes`.
+        // baseline, objects and diffs must be of those bytes: no filter driver (not even a
+        // user-level one), no end-of-line conversion (attributes or any core.autocrlf), no
+        // keyword expansion or re-encoding happens here, for our git or for Codex's.
+        // `info/attributes` outranks every `.gitattributes`.
         std::fs::create_dir_all(git_dir.join("info"))
-            .and_then(|()| std::fs::write(git_dir.join("info/attributes"), NO_FILTERS))
+            .and_then(|()| std::fs::write(git_dir.join("info/attributes"), RAW_ATTRIBUTES))
             .map_err(|e| io("attributes", e))?;
         let copy = self.git(cancel)?;
         for (key, value) in COPY_CONFIG {
@@ -349,50 +325,12 @@ impl Worktree {
         Ok(())
     }
 
-    /// Everything Codex changed since the baseline (new, deleted, renamed, mode-changed files),
-    /// artefacts excluded; the diff text is kept up to `cap` bytes.
-    pub fn edits(&self, cap: usize) -> Result<Edits, WorktreeError> {
+    /// The copy's state now against the baseline (`capture`): Codex's edits, whatever state the
+    /// run ended in; the patch text is kept up to `cap` bytes, cut only between files.
+    pub fn edits(&self, cap: usize, ignored: IgnoredFiles) -> Result<Capture, WorktreeError> {
         // Capture runs after codex, also when the call was cancelled meanwhile: use a fresh token.
         let inside = self.git(&CancelToken::new())?;
-        // New files enter the index by their hash only (`--info-only` writes no object), so a
-        // working-tree diff shows them; everything else is read from the working tree.
-        let mut others: Vec<&str> = vec!["ls-files", "-z", "--others", "--exclude-standard", "--", "."];
-        others.extend(ARTEFACT_EXCLUDES);
-        let listing = inside.run(others).map_err(git_failed("git ls-files in the worktree"))?.stdout.bytes();
-        // A directory entry (a repository Codex made inside the copy) cannot be indexed as a file.
-        let (nested, files): (Vec<&[u8]>, Vec<&[u8]>) =
-            listing.split(|&b| b == 0).filter(|path| !path.is_empty()).partition(|path| path.ends_with(b"/"));
-        let nested_repos = nested.iter().map(|path| String::from_utf8_lossy(path).into_owned()).collect();
-        let new_files: Vec<u8> = files.iter().flat_map(|path| path.iter().copied().chain([0])).collect();
-        if !new_files.is_empty() {
-            let add = inside.cmd(["update-index", "-z", "--add", "--info-only", "--stdin"]).stdin(new_files);
-            inside.run_cmd(add).map_err(git_failed("git update-index in the worktree"))?;
-        }
-        let diff_args = |extra: &[&'static str]| -> Vec<&str> {
-            let mut args: Vec<&str> = vec!["diff", "--find-renames"];
-            args.extend(DIFF_FLAGS);
-            args.extend(extra);
-            args.extend([self.baseline.as_str(), "--", "."]);
-            args.extend(ARTEFACT_EXCLUDES);
-            args
-        };
-        let listing = inside.run(diff_args(&["--numstat", "-z"])).map_err(git_failed("git diff"))?;
-        let mut numstat = Numstat::default();
-        numstat.add(&listing.stdout.bytes());
-        let names = inside.run(diff_args(&["--no-renames", "--name-only", "-z"])).map_err(git_failed("git diff"))?;
-        let diff = inside.run_head(diff_args(&[]), cap).map_err(git_failed("git diff"))?;
-        let (text, truncated) = (diff.stdout.text(), diff.stdout.truncated());
-        // The diff shows a binary change as one line, which `git apply` cannot replay: a
-        // follow-up needs it inlined.
-        let replayable = match (truncated, numstat.binary_files.is_empty()) {
-            (true, _) => None,
-            (false, true) => Some(text.clone()),
-            (false, false) => {
-                let binary = inside.run_head(diff_args(&["--binary"]), cap).map_err(git_failed("git diff"))?;
-                (!binary.stdout.truncated()).then(|| binary.stdout.text())
-            }
-        };
-        Ok(Edits { diff: text, truncated, numstat, paths: names.stdout.bytes(), nested_repos, replayable })
+        capture::capture(&inside, &self.tree, &self.baseline, cap, ignored)
     }
 
     /// Whether `diff` applies to the live tree as it is now, the way the user's own `git apply`
@@ -465,6 +403,23 @@ impl Worktree {
             self.commit_baseline(&copy)?;
         }
         Ok(())
+    }
+}
+
+impl Worktree {
+    /// Moves the copy out of the run area (removed as usual when this value drops) into a
+    /// private directory of its own under the same base, `cic-kept-XXXX/tree`, which nothing
+    /// reaps: for a run whose edits could not be captured, so the paid work is not deleted
+    /// with the area. Returns where it is now.
+    pub fn keep(&mut self) -> std::io::Result<PathBuf> {
+        let base = self.tree.parent().and_then(Path::parent).unwrap_or(&self.tree);
+        // Private: it holds the user's code.
+        let private = std::os::unix::fs::PermissionsExt::from_mode(0o700);
+        let kept = tempfile::Builder::new().prefix(KEPT_PREFIX).permissions(private).tempdir_in(base)?.keep();
+        let target = kept.join("tree");
+        std::fs::rename(&self.tree, &target)?;
+        self.tree.clone_from(&target);
+        Ok(target)
     }
 }
 
