@@ -235,8 +235,8 @@ pub struct Git {
     /// `GIT_DIR`/`GIT_WORK_TREE` naming the private git directory of a split index (see
     /// `PrivateGitDir`), added to every command about this repository; empty otherwise.
     repo_env: Vec<(String, String)>,
-    /// Removed with the `Git`.
-    _private_git_dir: Option<tempfile::TempDir>,
+    /// Removed with the last of the `Git` and the `ForeignGitEnv`s it handed out.
+    private_git_dir: Option<Arc<tempfile::TempDir>>,
 }
 
 /// The environment a program we start in a repository (codex) runs with, so that the git it runs
@@ -247,6 +247,7 @@ pub struct Git {
 pub struct ForeignGitEnv {
     pub vars: Vec<(String, String)>,
     _filter_scratch: Option<Arc<tempfile::TempDir>>,
+    _private_git_dir: Option<Arc<tempfile::TempDir>>,
 }
 
 /// What `open` takes from the server's environment; a value of its own so tests can vary it.
@@ -309,13 +310,13 @@ impl Git {
             neutralised_filters: Vec::new(),
             filter_scratch: None,
             repo_env: Vec::new(),
-            _private_git_dir: None,
+            private_git_dir: None,
         };
         let (top, object_format, dirs) = git.top_level()?;
         (git.top, git.object_format) = (top, object_format);
         if let Some(private) = PrivateGitDir::for_split_index(&dirs)? {
             git.repo_env = private.env(&git.top)?;
-            git._private_git_dir = Some(private.dir);
+            git.private_git_dir = Some(Arc::new(private.dir));
         }
 
         // Reading config runs nothing, so it is safe before the overrides exist.
@@ -366,7 +367,8 @@ impl Git {
     /// itself hands `-c` to its children through; unlike `GIT_CONFIG_KEY_n`, its name survives
     /// codex's filter of `*KEY*`, `*SECRET*` and `*TOKEN*` variables on the way to the shell
     /// commands it runs, so they get the pins too), no optional locks (a `git status` would
-    /// otherwise refresh the index), no lazy fetch and no git-lfs download.
+    /// otherwise refresh the index), no lazy fetch, no git-lfs download, and a split index read
+    /// through the private git directory (`PrivateGitDir`).
     pub fn foreign_env(&self) -> ForeignGitEnv {
         let mut pairs: Vec<(String, String)> = Vec::new();
         for arg in self.config_args.iter().filter(|arg| arg.as_os_str() != "-c") {
@@ -382,7 +384,12 @@ impl Git {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         vars.push(("GIT_CONFIG_PARAMETERS".to_string(), config_parameters(&pairs)));
-        ForeignGitEnv { vars, _filter_scratch: self.filter_scratch.clone() }
+        vars.extend(self.repo_env.iter().cloned());
+        ForeignGitEnv {
+            vars,
+            _filter_scratch: self.filter_scratch.clone(),
+            _private_git_dir: self.private_git_dir.clone(),
+        }
     }
 
     /// The full commit id `revision` names (tags peeled), `None` when it names no commit. The
@@ -1268,7 +1275,7 @@ mod tests {
             neutralised_filters: Vec::new(),
             filter_scratch: None,
             repo_env: Vec::new(),
-            _private_git_dir: None,
+            private_git_dir: None,
         }
     }
 
