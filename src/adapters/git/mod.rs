@@ -21,7 +21,9 @@
 //!   objects in a scratch directory instead of `.git/lfs`;
 //! - the environment is replaced (`FIXED_ENV`): `LC_ALL=C`, the server's `PATH` and config
 //!   locations, `GIT_OPTIONAL_LOCKS=0`, `GIT_NO_LAZY_FETCH=1` (a partial clone never fetches),
-//!   no git-lfs download, trace2 off, no other inherited `GIT_*`.
+//!   no git-lfs download, trace2 off, no other inherited `GIT_*`;
+//! - a split index is read through a private git directory (`PrivateGitDir`), since git sets
+//!   the mtime of its shared file on every read; no index git writes is split.
 //!
 //! What callers must add themselves: `DIFF_FLAGS` on every diff-producing command (and
 //! `--ignore-submodules=dirty` on `status`), because the external diff and textconv drivers and
@@ -32,7 +34,9 @@
 //! neutralised (hooks, fsmonitor and the other pins still apply there: git passes them on). The
 //! server runs no such command on a user's tree; delegate worktrees have no submodules checked
 //! out. An honoured user-level filter is the user's own program: what it does besides filtering
-//! (other than git-lfs's storage, redirected here) is up to it.
+//! (other than git-lfs's storage, redirected here) is up to it. With a split index, refs kept
+//! per work tree other than `HEAD` (`refs/bisect/*`, `refs/worktree/*`, `HEAD`'s reflog) are
+//! not in the private git directory, so they do not resolve.
 //!
 //! Children: `gather` (what a review looks at) and `worktree` (the throwaway copy a delegated
 //! task runs in); both run git only through `Git`.
