@@ -170,6 +170,16 @@ fn plan_files(call: &Call, workspace: &Workspace, meta: &mut Meta) -> Result<(Op
     if bounded.truncated {
         omissions.push("the files were cut at the input limit".to_string());
     }
+    if !gathered.left_out.is_empty() {
+        let listed: Vec<String> =
+            gathered.left_out.iter().map(|file| format!("{} ({})", file.path, file.reason.name())).collect();
+        meta.note_truncation(&format!(
+            "{} named file(s) were left out, not read: {}; make them readable, or name smaller files",
+            listed.len(),
+            crate::foundation::text::one_line(&listed.join(", "), 300)
+        ));
+        omissions.push(format!("{} of the files were left out unread", listed.len()));
+    }
     Ok((Some(bounded.text().to_string()), omissions))
 }
 

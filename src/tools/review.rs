@@ -65,6 +65,8 @@ struct Coverage {
     degraded_reason: Option<String>,
     /// Untracked files detected, included and omitted.
     untracked: [u64; 3],
+    /// Files left out though asked for (`gather::LeftOut`), as `left_out_json` lists them.
+    left_out: Value,
     /// What redaction withheld or masked.
     redaction: Value,
 }
@@ -89,6 +91,7 @@ impl Coverage {
             "untracked_files_detected": detected,
             "untracked_files_included": included,
             "untracked_files_omitted": omitted,
+            "left_out_files": self.left_out,
             "omission_reasons": self.omission_reasons,
             "degraded_reason": self.degraded_reason,
             "redaction": self.redaction,
@@ -108,10 +111,17 @@ pub fn run_review(call: &Call) -> Value {
     };
     if empty {
         let mut summary = format!("No changes to review for scope={}.", meta.scope.unwrap_or("working_tree"));
-        if gathered.untracked_omitted > 0 {
+        // Left-out files count as omitted; naming them again would not get them read.
+        let by_mode = gathered.untracked_omitted.saturating_sub(gathered.left_out.len() as u64);
+        if by_mode > 0 {
             summary.push_str(&format!(
-                " {} untracked file(s) were left out; name them in paths or pass untracked=include to review them.",
-                gathered.untracked_omitted
+                " {by_mode} untracked file(s) were left out; name them in paths or pass untracked=include to review them."
+            ));
+        }
+        if !gathered.left_out.is_empty() {
+            summary.push_str(&format!(
+                " {} file(s) could not be read whole and were left out (see coverage.left_out_files).",
+                gathered.left_out.len()
             ));
         }
         let raw = json!({"text": null, "session_id": null, "model": null});
@@ -350,6 +360,9 @@ fn prepare(call: &Call) -> Result<Prepared, Value> {
     if gathered.untracked_omitted > 0 {
         omission_reasons.push("untracked_omitted");
     }
+    if !gathered.left_out.is_empty() {
+        omission_reasons.push("files_left_out");
+    }
     if truncated {
         omission_reasons.push("truncated");
     }
@@ -360,6 +373,7 @@ fn prepare(call: &Call) -> Result<Prepared, Value> {
         omission_reasons,
         degraded_reason: None,
         untracked: [gathered.untracked_detected, gathered.untracked_included, gathered.untracked_omitted],
+        left_out: left_out_json(&gathered.left_out),
         redaction: json!({
             "withheld_paths": redaction.withheld_paths,
             "masked_paths": redaction.masked_paths,
@@ -401,6 +415,20 @@ fn review_request(call: &Call, meta: &mut Meta) -> Result<gather::Request, ToolE
     meta.scope = Some(scope.name());
     let untracked = args.text("untracked").and_then(Untracked::parse).unwrap_or(Untracked::ExplicitOnly);
     Ok(gather::Request { scope, paths, untracked, capture_bytes: capture_bytes(call) })
+}
+
+/// Files a gather left out, each `{path, reason}` (`reason` a `LeftOutReason` name), with
+/// `bytes` and `limit_bytes` for one too large to read.
+fn left_out_json(left_out: &[gather::LeftOut]) -> Value {
+    let entries = left_out.iter().map(|file| {
+        let mut entry = json!({"path": file.path, "reason": file.reason.name()});
+        if let gather::LeftOutReason::TooLarge { bytes, limit } = file.reason {
+            entry["bytes"] = json!(bytes);
+            entry["limit_bytes"] = json!(limit);
+        }
+        entry
+    });
+    Value::Array(entries.collect())
 }
 
 /// How much of git's output a gather keeps: headroom over the input limit, since withheld files
@@ -484,6 +512,7 @@ mod tests {
             omission_reasons: Vec::new(),
             degraded_reason: None,
             untracked: [0, 0, 0],
+            left_out: json!([]),
             redaction: json!({"withheld_paths": [], "masked_paths": [], "inline_masks": 0}),
         };
         let review = json!(Success {

@@ -34,6 +34,9 @@ mod repo_shapes;
 mod delegate;
 // Never spill: the delegate's patch file, the inline cap on every result, through Claude Code.
 mod spill;
+// The live .git untouched, mtimes included, in the shapes where git would touch it; odd files
+// left out and listed.
+mod live_git;
 // Issue 12's isolation promises for delegate: the live repository untouched, the sandbox's
 // reach, repository shapes, withheld files.
 mod isolation;

@@ -27,8 +27,11 @@ use crate::support::{Server, envelope};
 /// What the comparison sees of one entry: its kind and content (or link target), and its mtime.
 type Entry = (Vec<u8>, SystemTime);
 
+/// Files larger than this are compared by size and mtime only.
+const MAX_COMPARED_BYTES: u64 = 64 << 20;
+
 /// Everything a tool could have written under `roots`.
-fn state(roots: &[PathBuf]) -> BTreeMap<PathBuf, Entry> {
+pub(crate) fn state(roots: &[PathBuf]) -> BTreeMap<PathBuf, Entry> {
     fn walk(path: &Path, out: &mut BTreeMap<PathBuf, Entry>) {
         let meta = std::fs::symlink_metadata(path).unwrap();
         let content = if meta.is_symlink() {
@@ -40,6 +43,12 @@ fn state(roots: &[PathBuf]) -> BTreeMap<PathBuf, Entry> {
                 walk(&entry.unwrap().path(), out);
             }
             b"dir".to_vec()
+        } else if !meta.is_file() {
+            // A FIFO or socket: opening it could block; its kind and mtime are what can change.
+            b"special".to_vec()
+        } else if meta.len() > MAX_COMPARED_BYTES {
+            // A huge (sparse) fixture: its size and mtime, not gigabytes held twice in memory.
+            format!("size {}", meta.len()).into_bytes()
         } else {
             std::fs::read(path).unwrap()
         };
@@ -53,7 +62,7 @@ fn state(roots: &[PathBuf]) -> BTreeMap<PathBuf, Entry> {
 }
 
 /// The entries that differ between two states, for the failure message.
-fn changes(before: &BTreeMap<PathBuf, Entry>, after: &BTreeMap<PathBuf, Entry>) -> Vec<String> {
+pub(crate) fn changes(before: &BTreeMap<PathBuf, Entry>, after: &BTreeMap<PathBuf, Entry>) -> Vec<String> {
     let mut paths: Vec<&PathBuf> = before.keys().chain(after.keys()).collect();
     paths.sort();
     paths.dedup();
@@ -68,7 +77,7 @@ fn changes(before: &BTreeMap<PathBuf, Entry>, after: &BTreeMap<PathBuf, Entry>) 
 }
 
 /// Plain git for building fixtures, with `home` as HOME (its `.gitconfig` is the user's).
-fn git(dir: &Path, home: &Path, args: &[&str]) -> String {
+pub(crate) fn git(dir: &Path, home: &Path, args: &[&str]) -> String {
     let output = Command::new("git")
         .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "protocol.file.allow=always"])
         .args(args)
@@ -81,7 +90,7 @@ fn git(dir: &Path, home: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).trim_end().to_string()
 }
 
-fn write(dir: &Path, relative: &str, content: &str) {
+pub(crate) fn write(dir: &Path, relative: &str, content: &str) {
     let path = dir.join(relative);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, content).unwrap();
@@ -89,7 +98,7 @@ fn write(dir: &Path, relative: &str, content: &str) {
 
 /// Gives `relative` a later mtime without changing its content: git must look at the file again
 /// (through its filter) to know it did not change.
-fn touch_later(dir: &Path, relative: &str) {
+pub(crate) fn touch_later(dir: &Path, relative: &str) {
     let later = SystemTime::now() + Duration::from_secs(10);
     std::fs::File::options().write(true).open(dir.join(relative)).unwrap().set_modified(later).unwrap();
 }

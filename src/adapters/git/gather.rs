@@ -6,8 +6,14 @@
 //!   content is never sent (no `--binary`: git prints "Binary files … differ");
 //! - refs are shape-checked, then resolved once to commit OIDs (annotated tags peeled) and the
 //!   diff commands use those OIDs, so a ref moving mid-gather cannot mix two states;
-//! - untracked files are hashed into a scratch index and object directory, so the repository's
-//!   own index and object store are never written (the rest of "never written" is `Git`'s);
+//! - untracked files are hashed into a scratch index and a scratch object directory that does not
+//!   borrow the repository's store (git would otherwise freshen the mtime of a pack or loose
+//!   object already holding the content), so nothing under the repository's git directory is
+//!   written or touched (the rest of "never written" is `Git`'s);
+//! - a file that cannot be read whole without risk is left out before anything reads it, and
+//!   listed with the reason (`LeftOut`): unreadable, too large (`file_limit`, decided from its
+//!   size, so a huge file is never hashed), not a regular file (a nested repository), or gone;
+//!   opening it never blocks (no FIFO swapped in can hang the read);
 //! - a scope that needs a commit HEAD does not have says so (`NoCommits`), a base that shares no
 //!   history with HEAD is refused, and so is a commit on a shallow clone's boundary, whose diff
 //!   git would show as adding every file;
@@ -26,6 +32,16 @@ use crate::foundation::cancel::CancelToken;
 const MAX_REF_CHARS: usize = 256;
 /// Paths per `hash-object` call, well under any argv limit.
 const HASH_BATCH: usize = 256;
+/// The least `file_limit` is. A file over the capture bound can never be shown whole, so
+/// hashing it only counts its lines; up to this size that is cheap, so such a file is still
+/// counted (and shown cut).
+const MIN_FILE_LIMIT: u64 = 8 << 20;
+
+/// The largest file a gather keeping `capture_bytes` of diff reads; larger ones are left out
+/// (`LeftOutReason::TooLarge`) on their size alone.
+fn file_limit(capture_bytes: usize) -> u64 {
+    (capture_bytes as u64).max(MIN_FILE_LIMIT)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
@@ -108,6 +124,42 @@ pub struct Gathered {
     pub untracked_omitted: u64,
     /// Filter drivers the repository's own config defines that were not run (see `Git`).
     pub neutralised_filters: Vec<String>,
+    /// Files asked for (untracked files included by the mode, or named plan files) that were
+    /// left out, in listing order; untracked ones count in `untracked_omitted`.
+    pub left_out: Vec<LeftOut>,
+}
+
+/// A file left out of what is read, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftOut {
+    /// Repo-relative, lossy UTF-8.
+    pub path: String,
+    pub reason: LeftOutReason,
+}
+
+/// Why a file was left out (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeftOutReason {
+    /// A directory (a nested repository) or another non-regular file.
+    NotAFile,
+    /// Removed before it was read.
+    Gone,
+    /// Opening it for reading failed (no permission, an I/O error).
+    Unreadable,
+    /// Its size is over `limit` (`file_limit`).
+    TooLarge { bytes: u64, limit: u64 },
+}
+
+impl LeftOutReason {
+    /// The reason's name in results.
+    pub fn name(&self) -> &'static str {
+        match self {
+            LeftOutReason::NotAFile => "not_a_file",
+            LeftOutReason::Gone => "gone",
+            LeftOutReason::Unreadable => "unreadable",
+            LeftOutReason::TooLarge { .. } => "too_large",
+        }
+    }
 }
 
 /// Each message is safe to show: it names the offending field, never a path's value, and echoes a
@@ -218,6 +270,7 @@ pub fn gather(
         gathered.untracked_detected = untracked.detected;
         gathered.untracked_included = untracked.included;
         gathered.untracked_omitted = untracked.detected - untracked.included;
+        gathered.left_out = untracked.left_out;
         if let Some(scratch) = untracked.scratch {
             let room = request.capture_bytes.saturating_sub(diff.len());
             let (text, numstat) = scratch.diff(&git, room)?;
@@ -243,8 +296,9 @@ impl Gathered {
 
 /// The current content of files named by repo-relative path, as a diff adding each one whole:
 /// what a review shows of an untracked file, read the same way (hashed into a scratch index, no
-/// filter run, binary content never inlined) and cut at `capture_bytes`. Each path must name a
-/// regular file of the work tree, outside any `.git`, and not lead out of it through a symlink.
+/// filter run, binary content never inlined, unreadable or oversized files left out and listed)
+/// and cut at `capture_bytes`. Each path must name a regular file of the work tree, outside any
+/// `.git`, and not lead out of it through a symlink.
 pub fn files(
     repo: &Path,
     paths: &[String],
@@ -254,15 +308,16 @@ pub fn files(
 ) -> Result<Gathered, GatherError> {
     let git = Git::open(repo, git_timeout, cancel)?;
     let named = named_files(&git, paths)?;
-    let scratch = ScratchIndex::new(&git)?;
+    let scratch = ScratchIndex::new()?;
     let names: Vec<&[u8]> = named.iter().map(|path| path.as_os_str().as_bytes()).collect();
-    scratch.add(&git, &names)?;
+    let added = scratch.add(&git, &names, file_limit(capture_bytes))?;
     let (text, numstat) = scratch.diff(&git, capture_bytes)?;
     let mut gathered = Gathered {
         diff: String::from_utf8_lossy(&text.stdout.bytes()).into_owned(),
         capture_truncated: text.stdout.truncated(),
         label: "files".to_string(),
         neutralised_filters: git.neutralised_filters().to_vec(),
+        left_out: added.left_out,
         ..Gathered::default()
     };
     gathered.add_numstat(&numstat);
@@ -413,6 +468,7 @@ fn resolve(git: &Git, revision: &str) -> Result<Option<String>, GatherError> {
 struct UntrackedDiff {
     detected: u64,
     included: u64,
+    left_out: Vec<LeftOut>,
     scratch: Option<ScratchIndex>,
 }
 
@@ -427,27 +483,37 @@ impl UntrackedDiff {
             Untracked::ExplicitOnly => !request.paths.is_empty(),
             Untracked::Exclude => false,
         };
-        let mut untracked = UntrackedDiff { detected: detected.len() as u64, included: 0, scratch: None };
+        let mut untracked =
+            UntrackedDiff { detected: detected.len() as u64, included: 0, left_out: Vec::new(), scratch: None };
         if !wanted || detected.is_empty() {
             return Ok(untracked);
         }
-        let scratch = ScratchIndex::new(git)?;
-        untracked.included = scratch.add(git, &detected)?;
+        let scratch = ScratchIndex::new()?;
+        let added = scratch.add(git, &detected, file_limit(request.capture_bytes))?;
+        (untracked.included, untracked.left_out) = (added.count, added.left_out);
         untracked.scratch = Some(scratch);
         Ok(untracked)
     }
 }
 
-/// A temporary index and object directory (the repository's objects readable as an alternate),
-/// so untracked files can be diffed without writing to the repository.
+/// A temporary index and object directory, so untracked files can be diffed without writing to
+/// the repository. It does not borrow the repository's store as an alternate: hashing content
+/// that store already holds would freshen (set the mtime of) the pack or loose object holding
+/// it, and nothing here needs the store, since the diff is against the empty tree.
 struct ScratchIndex {
     /// Removed on drop.
     _dir: tempfile::TempDir,
-    env: [(&'static str, String); 3],
+    env: [(&'static str, String); 2],
+}
+
+/// What `ScratchIndex::add` recorded.
+struct Added {
+    count: u64,
+    left_out: Vec<LeftOut>,
 }
 
 impl ScratchIndex {
-    fn new(git: &Git) -> Result<ScratchIndex, GatherError> {
+    fn new() -> Result<ScratchIndex, GatherError> {
         let unavailable = |what: &str| GatherError::Scratch(format!("cannot stage untracked files: {what}"));
         let dir = tempfile::Builder::new()
             .prefix("cic-untracked-")
@@ -456,12 +522,7 @@ impl ScratchIndex {
         std::fs::create_dir(dir.path().join("objects")).map_err(|_| unavailable("no temporary directory"))?;
         // The environment carries strings only.
         let path = dir.path().to_str().ok_or_else(|| unavailable("the temporary directory path is not UTF-8"))?;
-        let objects = git.run(["rev-parse", "--path-format=absolute", "--git-path", "objects"])?.stdout.text();
-        let env = [
-            ("GIT_INDEX_FILE", format!("{path}/index")),
-            ("GIT_OBJECT_DIRECTORY", format!("{path}/objects")),
-            ("GIT_ALTERNATE_OBJECT_DIRECTORIES", quote_alternate(objects.trim_end_matches('\n'))),
-        ];
+        let env = [("GIT_INDEX_FILE", format!("{path}/index")), ("GIT_OBJECT_DIRECTORY", format!("{path}/objects"))];
         Ok(ScratchIndex { _dir: dir, env })
     }
 
@@ -471,23 +532,37 @@ impl ScratchIndex {
     }
 
     /// Hashes the regular files and symlinks among `paths` into the scratch object directory
-    /// and records them in the scratch index; returns how many were added. Other entries (a
-    /// nested repository listed as `dir/`, a FIFO, a file gone meanwhile) are skipped.
-    fn add(&self, git: &Git, paths: &[&[u8]]) -> Result<u64, GatherError> {
-        use std::os::unix::fs::PermissionsExt as _;
+    /// and records them in the scratch index. Other entries (a nested repository listed as
+    /// `dir/`, a file gone meanwhile), and files that cannot be read or are over `max_bytes`,
+    /// are left out and listed.
+    fn add(&self, git: &Git, paths: &[&[u8]], max_bytes: u64) -> Result<Added, GatherError> {
         let mut entries: Vec<(&str, String, &[u8])> = Vec::new();
         let mut regular: Vec<(&str, &[u8])> = Vec::new();
+        let mut left_out = Vec::new();
         for &path in paths {
             let full = git.repo().join(OsStr::from_bytes(path));
-            let Ok(meta) = full.symlink_metadata() else { continue };
+            let leave_out = |reason| LeftOut { path: String::from_utf8_lossy(path).into_owned(), reason };
+            let meta = match full.symlink_metadata() {
+                Ok(meta) => meta,
+                Err(_) => {
+                    left_out.push(leave_out(LeftOutReason::Gone));
+                    continue;
+                }
+            };
             if meta.file_type().is_symlink() {
                 // The link's target text is the blob; the link is never followed.
-                let Ok(target) = std::fs::read_link(&full) else { continue };
+                let Ok(target) = std::fs::read_link(&full) else {
+                    left_out.push(leave_out(LeftOutReason::Gone));
+                    continue;
+                };
                 let stdin = target.into_os_string().into_vec();
                 let sha = git.run_cmd(self.cmd(git, ["hash-object", "-w", "--stdin"]).stdin(stdin))?;
                 entries.push(("120000", sha.stdout.text().trim().to_string(), path));
-            } else if meta.is_file() {
-                regular.push((if meta.permissions().mode() & 0o111 != 0 { "100755" } else { "100644" }, path));
+            } else {
+                match readable(&full, max_bytes) {
+                    Ok(mode) => regular.push((if mode & 0o111 != 0 { "100755" } else { "100644" }, path)),
+                    Err(reason) => left_out.push(leave_out(reason)),
+                }
             }
         }
         for batch in regular.chunks(HASH_BATCH) {
@@ -505,7 +580,7 @@ impl ScratchIndex {
             index_info.push(0);
         }
         git.run_cmd(self.cmd(git, ["update-index", "--add", "-z", "--index-info"]).stdin(index_info))?;
-        Ok(entries.len() as u64)
+        Ok(Added { count: entries.len() as u64, left_out })
     }
 
     /// The scratch index against the empty tree: the diff text (first `cap` bytes) and its
@@ -523,22 +598,27 @@ impl ScratchIndex {
     }
 }
 
-/// One entry of `GIT_ALTERNATE_OBJECT_DIRECTORIES`, C-quoted so a `:` in the path is not taken
-/// as a list separator.
-fn quote_alternate(path: &str) -> String {
-    let mut quoted = String::from("\"");
-    for c in path.chars() {
-        match c {
-            '"' | '\\' => {
-                quoted.push('\\');
-                quoted.push(c);
-            }
-            '\n' => quoted.push_str("\\n"),
-            _ => quoted.push(c),
-        }
+/// Whether the file at `path` can be hashed, decided before its content is read: it is opened
+/// without following a symlink and without blocking (a FIFO put in its place meanwhile would
+/// block an ordinary open), and the open file must be a regular file of at most `max_bytes`
+/// (its size as metadata says, so a huge or sparse file is never read). Returns its mode.
+fn readable(path: &Path, max_bytes: u64) -> Result<u32, LeftOutReason> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW).open(path);
+    let meta = match file.and_then(|file| file.metadata()) {
+        Ok(meta) => meta,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Err(LeftOutReason::Gone),
+        // No permission, an I/O error, or a symlink swapped in (O_NOFOLLOW): not readable as
+        // the file listed.
+        Err(_) => return Err(LeftOutReason::Unreadable),
+    };
+    if !meta.is_file() {
+        Err(LeftOutReason::NotAFile)
+    } else if meta.len() > max_bytes {
+        Err(LeftOutReason::TooLarge { bytes: meta.len(), limit: max_bytes })
+    } else {
+        Ok(meta.permissions().mode())
     }
-    quoted.push('"');
-    quoted
 }
 
 #[cfg(test)]
@@ -730,6 +810,99 @@ mod tests {
         assert!(status.contains("?? run.sh") && status.contains(" M a.txt"), "{status}");
     }
 
+    /// Every entry under `.git` with its content and mtime.
+    fn git_dir_state(repo: &Path) -> Vec<(std::path::PathBuf, Vec<u8>, std::time::SystemTime)> {
+        fn walk(path: &Path, out: &mut Vec<(std::path::PathBuf, Vec<u8>, std::time::SystemTime)>) {
+            let meta = std::fs::symlink_metadata(path).unwrap();
+            let content = if meta.is_dir() {
+                for entry in std::fs::read_dir(path).unwrap() {
+                    walk(&entry.unwrap().path(), out);
+                }
+                Vec::new()
+            } else {
+                std::fs::read(path).unwrap()
+            };
+            out.push((path.to_path_buf(), content, meta.modified().unwrap()));
+        }
+        let mut out = Vec::new();
+        walk(&repo.join(".git"), &mut out);
+        out.sort();
+        out
+    }
+
+    /// git sets the mtime of a split index's shared file on every read, and of a pack or loose
+    /// object when asked to write content it already holds; with `core.splitIndex` on it writes
+    /// a scratch index's shared part into `.git`. None of that may reach the repository.
+    #[test]
+    fn reading_touches_nothing_under_git_with_a_split_index_and_stored_untracked_content() {
+        let dir = repo();
+        let repo = dir.path();
+        write(repo, "packed.txt", "already packed\n");
+        write(repo, "loose.txt", "already loose\n");
+        commit_all(repo, "both");
+        git_ok(repo, &["rm", "-q", "--cached", "packed.txt", "loose.txt"]);
+        git_ok(repo, &["commit", "-q", "-m", "untrack both"]);
+        git_ok(repo, &["gc", "-q"]);
+        git_ok(repo, &["hash-object", "-w", "loose.txt"]);
+        write(repo, "a.txt", "a1\nchanged\n");
+        git_ok(repo, &["update-index", "--split-index"]);
+        git_ok(repo, &["config", "core.splitIndex", "true"]);
+        let shared = std::fs::read_dir(repo.join(".git")).unwrap().flatten();
+        assert_eq!(shared.filter(|e| e.file_name().to_string_lossy().starts_with("sharedindex.")).count(), 1);
+        // mtimes set now would be indistinguishable from the fixture's own.
+        std::thread::sleep(Duration::from_millis(20));
+        let before = git_dir_state(repo);
+
+        let got = run(repo, &request(Scope::WorkingTree, &[], Untracked::Include)).unwrap();
+        assert_eq!((got.untracked_included, got.files_changed), (2, 3), "{}", got.diff);
+        assert!(got.diff.contains("+already packed") && got.diff.contains("+changed"), "{}", got.diff);
+        run(repo, &request(Scope::Branch { base: "HEAD~1".into() }, &[], Untracked::Exclude)).unwrap();
+        run(repo, &request(Scope::Commit { commit: "HEAD".into() }, &[], Untracked::Exclude)).unwrap();
+        files(repo, &["packed.txt".into()], 1 << 20, Duration::from_secs(30), &CancelToken::new()).unwrap();
+        assert!(git_dir_state(repo) == before, "the repository's .git was written or touched");
+
+        // `core.splitIndex` set, the index not split yet: the scratch index must not split.
+        let dir = self::repo();
+        let repo = dir.path();
+        git_ok(repo, &["config", "core.splitIndex", "true"]);
+        write(repo, "new.txt", "new\n");
+        let before = git_dir_state(repo);
+        let got = run(repo, &request(Scope::WorkingTree, &[], Untracked::Include)).unwrap();
+        assert_eq!(got.untracked_included, 1);
+        assert!(git_dir_state(repo) == before, "the repository's .git was written or touched");
+    }
+
+    /// A huge (sparse) file is left out on its size alone, a nested repository as not a file;
+    /// FIFOs and sockets are not even listed by git; the rest is read, and nothing blocks.
+    #[test]
+    fn odd_untracked_and_named_files_are_left_out_and_listed() {
+        let dir = repo();
+        let repo = dir.path();
+        write(repo, "kept.txt", "kept\n");
+        let huge = std::fs::File::create(repo.join("huge.bin")).unwrap();
+        huge.set_len(1 << 30).unwrap();
+        assert!(plain_git(repo, &["init", "-q", "nested"]).success());
+        write(repo, "nested/inner.txt", "inner\n");
+        let fifo = std::ffi::CString::new(repo.join("pipe").into_os_string().into_vec()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        let _socket = std::os::unix::net::UnixListener::bind(repo.join("sock")).unwrap();
+
+        let mut req = request(Scope::WorkingTree, &[], Untracked::Include);
+        req.capture_bytes = 4096;
+        let got = run(repo, &req).unwrap();
+        let left_out: Vec<(&str, &str)> = got.left_out.iter().map(|f| (f.path.as_str(), f.reason.name())).collect();
+        assert_eq!(left_out, [("huge.bin", "too_large"), ("nested/", "not_a_file")]);
+        assert_eq!(got.left_out[0].reason, LeftOutReason::TooLarge { bytes: 1 << 30, limit: MIN_FILE_LIMIT });
+        assert_eq!((got.untracked_detected, got.untracked_included, got.untracked_omitted), (3, 1, 2));
+        assert!(got.diff.contains("+kept") && !got.diff.contains("huge.bin"), "{}", got.diff);
+
+        let named = ["kept.txt".to_string(), "huge.bin".to_string()];
+        let got = files(repo, &named, 4096, Duration::from_secs(30), &CancelToken::new()).unwrap();
+        assert_eq!(got.left_out.len(), 1, "{:?}", got.left_out);
+        assert_eq!((got.left_out[0].path.as_str(), got.files_changed), ("huge.bin", 1));
+        assert!(got.diff.contains("+kept"), "{}", got.diff);
+    }
+
     #[test]
     fn binary_changes_are_named_not_sent() {
         let dir = repo();
@@ -866,11 +1039,6 @@ mod tests {
         got.add_numstat(b"3\t1\tsrc/a.rs\0-\t-\timg.png\x000\t0\t\0old name\0new name\0");
         assert_eq!((got.files_changed, got.lines_added, got.lines_removed), (3, 3, 1));
         assert_eq!(got.binary_files, ["img.png"]);
-    }
-
-    #[test]
-    fn alternate_paths_are_quoted() {
-        assert_eq!(quote_alternate("/a:b/\"q\"\\"), "\"/a:b/\\\"q\\\"\\\\\"");
     }
 
     #[test]

@@ -21,7 +21,9 @@
 //!   objects in a scratch directory instead of `.git/lfs`;
 //! - the environment is replaced (`FIXED_ENV`): `LC_ALL=C`, the server's `PATH` and config
 //!   locations, `GIT_OPTIONAL_LOCKS=0`, `GIT_NO_LAZY_FETCH=1` (a partial clone never fetches),
-//!   no git-lfs download, trace2 off, no other inherited `GIT_*`.
+//!   no git-lfs download, trace2 off, no other inherited `GIT_*`;
+//! - a split index is read through a private git directory (`PrivateGitDir`), since git sets
+//!   the mtime of its shared file on every read; no index git writes is split.
 //!
 //! What callers must add themselves: `DIFF_FLAGS` on every diff-producing command (and
 //! `--ignore-submodules=dirty` on `status`), because the external diff and textconv drivers and
@@ -32,7 +34,9 @@
 //! neutralised (hooks, fsmonitor and the other pins still apply there: git passes them on). The
 //! server runs no such command on a user's tree; delegate worktrees have no submodules checked
 //! out. An honoured user-level filter is the user's own program: what it does besides filtering
-//! (other than git-lfs's storage, redirected here) is up to it.
+//! (other than git-lfs's storage, redirected here) is up to it. With a split index, refs kept
+//! per work tree other than `HEAD` (`refs/bisect/*`, `refs/worktree/*`, `HEAD`'s reflog) are
+//! not in the private git directory, so they do not resolve.
 //!
 //! Children: `gather` (what a review looks at), `worktree` (the throwaway copy a delegated
 //! task runs in) and `capture` (what is in that copy, as a patch); all run git only through `Git`.
@@ -60,7 +64,7 @@ pub const DIFF_FLAGS: [&str; 4] = ["--no-ext-diff", "--no-textconv", "--no-color
 /// Config pinned on every call, over the global and the repository's config alike. A program
 /// path of `/dev/null` cannot be executed and no hook can exist under it; `:` is git's "no
 /// editor".
-const PINNED_CONFIG: [&str; 23] = [
+const PINNED_CONFIG: [&str; 24] = [
     // Programs git would run.
     "core.hooksPath=/dev/null",
     "core.fsmonitor=false",
@@ -89,6 +93,9 @@ const PINNED_CONFIG: [&str; 23] = [
     // Writes: `git diff` rewrites the index after a stat refresh whatever GIT_OPTIONAL_LOCKS
     // says, unless told not to refresh.
     "diff.autoRefreshIndex=false",
+    // A scratch index written with `core.splitIndex` on would put its shared part in the
+    // repository's git directory.
+    "core.splitIndex=false",
     "gc.auto=0",
     "maintenance.auto=false",
 ];
@@ -230,6 +237,11 @@ pub struct Git {
     /// git-lfs's storage while a global filter driver is honoured; removed with the last of the
     /// `Git` and the `ForeignGitEnv`s it handed out.
     filter_scratch: Option<Arc<tempfile::TempDir>>,
+    /// `GIT_DIR`/`GIT_WORK_TREE` naming the private git directory of a split index (see
+    /// `PrivateGitDir`), added to every command about this repository; empty otherwise.
+    repo_env: Vec<(String, String)>,
+    /// Removed with the last of the `Git` and the `ForeignGitEnv`s it handed out.
+    private_git_dir: Option<Arc<tempfile::TempDir>>,
 }
 
 /// The environment a program we start in a repository (codex) runs with, so that the git it runs
@@ -240,6 +252,7 @@ pub struct Git {
 pub struct ForeignGitEnv {
     pub vars: Vec<(String, String)>,
     _filter_scratch: Option<Arc<tempfile::TempDir>>,
+    _private_git_dir: Option<Arc<tempfile::TempDir>>,
 }
 
 /// What `open` takes from the server's environment; a value of its own so tests can vary it.
@@ -301,8 +314,15 @@ impl Git {
             config_pins: Vec::new(),
             neutralised_filters: Vec::new(),
             filter_scratch: None,
+            repo_env: Vec::new(),
+            private_git_dir: None,
         };
-        (git.top, git.object_format) = git.top_level()?;
+        let (top, object_format, dirs) = git.top_level()?;
+        (git.top, git.object_format) = (top, object_format);
+        if let Some(private) = PrivateGitDir::for_split_index(&dirs)? {
+            git.repo_env = private.env(&git.top)?;
+            git.private_git_dir = Some(Arc::new(private.dir));
+        }
 
         // Reading config runs nothing, so it is safe before the overrides exist.
         let listing = git.run_allowing_absent([
@@ -352,7 +372,8 @@ impl Git {
     /// itself hands `-c` to its children through; unlike `GIT_CONFIG_KEY_n`, its name survives
     /// codex's filter of `*KEY*`, `*SECRET*` and `*TOKEN*` variables on the way to the shell
     /// commands it runs, so they get the pins too), no optional locks (a `git status` would
-    /// otherwise refresh the index), no lazy fetch and no git-lfs download.
+    /// otherwise refresh the index), no lazy fetch, no git-lfs download, and a split index read
+    /// through the private git directory (`PrivateGitDir`).
     pub fn foreign_env(&self) -> ForeignGitEnv {
         let mut pairs: Vec<(String, String)> = Vec::new();
         for arg in self.config_args.iter().filter(|arg| arg.as_os_str() != "-c") {
@@ -368,7 +389,12 @@ impl Git {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         vars.push(("GIT_CONFIG_PARAMETERS".to_string(), config_parameters(&pairs)));
-        ForeignGitEnv { vars, _filter_scratch: self.filter_scratch.clone() }
+        vars.extend(self.repo_env.iter().cloned());
+        ForeignGitEnv {
+            vars,
+            _filter_scratch: self.filter_scratch.clone(),
+            _private_git_dir: self.private_git_dir.clone(),
+        }
     }
 
     /// The full commit id `revision` names (tags peeled), `None` when it names no commit. The
@@ -419,8 +445,27 @@ impl Git {
         I: IntoIterator<Item = S>,
         S: Into<OsString>,
     {
+        self.hardened(&self.repo_env, extra_env, args)
+    }
+
+    /// A hardened `Cmd` for a command about another repository (`git init` of a new one): the
+    /// pins and environment of `cmd`, without this repository's private git directory.
+    pub fn cmd_elsewhere<I, S>(&self, args: I) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.hardened(&[], &[], args)
+    }
+
+    fn hardened<I, S>(&self, repo_env: &[(String, String)], extra_env: &[(&str, &str)], args: I) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
         let mut env: Vec<(String, String)> = FIXED_ENV.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         env.extend(self.host_env.iter().cloned());
+        env.extend(repo_env.iter().cloned());
         env.extend(extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         env.extend(config_count_env(&self.config_pins));
         Cmd::new("git")
@@ -497,10 +542,17 @@ impl Git {
         }
     }
 
-    /// The repository's top level, canonical, and its object format.
-    fn top_level(&self) -> Result<(PathBuf, ObjectFormat), GitError> {
-        let output =
-            self.spawn(self.cmd(["rev-parse", "--is-inside-work-tree", "--show-toplevel", "--show-object-format"]))?;
+    /// The repository's top level, canonical, its object format and its git directories.
+    fn top_level(&self) -> Result<(PathBuf, ObjectFormat, GitDirs), GitError> {
+        let output = self.spawn(self.cmd([
+            "rev-parse",
+            "--is-inside-work-tree",
+            "--show-toplevel",
+            "--show-object-format",
+            "--path-format=absolute",
+            "--git-dir",
+            "--git-common-dir",
+        ]))?;
         let stdout = output.stdout.bytes();
         let mut lines = stdout.split(|&b| b == b'\n');
         // Bare repositories and `.git` directories answer `false` (and then fail on
@@ -526,14 +578,112 @@ impl Git {
                 });
             }
         };
+        let mut dir = || PathBuf::from(OsString::from_vec(lines.next().unwrap_or_default().to_vec()));
+        let dirs = GitDirs { git_dir: dir(), common_dir: dir() };
         let top = top.canonicalize().map_err(|err| GitError::Failed {
             message: crate::foundation::text::one_line(
                 &format!("cannot resolve the repository top level: {err}"),
                 MAX_MESSAGE_CHARS,
             ),
         })?;
-        Ok((top, format))
+        Ok((top, format, dirs))
     }
+}
+
+/// Where a work tree's git directory is, and the directory it shares with the other work trees
+/// of its repository (the same one outside a linked work tree); both absolute.
+struct GitDirs {
+    git_dir: PathBuf,
+    common_dir: PathBuf,
+}
+
+/// Files of a work tree's own git directory a reading command may look at, copied into a
+/// private git directory when present: the sparse-checkout patterns and the per-worktree config.
+const PER_WORKTREE_FILES: [&str; 2] = ["config.worktree", "info/sparse-checkout"];
+
+/// A private git directory for a repository whose index is split (`git update-index
+/// --split-index`, `core.splitIndex`). git sets the mtime of the shared index file
+/// (`sharedindex.<oid>`, always looked up in the git directory, whatever `GIT_INDEX_FILE` says)
+/// on every read of the index, to keep it from expiring. Here git reads copies: `HEAD`, the index
+/// and its shared file in a directory of ours whose `commondir` names the repository's own
+/// (the layout of a linked work tree's git directory), so objects, refs and config are the
+/// repository's and git touches only the copies.
+struct PrivateGitDir {
+    dir: tempfile::TempDir,
+}
+
+impl PrivateGitDir {
+    /// `None` when the index is not split (or there is none).
+    fn for_split_index(dirs: &GitDirs) -> Result<Option<PrivateGitDir>, GitError> {
+        let failed = |what: &str, err: std::io::Error| GitError::Failed {
+            message: crate::foundation::text::one_line(
+                &format!("cannot copy the split index into a private git directory ({what}): {err}"),
+                MAX_MESSAGE_CHARS,
+            ),
+        };
+        let index = match std::fs::read(dirs.git_dir.join("index")) {
+            Ok(index) => index,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(failed("index", err)),
+        };
+        let Some(shared) = shared_index_file(&dirs.git_dir, &index) else { return Ok(None) };
+        let dir = tempfile::Builder::new()
+            .prefix("cic-git-index-")
+            .tempdir()
+            .map_err(|err| failed("temporary directory", err))?;
+        let mut common = dirs.common_dir.clone().into_os_string().into_vec();
+        common.push(b'\n');
+        std::fs::write(dir.path().join("commondir"), common).map_err(|err| failed("commondir", err))?;
+        std::fs::write(dir.path().join("index"), &index).map_err(|err| failed("index", err))?;
+        for (name, what) in [(Path::new("HEAD"), "HEAD"), (&shared, "shared index")] {
+            std::fs::copy(dirs.git_dir.join(name), dir.path().join(name)).map_err(|err| failed(what, err))?;
+        }
+        for name in PER_WORKTREE_FILES {
+            let from = dirs.git_dir.join(name);
+            if from.is_file() {
+                let to = dir.path().join(name);
+                std::fs::create_dir_all(to.parent().unwrap_or(dir.path()))
+                    .and_then(|()| std::fs::copy(&from, &to))
+                    .map_err(|err| failed(name, err))?;
+            }
+        }
+        Ok(Some(PrivateGitDir { dir }))
+    }
+
+    /// The variables pointing git at the private directory, with `top` as the work tree.
+    fn env(&self, top: &Path) -> Result<Vec<(String, String)>, GitError> {
+        let (Some(dir), Some(top)) = (self.dir.path().to_str(), top.to_str()) else {
+            return Err(GitError::Failed {
+                message: "the index is split and the repository or temporary directory path is not UTF-8, so git cannot be pointed at a private copy of it".into(),
+            });
+        };
+        Ok(vec![("GIT_DIR".to_string(), dir.to_string()), ("GIT_WORK_TREE".to_string(), top.to_string())])
+    }
+}
+
+/// The name of the shared index file `index` links to (its `link` extension: the signature,
+/// a 4-byte size, then the shared file's object id), among the `sharedindex.*` files in
+/// `git_dir`.
+fn shared_index_file(git_dir: &Path, index: &[u8]) -> Option<PathBuf> {
+    for entry in std::fs::read_dir(git_dir).ok()?.flatten() {
+        let name = entry.file_name();
+        let Some(oid) = name.to_str().and_then(|name| name.strip_prefix("sharedindex.")).and_then(decode_hex) else {
+            continue;
+        };
+        let linked = index.windows(8 + oid.len()).any(|window| window.starts_with(b"link") && window[8..] == oid[..]);
+        if linked {
+            return Some(PathBuf::from(name));
+        }
+    }
+    None
+}
+
+/// Lower-case hex to bytes; `None` for anything else.
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..hex.len()).step_by(2).map(|at| hex.get(at..at + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok())).collect()
 }
 
 /// The error for a git that ran and exited non-zero.
@@ -1131,6 +1281,8 @@ mod tests {
             config_pins: Vec::new(),
             neutralised_filters: Vec::new(),
             filter_scratch: None,
+            repo_env: Vec::new(),
+            private_git_dir: None,
         }
     }
 

@@ -198,7 +198,7 @@ impl Worktree {
         let source = Source::read(&self.live)?;
         let area = self.tree.parent().unwrap_or(&self.tree);
         let format = format!("--object-format={}", source.object_format);
-        let init = self.live.cmd([
+        let init = self.live.cmd_elsewhere([
             OsStr::new("init"),
             "-q".as_ref(),
             "--template=".as_ref(),
