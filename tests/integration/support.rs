@@ -19,6 +19,11 @@ pub fn binary() -> PathBuf {
 }
 
 /// The fake codex (fault injection only): a directory to put first on PATH.
+/// The fake codex is steered by `FAKE_CODEX_*` variables, which the server hands to codex only
+/// when told to (`CODEX_IN_CLAUDE_ENV_PASSTHROUGH`); set before a test's own variables, so a
+/// test that sets the passthrough itself wins.
+pub const FAKE_CODEX_CONTROLS: (&str, &str) = ("CODEX_IN_CLAUDE_ENV_PASSTHROUGH", "FAKE_CODEX_*");
+
 pub fn fake_codex_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fake-codex")
 }
@@ -66,6 +71,7 @@ impl Server {
             .env_clear()
             .env("HOME", home.path())
             .env("PATH", path_without_codex())
+            .env(FAKE_CODEX_CONTROLS.0, FAKE_CODEX_CONTROLS.1)
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
