@@ -26,7 +26,8 @@ pub fn run(call: &Call) -> Value {
 /// is not logged in, the supported versions when this one is supported, `flags_checked: true`,
 /// a `budget` with no budget set and nothing to report, `raw_defaults` that equal the resolved
 /// ones, a resolved default at its built-in value (the state directory, which repairs point to,
-/// always shows), `session_persistence` when continuable, its detail, the caveat, and the
+/// always shows), the `environment` when no name is passed through (the built-in allowlists
+/// apply), `session_persistence` when continuable, its detail, the caveat, and the
 /// version and fingerprint `codex_capabilities` gives. The
 /// `status` command prints the whole report.
 fn summary(mut report: Value) -> Value {
@@ -61,6 +62,11 @@ fn summary(mut report: Value) -> Value {
         .is_some_and(|raw| raw.iter().all(|(key, value)| resolved.get(key).is_none_or(|resolved| resolved == value)));
     if raw_restated {
         fields.shift_remove("raw_defaults");
+    }
+    // Without names of the user's the environment follows the documented built-in lists;
+    // `setup` and the `status` command show which variables those let through.
+    if fields["environment"]["passthrough"].as_array().is_some_and(Vec::is_empty) {
+        fields.shift_remove("environment");
     }
     if is(fields, "session_persistence", json!("continuable")) {
         fields.shift_remove("session_persistence");

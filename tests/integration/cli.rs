@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::codex_home::{CodexHome, codex_bin};
 use crate::mock_model::{MockModel, Step, consult_answer};
 use crate::repo::TestRepo;
-use crate::support::{FAKE_CODEX_CONTROLS, binary};
+use crate::support::{binary, fake_codex_controls};
 
 pub fn run_in(dir: &Path, args: &[&str], env: &[(String, String)]) -> Output {
     Command::new(binary())
@@ -21,7 +21,7 @@ pub fn run_in(dir: &Path, args: &[&str], env: &[(String, String)]) -> Output {
         .current_dir(dir)
         .env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .env(FAKE_CODEX_CONTROLS.0, FAKE_CODEX_CONTROLS.1)
+        .envs(fake_codex_controls(env))
         .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .unwrap()

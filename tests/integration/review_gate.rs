@@ -18,7 +18,7 @@ use crate::isolation::repo_state;
 use crate::mock_model::{MockModel, Step};
 use crate::repo::TestRepo;
 use crate::review::{repo_with_a_change, review_answer};
-use crate::support::{FAKE_CODEX_CONTROLS, binary, fake_codex_dir, path_with, path_without_codex};
+use crate::support::{binary, fake_codex_controls, fake_codex_dir, path_with, path_without_codex};
 
 fn off_by_one() -> Value {
     json!([{
@@ -61,7 +61,7 @@ impl Hook {
             .args(args)
             .current_dir(dir)
             .env_clear()
-            .env(FAKE_CODEX_CONTROLS.0, FAKE_CODEX_CONTROLS.1)
+            .envs(fake_codex_controls(&self.env))
             .envs(self.env.iter().map(|(k, v)| (k, v)));
         command
     }
