@@ -7,11 +7,11 @@
 //! whatever a command prints (`env`, a test that dumps its environment) goes to the model API, so
 //! a value not on these lists never reaches codex at all.
 //!
-//! The commands' list is pinned with `-c shell_environment_policy.*` on every run: a `-c` wins
-//! over every config layer (docs/codex-cli.md §3), `include_only` is applied last in codex's
-//! policy (after `inherit`, the excludes and `set`) and an array given with `-c` replaces the
-//! user's instead of joining it, so neither a user's `config.toml`, a project's `.codex/` config
-//! nor an `isolation` value can widen it. Entries ending in `*` match every name with that prefix.
+//! The commands' list is pinned with `-c shell_environment_policy.*` on every run: a `-c` is
+//! layered over every config file, `include_only` is applied last in codex's policy (after
+//! `inherit`, the excludes and `set`) and an array given with `-c` replaces the user's instead of
+//! joining it (docs/codex-cli.md §2), so neither a user's `config.toml`, a project's `.codex/`
+//! config nor an `isolation` value can widen it. Entries ending in `*` match every name with that prefix.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
