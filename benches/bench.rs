@@ -175,6 +175,8 @@ fn main() {
             ("PATH".to_string(), path_with(&fake_dir)),
             ("FAKE_CODEX_EXEC".to_string(), "answer".to_string()),
             ("FAKE_CODEX_LOGIN".to_string(), "ok".to_string()),
+            // The server hands codex only its allowlist and the names passed through.
+            ("CODEX_IN_CLAUDE_ENV_PASSTHROUGH".to_string(), "FAKE_CODEX_*".to_string()),
         ])
         .collect();
     let fake = CodexUnderTest {
@@ -870,6 +872,7 @@ fn job_scaling(report: &mut Report, ours: &Path) {
         ("CODEX_IN_CLAUDE_MAX_INLINE_BYTES".into(), "100000000".into()),
         ("FAKE_CODEX_EXEC".into(), "answer".into()),
         ("FAKE_CODEX_LOGIN".into(), "ok".into()),
+        ("CODEX_IN_CLAUDE_ENV_PASSTHROUGH".into(), "FAKE_CODEX_*".into()),
     ];
     let mut server = start(ours, &vars);
 

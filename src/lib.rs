@@ -44,6 +44,7 @@ use frontends::{cli, mcp, review_gate, sarif, setup, worker};
 pub fn run(mode: cli::Mode) -> ExitCode {
     let config = config::Config::from_env();
     log::init(config.log_level, config.log_file.as_deref());
+    adapters::codex::environment::pass_through(&config.env_passthrough);
     for warning in &config.warnings {
         log_warn!("{warning}");
     }

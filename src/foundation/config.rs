@@ -125,6 +125,11 @@ pub const VARS: &[EnvVar] = &[
     },
     EnvVar { name: "LOG_FILE", default: "(none)", help: "also append logs to this file" },
     EnvVar {
+        name: "ENV_PASSTHROUGH",
+        default: "(none)",
+        help: "comma list of variable names (or NAME_PREFIX*) codex and the commands it runs also get",
+    },
+    EnvVar {
         name: "REVIEW_GATE",
         default: "(the project's switch, else off)",
         help: "on | off: the Stop-hook review gate, overriding /codex:review-gate for every project",
@@ -181,6 +186,8 @@ pub struct Config {
     pub supported_versions: Vec<(u64, u64)>,
     pub log_level: crate::foundation::log::Level,
     pub log_file: Option<PathBuf>,
+    /// Names (or `PREFIX*` patterns) of server variables codex and its commands also get.
+    pub env_passthrough: Vec<String>,
     /// The review gate forced on or off for every project; `None`: each project's switch decides.
     pub review_gate: Option<bool>,
     /// Stops the gate may block per Claude Code session.
@@ -339,9 +346,27 @@ impl Config {
             }),
         };
 
+        let env_passthrough = match reader.text("ENV_PASSTHROUGH") {
+            None => Vec::new(),
+            Some(list) => {
+                let (names, refused) = parse_passthrough(&list);
+                if refused > 0 {
+                    reader.warn(
+                        "ENV_PASSTHROUGH",
+                        &format!(
+                            "has {refused} entr{} that are not a variable name or NAME_PREFIX*; {} ignored",
+                            if refused == 1 { "y" } else { "ies" },
+                            if refused == 1 { "it is" } else { "they are" }
+                        ),
+                    );
+                }
+                names
+            }
+        };
+
         Config {
-            model: reader.text("MODEL"),
-            reasoning_effort: reader.text("REASONING_EFFORT"),
+            model: reader.argument("MODEL"),
+            reasoning_effort: reader.argument("REASONING_EFFORT"),
             timeout_seconds_raw,
             timeout_seconds,
             isolation,
@@ -367,6 +392,7 @@ impl Config {
             supported_versions,
             log_level,
             log_file: reader.text("LOG_FILE").map(|f| expand_tilde(&f, home.as_deref())),
+            env_passthrough,
             review_gate,
             review_gate_max_rounds: reader.integer("REVIEW_GATE_MAX_ROUNDS", 2, 1, 20),
             review_gate_severity,
@@ -402,6 +428,17 @@ impl Reader<'_> {
     fn text(&self, name: &str) -> Option<String> {
         let value = self.env.get(&format!("{PREFIX}{name}"))?.trim();
         (!value.is_empty() && !is_placeholder(value)).then(|| value.to_string())
+    }
+
+    /// A value that reaches codex's argv: one starting with `-` would be read as a flag, so it
+    /// is dropped with a warning and codex's default applies.
+    fn argument(&mut self, name: &str) -> Option<String> {
+        let value = self.text(name)?;
+        if value.starts_with('-') {
+            self.warn(name, "starts with '-' and would be read as a flag; using codex's default");
+            return None;
+        }
+        Some(value)
     }
 
     /// A whole number within `[min, max]`: the value used.
@@ -441,6 +478,26 @@ fn is_placeholder(value: &str) -> bool {
     let mut chars = inner.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `A, B_*` → the names and prefix patterns, and how many entries were refused. A pattern is a
+/// name followed by one `*`: a prefix the user chose names one family of variables, while a bare
+/// `*` or a `*` elsewhere would match credentials nobody meant to pass.
+fn parse_passthrough(list: &str) -> (Vec<String>, usize) {
+    let mut names: Vec<String> = Vec::new();
+    let mut refused = 0;
+    for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let name = entry.strip_suffix('*').unwrap_or(entry);
+        let mut chars = name.chars();
+        let valid = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            refused += 1;
+        } else if !names.iter().any(|n| n == entry) {
+            names.push(entry.to_string());
+        }
+    }
+    (names, refused)
 }
 
 /// `0.169, 1.2` → `[(0,169), (1,2)]`; extra components are ignored; any malformed part rejects
@@ -498,6 +555,27 @@ mod tests {
         assert_eq!(c.job_max_seconds, 10);
         assert_eq!(c.warnings.len(), 3, "{:?}", c.warnings);
         assert!(c.warnings.iter().all(|w| w.starts_with(PREFIX)));
+    }
+
+    #[test]
+    fn passthrough_takes_names_and_prefixes_and_reports_the_rest() {
+        assert!(config(&[]).env_passthrough.is_empty());
+        let c = config(&[("ENV_PASSTHROUGH", " NPM_TOKEN, MYAPP_* ,NPM_TOKEN,,")]);
+        assert_eq!(c.env_passthrough, vec!["NPM_TOKEN".to_string(), "MYAPP_*".to_string()]);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = config(&[("ENV_PASSTHROUGH", "*,A*B,1X,OK,-x,A=B")]);
+        assert_eq!(c.env_passthrough, vec!["OK".to_string()]);
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert!(c.warnings[0].starts_with("CODEX_IN_CLAUDE_ENV_PASSTHROUGH has 5 entries"), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn a_model_or_effort_that_would_be_read_as_a_flag_is_dropped_and_reported() {
+        let c = config(&[("MODEL", "--dangerously-bypass-approvals-and-sandbox"), ("REASONING_EFFORT", "-x")]);
+        assert_eq!((c.model, c.reasoning_effort), (None, None));
+        assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+        assert!(c.warnings[0].starts_with("CODEX_IN_CLAUDE_MODEL starts with '-'"), "{:?}", c.warnings);
+        assert_eq!(config(&[("MODEL", "gpt-5.5")]).model.as_deref(), Some("gpt-5.5"));
     }
 
     #[test]

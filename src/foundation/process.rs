@@ -39,8 +39,6 @@ pub enum Env {
     /// The server's environment minus every `GIT_*` variable, which could point a child at
     /// another repository or config.
     InheritWithoutGit,
-    /// Like `InheritWithoutGit`, with these variables set on top (codex's private `TMPDIR`).
-    InheritWithoutGitAnd(Vec<(String, String)>),
     /// Exactly these variables (PATH is added from the server's own when not given).
     Only(Vec<(String, String)>),
 }
@@ -180,14 +178,11 @@ impl Cmd {
             command.current_dir(dir);
         }
         match &self.env {
-            Env::InheritWithoutGit | Env::InheritWithoutGitAnd(_) => {
+            Env::InheritWithoutGit => {
                 for (key, _) in std::env::vars_os() {
                     if key.to_string_lossy().starts_with("GIT_") {
                         command.env_remove(key);
                     }
-                }
-                if let Env::InheritWithoutGitAnd(vars) = &self.env {
-                    command.envs(vars.iter().map(|(k, v)| (k, v)));
                 }
             }
             Env::Only(vars) => {
@@ -538,7 +533,7 @@ fn resolve_program(program: &str, env: &Env) -> Option<PathBuf> {
     }
     let path_var = match env {
         Env::Only(vars) => vars.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone()),
-        Env::InheritWithoutGit | Env::InheritWithoutGitAnd(_) => None,
+        Env::InheritWithoutGit => None,
     }
     .unwrap_or_else(server_path);
     std::env::split_paths(&path_var).map(|dir| dir.join(program)).find(|candidate| is_executable(candidate))

@@ -1,7 +1,8 @@
 //! `codex-in-claude setup`: everything a first run needs, checked for free (no model call,
 //! nothing spent), each gap printed with the exact fix. The codex facts (found, version, login)
-//! are read from the `codex_status` report, and the sandbox from the probe a delegation runs
-//! before it starts codex, so nothing is checked two ways; git and the Claude Code registration
+//! are read from the `codex_status` report (and with them the names of the environment variables
+//! codex gets), and the sandbox from the probe a delegation runs before it starts codex, so
+//! nothing is checked two ways; git and the Claude Code registration
 //! are checked here. A check that cannot run until an earlier gap is fixed says so.
 
 use std::path::Path;
@@ -85,9 +86,26 @@ pub fn checks(config: &Config, cancel: &CancelToken) -> Vec<Check> {
         Check { name: "codex version", verdict: version },
         Check { name: "codex logged in", verdict: login },
         Check { name: "codex sandbox", verdict: sandbox },
+        Check { name: "environment passed", verdict: Verdict::Ok(environment(&status["environment"])) },
         Check { name: "git installed", verdict: git(cancel) },
         Check { name: "Claude Code registration", verdict: registration(cancel) },
     ]
+}
+
+/// Which of the server's variables codex and the commands it runs get, by name (the status
+/// report's `environment`); never a value.
+fn environment(passed: &Value) -> String {
+    let names = |key: &str| {
+        let names: Vec<&str> = passed[key].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        if names.is_empty() { "none".to_string() } else { names.join(", ") }
+    };
+    format!(
+        "codex and the commands it runs get {}; codex alone gets {}; every other variable is withheld \
+         (add names with CODEX_IN_CLAUDE_ENV_PASSTHROUGH; now: {})",
+        names("commands"),
+        names("codex_only"),
+        names("passthrough")
+    )
 }
 
 /// `npm install -g @openai/codex@<the newest tested version>`.

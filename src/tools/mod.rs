@@ -284,13 +284,13 @@ pub(super) const WORKSPACE_ROOT: Param = Param {
 };
 const MODEL: Param = Param {
     name: "model",
-    kind: Kind::Name { max_len: 128 },
+    kind: Kind::Argument { max_len: 128 },
     required: false,
     description: "Default: CODEX_IN_CLAUDE_MODEL, else codex's; see codex_models.",
 };
 const REASONING_EFFORT: Param = Param {
     name: "reasoning_effort",
-    kind: Kind::Name { max_len: 128 },
+    kind: Kind::Argument { max_len: 128 },
     required: false,
     description: "e.g. low, medium, high; see codex_models.",
 };

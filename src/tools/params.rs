@@ -21,6 +21,13 @@ pub enum Kind {
     Name {
         max_len: usize,
     },
+    /// A `Name` that becomes an argument of codex's own (model, effort): it may not start with
+    /// `-` either, or codex would read it as a flag. (A ref never reaches an argv as an option:
+    /// git is given it after `--end-of-options`, and a bad one is answered with the refs that
+    /// exist.)
+    Argument {
+        max_len: usize,
+    },
     /// One of a fixed set of strings.
     Choice(&'static [&'static str]),
     Integer {
@@ -54,7 +61,7 @@ impl Param {
     /// conversation.
     fn schema(&self, described: bool) -> Value {
         let mut schema = match self.kind {
-            Kind::Text { max_len: Some(max), .. } | Kind::Name { max_len: max } => {
+            Kind::Text { max_len: Some(max), .. } | Kind::Name { max_len: max } | Kind::Argument { max_len: max } => {
                 json!({"type": "string", "maxLength": max})
             }
             Kind::Text { max_len: None, .. } | Kind::JobId | Kind::SessionId => json!({"type": "string"}),
@@ -84,7 +91,8 @@ impl Param {
                     None
                 }
             }
-            (Kind::Name { max_len }, Value::String(s)) => {
+            (Kind::Argument { .. }, Value::String(s)) if s.starts_with('-') => Some("must not start with '-'"),
+            (Kind::Name { max_len } | Kind::Argument { max_len }, Value::String(s)) => {
                 if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
                     Some("must be a name without spaces or control characters")
                 } else if s.chars().count() > max_len {
@@ -93,7 +101,7 @@ impl Param {
                     None
                 }
             }
-            (Kind::Text { .. } | Kind::Name { .. }, _) => Some("must be a string"),
+            (Kind::Text { .. } | Kind::Name { .. } | Kind::Argument { .. }, _) => Some("must be a string"),
             (Kind::Choice(values), Value::String(s)) if values.contains(&s.as_str()) => None,
             (Kind::Choice(_), _) => Some("must be one of the allowed values"),
             (Kind::Integer { min, max }, Value::Number(n)) => match n.as_i64() {
@@ -235,6 +243,8 @@ mod tests {
         Param { name: "paths", kind: Kind::TextList { max_items: 2, max_len: 10 }, required: false, description: "p" },
         Param { name: "job_id", kind: Kind::JobId, required: false, description: "j" },
         Param { name: "session_id", kind: Kind::SessionId, required: false, description: "s" },
+        Param { name: "model", kind: Kind::Argument { max_len: 20 }, required: false, description: "m" },
+        Param { name: "base", kind: Kind::Name { max_len: 20 }, required: false, description: "b" },
     ];
 
     fn error_for(args: Value) -> ToolError {
@@ -263,6 +273,19 @@ mod tests {
         }
         assert!(!err.message.contains("SECRET") && !err.message.contains('\u{1b}'));
         assert_eq!(err.allowed_values, Some(vec!["summary".into(), "full".into()]));
+    }
+
+    #[test]
+    fn a_name_that_would_be_read_as_a_flag_is_refused() {
+        for flag in ["--dangerously-bypass-approvals-and-sandbox", "-c", "-"] {
+            let err = error_for(json!({"question": "q", "model": flag}));
+            assert_eq!(err.code, ErrorCode::InvalidArguments);
+            assert_eq!(err.offending_param.as_deref(), Some("model"), "{flag}");
+            assert!(err.message.contains("model must not start with '-'"), "{}", err.message);
+        }
+        assert!(validate(PARAMS, Some(&json!({"question": "q", "model": "gpt-5.5-x"}))).is_ok());
+        // A ref is git's, after `--end-of-options`: its own checks answer it with the refs that exist.
+        assert!(validate(PARAMS, Some(&json!({"question": "q", "base": "--output=x"}))).is_ok());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `codex_status`: can a paid tool work right now? Found, version, supported range, auth, flag
 //! support, the live ChatGPT usage windows, today's token budget, the defaults calls would use,
-//! and every configuration fallback. Never spends, never echoes what `codex login status` printed
+//! which environment variables codex and its commands get (names only), and every configuration
+//! fallback. Never spends, never echoes what `codex login status` printed
 //! (it may name the account).
 
 use serde::Serialize;
@@ -9,8 +10,8 @@ use serde_json::{Value, json};
 use super::Call;
 use super::schema;
 use crate::adapters::budget::{self, Budget};
-use crate::adapters::codex::app_server;
 use crate::adapters::codex::probe::{self, Auth, Version};
+use crate::adapters::codex::{app_server, environment};
 use crate::foundation::cancel::CancelToken;
 use crate::foundation::config::{Config, TIMEOUT_BOUNDS};
 use crate::foundation::policy::Tier;
@@ -25,7 +26,8 @@ pub fn run(call: &Call) -> Value {
 /// is not logged in, the supported versions when this one is supported, `flags_checked: true`,
 /// a `budget` with no budget set and nothing to report, `raw_defaults` that equal the resolved
 /// ones, a resolved default at its built-in value (the state directory, which repairs point to,
-/// always shows), `session_persistence` when continuable, its detail, the caveat, and the
+/// always shows), the `environment` when no name is passed through (the built-in allowlists
+/// apply), `session_persistence` when continuable, its detail, the caveat, and the
 /// version and fingerprint `codex_capabilities` gives. The
 /// `status` command prints the whole report.
 fn summary(mut report: Value) -> Value {
@@ -61,6 +63,11 @@ fn summary(mut report: Value) -> Value {
     if raw_restated {
         fields.shift_remove("raw_defaults");
     }
+    // Without names of the user's the environment follows the documented built-in lists;
+    // `setup` and the `status` command show which variables those let through.
+    if fields["environment"]["passthrough"].as_array().is_some_and(Vec::is_empty) {
+        fields.shift_remove("environment");
+    }
     if is(fields, "session_persistence", json!("continuable")) {
         fields.shift_remove("session_persistence");
     }
@@ -93,6 +100,8 @@ struct Report<'a> {
     resolved_defaults: ResolvedDefaults<'a>,
     config_warnings: &'a [String],
     unexpanded_env_placeholders: &'a [String],
+    /// Which of the server's variables codex and the commands it runs get, by name.
+    environment: environment::Passed,
     session_persistence: SessionPersistence,
     session_persistence_detail: &'static str,
     caveat: &'static str,
@@ -219,6 +228,7 @@ pub fn report(config: &Config, cancel: &CancelToken) -> Value {
         resolved_defaults: resolved_defaults(config),
         config_warnings: &config.warnings,
         unexpanded_env_placeholders: &config.unexpanded_placeholders,
+        environment: environment::passed(&config.env_passthrough),
         session_persistence: if config.ephemeral {
             SessionPersistence::Ephemeral
         } else {
@@ -287,6 +297,7 @@ pub fn success_schema() -> Value {
         "resolved_defaults",
         "config_warnings",
         "unexpanded_env_placeholders",
+        "environment",
         "session_persistence_detail",
         "caveat",
         "server_version",

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::codex_home::{CodexHome, codex_bin};
 use crate::mock_model::{MockModel, Step, consult_answer};
 use crate::repo::TestRepo;
-use crate::support::binary;
+use crate::support::{binary, fake_codex_controls};
 
 pub fn run_in(dir: &Path, args: &[&str], env: &[(String, String)]) -> Output {
     Command::new(binary())
@@ -21,6 +21,7 @@ pub fn run_in(dir: &Path, args: &[&str], env: &[(String, String)]) -> Output {
         .current_dir(dir)
         .env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .envs(fake_codex_controls(env))
         .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .unwrap()
@@ -442,7 +443,12 @@ fn setup_passes_with_codex_logged_in_its_sandbox_git_and_the_plugin_and_spends_n
         &lines,
         "ok       Claude Code registration: plugin codex-in-claude@codex-in-claude 0.1.0 is installed and enabled",
     );
-    assert_eq!(lines.iter().filter(|l| l.starts_with("ok ")).count(), 6, "{lines:#?}");
+    assert_has_line(
+        &lines,
+        // MOCK_API_KEY: the provider's `env_key` in CODEX_HOME/config.toml.
+        "ok       environment passed: codex and the commands it runs get PATH; codex alone gets CODEX_HOME, MOCK_API_KEY; every other variable is withheld",
+    );
+    assert_eq!(lines.iter().filter(|l| l.starts_with("ok ")).count(), 7, "{lines:#?}");
     assert_eq!(lines.last().map(String::as_str), Some("setup: everything is in place (nothing was spent checking)."));
 
     // A version outside the tested range and a disabled plugin: each with its fix.

@@ -66,6 +66,8 @@ mod answers;
 mod faults;
 // The secrets corpus through every outbound surface: nothing leaks, benign code survives.
 mod secrets;
+// Issue 23: what codex and its commands see of the server's environment; no hidden goal turns.
+mod environment;
 // Issue 16: envelopes ordered, lean, and at most 60 % of the original server's bytes.
 mod context_budget;
 // consult, review and dry-run from a shell.

@@ -18,7 +18,7 @@ use crate::isolation::repo_state;
 use crate::mock_model::{MockModel, Step};
 use crate::repo::TestRepo;
 use crate::review::{repo_with_a_change, review_answer};
-use crate::support::{binary, fake_codex_dir, path_with, path_without_codex};
+use crate::support::{binary, fake_codex_controls, fake_codex_dir, path_with, path_without_codex};
 
 fn off_by_one() -> Value {
     json!([{
@@ -56,7 +56,13 @@ impl Hook {
 
     fn command(&self, args: &[&str], dir: &Path) -> Command {
         let mut command = Command::new(binary());
-        command.arg("review-gate").args(args).current_dir(dir).env_clear().envs(self.env.iter().map(|(k, v)| (k, v)));
+        command
+            .arg("review-gate")
+            .args(args)
+            .current_dir(dir)
+            .env_clear()
+            .envs(fake_codex_controls(&self.env))
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         command
     }
 

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::codex_home::CodexHome;
 use crate::mock_model::{MockModel, Step, consult_answer};
 use crate::repo::TestRepo;
-use crate::support::{Server, binary, envelope, fake_codex_dir, path_with};
+use crate::support::{Server, binary, envelope, fake_codex_controls, fake_codex_dir, path_with};
 
 fn call_with(env: &[(String, String)], tool: &str, arguments: Value) -> Value {
     let mut server = Server::start(env);
@@ -167,6 +167,7 @@ fn cli(args: &[&str], env: &[(String, String)], dir: &Path) -> Output {
         .args(args)
         .current_dir(dir)
         .env_clear()
+        .envs(fake_codex_controls(env))
         .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .unwrap()

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::codex_home::{CODEX_VERSION, CodexHome, codex_bin};
 use crate::mock_model::MockModel;
-use crate::support::{Server, binary, envelope, fake_codex_dir, path_with, path_without_codex};
+use crate::support::{Server, binary, envelope, fake_codex_controls, fake_codex_dir, path_with, path_without_codex};
 
 fn status_with(env: &[(String, String)]) -> Value {
     let mut server = Server::start(env);
@@ -124,6 +124,7 @@ fn run_cli(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
         .args(args)
         .env_clear()
         .env("PATH", path_without_codex())
+        .envs(fake_codex_controls(&env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>()))
         .envs(env.iter().copied())
         .output()
         .unwrap()

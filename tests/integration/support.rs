@@ -19,6 +19,17 @@ pub fn binary() -> PathBuf {
 }
 
 /// The fake codex (fault injection only): a directory to put first on PATH.
+/// The fake codex is steered by `FAKE_CODEX_*` variables, which the server hands to codex only
+/// when told to (`CODEX_IN_CLAUDE_ENV_PASSTHROUGH`); set before a test's own variables, so a
+/// test that sets the passthrough itself wins.
+const FAKE_CODEX_CONTROLS: (&str, &str) = ("CODEX_IN_CLAUDE_ENV_PASSTHROUGH", "FAKE_CODEX_*");
+
+/// The passthrough a server started with `env` needs: the fake codex's controls when `env`
+/// steers the fake, nothing otherwise (a real-codex server runs with the product's defaults).
+pub fn fake_codex_controls(env: &[(String, String)]) -> Option<(&'static str, &'static str)> {
+    env.iter().any(|(key, _)| key.starts_with("FAKE_CODEX_")).then_some(FAKE_CODEX_CONTROLS)
+}
+
 pub fn fake_codex_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fake-codex")
 }
@@ -66,6 +77,7 @@ impl Server {
             .env_clear()
             .env("HOME", home.path())
             .env("PATH", path_without_codex())
+            .envs(fake_codex_controls(env))
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

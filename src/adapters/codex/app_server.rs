@@ -78,6 +78,7 @@ pub fn ask(requests: &[(&str, Value)], timeout: Duration, cancel: &CancelToken) 
     let observer = observer(feed, Arc::clone(&heard), ids.len() + 1);
     let out = Cmd::new(super::PROGRAM)
         .arg("app-server")
+        .env(super::environment::codex(Vec::new()))
         .stdin_feed(stdin)
         .on_stdout_line(observer)
         .timeout(timeout)

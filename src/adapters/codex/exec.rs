@@ -3,19 +3,24 @@
 //!
 //! Argv, in this order:
 //! `exec --json --sandbox S --cd DIR --output-last-message F [--ephemeral] --disable remote_plugin
+//!  --disable goals SHELL-ENVIRONMENT PINS (`environment::shell_policy_pins`)
 //!  [WORKSPACE-WRITE PINS (`workspace_write_pins`)]
 //!  [--ignore-user-config [--ignore-rules]] [--skip-git-repo-check] [--output-schema F]
-//!  [--model M] [-c model_reasoning_effort="E"] [--strict-config] -`
-//! `--strict-config` rides whenever a `-c` does, so a key this codex does not know fails at
-//! start-up, before any spend, instead of being silently ignored. `--ephemeral` only under
+//!  [--model M] [-c model_reasoning_effort="E"] --strict-config -`
+//! `--strict-config` rides with the `-c` pins, so a key this codex does not know fails at
+//! start-up, before any spend, instead of being silently ignored (an ignored environment pin
+//! would hand the commands codex's whole environment). `--ephemeral` only under
 //! `CODEX_IN_CLAUDE_EPHEMERAL`: otherwise codex keeps the session so a follow-up can continue it.
 //!
 //! A follow-up continues a session (docs/codex-cli.md §2): `exec resume` takes the same flags
-//! except `--sandbox` and `--cd`, so the sandbox is the `-c sandbox_mode="S"` override (and with
-//! it `--strict-config`, always) and the directory is the process cwd:
-//! `exec resume --json --output-last-message F --disable remote_plugin -c sandbox_mode="S"
-//!  [PINS] [ISOLATION] [--skip-git-repo-check] [--output-schema F] [--model M] [-c EFFORT]
-//!  --strict-config SESSION_ID -`
+//! except `--sandbox` and `--cd`, so the sandbox is the `-c sandbox_mode="S"` override and the
+//! directory is the process cwd:
+//! `exec resume --json --output-last-message F --disable remote_plugin --disable goals
+//!  -c sandbox_mode="S" SHELL-ENVIRONMENT PINS [PINS] [ISOLATION] [--skip-git-repo-check]
+//!  [--output-schema F] [--model M] [-c EFFORT] --strict-config SESSION_ID -`
+//!
+//! codex runs with an allowlisted environment (`environment::codex`), and the commands its
+//! shell runs with a narrower one pinned by the shell-environment pins.
 //!
 //! A workspace-write run may write only its `WriteScope`: the throwaway copy and a private
 //! temporary directory, which is also codex's `TMPDIR`. codex's sandbox would otherwise leave
@@ -32,7 +37,7 @@ use super::events::Stream;
 use super::failure::{self, CodexFailure};
 use crate::foundation::cancel::CancelToken;
 use crate::foundation::policy::{Isolation, Tier};
-use crate::foundation::process::{Cmd, Env, RunError};
+use crate::foundation::process::{Cmd, RunError};
 
 /// stderr kept from a run: enough for every error codex prints before or after a turn.
 const STDERR_CAP: usize = 256 * 1024;
@@ -55,8 +60,8 @@ pub struct Invocation {
     pub max_output_bytes: usize,
     /// Where a workspace-write run may write; `None` means nowhere but `dir`.
     pub write_scope: Option<WriteScope>,
-    /// Variables set on top of the server's environment (less its `GIT_*`): the git policy for
-    /// the git codex runs itself in `dir`.
+    /// Variables set on top of codex's allowlisted environment and passed on to the commands it
+    /// runs: the git policy for the git codex and those commands run in `dir`.
     pub env: Vec<(String, String)>,
     /// `--ephemeral`: codex keeps no session file.
     pub ephemeral: bool,
@@ -184,7 +189,7 @@ pub fn run(invocation: &Invocation, cancel: &CancelToken, watch: &Watch) -> Resu
         if let Some(scope) = &invocation.write_scope {
             vars.push(("TMPDIR".into(), scope.tmpdir.display().to_string()));
         }
-        let env = Env::InheritWithoutGitAnd(vars);
+        let env = super::environment::codex(vars);
         let result = Cmd::new(super::PROGRAM)
             .args(&argv)
             .env(env)
@@ -245,7 +250,6 @@ fn argv(
 ) -> (Vec<OsString>, Option<String>, Vec<String>) {
     let mut args: Vec<OsString> = Vec::new();
     let push = |args: &mut Vec<OsString>, items: &[&str]| args.extend(items.iter().map(OsString::from));
-    let mut config_overrides = false;
     if invocation.resume.is_some() {
         push(&mut args, &["exec", "resume", "--json"]);
     } else {
@@ -258,15 +262,18 @@ fn argv(
         push(&mut args, &["--ephemeral"]);
     }
     // Third-party connectors are on by default since codex 0.143; none of our runs needs them.
-    push(&mut args, &["--disable", "remote_plugin"]);
+    // Goals (on by default in 0.169, offered as `create_goal`/`update_goal` on a run that keeps
+    // its session) let an active goal start another turn after the final answer: a turn we
+    // would never report, paid for, and in a delegation editing after the diff was taken.
+    push(&mut args, &["--disable", "remote_plugin", "--disable", "goals"]);
     if invocation.resume.is_some() {
         // `exec resume` has no --sandbox: the same sandbox, as a config override.
         args.extend(["-c".into(), OsString::from(format!("sandbox_mode=\"{}\"", invocation.tier.sandbox()))]);
-        config_overrides = true;
     }
+    let git_policy: Vec<String> = invocation.env.iter().map(|(name, _)| name.clone()).collect();
+    args.extend(super::environment::shell_policy_pins(&git_policy));
     if invocation.tier == Tier::Propose {
         args.extend(workspace_write_pins(invocation.write_scope.as_ref()));
-        config_overrides = true;
     }
     match invocation.isolation {
         Isolation::Inherit => {}
@@ -294,11 +301,8 @@ fn argv(
         // A JSON string is a valid TOML basic string, so any effort text arrives verbatim.
         let value = serde_json::to_string(effort).unwrap_or_default();
         args.extend(["-c".into(), OsString::from(format!("model_reasoning_effort={value}"))]);
-        config_overrides = true;
     }
-    if config_overrides {
-        args.push("--strict-config".into());
-    }
+    args.push("--strict-config".into());
     if let Some(session) = &invocation.resume {
         args.push(session.into());
     }
@@ -372,17 +376,30 @@ mod tests {
         (joined.join(" "), model, warnings)
     }
 
+    /// The shell-environment pins as `render` joins them, for a run whose git policy is `env`.
+    fn shell_pins(env: &[(String, String)]) -> String {
+        let names: Vec<String> = env.iter().map(|(name, _)| name.clone()).collect();
+        let pins = crate::adapters::codex::environment::shell_policy_pins(&names);
+        pins.iter().map(|p| p.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ")
+    }
+
     #[test]
-    fn consult_argv_is_read_only_with_schema_and_no_config_overrides() {
+    fn consult_argv_is_read_only_with_schema_goals_off_and_the_environment_pinned() {
         let mut consult = invocation(Tier::Consult);
         consult.skip_git_repo_check = true;
         consult.output_schema = Some(serde_json::json!({}));
+        consult.env = vec![("GIT_CONFIG_PARAMETERS".into(), "'a.b'='c'".into())];
         let (argv, _, _) = render(&consult, true);
         assert_eq!(
             argv,
-            "exec --json --sandbox read-only --cd /repo --output-last-message /t/last-message.txt --ephemeral \
-             --disable remote_plugin --skip-git-repo-check --output-schema /t/schema.json -"
+            format!(
+                "exec --json --sandbox read-only --cd /repo --output-last-message /t/last-message.txt --ephemeral \
+                 --disable remote_plugin --disable goals {} --skip-git-repo-check --output-schema /t/schema.json \
+                 --strict-config -",
+                shell_pins(&consult.env)
+            )
         );
+        assert!(argv.contains(",\"GIT_CONFIG_PARAMETERS\"]"), "the git policy reaches the commands: {argv}");
     }
 
     #[test]
@@ -427,14 +444,20 @@ mod tests {
         let (argv, _, _) = render(&consult, true);
         assert_eq!(
             argv,
-            "exec resume --json --output-last-message /t/last-message.txt --disable remote_plugin \
-             -c sandbox_mode=\"read-only\" --strict-config 01a21247-a64d-7423-8ab9-0ac7989a36c0 -"
+            format!(
+                "exec resume --json --output-last-message /t/last-message.txt --disable remote_plugin --disable goals \
+                 -c sandbox_mode=\"read-only\" {} --strict-config 01a21247-a64d-7423-8ab9-0ac7989a36c0 -",
+                shell_pins(&[])
+            )
         );
         let mut delegate = invocation(Tier::Propose);
         delegate.ephemeral = false;
         delegate.resume = consult.resume.clone();
         let (argv, _, _) = render(&delegate, true);
-        assert!(argv.contains("-c sandbox_mode=\"workspace-write\" -c sandbox_workspace_write.network_access=false"));
+        assert!(argv.contains(&format!(
+            "-c sandbox_mode=\"workspace-write\" {} -c sandbox_workspace_write.network_access=false",
+            shell_pins(&[])
+        )));
         assert!(!argv.contains("--sandbox") && !argv.contains("--cd") && !argv.contains("--ephemeral"), "{argv}");
         assert!(argv.ends_with("--strict-config 01a21247-a64d-7423-8ab9-0ac7989a36c0 -"), "{argv}");
     }

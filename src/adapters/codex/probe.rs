@@ -38,6 +38,12 @@ pub const REQUIRED_EXEC_FLAGS: &[&str] = &[
     "--disable",
 ];
 
+/// Every probe starts codex as a run does: with the allowlisted environment, so what it finds
+/// (a login, a flag) is what a run will find.
+fn codex_env() -> Env {
+    super::environment::codex(Vec::new())
+}
+
 #[derive(Debug, Clone)]
 pub enum Version {
     /// The binary is not on PATH (or cannot be started).
@@ -49,7 +55,7 @@ pub enum Version {
 }
 
 pub fn version(cancel: &CancelToken) -> Version {
-    match Cmd::new(super::PROGRAM).arg("--version").timeout(PROBE_TIMEOUT).cancel(cancel).run() {
+    match Cmd::new(super::PROGRAM).arg("--version").env(codex_env()).timeout(PROBE_TIMEOUT).cancel(cancel).run() {
         Err(RunError::NotFound { .. }) => Version::Missing,
         Err(err @ RunError::Spawn { .. }) => Version::Broken { detail: err.to_string() },
         Ok(out) if out.timed_out || out.cancelled => {
@@ -87,7 +93,13 @@ pub enum Auth {
 
 /// `codex login status`. Its output may name the account, so only the method is kept.
 pub fn login_status(cancel: &CancelToken) -> Auth {
-    match Cmd::new(super::PROGRAM).args(["login", "status"]).timeout(PROBE_TIMEOUT).cancel(cancel).run() {
+    match Cmd::new(super::PROGRAM)
+        .args(["login", "status"])
+        .env(codex_env())
+        .timeout(PROBE_TIMEOUT)
+        .cancel(cancel)
+        .run()
+    {
         Err(_) => Auth::Unknown,
         Ok(out) if out.timed_out || out.cancelled || out.exit_code.is_none() => Auth::Unknown,
         Ok(out) if out.exit_code != Some(0) => Auth::NotLoggedIn,
@@ -153,6 +165,7 @@ pub fn exec_flags(refresh: bool, cancel: &CancelToken, kept_in: Option<&Path>) -
     }
     let help = Cmd::new(super::PROGRAM)
         .args(["exec", "--help"])
+        .env(codex_env())
         .timeout(PROBE_TIMEOUT)
         .cancel(cancel)
         .run()
@@ -223,7 +236,7 @@ pub fn sandbox(dir: &Path, scope: &WriteScope, cancel: &CancelToken) -> SandboxC
     let mut args: Vec<OsString> = vec!["sandbox".into(), "-c".into(), "sandbox_mode=\"workspace-write\"".into()];
     args.extend(super::exec::workspace_write_pins(Some(scope)));
     args.extend(["--".into(), "true".into()]);
-    let env = Env::InheritWithoutGitAnd(vec![("TMPDIR".into(), scope.tmpdir.display().to_string())]);
+    let env = super::environment::codex(vec![("TMPDIR".into(), scope.tmpdir.display().to_string())]);
     let outcome = Cmd::new(super::PROGRAM).args(args).cwd(dir).env(env).timeout(PROBE_TIMEOUT).cancel(cancel).run();
     match outcome {
         Err(RunError::NotFound { .. }) => SandboxCheck::CodexMissing,
