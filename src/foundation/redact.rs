@@ -2985,6 +2985,23 @@ mod tests {
             "config/secrets.yml",
             "secrets.yaml",
             "infra/terraform.tfstate",
+            "kubeconfig",
+            "clusters/prod.kubeconfig",
+            "ops/kubeconfig.yaml",
+            ".kube/config",
+            "home/me/.kube/config",
+            "keys/deploy.ppk",
+            "infra/terraform.tfvars",
+            "infra/prod.auto.tfvars",
+            "infra/prod.auto.tfvars.json",
+            ".docker/config.json",
+            "home/me/.docker/config.json",
+            ".dockercfg",
+            "home/.config/gh/hosts.yml",
+            "svc.keytab",
+            ".vault-token",
+            "credentials.tfrc.json",
+            "application_default_credentials.json",
         ] {
             assert!(is_secret_path(path), "{path} should be secret");
         }
@@ -2998,6 +3015,13 @@ mod tests {
             "src/redact.rs",
             "aws/credentials.md",
             "envoy.yaml",
+            "docs/kubeconfig.md",
+            "infra/variables.tf",
+            "infra/prod.tfvars.example.md",
+            "docker/config.json",
+            "src/.kube/config.rs",
+            "mykube/config",
+            "putty.ppk.md",
         ] {
             assert!(!is_secret_path(path), "{path} should not be secret");
         }
