@@ -680,7 +680,7 @@ const SECRET_WORDS: &[&[u8]] = &[
 /// (`query_parameter`).
 const QUERY_SECRET_WORDS: &[&[u8]] = &[b"sig", b"signature", b"token", b"secret", b"password", b"apikey"];
 
-/// A JWK's private members (RFC 7518 §6.2.2, §6.3.2, §6.4.1).
+/// A JWK's private members: EC `d`, RSA `d p q dp dq qi`, symmetric `k` (RFC 7518).
 const JWK_PRIVATE_MEMBERS: &[&[u8]] = &[b"d", b"p", b"q", b"dp", b"dq", b"qi", b"k"];
 
 /// Last words of a label whose value a human chose: shorter quoted values count, and reading
