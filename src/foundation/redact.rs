@@ -14,18 +14,42 @@
 //!   input), and a JWT is only tried at the start of a base64url run, so each run takes part in at
 //!   most three tries (as header, payload or signature). A URL password may run to the last `@`
 //!   of its authority, so the URL matcher's look-ahead goes through memos (`NextMatch`,
-//!   `HostAts`) that scan each byte once however many `://` a text holds.
-//! - Patterns: provider tokens recognised by their prefix (AWS, GitHub, GitLab, Slack, OpenAI,
-//!   Anthropic, Stripe, Google, npm, PyPI, Hugging Face, SendGrid), JWTs, `Bearer`/`Basic`
-//!   credentials, values after a secret-looking label (`api_key=`, `"password": `, `\"token\":`
-//!   of JSON inside JSON, `--api-key VALUE`, `<password>VALUE</password>`), shell assignments of
-//!   password and secret variables (`export PGPASSWORD=…`, `DB_PASS='…'`: any shell word or
-//!   quoted value), passwords in URLs (also holding `@ # / ?`, blanks or quotes), tokens as the
-//!   URL user (`https://TOKEN@github.com`), and private-key blocks (BEGIN/END lines kept, body
-//!   masked, an unterminated block masked to the end). A password label also takes a quoted
-//!   phrase with spaces and an unquoted value of 6+ characters with a digit or symbol in it.
-//!   Labelled values that read as code (`token = self.settings.token`) or placeholders
-//!   (`${TOKEN}`, `changeme`) are left alone: masking ordinary code made reviews worse.
+//!   `HostAts`) that scan each byte once however many `://` a text holds; a JWK member's
+//!   `"kty"` may be before or after it, found through another (`Occurrences`). The key-body
+//!   rule reads each line once.
+//! - Patterns: provider tokens recognised by their prefix (`PREFIX_RULES`: one line per
+//!   provider's documented prefix, body alphabet and length, from AWS, GitHub and GitLab to
+//!   Shopify, Atlassian, DigitalOcean, Grafana, Vault, Doppler, Databricks, PlanetScale,
+//!   Supabase, Postman, Sentry, age keys and more), Telegram bot tokens, JWTs,
+//!   `Bearer`/`Basic` credentials and any other `Authorization` scheme's (`token …`,
+//!   `Digest …`, `AWS4-HMAC-SHA256 … Signature=…`), values after a secret-looking label
+//!   (`api_key=`, `"password": `, `\"token\":` of JSON inside JSON, `"\u0070assword":`
+//!   read through its escapes, `--api-key VALUE`, `<password>VALUE</password>`, docker's
+//!   `identitytoken`, kubeconfig's `client-key-data`), URL query parameters carrying a
+//!   signature or a token (`sig=`, `X-Amz-Signature=`, `token=`), JWK private members (`"d"`,
+//!   `"p"`, … in an object with a `"kty"`), shell assignments of password and secret variables
+//!   (`export PGPASSWORD=…`, `DB_PASS='…'`: any shell word or quoted value), passwords in URLs
+//!   (also holding `@ # / ?`, blanks or quotes), tokens as the URL user
+//!   (`https://TOKEN@github.com`), and private-key blocks, PEM, OpenSSH, PGP and SSH2's
+//!   four-dash markers (BEGIN/END lines kept, body masked, an unterminated block masked to the
+//!   end). A password label also takes a quoted phrase with spaces and an unquoted value of 6+
+//!   characters with a digit or symbol in it. Labelled values that read as code
+//!   (`token = self.settings.token`) or placeholders (`${TOKEN}`, `changeme`) are left alone:
+//!   masking ordinary code made reviews worse.
+//! - Key bodies are also recognised by their shape and their neighbours, line by line
+//!   (`key_body_lines`), since a diff hunk may show any part of a key without its BEGIN line
+//!   (three lines of context after an edit right below the END line, or around an edit inside
+//!   the key). The shape rule: a line that is only base64 (after indentation, a diff prefix, the
+//!   quotes of a string) is a key body line when a private key's BEGIN or PuTTY's
+//!   `Private-Lines:` is right above its run of such lines or a private key's END right below
+//!   it; or, with no certificate or public-key marker next to the run, when the run has two or
+//!   more lines and one of them is a full line of a key writer's width (64, 70 or 72 columns) mixing
+//!   upper case, lower case and digits. Why this rule: key writers wrap at exactly those
+//!   widths and random base64 always mixes the three classes, while ordinary base64 in code is
+//!   one line (a hash, an id), sits inside a longer line (a lockfile's `integrity sha512-…`, a
+//!   `data:` URI) or wraps at MIME's 76 columns; a certificate's lines next to their markers are
+//!   public and kept. Free text is read the same way, its lines split at line breaks and at
+//!   JSON `\n` escapes.
 //! - Diffs are redacted file by file: a secret-looking file is withheld whole, other files have
 //!   their content lines scanned with the `+`/`-`/space prefix kept, and every byte that is not
 //!   masked is kept, trailing newline included, so a redacted delegate diff still applies.
@@ -61,6 +85,13 @@ pub fn text_cut(input: &str) -> Redacted {
 fn free_text(input: &str, cut: bool) -> Redacted {
     let mut spans = Vec::new();
     Scanner::new(input.as_bytes(), cut, &mut spans).run(false);
+    let mut key_lines = Vec::new();
+    key_body_lines(text_lines(input), &mut key_lines);
+    if !key_lines.is_empty() {
+        let lines =
+            key_lines.iter().map(|&(line, start, end)| Span { start: line + start, end: line + end, partial: false });
+        spans = merge_spans(&spans, lines);
+    }
     if spans.is_empty() {
         return Redacted { text: input.to_owned(), masks: 0 };
     }
@@ -162,7 +193,9 @@ fn redact_diff(input: &str, withheld: Withheld) -> DiffRedaction {
     result
 }
 
-/// Whether a repo-relative path looks like a secret file (withheld whole, never sent).
+/// Whether a repo-relative path looks like a secret file (withheld whole, never sent): files
+/// whose whole point is to hold credentials, where masking values one by one would be a bet on
+/// knowing every field.
 pub fn is_secret_path(path: &str) -> bool {
     const NAMES: &[&str] = &[
         ".envrc",
@@ -174,19 +207,51 @@ pub fn is_secret_path(path: &str) -> bool {
         "credentials.json",
         "secrets.yml",
         "secrets.yaml",
+        // A kubeconfig holds cluster credentials (`client-key-data`, `token`).
+        "kubeconfig",
+        "kubeconfig.yaml",
+        "kubeconfig.yml",
+        // Terraform loads these variable files by itself; they carry the passwords it is given.
+        "terraform.tfvars",
+        "terraform.tfvars.json",
+        // Docker's legacy registry credentials file.
+        ".dockercfg",
+        // Terraform CLI's API tokens; gcloud's user credentials; Vault's login token;
+        // s3cmd's keys; Apache's password hashes.
+        "credentials.tfrc.json",
+        "application_default_credentials.json",
+        ".vault-token",
+        ".s3cfg",
+        ".htpasswd",
     ];
     // `.env` itself is covered by the suffix.
-    const SUFFIXES: &[&str] =
-        &[".env", ".pem", ".key", ".p12", ".pfx", ".jks", ".keystore", ".tfstate", ".tfstate.backup"];
+    const SUFFIXES: &[&str] = &[
+        ".env",
+        ".pem",
+        ".key",
+        ".p12",
+        ".pfx",
+        ".jks",
+        ".keystore",
+        ".tfstate",
+        ".tfstate.backup",
+        // PuTTY private keys; Kerberos keytabs; kubeconfigs by name.
+        ".ppk",
+        ".keytab",
+        ".kubeconfig",
+        ".auto.tfvars",
+        ".auto.tfvars.json",
+    ];
     // `.env.example` too: templates are often filled in by mistake. `id_rsa.pub` too: cheap to lose.
     const PREFIXES: &[&str] = &[".env.", "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519"];
+    // Credential files known by their directory: AWS's, kubectl's, Docker's and the GitHub CLI's.
+    const PATHS: &[&str] = &[".aws/credentials", ".kube/config", ".docker/config.json", ".config/gh/hosts.yml"];
     let path = path.to_ascii_lowercase();
     let name = path.rsplit('/').next().unwrap_or(&path);
     NAMES.contains(&name)
         || SUFFIXES.iter().any(|suffix| name.ends_with(suffix))
         || PREFIXES.iter().any(|prefix| name.starts_with(prefix))
-        || path == ".aws/credentials"
-        || path.ends_with("/.aws/credentials")
+        || PATHS.iter().any(|known| path == *known || path.strip_suffix(known).is_some_and(|dir| dir.ends_with('/')))
 }
 
 /// Every string value of a JSON tree, recursively (object keys untouched); returns masks applied.
@@ -213,6 +278,8 @@ const WORD: u16 = 1 << 0;
 const ALNUM: u16 = 1 << 1;
 /// `[A-Z0-9]` (AWS key ids).
 const UPPER_DIGIT: u16 = 1 << 2;
+/// `[0-9A-Fa-f]`.
+const HEX: u16 = 1 << 12;
 /// `[A-Za-z0-9_-]`.
 const B64URL: u16 = 1 << 3;
 /// `[A-Za-z0-9-]` (Slack).
@@ -247,6 +314,9 @@ const fn classes() -> [u16; 256] {
         }
         if c.is_ascii_uppercase() || c.is_ascii_digit() {
             class |= UPPER_DIGIT;
+        }
+        if c.is_ascii_hexdigit() {
+            class |= HEX;
         }
         if c == b'_' {
             class |= WORD | B64URL | TOKEN | VALUE;
@@ -309,8 +379,29 @@ const fn rules_by_first_byte() -> [(u8, u8); 256] {
     table
 }
 
+/// For each byte, the set of second bytes (all ASCII) of the `PREFIX_RULES` starting with it:
+/// most words starting with a rule's first letter are turned away by one lookup.
+static SECOND_BYTES: [u128; 256] = second_bytes();
+
+const fn second_bytes() -> [u128; 256] {
+    let mut table = [0u128; 256];
+    let mut rule = 0;
+    while rule < PREFIX_RULES.len() {
+        let prefix = PREFIX_RULES[rule].prefix;
+        assert!(prefix.len() >= 2 && prefix[1] < 128, "a prefix has an ASCII second byte");
+        table[prefix[0] as usize] |= 1u128 << prefix[1];
+        rule += 1;
+    }
+    table
+}
+
 fn has(byte: u8, class: u16) -> bool {
     CLASS[byte as usize] & class != 0
+}
+
+/// Whether `bytes[i]` comes right after a JSON escape of a line break or tab (`\n`, `\r`, `\t`).
+fn after_escaped_break(bytes: &[u8], i: usize) -> bool {
+    i >= 2 && matches!(bytes[i - 1], b'n' | b'r' | b't') && bytes[i - 2] == b'\\'
 }
 
 /// End of the run of `class` bytes starting at `from`, looking at no more than `max` bytes.
@@ -321,6 +412,11 @@ fn run_end(bytes: &[u8], from: usize, class: u16, max: usize) -> usize {
         end += 1;
     }
     end
+}
+
+/// Length of the run of `class` bytes ending at `end`, looking at no more than `max` bytes.
+fn run_end_back(bytes: &[u8], end: usize, class: u16, max: usize) -> usize {
+    bytes[..end].iter().rev().take(max).take_while(|&&c| has(c, class)).count()
 }
 
 /// After at most `MAX_GAP` blanks from `from`; None when the gap is longer (not a label layout).
@@ -350,6 +446,12 @@ const MAX_FLAG: usize = 64;
 const MAX_LABEL_WORD: usize = 13;
 /// Longest `[A-Z0-9 ]` label inside `-----BEGIN …-----`.
 const MAX_PEM_LABEL: usize = 64;
+/// Longest run of `Authorization` parameters masked (`Digest …`).
+const MAX_AUTH_PARAMETERS: usize = 1024;
+/// How far from a JWK private member its `"kty"` may be: an RSA-4096 JWK's members between them.
+const JWK_WINDOW: usize = 8192;
+/// Longest label read through JSON `\u` escapes, escapes included.
+const MAX_ESCAPED_LABEL: usize = 128;
 
 // ---------------------------------------------------------------------------------------------
 // Patterns as data
@@ -358,56 +460,197 @@ const MAX_PEM_LABEL: usize = 64;
 struct PrefixRule {
     prefix: &'static [u8],
     body: u16,
+    /// Body length range. A bounded rule (`max` < `OPEN`) does not match a longer run, nor one
+    /// glued to a letter or digit (`AKIA` + 16 is an AWS key id, + 17 is a word).
     min: usize,
-    /// Exactly `min` body bytes, not followed by a letter or digit (AWS key ids).
-    exact: bool,
+    max: usize,
     /// A wider class the token may go on in after its body (`sk-`: 20 alphanumerics first, then
     /// `-` and `_` may appear); 0 for none.
     tail: u16,
 }
 
-const fn open(prefix: &'static [u8], body: u16, min: usize) -> PrefixRule {
-    PrefixRule { prefix, body, min, exact: false, tail: 0 }
+/// No upper bound on a body's length.
+const OPEN: usize = usize::MAX;
+
+/// `prefix`, then `min..=max` bytes of `body`.
+const fn rule(prefix: &'static [u8], body: u16, min: usize, max: usize) -> PrefixRule {
+    PrefixRule { prefix, body, min, max, tail: 0 }
 }
 
-/// Longer prefixes of one family come first: the first rule that matches wins. Rules sharing a
-/// first byte are adjacent (checked when the dispatch table is built).
+/// `prefix`, then `min` or more bytes of `body`.
+const fn open(prefix: &'static [u8], body: u16, min: usize) -> PrefixRule {
+    rule(prefix, body, min, OPEN)
+}
+
+/// Provider tokens: one line per documented format (the provider's prefix, the alphabet of what
+/// follows and its length; where a provider documents no bound the minimum is what its tokens
+/// have been seen to carry at least). Adding a provider is adding a line. Longer prefixes of one
+/// family come first: the first rule that matches wins. Rules sharing a first byte are adjacent
+/// (checked when the dispatch table is built).
 const PREFIX_RULES: &[PrefixRule] = &[
-    PrefixRule { prefix: b"AKIA", body: UPPER_DIGIT, min: 16, exact: true, tail: 0 },
-    PrefixRule { prefix: b"ASIA", body: UPPER_DIGIT, min: 16, exact: true, tail: 0 },
+    // AWS access key ids: `AKIA`/`ASIA` + 16 of `[A-Z0-9]`.
+    rule(b"AKIA", UPPER_DIGIT, 16, 16),
+    rule(b"ASIA", UPPER_DIGIT, 16, 16),
+    // Google API key: `AIza` + 35 of `[A-Za-z0-9_-]`.
     open(b"AIza", B64URL, 35),
+    // age secret key: `AGE-SECRET-KEY-1` + 58 bech32 (upper case).
+    rule(b"AGE-SECRET-KEY-1", UPPER_DIGIT, 58, 58),
+    // Atlassian API token: `ATATT3` + 186 of `[A-Za-z0-9_=-]`.
+    open(b"ATATT3", TOKEN, 150),
+    // Artifactory API key: `AKCp` + 69 alphanumerics.
+    rule(b"AKCp", ALNUM, 69, 69),
     // SendGrid: `SG.` + 22 + `.` + 43.
     open(b"SG.", TOKEN, 50),
+    // Twilio API key SID: `SK` + 32 hex.
+    rule(b"SK", HEX, 32, 32),
+    // GitHub: `ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_` + 36 alphanumerics; `github_pat_` + 82.
     open(b"github_pat_", WORD, 20),
     open(b"ghp_", WORD, 20),
     open(b"gho_", WORD, 20),
     open(b"ghu_", WORD, 20),
     open(b"ghs_", WORD, 20),
     open(b"ghr_", WORD, 20),
+    // GitLab: personal, pipeline-trigger, runner, deploy, feed, SCIM, OAuth, CI job, agent and
+    // incoming-mail tokens: the prefix + 20 or more of `[A-Za-z0-9_-]`.
     open(b"glpat-", B64URL, 20),
+    open(b"glptt-", B64URL, 20),
+    open(b"glrt-", B64URL, 20),
+    open(b"gldt-", B64URL, 20),
+    open(b"glft-", B64URL, 20),
+    open(b"glsoat-", B64URL, 20),
+    open(b"gloas-", B64URL, 20),
+    open(b"glcbt-", B64URL, 20),
+    open(b"glagent-", B64URL, 20),
+    open(b"glimt-", B64URL, 20),
+    // Grafana: service account `glsa_` + 32 alphanumerics + `_` + 8 hex; Cloud `glc_` + base64.
+    rule(b"glsa_", WORD, 41, 41),
+    open(b"glc_", TOKEN, 32),
+    // Groq: `gsk_` + 52 alphanumerics.
+    open(b"gsk_", ALNUM, 40),
+    // GitLab runner registration token: `GR1348941` + 20 of `[A-Za-z0-9_-]`.
+    open(b"GR1348941", B64URL, 20),
+    // Google OAuth client secret: `GOCSPX-` + 28 of `[A-Za-z0-9_-]`.
+    open(b"GOCSPX-", B64URL, 28),
+    // Slack: bot, user, workspace, refresh, configuration, session tokens and app tokens.
+    open(b"xoxe.xoxb-", SLACK, 20),
+    open(b"xoxe.xoxp-", SLACK, 20),
     open(b"xoxb-", SLACK, 20),
     open(b"xoxa-", SLACK, 20),
     open(b"xoxp-", SLACK, 20),
     open(b"xoxr-", SLACK, 20),
     open(b"xoxs-", SLACK, 20),
+    open(b"xoxe-", SLACK, 20),
+    open(b"xoxc-", SLACK, 20),
     open(b"xapp-", SLACK, 20),
+    // xAI: `xai-` + 80 alphanumerics.
+    open(b"xai-", ALNUM, 70),
+    // Anthropic and OpenAI: `sk-ant-…`, `sk-proj-…`, `sk-svcacct-…`, `sk-admin-…`, legacy `sk-` +
+    // 48; OpenRouter `sk-or-v1-` + 64 hex.
     open(b"sk-ant-", B64URL, 20),
     open(b"sk-proj-", B64URL, 20),
     open(b"sk-svcacct-", B64URL, 20),
     open(b"sk-admin-", B64URL, 20),
-    PrefixRule { prefix: b"sk-", body: ALNUM, min: 20, exact: false, tail: B64URL },
+    rule(b"sk-or-v1-", HEX, 64, 64),
+    PrefixRule { prefix: b"sk-", body: ALNUM, min: 20, max: OPEN, tail: B64URL },
+    // Stripe secret and restricted keys: `sk_`/`rk_` + `live_`/`test_` + up to 99 alphanumerics.
     open(b"sk_live_", ALNUM, 16),
     open(b"sk_test_", ALNUM, 16),
+    // Mapbox secret token: `sk.` + base64url JSON, `.`, signature.
+    open(b"sk.eyJ", TOKEN, 60),
+    // Shopify: access, custom-app, private-app tokens and shared secret: `shp??_` + 32 hex.
+    rule(b"shpat_", HEX, 32, 32),
+    rule(b"shpca_", HEX, 32, 32),
+    rule(b"shppa_", HEX, 32, 32),
+    rule(b"shpss_", HEX, 32, 32),
+    // Shippo: `shippo_live_` + 40 hex.
+    rule(b"shippo_live_", HEX, 40, 40),
+    // Sentry: organisation token `sntrys_` + base64; user token `sntryu_` + 64 hex.
+    open(b"sntrys_", TOKEN, 50),
+    rule(b"sntryu_", HEX, 64, 64),
+    // Supabase: personal access token `sbp_` + 40 hex; secret API key `sb_secret_` + base64url.
+    rule(b"sbp_", HEX, 40, 40),
+    open(b"sb_secret_", B64URL, 20),
+    // Square: access token `sq0atp-` + 22, application secret `sq0csp-` + 43.
+    open(b"sq0atp-", B64URL, 22),
+    open(b"sq0csp-", B64URL, 40),
+    // SonarQube: `sqp_`, `squ_`, `sqa_` + 40 hex.
+    rule(b"sqp_", HEX, 40, 40),
+    rule(b"squ_", HEX, 40, 40),
+    rule(b"sqa_", HEX, 40, 40),
     open(b"rk_live_", ALNUM, 16),
     open(b"rk_test_", ALNUM, 16),
+    // RubyGems: `rubygems_` + 48 hex.
+    rule(b"rubygems_", HEX, 48, 48),
+    // Replicate: `r8_` + 37 alphanumerics.
+    open(b"r8_", ALNUM, 30),
+    // npm: `npm_` + 36 alphanumerics. Notion: `ntn_` + 46.
     open(b"npm_", ALNUM, 30),
+    rule(b"ntn_", ALNUM, 46, 46),
+    // PyPI: `pypi-` + a macaroon in base64url. PlanetScale: `pscale_tkn_`, `pscale_pw_`,
+    // `pscale_oauth_` + 32 to 64 of `[A-Za-z0-9_=.-]`. Pulumi: `pul-` + 40 hex. Perplexity:
+    // `pplx-` + 48 alphanumerics. Prefect: `pnu_` + 36.
     open(b"pypi-", B64URL, 16),
-    // Hugging Face.
+    rule(b"pscale_tkn_", TOKEN, 32, 64),
+    rule(b"pscale_pw_", TOKEN, 32, 64),
+    rule(b"pscale_oauth_", TOKEN, 32, 64),
+    rule(b"pul-", HEX, 40, 40),
+    rule(b"pplx-", ALNUM, 48, 48),
+    rule(b"pnu_", ALNUM, 36, 36),
+    // Hugging Face: `hf_` + 34 letters.
     open(b"hf_", ALNUM, 30),
     // A Slack incoming webhook: the path after `services/` is the credential.
     open(b"hooks.slack.com/services/", TOKEN, 20),
+    // HashiCorp Vault: service `hvs.` (90+), batch `hvb.` (138+), recovery `hvr.` tokens, base64url.
+    open(b"hvs.", B64URL, 24),
+    open(b"hvb.", B64URL, 24),
+    open(b"hvr.", B64URL, 24),
+    // Heroku platform API key: `HRKU-` + 60 of `[A-Za-z0-9_-]`.
+    rule(b"HRKU-", B64URL, 60, 60),
     // Stripe webhook signing secret.
     open(b"whsec_", ALNUM, 24),
+    // DigitalOcean: personal, OAuth and refresh tokens: `do?_v1_` + 64 hex.
+    rule(b"dop_v1_", HEX, 64, 64),
+    rule(b"doo_v1_", HEX, 64, 64),
+    rule(b"dor_v1_", HEX, 64, 64),
+    // Doppler: personal, service, CLI and service-account tokens: `dp.??.` + 43 alphanumerics.
+    open(b"dp.pt.", ALNUM, 40),
+    open(b"dp.st.", ALNUM, 40),
+    open(b"dp.ct.", ALNUM, 40),
+    open(b"dp.sa.", ALNUM, 40),
+    // Databricks: `dapi` + 32 hex.
+    rule(b"dapi", HEX, 32, 32),
+    // Docker Hub personal access token: `dckr_pat_` + 27 of `[A-Za-z0-9_-]`.
+    open(b"dckr_pat_", B64URL, 27),
+    // Discord webhooks: the path after `webhooks/` (id and token) is the credential.
+    open(b"discord.com/api/webhooks/", TOKEN, 60),
+    open(b"discordapp.com/api/webhooks/", TOKEN, 60),
+    // Linear: `lin_api_` + 40 alphanumerics. LangSmith: `lsv2_pt_`/`lsv2_sk_` + hex parts.
+    rule(b"lin_api_", ALNUM, 40, 40),
+    open(b"lsv2_pt_", WORD, 40),
+    open(b"lsv2_sk_", WORD, 40),
+    // Alibaba Cloud access key id: `LTAI` + 20 alphanumerics.
+    rule(b"LTAI", ALNUM, 20, 20),
+    // Google OAuth access token: `ya29.` + base64url.
+    open(b"ya29.", B64URL, 30),
+    // Postman: `PMAK-` + 24 hex + `-` + 34 hex.
+    rule(b"PMAK-", B64URL, 59, 59),
+    // New Relic user API key: `NRAK-` + 27 upper-case alphanumerics.
+    rule(b"NRAK-", UPPER_DIGIT, 27, 27),
+    // Clojars: `CLOJARS_` + 60. Contentful: `CFPAT-` + 43. CircleCI: `CCIPAT_` + parts.
+    rule(b"CLOJARS_", ALNUM, 60, 60),
+    rule(b"CFPAT-", B64URL, 43, 43),
+    open(b"CCIPAT_", WORD, 40),
+    // EasyPost: `EZAK` + 54 alphanumerics.
+    rule(b"EZAK", ALNUM, 54, 54),
+    // Fly.io: `fo1_` + 43. Figma: `figd_` + 40 or more.
+    rule(b"fo1_", B64URL, 43, 43),
+    open(b"figd_", B64URL, 40),
+    // Buildkite: `bkua_` + 40 hex.
+    rule(b"bkua_", HEX, 40, 40),
+    // 1Password service account: `ops_eyJ` + base64.
+    open(b"ops_eyJ", TOKEN, 200),
+    // Mailgun private API key: `key-` + 32 hex.
+    rule(b"key-", HEX, 32, 32),
 ];
 
 /// Last words of a label whose value is a secret (compared case-insensitively).
@@ -428,7 +671,17 @@ const SECRET_WORDS: &[&[u8]] = &[
     b"authtoken",
     b"refreshtoken",
     b"clientsecret",
+    // Docker's config.json.
+    b"identitytoken",
+    b"registrytoken",
 ];
+
+/// Last parts of a URL query parameter's name whose value is a signature or a token
+/// (`query_parameter`).
+const QUERY_SECRET_WORDS: &[&[u8]] = &[b"sig", b"signature", b"token", b"secret", b"password", b"apikey"];
+
+/// A JWK's private members: EC `d`, RSA `d p q dp dq qi`, symmetric `k` (RFC 7518).
+const JWK_PRIVATE_MEMBERS: &[&[u8]] = &[b"d", b"p", b"q", b"dp", b"dq", b"qi", b"k"];
 
 /// Last words of a label whose value a human chose: shorter quoted values count, and reading
 /// like words is no exemption.
@@ -475,6 +728,9 @@ struct Span {
 enum Label {
     Secret,
     Password,
+    /// An `Authorization` header: a scheme word, then its credential (`token …`, `Digest …`);
+    /// otherwise judged as `Secret`.
+    Authorization,
 }
 
 struct Scanner<'a> {
@@ -490,6 +746,8 @@ struct Scanner<'a> {
     quotes: NextMatch,
     urls: NextMatch,
     hosts: HostAts,
+    /// Where `"kty"` occurs, for the JWK matcher.
+    ktys: Occurrences,
 }
 
 impl<'a> Scanner<'a> {
@@ -504,6 +762,7 @@ impl<'a> Scanner<'a> {
             quotes: NextMatch::default(),
             urls: NextMatch::default(),
             hosts: HostAts::default(),
+            ktys: Occurrences::default(),
         }
     }
 
@@ -518,7 +777,9 @@ impl<'a> Scanner<'a> {
             let class = CLASS[c as usize];
             // The hot loop: one lookup and one rarely taken branch per byte.
             let armed = TRIGGER | if previous & WORD == 0 { WORD_START_TRIGGER } else { 0 };
-            if class & armed == 0 {
+            // A word starts after an escaped line break too (`\nAGE-SECRET-KEY-1…` in a JSON
+            // string): looked at only for the letters that start a pattern.
+            if class & armed == 0 && (class & WORD_START_TRIGGER == 0 || !after_escaped_break(bytes, i)) {
                 previous = class;
                 i += 1;
                 continue;
@@ -528,7 +789,7 @@ impl<'a> Scanner<'a> {
                 b'-' => self.private_key(i).or_else(|| self.cli_flag(i)),
                 b'>' => self.xml_element(i),
                 b'e' => self.jwt(i),
-                b'B' | b'b' => self.auth_scheme(i),
+                b'B' | b'b' => self.auth_scheme(i).or_else(|| self.prefixed_token(i)),
                 _ => self.prefixed_token(i),
             };
             i = resume.map_or(i + 1, |resume| resume.max(i + 1));
@@ -559,6 +820,10 @@ impl<'a> Scanner<'a> {
 
     fn prefixed_token(&mut self, i: usize) -> Option<usize> {
         let bytes = self.bytes;
+        let second = bytes.get(i + 1).copied().unwrap_or(0xff);
+        if second >= 128 || SECOND_BYTES[bytes[i] as usize] >> second & 1 == 0 {
+            return None;
+        }
         let (first, last) = RULES_BY_FIRST_BYTE[bytes[i] as usize];
         for rule in &PREFIX_RULES[first as usize..last as usize] {
             // The second byte first: most words starting with `s` or `g` end here.
@@ -566,15 +831,12 @@ impl<'a> Scanner<'a> {
                 continue;
             }
             let body = i + rule.prefix.len();
-            let end = run_end(bytes, body, rule.body, if rule.exact { rule.min + 1 } else { usize::MAX });
+            let bounded = rule.max != OPEN;
+            let end = run_end(bytes, body, rule.body, if bounded { rule.max + 1 } else { OPEN });
             let len = end - body;
-            let matched = if rule.exact {
-                len == rule.min && !bytes.get(end).is_some_and(|&c| has(c, ALNUM))
-            } else {
-                len >= rule.min
-            };
-            if matched {
-                let end = if rule.tail == 0 { end } else { run_end(bytes, end, rule.tail, usize::MAX) };
+            let glued = bounded && bytes.get(end).is_some_and(|&c| has(c, ALNUM));
+            if (rule.min..=rule.max).contains(&len) && !glued {
+                let end = if rule.tail == 0 { end } else { run_end(bytes, end, rule.tail, OPEN) };
                 return Some(self.push(i, end, false));
             }
             if self.runs_into_cut(end) {
@@ -656,6 +918,16 @@ impl<'a> Scanner<'a> {
             (b':', Some(b'=')) | (b'=', Some(b'>')) => 2,
             _ => 1,
         };
+        if bytes[i] == b'='
+            && let Some(found) = self.query_parameter(i)
+        {
+            return found;
+        }
+        if bytes[i] == b':'
+            && let Some(found) = self.telegram_bot_token(i).map(Some).or_else(|| self.jwk_member(i))
+        {
+            return found;
+        }
         // `NAME=value` glued, as a shell assigns it.
         if bytes[i] == b'='
             && bytes.get(i + 1).is_some_and(|&c| !has(c, WHITESPACE))
@@ -666,6 +938,145 @@ impl<'a> Scanner<'a> {
         let label = label_before(bytes, i)?;
         let start = skip_blanks(bytes, i + separator_len)?;
         self.labelled_value(start, label)
+    }
+
+    /// After an `Authorization` label: a scheme word other than `Bearer`/`Basic` (those have their
+    /// own matcher) and its credential. A single credential of 16+ token characters (`token <40
+    /// hex>`, `Token …`, `Negotiate …`) is masked; parameters (`Digest username="…",
+    /// response="…"`, `AWS4-HMAC-SHA256 Credential=…, Signature=…`) are masked to the end of the
+    /// line, or of the quoted string the header sits in, when one of them holds 16+ characters.
+    fn authorization(&mut self, start: usize) -> Option<usize> {
+        let bytes = self.bytes;
+        let escapes = run_end(bytes, start, BACKSLASH, MAX_ESCAPES + 1) - start;
+        let quote = bytes.get(start + escapes).copied().filter(|&q| is_quote(q) && escapes <= MAX_ESCAPES);
+        let scheme = if quote.is_some() { start + escapes + 1 } else { start };
+        let scheme_end = run_end(bytes, scheme, B64URL, MAX_FLAG + 1);
+        let name = &bytes[scheme..scheme_end];
+        if name.len() < 2 || name.len() > MAX_FLAG || !name[0].is_ascii_alphabetic() {
+            return None;
+        }
+        if name.eq_ignore_ascii_case(b"bearer") || name.eq_ignore_ascii_case(b"basic") {
+            return None;
+        }
+        let credential = skip_blanks(bytes, scheme_end)?;
+        if credential == scheme_end {
+            return None;
+        }
+        let run = run_end(bytes, credential, TOKEN, OPEN);
+        let first = &bytes[credential..run];
+        let name_len = first.iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'-').count();
+        // `name=value` or `name="…"`; `abc=` or `abc==` alone is base64 padding.
+        let padding = first.get(name_len..).is_some_and(|rest| rest == b"=" || rest == b"==");
+        let parameters = name_len > 0
+            && first.get(name_len) == Some(&b'=')
+            && (!padding || bytes.get(run).is_some_and(|&c| is_quote(c) || c == b'\\'));
+        if !parameters {
+            let end = trim_dots(bytes, credential, run);
+            let value = &bytes[credential..end];
+            if value.len() < 16 || (value.len() <= MAX_EXEMPT && not_a_secret(value, false)) {
+                return None;
+            }
+            return Some(self.push(credential, end, false));
+        }
+        // Parameters: to the line's end or the closing quote (not an escaped one), at most
+        // MAX_AUTH_PARAMETERS bytes.
+        let limit = bytes.len().min(credential + MAX_AUTH_PARAMETERS);
+        let mut end = credential;
+        let mut longest = 0;
+        let mut current = 0;
+        while end < limit && !matches!(bytes[end], b'\n' | b'\r') {
+            let c = bytes[end];
+            if quote == Some(c) && bytes[end - 1] != b'\\' {
+                break;
+            }
+            current = if has(c, VALUE) && c != b'=' { current + 1 } else { 0 };
+            longest = longest.max(current);
+            end += 1;
+        }
+        (longest >= 16).then(|| self.push(credential, end, false))
+    }
+
+    /// At `=` after a URL query parameter (`?` or `&` before its name) named for a signature or
+    /// a token: `sig=` (Azure SAS), `signature=`, `X-Amz-Signature=`, `X-Goog-Signature=`,
+    /// `X-Amz-Security-Token=`, `token=`, `access_token=`, `code_secret=`. The value, up to the
+    /// next parameter, is masked from 8 characters on (a signature is never a word). None when
+    /// the name is no such parameter: other matchers judge it.
+    fn query_parameter(&mut self, eq: usize) -> Option<Option<usize>> {
+        let bytes = self.bytes;
+        let mut start = eq;
+        while start > 0 && eq - start <= MAX_FLAG && (has(bytes[start - 1], B64URL) || bytes[start - 1] == b'.') {
+            start -= 1;
+        }
+        if start == 0 || start == eq || !matches!(bytes[start - 1], b'?' | b'&' | b';') {
+            return None;
+        }
+        let mut parts = bytes[start..eq].rsplit(|&c| matches!(c, b'-' | b'_' | b'.')).filter(|part| !part.is_empty());
+        let last = parts.next()?;
+        if !QUERY_SECRET_WORDS.iter().any(|word| last.eq_ignore_ascii_case(word)) {
+            return None;
+        }
+        if parts.next().is_some_and(|q| NOT_SECRET_QUALIFIERS.iter().any(|w| q.eq_ignore_ascii_case(w))) {
+            return Some(None);
+        }
+        let value = eq + 1;
+        let end = run_end(bytes, value, VALUE, OPEN);
+        let end = if self.runs_into_cut(end) { end } else { trim_dots(bytes, value, end) };
+        let text = &bytes[value..end];
+        let secret = (text.len() >= 8 || (end > value && self.runs_into_cut(end)))
+            && (text.len() > MAX_EXEMPT || !not_a_secret(text, false));
+        Some(secret.then(|| self.push(value, end, self.runs_into_cut(end))))
+    }
+
+    /// A Telegram bot token, `<bot id>:<35 of [A-Za-z0-9_-]>`, at its `:`: 8 to 10 digits not
+    /// glued to a word before it, `AA` and 33 more after it.
+    fn telegram_bot_token(&mut self, colon: usize) -> Option<usize> {
+        let bytes = self.bytes;
+        let digits = bytes[..colon].iter().rev().take(11).take_while(|c| c.is_ascii_digit()).count();
+        let start = colon - digits;
+        // Glued to a word only in the Bot API's URL path (`/bot<token>/getMe`).
+        let glued = start > 0 && has(bytes[start - 1], WORD) && !bytes[..start].ends_with(b"/bot");
+        if !(8..=10).contains(&digits) || glued {
+            return None;
+        }
+        let end = run_end(bytes, colon + 1, B64URL, 36);
+        let token = &bytes[colon + 1..end];
+        (token.len() == 35 && token.starts_with(b"AA")).then(|| self.push(start, end, false))
+    }
+
+    /// At the `:` after a JWK private member's name (`"d"`, `"p"`, `"q"`, `"dp"`, `"dq"`,
+    /// `"qi"`, `"k"`, also with escaped quotes) in an object that looks like a JWK (`"kty"`
+    /// within JWK_WINDOW bytes): its base64url value of 16+ characters is masked. None when the
+    /// name is no such member.
+    fn jwk_member(&mut self, colon: usize) -> Option<Option<usize>> {
+        let bytes = self.bytes;
+        let mut end = colon;
+        while end > 0 && colon - end < MAX_GAP && has(bytes[end - 1], BLANK) {
+            end -= 1;
+        }
+        if end == 0 || bytes[end - 1] != b'"' {
+            return None;
+        }
+        let name_end = end - 1 - run_end_back(bytes, end - 1, BACKSLASH, MAX_ESCAPES);
+        let name_start =
+            name_end - bytes[..name_end].iter().rev().take(3).take_while(|c| c.is_ascii_lowercase()).count();
+        let name = &bytes[name_start..name_end];
+        if !JWK_PRIVATE_MEMBERS.contains(&name) || name_start == 0 || bytes[name_start - 1] != b'"' {
+            return None;
+        }
+        let (before, after) = self.ktys.around(bytes, colon);
+        let near =
+            before.is_some_and(|at| colon - at <= JWK_WINDOW) || after.is_some_and(|at| at - colon <= JWK_WINDOW);
+        if !near {
+            return Some(None);
+        }
+        let start = skip_blanks(bytes, colon + 1)?;
+        let escapes = run_end(bytes, start, BACKSLASH, MAX_ESCAPES + 1) - start;
+        if bytes.get(start + escapes) != Some(&b'"') {
+            return Some(None);
+        }
+        let value = start + escapes + 1;
+        let value_end = run_end(bytes, value, B64URL, OPEN);
+        Some((value_end - value >= 16).then(|| self.push(value, value_end, self.runs_into_cut(value_end))))
     }
 
     /// The value of `NAME=value` as a shell, a `.env` file or a Dockerfile writes it, where NAME
@@ -720,6 +1131,11 @@ impl<'a> Scanner<'a> {
     /// quoted (also `\"…\"`, and `\\\"…\\\"` of JSON inside JSON) or not.
     fn labelled_value(&mut self, mut start: usize, label: Label) -> Option<usize> {
         let bytes = self.bytes;
+        if label == Label::Authorization
+            && let Some(end) = self.authorization(start)
+        {
+            return Some(end);
+        }
         // An opening quote after its escaping backslashes, if any.
         let escapes = run_end(bytes, start, BACKSLASH, MAX_ESCAPES + 1) - start;
         let quote = bytes.get(start + escapes).copied().filter(|&q| is_quote(q) && escapes <= MAX_ESCAPES);
@@ -746,7 +1162,9 @@ impl<'a> Scanner<'a> {
             // A human-chosen password: any 8+ characters, words included.
             Label::Password => value.len() >= 8 && !not_a_secret(value, true),
             // A key: a machine-made token; `"token": "https://…"` is configuration.
-            Label::Secret => value.len() >= 16 && value.iter().all(|&c| has(c, VALUE)) && !not_a_secret(value, false),
+            Label::Secret | Label::Authorization => {
+                value.len() >= 16 && value.iter().all(|&c| has(c, VALUE)) && !not_a_secret(value, false)
+            }
         };
         secret.then(|| self.push(start, end, false))
     }
@@ -871,15 +1289,15 @@ impl<'a> Scanner<'a> {
         (end > start && self.runs_into_cut(end)).then(|| self.push(start, end, true))
     }
 
-    /// At `-----BEGIN … PRIVATE KEY-----`: the marker is kept and the body masked.
+    /// At `-----BEGIN … PRIVATE KEY-----` (PEM, OpenSSH, PGP) or `---- BEGIN … PRIVATE KEY ----`
+    /// (SSH2, RFC 4716): the marker is kept and the body masked.
     fn private_key(&mut self, i: usize) -> Option<usize> {
-        const BEGIN: &[u8] = b"-----BEGIN ";
-        // The sixth byte first: dashes are common in code, `-----B` is not.
-        if self.bytes.get(i + 5) != Some(&b'B') || !self.bytes[i..].starts_with(BEGIN) {
+        // The sixth byte first: dashes are common in code, `-----B` and `---- B` are not.
+        if self.bytes.get(i + 5) != Some(&b'B') {
             return None;
         }
-        let marker_end = private_key_marker_end(self.bytes, i + BEGIN.len())?;
-        Some(self.key_body(marker_end))
+        let marker_end = begin_marker(&self.bytes[i..]).filter(|&(_, private)| private)?.0;
+        Some(self.key_body(i + marker_end))
     }
 
     /// Masks a private-key body from `from` to its END marker, or to the end of the text when
@@ -937,6 +1355,47 @@ impl NextMatch {
         self.tested += found.saturating_sub(at) + 1;
         self.last = Some((at, found));
         found
+    }
+}
+
+/// The occurrences of `"kty` (a JWK's key type member) around a position, found by one forward
+/// scan extended on demand: queries come at positions that only move forward.
+#[derive(Default)]
+struct Occurrences {
+    /// Everything before this has been scanned.
+    scanned: usize,
+    /// The last occurrence found before the last query, and the first at or after it.
+    before: Option<usize>,
+    next: Option<usize>,
+    /// Bytes looked at, for the tests' linearity check.
+    tested: usize,
+}
+
+impl Occurrences {
+    const NEEDLE: &'static [u8] = b"\"kty";
+
+    fn around(&mut self, bytes: &[u8], at: usize) -> (Option<usize>, Option<usize>) {
+        loop {
+            match self.next {
+                Some(next) if next >= at => break,
+                Some(next) => {
+                    self.before = Some(next);
+                    self.next = None;
+                }
+                None if self.scanned < bytes.len() => {
+                    let found = bytes[self.scanned..].windows(Self::NEEDLE.len()).position(|w| w == Self::NEEDLE);
+                    let end = found.map_or(bytes.len(), |k| self.scanned + k + 1);
+                    self.tested += end - self.scanned;
+                    self.next = found.map(|k| self.scanned + k);
+                    self.scanned = end;
+                    if self.next.is_none() {
+                        break;
+                    }
+                }
+                None => break,
+            }
+        }
+        (self.before, self.next)
     }
 }
 
@@ -1043,7 +1502,8 @@ fn label_before(bytes: &[u8], separator: usize) -> Option<Label> {
     if end > 0 && bytes[end - 1] == b']' {
         end -= 1;
     }
-    if end > 0 && is_quote(bytes[end - 1]) {
+    let quoted = end > 0 && is_quote(bytes[end - 1]);
+    if quoted {
         end -= 1;
         // `\"`, `\\\"`: a quote escaped once or more (JSON inside a string, inside JSON).
         let mut escapes = 0;
@@ -1052,7 +1512,37 @@ fn label_before(bytes: &[u8], separator: usize) -> Option<Label> {
             escapes += 1;
         }
     }
-    label_ending_at(bytes, end)
+    label_ending_at(bytes, end).or_else(|| if quoted { escaped_label(bytes, end) } else { None })
+}
+
+/// A quoted label ending at `end` written with JSON `\u` escapes (`"\u0070assword"`), read
+/// as JSON would: the label is decoded back to its opening quote (at most MAX_ESCAPED_LABEL
+/// bytes) and judged as written plainly.
+fn escaped_label(bytes: &[u8], end: usize) -> Option<Label> {
+    let start = end - bytes[..end].iter().rev().take(MAX_ESCAPED_LABEL).take_while(|&&c| !is_quote(c)).count();
+    let raw = &bytes[start..end];
+    if !raw.windows(2).any(|pair| pair == b"\\u") {
+        return None;
+    }
+    let mut decoded = Vec::with_capacity(raw.len());
+    let mut k = 0;
+    while k < raw.len() {
+        // Any number of backslashes before `u`: JSON inside JSON escapes the escape.
+        let slashes = raw[k..].iter().take_while(|&&c| c == b'\\').count();
+        let hex = raw.get(k + slashes + 1..k + slashes + 5);
+        if slashes > 0
+            && raw.get(k + slashes) == Some(&b'u')
+            && let Some(code) =
+                hex.and_then(|hex| std::str::from_utf8(hex).ok()).and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            decoded.push(code);
+            k += slashes + 5;
+        } else {
+            decoded.push(raw[k]);
+            k += 1;
+        }
+    }
+    label_ending_at(&decoded, decoded.len())
 }
 
 /// The label of `NAME=` at `eq` when NAME is an upper-case shell variable named for a password
@@ -1117,18 +1607,24 @@ fn shell_word_end(bytes: &[u8], from: usize, max: usize) -> usize {
 fn label_ending_at(bytes: &[u8], end: usize) -> Option<Label> {
     let word_start = last_word_start(bytes, end)?;
     let word = &bytes[word_start..end];
-    let label = if PASSWORD_WORDS.iter().any(|w| word.eq_ignore_ascii_case(w)) || upper_password_word(word) {
-        Label::Password
-    } else if SECRET_WORDS.iter().any(|w| word.eq_ignore_ascii_case(w)) {
-        Label::Secret
-    } else {
-        return None;
-    };
     let mut qualifier_end = word_start;
     if qualifier_end > 0 && matches!(bytes[qualifier_end - 1], b'_' | b'-' | b'.') {
         qualifier_end -= 1;
     }
     let qualifier = last_word_start(bytes, qualifier_end).map(|start| &bytes[start..qualifier_end]);
+    let label = if PASSWORD_WORDS.iter().any(|w| word.eq_ignore_ascii_case(w)) || upper_password_word(word) {
+        Label::Password
+    } else if word.eq_ignore_ascii_case(b"authorization") {
+        Label::Authorization
+    } else if SECRET_WORDS.iter().any(|w| word.eq_ignore_ascii_case(w))
+        // kubeconfig's `client-key-data`: a base64 private key (its `client-certificate-data`
+        // is public).
+        || (word.eq_ignore_ascii_case(b"data") && qualifier.is_some_and(|q| q.eq_ignore_ascii_case(b"key")))
+    {
+        Label::Secret
+    } else {
+        return None;
+    };
     if qualifier.is_some_and(|q| NOT_SECRET_QUALIFIERS.iter().any(|w| q.eq_ignore_ascii_case(w))) {
         return None;
     }
@@ -1271,32 +1767,230 @@ fn starts_with_ignore_case(bytes: &[u8], word: &[u8]) -> bool {
     bytes.len() >= word.len() && bytes[..word.len()].eq_ignore_ascii_case(word)
 }
 
-/// After `-----BEGIN ` or `-----END ` at `label`: the end of the marker if it is a private key's
-/// (`RSA PRIVATE KEY`, `OPENSSH PRIVATE KEY`, `PGP PRIVATE KEY BLOCK`, …). Certificates and public
-/// keys are not secrets.
-fn private_key_marker_end(bytes: &[u8], label: usize) -> Option<usize> {
-    let len = bytes[label..]
+/// After `-----BEGIN ` or `-----END ` (or SSH2's `---- BEGIN `) at `label`: the end of the
+/// marker, and whether it is a private key's (`RSA PRIVATE KEY`, `OPENSSH PRIVATE KEY`,
+/// `PGP PRIVATE KEY BLOCK`, `SSH2 ENCRYPTED PRIVATE KEY`, …). Certificates and public keys are
+/// not secrets.
+fn marker_end(bytes: &[u8], label: usize) -> Option<(usize, bool)> {
+    let run = bytes[label..]
         .iter()
         .take(MAX_PEM_LABEL)
         .take_while(|&&c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b' ')
         .count();
-    let name = &bytes[label..label + len];
+    let name = bytes[label..label + run].trim_ascii_end();
+    let after = &bytes[label + name.len()..];
+    if name.is_empty() || !(after.starts_with(b"-----") || after.starts_with(b" ----")) {
+        return None;
+    }
     let private = name.ends_with(b"PRIVATE KEY") || name.ends_with(b"PRIVATE KEY BLOCK");
-    (private && bytes[label + len..].starts_with(b"-----")).then_some(label + len + 5)
+    Some((label + name.len() + 5, private))
+}
+
+/// `-----BEGIN …-----` or `---- BEGIN … ----` at the start of `bytes`: its end, and whether it
+/// opens a private key.
+fn begin_marker(bytes: &[u8]) -> Option<(usize, bool)> {
+    (bytes.starts_with(b"-----BEGIN ") || bytes.starts_with(b"---- BEGIN ")).then(|| marker_end(bytes, 11))?
+}
+
+/// `-----END …-----` or `---- END … ----` at the start of `bytes`: its end, and whether it
+/// closes a private key.
+fn end_marker(bytes: &[u8]) -> Option<(usize, bool)> {
+    (bytes.starts_with(b"-----END ") || bytes.starts_with(b"---- END ")).then(|| marker_end(bytes, 9))?
 }
 
 /// The first private-key END marker at or after `from`: (its start, its end).
 fn find_private_key_end(bytes: &[u8], from: usize) -> Option<(usize, usize)> {
-    const END: &[u8] = b"-----END ";
+    // `-END ` ends both marker styles' openings (`-----END `, `---- END ` has `- END `).
     let mut at = from;
-    while let Some(k) = bytes[at..].windows(END.len()).position(|window| window == END) {
-        let marker = at + k;
-        if let Some(end) = private_key_marker_end(bytes, marker + END.len()) {
-            return Some((marker, end));
+    while let Some(k) = bytes[at..].windows(4).position(|window| window == b"END ") {
+        let word = at + k;
+        if word >= 5
+            && let Some((end, true)) = end_marker(&bytes[word - 5..])
+        {
+            return Some((word - 5, word - 5 + end));
         }
-        at = marker + END.len();
+        at = word + 4;
     }
     None
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key bodies by shape and neighbours
+
+/// What a line is to the key-body rule (see `key_body_lines`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyLine {
+    /// Only base64 (`[A-Za-z0-9+/]`, up to two `=` at its end), at `range` of the line;
+    /// `full`: a whole line of a key writer's width with mixed characters.
+    Base64 {
+        start: usize,
+        end: usize,
+        full: bool,
+    },
+    /// A private key's BEGIN line, or PuTTY's `Private-Lines:`: base64 lines after it are its body.
+    PrivateBegin,
+    /// A private key's END line: base64 lines before it are its body.
+    PrivateEnd,
+    /// A certificate's or public key's BEGIN line, or PuTTY's `Public-Lines:`.
+    PublicBegin,
+    /// A certificate's or public key's END line.
+    PublicEnd,
+    Other,
+}
+
+/// Widths key writers wrap base64 at: 64 (PEM, PuTTY, PGP armour), 70 (OpenSSH, SSH2's
+/// `ssh-keygen -e`) and 72 (RFC 4716's limit).
+const KEY_LINE_WIDTHS: [usize; 3] = [64, 70, 72];
+
+/// What a line is: read past its indentation, and past the quotes, commas and brackets of a key
+/// held as a string or a list of strings (`"MIIE…",`), and an escaped `\r` at its end.
+fn key_line(line: &[u8]) -> KeyLine {
+    let mut start = run_end(line, 0, BLANK, line.len());
+    if matches!(line.get(start), Some(b'"' | b'\'')) {
+        start += 1;
+    }
+    let mut end = line.len();
+    loop {
+        let before = end;
+        while end > start && (has(line[end - 1], BLANK) || matches!(line[end - 1], b'\r' | b'"' | b'\'' | b',')) {
+            end -= 1;
+        }
+        // `\r` escaped (and `\\r`), then the line's last quote.
+        if end > start + 1 && line[end - 1] == b'r' && line[end - 2] == b'\\' {
+            end -= 2;
+            while end > start && line[end - 1] == b'\\' {
+                end -= 1;
+            }
+        }
+        if end == before {
+            break;
+        }
+    }
+    let content = &line[start..end];
+    let Some(&first) = content.first() else { return KeyLine::Other };
+    if first == b'-' {
+        return match (begin_marker(content), end_marker(content)) {
+            (Some((_, true)), _) => KeyLine::PrivateBegin,
+            (Some((_, false)), _) => KeyLine::PublicBegin,
+            (_, Some((_, true))) => KeyLine::PrivateEnd,
+            (_, Some((_, false))) => KeyLine::PublicEnd,
+            _ => KeyLine::Other,
+        };
+    }
+    if content.starts_with(b"Private-Lines:") {
+        return KeyLine::PrivateBegin;
+    }
+    if content.starts_with(b"Public-Lines:") {
+        return KeyLine::PublicBegin;
+    }
+    // The base64 run, up to a quote that closes the string holding it (`…", "next": …`).
+    let run = content.iter().take_while(|&&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=')).count();
+    if run < content.len() && !matches!(content[run], b'"' | b'\'') {
+        return KeyLine::Other;
+    }
+    let content = &content[..run];
+    let end = start + run;
+    let padding = content.iter().rev().take(2).take_while(|&&c| c == b'=').count();
+    let body = &content[..content.len() - padding];
+    if body.is_empty() || body.contains(&b'=') {
+        return KeyLine::Other;
+    }
+    // Random base64 of a full line has upper and lower case and a digit or `+ /`; text does not.
+    let full = KEY_LINE_WIDTHS.contains(&content.len())
+        && body.iter().any(u8::is_ascii_uppercase)
+        && body.iter().any(u8::is_ascii_lowercase)
+        && body.iter().any(|&c| c.is_ascii_digit() || c == b'+' || c == b'/');
+    KeyLine::Base64 { start, end, full }
+}
+
+/// The lines of `lines` (`(key, content)`, content without its line break and diff prefix, in
+/// order) that are the body of a private key, whatever part of the key they show: pushed to
+/// `masked` as `(key, start, end)` of the content to mask. A run of base64-only lines is a key
+/// body when a private key's BEGIN (or `Private-Lines:`) comes right before it or its END right
+/// after it, or, with no certificate or public-key marker next to it, when it has two or more
+/// lines, one of them a full line of a key writer's width (`KEY_LINE_WIDTHS`) with mixed
+/// characters: what a hunk of three context lines shows of a key whose BEGIN and END lines are
+/// out of view. A single base64 line stays (a hash, a short id); so does base64 inside a longer
+/// line (lockfile integrity hashes, data URIs) and MIME's 76-column wrapping.
+fn key_body_lines<'l>(lines: impl Iterator<Item = (usize, &'l [u8])>, masked: &mut Vec<(usize, usize, usize)>) {
+    let mut run: Vec<(usize, usize, usize)> = Vec::new();
+    let mut full = false;
+    let mut before = KeyLine::Other;
+    let mut flush = |run: &mut Vec<(usize, usize, usize)>, full: bool, before: KeyLine, after: KeyLine| {
+        let private = before == KeyLine::PrivateBegin || after == KeyLine::PrivateEnd;
+        let public = before == KeyLine::PublicBegin || after == KeyLine::PublicEnd;
+        if private || (!public && full && run.len() >= 2) {
+            masked.append(run);
+        }
+        run.clear();
+    };
+    for (key, line) in lines {
+        match key_line(line) {
+            KeyLine::Base64 { start, end, full: line_full } => {
+                run.push((key, start, end));
+                full |= line_full;
+            }
+            kind => {
+                if !run.is_empty() {
+                    flush(&mut run, full, before, kind);
+                }
+                full = false;
+                before = kind;
+            }
+        }
+    }
+    if !run.is_empty() {
+        flush(&mut run, full, before, KeyLine::Other);
+    }
+}
+
+/// The lines of free text as `(offset, line)`: split at line breaks and, inside a line, at JSON
+/// `\n` escapes (also `\\n` of JSON inside JSON), since an answer or a log may carry a file's
+/// lines as one JSON string.
+fn text_lines(input: &str) -> impl Iterator<Item = (usize, &[u8])> {
+    let bytes = input.as_bytes();
+    let mut offset = 0;
+    input.split('\n').flat_map(move |line| {
+        let start = offset;
+        offset += line.len() + 1;
+        let line = line.as_bytes();
+        let mut pieces = Vec::new();
+        if !line.contains(&b'\\') {
+            pieces.push((start, line));
+            return pieces;
+        }
+        let mut piece = 0;
+        let mut k = 0;
+        while k < line.len() {
+            let slashes = line[k..].iter().take_while(|&&c| c == b'\\').count();
+            if slashes > 0 && line.get(k + slashes) == Some(&b'n') {
+                pieces.push((start + piece, &bytes[start + piece..start + k]));
+                k += slashes + 1;
+                piece = k;
+            } else {
+                k += slashes.max(1);
+            }
+        }
+        pieces.push((start + piece, &line[piece..]));
+        pieces
+    })
+}
+
+/// `spans` and `more` (each in order) as one ordered list, overlapping spans merged.
+fn merge_spans(spans: &[Span], more: impl Iterator<Item = Span>) -> Vec<Span> {
+    let mut all: Vec<Span> = spans.iter().copied().chain(more).collect();
+    all.sort_by_key(|span| span.start);
+    let mut merged: Vec<Span> = Vec::with_capacity(all.len());
+    for span in all {
+        match merged.last_mut() {
+            Some(last) if span.start <= last.end => {
+                last.end = last.end.max(span.end);
+                last.partial |= span.partial;
+            }
+            _ => merged.push(span),
+        }
+    }
+    merged
 }
 
 /// Writes `text` with each span replaced by its marker; returns the number of markers.
@@ -1375,7 +2069,17 @@ fn redact_section(lines: &[&str], withheld: Withheld, result: &mut DiffRedaction
     // of a content line's prefix: 1, or the number of parents of a combined diff.
     let mut prefix_width: Option<usize> = None;
     let mut in_key_block = false;
-    for line in &lines[1..] {
+    let key_lines = section_key_lines(&lines[1..]);
+    let mut next_key_line = key_lines.iter().peekable();
+    for (index, line) in lines[1..].iter().enumerate() {
+        if let Some(&(_, start, end)) = next_key_line.next_if(|&&(at, _, _)| at == index) {
+            // A key body line: the prefix and indentation stay, the rest is one marker.
+            result.text.push_str(&line[..start]);
+            result.text.push_str(MASK);
+            result.text.push_str(&line[end..]);
+            masks += 1;
+            continue;
+        }
         if line.starts_with("@@") {
             let ats = line.bytes().take_while(|&c| c == b'@').count();
             prefix_width = Some((ats - 1).max(1));
@@ -1404,6 +2108,37 @@ fn redact_section(lines: &[&str], withheld: Withheld, result: &mut DiffRedaction
     if masks > 0 {
         result.masked_paths.push(paths.display);
     }
+}
+
+/// The key body lines of a file section's hunks (`lines` after its `diff --git` line), as
+/// `(index, start, end)` of the line: context, removed and added lines alike, each read without
+/// its prefix, a hunk at a time.
+fn section_key_lines(lines: &[&str]) -> Vec<(usize, usize, usize)> {
+    // The prefix width of each content line (None outside hunks and for other lines).
+    let mut widths = Vec::with_capacity(lines.len());
+    let mut prefix_width = None;
+    for line in lines {
+        let body = without_break(line);
+        if line.starts_with("@@") {
+            prefix_width = Some((line.bytes().take_while(|&c| c == b'@').count() - 1).max(1));
+            widths.push(None);
+            continue;
+        }
+        widths.push(prefix_width.filter(|&width| {
+            body.len() >= width && body.as_bytes()[..width].iter().all(|&c| matches!(c, b'+' | b'-' | b' '))
+        }));
+    }
+    let contents = lines.iter().zip(&widths).enumerate().map(|(index, (line, width))| {
+        (index, width.map_or(&b""[..], |width| &without_break(line).as_bytes()[width..]))
+    });
+    let mut masked = Vec::new();
+    key_body_lines(contents, &mut masked);
+    for (index, start, end) in &mut masked {
+        let width = widths[*index].unwrap_or(0);
+        *start += width;
+        *end += width;
+    }
+    masked
 }
 
 /// The names a file section goes by: every one is checked against `is_secret_path`, and
@@ -1832,6 +2567,324 @@ mod tests {
         assert!(SECRETS.len() + NOT_SECRETS.len() >= 70 && NOT_SECRETS.len() >= 25);
     }
 
+    /// Deterministic fake token material: `len` characters of `alphabet` (xorshift from `seed`),
+    /// so no real-looking secret is committed as a literal.
+    fn fake(alphabet: &str, len: usize, seed: u64) -> String {
+        let alphabet = alphabet.as_bytes();
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                alphabet[(state % alphabet.len() as u64) as usize] as char
+            })
+            .collect()
+    }
+
+    const HEX_DIGITS: &str = "0123456789abcdef";
+    const ALNUMS: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    const B64URL_CHARS: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+    const BASE64: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    /// Each provider's documented format, written out here independently of PREFIX_RULES:
+    /// (prefix, body alphabet, body length).
+    fn provider_tokens() -> Vec<String> {
+        let formats: &[(&str, &str, usize)] = &[
+            ("shpat_", HEX_DIGITS, 32),
+            ("shpss_", HEX_DIGITS, 32),
+            ("shpca_", HEX_DIGITS, 32),
+            ("ATATT3xFfGF0", B64URL_CHARS, 180),
+            ("dop_v1_", HEX_DIGITS, 64),
+            ("doo_v1_", HEX_DIGITS, 64),
+            ("glsa_", ALNUMS, 32),
+            ("glc_", BASE64, 60),
+            ("hvs.", B64URL_CHARS, 91),
+            ("hvb.", B64URL_CHARS, 140),
+            ("ya29.a0", B64URL_CHARS, 60),
+            ("AIza", B64URL_CHARS, 35),
+            ("sk_live_", ALNUMS, 24),
+            ("rk_live_", ALNUMS, 24),
+            ("xoxb-", "0123456789", 12),
+            ("SK", HEX_DIGITS, 32),
+            ("SG.", ALNUMS, 66),
+            ("key-", HEX_DIGITS, 32),
+            ("discord.com/api/webhooks/1234567890123456789/", B64URL_CHARS, 68),
+            ("HRKU-AA", B64URL_CHARS, 58),
+            ("lin_api_", ALNUMS, 40),
+            ("dp.pt.", ALNUMS, 43),
+            ("dapi", HEX_DIGITS, 32),
+            ("pscale_tkn_", B64URL_CHARS, 43),
+            ("sbp_", HEX_DIGITS, 40),
+            ("PMAK-", HEX_DIGITS, 24),
+            ("hf_", "abcdefghijklmnopqrstuvwxyz", 34),
+            ("pul-", HEX_DIGITS, 40),
+            ("sntryu_", HEX_DIGITS, 64),
+            ("npm_", ALNUMS, 36),
+            ("pypi-AgEIcHlwaS5vcmc", B64URL_CHARS, 80),
+            ("ghp_", ALNUMS, 36),
+            ("glpat-", B64URL_CHARS, 20),
+            ("glrt-", B64URL_CHARS, 20),
+            ("AGE-SECRET-KEY-1", "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L", 58),
+            ("LTAI", ALNUMS, 20),
+            ("dckr_pat_", B64URL_CHARS, 27),
+            ("gsk_", ALNUMS, 52),
+            ("sk-or-v1-", HEX_DIGITS, 64),
+            ("rubygems_", HEX_DIGITS, 48),
+        ];
+        formats
+            .iter()
+            .enumerate()
+            .map(|(k, (prefix, alphabet, len))| {
+                let mut token = format!("{prefix}{}", fake(alphabet, *len, k as u64 + 7));
+                match *prefix {
+                    "glsa_" => token.push_str(&format!("_{}", fake(HEX_DIGITS, 8, 3))),
+                    "xoxb-" => token.push_str(&format!("-{}-{}", fake("0123456789", 12, 4), fake(ALNUMS, 24, 5))),
+                    "PMAK-" => token.push_str(&format!("-{}", fake(HEX_DIGITS, 34, 6))),
+                    _ => {}
+                }
+                token
+            })
+            .collect()
+    }
+
+    #[test]
+    fn provider_tokens_are_masked_in_prose_and_under_neutral_keys() {
+        let mut failures = Vec::new();
+        for token in provider_tokens() {
+            for input in [
+                format!("use {token} for the deploy"),
+                format!("value: {token}"),
+                format!("\"x\": \"{token}\","),
+                format!("(`{token}`)"),
+            ] {
+                let out = text(&input).text;
+                if out.contains(&token) || !out.contains(MASK) {
+                    failures.push(format!("  {input:?}\n  -> {out:?}"));
+                }
+            }
+        }
+        // Telegram's bot token has no prefix: `<bot id>:AA<33>`, in prose and in the Bot API path.
+        let telegram = format!("123456789:AA{}", fake(B64URL_CHARS, 33, 9));
+        for input in [format!("bot {telegram} here"), format!("https://api.telegram.org/bot{telegram}/getMe")] {
+            if text(&input).text.contains(&telegram) {
+                failures.push(format!("  {input:?}"));
+            }
+        }
+        assert!(failures.is_empty(), "{} leaked:\n{}", failures.len(), failures.join("\n"));
+    }
+
+    #[test]
+    fn near_misses_of_provider_prefixes_stay() {
+        let commit = fake(HEX_DIGITS, 40, 11);
+        let unchanged = [
+            "shpat_test and shpss_ are Shopify's prefixes".to_string(),
+            "Lorem ipsum dolor, dapibus nec, dapi lectus".to_string(),
+            "skip SKU SKELETON SK-1234".to_string(),
+            "key-value store; key-0123 is short".to_string(),
+            "hvs.example and hvb. tokens expire".to_string(),
+            "ya29.x is an access token prefix".to_string(),
+            "glsa_docs glc_ gsk_short".to_string(),
+            "lin_api_docs dp.pt.short pul-request sbp_1234".to_string(),
+            "AGE-SECRET-KEY-1 starts an age identity".to_string(),
+            format!("commit {commit}"),
+            format!("git checkout {}", &commit[..12]),
+            "order id 12345678 : AAPL".to_string(),
+            "at 10:30:00 the job ran".to_string(),
+            "PMAK- and HRKU- prefixes; LTAI short".to_string(),
+            format!("dop_v1_{}", fake(HEX_DIGITS, 12, 2)),
+            "curl 'https://example.com/api?page_token=abc123def456&sig=&token=${TOKEN}'".to_string(),
+            "See https://example.com/a?token_type=bearer&expires_in=3600".to_string(),
+            "Authorization: Bearer ${token}".to_string(),
+            "Authorization: token".to_string(),
+            "Authorization: Digest realm=\"x\"".to_string(),
+            r#"{"kty": "RSA", "e": "AQAB", "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWkRXjBZCiFV4n3oknjhMstn64tZ_2W", "use": "sig"}"#.to_string(),
+            r#"{"d": "short", "kid": "2011-04-29"}"#.to_string(),
+            r#"{"p": "0123456789abcdef0123456789"}"#.to_string(),
+            "client-certificate-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUM=".to_string(),
+            r#""\u0074ype": "object""#.to_string(),
+        ];
+        for input in &unchanged {
+            let out = text(input);
+            assert_eq!(out.text, *input, "altered");
+        }
+    }
+
+    #[test]
+    fn fields_headers_query_signatures_and_escaped_labels() {
+        let hex40 = fake(HEX_DIGITS, 40, 21);
+        let b64 = fake(BASE64, 44, 22);
+        let sig64 = fake(HEX_DIGITS, 64, 23);
+        let key_data = format!("LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQ{}", fake(BASE64, 200, 24));
+        let jwk_d = fake(B64URL_CHARS, 43, 25);
+        let sas = format!("{}%2B{}%3D", fake(ALNUMS, 20, 26), fake(ALNUMS, 20, 27));
+        let cases: Vec<(String, String)> = vec![
+            (format!("Authorization: token {hex40}"), hex40.clone()),
+            (format!("-H 'Authorization: Token {b64}'"), b64.clone()),
+            (format!("authorization: Negotiate {b64}"), b64.clone()),
+            (
+                format!(r#"Authorization: Digest username="Mufasa", realm="x", nonce="{b64}", response="{hex40}""#),
+                hex40.clone(),
+            ),
+            (
+                format!(
+                    "Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature={sig64}"
+                ),
+                sig64.clone(),
+            ),
+            (format!(r#"{{"Authorization": "Digest username=\"u\", response=\"{hex40}\"", "x": 1}}"#), hex40.clone()),
+            (format!("https://acct.blob.core.windows.net/c/b?sv=2021-08-06&sr=b&sp=r&sig={sas}"), sas.clone()),
+            (
+                format!("https://bucket.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature={sig64}"),
+                sig64.clone(),
+            ),
+            (format!("https://storage.googleapis.com/b/o?X-Goog-Signature={sig64}&X-Goog-Date=1"), sig64.clone()),
+            (format!("wss://host/socket?token={}&v=2", &hex40[..12]), hex40[..12].to_string()),
+            (format!("https://cdn.example.com/v.mp4?Expires=1&Signature={b64}&Key-Pair-Id=K2"), b64.clone()),
+            (format!("    client-key-data: {key_data}"), key_data.clone()),
+            (format!(r#"  "identitytoken": "{b64}""#), b64.clone()),
+            (format!(r#"  "registrytoken": "{b64}""#), b64.clone()),
+            (format!(r#""\u0070assword": "{}""#, &b64[..12]), b64[..12].to_string()),
+            (format!(r#"{{\"api\u005fkey\": \"{hex40}\"}}"#), hex40.clone()),
+            (
+                format!(
+                    r#"{{"crv": "P-256", "d": "{jwk_d}", "kty": "EC", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU"}}"#
+                ),
+                jwk_d.clone(),
+            ),
+            (format!(r#"{{"kty":"oct","k":"{jwk_d}"}}"#), jwk_d.clone()),
+            (format!(r#"{{\"kty\":\"RSA\",\"qi\":\"{jwk_d}\"}}"#), jwk_d.clone()),
+        ];
+        let mut failures = Vec::new();
+        for (input, secret) in &cases {
+            let out = text(input).text;
+            if out.contains(secret.as_str()) {
+                failures.push(format!("  {input:?}\n  -> {out:?}"));
+            }
+        }
+        assert!(failures.is_empty(), "{} leaked:\n{}", failures.len(), failures.join("\n"));
+        // The header's scheme stays readable, and what follows a quoted header is not swallowed.
+        let header = text(&format!(r#"{{"Authorization": "Digest response=\"{hex40}\"", "x": 1}}"#)).text;
+        assert_eq!(header, format!(r#"{{"Authorization": "Digest {MASK}", "x": 1}}"#));
+    }
+
+    /// A PEM body: `lines` full lines of 64 and a short last one.
+    fn key_body(lines: usize, width: usize, seed: u64) -> Vec<String> {
+        let mut body: Vec<String> = (0..lines).map(|k| fake(BASE64, width, seed + k as u64)).collect();
+        body.push(format!("{}==", fake(BASE64, 22, seed + 99)));
+        body
+    }
+
+    /// A tracked YAML file with an embedded key, and a diff of `edit` as git shows it: three
+    /// lines of context either side.
+    fn yaml_hunk(body: &[String], edit_after_end: bool) -> String {
+        let mut lines: Vec<String> =
+            vec!["tls:".into(), "  key: |".into(), "    -----BEGIN RSA PRIVATE KEY-----".into()];
+        lines.extend(body.iter().map(|line| format!("    {line}")));
+        lines.push("    -----END RSA PRIVATE KEY-----".into());
+        lines.push("replicas: 2".into());
+        let changed = if edit_after_end { lines.len() - 1 } else { 3 + body.len() / 2 };
+        let mut hunk = String::from(
+            "diff --git a/deploy.yaml b/deploy.yaml\n--- a/deploy.yaml\n+++ b/deploy.yaml\n@@ -1,7 +1,7 @@\n",
+        );
+        for line in &lines[changed.saturating_sub(3)..changed] {
+            hunk.push_str(&format!(" {line}\n"));
+        }
+        hunk.push_str(&format!("-{}\n", lines[changed]));
+        let new = if edit_after_end { "replicas: 3".to_string() } else { format!("    {}", fake(BASE64, 64, 77)) };
+        hunk.push_str(&format!("+{new}\n"));
+        for line in lines.iter().skip(changed + 1).take(3) {
+            hunk.push_str(&format!(" {line}\n"));
+        }
+        hunk
+    }
+
+    #[test]
+    fn key_bodies_in_partial_hunks_are_masked() {
+        let body = key_body(8, 64, 31);
+        for edit_after_end in [true, false] {
+            let hunk = yaml_hunk(&body, edit_after_end);
+            let out = diff(&hunk);
+            let leaked: Vec<&String> = body.iter().filter(|line| out.text.contains(line.as_str())).collect();
+            assert!(leaked.is_empty(), "edit after END {edit_after_end}: {leaked:?}\n{}", out.text);
+            assert!(!out.text.contains(&fake(BASE64, 64, 77)), "{}", out.text);
+            assert!(out.text.contains(&format!("    {MASK}\n")), "indentation kept: {}", out.text);
+            assert_eq!(out.masked_paths, ["deploy.yaml"]);
+            // The same lines as free text (a summary quoting them) are masked too.
+            let quoted: String = hunk.lines().skip(4).map(|line| format!("{}\n", &line[1..])).collect();
+            let free = text(&quoted).text;
+            assert!(body.iter().all(|line| !free.contains(line.as_str())), "{free}");
+        }
+        assert!(yaml_hunk(&body, true).contains("-----END RSA PRIVATE KEY-----"));
+    }
+
+    #[test]
+    fn non_pem_keys_are_masked() {
+        let openssh = key_body(4, 70, 41);
+        let ssh2 = key_body(3, 70, 51);
+        let putty_private = fake(BASE64, 44, 61);
+        let putty_public = fake(BASE64, 64, 62);
+        let inputs = [
+            (
+                format!(
+                    "---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----\nComment: \"rsa-key\"\n{}\n---- END SSH2 ENCRYPTED PRIVATE KEY ----\n",
+                    ssh2.join("\n")
+                ),
+                ssh2.clone(),
+            ),
+            (
+                format!(
+                    "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: k\nPublic-Lines: 1\n{putty_public}\nPrivate-Lines: 1\n{putty_private}\nPrivate-MAC: {}\n",
+                    fake(HEX_DIGITS, 64, 63)
+                ),
+                vec![putty_private.clone()],
+            ),
+            // An OpenSSH key's middle lines, no marker in view.
+            (openssh[1..4].join("\n"), openssh[1..4].to_vec()),
+        ];
+        for (input, secrets) in &inputs {
+            let out = text(input).text;
+            for secret in secrets {
+                assert!(!out.contains(secret.as_str()), "{secret} in {out}");
+            }
+        }
+        // The SSH2 markers and PuTTY's public lines stay.
+        let out = text(&inputs[0].0).text;
+        assert!(
+            out.starts_with("---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----\n")
+                && out.ends_with("---- END SSH2 ENCRYPTED PRIVATE KEY ----\n"),
+            "{out}"
+        );
+        assert!(text(&inputs[1].0).text.contains(&putty_public));
+    }
+
+    #[test]
+    fn ordinary_base64_stays() {
+        let cert = key_body(5, 64, 71);
+        let unchanged = [
+            // A lockfile's integrity hashes and a data URI: base64 inside a longer line.
+            format!("      integrity: sha512-{}==", fake(BASE64, 86, 72)),
+            format!("  \"integrity\": \"sha512-{}==\",", fake(BASE64, 86, 73)),
+            format!("background: url(data:image/png;base64,{});", fake(BASE64, 400, 74)),
+            // A certificate's body next to its markers, in a hunk or not.
+            format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----", cert.join("\n")),
+            format!("{}\n-----END CERTIFICATE-----", cert[2..].join("\n")),
+            // One base64 line alone; MIME's 76 columns; words.
+            fake(BASE64, 64, 75),
+            (0..3).map(|k| fake(BASE64, 76, 80 + k)).collect::<Vec<_>>().join("\n"),
+            "return\ndone\nokay".to_string(),
+            format!("{}\n{}", "A".repeat(64), "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl"),
+        ];
+        for input in &unchanged {
+            assert_eq!(text(input).text, *input);
+            let hunk = format!(
+                "diff --git a/f b/f\n--- a/f\n+++ b/f\n@@ -1,9 +1,9 @@\n{}",
+                input.lines().map(|line| format!(" {line}\n")).collect::<String>()
+            );
+            assert_eq!(diff(&hunk).text, hunk);
+        }
+    }
+
     #[test]
     fn a_bounded_diff_keeps_whole_lines_redacts_then_cuts_at_a_line() {
         let capture = "diff --git a/x b/x\n@@ -0,0 +1,2 @@\n+api_key = \"abcdefghijklmnop1234\"\n+tail AKIAABCD";
@@ -1932,6 +2985,23 @@ mod tests {
             "config/secrets.yml",
             "secrets.yaml",
             "infra/terraform.tfstate",
+            "kubeconfig",
+            "clusters/prod.kubeconfig",
+            "ops/kubeconfig.yaml",
+            ".kube/config",
+            "home/me/.kube/config",
+            "keys/deploy.ppk",
+            "infra/terraform.tfvars",
+            "infra/prod.auto.tfvars",
+            "infra/prod.auto.tfvars.json",
+            ".docker/config.json",
+            "home/me/.docker/config.json",
+            ".dockercfg",
+            "home/.config/gh/hosts.yml",
+            "svc.keytab",
+            ".vault-token",
+            "credentials.tfrc.json",
+            "application_default_credentials.json",
         ] {
             assert!(is_secret_path(path), "{path} should be secret");
         }
@@ -1945,6 +3015,13 @@ mod tests {
             "src/redact.rs",
             "aws/credentials.md",
             "envoy.yaml",
+            "docs/kubeconfig.md",
+            "infra/variables.tf",
+            "infra/prod.tfvars.example.md",
+            "docker/config.json",
+            "src/.kube/config.rs",
+            "mykube/config",
+            "putty.ppk.md",
         ] {
             assert!(!is_secret_path(path), "{path} should not be secret");
         }
@@ -2068,6 +3145,17 @@ mod tests {
             "<password>".repeat(N / 10),
             format!("password: {}\"", "\\".repeat(MAX_ESCAPES + 1)).repeat(N / 20),
             "\\npassword".repeat(N / 11),
+            "Authorization: Digest a=b ".repeat(N / 26),
+            "Authorization: token ".repeat(N / 21),
+            "?sig=".repeat(N / 5),
+            "&X-Amz-Signature=a&".repeat(N / 19),
+            format!("{{\"kty\": 1, {}", "\"d\": \"ab\", ".repeat(N / 12)),
+            "\"d\": \"".repeat(N / 6),
+            "---- BEGIN SSH2 PUBLIC KEY ----\n".repeat(N / 32),
+            "\"\\u0061\": 1, ".repeat(N / 14),
+            "123456789:".repeat(N / 10),
+            "Private-Lines: 1\n".repeat(N / 17),
+            "-----END RSA PRIVATE KEY-----\n".repeat(N / 30),
         ];
         for input in &unchanged {
             let out = text(input);
@@ -2084,6 +3172,13 @@ mod tests {
         assert_eq!(text(&jwts).masks, N / 12 / 3);
         let long_value = format!("token = {}(", "a".repeat(N));
         assert_eq!(text(&long_value).text, format!("token = {MASK}("));
+        let ends = format!("-----BEGIN RSA PRIVATE KEY-----\n{}", "END ".repeat(N / 4));
+        assert_eq!(text(&ends).text, format!("-----BEGIN RSA PRIVATE KEY-----\n{MASK} "));
+        let body_lines = format!("{}\n", fake(BASE64, 64, 1)).repeat(N / 65);
+        assert_eq!(text(&body_lines).masks, N / 65, "every line of a long key body is masked");
+        let diff_body =
+            format!("diff --git a/x b/x\n@@ -1 +1 @@\n{}", format!("+{}\n", fake(BASE64, 64, 2)).repeat(N / 66));
+        assert_eq!(diff(&diff_body).inline_masks, N / 66);
         let diff_input = format!("diff --git a/x b/x\n@@ -1 +1 @@\n+{}\n", "eyJ".repeat(N / 3));
         assert_eq!(diff(&diff_input).text, diff_input);
     }
@@ -2106,13 +3201,16 @@ mod tests {
             "PASS=$x ".repeat(N / 8),
             "A_TOKEN='$x ".repeat(N / 12),
             "API_KEY=os.environ[\"API_KEY\"] ".repeat(N / 30),
+            "\"kty\":\"d\":".repeat(N / 11),
+            format!("\"kty\"{}", " \"qi\": \"x".repeat(N / 11)),
         ];
         for input in &unchanged {
             let mut spans = Vec::new();
             let mut scanner = Scanner::new(input.as_bytes(), false, &mut spans);
             scanner.run(false);
             let memos = [&scanner.blanks, &scanner.line_breaks, &scanner.quotes, &scanner.urls];
-            let looked = memos.iter().map(|memo| memo.tested).sum::<usize>() + scanner.hosts.tested;
+            let looked =
+                memos.iter().map(|memo| memo.tested).sum::<usize>() + scanner.hosts.tested + scanner.ktys.tested;
             assert!(looked <= 10 * input.len(), "{}: {looked} steps for {} bytes", &input[..20], input.len());
             assert!(spans.is_empty(), "{}: {spans:?}", &input[..20]);
         }
