@@ -7,8 +7,9 @@
 //! the end to be recorded by whoever stopped it.
 //!
 //! While it runs it checks every half second that its record is still there: one deleted under
-//! it (its state directory removed) is put back and the result says so, or, when that fails,
-//! codex is stopped at once. A result the disk refuses is retried, then stored without its diff
+//! it (its state directory removed) is put back and the result says so, or, when that keeps
+//! failing for 2 s, codex is stopped at once. It checks again before every write of the result,
+//! so a record deleted in codex's last moments is put back too. A result the disk refuses is retried, then stored without its diff
 //! rather than dropped.
 
 use std::path::Path;
@@ -31,6 +32,9 @@ use crate::tools;
 const RESULT_WRITE_PATIENCE: Duration = Duration::from_secs(60);
 /// How often a running worker checks that its record is still there.
 const RECORD_CHECK_EVERY: Duration = Duration::from_millis(500);
+/// How long a worker keeps trying to put back its deleted record before it stops codex (a
+/// waiting call gives it 5 s, `tools::jobs`).
+const RECREATE_PATIENCE: Duration = Duration::from_secs(2);
 
 /// The worker (`__job-worker <dir>`).
 pub fn main(dir: &Path, mut config: Config) -> ExitCode {
@@ -80,6 +84,7 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
     let envelope = std::thread::scope(|scope| {
         let watcher = scope.spawn(|| {
             let mut checked = Instant::now();
+            let mut failing_since: Option<Instant> = None;
             while !finished.load(Ordering::SeqCst) {
                 if terminate.load(Ordering::SeqCst) {
                     cancel.cancel();
@@ -93,6 +98,14 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
                                 say(format_args!("the job's record was deleted mid-run; recreated it"));
                                 relocked.lock().unwrap_or_else(|e| e.into_inner()).push(lock);
                                 *recreated_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(clock::now_ms());
+                                failing_since = None;
+                            }
+                            // A removal still under way (`rm -rf` racing the files written
+                            // meanwhile) can take the new one with it: tried again first.
+                            Err(err)
+                                if failing_since.get_or_insert_with(Instant::now).elapsed() < RECREATE_PATIENCE =>
+                            {
+                                say(format_args!("the job's record was deleted mid-run and {err}; trying again"));
                             }
                             Err(err) => {
                                 say(format_args!("the job's record was deleted mid-run and {err}; stopping codex"));
@@ -123,13 +136,7 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let mut envelope = envelope;
-    if let Some(at) = *recreated_at.lock().unwrap_or_else(|e| e.into_inner()) {
-        let warning = format!(
-            "the job's record was deleted while it ran (its state directory removed?) and recreated at {}; the result was kept",
-            clock::rfc3339(at)
-        );
-        envelope["meta"]["state_warnings"] = json!([warning]);
-    }
+    let mut recreated_at = recreated_at.into_inner().unwrap_or_else(|e| e.into_inner());
     let now = clock::now_ms();
     // A background job stopped at its deadline reads `timeout`; a waited-on run keeps the
     // tool's own timeout envelope, which is what its caller would have had.
@@ -141,6 +148,25 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
     let mut smaller = None;
     let mut patience = Instant::now() + RESULT_WRITE_PATIENCE;
     for attempt in 0.. {
+        // Deleted after the watcher's last look (codex's last half second) or while the disk
+        // refused the result: put back here too, or the paid result has nowhere to go.
+        if !jobs::worker::record_present(dir) {
+            match jobs::worker::recreate(dir, &spec) {
+                Ok(lock) => {
+                    say(format_args!("the job's record was deleted before its result was stored; recreated it"));
+                    relocked.lock().unwrap_or_else(|e| e.into_inner()).push(lock);
+                    recreated_at = Some(clock::now_ms());
+                }
+                Err(err) if attempt == 0 => say(format_args!("the job's record was deleted and {err}; retrying")),
+                Err(_) => {}
+            }
+        }
+        if let Some(at) = recreated_at {
+            note_recreated(&mut envelope, at);
+            if let Some(small) = smaller.as_mut() {
+                note_recreated(small, at);
+            }
+        }
         keep_patch(dir, &mut envelope);
         let written = jobs::worker::record_outcome(dir, &spec, now, hit_deadline, &envelope).or_else(|err| {
             smaller
@@ -169,6 +195,15 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// Says in the result that the job's record was deleted under the worker and put back at `at`.
+fn note_recreated(envelope: &mut serde_json::Value, at: u64) {
+    let warning = format!(
+        "the job's record was deleted while it ran (its state directory removed?) and recreated at {}; the result was kept",
+        clock::rfc3339(at)
+    );
+    envelope["meta"]["state_warnings"] = json!([warning]);
 }
 
 /// A delegate's patch file the disk refused (`patch_file_error`) is written again; once it is,

@@ -167,7 +167,8 @@ pub fn run_waited(call: &Call, check: Check) -> Value {
             Ok(view) => view,
             // A worker whose record was deleted under it puts it back or stops codex within
             // moments: until then the call waits, so it never says "not found" while codex spends.
-            Err(Unavailable::NotFound)
+            // A removal under way reads as damaged (the directory there, its spec gone) as well.
+            Err(Unavailable::NotFound | Unavailable::Damaged(_))
                 if !replayed && vanished.get_or_insert_with(std::time::Instant::now).elapsed() < RECREATE_GRACE =>
             {
                 std::thread::sleep(WAIT_POLL_MAX);

@@ -230,3 +230,20 @@ fn the_job_list_pages_with_a_total_and_a_redacted_preview() {
     started.reverse();
     assert_eq!(seen, started, "every job once, newest first");
 }
+
+/// The state directory removed as codex ends (after the worker's last look at its record,
+/// before the result is stored): the worker puts the record back as it stores the result, so
+/// the paid answer is kept and the caller told, not `job_not_found` after 5 s.
+#[test]
+fn a_state_dir_removed_as_codex_ends_is_recreated_and_the_answer_kept() {
+    let mut setup = Setup::fake(&[]);
+    let removed = setup.state.path().display().to_string();
+    setup.env.push(("FAKE_CODEX_REMOVE".into(), removed));
+    let workspace = tempfile::tempdir().unwrap();
+    let mut server = setup.server();
+    let answer = call(&mut server, "codex_consult", json!({"question": "q", "workspace_root": workspace.path()}));
+    assert_eq!(answer["ok"], json!(true), "{answer}");
+    assert_eq!(answer["summary"], json!("fake answer"), "{answer}");
+    assert!(answer["meta"]["state_warnings"].to_string().contains("recreated"), "the caller is told: {answer}");
+}
+
