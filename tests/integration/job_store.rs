@@ -247,3 +247,25 @@ fn a_state_dir_removed_as_codex_ends_is_recreated_and_the_answer_kept() {
     assert!(answer["meta"]["state_warnings"].to_string().contains("recreated"), "the caller is told: {answer}");
 }
 
+/// Records past their TTL go at server start, in the background, though no list or status
+/// reads them (a start reads no record, so nothing else would).
+#[test]
+fn expired_records_are_swept_at_server_start() {
+    let setup = Setup::fake(&[("CODEX_IN_CLAUDE_JOB_TTL", "5")]);
+    let workspace = tempfile::tempdir().unwrap();
+    let job_id = {
+        let mut server = setup.server();
+        let job_id = start(&mut server, "codex_consult_async", workspace.path(), json!({"question": "q"}));
+        wait_finished(&mut server, workspace.path(), &job_id, Duration::from_secs(60));
+        job_id
+    };
+    let dir = setup.job_dir(&job_id);
+    assert!(dir.exists());
+    std::thread::sleep(Duration::from_secs(6));
+    let _server = setup.server();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while dir.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!dir.exists(), "an expired record outlived a server start");
+}

@@ -780,6 +780,34 @@ fn modified_ms(path: &Path) -> Option<u64> {
     u64::try_from(since_epoch.as_millis()).ok()
 }
 
+/// Deletes the expired records of every workspace's store in `config`'s state directory (and
+/// the leftovers a list removes), reading every record: run in the background at server start,
+/// so results past their TTL go away even in a workspace nobody lists, while starts read no
+/// record. Other state (sessions, the review gate) is not a store and is left alone.
+pub fn sweep_expired(config: &crate::foundation::config::Config) {
+    let Ok(entries) = std::fs::read_dir(&config.state_dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !is_workspace_key(&name) || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let store = Jobs {
+            dir: entry.path(),
+            ttl_seconds: config.job_ttl_seconds,
+            max_count: config.job_max_count,
+            worktree_base: config.worktree_base.clone(),
+        };
+        store.list(0, usize::MAX);
+    }
+}
+
+/// Whether `name` has the shape [`workspace_key`] gives: a name, a dash, 12 hex digits.
+fn is_workspace_key(name: &str) -> bool {
+    name.rsplit_once('-').is_some_and(|(_, digest)| {
+        digest.len() == 12 && digest.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
 /// `<basename>-<first 12 hex of sha256(path)>`: readable, and distinct per workspace.
 pub fn workspace_key(workspace: &Path) -> String {
     let name: String = workspace
@@ -902,6 +930,10 @@ mod tests {
         assert!(a.starts_with("my-project-") && b.starts_with("my-project-"));
         assert_ne!(a, b);
         assert!(workspace_key(Path::new("/")).starts_with("workspace-"));
+        assert!(is_workspace_key(&a) && is_workspace_key(&workspace_key(Path::new("/"))));
+        for other in ["sessions", "review-gate", "usage-limit.json", "a-0123456789ab.x"] {
+            assert!(!is_workspace_key(other), "{other}");
+        }
     }
 
     #[test]
