@@ -79,6 +79,11 @@ pub const VARS: &[EnvVar] = &[
         help: "jobs kept per workspace, clamped to [1, 1000]; only delivered results are evicted",
     },
     EnvVar {
+        name: "JOB_WRITE_RETRY_SECONDS",
+        default: "60",
+        help: "seconds a worker retries storing a result the state disk refuses, then as long again without its diff; clamped to [1, 3600]",
+    },
+    EnvVar {
         name: "DAILY_TOKEN_BUDGET",
         default: "(no limit)",
         help: "tokens paid runs may use per local day; past it paid calls are refused (min 1)",
@@ -162,6 +167,8 @@ pub struct Config {
     pub job_ttl_seconds: u64,
     pub job_max_seconds: u64,
     pub job_max_count: u64,
+    /// Seconds a worker retries storing a refused result, whole, then as long without its diff.
+    pub job_write_retry_seconds: u64,
     /// Seconds without a codex event before a run is reported stalled, and before it is stopped.
     pub stall_warn_seconds: u64,
     pub stall_kill_seconds: u64,
@@ -348,6 +355,7 @@ impl Config {
             job_ttl_seconds: reader.integer("JOB_TTL", 86_400, 5, u64::MAX),
             job_max_seconds: reader.integer("JOB_MAX_SECONDS", 1800, 10, 7200),
             job_max_count: reader.integer("JOB_MAX_COUNT", 50, 1, 1000),
+            job_write_retry_seconds: reader.integer("JOB_WRITE_RETRY_SECONDS", 60, 1, 3600),
             stall_warn_seconds,
             stall_kill_seconds,
             daily_token_budget,

@@ -26,10 +26,6 @@ use crate::foundation::config::Config;
 use crate::foundation::{clock, sys};
 use crate::tools;
 
-/// How long a worker keeps trying to store a finished result the disk refuses (it is paid for),
-/// then as long again with the smaller record (no diff) beside it; it holds its lock
-/// meanwhile, so the job reads as running, not failed.
-const RESULT_WRITE_PATIENCE: Duration = Duration::from_secs(60);
 /// How often a running worker checks that its record is still there.
 const RECORD_CHECK_EVERY: Duration = Duration::from_millis(500);
 /// How long a worker keeps trying to put back its deleted record before it stops codex (a
@@ -146,7 +142,11 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
     // (everything but the diff, which stays in its patch file if that fits) beside it for as
     // long again. The patch file a full disk refused is tried again with every record.
     let mut smaller = None;
-    let mut patience = Instant::now() + RESULT_WRITE_PATIENCE;
+    // How long the worker keeps trying to store a finished result the disk refuses (it is paid
+    // for), then as long again with the smaller record; it holds its lock meanwhile, so the job
+    // reads as running, not failed.
+    let retry = Duration::from_secs(config.job_write_retry_seconds);
+    let mut patience = Instant::now() + retry;
     for attempt in 0.. {
         // Deleted after the watcher's last look (codex's last half second) or while the disk
         // refused the result: put back here too, or the paid result has nowhere to go.
@@ -177,8 +177,8 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
             Ok(()) => break,
             Err(err) if Instant::now() >= patience && smaller.is_none() && !terminate.load(Ordering::SeqCst) => {
                 say(format_args!("cannot store the whole result ({err}); storing it without its diff from now on"));
-                smaller = Some(without_diff(&envelope));
-                patience = Instant::now() + RESULT_WRITE_PATIENCE;
+                smaller = Some(without_diff(&envelope, retry));
+                patience = Instant::now() + retry;
             }
             Err(err) if Instant::now() >= patience || terminate.load(Ordering::SeqCst) => {
                 say(format_args!("cannot store the job's result, gave up: {err}"));
@@ -186,9 +186,7 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
             }
             Err(err) => {
                 if attempt == 0 {
-                    say(format_args!(
-                        "cannot store the job's result yet ({err}); retrying for up to {RESULT_WRITE_PATIENCE:?}"
-                    ));
+                    say(format_args!("cannot store the job's result yet ({err}); retrying for up to {retry:?}"));
                 }
                 std::thread::sleep(Duration::from_secs(1));
             }
@@ -219,7 +217,7 @@ fn keep_patch(dir: &Path, envelope: &mut serde_json::Value) {
 /// The envelope as stored when the whole one does not fit on the state disk: the diff left out
 /// in its place (`diff_omitted` says why, and whether `patch_file` holds it), the cut said in
 /// `meta.truncated` / `truncation_hint`; summary, session and everything else kept.
-fn without_diff(envelope: &serde_json::Value) -> serde_json::Value {
+fn without_diff(envelope: &serde_json::Value, retried: Duration) -> serde_json::Value {
     let mut small = envelope.clone();
     let Some(diff) = envelope["diff"].as_str() else { return small };
     let kept = if envelope["patch_file"].is_string() {
@@ -229,7 +227,7 @@ fn without_diff(envelope: &serde_json::Value) -> serde_json::Value {
     };
     let note = format!(
         "the state disk had no room for the whole result for {} s: it was stored without its {}-byte diff; {kept}",
-        RESULT_WRITE_PATIENCE.as_secs(),
+        retried.as_secs(),
         diff.len()
     );
     if let serde_json::Value::Object(members) = &mut small {
