@@ -269,3 +269,52 @@ fn expired_records_are_swept_at_server_start() {
     }
     assert!(!dir.exists(), "an expired record outlived a server start");
 }
+
+/// `jobs ARGS` from a shell, given `limit` to answer: `None` when it did not (it is killed).
+fn shell_within(setup: &Setup, workspace: &Path, args: &[&str], limit: Duration) -> Option<Value> {
+    use wait_timeout::ChildExt as _;
+    let mut child = Command::new(binary())
+        .args(args)
+        .current_dir(workspace)
+        .env_clear()
+        .envs(setup.env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    if child.wait_timeout(limit).unwrap().is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+        return None;
+    }
+    let mut stdout = Vec::new();
+    std::io::Read::read_to_end(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    Some(serde_json::from_slice(&stdout).unwrap_or_else(|_| json!({"unparsed": String::from_utf8_lossy(&stdout)})))
+}
+
+/// A FIFO, a huge file or garbage in place of a delivery mark: status, list and a start past
+/// the cap answer at once (the mark is not read, so the job reads undelivered and is kept).
+#[test]
+fn odd_files_in_place_of_a_delivery_mark_block_no_reader() {
+    let setup = Setup::fake(&[("CODEX_IN_CLAUDE_JOB_MAX_COUNT", "1")]);
+    let workspace = tempfile::tempdir().unwrap();
+    let answer = shell(&setup, workspace.path(), &["consult", "q"]);
+    let job_id = answer["meta"]["job_id"].as_str().unwrap_or_else(|| panic!("{answer}")).to_string();
+    let mark = crate::jobs::workspace_dir_in(setup.state.path()).join("delivered").join(format!("{job_id}.json"));
+    assert!(mark.exists(), "the waiter marked its result delivered");
+    for what in ["fifo", "huge", "garbage"] {
+        std::fs::remove_file(&mark).unwrap();
+        match what {
+            "fifo" => assert!(Command::new("mkfifo").arg(&mark).status().unwrap().success()),
+            "huge" => std::fs::write(&mark, vec![b'{'; 3 << 20]).unwrap(),
+            _ => std::fs::write(&mark, b"\xff\xfe{\"delivered_epoch_ms\":").unwrap(),
+        }
+        for args in [vec!["jobs", "status", &job_id], vec!["jobs", "list"], vec!["consult", "q2"]] {
+            let answered = shell_within(&setup, workspace.path(), &args, Duration::from_secs(20));
+            let answered = answered.unwrap_or_else(|| panic!("{args:?} blocked on a {what} mark"));
+            assert_eq!(answered["ok"], json!(true), "{what}: {args:?}: {answered}");
+        }
+        let status = shell(&setup, workspace.path(), &["jobs", "status", &job_id]);
+        assert_eq!((&status["status"], &status["delivered_at"]), (&json!("done"), &Value::Null), "{what}: {status}");
+    }
+}

@@ -538,8 +538,7 @@ impl Jobs {
             .filter_map(|entry| {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 let job_id = name.strip_suffix(".json").filter(|id| valid_job_id(id))?.to_string();
-                let mark = statefile::read_json::<Delivered>(&entry.path()).ok()?;
-                Some((mark.delivered_epoch_ms, job_id))
+                Some((read_delivered(&entry.path())?, job_id))
             })
             .collect();
         delivered.sort();
@@ -682,7 +681,7 @@ fn read(dir: &Path) -> Reading {
         activity: statefile::read_json(&dir.join("activity.json")).unwrap_or_default(),
         result: None,
         unrecorded: None,
-        delivered_epoch_ms: statefile::read_json::<Delivered>(&delivered_path(dir)).ok().map(|d| d.delivered_epoch_ms),
+        delivered_epoch_ms: read_delivered(&delivered_path(dir)),
     });
     if let Ok(terminal) = statefile::read_json::<Terminal>(&dir.join("terminal.json")) {
         view.status = terminal.status;
@@ -756,6 +755,14 @@ fn delivered_path(job_dir: &Path) -> PathBuf {
     let store = job_dir.parent().unwrap_or(job_dir);
     let job_id = job_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     store.join(DELIVERED_DIR).join(format!("{job_id}.json"))
+}
+
+/// When a delivery mark says its job was delivered; read only when it is a regular file, since
+/// opening a FIFO put in its place would block every status, list and start of the workspace.
+fn read_delivered(path: &Path) -> Option<u64> {
+    let regular = std::fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_file());
+    let mark = regular.then(|| statefile::read_json::<Delivered>(path).ok()).flatten()?;
+    Some(mark.delivered_epoch_ms)
 }
 
 /// Writes the whole patch of the delegate running as the job in `job_dir` (owner only,
