@@ -59,6 +59,9 @@ pub fn run(mode: cli::Mode) -> ExitCode {
                     log_warn!("{warning}");
                 }
             });
+            // Starts read no record, so results past their TTL are swept here, in the background.
+            let swept = config.clone();
+            std::thread::spawn(move || jobs::sweep_expired(&swept));
             mcp::serve(std::io::stdin(), std::io::stdout(), config);
             ExitCode::SUCCESS
         }

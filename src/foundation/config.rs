@@ -84,6 +84,11 @@ pub const VARS: &[EnvVar] = &[
         help: "tool calls served at once over MCP, clamped to [1, 1024]; one more gets a retryable busy error",
     },
     EnvVar {
+        name: "JOB_WRITE_RETRY_SECONDS",
+        default: "60",
+        help: "seconds a worker retries storing a result the state disk refuses, then as long again without its diff; clamped to [1, 3600]",
+    },
+    EnvVar {
         name: "DAILY_TOKEN_BUDGET",
         default: "(no limit)",
         help: "tokens paid runs may use per local day; past it paid calls are refused (min 1)",
@@ -172,6 +177,8 @@ pub struct Config {
     pub job_ttl_seconds: u64,
     pub job_max_seconds: u64,
     pub job_max_count: u64,
+    /// Seconds a worker retries storing a refused result, whole, then as long without its diff.
+    pub job_write_retry_seconds: u64,
     /// Seconds without a codex event before a run is reported stalled, and before it is stopped.
     pub stall_warn_seconds: u64,
     pub stall_kill_seconds: u64,
@@ -383,6 +390,7 @@ impl Config {
             // Above the 50 parallel calls the load test makes; within [1, 1024], so the conversion
             // cannot fail.
             max_concurrent_calls: usize::try_from(reader.integer("MAX_CONCURRENT_CALLS", 64, 1, 1024)).unwrap_or(64),
+            job_write_retry_seconds: reader.integer("JOB_WRITE_RETRY_SECONDS", 60, 1, 3600),
             stall_warn_seconds,
             stall_kill_seconds,
             daily_token_budget,

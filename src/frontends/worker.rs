@@ -8,8 +8,9 @@
 //! edits so far (a `partial` result) first, and that is how the job ends.
 //!
 //! While it runs it checks every half second that its record is still there: one deleted under
-//! it (its state directory removed) is put back and the result says so, or, when that fails,
-//! codex is stopped at once. A result the disk refuses is retried, then stored without its diff
+//! it (its state directory removed) is put back and the result says so, or, when that keeps
+//! failing for 2 s, codex is stopped at once. It checks again before every write of the result,
+//! so a record deleted in codex's last moments is put back too. A result the disk refuses is retried, then stored without its diff
 //! rather than dropped.
 
 use std::path::Path;
@@ -26,12 +27,11 @@ use crate::foundation::config::Config;
 use crate::foundation::{clock, sys};
 use crate::tools;
 
-/// How long a worker keeps trying to store a finished result the disk refuses (it is paid for),
-/// then as long again with the smaller record (no diff) beside it; it holds its lock
-/// meanwhile, so the job reads as running, not failed.
-const RESULT_WRITE_PATIENCE: Duration = Duration::from_secs(60);
 /// How often a running worker checks that its record is still there.
 const RECORD_CHECK_EVERY: Duration = Duration::from_millis(500);
+/// How long a worker keeps trying to put back its deleted record before it stops codex (a
+/// waiting call gives it 5 s, `tools::jobs`).
+const RECREATE_PATIENCE: Duration = Duration::from_secs(2);
 
 /// The worker (`__job-worker <dir>`).
 pub fn main(dir: &Path, mut config: Config) -> ExitCode {
@@ -82,6 +82,7 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
     let envelope = std::thread::scope(|scope| {
         let watcher = scope.spawn(|| {
             let mut checked = Instant::now();
+            let mut failing_since: Option<Instant> = None;
             while !finished.load(Ordering::SeqCst) {
                 if terminate.load(Ordering::SeqCst) {
                     cancel.cancel();
@@ -95,6 +96,14 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
                                 say(format_args!("the job's record was deleted mid-run; recreated it"));
                                 relocked.lock().unwrap_or_else(|e| e.into_inner()).push(lock);
                                 *recreated_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(clock::now_ms());
+                                failing_since = None;
+                            }
+                            // A removal still under way (`rm -rf` racing the files written
+                            // meanwhile) can take the new one with it: tried again first.
+                            Err(err)
+                                if failing_since.get_or_insert_with(Instant::now).elapsed() < RECREATE_PATIENCE =>
+                            {
+                                say(format_args!("the job's record was deleted mid-run and {err}; trying again"));
                             }
                             Err(err) => {
                                 say(format_args!("the job's record was deleted mid-run and {err}; stopping codex"));
@@ -127,13 +136,7 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let mut envelope = envelope;
-    if let Some(at) = *recreated_at.lock().unwrap_or_else(|e| e.into_inner()) {
-        let warning = format!(
-            "the job's record was deleted while it ran (its state directory removed?) and recreated at {}; the result was kept",
-            clock::rfc3339(at)
-        );
-        envelope["meta"]["state_warnings"] = json!([warning]);
-    }
+    let mut recreated_at = recreated_at.into_inner().unwrap_or_else(|e| e.into_inner());
     let now = clock::now_ms();
     // A background job stopped at its deadline reads `timeout`; a waited-on run keeps the
     // tool's own timeout envelope, which is what its caller would have had.
@@ -143,8 +146,31 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
     // (everything but the diff, which stays in its patch file if that fits) beside it for as
     // long again. The patch file a full disk refused is tried again with every record.
     let mut smaller = None;
-    let mut patience = Instant::now() + RESULT_WRITE_PATIENCE;
+    // How long the worker keeps trying to store a finished result the disk refuses (it is paid
+    // for), then as long again with the smaller record; it holds its lock meanwhile, so the job
+    // reads as running, not failed.
+    let retry = Duration::from_secs(config.job_write_retry_seconds);
+    let mut patience = Instant::now() + retry;
     for attempt in 0.. {
+        // Deleted after the watcher's last look (codex's last half second) or while the disk
+        // refused the result: put back here too, or the paid result has nowhere to go.
+        if !jobs::worker::record_present(dir) {
+            match jobs::worker::recreate(dir, &spec) {
+                Ok(lock) => {
+                    say(format_args!("the job's record was deleted before its result was stored; recreated it"));
+                    relocked.lock().unwrap_or_else(|e| e.into_inner()).push(lock);
+                    recreated_at = Some(clock::now_ms());
+                }
+                Err(err) if attempt == 0 => say(format_args!("the job's record was deleted and {err}; retrying")),
+                Err(_) => {}
+            }
+        }
+        if let Some(at) = recreated_at {
+            note_recreated(&mut envelope, at);
+            if let Some(small) = smaller.as_mut() {
+                note_recreated(small, at);
+            }
+        }
         keep_patch(dir, &mut envelope);
         let written = jobs::worker::record_outcome(dir, &spec, now, hit_deadline, &envelope).or_else(|err| {
             smaller
@@ -155,8 +181,8 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
             Ok(()) => break,
             Err(err) if Instant::now() >= patience && smaller.is_none() && !terminate.load(Ordering::SeqCst) => {
                 say(format_args!("cannot store the whole result ({err}); storing it without its diff from now on"));
-                smaller = Some(without_diff(&envelope));
-                patience = Instant::now() + RESULT_WRITE_PATIENCE;
+                smaller = Some(without_diff(&envelope, retry));
+                patience = Instant::now() + retry;
             }
             Err(err) if Instant::now() >= patience || terminate.load(Ordering::SeqCst) => {
                 say(format_args!("cannot store the job's result, gave up: {err}"));
@@ -164,15 +190,22 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
             }
             Err(err) => {
                 if attempt == 0 {
-                    say(format_args!(
-                        "cannot store the job's result yet ({err}); retrying for up to {RESULT_WRITE_PATIENCE:?}"
-                    ));
+                    say(format_args!("cannot store the job's result yet ({err}); retrying for up to {retry:?}"));
                 }
                 std::thread::sleep(Duration::from_secs(1));
             }
         }
     }
     ExitCode::SUCCESS
+}
+
+/// Says in the result that the job's record was deleted under the worker and put back at `at`.
+fn note_recreated(envelope: &mut serde_json::Value, at: u64) {
+    let warning = format!(
+        "the job's record was deleted while it ran (its state directory removed?) and recreated at {}; the result was kept",
+        clock::rfc3339(at)
+    );
+    envelope["meta"]["state_warnings"] = json!([warning]);
 }
 
 /// A delegate's patch file the disk refused (`patch_file_error`) is written again; once it is,
@@ -188,7 +221,7 @@ fn keep_patch(dir: &Path, envelope: &mut serde_json::Value) {
 /// The envelope as stored when the whole one does not fit on the state disk: the diff left out
 /// in its place (`diff_omitted` says why, and whether `patch_file` holds it), the cut said in
 /// `meta.truncated` / `truncation_hint`; summary, session and everything else kept.
-fn without_diff(envelope: &serde_json::Value) -> serde_json::Value {
+fn without_diff(envelope: &serde_json::Value, retried: Duration) -> serde_json::Value {
     let mut small = envelope.clone();
     let Some(diff) = envelope["diff"].as_str() else { return small };
     let kept = if envelope["patch_file"].is_string() {
@@ -198,7 +231,7 @@ fn without_diff(envelope: &serde_json::Value) -> serde_json::Value {
     };
     let note = format!(
         "the state disk had no room for the whole result for {} s: it was stored without its {}-byte diff; {kept}",
-        RESULT_WRITE_PATIENCE.as_secs(),
+        retried.as_secs(),
         diff.len()
     );
     if let serde_json::Value::Object(members) = &mut small {

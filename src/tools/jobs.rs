@@ -167,7 +167,8 @@ pub fn run_waited(call: &Call, check: Check) -> Value {
             Ok(view) => view,
             // A worker whose record was deleted under it puts it back or stops codex within
             // moments: until then the call waits, so it never says "not found" while codex spends.
-            Err(Unavailable::NotFound)
+            // A removal under way reads as damaged (the directory there, its spec gone) as well.
+            Err(Unavailable::NotFound | Unavailable::Damaged(_))
                 if !replayed && vanished.get_or_insert_with(std::time::Instant::now).elapsed() < RECREATE_GRACE =>
             {
                 std::thread::sleep(WAIT_POLL_MAX);
@@ -512,13 +513,31 @@ const LIST_LIMIT: usize = 20;
 /// Characters of a job's question or task shown in the list.
 const PREVIEW_CHARS: usize = 80;
 
-/// The start of what the job was asked (its question, task or review focus) on one line,
-/// redacted, so a lost result can be recognised; `None` for a review without a focus.
-fn preview(spec: &Spec) -> Option<String> {
-    let asked = ["question", "task", "focus"].into_iter().find_map(|param| spec.arguments[param].as_str())?;
+/// The start of what the job was asked (its question, task or review focus; for a review
+/// without a focus, what it covers) on one line, redacted, so a lost result can be recognised.
+fn preview(spec: &Spec) -> String {
+    let asked = ["question", "task", "focus"]
+        .into_iter()
+        .find_map(|param| spec.arguments[param].as_str().map(str::to_string))
+        .unwrap_or_else(|| review_covers(&spec.arguments));
     // Redacted whole before it is cut, so no secret is cut past recognition.
-    let redacted = crate::foundation::redact::text(asked).text;
-    Some(crate::foundation::text::one_line(&redacted, PREVIEW_CHARS))
+    let redacted = crate::foundation::redact::text(&asked).text;
+    crate::foundation::text::one_line(&redacted, PREVIEW_CHARS)
+}
+
+/// What a review covers, from its arguments: scope, base or commit, and paths.
+fn review_covers(arguments: &Value) -> String {
+    let text = |param: &str| arguments[param].as_str().unwrap_or("?").to_string();
+    let mut covers = match arguments["scope"].as_str() {
+        Some("branch") => format!("review of the branch against {}", text("base")),
+        Some("commit") => format!("review of commit {}", text("commit")),
+        _ => "review of the working tree".to_string(),
+    };
+    let paths: Vec<&str> = arguments["paths"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    if !paths.is_empty() {
+        covers.push_str(&format!(" in {}", paths.join(", ")));
+    }
+    covers
 }
 
 /// The `ok:true` envelope of `codex_job_list`; a test checks it against `list_schema`.
@@ -633,6 +652,14 @@ mod tests {
     use super::*;
     use crate::foundation::policy::Tier;
     use crate::tools::check_against_schema;
+
+    #[test]
+    fn a_review_without_a_focus_is_previewed_by_what_it_covers() {
+        assert_eq!(review_covers(&json!({})), "review of the working tree");
+        let branch = json!({"scope": "branch", "base": "main", "paths": ["src/a.rs", "docs"]});
+        assert_eq!(review_covers(&branch), "review of the branch against main in src/a.rs, docs");
+        assert_eq!(review_covers(&json!({"scope": "commit", "commit": "abc123"})), "review of commit abc123");
+    }
 
     #[test]
     fn the_job_envelopes_match_their_schemas() {

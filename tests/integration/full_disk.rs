@@ -283,7 +283,8 @@ fn a_delegation_on_a_disk_full_past_every_retry_is_kept_without_its_diff() {
         Step::message("Added big.txt."),
     ]);
     let home = CodexHome::new(&mock);
-    let mut setup = Setup::real(&home, &[]);
+    // The disk stays full past both retry windows, shortened here from a minute each.
+    let mut setup = Setup::real(&home, &[("CODEX_IN_CLAUDE_JOB_WRITE_RETRY_SECONDS", "3")]);
     let state = disk.path().join("state");
     setup.env.push(("CODEX_IN_CLAUDE_STATE_DIR".into(), state.display().to_string()));
     let repo = crate::repo::TestRepo::new();

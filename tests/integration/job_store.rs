@@ -230,3 +230,91 @@ fn the_job_list_pages_with_a_total_and_a_redacted_preview() {
     started.reverse();
     assert_eq!(seen, started, "every job once, newest first");
 }
+
+/// The state directory removed as codex ends (after the worker's last look at its record,
+/// before the result is stored): the worker puts the record back as it stores the result, so
+/// the paid answer is kept and the caller told, not `job_not_found` after 5 s.
+#[test]
+fn a_state_dir_removed_as_codex_ends_is_recreated_and_the_answer_kept() {
+    let mut setup = Setup::fake(&[]);
+    let removed = setup.state.path().display().to_string();
+    setup.env.push(("FAKE_CODEX_REMOVE".into(), removed));
+    let workspace = tempfile::tempdir().unwrap();
+    let mut server = setup.server();
+    let answer = call(&mut server, "codex_consult", json!({"question": "q", "workspace_root": workspace.path()}));
+    assert_eq!(answer["ok"], json!(true), "{answer}");
+    assert_eq!(answer["summary"], json!("fake answer"), "{answer}");
+    assert!(answer["meta"]["state_warnings"].to_string().contains("recreated"), "the caller is told: {answer}");
+}
+
+/// Records past their TTL go at server start, in the background, though no list or status
+/// reads them (a start reads no record, so nothing else would).
+#[test]
+fn expired_records_are_swept_at_server_start() {
+    let setup = Setup::fake(&[("CODEX_IN_CLAUDE_JOB_TTL", "5")]);
+    let workspace = tempfile::tempdir().unwrap();
+    let job_id = {
+        let mut server = setup.server();
+        let job_id = start(&mut server, "codex_consult_async", workspace.path(), json!({"question": "q"}));
+        wait_finished(&mut server, workspace.path(), &job_id, Duration::from_secs(60));
+        job_id
+    };
+    let dir = setup.job_dir(&job_id);
+    assert!(dir.exists());
+    std::thread::sleep(Duration::from_secs(6));
+    let _server = setup.server();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while dir.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!dir.exists(), "an expired record outlived a server start");
+}
+
+/// `jobs ARGS` from a shell, given `limit` to answer: `None` when it did not (it is killed).
+fn shell_within(setup: &Setup, workspace: &Path, args: &[&str], limit: Duration) -> Option<Value> {
+    use wait_timeout::ChildExt as _;
+    let mut child = Command::new(binary())
+        .args(args)
+        .current_dir(workspace)
+        .env_clear()
+        .envs(setup.env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    if child.wait_timeout(limit).unwrap().is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+        return None;
+    }
+    let mut stdout = Vec::new();
+    std::io::Read::read_to_end(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    Some(serde_json::from_slice(&stdout).unwrap_or_else(|_| json!({"unparsed": String::from_utf8_lossy(&stdout)})))
+}
+
+/// A FIFO, a huge file or garbage in place of a delivery mark: status, list and a start past
+/// the cap answer at once (the mark is not read, so the job reads undelivered and is kept).
+#[test]
+fn odd_files_in_place_of_a_delivery_mark_block_no_reader() {
+    let setup = Setup::fake(&[("CODEX_IN_CLAUDE_JOB_MAX_COUNT", "1")]);
+    let workspace = tempfile::tempdir().unwrap();
+    let answer = shell(&setup, workspace.path(), &["consult", "q"]);
+    let job_id = answer["meta"]["job_id"].as_str().unwrap_or_else(|| panic!("{answer}")).to_string();
+    let mark = crate::jobs::workspace_dir_in(setup.state.path()).join("delivered").join(format!("{job_id}.json"));
+    assert!(mark.exists(), "the waiter marked its result delivered");
+    for what in ["fifo", "huge", "garbage"] {
+        std::fs::remove_file(&mark).unwrap();
+        match what {
+            "fifo" => assert!(Command::new("mkfifo").arg(&mark).status().unwrap().success()),
+            "huge" => std::fs::write(&mark, vec![b'{'; 3 << 20]).unwrap(),
+            _ => std::fs::write(&mark, b"\xff\xfe{\"delivered_epoch_ms\":").unwrap(),
+        }
+        for args in [vec!["jobs", "status", &job_id], vec!["jobs", "list"], vec!["consult", "q2"]] {
+            let answered = shell_within(&setup, workspace.path(), &args, Duration::from_secs(20));
+            let answered = answered.unwrap_or_else(|| panic!("{args:?} blocked on a {what} mark"));
+            assert_eq!(answered["ok"], json!(true), "{what}: {args:?}: {answered}");
+        }
+        let status = shell(&setup, workspace.path(), &["jobs", "status", &job_id]);
+        assert_eq!((&status["status"], &status["delivered_at"]), (&json!("done"), &Value::Null), "{what}: {status}");
+    }
+}

@@ -538,8 +538,7 @@ impl Jobs {
             .filter_map(|entry| {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 let job_id = name.strip_suffix(".json").filter(|id| valid_job_id(id))?.to_string();
-                let mark = statefile::read_json::<Delivered>(&entry.path()).ok()?;
-                Some((mark.delivered_epoch_ms, job_id))
+                Some((read_delivered(&entry.path())?, job_id))
             })
             .collect();
         delivered.sort();
@@ -682,7 +681,7 @@ fn read(dir: &Path) -> Reading {
         activity: statefile::read_json(&dir.join("activity.json")).unwrap_or_default(),
         result: None,
         unrecorded: None,
-        delivered_epoch_ms: statefile::read_json::<Delivered>(&delivered_path(dir)).ok().map(|d| d.delivered_epoch_ms),
+        delivered_epoch_ms: read_delivered(&delivered_path(dir)),
     });
     if let Ok(terminal) = statefile::read_json::<Terminal>(&dir.join("terminal.json")) {
         view.status = terminal.status;
@@ -758,6 +757,14 @@ fn delivered_path(job_dir: &Path) -> PathBuf {
     store.join(DELIVERED_DIR).join(format!("{job_id}.json"))
 }
 
+/// When a delivery mark says its job was delivered; read only when it is a regular file, since
+/// opening a FIFO put in its place would block every status, list and start of the workspace.
+fn read_delivered(path: &Path) -> Option<u64> {
+    let regular = std::fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_file());
+    let mark = regular.then(|| statefile::read_json::<Delivered>(path).ok()).flatten()?;
+    Some(mark.delivered_epoch_ms)
+}
+
 /// Writes the whole patch of the delegate running as the job in `job_dir` (owner only,
 /// atomically) and returns its absolute path.
 pub fn write_patch(job_dir: &Path, patch: &str) -> std::io::Result<PathBuf> {
@@ -778,6 +785,34 @@ fn modified_ms(path: &Path) -> Option<u64> {
     let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok()?;
     let since_epoch = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
     u64::try_from(since_epoch.as_millis()).ok()
+}
+
+/// Deletes the expired records of every workspace's store in `config`'s state directory (and
+/// the leftovers a list removes), reading every record: run in the background at server start,
+/// so results past their TTL go away even in a workspace nobody lists, while starts read no
+/// record. Other state (sessions, the review gate) is not a store and is left alone.
+pub fn sweep_expired(config: &crate::foundation::config::Config) {
+    let Ok(entries) = std::fs::read_dir(&config.state_dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !is_workspace_key(&name) || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let store = Jobs {
+            dir: entry.path(),
+            ttl_seconds: config.job_ttl_seconds,
+            max_count: config.job_max_count,
+            worktree_base: config.worktree_base.clone(),
+        };
+        store.list(0, usize::MAX);
+    }
+}
+
+/// Whether `name` has the shape [`workspace_key`] gives: a name, a dash, 12 hex digits.
+fn is_workspace_key(name: &str) -> bool {
+    name.rsplit_once('-').is_some_and(|(_, digest)| {
+        digest.len() == 12 && digest.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
 }
 
 /// `<basename>-<first 12 hex of sha256(path)>`: readable, and distinct per workspace.
@@ -902,6 +937,10 @@ mod tests {
         assert!(a.starts_with("my-project-") && b.starts_with("my-project-"));
         assert_ne!(a, b);
         assert!(workspace_key(Path::new("/")).starts_with("workspace-"));
+        assert!(is_workspace_key(&a) && is_workspace_key(&workspace_key(Path::new("/"))));
+        for other in ["sessions", "review-gate", "usage-limit.json", "a-0123456789ab.x"] {
+            assert!(!is_workspace_key(other), "{other}");
+        }
     }
 
     #[test]

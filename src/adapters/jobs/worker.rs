@@ -149,19 +149,34 @@ pub fn record_present(dir: &Path) -> bool {
     super::still_there(dir)
 }
 
-/// Puts back the record of a running job whose directory was deleted: the directory (and the
-/// state directory above it, owner only), a fresh lock taken by this worker (returned: hold it
-/// while running), its pid and start marker, and the spec last, so a reader sees the job
-/// running or not at all. `Err` says why it could not be done.
+/// Puts back the record of a running job whose directory was deleted: built in a staging
+/// directory (owner only, the state directory above it recreated too) with a fresh lock taken
+/// by this worker (returned: hold it while running), its pid, start marker and spec, then
+/// renamed into place in one step, as a start does, so a reader sees the job running or not at
+/// all (never a directory without its spec, which reads as damaged). `Err` says why it could
+/// not be done.
 pub fn recreate(dir: &Path, spec: &Spec) -> Result<File, String> {
     let failed = |what: &str, err: std::io::Error| format!("cannot {what}: {err}");
-    statefile::private_dir(dir).map_err(|e| failed("recreate the job directory", e))?;
-    let lock = take_lock(dir)?;
-    statefile::write_json(&dir.join(PID_FILE), &json!({"pid": std::process::id()}))
-        .map_err(|e| failed("record the worker's pid", e))?;
-    mark_started(dir).map_err(|e| failed("mark the worker started", e))?;
-    statefile::write_json(&dir.join("spec.json"), spec).map_err(|e| failed("rewrite the job spec", e))?;
-    Ok(lock)
+    let store = dir.parent().ok_or_else(|| "the job directory has no parent".to_string())?;
+    let staging =
+        store.join(format!("{}{}-{}", super::STAGING_PREFIX, spec.job_id, crate::foundation::hash::random_hex(4)));
+    let built = statefile::private_dir(&staging)
+        .map_err(|e| failed("recreate the job directory", e))
+        .and_then(|()| take_lock(&staging))
+        .and_then(|lock| {
+            statefile::write_json(&staging.join(PID_FILE), &json!({"pid": std::process::id()}))
+                .map_err(|e| failed("record the worker's pid", e))?;
+            mark_started(&staging).map_err(|e| failed("mark the worker started", e))?;
+            statefile::write_json(&staging.join("spec.json"), spec).map_err(|e| failed("rewrite the job spec", e))?;
+            // What is left of a removal still under way (no spec, so no record) makes way.
+            let _ = std::fs::remove_dir_all(dir);
+            std::fs::rename(&staging, dir).map_err(|e| failed("put the job directory back", e))?;
+            Ok(lock)
+        });
+    if built.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    built
 }
 
 /// What codex is doing, as last recorded (the default when nothing is).
