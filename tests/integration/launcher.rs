@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -449,6 +450,19 @@ fn sigterm_and_sigint_stop_a_download_at_once_and_leave_nothing() {
 }
 
 #[test]
+fn a_launcher_killed_by_sigkill_leaves_no_downloader_and_no_partial_file() {
+    let server = FileServer::start();
+    server.serve(&bundled_name(), Body::Trickle);
+    let fetch = Fetch::new(&["curl"]);
+    fetch.pin("7.0.0", &sha256_hex(b"anything"));
+    let launcher = Download::start(&fetch, &server);
+    let out = launcher.signal(libc::SIGKILL);
+    assert_eq!(out.status.code(), None, "{:?} {}", out.status, out.stderr);
+    wait_for(|| server.hung_up() == 1, "the downloader outlived a launcher killed by SIGKILL");
+    wait_for(|| fetch.installed().is_empty(), "the partial download outlived a launcher killed by SIGKILL");
+}
+
+#[test]
 fn a_download_cut_short_by_sigkill_is_removed_by_the_next_start() {
     let server = FileServer::start();
     server.serve(&bundled_name(), Body::Trickle);
@@ -456,7 +470,8 @@ fn a_download_cut_short_by_sigkill_is_removed_by_the_next_start() {
     let fetch = Fetch::new(&["curl"]);
     fetch.pin("7.0.0", &sha256_hex(&release));
     let launcher = Download::start(&fetch, &server);
-    let out = launcher.signal(libc::SIGKILL);
+    // The whole group, watchdog and downloader with the launcher: nothing is left to clean up.
+    let out = launcher.signal_group(libc::SIGKILL);
     assert_eq!(out.status.code(), None, "{:?} {}", out.status, out.stderr);
     assert!(fetch.installed().iter().any(|n| n.starts_with('.')), "no trap sees SIGKILL: {:?}", fetch.installed());
 
@@ -464,6 +479,28 @@ fn a_download_cut_short_by_sigkill_is_removed_by_the_next_start() {
     let out = fetch.run(&server.base, &["serve"]);
     assert_eq!(out.stdout, "release 7.0.0 serve\n", "{}", out.stderr);
     assert_eq!(fetch.installed(), vec![installed_name("7.0.0")], "the killed start's partial download is gone");
+}
+
+#[test]
+fn a_stale_download_of_an_older_launcher_is_removed_and_a_recent_one_kept() {
+    let release = fake_release("7.1.0");
+    let (server, fetch) = Fetch::serving("curl", "7.1.0", &release);
+    let dest = fetch.data.path().join("bin");
+    std::fs::create_dir_all(&dest).unwrap();
+    // How launchers before the pid naming named a download in progress.
+    let (stale, recent) = (format!(".{}.Ab12Cd", bundled_name()), format!(".{}.Ef34Gh", bundled_name()));
+    for name in [&stale, &recent] {
+        std::fs::write(dest.join(name), b"partial").unwrap();
+    }
+    let an_hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options().write(true).open(dest.join(&stale)).unwrap().set_modified(an_hour_ago).unwrap();
+    let out = fetch.run(&server.base, &["serve"]);
+    assert_eq!(out.stdout, "release 7.1.0 serve\n", "{}", out.stderr);
+    assert_eq!(
+        fetch.installed(),
+        vec![recent.clone(), installed_name("7.1.0")],
+        "an hour-old partial download is stale; a recent one may be a running older launcher's"
+    );
 }
 
 /// A launcher started in the background whose download is under way: the server has its
@@ -476,6 +513,7 @@ impl Download {
     fn start(fetch: &Fetch, server: &FileServer) -> Download {
         let child = Command::new(fetch.launcher())
             .arg("serve")
+            .process_group(0)
             .env_clear()
             .env("HOME", fetch.data.path())
             .env("PATH", fetch.path())
@@ -505,7 +543,18 @@ impl Download {
     /// printed once it has exited; fails the test if it has not exited within the timeout.
     fn signal(self, signal: i32) -> Run {
         let pid = i32::try_from(self.child.id()).unwrap();
-        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+        self.signalled(pid, signal)
+    }
+
+    /// Sends `signal` to the launcher's whole process group (its downloader and watchdog too).
+    fn signal_group(self, signal: i32) -> Run {
+        let pid = i32::try_from(self.child.id()).unwrap();
+        self.signalled(-pid, signal)
+    }
+
+    fn signalled(self, target: i32, signal: i32) -> Run {
+        let pid = i32::try_from(self.child.id()).unwrap();
+        assert_eq!(unsafe { libc::kill(target, signal) }, 0);
         let (tx, rx) = std::sync::mpsc::channel();
         let child = self.child;
         std::thread::spawn(move || {

@@ -107,6 +107,8 @@ pub(crate) const LAUNCHER_TOOLS: &[&str] = &[
     "mkdir",
     "mktemp",
     "mkfifo",
+    "find",
+    "sleep",
     "wc",
     "chmod",
     "mv",

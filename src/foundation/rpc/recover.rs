@@ -10,7 +10,10 @@
 //! the object closes are ignored. What is not (answered with a null id): a line that is not an
 //! object, an `id` only inside a nested value, a key written with escapes (`"i\u0064"`), an `id`
 //! key that appears twice (which one the client meant is unknowable), an id that is null, a
-//! float, an object or an array (not an id at all), or one cut short by the end of the line.
+//! float, an object or an array (not an id at all), or one cut short by the end of the line; nor
+//! the id of a reply (a depth-1 `result` or `error` key): that id is one this server gave its own
+//! request (`roots/list`), and an error carrying it would read to the client as the answer to
+//! whichever of its own requests has the same id.
 
 use serde_json::Value;
 
@@ -18,6 +21,8 @@ use super::RequestId;
 
 /// Longest id kept: far above any client's ids, small enough to keep for any line.
 const MAX_ID_BYTES: usize = 1024;
+/// Longest depth-1 key worth reading: `id`, `error`, `result`.
+const MAX_KEY_BYTES: usize = 6;
 
 /// The id of `line`, if it can be recovered (see the module doc).
 pub fn id_of(line: &[u8]) -> Option<RequestId> {
@@ -37,7 +42,7 @@ pub struct IdScanner {
     escaped: bool,
     /// At depth 1, the next string is a key.
     expect_key: bool,
-    /// Reading a depth-1 key that may still be `id`: its bytes so far.
+    /// Reading a depth-1 key that may still be `id`, `error` or `result`: its bytes so far.
     key: Option<Vec<u8>>,
     /// The last depth-1 key was `id` and its `:` has not been seen.
     id_key: bool,
@@ -47,6 +52,8 @@ pub struct IdScanner {
     value: Option<Captured>,
     /// How many depth-1 `id` keys were seen.
     id_keys: usize,
+    /// A depth-1 `result` or `error` key was seen: the line is a reply.
+    reply: bool,
 }
 
 enum Captured {
@@ -74,7 +81,7 @@ impl IdScanner {
     }
 
     pub fn finish(self) -> Option<RequestId> {
-        if self.id_keys != 1 {
+        if self.id_keys != 1 || self.reply {
             return None;
         }
         let raw = match self.value? {
@@ -102,9 +109,10 @@ impl IdScanner {
                     if self.id_key {
                         self.id_keys += 1;
                     }
+                    self.reply |= key == b"result" || key == b"error";
                 }
             } else if let Some(key) = &mut self.key {
-                if key.len() < 2 {
+                if key.len() < MAX_KEY_BYTES {
                     key.push(byte);
                 } else {
                     self.key = None;
@@ -234,10 +242,53 @@ mod tests {
             r#"x{"id":1}"#,
             r#"{"method":"x"}{"id":1}"#,
             r#"{"ids":1,"i":2}"#,
+            // Replies: the id is this server's own, not one the client waits on.
+            r#"{"jsonrpc":"2.0","id":3,"result":{"roots":[{"uri":"file:///\udc80"}]}}"#,
+            r#"{"jsonrpc":"2.0","error":{"code":-1,"message":"\udc80"},"id":"codex-in-claude-roots-1"}"#,
         ] {
             assert_eq!(id(line), None, "{line}");
         }
         assert_eq!(id(&format!(r#"{{"id":"{}"}}"#, "x".repeat(MAX_ID_BYTES))), None);
+    }
+
+    #[test]
+    fn a_broken_line_gets_the_id_its_valid_twin_would_have() {
+        for literal in [
+            "7",
+            "-0",
+            "1e3",
+            "-1.0",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "9223372036854775808",
+            "123456789012345678901234567890",
+            r#""""#,
+            r#""\u00e9\"x""#,
+            r#""\ud83d\ude00""#,
+        ] {
+            let valid = format!(r#"{{"jsonrpc":"2.0","method":"ping","id":{literal}}}"#);
+            let expected = match crate::foundation::rpc::parse_line(valid.as_bytes()) {
+                Ok(crate::foundation::rpc::Message::Request(request)) => Some(request.id),
+                Ok(other) => panic!("{other:?}"),
+                Err(rejection) => rejection.id,
+            };
+            let broken = format!(r#"{{"jsonrpc":"2.0","method":"ping","params":{{"q":"\udc00"}},"id":{literal}}}"#);
+            assert_eq!(id(&broken), expected, "{literal}");
+        }
+    }
+
+    #[test]
+    fn an_id_key_anywhere_but_the_top_level_is_not_taken() {
+        for (line, expected) in [
+            (r#"{"a":"\"id\":5","id":6}"#, Some(RequestId::Number(6))),
+            (r#"{"a":{"id":1,"result":2},"b":["id",{"error":3}],"id":2}"#, Some(RequestId::Number(2))),
+            (r#"{"results":1,"errors":2,"id":4}"#, Some(RequestId::Number(4))),
+            ("{\"method\":\"x\",\"id\":5\u{0}}", Some(RequestId::Number(5))),
+            (r#"{"\"id":5}"#, None),
+            (r#"{"id\"":5}"#, None),
+        ] {
+            assert_eq!(id(line), expected, "{line}");
+        }
     }
 
     #[test]

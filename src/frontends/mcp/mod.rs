@@ -194,16 +194,19 @@ impl Server {
         let calls = Arc::clone(&self.calls);
         let outbox = self.outbox.clone();
         let spawned = std::thread::Builder::new().name(format!("call-{}", tool.name)).spawn(move || {
-            let arguments = request.params.get("arguments");
-            // Stateless requests may not rely on anything learned earlier on the connection.
-            let envelope = match era {
-                Era::Modern => tools::call_tool(tool, arguments, &Context::new(&config, &NoRoots, &progress, cancel)),
-                Era::Legacy => {
-                    tools::call_tool(tool, arguments, &Context::new(&config, roots.as_ref(), &progress, cancel))
-                }
-            };
-            let result = decorate(call_tool_result(envelope), era);
-            calls.finish(&request.id, || outbox.send(rpc::success(&request.id, result)));
+            calls.answer(&request.id, &outbox, tool.name, || {
+                let arguments = request.params.get("arguments");
+                // Stateless requests may not rely on anything learned earlier on the connection.
+                let envelope = match era {
+                    Era::Modern => {
+                        tools::call_tool(tool, arguments, &Context::new(&config, &NoRoots, &progress, cancel))
+                    }
+                    Era::Legacy => {
+                        tools::call_tool(tool, arguments, &Context::new(&config, roots.as_ref(), &progress, cancel))
+                    }
+                };
+                decorate(call_tool_result(envelope), era)
+            });
         });
         // The closure (and the request it owns) is dropped unrun: the call is answered here and
         // its registration removed, or the id would stay "in use" and the client wait forever.
@@ -417,6 +420,22 @@ impl InFlight {
         self.idle.notify_all();
     }
 
+    /// Runs a registered call's `work` and answers it with the result. `tools::call_tool` turns a
+    /// tool's own panic into an envelope; a panic anywhere else in `work` (shaping the result)
+    /// would end the thread with the call still registered, its id "in use" and its slot under
+    /// the limit taken for good, and the client waiting forever: it is answered as an internal
+    /// error instead.
+    fn answer(&self, id: &RequestId, outbox: &Outbox, tool: &str, work: impl FnOnce() -> Value) {
+        let response = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+            Ok(result) => rpc::success(id, result),
+            Err(_) => {
+                crate::log_error!("the call of {tool} panicked; answered internal error");
+                rpc::failure(Some(id), codes::INTERNAL_ERROR, &format!("{tool} failed unexpectedly"), None)
+            }
+        };
+        self.finish(id, || outbox.send(response));
+    }
+
     /// Stdin closed: calls that finish within `settle` answer normally (a quick `codex_status` is
     /// not cut short into a misleading report); the rest are abandoned and get `grace` to wind
     /// down: a paid run goes on in its job worker and keeps its result, anything else is stopped.
@@ -484,6 +503,35 @@ mod tests {
         calls.cancel(&id);
         calls.finish(&id, || panic!("must not respond"));
         assert!(calls.register(&id, 8).is_ok(), "id is free again");
+    }
+
+    #[test]
+    fn a_call_that_panics_is_answered_and_frees_its_id_and_its_slot() {
+        struct Shared(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Shared {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().write(bytes)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let (outbox, writer) = stdio::spawn_writer(Shared(Arc::clone(&written)));
+        let calls = Arc::new(InFlight::default());
+        let id = RequestId::Number(4);
+        calls.register(&id, 1).unwrap();
+        let (thread_calls, thread_id, thread_outbox) = (Arc::clone(&calls), id.clone(), outbox.clone());
+        let thread = std::thread::spawn(move || {
+            thread_calls.answer(&thread_id, &thread_outbox, "codex_review", || panic!("shaping the result"))
+        });
+        assert!(thread.join().is_ok(), "the panic is caught in the call's thread");
+        assert!(calls.register(&RequestId::Number(5), 1).is_ok(), "the slot is free again");
+        assert!(calls.register(&id, 2).is_ok(), "the id is free again");
+        stdio::finish(outbox, writer, Duration::from_secs(5));
+        let answer: Value = serde_json::from_slice(&written.lock().unwrap()).unwrap();
+        assert_eq!(answer["id"], json!(4));
+        assert_eq!(answer["error"]["code"], json!(codes::INTERNAL_ERROR));
     }
 
     #[test]
