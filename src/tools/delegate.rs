@@ -178,7 +178,14 @@ pub fn run_delegate(call: &Call) -> Value {
         }
         remember(&mut meta);
         drop(worktree);
-        return error_envelope(stopped_without_edits(call, failure, session_id.as_deref()), &meta);
+        let error = codex_run::stopped_error(
+            call,
+            failure,
+            session_id.as_deref(),
+            "Codex made no edit before it was stopped",
+            "a task saying what is left",
+        );
+        return error_envelope(error, &meta);
     }
     // Edits without a message are still the result; only neither is no result at all.
     let mut adjustments = answer::Adjustments::default();
@@ -319,16 +326,6 @@ pub fn run_dry_run(call: &Call) -> Value {
         tool: call.tool.name,
         meta,
     })
-}
-
-/// The error of a run stopped before it made any edit (`errors::stopped_before_edits`).
-fn stopped_without_edits(call: &Call, failure: &CodexFailure, session_id: Option<&str>) -> ToolError {
-    let Some(session_id) = session_id.filter(|_| !call.config.ephemeral) else { return failure.clone().into() };
-    let mut params = json!({"session_id": session_id});
-    if let Some(root) = call.args.text("workspace_root") {
-        params["workspace_root"] = json!(root);
-    }
-    super::errors::stopped_before_edits(failure.clone(), call.tool.name, params)
 }
 
 /// Puts the earlier run's edits in the fresh copy unless the user's tree already has them;
