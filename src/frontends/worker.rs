@@ -5,7 +5,9 @@
 //! A SIGTERM (cancel, deadline) cancels the run: codex's process group is killed and a delegate
 //! worktree removed by the normal cleanup paths, and the worker exits without a result, leaving
 //! the end to be recorded by whoever stopped it; a delegation that had edited by then stores its
-//! edits so far (a `partial` result) first, and that is how the job ends.
+//! edits so far (a `partial` result) first, and that is how the job ends. One that timed out
+//! before any edit stores its error, which names the follow-up of its kept session, rather than
+//! a bare `timeout` end.
 //!
 //! While it runs it checks every half second that its record is still there: one deleted under
 //! it (its state directory removed) is put back and the result says so, or, when that keeps
@@ -125,10 +127,16 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
         watcher.thread().unpark();
         envelope
     });
+    // A delegation that timed out before any edit, with its session kept, names the follow-up
+    // that continues it (`repair_tool`): that is its result, at the job's deadline too, where a
+    // bare `timeout` end would lose the session.
+    let follow_up_kept = envelope["error"]["code"] == json!("timeout")
+        && envelope["error"]["repair_tool_params"]["session_id"].is_string();
     // Whoever stopped the job records how it ended, unless the run has work to hand over: a
-    // delegation stopped mid-edit returns its edits so far (`partial`), which are stored like any
-    // result, so the cancel (or the deadline's reaper) finds it and leaves it there.
-    if terminate.load(Ordering::SeqCst) && envelope["partial"] != json!(true) {
+    // delegation stopped mid-edit returns its edits so far (`partial`), or one that timed out
+    // its follow-up, which are stored like any result, so the cancel (or the deadline's reaper,
+    // which may stop a worker still storing after its timeout) finds it and leaves it there.
+    if terminate.load(Ordering::SeqCst) && envelope["partial"] != json!(true) && !follow_up_kept {
         return ExitCode::SUCCESS;
     }
     if abandoned.load(Ordering::SeqCst) {
@@ -140,8 +148,10 @@ pub fn main(dir: &Path, mut config: Config) -> ExitCode {
     let now = clock::now_ms();
     // A background job stopped at its deadline reads `timeout`; a waited-on run keeps the
     // tool's own timeout envelope, which is what its caller would have had.
-    let hit_deadline =
-        !spec.waited_on() && envelope["error"]["code"] == json!("timeout") && now + 2_000 >= spec.deadline_epoch_ms();
+    let hit_deadline = !spec.waited_on()
+        && envelope["error"]["code"] == json!("timeout")
+        && !follow_up_kept
+        && now + 2_000 >= spec.deadline_epoch_ms();
     // Degrade, never drop: the whole record is tried for the patience; then the smaller one
     // (everything but the diff, which stays in its patch file if that fits) beside it for as
     // long again. The patch file a full disk refused is tried again with every record.

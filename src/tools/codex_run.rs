@@ -198,6 +198,47 @@ pub fn run_codex_keep_failure(call: &Call, invocation: &Invocation, meta: &mut M
     Ok(run)
 }
 
+/// `run_codex` for a tool whose stopped run a follow-up can continue (a consult: what codex
+/// read and thought so far is in its session): a run stopped mid-way (timeout, stall) whose
+/// session codex kept is remembered and answered with `stopped_error`, `lead` and `ask` saying
+/// what it had not done and what the follow-up is given.
+pub fn run_codex_resumable(
+    call: &Call,
+    workspace: &Workspace,
+    invocation: &Invocation,
+    meta: &mut Meta,
+    (lead, ask): (&str, &str),
+) -> Result<Run, Value> {
+    let run = run_codex_keep_failure(call, invocation, meta)?;
+    let error = match &run.failure {
+        None => return Ok(run),
+        Some(failure) if failure.stopped_mid_run() => {
+            remember(call, workspace, &run, meta, |_| {});
+            stopped_error(call, failure, run.stream.session_id.as_deref(), lead, ask)
+        }
+        Some(failure) => failure.clone().into(),
+    };
+    Err(error_envelope(error, meta))
+}
+
+/// The error of a run stopped before it had anything to hand over
+/// (`errors::stopped_with_session`): its follow-up when codex kept its session, else the plain
+/// failure.
+pub fn stopped_error(
+    call: &Call,
+    failure: &CodexFailure,
+    session_id: Option<&str>,
+    lead: &str,
+    ask: &str,
+) -> ToolError {
+    let Some(session_id) = session_id.filter(|_| !call.config.ephemeral) else { return failure.clone().into() };
+    let mut params = json!({"session_id": session_id});
+    if let Some(root) = call.args.text("workspace_root") {
+        params["workspace_root"] = json!(root);
+    }
+    super::errors::stopped_with_session(failure.clone(), call.tool.name, params, lead, ask)
+}
+
 /// `raw_response`: codex's final message when `detail` is `full` (sanitised, redacted, bounded;
 /// a cut is noted in `meta`), the session id, and the model that was requested.
 pub fn raw_response(call: &Call, run: &Run, meta: &mut Meta) -> Value {

@@ -99,7 +99,8 @@ pub fn run(call: &Call) -> Value {
     let mut invocation = settings.invocation(call, &workspace.path, prompt, Some(schema));
     // A question need not be about a repository.
     invocation.skip_git_repo_check = true;
-    let run = match codex_run::run_codex(call, &invocation, &mut meta) {
+    let stopped = ("Codex was stopped before it answered", "the question (or what is left of it)");
+    let run = match codex_run::run_codex_resumable(call, &workspace, &invocation, &mut meta, stopped) {
         Ok(run) => run,
         Err(envelope) => return envelope,
     };

@@ -14,8 +14,9 @@
 //! it and the diff holds only the new edits; otherwise the earlier edits are replayed into the
 //! copy and the diff holds both. `follow_up` in the result says which.
 //!
-//! A run stopped before it finished (timeout, stall, cancel) keeps its work: the edits so far
-//! are the result, marked `partial`, and its session is kept for a follow-up to finish them.
+//! A run that ended before it finished (stopped by a timeout, stall or cancel, or failed after
+//! it edited: the model API down, a rate limit) keeps its work: the edits so far are the
+//! result, marked `partial`, and its session is kept for a follow-up to finish them.
 
 use std::path::Path;
 use std::time::Duration;
@@ -43,9 +44,9 @@ const NEXT_STEP: &str = "Review the diff; it was never applied for you. Apply it
 const WITHHELD_REASON: &str = "secret-looking file name: its change was left out of the diff and never sent";
 const NESTED_REPO_REASON: &str =
     "a git repository Codex created inside the worktree: its files cannot be part of the diff";
-const PARTIAL_FOLLOW_UP_STEP: &str = "Codex was stopped before it finished: to finish, call codex_delegate again with \
+const PARTIAL_FOLLOW_UP_STEP: &str = "Codex did not finish (partial_reason says why): to finish, call codex_delegate again with \
      this session_id (its task saying what is left); it continues from these edits rather than starting over.";
-const PARTIAL_NO_SESSION_STEP: &str = "Codex was stopped before it finished and its session was not kept \
+const PARTIAL_NO_SESSION_STEP: &str = "Codex did not finish and its session was not kept \
      (CODEX_IN_CLAUDE_EPHEMERAL), so it cannot be continued: finish the edits yourself, or start a fresh delegate.";
 const PLAN_NOTE: &str = "Codex works in a throwaway copy holding your tracked files as they are now (uncommitted \
 changes included; files outside a sparse checkout from HEAD). Untracked files are never copied, and submodules are \
@@ -103,19 +104,20 @@ pub fn run_delegate(call: &Call) -> Value {
         Ok(run) => run,
         Err(envelope) => return envelope,
     };
-    // A run stopped mid-way (timeout, stall, cancel) keeps the edits it made: they are paid for,
-    // and a follow-up of its session can finish the work from them.
-    let stopped = match &run.failure {
-        None => None,
-        Some(failure) if failure.stopped_mid_run() => Some(failure.clone()),
-        Some(failure) => return error_envelope(failure.clone().into(), &meta),
-    };
+    // A run that ended before it finished keeps the edits it made: stopped mid-way (timeout,
+    // stall, cancel), or failed after editing (the model API down, a rate limit): they are paid
+    // for, and a follow-up of its session can finish the work from them.
+    let stopped = run.failure.clone();
     let limit = usize::try_from(call.config.max_delegate_diff_bytes).unwrap_or(usize::MAX);
     let ignored = call.args.text("ignored_files").and_then(IgnoredFiles::parse).unwrap_or(IgnoredFiles::List);
     // Headroom over the limit: redaction can shrink a diff (withheld files) before it is bounded.
     let edits = match worktree.edits(limit.saturating_mul(4).max(1024 * 1024), ignored) {
         Ok(edits) => edits,
-        Err(error) => return error_envelope(capture_failed(error, worktree.keep()), &meta),
+        // A run that failed on its own says why first; the capture is only its leftovers.
+        Err(error) => match stopped {
+            Some(failure) if !failure.stopped_mid_run() => return error_envelope(failure.into(), &meta),
+            _ => return error_envelope(capture_failed(error, worktree.keep()), &meta),
+        },
     };
     meta.context_summary = Some(ContextSummary {
         files_changed: edits.numstat.files,
@@ -195,9 +197,19 @@ pub fn run_delegate(call: &Call) -> Value {
         && withheld_files.is_empty()
         && left_out_files.is_empty()
     {
+        if !failure.stopped_mid_run() {
+            return error_envelope(failure.clone().into(), &meta);
+        }
         remember(&mut meta);
         drop(worktree);
-        return error_envelope(stopped_without_edits(call, failure, session_id.as_deref()), &meta);
+        let error = codex_run::stopped_error(
+            call,
+            failure,
+            session_id.as_deref(),
+            "Codex made no edit before it was stopped",
+            "a task saying what is left",
+        );
+        return error_envelope(error, &meta);
     }
     // Edits without a message are still the result; only neither is no result at all.
     let mut adjustments = answer::Adjustments::default();
@@ -207,7 +219,8 @@ pub fn run_delegate(call: &Call) -> Value {
     let nothing_else = withheld_files.is_empty() && left_out_files.is_empty();
     let summary = match (message, &diff, nothing_else) {
         _ if stopped.is_some() => format!(
-            "Codex was stopped before it finished, so the diff holds only its edits so far: {}.",
+            "Codex {} before it finished, so the diff holds only its edits so far: {}.",
+            if stopped.as_ref().is_some_and(CodexFailure::stopped_mid_run) { "was stopped" } else { "failed" },
             partial_reason.as_deref().unwrap_or_default()
         ),
         (Some(message), Some(_), _) => message,
@@ -273,8 +286,8 @@ struct Success<'a> {
     /// why not; null when there is no diff. Beside the summary, so it shows first.
     applies_cleanly: Option<bool>,
     applies_cleanly_reason: Option<String>,
-    /// Codex was stopped before it finished (timeout, stall, cancel): the diff holds its edits so
-    /// far, and `partial_reason` says what stopped it.
+    /// Codex did not finish (stopped by a timeout, stall or cancel, or failed after editing): the
+    /// diff holds its edits so far, and `partial_reason` says what ended it.
     partial: bool,
     partial_reason: Option<String>,
     /// Files, added and removed lines of the diff; beside the patch file that holds it whole
@@ -341,16 +354,6 @@ pub fn run_dry_run(call: &Call) -> Value {
         tool: call.tool.name,
         meta,
     })
-}
-
-/// The error of a run stopped before it made any edit (`errors::stopped_before_edits`).
-fn stopped_without_edits(call: &Call, failure: &CodexFailure, session_id: Option<&str>) -> ToolError {
-    let Some(session_id) = session_id.filter(|_| !call.config.ephemeral) else { return failure.clone().into() };
-    let mut params = json!({"session_id": session_id});
-    if let Some(root) = call.args.text("workspace_root") {
-        params["workspace_root"] = json!(root);
-    }
-    super::errors::stopped_before_edits(failure.clone(), call.tool.name, params)
 }
 
 /// Puts the earlier run's edits in the fresh copy unless the user's tree already has them;

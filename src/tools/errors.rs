@@ -150,15 +150,21 @@ impl From<CodexFailure> for ToolError {
     }
 }
 
-/// A delegation stopped (timeout, stall, cancel) before it made any edit, whose session codex
-/// kept: a follow-up of that session (`tool` with `params`) continues the work already paid for,
-/// so that is the repair, and a retry from scratch, which pays for it again, is not offered.
-pub fn stopped_before_edits(failure: CodexFailure, tool: &str, params: serde_json::Value) -> ToolError {
+/// A run stopped (timeout, stall, cancel) before it had anything to hand over, whose session
+/// codex kept: a follow-up of that session (`tool` with `params`) continues the work already
+/// paid for, so that is the repair, and a retry from scratch, which pays for it again, is not
+/// offered. `lead` says what the run had not done yet, `ask` what the follow-up is given.
+pub fn stopped_with_session(
+    failure: CodexFailure,
+    tool: &str,
+    params: serde_json::Value,
+    lead: &str,
+    ask: &str,
+) -> ToolError {
     let session_id = params["session_id"].as_str().unwrap_or_default().to_string();
     let mut error = ToolError::from(failure).repair(format!(
-        "Codex made no edit before it was stopped, but its session is kept: call {tool} with session_id \
-         {session_id} and a task saying what is left to continue it, rather than a fresh call that pays for the \
-         work again"
+        "{lead}, but its session is kept: call {tool} with session_id {session_id} and {ask} to continue it, rather \
+         than a fresh call that pays for the work again"
     ));
     error.retryable = false;
     error.repair_tool(tool, params)

@@ -288,20 +288,28 @@ fn rate_limits_are_retryable_with_a_delay() {
 }
 
 #[test]
-fn a_hung_stream_times_out_and_leaves_no_process() {
-    let mock = MockModel::start(vec![Step::Hang]);
+fn a_hung_stream_times_out_leaves_no_process_and_steers_to_a_follow_up() {
+    let mock = MockModel::start(vec![Step::Hang, Step::message(consult_answer("Continued."))]);
     // codex's own idle timeout is longer than ours, so our timeout is what ends the run.
     let home = CodexHome::new(&mock).with_idle_timeout_ms(120_000);
     let (mut server, workspace) = paid_server(&home);
     let started = Instant::now();
     let result = consult(&mut server, workspace.path(), json!({"timeout_seconds": 10}));
     assert_eq!(result["error"]["code"], json!("timeout"), "{result}");
-    assert_eq!(result["error"]["retryable"], json!(true));
     // The timeout as configured, not what was left of it once the job's worker started.
     assert_eq!(result["error"]["message"], json!("codex did not finish within 10 s and was stopped"), "{result}");
     assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
     let left = crate::support::live_pids_with_env("CODEX_HOME", home.path(), server.pid());
     assert!(left.is_empty(), "codex left running after the timeout: {left:?}");
+    // What codex read and thought so far is in its kept session: a fresh consult would pay for
+    // it again, so the repair is the follow-up, not a retry.
+    assert!(result["error"].get("retryable").is_none(), "{result}");
+    assert_eq!(result["error"]["repair_tool"], json!("codex_consult"), "{result}");
+    let session = &result["error"]["repair_tool_params"]["session_id"];
+    assert!(session.is_string(), "{result}");
+    let done = consult(&mut server, workspace.path(), json!({"session_id": session}));
+    assert_eq!(done["ok"], json!(true), "the session the error names continues: {done}");
+    assert_eq!(done["summary"], json!("Continued."), "{done}");
 }
 
 /// A plan review's answer in the plan schema's shape.

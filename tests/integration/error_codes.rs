@@ -172,7 +172,9 @@ fn job_lifecycle_codes(ws: &str) -> Vec<String> {
     std::thread::sleep(std::time::Duration::from_millis(300));
     codes.push(result_code(&mut server, &job_id));
 
-    let mut server = Server::start(&env(&[("CODEX_IN_CLAUDE_JOB_MAX_SECONDS", "10")]));
+    // No session kept: a consult with one stores the follow-up of its session at the deadline.
+    let mut server =
+        Server::start(&env(&[("CODEX_IN_CLAUDE_JOB_MAX_SECONDS", "10"), ("CODEX_IN_CLAUDE_EPHEMERAL", "true")]));
     server.initialize(json!({}));
     let job_id = start(&mut server);
     std::thread::sleep(std::time::Duration::from_secs(11));

@@ -207,7 +207,9 @@ fn a_hung_job_is_cancelled_and_leaves_nothing_behind() {
 fn a_job_past_its_deadline_is_timeout() {
     let mock = MockModel::start(vec![Step::Hang]);
     let home = CodexHome::new(&mock).with_idle_timeout_ms(120_000);
-    let setup = Setup::real(&home, &[("CODEX_IN_CLAUDE_JOB_MAX_SECONDS", "10")]);
+    // No session kept: a run with one stores the follow-up of that session as its result
+    // instead (stopped::an_async_delegation_at_its_deadline_before_any_edit_keeps_its_follow_up).
+    let setup = Setup::real(&home, &[("CODEX_IN_CLAUDE_JOB_MAX_SECONDS", "10"), ("CODEX_IN_CLAUDE_EPHEMERAL", "true")]);
     let workspace = tempfile::tempdir().unwrap();
     let mut server = setup.server();
     let job_id = start(&mut server, "codex_consult_async", workspace.path(), json!({"question": "q"}));

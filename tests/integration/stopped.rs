@@ -31,7 +31,7 @@ fn assert_partial(result: &Value, repo: &crate::repo::TestRepo, reason: &str) {
     let patch = std::fs::read_to_string(result["patch_file"].as_str().unwrap()).unwrap();
     assert_eq!(patch, diff, "the patch file holds the partial diff");
     assert!(result["session_id"].is_string(), "{result}");
-    assert!(result["summary"].as_str().unwrap().contains("stopped before it finished"), "{result}");
+    assert!(result["summary"].as_str().unwrap().contains("before it finished"), "{result}");
     let steps = result["next_steps"].to_string();
     assert!(steps.contains("session_id"), "the next step is the follow-up: {steps}");
 }
@@ -136,4 +136,50 @@ fn a_timeout_before_any_edit_steers_to_a_follow_up_not_a_paid_retry() {
     let done = delegation.call("codex_delegate", &repo, json!({"task": "finish", "session_id": session}));
     assert_eq!(done["ok"], json!(true), "the session the error names continues: {done}");
     assert!(done["diff"].as_str().unwrap().contains("+pub const DONE: bool = true;"), "{done}");
+}
+
+#[test]
+fn a_model_failure_after_edits_keeps_them_as_partial_and_a_follow_up_finishes() {
+    // The model API fails (HTTP 500, a dropped stream) once Codex has edited: the edits are
+    // paid for, so they come back, not a retryable error inviting a second run from scratch.
+    for failure in [Step::http_error(500, "internal"), Step::DropStream] {
+        let mock = MockModel::start(vec![
+            Step::apply_patch(FIX_ANSWER),
+            failure,
+            Step::apply_patch(FINISH),
+            Step::message("Finished."),
+        ]);
+        let mut delegation = Delegation::new(&mock, &[]);
+        let repo = project();
+        let stopped = delegation.call("codex_delegate", &repo, json!({"timeout_seconds": 60}));
+        assert_partial(&stopped, &repo, "codex exited 1");
+        assert!(stopped["summary"].as_str().unwrap().contains("failed before it finished"), "{stopped}");
+        finish(&mut delegation, &repo, &stopped);
+    }
+}
+
+#[test]
+fn an_async_delegation_at_its_deadline_before_any_edit_keeps_its_follow_up() {
+    let mock = MockModel::start(vec![Step::Hang, Step::apply_patch(FINISH), Step::message("Finished.")]);
+    let home = CodexHome::new(&mock).with_idle_timeout_ms(120_000);
+    let setup = Setup::real(&home, &[("CODEX_IN_CLAUDE_JOB_MAX_SECONDS", "10")]);
+    let repo = project();
+    let mut server = setup.server();
+    let job_id = start(&mut server, "codex_delegate_async", repo.path(), json!({"task": "t"}));
+    wait_finished(&mut server, repo.path(), &job_id, Duration::from_secs(60));
+    let result = call(&mut server, "codex_job_result", json!({"job_id": job_id, "workspace_root": repo.path()}));
+    let error = &result["error"];
+    assert_eq!(error["code"], json!("timeout"), "the session is not lost in a bare job_timeout: {result}");
+    assert!(error.get("retryable").is_none(), "{result}");
+    assert_eq!(error["repair_tool"], json!("codex_delegate"), "{result}");
+    let session = &error["repair_tool_params"]["session_id"];
+    assert!(session.is_string(), "{result}");
+    let done = call(
+        &mut server,
+        "codex_delegate",
+        json!({"task": "finish", "session_id": session, "workspace_root": repo.path()}),
+    );
+    assert_eq!(done["ok"], json!(true), "the session the error names continues: {done}");
+    assert!(done["diff"].as_str().unwrap().contains("+pub const DONE: bool = true;"), "{done}");
+    setup.assert_no_worktree_left();
 }

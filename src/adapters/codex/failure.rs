@@ -19,6 +19,10 @@ const DEFAULT_RETRY_AFTER_MS: u64 = 60_000;
 /// When a transient model failure names no delay: codex has already retried it by then (its
 /// own request and stream retries, docs/codex-cli.md §6), so the next try waits a little.
 const DEFAULT_TRANSIENT_RETRY_MS: u64 = 15_000;
+/// The longest wait taken from codex's text: a ChatGPT plan's longest usage window is a week,
+/// so anything beyond (a garbled or hostile "Retry-After: 99999999999999") is capped here, and
+/// the failure's detail says so.
+const MAX_RETRY_AFTER_MS: u64 = 8 * 24 * 3_600_000;
 
 const AUTH: &[&str] = &[
     "not logged in",
@@ -213,15 +217,24 @@ pub fn classify(evidence: &Evidence) -> Option<CodexFailure> {
         return Some(CodexFailure::ContractChanged { exit, detail });
     }
     let now = crate::foundation::clock::now_ms();
-    let said_wait =
-        || retry_at_ms(&failure_text, now).map(|at| at.saturating_sub(now)).or_else(|| retry_after_ms(&failure_text));
+    let said_wait = |default_ms: u64, detail: String| {
+        let said =
+            retry_at_ms(&failure_text, now).map(|at| at.saturating_sub(now)).or_else(|| retry_after_ms(&failure_text));
+        match said {
+            Some(wait) if wait > MAX_RETRY_AFTER_MS => (
+                MAX_RETRY_AFTER_MS,
+                format!("{detail} (codex named a wait of over {} days; capped there)", MAX_RETRY_AFTER_MS / 86_400_000),
+            ),
+            said => (said.unwrap_or(default_ms), detail),
+        }
+    };
     if RATE_LIMIT.iter().any(|p| contains_word(&failure_text, p)) {
-        let wait = said_wait().unwrap_or(DEFAULT_RETRY_AFTER_MS);
-        return Some(CodexFailure::RateLimited { exit, detail, retry_after_ms: wait });
+        let (retry_after_ms, detail) = said_wait(DEFAULT_RETRY_AFTER_MS, detail);
+        return Some(CodexFailure::RateLimited { exit, detail, retry_after_ms });
     }
     if TRANSIENT.iter().any(|p| failure_text.contains(p)) || server_error_status(&failure_text) {
-        let wait = said_wait().unwrap_or(DEFAULT_TRANSIENT_RETRY_MS);
-        return Some(CodexFailure::Transient { exit, detail, retry_after_ms: wait });
+        let (retry_after_ms, detail) = said_wait(DEFAULT_TRANSIENT_RETRY_MS, detail);
+        return Some(CodexFailure::Transient { exit, detail, retry_after_ms });
     }
     Some(CodexFailure::Exited { exit, detail })
 }
@@ -332,7 +345,10 @@ pub fn retry_at_ms(text: &str, now_ms: u64) -> Option<u64> {
             let month = MONTHS.iter().position(|m| month.starts_with(m))? as u32 + 1;
             let day: u32 = day.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok()?;
             let year: i64 = year.trim_end_matches([',', '.']).parse().ok()?;
-            (year, month, day, clock(time, half)?)
+            // A year far off either way is only "long ago" or "very far ahead" (the wait is
+            // capped by the caller), and date arithmetic on it would overflow.
+            let this_year = crate::foundation::clock::local_date(now_ms).0;
+            (year.clamp(this_year - 1000, this_year + 1000), month, day, clock(time, half)?)
         }
         _ => return None,
     };
@@ -468,8 +484,13 @@ mod tests {
         assert_eq!(retry_at_ms("upgrade to pro, or try again at nov 26th, 2030 12:05 am.", now), Some(dated));
         assert_eq!(retry_at_ms("try again at 13:00 pm", now), None);
         assert_eq!(retry_at_ms("try again later.", now), None);
-        // A reset in the future becomes the error's retry_after_ms.
-        let error = failed("", Some("You've hit your usage limit. Try again at Nov 26th, 2030 12:05 AM."));
+        // A reset in the future (within the cap: three days on) becomes the error's retry_after_ms.
+        let (y, m, d) = crate::foundation::clock::local_date(now + 3 * 86_400_000);
+        let dated = crate::foundation::clock::local_epoch_ms(y, m, d, 0, 5).unwrap();
+        let month =
+            ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][m as usize - 1];
+        let error =
+            failed("", Some(&format!("You've hit your usage limit. Try again at {month} {d}th, {y} 12:05 AM.")));
         assert_eq!(kind(&error), "rate_limited");
         let wait = wait_of(&error).unwrap();
         assert!(wait > 0 && wait.abs_diff(dated - now) < 60_000, "{wait}");
@@ -481,6 +502,37 @@ mod tests {
         assert_eq!(wait_of(&failed("", Some("usage limit reached, retry after 30 seconds"))), Some(30_000));
         assert_eq!(wait_of(&failed("", Some("rate limit: try again in 0s"))), Some(0));
         assert_eq!(wait_of(&failed("", Some("Too Many Requests"))), Some(60_000));
+    }
+
+    #[test]
+    fn hostile_retry_delays_are_capped_and_said_never_a_panic() {
+        let said = |text: &str| {
+            let failure = failed("", Some(text));
+            (wait_of(&failure), failure.to_string())
+        };
+        let huge = [
+            "rate limit: Retry-After: 99999999999999".to_string(),
+            format!("rate limit: try again in {}s", "9".repeat(400)),
+            format!("rate limit: try again in {}.{} hours", "9".repeat(30), "9".repeat(30)),
+            "rate limit: try again in 18446744073709551615 hours 18446744073709551615 minutes".to_string(),
+            "usage limit reached; try again at jan 1st, 9223372036854775807 3:45 pm".to_string(),
+            "usage limit reached; try again at jan 1st, 99999 3:45 pm".to_string(),
+            "stream disconnected before completion: retry after 99999999999999 seconds".to_string(),
+        ];
+        for text in &huge {
+            let (wait, message) = said(text);
+            assert!(wait.is_some_and(|wait| wait <= MAX_RETRY_AFTER_MS), "{text}: {wait:?}");
+            assert!(wait != Some(DEFAULT_RETRY_AFTER_MS), "a huge wait is capped, not forgotten: {text}");
+            assert!(message.contains("capped"), "the cap is said: {message}");
+        }
+        // Nonsense is no delay at all (the default), and is not said to be capped.
+        for text in ["rate limit: retry-after: -5", "rate limit: try again in ٣٠s", "rate limit: retry after 1.2.3"] {
+            let (wait, message) = said(text);
+            assert_eq!(wait, Some(DEFAULT_RETRY_AFTER_MS), "{text}");
+            assert!(!message.contains("capped"), "{message}");
+        }
+        // Many numbers: the first that follows a marker.
+        assert_eq!(said("rate limit 429: try again in 12s (or 600s, or 9999999s)").0, Some(12_000));
     }
 
     #[test]
