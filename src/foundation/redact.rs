@@ -450,6 +450,8 @@ const MAX_PEM_LABEL: usize = 64;
 const MAX_AUTH_PARAMETERS: usize = 1024;
 /// How far from a JWK private member its `"kty"` may be: an RSA-4096 JWK's members between them.
 const JWK_WINDOW: usize = 8192;
+/// A JWK private member's value with no `"kty"` near it is masked from this length on.
+const JWK_MIN_UNANCHORED: usize = 43;
 /// Longest label read through JSON `\u` escapes, escapes included.
 const MAX_ESCAPED_LABEL: usize = 128;
 
@@ -1088,9 +1090,6 @@ impl<'a> Scanner<'a> {
         let (before, after) = self.ktys.around(bytes, colon);
         let near =
             before.is_some_and(|at| colon - at <= JWK_WINDOW) || after.is_some_and(|at| at - colon <= JWK_WINDOW);
-        if !near {
-            return Some(None);
-        }
         let start = skip_blanks(bytes, colon + 1)?;
         let escapes = run_end(bytes, start, BACKSLASH, MAX_ESCAPES + 1) - start;
         if bytes.get(start + escapes) != Some(&b'"') {
@@ -1098,7 +1097,18 @@ impl<'a> Scanner<'a> {
         }
         let value = start + escapes + 1;
         let value_end = run_end(bytes, value, B64URL, OPEN);
-        Some((value_end - value >= 16).then(|| self.push(value, value_end, self.runs_into_cut(value_end))))
+        let member = &bytes[value..value_end];
+        // With its `"kty"` out of reach (cut off, or a JWK written without one), a member still
+        // holds a key when its value is as long as the shortest private member (an EC or
+        // Ed25519 `"d"`: 32 bytes, 43 characters) and random-looking.
+        let random = |member: &[u8]| {
+            member.len() >= JWK_MIN_UNANCHORED
+                && member.iter().any(u8::is_ascii_uppercase)
+                && member.iter().any(u8::is_ascii_lowercase)
+                && member.iter().any(u8::is_ascii_digit)
+        };
+        let key = if near { member.len() >= 16 } else { random(member) };
+        Some(key.then(|| self.push(value, value_end, self.runs_into_cut(value_end))))
     }
 
     /// The value of `NAME=value` as a shell, a `.env` file or a Dockerfile writes it, where NAME
@@ -2740,6 +2750,8 @@ mod tests {
             r#"{"kty": "RSA", "e": "AQAB", "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWkRXjBZCiFV4n3oknjhMstn64tZ_2W", "use": "sig"}"#.to_string(),
             r#"{"d": "short", "kid": "2011-04-29"}"#.to_string(),
             r#"{"p": "0123456789abcdef0123456789"}"#.to_string(),
+            r#"{"q": "how-to-rotate-the-signing-keys-of-a-cluster", "d": "2024-01-01T00:00:00Z"}"#.to_string(),
+            format!(r#"{{"d": "{}"}}"#, fake(HEX_DIGITS, 64, 29)),
             "client-certificate-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUM=".to_string(),
             r#""\u0074ype": "object""#.to_string(),
         ];
@@ -2793,6 +2805,10 @@ mod tests {
             ),
             (format!(r#"{{"kty":"oct","k":"{jwk_d}"}}"#), jwk_d.clone()),
             (format!(r#"{{\"kty\":\"RSA\",\"qi\":\"{jwk_d}\"}}"#), jwk_d.clone()),
+            // A JWK without `"kty"`, or with it out of the window.
+            (format!(r#"{{"d":"{jwk_d}","crv":"P-256","x":"{}"}}"#, fake(B64URL_CHARS, 43, 28)), jwk_d.clone()),
+            (format!(r#"{{"k": "{jwk_d}"}}"#), jwk_d.clone()),
+            (format!(r#"{{"kty": "EC", "n": "{}", "d": "{jwk_d}"}}"#, "A".repeat(JWK_WINDOW)), jwk_d.clone()),
         ];
         let mut failures = Vec::new();
         for (input, secret) in &cases {
