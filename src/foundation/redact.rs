@@ -450,6 +450,8 @@ const MAX_PEM_LABEL: usize = 64;
 const MAX_AUTH_PARAMETERS: usize = 1024;
 /// How far from a JWK private member its `"kty"` may be: an RSA-4096 JWK's members between them.
 const JWK_WINDOW: usize = 8192;
+/// A JWK private member's value with no `"kty"` near it is masked from this length on.
+const JWK_MIN_UNANCHORED: usize = 43;
 /// Longest label read through JSON `\u` escapes, escapes included.
 const MAX_ESCAPED_LABEL: usize = 128;
 
@@ -776,12 +778,25 @@ impl<'a> Scanner<'a> {
             let c = bytes[i];
             let class = CLASS[c as usize];
             // The hot loop: one lookup and one rarely taken branch per byte.
-            let armed = TRIGGER | if previous & WORD == 0 { WORD_START_TRIGGER } else { 0 };
-            // A word starts after an escaped line break too (`\nAGE-SECRET-KEY-1…` in a JSON
-            // string): looked at only for the letters that start a pattern.
-            if class & armed == 0 && (class & WORD_START_TRIGGER == 0 || !after_escaped_break(bytes, i)) {
+            let armed = TRIGGER | BACKSLASH | if previous & WORD == 0 { WORD_START_TRIGGER } else { 0 };
+            if class & armed == 0 {
                 previous = class;
                 i += 1;
+                continue;
+            }
+            // A word starts after an escaped line break too (`\nAGE-SECRET-KEY-1…` in a JSON
+            // string): the escape is looked at where its rare backslash is, not at every letter.
+            if c == b'\\' {
+                let escaped = bytes.get(i + 1).copied().filter(|c| matches!(c, b'n' | b'r' | b't'));
+                let Some(letter) = escaped else {
+                    previous = class;
+                    i += 1;
+                    continue;
+                };
+                // The escape's letter follows a backslash, so it starts a word itself.
+                let resume = if has(letter, WORD_START_TRIGGER) { self.prefixed_token(i + 1) } else { None };
+                i = resume.unwrap_or(i + 2);
+                previous = if after_escaped_break(bytes, i) { 0 } else { CLASS[bytes[i - 1] as usize] };
                 continue;
             }
             let resume = match c {
@@ -793,7 +808,7 @@ impl<'a> Scanner<'a> {
                 _ => self.prefixed_token(i),
             };
             i = resume.map_or(i + 1, |resume| resume.max(i + 1));
-            previous = CLASS[bytes[i - 1] as usize];
+            previous = if after_escaped_break(bytes, i) { 0 } else { CLASS[bytes[i - 1] as usize] };
         }
         self.key_block_open
     }
@@ -818,12 +833,21 @@ impl<'a> Scanner<'a> {
         self.cut && end == self.bytes.len()
     }
 
+    /// A token with a prefix of `PREFIX_RULES` at `i`; inlined, so the many word starts whose
+    /// second byte no prefix has cost the hot loop no call.
+    #[inline(always)]
     fn prefixed_token(&mut self, i: usize) -> Option<usize> {
         let bytes = self.bytes;
         let second = bytes.get(i + 1).copied().unwrap_or(0xff);
         if second >= 128 || SECOND_BYTES[bytes[i] as usize] >> second & 1 == 0 {
             return None;
         }
+        self.prefix_rules(i)
+    }
+
+    #[inline(never)]
+    fn prefix_rules(&mut self, i: usize) -> Option<usize> {
+        let bytes = self.bytes;
         let (first, last) = RULES_BY_FIRST_BYTE[bytes[i] as usize];
         for rule in &PREFIX_RULES[first as usize..last as usize] {
             // The second byte first: most words starting with `s` or `g` end here.
@@ -1066,9 +1090,6 @@ impl<'a> Scanner<'a> {
         let (before, after) = self.ktys.around(bytes, colon);
         let near =
             before.is_some_and(|at| colon - at <= JWK_WINDOW) || after.is_some_and(|at| at - colon <= JWK_WINDOW);
-        if !near {
-            return Some(None);
-        }
         let start = skip_blanks(bytes, colon + 1)?;
         let escapes = run_end(bytes, start, BACKSLASH, MAX_ESCAPES + 1) - start;
         if bytes.get(start + escapes) != Some(&b'"') {
@@ -1076,7 +1097,18 @@ impl<'a> Scanner<'a> {
         }
         let value = start + escapes + 1;
         let value_end = run_end(bytes, value, B64URL, OPEN);
-        Some((value_end - value >= 16).then(|| self.push(value, value_end, self.runs_into_cut(value_end))))
+        let member = &bytes[value..value_end];
+        // With its `"kty"` out of reach (cut off, or a JWK written without one), a member still
+        // holds a key when its value is as long as the shortest private member (an EC or
+        // Ed25519 `"d"`: 32 bytes, 43 characters) and random-looking.
+        let random = |member: &[u8]| {
+            member.len() >= JWK_MIN_UNANCHORED
+                && member.iter().any(u8::is_ascii_uppercase)
+                && member.iter().any(u8::is_ascii_lowercase)
+                && member.iter().any(u8::is_ascii_digit)
+        };
+        let key = if near { member.len() >= 16 } else { random(member) };
+        Some(key.then(|| self.push(value, value_end, self.runs_into_cut(value_end))))
     }
 
     /// The value of `NAME=value` as a shell, a `.env` file or a Dockerfile writes it, where NAME
@@ -1849,6 +1881,16 @@ fn key_line(line: &[u8]) -> KeyLine {
     if matches!(line.get(start), Some(b'"' | b'\'')) {
         start += 1;
     }
+    // Most lines are turned away at their first word: a base64 run followed, past any blanks, by
+    // a byte no key line can end with (only quotes, commas and a `\r`, maybe escaped, trail one).
+    let rest = &line[start..];
+    let run = rest.iter().take_while(|&&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=')).count();
+    let marker =
+        rest.first() == Some(&b'-') || rest.starts_with(b"Private-Lines:") || rest.starts_with(b"Public-Lines:");
+    let after = run_end(rest, run, BLANK, OPEN);
+    if !marker && after < rest.len() && !matches!(rest[after], b'\r' | b'"' | b'\'' | b',' | b'\\') {
+        return KeyLine::Other;
+    }
     let mut end = line.len();
     loop {
         let before = end;
@@ -1949,30 +1991,37 @@ fn key_body_lines<'l>(lines: impl Iterator<Item = (usize, &'l [u8])>, masked: &m
 /// lines as one JSON string.
 fn text_lines(input: &str) -> impl Iterator<Item = (usize, &[u8])> {
     let bytes = input.as_bytes();
-    let mut offset = 0;
-    input.split('\n').flat_map(move |line| {
-        let start = offset;
-        offset += line.len() + 1;
-        let line = line.as_bytes();
-        let mut pieces = Vec::new();
-        if !line.contains(&b'\\') {
-            pieces.push((start, line));
-            return pieces;
+    // No allocation per line, and without a backslash in the text (most of it) only a search for
+    // line breaks (`str::find`, memchr).
+    let escapes = bytes.contains(&b'\\');
+    let mut at = Some(0);
+    std::iter::from_fn(move || {
+        let start = at?;
+        if !escapes {
+            let end = input[start..].find('\n').map(|k| start + k);
+            at = end.map(|end| end + 1);
+            return Some((start, &bytes[start..end.unwrap_or(bytes.len())]));
         }
-        let mut piece = 0;
-        let mut k = 0;
-        while k < line.len() {
-            let slashes = line[k..].iter().take_while(|&&c| c == b'\\').count();
-            if slashes > 0 && line.get(k + slashes) == Some(&b'n') {
-                pieces.push((start + piece, &bytes[start + piece..start + k]));
-                k += slashes + 1;
-                piece = k;
-            } else {
-                k += slashes.max(1);
+        let mut k = start;
+        while k < bytes.len() {
+            match bytes[k] {
+                b'\n' => {
+                    at = Some(k + 1);
+                    return Some((start, &bytes[start..k]));
+                }
+                b'\\' => {
+                    let slashes = run_end(bytes, k, BACKSLASH, OPEN) - k;
+                    if bytes.get(k + slashes) == Some(&b'n') {
+                        at = Some(k + slashes + 1);
+                        return Some((start, &bytes[start..k]));
+                    }
+                    k += slashes;
+                }
+                _ => k += 1,
             }
         }
-        pieces.push((start + piece, &line[piece..]));
-        pieces
+        at = None;
+        Some((start, &bytes[start..]))
     })
 }
 
@@ -2701,6 +2750,8 @@ mod tests {
             r#"{"kty": "RSA", "e": "AQAB", "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWkRXjBZCiFV4n3oknjhMstn64tZ_2W", "use": "sig"}"#.to_string(),
             r#"{"d": "short", "kid": "2011-04-29"}"#.to_string(),
             r#"{"p": "0123456789abcdef0123456789"}"#.to_string(),
+            r#"{"q": "how-to-rotate-the-signing-keys-of-a-cluster", "d": "2024-01-01T00:00:00Z"}"#.to_string(),
+            format!(r#"{{"d": "{}"}}"#, fake(HEX_DIGITS, 64, 29)),
             "client-certificate-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUM=".to_string(),
             r#""\u0074ype": "object""#.to_string(),
         ];
@@ -2754,6 +2805,10 @@ mod tests {
             ),
             (format!(r#"{{"kty":"oct","k":"{jwk_d}"}}"#), jwk_d.clone()),
             (format!(r#"{{\"kty\":\"RSA\",\"qi\":\"{jwk_d}\"}}"#), jwk_d.clone()),
+            // A JWK without `"kty"`, or with it out of the window.
+            (format!(r#"{{"d":"{jwk_d}","crv":"P-256","x":"{}"}}"#, fake(B64URL_CHARS, 43, 28)), jwk_d.clone()),
+            (format!(r#"{{"k": "{jwk_d}"}}"#), jwk_d.clone()),
+            (format!(r#"{{"kty": "EC", "n": "{}", "d": "{jwk_d}"}}"#, "A".repeat(JWK_WINDOW)), jwk_d.clone()),
         ];
         let mut failures = Vec::new();
         for (input, secret) in &cases {
