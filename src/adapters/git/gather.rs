@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use crate::adapters::git::{DIFF_FLAGS, Git, GitError, Numstat};
 use crate::foundation::cancel::CancelToken;
+use crate::foundation::scratch;
 
 /// Longest ref accepted; real refs and revision expressions are far shorter.
 const MAX_REF_CHARS: usize = 256;
@@ -441,18 +442,16 @@ impl UntrackedDiff {
 /// A temporary index and object directory (the repository's objects readable as an alternate),
 /// so untracked files can be diffed without writing to the repository.
 struct ScratchIndex {
-    /// Removed on drop.
-    _dir: tempfile::TempDir,
+    /// Owner-only (it holds copies of the user's untracked files), reaped after a kill; removed
+    /// on drop.
+    _dir: scratch::Area,
     env: [(&'static str, String); 3],
 }
 
 impl ScratchIndex {
     fn new(git: &Git) -> Result<ScratchIndex, GatherError> {
         let unavailable = |what: &str| GatherError::Scratch(format!("cannot stage untracked files: {what}"));
-        let dir = tempfile::Builder::new()
-            .prefix("cic-untracked-")
-            .tempdir()
-            .map_err(|_| unavailable("no temporary directory"))?;
+        let dir = scratch::Area::new(scratch::Kind::Untracked).map_err(|_| unavailable("no temporary directory"))?;
         std::fs::create_dir(dir.path().join("objects")).map_err(|_| unavailable("no temporary directory"))?;
         // The environment carries strings only.
         let path = dir.path().to_str().ok_or_else(|| unavailable("the temporary directory path is not UTF-8"))?;

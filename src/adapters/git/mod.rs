@@ -228,7 +228,7 @@ pub struct Git {
     neutralised_filters: Vec<String>,
     /// git-lfs's storage while a global filter driver is honoured; removed with the last of the
     /// `Git` and the `ForeignGitEnv`s it handed out.
-    filter_scratch: Option<Arc<tempfile::TempDir>>,
+    filter_scratch: Option<Arc<crate::foundation::scratch::Area>>,
 }
 
 /// The environment a program we start in a repository (codex) runs with, so that the git it runs
@@ -238,7 +238,7 @@ pub struct Git {
 #[derive(Debug, Clone, Default)]
 pub struct ForeignGitEnv {
     pub vars: Vec<(String, String)>,
-    _filter_scratch: Option<Arc<tempfile::TempDir>>,
+    _filter_scratch: Option<Arc<crate::foundation::scratch::Area>>,
 }
 
 /// What `open` takes from the server's environment; a value of its own so tests can vary it.
@@ -315,7 +315,7 @@ impl Git {
         git.config_pins = overrides.pins;
         git.neutralised_filters = overrides.neutralised;
         if overrides.honours_global {
-            let scratch = tempfile::Builder::new().prefix("cic-git-lfs-").tempdir().map_err(|err| {
+            let scratch = crate::foundation::scratch::Area::new(crate::foundation::scratch::Kind::GitLfs).map_err(|err| {
                 GitError::Failed { message: format!("cannot make a scratch directory for git-lfs: {err}") }
             })?;
             let mut pair = OsString::from("lfs.storage=");

@@ -34,15 +34,8 @@ use std::time::Duration;
 
 use crate::adapters::git::{DIFF_FLAGS, Git, GitError, Numstat};
 use crate::foundation::cancel::CancelToken;
+use crate::foundation::scratch;
 
-/// Prefix of every run area; cleanup refuses anything else.
-pub const DIR_PREFIX: &str = "cic-worktree-";
-/// Locked by the process that made the run area, for as long as it lives: an area whose lock is
-/// free was left by a process that died (SIGKILL, crash) and may be removed.
-const OWNER_LOCK: &str = "owner.lock";
-/// A run area without its lock file is only an orphan once it is this old (it may be a few
-/// microseconds from getting one).
-const ORPHAN_MIN_AGE: Duration = Duration::from_secs(60);
 /// Build and cache artefacts never reported as Codex's edits.
 const ARTEFACT_EXCLUDES: &[&str] = &[
     ":(exclude,glob)**/__pycache__/**",
@@ -98,10 +91,9 @@ fn git_failed(context: &'static str) -> impl Fn(GitError) -> WorktreeError + Cop
 
 /// A live throwaway copy; removed when dropped.
 pub struct Worktree {
-    /// `<base>/cic-worktree-XXXX`, deleted with everything in it.
-    area: Option<tempfile::TempDir>,
-    /// `owner.lock`, held while this value lives.
-    _owner: std::fs::File,
+    /// `<base>/cic-worktree-XXXX` (owner-only, its `owner.lock` held while this value lives),
+    /// deleted with everything in it.
+    area: Option<scratch::Area>,
     tree: PathBuf,
     tmp: PathBuf,
     /// The user's repository, only ever read (the apply check included).
@@ -152,19 +144,12 @@ impl Worktree {
                 base.display()
             )));
         }
-        std::fs::create_dir_all(base)
-            .map_err(|e| WorktreeError::Failed(format!("cannot create the worktree base {}: {e}", base.display())))?;
-        let area = tempfile::Builder::new()
-            .prefix(DIR_PREFIX)
-            .tempdir_in(base)
-            .map_err(|e| WorktreeError::Failed(format!("cannot create a worktree directory: {e}")))?;
-        let owner = std::fs::File::create(area.path().join(OWNER_LOCK))
-            .and_then(|file| file.try_lock().map(|()| file).map_err(std::io::Error::other))
-            .map_err(|e| WorktreeError::Failed(format!("cannot lock the worktree directory: {e}")))?;
+        let area = scratch::Area::new_in(base, scratch::Kind::Worktree)
+            .map_err(|e| WorktreeError::Failed(format!("cannot create a worktree directory under {}: {e}", base.display())))?;
         let (tree, tmp) = (area.path().join("tree"), area.path().join("tmp"));
         std::fs::create_dir(&tmp)
             .map_err(|e| WorktreeError::Failed(format!("cannot create the private temporary directory: {e}")))?;
-        let mut worktree = Worktree { area: Some(area), _owner: owner, tree, tmp, live, git_timeout, baseline: head };
+        let mut worktree = Worktree { area: Some(area), tree, tmp, live, git_timeout, baseline: head };
         // From here on, dropping `worktree` on an error removes what was made.
         let copy = worktree.init(cancel)?;
         worktree.fill(&copy, cancel)?;
@@ -585,29 +570,7 @@ fn copy_failed(relative: &Path, error: std::io::Error) -> WorktreeError {
 /// Removes the run areas under `base` whose owner died without cleaning up (their lock is
 /// free). Returns what could not be removed.
 pub fn reap_orphans(base: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(base) else { return Vec::new() };
-    let mut warnings = Vec::new();
-    for entry in entries.flatten() {
-        let dir = entry.path();
-        let named_ours = entry.file_name().to_string_lossy().starts_with(DIR_PREFIX);
-        if !named_ours || !entry.file_type().is_ok_and(|t| t.is_dir()) || !is_orphan(&dir) {
-            continue;
-        }
-        match std::fs::remove_dir_all(&dir) {
-            Ok(()) => crate::log_info!("removed the orphaned worktree {}", dir.display()),
-            Err(err) => warnings.push(format!("could not remove the orphaned worktree {}: {err}", dir.display())),
-        }
-    }
-    warnings
-}
-
-fn is_orphan(dir: &Path) -> bool {
-    match std::fs::File::open(dir.join(OWNER_LOCK)) {
-        Ok(lock) => lock.try_lock().is_ok(),
-        Err(_) => std::fs::metadata(dir)
-            .and_then(|m| m.modified())
-            .is_ok_and(|at| at.elapsed().is_ok_and(|age| age > ORPHAN_MIN_AGE)),
-    }
+    scratch::reap(&[base.to_path_buf()], &[scratch::Kind::Worktree])
 }
 
 /// What a delegation would start from, without creating anything.
