@@ -72,6 +72,13 @@ pub fn run(mode: cli::Mode) -> ExitCode {
             ExitCode::SUCCESS
         }
         cli::Mode::Status { json, pretty } => {
+            // The report reads probe caches and the budget ledger from the state directory.
+            if let Err(unsafe_dir) = adapters::state_dir::verify(&config.state_dir) {
+                let error = foundation::envelope::ToolError::from(unsafe_dir);
+                eprintln!("codex-in-claude: {}
+{}", error.message, error.repair);
+                return ExitCode::FAILURE;
+            }
             let report = tools::status_report(&config);
             let text = if json { json_text(&report, pretty) } else { cli::render_status(&report) };
             let written = print_stdout(&text);

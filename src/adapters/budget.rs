@@ -135,7 +135,13 @@ impl Budget {
     /// Today's ledger, changed by `change` and written back, under the lock.
     fn update(&self, change: impl FnOnce(&mut Ledger)) -> std::io::Result<()> {
         statefile::private_dir(&self.dir)?;
-        let lock = OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(self.dir.join(LOCK_FILE))?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(self.dir.join(LOCK_FILE))?;
         lock.lock()?;
         let (today, _) = clock::local_day(clock::now_ms());
         let mut ledger = self.today(&today).map_err(std::io::Error::other)?;

@@ -107,6 +107,9 @@ pub struct Gathered {
     /// Detected but not in the diff: excluded by the `Untracked` mode, or not a regular file or
     /// symlink (a nested repository, a FIFO).
     pub untracked_omitted: u64,
+    /// git is told not to list untracked files (`status.showUntrackedFiles=no`): none were
+    /// listed, counted or sent.
+    pub untracked_unlisted: bool,
     /// Filter drivers the repository's own config defines that were not run (see `Git`).
     pub neutralised_filters: Vec<String>,
 }
@@ -214,7 +217,8 @@ pub fn gather(
     gathered.capture_truncated = tracked.stdout.truncated();
     gathered.add_numstat(&git.run(diff_args(&["--numstat", "-z"]))?.stdout.bytes());
 
-    if request.scope == Scope::WorkingTree {
+    gathered.untracked_unlisted = request.scope == Scope::WorkingTree && git.untracked_listing_off()?;
+    if request.scope == Scope::WorkingTree && !gathered.untracked_unlisted {
         let untracked = UntrackedDiff::gather(&git, request)?;
         gathered.untracked_detected = untracked.detected;
         gathered.untracked_included = untracked.included;
@@ -584,6 +588,26 @@ mod tests {
         assert_eq!(got.label, "working_tree");
         assert_eq!(got.head_oid.as_deref(), Some(git_ok(dir.path(), &["rev-parse", "HEAD"]).as_str()));
         assert!(!got.capture_truncated && got.binary_files.is_empty());
+    }
+
+    #[test]
+    fn untracked_files_git_is_told_not_to_list_are_never_listed_or_sent() {
+        let dir = repo();
+        write(dir.path(), "diary.txt", "DEAR-DIARY\n");
+        let include = request(Scope::WorkingTree, &[], Untracked::Include);
+        let got = run(dir.path(), &include).unwrap();
+        assert!(got.diff.contains("DEAR-DIARY") && !got.untracked_unlisted, "listed by default: {}", got.diff);
+        for value in ["no", "false", "No"] {
+            git_ok(dir.path(), &["config", "status.showUntrackedFiles", value]);
+            let got = run(dir.path(), &include).unwrap();
+            assert!(!got.diff.contains("DEAR-DIARY"), "{value}: {}", got.diff);
+            assert!(got.untracked_unlisted && got.untracked_detected == 0, "{value}: said, and counted as none");
+            // Named explicitly, still not listed: git was told not to.
+            let named = run(dir.path(), &request(Scope::WorkingTree, &["diary.txt"], Untracked::ExplicitOnly)).unwrap();
+            assert!(!named.diff.contains("DEAR-DIARY"));
+        }
+        git_ok(dir.path(), &["config", "status.showUntrackedFiles", "normal"]);
+        assert!(run(dir.path(), &include).unwrap().diff.contains("DEAR-DIARY"));
     }
 
     #[test]

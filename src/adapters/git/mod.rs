@@ -496,6 +496,15 @@ impl Git {
         }
     }
 
+    /// Whether git is told not to list untracked files here: `status.showUntrackedFiles` set to
+    /// `no` (or a false boolean) in any config git reads (`-c` and `GIT_CONFIG_*` included).
+    /// `git status` honours it; `ls-files --others` does not, so every untracked listing asks.
+    pub fn untracked_listing_off(&self) -> Result<bool, GitError> {
+        let value = self.run_allowing_absent(["config", "--get", "status.showUntrackedFiles"])?;
+        let value = String::from_utf8_lossy(&value).trim().to_ascii_lowercase();
+        Ok(matches!(value.as_str(), "no" | "false" | "off" | "0"))
+    }
+
     /// The repository's top level, canonical, and its object format.
     fn top_level(&self) -> Result<(PathBuf, ObjectFormat), GitError> {
         let output =

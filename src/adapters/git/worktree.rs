@@ -614,9 +614,14 @@ pub fn plan(repo: &Path, git_timeout: Duration, cancel: &CancelToken) -> Result<
     let uncommitted = git.run(numstat_args).map_err(failed)?;
     let mut numstat = Numstat::default();
     numstat.add(&uncommitted.stdout.bytes());
-    let untracked = git.run(["ls-files", "--others", "--exclude-standard", "-z"]).map_err(failed)?;
+    // Untracked files are counted as git would list them: not at all when it is told not to.
+    let untracked = if git.untracked_listing_off().map_err(failed)? {
+        Vec::new()
+    } else {
+        git.run(["ls-files", "--others", "--exclude-standard", "-z"]).map_err(failed)?.stdout.bytes()
+    };
     let (mut untracked_files, mut untracked_bytes) = (0, 0);
-    for path in untracked.stdout.bytes().split(|&b| b == 0).filter(|p| !p.is_empty()) {
+    for path in untracked.split(|&b| b == 0).filter(|p| !p.is_empty()) {
         untracked_files += 1;
         let path = git.repo().join(OsStr::from_bytes(path));
         untracked_bytes += std::fs::symlink_metadata(path).map(|m| m.len()).unwrap_or(0);
