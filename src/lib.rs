@@ -75,8 +75,11 @@ pub fn run(mode: cli::Mode) -> ExitCode {
             // The report reads probe caches and the budget ledger from the state directory.
             if let Err(unsafe_dir) = adapters::state_dir::verify(&config.state_dir) {
                 let error = foundation::envelope::ToolError::from(unsafe_dir);
-                eprintln!("codex-in-claude: {}
-{}", error.message, error.repair);
+                eprintln!(
+                    "codex-in-claude: {}
+{}",
+                    error.message, error.repair
+                );
                 return ExitCode::FAILURE;
             }
             let report = tools::status_report(&config);

@@ -126,10 +126,8 @@ pub fn reap(bases: &[PathBuf], kinds: &[Kind]) -> Vec<String> {
 }
 
 fn is_orphan(dir: &Path) -> bool {
-    let lock = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(dir.join(OWNER_LOCK));
+    let lock =
+        OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(dir.join(OWNER_LOCK));
     match lock {
         Ok(lock) => lock.try_lock().is_ok(),
         Err(_) => std::fs::symlink_metadata(dir)

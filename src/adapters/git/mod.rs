@@ -315,9 +315,10 @@ impl Git {
         git.config_pins = overrides.pins;
         git.neutralised_filters = overrides.neutralised;
         if overrides.honours_global {
-            let scratch = crate::foundation::scratch::Area::new(crate::foundation::scratch::Kind::GitLfs).map_err(|err| {
-                GitError::Failed { message: format!("cannot make a scratch directory for git-lfs: {err}") }
-            })?;
+            let scratch =
+                crate::foundation::scratch::Area::new(crate::foundation::scratch::Kind::GitLfs).map_err(|err| {
+                    GitError::Failed { message: format!("cannot make a scratch directory for git-lfs: {err}") }
+                })?;
             let mut pair = OsString::from("lfs.storage=");
             pair.push(scratch.path());
             git.config_args.extend(["-c".into(), pair]);

@@ -144,8 +144,9 @@ impl Worktree {
                 base.display()
             )));
         }
-        let area = scratch::Area::new_in(base, scratch::Kind::Worktree)
-            .map_err(|e| WorktreeError::Failed(format!("cannot create a worktree directory under {}: {e}", base.display())))?;
+        let area = scratch::Area::new_in(base, scratch::Kind::Worktree).map_err(|e| {
+            WorktreeError::Failed(format!("cannot create a worktree directory under {}: {e}", base.display()))
+        })?;
         let (tree, tmp) = (area.path().join("tree"), area.path().join("tmp"));
         std::fs::create_dir(&tmp)
             .map_err(|e| WorktreeError::Failed(format!("cannot create the private temporary directory: {e}")))?;
