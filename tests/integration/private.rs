@@ -238,6 +238,16 @@ fn tree(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
+/// A process of the test's, killed (and reaped) however the test ends.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Waits until someone holds a flock on `lock` (a non-blocking try of our own fails).
 fn wait_until_held(lock: &Path, holder: &mut Child) {
     for _ in 0..200 {
@@ -278,8 +288,8 @@ fn a_state_directory_another_user_made_first_is_refused_whole() {
         ],
     );
     // A "running" job whose pid is the victim's process group and whose lock the stranger holds.
-    let mut victim = Command::new("setsid").args(["sleep", "600"]).spawn().unwrap();
-    let victim_pid = i32::try_from(victim.id()).unwrap();
+    let victim = KillOnDrop(Command::new("setsid").args(["sleep", "600"]).spawn().unwrap());
+    let victim_pid = i32::try_from(victim.0.id()).unwrap();
     let running = codex_in_claude::adapters::jobs::new_job_id();
     plant(&store.join(&running), &[("spec.json", spec(&running, &ws)), ("worker.pid", json!({"pid": victim_pid}))]);
     // Patches that lead to the victim's files, old enough for a sweep to delete.
@@ -299,10 +309,17 @@ fn a_state_directory_another_user_made_first_is_refused_whole() {
     let lock = store.join(&running).join("worker.lock");
     std::fs::write(&lock, "").unwrap();
     assert!(Command::new("chown").arg(&owner).arg(&lock).status().unwrap().success());
-    let mut holder =
+    let mut holder = KillOnDrop(
         // Waiting for the lock, not `-n`: the probe below holds it for an instant while it looks.
-        as_stranger("flock").args(["-w", "30"]).arg(&lock).args(["sleep", "600"]).stderr(Stdio::piped()).spawn().unwrap();
-    wait_until_held(&lock, &mut holder);
+        as_stranger("flock")
+            .args(["--no-fork", "-w", "30"])
+            .arg(&lock)
+            .args(["sleep", "600"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until_held(&lock, &mut holder.0);
     let before = tree(attacker.path());
 
     let setup = Setup::fake(&[("CODEX_IN_CLAUDE_STATE_DIR", state.to_str().unwrap())]);
@@ -337,10 +354,6 @@ fn a_state_directory_another_user_made_first_is_refused_whole() {
     assert!(!process_gone(victim_pid), "the victim's process group was signalled");
     assert!(precious.path().join("precious.txt").exists(), "a file was deleted through the planted patches link");
     assert_eq!(tree(attacker.path()), before, "the planted state directory was changed");
-    let _ = holder.kill();
-    let _ = holder.wait();
-    let _ = victim.kill();
-    let _ = victim.wait();
 }
 
 #[test]
