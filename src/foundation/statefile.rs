@@ -116,7 +116,7 @@ mod tests {
     fn fifos_and_links_are_refused_at_once_never_opened_through() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("result.json");
-        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        assert!(crate::foundation::process::Cmd::new("mkfifo").arg(&fifo).run().unwrap().success());
         assert!(matches!(read_json::<serde_json::Value>(&fifo), Err(ReadError::Unreadable(_))));
         let target = dir.path().join("elsewhere.json");
         fs::write(&target, b"{}").unwrap();
