@@ -9,7 +9,9 @@
 //! links, is owned by root or the user; the state directory itself is owned by the user and
 //! writable by nobody else; a directory above it may be writable by others only if it is sticky
 //! (like `/tmp`), where nobody can rename or remove what another user made. Components that do
-//! not exist yet are created by the server, owner-only (`statefile::private_dir`).
+//! not exist yet are created by the server, owner-only (`statefile::private_dir`). A component
+//! that is a file (of the user or root) is no trust problem: nothing can lie below it, and the
+//! store's own read or write fails with its own error (`state_write_failed`), which says so.
 
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
@@ -22,7 +24,6 @@ pub enum Problem {
     Owner(u32),
     /// Writable by group or others (mode shown), and not a sticky directory above the state dir.
     Writable(u32),
-    NotADirectory,
     /// It could not be examined (permissions, I/O).
     Unreadable(String),
 }
@@ -48,7 +49,6 @@ impl std::fmt::Display for UnsafeStateDir {
             Problem::Writable(mode) => {
                 write!(f, "{at} (mode {mode:o}) can be written by other users, so they could replace what it holds")
             }
-            Problem::NotADirectory => write!(f, "{at} is not a directory"),
             Problem::Unreadable(why) => write!(f, "{at} cannot be examined: {why}"),
         }
     }
@@ -75,6 +75,10 @@ pub fn verify(state_dir: &Path) -> Result<(), UnsafeStateDir> {
         };
         if let Some(problem) = judge(&meta, me, is_state_dir) {
             return fail(prefix, problem);
+        }
+        if meta.is_file() {
+            // Nothing below a file exists to be forged (see the module comment).
+            return Ok(());
         }
         if !meta.file_type().is_symlink() {
             continue;
@@ -109,7 +113,7 @@ fn judge(meta: &std::fs::Metadata, me: u32, is_state_dir: bool) -> Option<Proble
         return None;
     }
     if !meta.is_dir() {
-        return Some(Problem::NotADirectory);
+        return None;
     }
     let mode = meta.permissions().mode() & 0o7777;
     let sticky = mode & 0o1000 != 0;
@@ -136,7 +140,7 @@ mod tests {
     }
 
     #[test]
-    fn writable_relative_and_non_directory_state_dirs_are_refused() {
+    fn writable_and_relative_state_dirs_are_refused_and_a_file_is_left_to_the_store() {
         let root = tempfile::tempdir().unwrap();
         let state = root.path().join("state");
         std::fs::create_dir(&state).unwrap();
@@ -154,7 +158,8 @@ mod tests {
         assert!(matches!(verify(Path::new("rel/state")), Err(UnsafeStateDir { problem: Problem::NotAbsolute, .. })));
         let file = root.path().join("file");
         std::fs::write(&file, "").unwrap();
-        assert!(matches!(verify(&file), Err(UnsafeStateDir { problem: Problem::NotADirectory, .. })));
+        assert_eq!(verify(&file), Ok(()));
+        assert_eq!(verify(&file.join("jobs")), Ok(()));
     }
 
     #[test]

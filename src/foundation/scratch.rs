@@ -39,7 +39,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [Kind::Worktree, Kind::CodexRun, Kind::Untracked, Kind::GitLfs, Kind::GitIndex, Kind::Setup];
+    pub const ALL: [Kind; 6] =
+        [Kind::Worktree, Kind::CodexRun, Kind::Untracked, Kind::GitLfs, Kind::GitIndex, Kind::Setup];
 
     pub fn prefix(self) -> &'static str {
         match self {

@@ -102,7 +102,7 @@ impl From<UnsafeStateDir> for ToolError {
                 "Do not use a directory another user owns: {elsewhere}, then restart the server (leave {} alone: its contents are not yours to trust)",
                 error.component.display()
             ),
-            Problem::NotAbsolute | Problem::NotADirectory | Problem::Unreadable(_) => {
+            Problem::NotAbsolute | Problem::Unreadable(_) => {
                 format!("Fix what the message names, or {elsewhere}; then restart the server")
             }
         };
