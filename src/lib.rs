@@ -34,7 +34,6 @@ pub(crate) mod tools;
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use adapters::git::worktree;
 use adapters::jobs;
 use foundation::identity::VERSION;
 use foundation::{cancel, config, log};
@@ -42,6 +41,16 @@ use frontends::{cli, mcp, review_gate, sarif, setup, worker};
 
 /// Runs one mode to completion.
 pub fn run(mode: cli::Mode) -> ExitCode {
+    // First, before anything is created, in every mode (the job worker and its intermediate
+    // included): with group and other bits masked off, every file and directory this process
+    // and its children create is private to the user from its first instant, wherever it lives
+    // and whoever creates it. Explicit modes where the server creates files (`statefile`,
+    // `foundation::scratch`) say the same, but only the mask reaches what git, codex and the
+    // commands codex runs create (codex's last message, the scratch object store's objects, a
+    // build's output in the throwaway copy). A diff is unchanged by it: git records only the
+    // executable bit, which the mask keeps for the user. Files copied into the copy keep their
+    // source's mode under an owner-only area.
+    foundation::sys::private_umask();
     let config = config::Config::from_env();
     log::init(config.log_level, config.log_file.as_deref());
     adapters::codex::environment::pass_through(&config.env_passthrough);
@@ -51,11 +60,12 @@ pub fn run(mode: cli::Mode) -> ExitCode {
     match mode {
         cli::Mode::Serve => {
             log_info!("serving MCP on stdio (version {VERSION})");
-            // A server killed mid-delegate could not remove its worktree; clean such leftovers
-            // without delaying the handshake.
-            let base = config.worktree_base.clone();
+            // A server or worker killed mid-run could not remove its temporary areas (a delegate's
+            // copy, a scratch object store, codex's last message); clean such leftovers without
+            // delaying the handshake. Live runs' areas hold their locks and are kept.
+            let bases = vec![config.worktree_base.clone(), std::env::temp_dir()];
             std::thread::spawn(move || {
-                for warning in worktree::reap_orphans(&base) {
+                for warning in foundation::scratch::reap(&bases, &foundation::scratch::Kind::ALL) {
                     log_warn!("{warning}");
                 }
             });
@@ -66,6 +76,16 @@ pub fn run(mode: cli::Mode) -> ExitCode {
             ExitCode::SUCCESS
         }
         cli::Mode::Status { json, pretty } => {
+            // The report reads probe caches and the budget ledger from the state directory.
+            if let Err(unsafe_dir) = adapters::state_dir::verify(&config.state_dir) {
+                let error = foundation::envelope::ToolError::from(unsafe_dir);
+                eprintln!(
+                    "codex-in-claude: {}
+{}",
+                    error.message, error.repair
+                );
+                return ExitCode::FAILURE;
+            }
             let report = tools::status_report(&config);
             let text = if json { json_text(&report, pretty) } else { cli::render_status(&report) };
             let written = print_stdout(&text);

@@ -106,7 +106,7 @@ pub const VARS: &[EnvVar] = &[
     EnvVar {
         name: "STATE_DIR",
         default: "$XDG_CACHE_HOME/codex-in-claude/jobs",
-        help: "where background job records live (~ is expanded)",
+        help: "where background job records live: absolute (~ is expanded), owned by you, writable by nobody else",
     },
     EnvVar {
         name: "EPHEMERAL",
@@ -302,16 +302,25 @@ impl Config {
             }
         };
         let home = env.get("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
-        let state_dir = match reader.text("STATE_DIR") {
-            Some(dir) => expand_tilde(&dir, home.as_deref()),
-            None => env
-                .get("XDG_CACHE_HOME")
+        let default_state_dir = || {
+            env.get("XDG_CACHE_HOME")
                 .filter(|d| d.starts_with('/'))
                 .map(PathBuf::from)
                 .or_else(|| home.as_ref().map(|h| h.join(".cache")))
                 .unwrap_or_else(std::env::temp_dir)
                 .join("codex-in-claude")
-                .join("jobs"),
+                .join("jobs")
+        };
+        let state_dir = match reader.text("STATE_DIR").map(|dir| expand_tilde(&dir, home.as_deref())) {
+            Some(dir) if dir.is_absolute() => dir,
+            // A relative one would name a different directory in every workspace the server is
+            // started from, inside the user's repository.
+            Some(_) => {
+                let fallback = default_state_dir();
+                reader.warn("STATE_DIR", &format!("is not an absolute path; using {}", fallback.display()));
+                fallback
+            }
+            None => default_state_dir(),
         };
         let worktree_base = match reader.text("WORKTREE_BASE") {
             Some(dir) if dir.starts_with('/') || dir.starts_with('~') => expand_tilde(&dir, home.as_deref()),
@@ -625,6 +634,7 @@ mod tests {
             ("LOG_LEVEL", "loud", "using WARNING"),
             ("EPHEMERAL", "maybe", "using false (runs can be continued)"),
             ("WORKTREE_BASE", "relative/dir", &format!("using the system temp dir, {temp}")),
+            ("STATE_DIR", "relative/jobs", &format!("is not an absolute path; using {temp}/codex-in-claude/jobs")),
             ("REVIEW_GATE", "maybe", "each project's /codex:review-gate switch decides"),
             ("REVIEW_GATE_MAX_ROUNDS", "0", "is 0, below the minimum 1; using 1"),
             ("REVIEW_GATE_SEVERITY", "urgent", "using high"),

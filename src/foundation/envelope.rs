@@ -87,6 +87,10 @@ pub enum ErrorCode {
     /// The job state directory refused a write (full disk, read-only, permissions); every file
     /// in it is left whole.
     StateWriteFailed,
+    /// The state directory (`CODEX_IN_CLAUDE_STATE_DIR`) is not safe to trust: it, or a directory
+    /// above it, is owned by another user or writable by others. Nothing in it was read, written
+    /// or acted on.
+    UnsafeStateDir,
     /// A bug in the server: a handler panicked. The message names no secret.
     InternalError,
 }
@@ -129,6 +133,7 @@ impl ErrorCode {
         ErrorCode::JobFailed,
         ErrorCode::JobUnreadable,
         ErrorCode::StateWriteFailed,
+        ErrorCode::UnsafeStateDir,
         ErrorCode::InternalError,
     ];
 
@@ -171,6 +176,7 @@ impl ErrorCode {
             ErrorCode::JobFailed => "job_failed",
             ErrorCode::JobUnreadable => "job_unreadable",
             ErrorCode::StateWriteFailed => "state_write_failed",
+            ErrorCode::UnsafeStateDir => "unsafe_state_dir",
             ErrorCode::InternalError => "internal_error",
         }
     }
@@ -273,6 +279,9 @@ impl ErrorCode {
             }
             ErrorCode::StateWriteFailed => {
                 "Free space in (or fix the permissions of) CODEX_IN_CLAUDE_STATE_DIR, which codex_status shows, then retry; nothing was lost"
+            }
+            ErrorCode::UnsafeStateDir => {
+                "Set CODEX_IN_CLAUDE_STATE_DIR to an absolute directory only you own and only you can write (the default, under ~/.cache, is), or fix the owner or mode of the directory the message names, then restart the server"
             }
             ErrorCode::InternalError => {
                 "Retry once; if it persists, rerun the server with CODEX_IN_CLAUDE_LOG_LEVEL=DEBUG and report the stderr log"

@@ -2,6 +2,7 @@
 //! mode, so nothing here may ever write to it.
 
 use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::sync::{Mutex, OnceLock};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -46,13 +47,14 @@ static LOGGER: OnceLock<Logger> = OnceLock::new();
 /// Sets the level and the optional log file once, at start-up. A file that cannot be opened is
 /// reported on stderr and skipped.
 pub fn init(level: Level, file: Option<&std::path::Path>) {
-    let file = file.and_then(|path| match std::fs::OpenOptions::new().create(true).append(true).open(path) {
-        Ok(f) => Some(Mutex::new(f)),
-        Err(err) => {
-            eprintln!("codex-in-claude WARNING: cannot open log file {}: {err}", path.display());
-            None
-        }
-    });
+    let file =
+        file.and_then(|path| match std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path) {
+            Ok(f) => Some(Mutex::new(f)),
+            Err(err) => {
+                eprintln!("codex-in-claude WARNING: cannot open log file {}: {err}", path.display());
+                None
+            }
+        });
     let _ = LOGGER.set(Logger { level, file });
 }
 

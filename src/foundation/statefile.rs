@@ -1,11 +1,12 @@
 //! The one writer of state files: every job file is written to a temporary file in the same
 //! directory, fsynced, renamed over the target, and the directory fsynced, so a reader sees the
 //! old content or the new one, never a half-written file, even across a crash. Also the bounded
-//! JSON reader that pairs with it, and the private (0700) directory maker.
+//! JSON reader that pairs with it (which never follows a link or blocks on a FIFO), and the
+//! private (0700) directory maker.
 
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::{Read as _, Write as _};
-use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::Path;
 
 use serde::Serialize;
@@ -70,7 +71,7 @@ impl std::fmt::Display for ReadError {
 
 /// Reads and parses a JSON state file.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, ReadError> {
-    let file = File::open(path).map_err(|err| match err.kind() {
+    let file = open_regular(path).map_err(|err| match err.kind() {
         std::io::ErrorKind::NotFound => ReadError::Missing,
         _ => ReadError::Unreadable(err),
     })?;
@@ -80,6 +81,17 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, ReadError> {
         return Err(ReadError::Invalid(format!("larger than {MAX_STATE_FILE_BYTES} bytes")));
     }
     serde_json::from_slice(&bytes).map_err(|err| ReadError::Invalid(err.to_string()))
+}
+
+/// Opens a state file for reading without following a symlink (a link planted in the store
+/// could lead anywhere) or blocking on it (opening a FIFO for reading waits for a writer that
+/// never comes); only a regular file is returned.
+pub fn open_regular(path: &Path) -> std::io::Result<File> {
+    let file = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("it is not a regular file"));
+    }
+    Ok(file)
 }
 
 /// Creates `dir` (and parents) readable by the owner only; tightens an existing one.
@@ -126,6 +138,19 @@ mod tests {
         let not_a_file = dir.path().join("d.json");
         fs::create_dir(&not_a_file).unwrap();
         assert!(matches!(read_json::<serde_json::Value>(&not_a_file), Err(ReadError::Unreadable(_))));
+    }
+
+    #[test]
+    fn fifos_and_links_are_refused_at_once_never_opened_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("result.json");
+        assert!(crate::foundation::process::Cmd::new("mkfifo").arg(&fifo).run().unwrap().success());
+        assert!(matches!(read_json::<serde_json::Value>(&fifo), Err(ReadError::Unreadable(_))));
+        let target = dir.path().join("elsewhere.json");
+        fs::write(&target, b"{}").unwrap();
+        let link = dir.path().join("spec.json");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(matches!(read_json::<serde_json::Value>(&link), Err(ReadError::Unreadable(_))));
     }
 
     #[test]

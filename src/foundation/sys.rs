@@ -1,4 +1,4 @@
-//! The crate's only `unsafe`: signalling process groups, arming the parent-death signal,
+//! The crate's only `unsafe`: the private umask, signalling process groups, arming the parent-death signal,
 //! starting a child in a new session, and noticing SIGTERM. Kept in one small module so every
 //! use is reviewed together.
 
@@ -99,4 +99,20 @@ pub fn utc_offset_seconds(epoch_seconds: i64) -> i64 {
         }
         tm.tm_gmtoff
     }
+}
+
+/// Makes every file and directory this process and its children create private to the user:
+/// the mode bits for group and others are masked off at creation (`umask(2)` is inherited by
+/// every child, so git's and codex's files, and those codex's commands write, are covered too).
+pub fn private_umask() {
+    // SAFETY: umask(2) cannot fail and touches no memory.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
+/// The effective user id: whose files the server may trust.
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid(2) cannot fail and touches no memory.
+    unsafe { libc::geteuid() }
 }

@@ -33,6 +33,7 @@ use crate::adapters::jobs::workspace_key;
 use crate::foundation::cancel::CancelToken;
 use crate::foundation::clock;
 use crate::foundation::config::Config;
+use crate::foundation::envelope::ToolError;
 use crate::foundation::hash::sha256_hex;
 use crate::foundation::policy::Severity;
 use crate::foundation::statefile::{self, ReadError};
@@ -71,6 +72,10 @@ pub fn hook(config: &Config, stdin: &mut dyn Read) -> String {
     let hook_cwd = input.as_ref().ok().and_then(|v| v.get("cwd")).and_then(Value::as_str);
     let project = project_dir(hook_cwd);
     let outcome = match Switch::read(config, project.as_deref()) {
+        // Forced off: silent, whatever the state directory holds.
+        Switch::Env { enabled: false, .. } => return String::new(),
+        // A switch read from a directory another user could have written proves nothing.
+        Switch::Untrusted(why) => Outcome::Allow(format!("off: {why}")),
         // A switch that cannot be read keeps the gate off, but not silently.
         Switch::Unreadable(why) => Outcome::Allow(format!("off: {why}")),
         switch if !switch.enabled() => return String::new(),
@@ -86,6 +91,9 @@ pub fn hook(config: &Config, stdin: &mut dyn Read) -> String {
 /// `review-gate --enable` / `--disable`: records the project's switch. The text to print, and
 /// whether it was recorded.
 pub fn set_switch(config: &Config, enabled: bool) -> (String, bool) {
+    if let Err(why) = trusted_state(config) {
+        return (format!("review gate: the switch was not recorded: {why}\n"), false);
+    }
     let Some(project) = project_dir(None) else {
         return (
             "review gate: cannot tell the project directory (the current directory is unreadable)\n".into(),
@@ -127,7 +135,7 @@ fn status_text(config: &Config, project: Option<&Path>) -> String {
         }
         Switch::Project(recorded) => format!("switched {state} for this project at {}", recorded.changed_at),
         Switch::Unset => format!("off by default; turn it on with `{SLASH_COMMAND} on`"),
-        Switch::Unreadable(why) => why.clone(),
+        Switch::Unreadable(why) | Switch::Untrusted(why) => why.clone(),
     };
     format!(
         "review gate: {state} for {place} ({why})\n\
@@ -155,20 +163,55 @@ fn read_input(stdin: &mut dyn Read) -> Result<Value, String> {
     }
 }
 
-/// The project: `CLAUDE_PROJECT_DIR`, else the hook's `cwd`, else the current directory, taken
-/// up to the top of its git work tree (found by its `.git` entry, no git run), so a switch set
-/// from a subdirectory is the same switch.
+/// The project: `CLAUDE_PROJECT_DIR`, else the hook's `cwd`, else the current directory. Without
+/// `CLAUDE_PROJECT_DIR` it is taken up to the top of its git work tree (found by its `.git`
+/// entry, no git run), so a switch set from a subdirectory is the same switch; that walk never
+/// reaches the user's home or above it (a dotfiles repository there is not the project), and
+/// `CLAUDE_PROJECT_DIR`, being the project, is never walked above.
 fn project_dir(hook_cwd: Option<&str>) -> Option<PathBuf> {
-    let from_env = std::env::var("CLAUDE_PROJECT_DIR").ok();
-    let dir = [from_env.as_deref(), hook_cwd]
-        .into_iter()
-        .flatten()
-        .find(|d| d.starts_with('/'))
+    let from_env = std::env::var("CLAUDE_PROJECT_DIR").ok().filter(|d| d.starts_with('/'));
+    if let Some(project) = from_env {
+        return PathBuf::from(project).canonicalize().ok();
+    }
+    let dir = hook_cwd
+        .filter(|d| d.starts_with('/'))
         .map(PathBuf::from)
-        .or_else(|| std::env::current_dir().ok())?;
-    let dir = dir.canonicalize().ok()?;
-    let top = dir.ancestors().find(|a| std::fs::symlink_metadata(a.join(".git")).is_ok()).unwrap_or(&dir);
+        .or_else(|| std::env::current_dir().ok())?
+        .canonicalize()
+        .ok()?;
+    let home = home_dir();
+    let top = dir
+        .ancestors()
+        .take_while(|a| home.as_deref().is_none_or(|home| !home.starts_with(a)))
+        .find(|a| std::fs::symlink_metadata(a.join(".git")).is_ok())
+        .unwrap_or(&dir);
     Some(top.to_path_buf())
+}
+
+/// `$HOME`, resolved.
+fn home_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME").filter(|h| !h.is_empty()).and_then(|h| PathBuf::from(h).canonicalize().ok())
+}
+
+/// Why `project` is not reviewed although git finds a repository there: git's top level (which
+/// git finds by walking up, past the project) is the user's home, or lies above the project. A
+/// review would then send that repository's untracked files, a home's `.bash_history` among them.
+fn foreign_repository(config: &Config, project: &Path, cancel: &CancelToken) -> Option<String> {
+    let timeout = Duration::from_secs(config.git_timeout_seconds);
+    let git = crate::adapters::git::Git::open(project, timeout, cancel).ok()?;
+    let top = git.repo();
+    let whose = if home_dir().as_deref() == Some(top) {
+        "your home directory"
+    } else if top != project {
+        "a directory above the project"
+    } else {
+        return None;
+    };
+    Some(format!(
+        "the review was not run: {} is not a git repository of its own; the repository git finds there is {} ({whose}), which the gate never reviews",
+        project.display(),
+        top.display()
+    ))
 }
 
 /// Whether the gate is on, and what decided it.
@@ -182,10 +225,18 @@ enum Switch {
     Unset,
     /// The switch file exists but cannot be read: off (a gate that cannot tell stays out of the way).
     Unreadable(String),
+    /// The state directory is not safe to trust (`adapters::state_dir`): off, and nothing in it read.
+    Untrusted(String),
 }
 
 impl Switch {
     fn read(config: &Config, project: Option<&Path>) -> Switch {
+        if let Err(why) = trusted_state(config) {
+            return match config.review_gate {
+                Some(false) => Switch::Env { enabled: false, project: None },
+                _ => Switch::Untrusted(why),
+            };
+        }
         let store = Store::new(&config.state_dir);
         let recorded = project.map(|p| statefile::read_json::<ProjectSwitch>(&store.project_path(p)));
         match (config.review_gate, recorded) {
@@ -203,9 +254,17 @@ impl Switch {
         match self {
             Switch::Env { enabled, .. } => *enabled,
             Switch::Project(recorded) => recorded.enabled,
-            Switch::Unset | Switch::Unreadable(_) => false,
+            Switch::Unset | Switch::Unreadable(_) | Switch::Untrusted(_) => false,
         }
     }
+}
+
+/// Whether the state directory may be read and written, or why not and how to fix it.
+fn trusted_state(config: &Config) -> Result<(), String> {
+    crate::adapters::state_dir::verify(&config.state_dir).map_err(|unsafe_dir| {
+        let error = ToolError::from(unsafe_dir);
+        format!("{}; {}", error.message, error.repair)
+    })
 }
 
 /// A project's switch, as `--enable` / `--disable` recorded it.
@@ -317,6 +376,12 @@ fn gate(config: &Config, input: Result<Value, String>, project: Option<PathBuf>)
     }
     // One time limit for reading the changes and reviewing them.
     let deadline = Instant::now() + Duration::from_secs(config.review_gate_timeout_seconds);
+    let (check_config, check_project) = (config.clone(), project.clone());
+    match within(deadline, move |cancel| foreign_repository(&check_config, &check_project, &cancel)) {
+        Some(None) => {}
+        Some(Some(why)) => return allow(why),
+        None => return allow(timed_out(config, "finding the repository")),
+    }
     let (gather_config, gather_project) = (config.clone(), project.clone());
     let fingerprint = match within(deadline, move |cancel| fingerprint(&gather_config, &gather_project, &cancel)) {
         Some(Ok(Some(fingerprint))) => fingerprint,

@@ -15,6 +15,7 @@ use crate::adapters::codex::probe::{self, SandboxCheck};
 use crate::foundation::cancel::CancelToken;
 use crate::foundation::config::Config;
 use crate::foundation::process::{Cmd, RunError};
+use crate::foundation::scratch;
 
 /// How long `git --version` and the `claude` queries may take.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -118,7 +119,7 @@ fn install_command(config: &Config) -> String {
 
 /// The probe a delegation runs first, in a throwaway directory laid out like its copy.
 fn sandbox(cancel: &CancelToken) -> Verdict {
-    let area = match tempfile::Builder::new().prefix("codex-in-claude-setup-").tempdir() {
+    let area = match scratch::Area::new(scratch::Kind::Setup) {
         Ok(area) => area,
         Err(err) => {
             return Verdict::Gap {

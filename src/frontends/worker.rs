@@ -37,6 +37,11 @@ const RECREATE_PATIENCE: Duration = Duration::from_secs(2);
 
 /// The worker (`__job-worker <dir>`).
 pub fn main(dir: &Path, mut config: Config) -> ExitCode {
+    // The job directory is only trusted inside a state directory nobody else can write.
+    if let Err(unsafe_dir) = crate::adapters::state_dir::verify(&config.state_dir) {
+        say(format_args!("{unsafe_dir}"));
+        return ExitCode::FAILURE;
+    }
     // Held until the worker exits: while it is, the job reads as running.
     let _lock = match jobs::worker::take_lock(dir) {
         Ok(lock) => lock,

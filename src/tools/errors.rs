@@ -10,6 +10,7 @@ use crate::adapters::codex::failure::CodexFailure;
 use crate::adapters::git::GitError;
 use crate::adapters::git::gather::GatherError;
 use crate::adapters::git::worktree::WorktreeError;
+use crate::adapters::state_dir::{Problem, UnsafeStateDir};
 use crate::adapters::workspace::WorkspaceError;
 use crate::foundation::envelope::{ErrorCode, ToolError};
 
@@ -84,6 +85,28 @@ impl From<BudgetError> for ToolError {
                 ToolError::new(ErrorCode::BudgetExhausted, error.to_string()).retry_after_ms(*retry_after_ms)
             }
         }
+    }
+}
+
+/// The repair names the fix for what was found: a directory of someone else's is not to be
+/// used at all, one of the user's own only needs its mode fixed.
+impl From<UnsafeStateDir> for ToolError {
+    fn from(error: UnsafeStateDir) -> ToolError {
+        let elsewhere = "set CODEX_IN_CLAUDE_STATE_DIR in the server's environment to an absolute directory only you own (or unset it to use ~/.cache/codex-in-claude/jobs)";
+        let repair = match &error.problem {
+            Problem::Writable(_) => format!(
+                "Run `chmod go-w {}` if that directory is yours and nobody else needs to write it, or {elsewhere}; then retry",
+                shell_quote(&error.component.to_string_lossy())
+            ),
+            Problem::Owner(_) => format!(
+                "Do not use a directory another user owns: {elsewhere}, then restart the server (leave {} alone: its contents are not yours to trust)",
+                error.component.display()
+            ),
+            Problem::NotAbsolute | Problem::Unreadable(_) => {
+                format!("Fix what the message names, or {elsewhere}; then restart the server")
+            }
+        };
+        ToolError::new(ErrorCode::UnsafeStateDir, error.to_string()).repair(repair)
     }
 }
 

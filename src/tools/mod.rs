@@ -478,7 +478,9 @@ const SPEND_CODES: &[ErrorCode] = &[E::InvalidReasoningEffort, E::BudgetExhauste
 const NO_ANSWER_CODES: &[ErrorCode] = &[E::NoFinalMessage];
 /// A structured answer that is not the schema's.
 const ANSWER_CODES: &[ErrorCode] = &[E::InvalidJson, E::SchemaViolation];
-const BUG_CODES: &[ErrorCode] = &[E::InternalError];
+/// Every tool: a state directory that cannot be trusted is refused before anything else, and a
+/// bug is answered as one.
+const EVERY_TOOL_CODES: &[ErrorCode] = &[E::UnsafeStateDir, E::InternalError];
 /// A synchronous paid run is a job the call waits on: its record must be written, and the wait
 /// can end without the tool's own envelope (the server leaving, the job cancelled, gone,
 /// stopped at its deadline, dead, or unreadable).
@@ -514,8 +516,8 @@ const fn codes<const N: usize>(parts: &[&[ErrorCode]]) -> [ErrorCode; N] {
     concat(parts)
 }
 
-const LOCAL_ONLY_CODES: &[ErrorCode] = &[E::InvalidArguments, E::InternalError];
-const CONSULT_CODES: &[ErrorCode] = &codes::<31>(&[
+const LOCAL_ONLY_CODES: &[ErrorCode] = &[E::InvalidArguments, E::UnsafeStateDir, E::InternalError];
+const CONSULT_CODES: &[ErrorCode] = &codes::<32>(&[
     WORKSPACE_CODES,
     PREFLIGHT_CODES,
     FILE_CODES,
@@ -524,9 +526,9 @@ const CONSULT_CODES: &[ErrorCode] = &codes::<31>(&[
     NO_ANSWER_CODES,
     ANSWER_CODES,
     WAITED_JOB_CODES,
-    BUG_CODES,
+    EVERY_TOOL_CODES,
 ]);
-const REVIEW_CODES: &[ErrorCode] = &codes::<34>(&[
+const REVIEW_CODES: &[ErrorCode] = &codes::<35>(&[
     WORKSPACE_CODES,
     PREFLIGHT_CODES,
     GIT_CODES,
@@ -535,12 +537,12 @@ const REVIEW_CODES: &[ErrorCode] = &codes::<34>(&[
     NO_ANSWER_CODES,
     ANSWER_CODES,
     WAITED_JOB_CODES,
-    BUG_CODES,
+    EVERY_TOOL_CODES,
 ]);
-const DRY_RUN_CODES: &[ErrorCode] = &codes::<14>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, BUG_CODES]);
+const DRY_RUN_CODES: &[ErrorCode] = &codes::<15>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, EVERY_TOOL_CODES]);
 /// Making, reading and removing the delegate worktree.
 const WORKTREE_CODES: &[ErrorCode] = &[E::NotAGitRepo, E::UnsafeRepository, E::GitUnavailable, E::WorktreeError];
-const DELEGATE_CODES: &[ErrorCode] = &codes::<29>(&[
+const DELEGATE_CODES: &[ErrorCode] = &codes::<30>(&[
     WORKSPACE_CODES,
     PREFLIGHT_CODES,
     WORKTREE_CODES,
@@ -549,28 +551,28 @@ const DELEGATE_CODES: &[ErrorCode] = &codes::<29>(&[
     CODEX_RUN_CODES,
     NO_ANSWER_CODES,
     WAITED_JOB_CODES,
-    BUG_CODES,
+    EVERY_TOOL_CODES,
 ]);
 const DELEGATE_DRY_RUN_CODES: &[ErrorCode] =
-    &codes::<10>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, BUG_CODES]);
+    &codes::<11>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, EVERY_TOOL_CODES]);
 
 /// Starting a job: codex must exist, the day's budget (or a used-up plan) must allow a run, and
 /// the job state must take the record.
 const JOB_START_CODES: &[ErrorCode] = &[E::CodexNotFound, E::CodexRateLimited, E::BudgetExhausted, E::StateWriteFailed];
 const CONSULT_ASYNC_CODES: &[ErrorCode] =
-    &codes::<15>(&[WORKSPACE_CODES, PREFLIGHT_CODES, FILE_CODES, JOB_START_CODES, BUG_CODES]);
+    &codes::<16>(&[WORKSPACE_CODES, PREFLIGHT_CODES, FILE_CODES, JOB_START_CODES, EVERY_TOOL_CODES]);
 const REVIEW_ASYNC_CODES: &[ErrorCode] =
-    &codes::<18>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, JOB_START_CODES, BUG_CODES]);
+    &codes::<19>(&[WORKSPACE_CODES, PREFLIGHT_CODES, GIT_CODES, JOB_START_CODES, EVERY_TOOL_CODES]);
 const DELEGATE_ASYNC_CODES: &[ErrorCode] =
-    &codes::<14>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, JOB_START_CODES, BUG_CODES]);
+    &codes::<15>(&[WORKSPACE_CODES, PREFLIGHT_CODES, WORKTREE_CODES, JOB_START_CODES, EVERY_TOOL_CODES]);
 /// A job record that cannot be read now, or an end that could not be recorded.
 const JOB_STORE_CODES: &[ErrorCode] = &[E::JobUnreadable, E::StateWriteFailed];
 /// A background job's life: unknown, not finished yet, or ended without a result.
 const JOB_LIFECYCLE_CODES: &[ErrorCode] = &[E::JobRunning, E::JobCancelled, E::JobTimeout, E::JobFailed];
-const JOB_CODES: &[ErrorCode] = &codes::<7>(&[WORKSPACE_CODES, &[E::JobNotFound], JOB_STORE_CODES, BUG_CODES]);
-const JOB_LIST_CODES: &[ErrorCode] = &codes::<4>(&[WORKSPACE_CODES, BUG_CODES]);
+const JOB_CODES: &[ErrorCode] = &codes::<8>(&[WORKSPACE_CODES, &[E::JobNotFound], JOB_STORE_CODES, EVERY_TOOL_CODES]);
+const JOB_LIST_CODES: &[ErrorCode] = &codes::<5>(&[WORKSPACE_CODES, EVERY_TOOL_CODES]);
 /// A stored result may be any envelope the job's tool could return.
-const JOB_RESULT_CODES: &[ErrorCode] = &codes::<36>(&[
+const JOB_RESULT_CODES: &[ErrorCode] = &codes::<37>(&[
     WORKSPACE_CODES,
     &[E::JobNotFound],
     JOB_LIFECYCLE_CODES,
@@ -582,7 +584,7 @@ const JOB_RESULT_CODES: &[ErrorCode] = &codes::<36>(&[
     CODEX_RUN_CODES,
     NO_ANSWER_CODES,
     ANSWER_CODES,
-    BUG_CODES,
+    EVERY_TOOL_CODES,
 ]);
 
 /// `codex_consult`; `codex_consult_async` runs it in a job.
@@ -874,6 +876,13 @@ pub fn fingerprint() -> &'static str {
 /// paid tool outside the job worker, a job running it, waited on) under a panic guard, then the
 /// summary view unless the call asked for `detail: "full"`.
 pub fn call_tool(tool: &Tool, arguments: Option<&Value>, context: &Context) -> Value {
+    // Before anything: every tool reads or writes the state directory (job records, sessions,
+    // the budget, probe caches), and one another user can replace is not read at all.
+    if let Err(unsafe_dir) = crate::adapters::state_dir::verify(&context.config.state_dir) {
+        let mut envelope = error_envelope(unsafe_dir.into(), &Meta::new(tool.tier, None));
+        lean::summarise(&mut envelope, &Args::default());
+        return envelope;
+    }
     let args = match params::validate(tool.params, arguments) {
         Ok(args) => args,
         Err(error) => {

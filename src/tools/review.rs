@@ -447,6 +447,11 @@ pub(super) fn bound(call: &Call, gathered: &Gathered, meta: &mut Meta, what: &st
         meta.note_truncation(&format!("{what} exceeded {limit} bytes; {hint}"));
     }
     meta.redacted_paths = bounded.redaction.redacted_paths();
+    if gathered.untracked_unlisted {
+        meta.security_warnings.push(
+            "untracked files were not listed or sent: the repository's git config sets status.showUntrackedFiles=no, which the review honours; name them in git add -N to review them".into(),
+        );
+    }
     if !gathered.neutralised_filters.is_empty() {
         meta.security_warnings.push(format!(
             "the repository's own config defines the filter driver(s) {}; repository-configured programs never run, so files using them were compared as they are on disk and may show changes the filter would hide",

@@ -102,6 +102,11 @@ fn every_advertised_error_code_is_reachable() {
     let not_a_dir = tempfile::NamedTempFile::new().unwrap();
     let unwritable_state = not_a_dir.path().join("state").display().to_string();
     reach(vec![("CODEX_IN_CLAUDE_STATE_DIR", &unwritable_state)], "codex_consult_async", &consult);
+    // A state directory other users may write is not trusted at all.
+    let open_state = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(open_state.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let open_state_text = open_state.path().display().to_string();
+    reach(vec![("CODEX_IN_CLAUDE_STATE_DIR", &open_state_text)], "codex_job_list", &json!({"workspace_root": ws}));
 
     reach(
         vec![],

@@ -485,14 +485,17 @@ fn corrupt_or_unwritable_job_state_never_leaves_a_job_running() {
 fn a_result_its_reader_may_not_read_is_reported_and_kept() {
     use std::os::unix::fs::PermissionsExt as _;
     let (setup, workspace, mut server, job_id) = finished_fake_job();
-    // Everything readable by another user except the result (root reads through any mode, so
-    // the reader is uid 65534).
+    // The reader is uid 65534 (root reads through any mode). The state directory must be its
+    // own to be trusted at all, so the store is handed to it, all but the result, which stays
+    // root's and unreadable.
     let job_dir = setup.job_dir(&job_id);
     let mode = |path: &Path, mode: u32| std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-    for dir in [setup.state.path(), job_dir.parent().unwrap(), &job_dir, workspace.path()] {
-        mode(dir, 0o755);
+    let to_reader = |path: &Path| std::os::unix::fs::chown(path, Some(65534), Some(65534)).unwrap();
+    for dir in [setup.state.path(), job_dir.parent().unwrap(), &job_dir] {
+        to_reader(dir);
     }
-    mode(&job_dir.join("spec.json"), 0o644);
+    to_reader(&job_dir.join("spec.json"));
+    mode(workspace.path(), 0o755);
     mode(&job_dir.join("result.json"), 0o000);
     let as_nobody = |args: &[&str]| -> Value {
         let output = std::process::Command::new("setpriv")
@@ -515,7 +518,11 @@ fn a_result_its_reader_may_not_read_is_reported_and_kept() {
         assert_eq!(refused["error"]["code"], json!("job_unreadable"), "{refused}");
     }
     assert!(!job_dir.join("terminal.json").exists(), "a terminal record was written over the result");
-    // Once the cause is gone (here: a reader allowed to read it), the paid result is there.
+    // Once the cause is gone (here: a reader allowed to read it), the paid result is there: the
+    // store back with its owner, the server's user.
+    for path in [setup.state.path(), job_dir.parent().unwrap(), &job_dir, &job_dir.join("spec.json")] {
+        std::os::unix::fs::chown(path, Some(0), Some(0)).unwrap();
+    }
     mode(&job_dir.join("result.json"), 0o600);
     let result =
         call(&mut server, "codex_job_consume_result", json!({"job_id": job_id, "workspace_root": workspace.path()}));

@@ -91,3 +91,5 @@ mod launcher;
 // `make release`: static binaries for both Linux targets (aarch64 run under qemu-user), the plugin
 // archive, and the real Claude Code installing it from a local marketplace, offline.
 mod release;
+// Issue 23: what another local user can read or plant (a real second user), FIFOs in the store.
+mod private;

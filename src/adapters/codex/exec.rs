@@ -27,6 +27,7 @@
 //! `/tmp` and `$TMPDIR` writable, and with them a repository that lives there.
 
 use std::ffi::OsString;
+use std::io::Write as _;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -38,6 +39,7 @@ use super::failure::{self, CodexFailure};
 use crate::foundation::cancel::CancelToken;
 use crate::foundation::policy::{Isolation, Tier};
 use crate::foundation::process::{Cmd, RunError};
+use crate::foundation::scratch;
 
 /// stderr kept from a run: enough for every error codex prints before or after a turn.
 const STDERR_CAP: usize = 256 * 1024;
@@ -136,11 +138,15 @@ pub struct Watch<'a> {
 
 /// Runs codex once. `Err` only when it could not start (then nothing was spent).
 pub fn run(invocation: &Invocation, cancel: &CancelToken, watch: &Watch) -> Result<Run, StartError> {
-    let scratch = tempfile::Builder::new().prefix("codex-in-claude-").tempdir().map_err(StartError::TempDir)?;
+    // Owner-only and locked while the run lives, so another local user cannot read codex's raw
+    // answer and a killed run's area is reaped by the next start (`foundation::scratch`).
+    let scratch = scratch::Area::new(scratch::Kind::CodexRun).map_err(StartError::TempDir)?;
     let last_message_path = scratch.path().join("last-message.txt");
     let schema_path = scratch.path().join("schema.json");
     if let Some(schema) = &invocation.output_schema {
-        std::fs::write(&schema_path, schema.to_string()).map_err(StartError::SchemaFile)?;
+        scratch::private_file(&schema_path)
+            .and_then(|mut file| file.write_all(schema.to_string().as_bytes()))
+            .map_err(StartError::SchemaFile)?;
     }
     let flags = super::probe::exec_flags(false, cancel, invocation.probe_kept_in.as_deref());
     let (argv, model_sent, compat_warnings) =

@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use crate::adapters::git::{DIFF_FLAGS, Git, GitError, Numstat};
 use crate::foundation::cancel::CancelToken;
+use crate::foundation::scratch;
 
 /// Longest ref accepted; real refs and revision expressions are far shorter.
 const MAX_REF_CHARS: usize = 256;
@@ -122,6 +123,9 @@ pub struct Gathered {
     /// Detected but not in the diff: excluded by the `Untracked` mode, or not a regular file or
     /// symlink (a nested repository, a FIFO).
     pub untracked_omitted: u64,
+    /// git is told not to list untracked files (`status.showUntrackedFiles=no`): none were
+    /// listed, counted or sent.
+    pub untracked_unlisted: bool,
     /// Filter drivers the repository's own config defines that were not run (see `Git`).
     pub neutralised_filters: Vec<String>,
     /// Files asked for (untracked files included by the mode, or named plan files) that were
@@ -265,7 +269,8 @@ pub fn gather(
     gathered.capture_truncated = tracked.stdout.truncated();
     gathered.add_numstat(&git.run(diff_args(&["--numstat", "-z"]))?.stdout.bytes());
 
-    if request.scope == Scope::WorkingTree {
+    gathered.untracked_unlisted = request.scope == Scope::WorkingTree && git.untracked_listing_off()?;
+    if request.scope == Scope::WorkingTree && !gathered.untracked_unlisted {
         let untracked = UntrackedDiff::gather(&git, request)?;
         gathered.untracked_detected = untracked.detected;
         gathered.untracked_included = untracked.included;
@@ -501,8 +506,9 @@ impl UntrackedDiff {
 /// that store already holds would freshen (set the mtime of) the pack or loose object holding
 /// it, and nothing here needs the store, since the diff is against the empty tree.
 struct ScratchIndex {
-    /// Removed on drop.
-    _dir: tempfile::TempDir,
+    /// Owner-only (it holds copies of the user's untracked files), reaped after a kill; removed
+    /// on drop.
+    _dir: scratch::Area,
     env: [(&'static str, String); 2],
 }
 
@@ -515,10 +521,7 @@ struct Added {
 impl ScratchIndex {
     fn new() -> Result<ScratchIndex, GatherError> {
         let unavailable = |what: &str| GatherError::Scratch(format!("cannot stage untracked files: {what}"));
-        let dir = tempfile::Builder::new()
-            .prefix("cic-untracked-")
-            .tempdir()
-            .map_err(|_| unavailable("no temporary directory"))?;
+        let dir = scratch::Area::new(scratch::Kind::Untracked).map_err(|_| unavailable("no temporary directory"))?;
         std::fs::create_dir(dir.path().join("objects")).map_err(|_| unavailable("no temporary directory"))?;
         // The environment carries strings only.
         let path = dir.path().to_str().ok_or_else(|| unavailable("the temporary directory path is not UTF-8"))?;
@@ -665,6 +668,26 @@ mod tests {
         assert_eq!(got.label, "working_tree");
         assert_eq!(got.head_oid.as_deref(), Some(git_ok(dir.path(), &["rev-parse", "HEAD"]).as_str()));
         assert!(!got.capture_truncated && got.binary_files.is_empty());
+    }
+
+    #[test]
+    fn untracked_files_git_is_told_not_to_list_are_never_listed_or_sent() {
+        let dir = repo();
+        write(dir.path(), "diary.txt", "DEAR-DIARY\n");
+        let include = request(Scope::WorkingTree, &[], Untracked::Include);
+        let got = run(dir.path(), &include).unwrap();
+        assert!(got.diff.contains("DEAR-DIARY") && !got.untracked_unlisted, "listed by default: {}", got.diff);
+        for value in ["no", "false", "No"] {
+            git_ok(dir.path(), &["config", "status.showUntrackedFiles", value]);
+            let got = run(dir.path(), &include).unwrap();
+            assert!(!got.diff.contains("DEAR-DIARY"), "{value}: {}", got.diff);
+            assert!(got.untracked_unlisted && got.untracked_detected == 0, "{value}: said, and counted as none");
+            // Named explicitly, still not listed: git was told not to.
+            let named = run(dir.path(), &request(Scope::WorkingTree, &["diary.txt"], Untracked::ExplicitOnly)).unwrap();
+            assert!(!named.diff.contains("DEAR-DIARY"));
+        }
+        git_ok(dir.path(), &["config", "status.showUntrackedFiles", "normal"]);
+        assert!(run(dir.path(), &include).unwrap().diff.contains("DEAR-DIARY"));
     }
 
     #[test]

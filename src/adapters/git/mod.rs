@@ -236,12 +236,12 @@ pub struct Git {
     neutralised_filters: Vec<String>,
     /// git-lfs's storage while a global filter driver is honoured; removed with the last of the
     /// `Git` and the `ForeignGitEnv`s it handed out.
-    filter_scratch: Option<Arc<tempfile::TempDir>>,
+    filter_scratch: Option<Arc<crate::foundation::scratch::Area>>,
     /// `GIT_DIR`/`GIT_WORK_TREE` naming the private git directory of a split index (see
     /// `PrivateGitDir`), added to every command about this repository; empty otherwise.
     repo_env: Vec<(String, String)>,
     /// Removed with the last of the `Git` and the `ForeignGitEnv`s it handed out.
-    private_git_dir: Option<Arc<tempfile::TempDir>>,
+    private_git_dir: Option<Arc<crate::foundation::scratch::Area>>,
 }
 
 /// The environment a program we start in a repository (codex) runs with, so that the git it runs
@@ -251,8 +251,8 @@ pub struct Git {
 #[derive(Debug, Clone, Default)]
 pub struct ForeignGitEnv {
     pub vars: Vec<(String, String)>,
-    _filter_scratch: Option<Arc<tempfile::TempDir>>,
-    _private_git_dir: Option<Arc<tempfile::TempDir>>,
+    _filter_scratch: Option<Arc<crate::foundation::scratch::Area>>,
+    _private_git_dir: Option<Arc<crate::foundation::scratch::Area>>,
 }
 
 /// What `open` takes from the server's environment; a value of its own so tests can vary it.
@@ -336,9 +336,10 @@ impl Git {
         git.config_pins = overrides.pins;
         git.neutralised_filters = overrides.neutralised;
         if overrides.honours_global {
-            let scratch = tempfile::Builder::new().prefix("cic-git-lfs-").tempdir().map_err(|err| {
-                GitError::Failed { message: format!("cannot make a scratch directory for git-lfs: {err}") }
-            })?;
+            let scratch =
+                crate::foundation::scratch::Area::new(crate::foundation::scratch::Kind::GitLfs).map_err(|err| {
+                    GitError::Failed { message: format!("cannot make a scratch directory for git-lfs: {err}") }
+                })?;
             let mut pair = OsString::from("lfs.storage=");
             pair.push(scratch.path());
             git.config_args.extend(["-c".into(), pair]);
@@ -542,6 +543,15 @@ impl Git {
         }
     }
 
+    /// Whether git is told not to list untracked files here: `status.showUntrackedFiles` set to
+    /// `no` (or a false boolean) in any config git reads (`-c` and `GIT_CONFIG_*` included).
+    /// `git status` honours it; `ls-files --others` does not, so every untracked listing asks.
+    pub fn untracked_listing_off(&self) -> Result<bool, GitError> {
+        let value = self.run_allowing_absent(["config", "--get", "status.showUntrackedFiles"])?;
+        let value = String::from_utf8_lossy(&value).trim().to_ascii_lowercase();
+        Ok(matches!(value.as_str(), "no" | "false" | "off" | "0"))
+    }
+
     /// The repository's top level, canonical, its object format and its git directories.
     fn top_level(&self) -> Result<(PathBuf, ObjectFormat, GitDirs), GitError> {
         let output = self.spawn(self.cmd([
@@ -609,7 +619,8 @@ const PER_WORKTREE_FILES: [&str; 2] = ["config.worktree", "info/sparse-checkout"
 /// (the layout of a linked work tree's git directory), so objects, refs and config are the
 /// repository's and git touches only the copies.
 struct PrivateGitDir {
-    dir: tempfile::TempDir,
+    /// Owner-only (it holds a copy of the user's index), reaped after a kill.
+    dir: crate::foundation::scratch::Area,
 }
 
 impl PrivateGitDir {
@@ -627,9 +638,7 @@ impl PrivateGitDir {
             Err(err) => return Err(failed("index", err)),
         };
         let Some(shared) = shared_index_file(&dirs.git_dir, &index) else { return Ok(None) };
-        let dir = tempfile::Builder::new()
-            .prefix("cic-git-index-")
-            .tempdir()
+        let dir = crate::foundation::scratch::Area::new(crate::foundation::scratch::Kind::GitIndex)
             .map_err(|err| failed("temporary directory", err))?;
         let mut common = dirs.common_dir.clone().into_os_string().into_vec();
         common.push(b'\n');

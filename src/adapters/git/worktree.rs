@@ -35,17 +35,10 @@ use std::time::Duration;
 use crate::adapters::git::capture::{self, Capture, IgnoredFiles};
 use crate::adapters::git::{DIFF_FLAGS, Git, GitError, Numstat};
 use crate::foundation::cancel::CancelToken;
+use crate::foundation::scratch;
 
-/// Prefix of every run area; cleanup refuses anything else.
-pub const DIR_PREFIX: &str = "cic-worktree-";
 /// Prefix of a copy kept after a failed capture (`Worktree::keep`): never reaped.
 pub const KEPT_PREFIX: &str = "cic-kept-";
-/// Locked by the process that made the run area, for as long as it lives: an area whose lock is
-/// free was left by a process that died (SIGKILL, crash) and may be removed.
-const OWNER_LOCK: &str = "owner.lock";
-/// A run area without its lock file is only an orphan once it is this old (it may be a few
-/// microseconds from getting one).
-const ORPHAN_MIN_AGE: Duration = Duration::from_secs(60);
 /// Identity of the baseline commit (the hardened git has no user config to take one from).
 const BASELINE_IDENTITY: [&str; 4] = ["-c", "user.name=codex-in-claude", "-c", "user.email=codex-in-claude@localhost"];
 /// The copy's own config, read by Codex's git calls too: no hook (not even a global one), no
@@ -90,10 +83,9 @@ fn git_failed(context: &'static str) -> impl Fn(GitError) -> WorktreeError + Cop
 
 /// A live throwaway copy; removed when dropped.
 pub struct Worktree {
-    /// `<base>/cic-worktree-XXXX`, deleted with everything in it.
-    area: Option<tempfile::TempDir>,
-    /// `owner.lock`, held while this value lives.
-    _owner: std::fs::File,
+    /// `<base>/cic-worktree-XXXX` (owner-only, its `owner.lock` held while this value lives),
+    /// deleted with everything in it.
+    area: Option<scratch::Area>,
     tree: PathBuf,
     tmp: PathBuf,
     /// The user's repository, only ever read (the apply check included).
@@ -127,19 +119,13 @@ impl Worktree {
                 base.display()
             )));
         }
-        std::fs::create_dir_all(base)
-            .map_err(|e| WorktreeError::Failed(format!("cannot create the worktree base {}: {e}", base.display())))?;
-        let area = tempfile::Builder::new()
-            .prefix(DIR_PREFIX)
-            .tempdir_in(base)
-            .map_err(|e| WorktreeError::Failed(format!("cannot create a worktree directory: {e}")))?;
-        let owner = std::fs::File::create(area.path().join(OWNER_LOCK))
-            .and_then(|file| file.try_lock().map(|()| file).map_err(std::io::Error::other))
-            .map_err(|e| WorktreeError::Failed(format!("cannot lock the worktree directory: {e}")))?;
+        let area = scratch::Area::new_in(base, scratch::Kind::Worktree).map_err(|e| {
+            WorktreeError::Failed(format!("cannot create a worktree directory under {}: {e}", base.display()))
+        })?;
         let (tree, tmp) = (area.path().join("tree"), area.path().join("tmp"));
         std::fs::create_dir(&tmp)
             .map_err(|e| WorktreeError::Failed(format!("cannot create the private temporary directory: {e}")))?;
-        let mut worktree = Worktree { area: Some(area), _owner: owner, tree, tmp, live, git_timeout, baseline: head };
+        let mut worktree = Worktree { area: Some(area), tree, tmp, live, git_timeout, baseline: head };
         // From here on, dropping `worktree` on an error removes what was made.
         let copy = worktree.init(cancel)?;
         worktree.fill(&copy, cancel)?;
@@ -540,29 +526,7 @@ fn copy_failed(relative: &Path, error: std::io::Error) -> WorktreeError {
 /// Removes the run areas under `base` whose owner died without cleaning up (their lock is
 /// free). Returns what could not be removed.
 pub fn reap_orphans(base: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(base) else { return Vec::new() };
-    let mut warnings = Vec::new();
-    for entry in entries.flatten() {
-        let dir = entry.path();
-        let named_ours = entry.file_name().to_string_lossy().starts_with(DIR_PREFIX);
-        if !named_ours || !entry.file_type().is_ok_and(|t| t.is_dir()) || !is_orphan(&dir) {
-            continue;
-        }
-        match std::fs::remove_dir_all(&dir) {
-            Ok(()) => crate::log_info!("removed the orphaned worktree {}", dir.display()),
-            Err(err) => warnings.push(format!("could not remove the orphaned worktree {}: {err}", dir.display())),
-        }
-    }
-    warnings
-}
-
-fn is_orphan(dir: &Path) -> bool {
-    match std::fs::File::open(dir.join(OWNER_LOCK)) {
-        Ok(lock) => lock.try_lock().is_ok(),
-        Err(_) => std::fs::metadata(dir)
-            .and_then(|m| m.modified())
-            .is_ok_and(|at| at.elapsed().is_ok_and(|age| age > ORPHAN_MIN_AGE)),
-    }
+    scratch::reap(&[base.to_path_buf()], &[scratch::Kind::Worktree])
 }
 
 /// What a delegation would start from, without creating anything.
@@ -606,9 +570,14 @@ pub fn plan(repo: &Path, git_timeout: Duration, cancel: &CancelToken) -> Result<
     let uncommitted = git.run(numstat_args).map_err(failed)?;
     let mut numstat = Numstat::default();
     numstat.add(&uncommitted.stdout.bytes());
-    let untracked = git.run(["ls-files", "--others", "--exclude-standard", "-z"]).map_err(failed)?;
+    // Untracked files are counted as git would list them: not at all when it is told not to.
+    let untracked = if git.untracked_listing_off().map_err(failed)? {
+        Vec::new()
+    } else {
+        git.run(["ls-files", "--others", "--exclude-standard", "-z"]).map_err(failed)?.stdout.bytes()
+    };
     let (mut untracked_files, mut untracked_bytes) = (0, 0);
-    for path in untracked.stdout.bytes().split(|&b| b == 0).filter(|p| !p.is_empty()) {
+    for path in untracked.split(|&b| b == 0).filter(|p| !p.is_empty()) {
         untracked_files += 1;
         let path = git.repo().join(OsStr::from_bytes(path));
         untracked_bytes += std::fs::symlink_metadata(path).map(|m| m.len()).unwrap_or(0);

@@ -369,6 +369,11 @@ impl Jobs {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let path = entry.path();
+            // Only real directories are ours; a link (a `patches` or job planted to lead
+            // elsewhere) is never followed, swept or deleted through.
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
             if name.starts_with(DISCARD_PREFIX) {
                 let _ = std::fs::remove_dir_all(&path);
                 continue;
@@ -860,7 +865,7 @@ fn is_envelope(value: &Value) -> bool {
 /// lines stay lines, and the newest are the ones kept.
 fn log_tail(dir: &Path) -> String {
     use std::io::{Read as _, Seek as _, SeekFrom};
-    let Ok(mut file) = std::fs::File::open(dir.join("worker.log")) else { return "(no log)".into() };
+    let Ok(mut file) = statefile::open_regular(&dir.join("worker.log")) else { return "(no log)".into() };
     let length = file.metadata().map(|m| m.len()).unwrap_or(0);
     let start = length.saturating_sub(LOG_TAIL_BYTES);
     let _ = file.seek(SeekFrom::Start(start));

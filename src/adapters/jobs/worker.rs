@@ -9,6 +9,7 @@
 
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
+use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 use std::process::ExitCode;
@@ -108,6 +109,7 @@ pub fn take_lock(dir: &Path) -> Result<File, String> {
         .truncate(false)
         .write(true)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(dir.join(LOCK_FILE))
         .map_err(|err| format!("cannot open the job lock: {err}"))?;
     if lock.try_lock().is_err() {
@@ -193,7 +195,7 @@ pub fn write_activity(dir: &Path, record: &Activity) -> std::io::Result<()> {
 pub fn holds_lock(dir: &Path) -> bool {
     // Read-only: a lock probe must work on a state disk remounted read-only, where the worker
     // still runs (flock needs no write access).
-    let Ok(file) = OpenOptions::new().read(true).open(dir.join(LOCK_FILE)) else { return false };
+    let Ok(file) = open_lock(dir) else { return false };
     match file.try_lock() {
         Ok(()) => false,
         Err(std::fs::TryLockError::WouldBlock) => true,
@@ -201,9 +203,15 @@ pub fn holds_lock(dir: &Path) -> bool {
     }
 }
 
+/// The job's lock file, opened without following a link or blocking on a FIFO planted in its
+/// place.
+fn open_lock(dir: &Path) -> std::io::Result<File> {
+    OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(dir.join(LOCK_FILE))
+}
+
 /// Stops the job's worker: SIGTERM to its process group, `grace` to finish cleaning up, then
-/// SIGKILL. Signals are only sent while the worker holds its lock, so a pid that was reused after
-/// the worker exited is never hit.
+/// SIGKILL. Signals are only sent while the lock is held by our own worker (`held_by_our_worker`),
+/// so neither a pid reused after the worker exited nor a pid someone wrote into the record is hit.
 pub fn stop(dir: &Path, grace: Duration) {
     let Some(pid) = statefile::read_json::<Value>(&dir.join(PID_FILE))
         .ok()
@@ -212,7 +220,7 @@ pub fn stop(dir: &Path, grace: Duration) {
     else {
         return;
     };
-    if !holds_lock(dir) {
+    if !holds_lock(dir) || !held_by_our_worker(dir, pid) {
         return;
     }
     crate::foundation::sys::terminate_group(pid);
@@ -222,5 +230,67 @@ pub fn stop(dir: &Path, grace: Duration) {
     if holds_lock(dir) {
         crate::foundation::sys::kill_group(pid);
         super::wait_until(KILL_WAIT, || !holds_lock(dir));
+    }
+}
+
+/// Whether `pid` is this user's worker of this job and holds the job's lock itself: the kernel's
+/// lock table (`/proc/locks`) names `pid` as the holder of the lock file's flock, the process
+/// belongs to this user, and it runs as `__job-worker <this job directory>`. A lock held by
+/// anyone else proves nothing about `pid`.
+fn held_by_our_worker(dir: &Path, pid: i32) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(lock) = open_lock(dir).and_then(|file| file.metadata()) else { return false };
+    let process = Path::new("/proc").join(pid.to_string());
+    let ours = std::fs::metadata(&process).is_ok_and(|meta| meta.uid() == crate::foundation::sys::effective_uid());
+    let cmdline = std::fs::read(process.join("cmdline")).unwrap_or_default();
+    let argv: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+    let same_dir = |arg: &[u8]| {
+        let named = Path::new(std::ffi::OsStr::from_bytes(arg)).canonicalize().ok();
+        named.is_some() && named == dir.canonicalize().ok()
+    };
+    let runs_this_job = argv.get(1) == Some(&&b"__job-worker"[..]) && argv.get(2).is_some_and(|arg| same_dir(arg));
+    let locks = std::fs::read_to_string("/proc/locks").unwrap_or_default();
+    ours && runs_this_job && flock_holders(&locks, lock.dev(), lock.ino()).contains(&pid)
+}
+
+/// The pids `/proc/locks` names as holding a flock on the file `(dev, ino)`. A line reads
+/// `1: FLOCK  ADVISORY  WRITE 4242 08:01:1234 0 EOF`; the device is `major:minor` in hex.
+fn flock_holders(locks: &str, dev: u64, ino: u64) -> Vec<i32> {
+    // The kernel's split of a device number (as glibc's `major`/`minor` decode it).
+    let major = ((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0xfff);
+    let minor = ((dev >> 12) & 0xffff_ff00) | (dev & 0xff);
+    let file = format!("{major:02x}:{minor:02x}:{ino}");
+    locks
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // A blocked waiter's line starts `1: ->`; it holds nothing.
+            (fields.get(1) == Some(&"FLOCK") && fields.get(5) == Some(&file.as_str()))
+                .then(|| fields.get(4)?.parse().ok())
+                .flatten()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt as _;
+
+    use super::*;
+
+    #[test]
+    fn the_kernel_names_a_flocks_holder_and_only_our_worker_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = take_lock(dir.path()).unwrap();
+        let meta = lock.metadata().unwrap();
+        let locks = std::fs::read_to_string("/proc/locks").unwrap();
+        let me = i32::try_from(std::process::id()).unwrap();
+        assert!(flock_holders(&locks, meta.dev(), meta.ino()).contains(&me), "{locks}");
+        assert!(holds_lock(dir.path()));
+        // The lock is held, and by this pid, but this process is no `__job-worker` of the job:
+        // a pid written into the record next to a held lock is never signalled.
+        assert!(!held_by_our_worker(dir.path(), me));
+        drop(lock);
+        assert!(flock_holders(&std::fs::read_to_string("/proc/locks").unwrap(), meta.dev(), meta.ino()).is_empty());
     }
 }
