@@ -129,7 +129,7 @@ pub fn capture(
 ) -> Result<Capture, WorktreeError> {
     let failed = |context: &'static str| move |e: GitError| WorktreeError::from_git(context, e);
     let new = new_files(inside, ignored)?;
-    let (captured, refused, not_files) = write_tree(inside, tree, baseline, &new.files)?;
+    let Written { tree: captured, refused, not_files } = write_tree(inside, tree, baseline, &new.files)?;
     let range = [baseline, captured.as_str()];
     let listing_args = |extra: &[&'static str]| -> Vec<&str> {
         let mut args = QUOTED_PATHS.to_vec();
@@ -375,16 +375,19 @@ fn new_files(inside: &Git, ignored: IgnoredFiles) -> Result<NewFiles, WorktreeEr
     Ok(NewFiles { files, nested_repos, left_out: (left_out, unlisted) })
 }
 
+/// What `write_tree` made: the tree's id, the paths git refused to enter, and the tracked paths
+/// that are no file, directory or symlink.
+struct Written {
+    tree: String,
+    refused: Vec<String>,
+    not_files: Vec<Vec<u8>>,
+}
+
 /// The copy's working state as a tree in the copy's store: the baseline index, with every
 /// changed tracked path and every new file in `new` entered by its raw content.
 /// Also returns the paths git refused to enter (`update-index` skips them with a warning) and
 /// the tracked paths Codex replaced with a FIFO, socket or device (kept as in the baseline).
-fn write_tree(
-    inside: &Git,
-    tree: &Path,
-    baseline: &str,
-    new: &[Vec<u8>],
-) -> Result<(String, Vec<String>, Vec<Vec<u8>>), WorktreeError> {
+fn write_tree(inside: &Git, tree: &Path, baseline: &str, new: &[Vec<u8>]) -> Result<Written, WorktreeError> {
     let failed = |context: &'static str| move |e: GitError| WorktreeError::from_git(context, e);
     let io = |what: &str, e: std::io::Error| WorktreeError::Failed(format!("cannot {what}: {e}"));
     let scratch = tree.join(".git").join(SCRATCH_INDEX);
@@ -478,7 +481,7 @@ fn write_tree(
     }
     let tree_id = run(vec!["write-tree"], None, "git write-tree in the worktree")?.stdout.text().trim().to_string();
     let _ = std::fs::remove_file(&scratch);
-    Ok((tree_id, refused, not_files))
+    Ok(Written { tree: tree_id, refused, not_files })
 }
 
 /// Whether a directory on the way to `path` (repo-relative, under `tree`) is now a symlink or
