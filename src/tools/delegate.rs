@@ -32,7 +32,7 @@ use crate::adapters::codex::answer;
 use crate::adapters::codex::exec::WriteScope;
 use crate::adapters::codex::failure::CodexFailure;
 use crate::adapters::codex::probe::{self, SandboxCheck};
-use crate::adapters::git::capture::{Capture, IgnoredFiles, LeftOutReason};
+use crate::adapters::git::capture::{APPLY_FLAGS, Capture, IgnoredFiles, LeftOutReason};
 use crate::adapters::git::worktree::{self, Worktree, WorktreeError};
 use crate::adapters::sessions::DelegateEdits;
 use crate::foundation::envelope::{ErrorCode, ToolError};
@@ -235,7 +235,10 @@ pub fn run_delegate(call: &Call) -> Value {
             "Codex sent no summary of its edits; review the diff and withheld_files themselves.".to_string()
         }
     };
-    let apply_command = diff.as_ref().map(|_| format!("git -C {} apply", shell_quote(worktree.live_repo())));
+    let apply_command = diff.as_ref().map(|_| {
+        let flags = APPLY_FLAGS.join(" ");
+        format!("git -C {} apply {flags}", shell_quote(worktree.live_repo()))
+    });
     remember(&mut meta);
     let mut raw = codex_run::raw_response(call, &run, &mut meta);
     if let Some(text) = raw["text"].as_str() {

@@ -390,7 +390,7 @@ fn a_subdirectory_workspace_gets_a_repo_root_diff_and_a_command_that_applies_all
     let diff = result["diff"].as_str().unwrap();
     assert!(diff.contains("+++ b/notes.txt\n") && diff.contains("+++ b/src/lib.rs\n"), "{diff}");
     let command = result["apply_command"].as_str().unwrap();
-    assert_eq!(command, format!("git -C '{}' apply", repo.canonical().display()));
+    assert_eq!(command, format!("git -C '{}' apply --whitespace=nowarn", repo.canonical().display()));
 
     // The suggested command, run from the subdirectory, applies every file.
     let mut child =

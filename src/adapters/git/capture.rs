@@ -36,6 +36,10 @@ pub const ARTEFACT_PATTERNS: &[&str] = &[
     ":(exclude,glob)**/node_modules/**",
     ":(exclude,glob)**/*.egg-info/**",
 ];
+/// Flags of the suggested `git apply` (and of the check that says whether it applies): the
+/// user's `apply.whitespace` would otherwise refuse (`error`) or rewrite (`fix`) lines Codex
+/// wrote with trailing whitespace.
+pub const APPLY_FLAGS: &[&str] = &["--whitespace=nowarn"];
 /// At most this many left-out files are named; the rest are counted.
 const MAX_LEFT_OUT_LISTED: usize = 100;
 /// The scratch index, in the copy's `.git` (never Codex's to write).
@@ -52,7 +56,8 @@ closed_set! {
 
 closed_set! {
     /// Why a new file is not in the diff.
-    LeftOutReason { Ignored = "ignored", Artefact = "artefact", RefusedPath = "refused_path", OverBound = "over_bound" }
+    LeftOutReason { Ignored = "ignored", Artefact = "artefact", RefusedPath = "refused_path", OverBound = "over_bound",
+        NotAFile = "not_a_file" }
 }
 
 impl LeftOutReason {
@@ -69,6 +74,10 @@ impl LeftOutReason {
             LeftOutReason::RefusedPath => {
                 "git refuses to track this path (a .git component, in any letter case or spelling git treats as one), \
                  so no patch can carry it; copy it by hand if you want it"
+            }
+            LeftOutReason::NotAFile => {
+                "Codex put a FIFO, socket or device in place of this tracked file; no patch can carry one, so the \
+                 diff leaves the file as committed"
             }
             LeftOutReason::OverBound => {
                 "its change did not fit in the diff bound (CODEX_IN_CLAUDE_MAX_DELEGATE_DIFF_BYTES), so it was left out \
@@ -120,7 +129,7 @@ pub fn capture(
 ) -> Result<Capture, WorktreeError> {
     let failed = |context: &'static str| move |e: GitError| WorktreeError::from_git(context, e);
     let new = new_files(inside, ignored)?;
-    let (captured, refused) = write_tree(inside, tree, baseline, &new.files)?;
+    let Written { tree: captured, refused, not_files } = write_tree(inside, tree, baseline, &new.files)?;
     let range = [baseline, captured.as_str()];
     let listing_args = |extra: &[&'static str]| -> Vec<&str> {
         let mut args = QUOTED_PATHS.to_vec();
@@ -177,6 +186,11 @@ pub fn capture(
     let cut_files = records[kept_records..].iter().map(RawRecord::display).collect();
     let (mut left_out, left_out_unlisted) = new.left_out;
     left_out.extend(refused.into_iter().map(|path| LeftOut { path, reason: LeftOutReason::RefusedPath }));
+    left_out.extend(
+        not_files
+            .iter()
+            .map(|path| LeftOut { path: String::from_utf8_lossy(path).into_owned(), reason: LeftOutReason::NotAFile }),
+    );
     Ok(Capture { files, cut_files, numstat, paths, nested_repos: new.nested_repos, left_out, left_out_unlisted })
 }
 
@@ -361,15 +375,19 @@ fn new_files(inside: &Git, ignored: IgnoredFiles) -> Result<NewFiles, WorktreeEr
     Ok(NewFiles { files, nested_repos, left_out: (left_out, unlisted) })
 }
 
+/// What `write_tree` made: the tree's id, the paths git refused to enter, and the tracked paths
+/// that are no file, directory or symlink.
+struct Written {
+    tree: String,
+    refused: Vec<String>,
+    not_files: Vec<Vec<u8>>,
+}
+
 /// The copy's working state as a tree in the copy's store: the baseline index, with every
 /// changed tracked path and every new file in `new` entered by its raw content.
-/// Also returns the paths git refused to enter (`update-index` skips them with a warning).
-fn write_tree(
-    inside: &Git,
-    tree: &Path,
-    baseline: &str,
-    new: &[Vec<u8>],
-) -> Result<(String, Vec<String>), WorktreeError> {
+/// Also returns the paths git refused to enter (`update-index` skips them with a warning) and
+/// the tracked paths Codex replaced with a FIFO, socket or device (kept as in the baseline).
+fn write_tree(inside: &Git, tree: &Path, baseline: &str, new: &[Vec<u8>]) -> Result<Written, WorktreeError> {
     let failed = |context: &'static str| move |e: GitError| WorktreeError::from_git(context, e);
     let io = |what: &str, e: std::io::Error| WorktreeError::Failed(format!("cannot {what}: {e}"));
     let scratch = tree.join(".git").join(SCRATCH_INDEX);
@@ -396,11 +414,18 @@ fn write_tree(
     paths.extend(new.iter().map(|p| (p.clone(), false)));
 
     let mut refused = Vec::new();
+    let mut not_files = Vec::new();
     let mut removals = Vec::new();
     let mut entries: Vec<(&'static str, Vec<u8>, Vec<u8>)> = Vec::new(); // (mode, id, path)
     let mut regular: Vec<(Vec<u8>, &'static str)> = Vec::new();
     for (path, gitlink) in &paths {
         let full = tree.join(OsStr::from_bytes(path));
+        // A tracked path under a directory Codex replaced with a symlink is gone, whatever the
+        // symlink leads to (git's own view: the symlink is the new entry).
+        if behind_symlink(tree, path) {
+            removals.push(path.clone());
+            continue;
+        }
         match std::fs::symlink_metadata(&full) {
             Ok(meta) if meta.file_type().is_symlink() => {
                 let target = std::fs::read_link(&full).map_err(|e| io("read a symlink in the copy", e))?;
@@ -411,6 +436,7 @@ fn write_tree(
                 regular.push((path.clone(), if meta.permissions().mode() & 0o111 != 0 { "100755" } else { "100644" }))
             }
             Ok(meta) if meta.is_dir() && *gitlink => {} // a submodule stays as recorded
+            Ok(meta) if !meta.is_dir() => not_files.push(path.clone()), // a FIFO, socket, device
             Ok(_) | Err(_) => removals.push(path.clone()),
         }
     }
@@ -455,7 +481,18 @@ fn write_tree(
     }
     let tree_id = run(vec!["write-tree"], None, "git write-tree in the worktree")?.stdout.text().trim().to_string();
     let _ = std::fs::remove_file(&scratch);
-    Ok((tree_id, refused))
+    Ok(Written { tree: tree_id, refused, not_files })
+}
+
+/// Whether a directory on the way to `path` (repo-relative, under `tree`) is now a symlink or
+/// no directory at all.
+fn behind_symlink(tree: &Path, path: &[u8]) -> bool {
+    let relative = Path::new(OsStr::from_bytes(path));
+    relative
+        .ancestors()
+        .skip(1)
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .any(|dir| std::fs::symlink_metadata(tree.join(dir)).map_or(true, |meta| !meta.file_type().is_dir()))
 }
 
 /// Raw object ids of files (`hash-object --no-filters`), written to the copy's store when

@@ -338,7 +338,8 @@ impl Worktree {
                 ));
             }
         }
-        let check = self.live.cmd(["apply", "--check", "-"]).stdin(diff.as_bytes().to_vec());
+        let args = ["apply", "--check"].iter().chain(capture::APPLY_FLAGS).chain(&["-"]);
+        let check = self.live.cmd(args.copied()).stdin(diff.as_bytes().to_vec());
         self.live.run_cmd(check).map(|_| ()).map_err(reason)
     }
 }

@@ -112,8 +112,10 @@ fn state(root: &Path) -> BTreeMap<String, String> {
             } else if meta.is_dir() {
                 stack.push(path.clone());
                 "dir".to_string()
-            } else {
+            } else if meta.is_file() {
                 format!("file {:o} {:?}", meta.permissions().mode() & 0o111, std::fs::read(&path).unwrap())
+            } else {
+                "special".to_string() // a FIFO, which reading would block on
             };
             out.insert(rel, value);
         }
@@ -300,4 +302,254 @@ fn a_copy_whose_capture_fails_is_kept_out_of_the_run_area_with_its_edits() {
     assert!(kept.exists(), "a kept copy is never reaped");
     let mode = std::fs::metadata(kept.parent().unwrap()).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700);
+}
+
+/// Captures what `edits` does to a copy of the repository `start` builds (local `config` set),
+/// applies the patch with the suggested command's flags in a fresh clone of the start state,
+/// and returns how that clone differs from the same edits made directly, with the capture's
+/// left-out files and whether `applies_to_live_tree` agreed with the apply.
+fn round_trip(
+    config: &'static [(&'static str, &'static str)],
+    start: impl Fn(&Path),
+    edits: impl Fn(&Path),
+) -> (Vec<String>, Vec<(String, LeftOutReason)>) {
+    let setting = Setting { name: "case", attributes: None, config, exact: true };
+    let scratch = tempfile::tempdir().unwrap();
+    let (live, base) = (scratch.path().join("live"), scratch.path().join("base"));
+    std::fs::create_dir(&live).unwrap();
+    init_repo(&live);
+    for (key, value) in config {
+        git_ok(&live, &["config", key, value]);
+    }
+    start(&live);
+    git_ok(&live, &["add", "-A"]);
+    git_ok(&live, &["commit", "-q", "-m", "start"]);
+    // The user's tree as git checks it out under the attributes, not as first written.
+    for tracked in git_ok(&live, &["ls-files"]).lines() {
+        std::fs::remove_file(live.join(tracked)).unwrap();
+    }
+    git_ok(&live, &["checkout", "-q", "--", "."]);
+    let (direct, fresh) = (scratch.path().join("direct"), scratch.path().join("fresh"));
+    clone(&live, &direct, &setting);
+    clone(&live, &fresh, &setting);
+    let before = fingerprint(&live);
+    let worktree = Worktree::create(&live, &base, Duration::from_secs(60), &CancelToken::new()).unwrap();
+    edits(worktree.path());
+    edits(&direct);
+    let capture = worktree.edits(64 << 20, IgnoredFiles::List).unwrap();
+    let left_out: Vec<(String, LeftOutReason)> =
+        capture.left_out.iter().map(|file| (file.path.clone(), file.reason)).collect();
+    let patch: String = capture.files.iter().map(|file| file.text.as_str()).collect();
+    let check = worktree.applies_to_live_tree(&patch, &capture.paths);
+    let applied = crate::foundation::process::Cmd::new("git")
+        .arg("apply")
+        .args(crate::adapters::git::capture::APPLY_FLAGS)
+        .arg("-")
+        .cwd(&fresh)
+        .env(crate::foundation::process::Env::Only(vec![("GIT_CONFIG_NOSYSTEM".into(), "1".into())]))
+        .stdin(patch.clone().into_bytes())
+        .run()
+        .unwrap();
+    let mut failures = Vec::new();
+    if check.is_ok() != applied.success() {
+        failures.push(format!("applies_to_live_tree says {check:?}, git apply: {}", applied.stderr.text()));
+    }
+    if !applied.success() {
+        failures.push(format!("git apply failed: {}\n{patch}", applied.stderr.text()));
+    }
+    let (want, got) = (state(&direct), state(&fresh));
+    for (path, value) in &want {
+        if got.get(path) != Some(value) && !left_out.iter().any(|(p, _)| p == path) {
+            failures.push(format!("{path}: want {value}, got {:?}", got.get(path)));
+        }
+    }
+    for path in got.keys().filter(|path| !want.contains_key(*path)) {
+        failures.push(format!("{path} exists only after git apply"));
+    }
+    drop(worktree);
+    assert_eq!(before, fingerprint(&live), "the live repository changed");
+    (failures, left_out)
+}
+
+#[test]
+fn trailing_whitespace_comes_back_exactly_whatever_the_users_apply_whitespace_says() {
+    for value in ["fix", "error"] {
+        let config: &'static [(&str, &str)] =
+            if value == "fix" { &[("apply.whitespace", "fix")] } else { &[("apply.whitespace", "error")] };
+        let (failures, _) = round_trip(
+            config,
+            |repo| std::fs::write(repo.join("a.txt"), "one\ntwo\n").unwrap(),
+            |copy| {
+                std::fs::write(copy.join("a.txt"), "one  \ntwo\n\t\n").unwrap();
+                std::fs::write(copy.join("new.md"), "line with a break  \n").unwrap();
+            },
+        );
+        assert!(failures.is_empty(), "apply.whitespace={value}: {}", failures.join("\n"));
+    }
+}
+
+#[test]
+fn a_tracked_file_replaced_by_a_fifo_is_listed_not_deleted() {
+    let (failures, left_out) = round_trip(
+        &[],
+        |repo| {
+            std::fs::write(repo.join("keep.txt"), "mine\n").unwrap();
+            std::fs::write(repo.join("b.txt"), "b\n").unwrap();
+        },
+        |copy| {
+            std::fs::remove_file(copy.join("keep.txt")).unwrap();
+            let fifo = std::ffi::CString::new(copy.join("keep.txt").into_os_string().into_encoded_bytes()).unwrap();
+            assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+            std::fs::write(copy.join("b.txt"), "bee\n").unwrap();
+        },
+    );
+    // The direct clone has a FIFO where the patch can carry nothing: listed, so skipped above;
+    // what matters is that the patch does not delete the user's file.
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(left_out, [("keep.txt".to_string(), LeftOutReason::NotAFile)]);
+}
+
+#[test]
+fn a_directory_replaced_by_a_symlink_to_a_directory_comes_back_as_the_symlink() {
+    let (failures, left_out) = round_trip(
+        &[],
+        |repo| {
+            std::fs::create_dir(repo.join("d")).unwrap();
+            std::fs::write(repo.join("d/a"), "tracked\n").unwrap();
+        },
+        |copy| {
+            std::fs::remove_dir_all(copy.join("d")).unwrap();
+            std::fs::create_dir(copy.join("other")).unwrap();
+            std::fs::write(copy.join("other/a"), "elsewhere\n").unwrap();
+            std::os::unix::fs::symlink("other", copy.join("d")).unwrap();
+        },
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(left_out.is_empty());
+}
+
+/// Writes `bytes` at `rel` under `root`, making its directories.
+fn put(root: &Path, rel: &str, bytes: &[u8]) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Every `.gitattributes` of the corpus (fixtures/fidelity/corpus) as the repository's: new and
+/// edited files of the kinds those files name come back exactly, and `applies_cleanly` agrees
+/// with the user's `git apply`. Files Codex wrote with LF where the user's attributes ask for
+/// CRLF in the working tree are the documented exception (README): there git writes CRLF.
+#[test]
+fn every_corpus_gitattributes_file_round_trips() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fidelity/corpus/gitattributes");
+    let mut names: Vec<_> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "gitattributes"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 30, "{names:?}");
+    let mut failures = Vec::new();
+    for attributes in names {
+        let text = std::fs::read(&attributes).unwrap();
+        let (found, _) = round_trip(
+            &[],
+            |repo| {
+                put(repo, ".gitattributes", &text);
+                put(repo, "main.c", b"int main(void) {\n  return 0;\n}\n");
+                put(repo, "notes.txt", b"one\r\ntwo\r\n");
+                put(repo, "logo.png", BINARY);
+                put(repo, "src/app.py", b"print('hi')\n");
+            },
+            |copy| {
+                put(copy, "main.c", b"int main(void) {\n  return 1;\n}\n");
+                put(copy, "notes.txt", b"one\r\n2\r\n");
+                put(copy, "logo.png", b"\x89PNG\r\n\x1a\n\0\x07");
+                put(copy, "src/app.py", b"print('caf\xe9')\n");
+                put(copy, "lib/new.js", b"export const a = 1;\n");
+                put(copy, "img/new.jpg", b"\xff\xd8\xff\0\r\n");
+                put(copy, "data.csv", b"caf\xe9,1\r\n");
+                put(copy, "doc/read me.md", b"# Title  \n");
+                put(copy, "empty.json", b"");
+            },
+        );
+        failures.extend(found.into_iter().map(|f| format!("{}: {f}", attributes.display())));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Every `.gitignore` of the corpus, as the repository's and as the user's global excludes: a
+/// new file is in the diff or listed in `left_out` (itself or a directory entry above it), never
+/// dropped without a word.
+#[test]
+fn every_corpus_gitignore_file_leaves_nothing_out_silently() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fidelity/corpus/gitignore");
+    let mut names: Vec<_> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "gitignore"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 17, "{names:?}");
+    let new_files = [
+        ".vscode/settings.json",
+        ".idea/workspace.xml",
+        "build/out.o",
+        "target/debug/app",
+        "node_modules/dep/index.js",
+        "__pycache__/m.cpython-312.pyc",
+        ".env",
+        "app.log",
+        ".DS_Store",
+        "Thumbs.db",
+        "x.swp",
+        "bin/Debug/a.dll",
+        ".terraform/plugins/p",
+        "local.properties",
+        "src/keep.rs",
+    ];
+    let mut failures = Vec::new();
+    for ignore in names {
+        for as_global in [false, true] {
+            let scratch = tempfile::tempdir().unwrap();
+            let (live, base) = (scratch.path().join("live"), scratch.path().join("base"));
+            std::fs::create_dir(&live).unwrap();
+            init_repo(&live);
+            if as_global {
+                git_ok(&live, &["config", "core.excludesFile", ignore.to_str().unwrap()]);
+            } else {
+                put(&live, ".gitignore", &std::fs::read(&ignore).unwrap());
+            }
+            put(&live, "README", b"r\n");
+            git_ok(&live, &["add", "-A"]);
+            git_ok(&live, &["commit", "-q", "-m", "start"]);
+            let worktree = Worktree::create(&live, &base, Duration::from_secs(60), &CancelToken::new()).unwrap();
+            for file in new_files {
+                put(worktree.path(), file, b"new\n");
+            }
+            let capture = worktree.edits(64 << 20, IgnoredFiles::List).unwrap();
+            for file in new_files {
+                let in_diff = capture.files.iter().any(|f| f.path == file);
+                let listed = capture
+                    .left_out
+                    .iter()
+                    .any(|l| l.path == file || (l.path.ends_with('/') && file.starts_with(l.path.as_str())));
+                if in_diff == listed {
+                    failures.push(format!(
+                        "{} (global: {as_global}): {file}: in diff {in_diff}, listed {listed}",
+                        ignore.display()
+                    ));
+                }
+            }
+            let included = worktree.edits(64 << 20, IgnoredFiles::Include).unwrap();
+            for file in new_files {
+                if !included.files.iter().any(|f| f.path == file) {
+                    failures.push(format!("{} (global: {as_global}): {file} not included", ignore.display()));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
