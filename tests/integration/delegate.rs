@@ -395,3 +395,33 @@ fn a_killed_delegate_worker_has_its_worktree_cleaned_by_the_next_start() {
     assert_eq!(snapshot(&repo), before);
     assert!(live_pids_with_env("CODEX_HOME", delegation.home.path(), last.pid()).is_empty());
 }
+
+/// A skip-worktree or assume-unchanged file holds the user's kept local tweak, which git hides
+/// from `status`: Codex edits that version, and the diff, relative to it, applies to the live
+/// tree with plain `git apply`.
+#[test]
+fn skip_worktree_and_assume_unchanged_files_start_as_they_are_on_disk() {
+    let mock = MockModel::start(vec![
+        Step::shell("echo codex >> notes.txt && echo codex >> run.sh"),
+        Step::message("Appended a line to both files."),
+    ]);
+    let mut delegation = Delegation::new(&mock, &[]);
+    let repo = project();
+    repo.write("notes.txt", "keep me\nlocal tweak\n");
+    repo.git(&["update-index", "--skip-worktree", "notes.txt"]);
+    repo.write("run.sh", "echo local\n");
+    repo.git(&["update-index", "--assume-unchanged", "run.sh"]);
+    let before = snapshot(&repo);
+    let result = delegation.call("codex_delegate", &repo, json!({}));
+    assert_eq!(result["ok"], json!(true), "{result}");
+    let diff = result["diff"].as_str().unwrap();
+    assert!(diff.contains(" local tweak\n+codex\n") && diff.contains(" echo local\n+codex\n"), "{diff}");
+    assert_eq!(result["applies_cleanly"], json!(true), "{result}");
+    assert_eq!(snapshot(&repo), before, "the live tree changed");
+    delegation.assert_no_worktree_left();
+    let patch = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(patch.path(), diff).unwrap();
+    repo.git(&["apply", &patch.path().display().to_string()]);
+    assert_eq!(std::fs::read_to_string(repo.path().join("notes.txt")).unwrap(), "keep me\nlocal tweak\ncodex\n");
+    assert_eq!(std::fs::read_to_string(repo.path().join("run.sh")).unwrap(), "echo local\ncodex\n");
+}
