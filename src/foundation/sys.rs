@@ -1,5 +1,6 @@
-//! The crate's only `unsafe`: the private umask, signalling process groups, arming the parent-death signal,
-//! starting a child in a new session, and noticing SIGTERM. Kept in one small module so every
+//! The crate's only `unsafe`: the private umask, signalling process groups, arming the
+//! parent-death signal, starting a child in a new session, noticing SIGTERM, and finding a sparse
+//! file's data. Kept in one small module so every
 //! use is reviewed together.
 
 use std::os::unix::process::CommandExt as _;
@@ -115,4 +116,30 @@ pub fn private_umask() {
 pub fn effective_uid() -> u32 {
     // SAFETY: geteuid(2) cannot fail and touches no memory.
     unsafe { libc::geteuid() }
+}
+
+/// The next run of data in `file` at or after `offset`, as `(start, end)`, skipping holes
+/// (`lseek` with `SEEK_DATA`, then `SEEK_HOLE`); `None` when only a hole is left. A file system
+/// that cannot say reports the whole rest as data.
+pub fn next_data(file: &std::fs::File, offset: u64, len: u64) -> std::io::Result<Option<(u64, u64)>> {
+    use std::os::fd::AsRawFd as _;
+    if offset >= len {
+        return Ok(None);
+    }
+    let fd = file.as_raw_fd();
+    let at = libc::off_t::try_from(offset).map_err(std::io::Error::other)?;
+    // SAFETY: lseek(2) on a descriptor `file` keeps open; it has no memory-safety preconditions.
+    let start = unsafe { libc::lseek(fd, at, libc::SEEK_DATA) };
+    if start < 0 {
+        let error = std::io::Error::last_os_error();
+        return match error.raw_os_error() {
+            Some(libc::ENXIO) => Ok(None),
+            Some(libc::EINVAL | libc::EOPNOTSUPP) => Ok(Some((offset, len))),
+            _ => Err(error),
+        };
+    }
+    // SAFETY: as above.
+    let end = unsafe { libc::lseek(fd, start, libc::SEEK_HOLE) };
+    let (start, end) = (start.unsigned_abs(), if end < 0 { len } else { end.unsigned_abs().min(len) });
+    Ok((start < end).then_some((start, end)))
 }

@@ -160,6 +160,7 @@ pub fn run_delegate(call: &Call) -> Value {
              it is returned as Codex wrote it"
         ));
     }
+    meta.security_warnings.extend(risky_changes(&edits, worktree.path()));
     let diff = (!bounded.text.is_empty()).then(|| bounded.text.clone());
     // The very text of `diff` (redacted, withheld files left out, bounded the same way), so the
     // file never holds what the inline diff would not.
@@ -450,6 +451,83 @@ fn names_copy(edits: &Capture, tree: &Path) -> Vec<String> {
     paths
 }
 
+/// Directories whose files are meant to be run: an executable bit set there is expected.
+const EXECUTABLE_DIRS: [&str; 5] = ["bin", "sbin", "script", "scripts", ".githooks"];
+
+/// Changes a plain `git apply` makes quietly that could hurt: a symlink leading out of the
+/// repository (applying it makes later reads or writes through it reach elsewhere), an
+/// executable bit newly set on a file that is neither a script (`#!`) nor under a directory of
+/// executables (`EXECUTABLE_DIRS`), where a hook, a `PATH` entry or a build step could run it
+/// unnoticed; scripts and `bin/` files are routinely made executable and warning on them would
+/// drown the rest; and a submodule pointer moved (the next `git submodule update` checks out a
+/// commit Codex chose). Read from each file's diff header and, for the file itself, the copy.
+fn risky_changes(edits: &Capture, tree: &Path) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for file in &edits.files {
+        let header: Vec<&str> = file
+            .text
+            .lines()
+            .take_while(|line| !line.starts_with("@@") && !line.starts_with("GIT binary patch"))
+            .collect();
+        let new_mode = header
+            .iter()
+            .find_map(|line| line.strip_prefix("new file mode ").or_else(|| line.strip_prefix("new mode ")));
+        let index_mode = header.iter().find_map(|line| line.strip_prefix("index ")).and_then(|l| l.split(' ').nth(1));
+        let path = file.path.as_str();
+        match new_mode.or(index_mode) {
+            Some("120000") => {
+                if let Ok(target) = std::fs::read_link(tree.join(path))
+                    && leaves_repository(Path::new(path), &target)
+                {
+                    warnings.push(format!(
+                        "{path}: a symlink to {}, outside the repository; applying the diff makes reads and writes                          through it reach that place",
+                        target.display()
+                    ));
+                }
+            }
+            Some("100755") if new_mode.is_some() => {
+                let usual = Path::new(path)
+                    .parent()
+                    .is_some_and(|dir| dir.components().any(|c| EXECUTABLE_DIRS.iter().any(|d| c.as_os_str() == *d)));
+                let mut start = [0; 2];
+                let script = std::fs::File::open(tree.join(path))
+                    .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut start))
+                    .is_ok_and(|()| &start == b"#!");
+                if !usual && !script {
+                    warnings.push(format!(
+                        "{path}: made executable, though it is not a script (no #!) and not under a directory of                          executables; check why before applying"
+                    ));
+                }
+            }
+            Some("160000") => warnings.push(format!(
+                "{path}: the submodule pointer changes; after applying, `git submodule update` checks out the                  commit the diff names"
+            )),
+            _ => {}
+        }
+    }
+    warnings
+}
+
+/// Whether `target`, a symlink at `link` (repository-relative), points outside the repository:
+/// absolute, or climbing above the top level with `..`.
+fn leaves_repository(link: &Path, target: &Path) -> bool {
+    use std::path::Component;
+    if target.is_absolute() {
+        return true;
+    }
+    let mut depth =
+        link.parent().map_or(0, |dir| dir.components().filter(|c| matches!(c, Component::Normal(_))).count());
+    for component in target.components() {
+        match component {
+            Component::ParentDir if depth == 0 => return true,
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+    }
+    false
+}
+
 /// A capture that failed after Codex ran: the paid work must not read as a setup problem, and
 /// its copy, moved out of the run area (`kept`), is where the edits still are.
 fn capture_failed(error: WorktreeError, kept: std::io::Result<std::path::PathBuf>) -> ToolError {
@@ -600,6 +678,15 @@ mod tests {
             meta: Meta::new(Tier::Propose, None),
         });
         crate::tools::check_against_schema(&dry_run, &dry_run_success_schema());
+    }
+
+    #[test]
+    fn a_symlink_leaves_the_repository_when_absolute_or_climbing_above_the_top() {
+        assert!(leaves_repository(Path::new("link"), Path::new("/etc/passwd")));
+        assert!(leaves_repository(Path::new("a/link"), Path::new("../../outside")));
+        assert!(leaves_repository(Path::new("link"), Path::new("a/../../x")));
+        assert!(!leaves_repository(Path::new("a/b/link"), Path::new("../../README.md")));
+        assert!(!leaves_repository(Path::new("link"), Path::new("./src/lib.rs")));
     }
 
     #[test]

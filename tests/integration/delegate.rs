@@ -395,3 +395,102 @@ fn a_killed_delegate_worker_has_its_worktree_cleaned_by_the_next_start() {
     assert_eq!(snapshot(&repo), before);
     assert!(live_pids_with_env("CODEX_HOME", delegation.home.path(), last.pid()).is_empty());
 }
+
+/// A skip-worktree or assume-unchanged file holds the user's kept local tweak, which git hides
+/// from `status`: Codex edits that version, and the diff, relative to it, applies to the live
+/// tree with plain `git apply`.
+#[test]
+fn skip_worktree_and_assume_unchanged_files_start_as_they_are_on_disk() {
+    let mock = MockModel::start(vec![
+        Step::shell("echo codex >> notes.txt && echo codex >> run.sh"),
+        Step::message("Appended a line to both files."),
+    ]);
+    let mut delegation = Delegation::new(&mock, &[]);
+    let repo = project();
+    repo.write("notes.txt", "keep me\nlocal tweak\n");
+    repo.git(&["update-index", "--skip-worktree", "notes.txt"]);
+    repo.write("run.sh", "echo local\n");
+    repo.git(&["update-index", "--assume-unchanged", "run.sh"]);
+    let before = snapshot(&repo);
+    let result = delegation.call("codex_delegate", &repo, json!({}));
+    assert_eq!(result["ok"], json!(true), "{result}");
+    let diff = result["diff"].as_str().unwrap();
+    assert!(diff.contains(" local tweak\n+codex\n") && diff.contains(" echo local\n+codex\n"), "{diff}");
+    assert_eq!(result["applies_cleanly"], json!(true), "{result}");
+    assert_eq!(snapshot(&repo), before, "the live tree changed");
+    delegation.assert_no_worktree_left();
+    let patch = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(patch.path(), diff).unwrap();
+    repo.git(&["apply", &patch.path().display().to_string()]);
+    assert_eq!(std::fs::read_to_string(repo.path().join("notes.txt")).unwrap(), "keep me\nlocal tweak\ncodex\n");
+    assert_eq!(std::fs::read_to_string(repo.path().join("run.sh")).unwrap(), "echo local\ncodex\n");
+}
+
+/// A sparse tracked file (a 64 MiB disk image holding a few bytes) is copied sparse: it takes a
+/// few blocks in the copy, as in the live tree, not 64 MiB. (At 1 GiB the copy is as sparse,
+/// but hashing the whole file in the baseline and the capture outlasts the harness's wait.)
+#[test]
+fn a_sparse_tracked_file_stays_sparse_in_the_copy() {
+    let mock = MockModel::start(vec![
+        Step::shell("stat -c 'blocks=%b.' disk.img && tail -c 6 disk.img"),
+        Step::message("Looked at the image."),
+    ]);
+    let mut delegation = Delegation::new(&mock, &[]);
+    let repo = project();
+    let image = std::fs::File::create(repo.path().join("disk.img")).unwrap();
+    use std::os::unix::fs::FileExt as _;
+    image.write_all_at(b"head\n", 0).unwrap();
+    image.write_all_at(b"tail!\n", (64 << 20) - 6).unwrap();
+    drop(image);
+    repo.git(&["add", "disk.img"]);
+    repo.commit("a disk image");
+    let blocks = |log: &str| -> u64 {
+        // The command itself is in the log too: the count is the `blocks=<digits>.` one.
+        let counts = log.split("blocks=").skip(1).filter_map(|rest| rest.split('.').next()?.parse().ok());
+        counts.last().expect("the copy's block count was reported")
+    };
+    use std::os::unix::fs::MetadataExt as _;
+    let live_blocks = std::fs::metadata(repo.path().join("disk.img")).unwrap().blocks();
+    assert!(live_blocks < 1024, "the fixture is sparse: {live_blocks} blocks");
+    let result = delegation.call("codex_delegate", &repo, json!({}));
+    assert_eq!(result["ok"], json!(true), "{result}");
+    let log = mock.request_log_text();
+    assert!(log.contains("tail!"), "the copy holds the file's data: {log}");
+    let copied = blocks(&log);
+    assert!(copied <= live_blocks + 64, "the copy took {copied} blocks of 512 bytes, the live file {live_blocks}");
+    delegation.assert_no_worktree_left();
+}
+
+/// Changes `git apply` makes quietly that could hurt are warned about: symlinks leading out of
+/// the repository, and an executable bit on a file that is neither a script nor under `bin/`;
+/// a script, a `bin/` file and a symlink inside the repository are not.
+#[test]
+fn symlinks_out_of_the_repository_and_odd_executables_are_warned_about() {
+    let mock = MockModel::start(vec![
+        Step::shell(
+            "ln -s /etc/passwd abs_link && mkdir -p docs && ln -s ../../outside docs/up_link && ln -s ../src/lib.rs \
+             docs/in_link && printf 'plain data\\n' > data.txt && chmod +x data.txt notes.txt && mkdir -p bin && \
+             printf 'tool\\n' > bin/tool && chmod +x bin/tool && printf '#!/bin/sh\\necho go\\n' > go && chmod +x go",
+        ),
+        Step::message("Made links and executables."),
+    ]);
+    let mut delegation = Delegation::new(&mock, &[]);
+    let repo = project();
+    let result = delegation.call("codex_delegate", &repo, json!({"detail": "full"}));
+    assert_eq!(result["ok"], json!(true), "{result}");
+    let warnings: Vec<String> = result["meta"]["security_warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap().to_string())
+        .collect();
+    let warned = |path: &str| warnings.iter().any(|w| w.starts_with(&format!("{path}: ")));
+    for path in ["abs_link", "docs/up_link", "data.txt", "notes.txt"] {
+        assert!(warned(path), "{path} is not warned about: {warnings:?}");
+    }
+    for path in ["docs/in_link", "bin/tool", "go"] {
+        assert!(!warned(path), "{path} is warned about: {warnings:?}");
+    }
+    assert!(result["diff"].as_str().unwrap().contains("+++ b/abs_link"), "{result}");
+    delegation.assert_no_worktree_left();
+}

@@ -100,18 +100,16 @@ fn review_gate(env: &[(String, String)], repo: &Path) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
-/// Every reading tool, the delegate (when `delegate`) and the review gate over `live`, none of
+/// Every reading tool, the delegate and the review gate over `live`, none of
 /// which may write or touch the repository; each answer holds the standard work.
-fn every_tool(live: &Live, delegate: bool) {
+fn every_tool(live: &Live) {
     let reviews = [
         json!({"untracked": "include"}),
         json!({"scope": "branch", "base": "HEAD~1"}),
         json!({"scope": "commit", "commit": "HEAD"}),
     ];
     let mut steps: Vec<Step> = reviews.iter().map(|_| Step::message(review_answer("concerns", json!([])))).collect();
-    if delegate {
-        steps.extend([Step::shell("echo more >> README.md"), Step::message("Done.")]);
-    }
+    steps.extend([Step::shell("echo more >> README.md"), Step::message("Done.")]);
     steps.push(Step::message(review_answer("pass", json!([]))));
     let mock = MockModel::start(steps);
     let codex_home = CodexHome::new(&mock);
@@ -142,10 +140,8 @@ fn every_tool(live: &Live, delegate: bool) {
             assert!(requests[i].body.contains("fresh()"), "{name}: the untracked file was not sent");
         }
     }
-    if delegate {
-        let delegated = call("codex_delegate", json!({"task": "append to the readme"}));
-        assert!(delegated["diff"].as_str().unwrap().contains("+more"), "{name}: {delegated}");
-    }
+    let delegated = call("codex_delegate", json!({"task": "append to the readme"}));
+    assert!(delegated["diff"].as_str().unwrap().contains("+more"), "{name}: {delegated}");
     let answer = live.untouched("the review gate", || review_gate(&env, &live.repo()));
     let message = answer["systemMessage"].as_str().unwrap_or_default();
     assert!(message.contains("verdict pass"), "{name}: the gate did not review: {answer}");
@@ -157,7 +153,7 @@ fn a_split_index_is_never_touched() {
     live.git(&["update-index", "--split-index"]);
     let shared = std::fs::read_dir(live.repo().join(".git")).unwrap().flatten();
     assert!(shared.into_iter().any(|e| e.file_name().to_string_lossy().starts_with("sharedindex.")));
-    every_tool(&live, true);
+    every_tool(&live);
 }
 
 /// The user's config splits every index git writes, the scratch index of untracked files too.
@@ -165,7 +161,7 @@ fn a_split_index_is_never_touched() {
 fn core_split_index_in_the_users_config_writes_nothing_into_git() {
     let live = Live::new("core.splitIndex", "", |_| {});
     write(&live.home(), ".gitconfig", "[core]\n\tsplitIndex = true\n");
-    every_tool(&live, true);
+    every_tool(&live);
 }
 
 #[test]
@@ -184,7 +180,7 @@ fn untracked_content_already_in_a_pack_or_a_loose_object_freshens_neither() {
     write(&live.repo(), "src/loose.rs", "only a loose object\n");
     // The fixture's own objects were written a moment ago; a freshen must be told apart.
     std::thread::sleep(std::time::Duration::from_millis(20));
-    every_tool(&live, true);
+    every_tool(&live);
 }
 
 #[test]
@@ -205,11 +201,9 @@ fn a_merge_stopped_on_conflicts_is_never_touched() {
         assert!(!merge.status.success(), "the merge should stop on the conflict");
     });
     assert!(live.git(&["status", "--porcelain"]).contains("UU README.md"));
-    // Not the delegate: merge-ort stores the conflicted file (markers and all) as a blob, and the
-    // delegate's baseline hashes that file into its copy, which borrows the live store, so git
-    // freshens the live blob. The baseline commit belongs to `worktree.rs`'s capture code, left
-    // to its rework (SECURITY.md says what is touched).
-    every_tool(&live, false);
+    // The delegate too: merge-ort stored the conflicted file (markers and all) as a blob, which
+    // the copy's baseline holds, and writing it again from the copy would freshen the live one.
+    every_tool(&live);
 }
 
 #[test]
@@ -225,7 +219,7 @@ fn git_lfs_files_are_read_without_touching_the_repository() {
     assert!(live.git(&["show", "HEAD:asset.bin"]).starts_with("version https://git-lfs"));
     touch_later(&live.repo(), "asset.bin");
     std::fs::write(live.repo().join("new.bin"), b"\0new lfs content").unwrap();
-    every_tool(&live, true);
+    every_tool(&live);
 }
 
 /// Files that would block or break a reader among the untracked ones: a 1 GiB sparse file (left

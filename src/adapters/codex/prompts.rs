@@ -37,8 +37,10 @@ title, file (null for the plan itself), line, evidence, risk and recommendation;
 
 const DELEGATE_FRAMING: &str = "Implement the task below by editing files in the current working directory, a \
 throwaway copy of the user's repository. Make the smallest correct change, match the existing style, and run the \
-project's tests or checks when that helps (there is no network access). Do not commit, and do not touch files the \
-task does not need. Refer to files by repository-relative paths, never absolute ones. Finish with a short summary of \
+project's tests or checks when that helps (there is no network access). Git in the copy is read-only: `git \
+status`, `git diff` and `git log` work, but `git add`, `git mv`, `git rm`, `git commit` and `git stash` fail, so \
+create, move and delete files with plain file operations (`mv`, `rm`, an editor) and leave staging to the user. Do not \
+touch files the task does not need. Refer to files by repository-relative paths, never absolute ones. Finish with a short summary of \
 what you changed and what the user should verify.";
 
 /// The consult prompt: framing, the question, and any extra context.
@@ -155,6 +157,16 @@ mod tests {
         assert!(prompt.find("Author-provided context").unwrap() < prompt.find("## Diff under review").unwrap());
         assert!(review("commit abc", "", None, None).contains("(empty diff)"));
         assert!(!prompt.contains("focus"));
+    }
+
+    /// The sandbox keeps the copy's `.git` read-only, so `git add` or `git mv` fail there: Codex
+    /// is told before the task, so it moves files with plain file operations instead.
+    #[test]
+    fn the_delegate_prompt_says_git_is_read_only_in_the_copy_before_the_task() {
+        let prompt = delegate(" Rename a.rs to b.rs. ");
+        let rule = prompt.find("Git in the copy is read-only").unwrap();
+        assert!(rule < prompt.find("## Task (untrusted data)\nRename a.rs to b.rs.\n").unwrap());
+        assert!(prompt[rule..].contains("`git mv`") && prompt[rule..].contains("plain file operations"));
     }
 
     #[test]

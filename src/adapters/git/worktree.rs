@@ -14,13 +14,13 @@
 //! - `objects/info/alternates` names the live object directory, so history is read in place
 //!   and every object the copy writes stays in the copy. Writing an object the live store
 //!   already holds would make git touch that store's file instead ("freshening"), so the copy
-//!   writes only objects of content that is new: see `commit_baseline` and `edits`. (An
-//!   uncommitted edit whose content the live store happens to hold, e.g. a file restored to an
-//!   older version, is the one case left: git then updates that object file's mtime, never its
-//!   bytes.) `shallow` is copied;
+//!   writes only objects of content that is new: see `Worktree::stage` and `edits` (a
+//!   conflicted file as merge-ort stored it, or a file restored to an older version, is hashed
+//!   but not written). `shallow` is copied;
 //! - the index is HEAD plus the live index's staged entries; the working files are the live
 //!   tracked files' bytes (real content of filtered files, the user's unstaged edits, symlinks as
-//!   symlinks, never followed), skip-worktree files from their blobs, gitlinks as empty
+//!   symlinks, never followed; skip-worktree and assume-unchanged files as they are on disk,
+//!   from their blobs where the sparse checkout left them out), gitlinks as empty
 //!   directories. Untracked files are never copied.
 //!
 //! Next to `tree/` sits `tmp/`, the only other place Codex may write (its `TMPDIR`).
@@ -47,6 +47,8 @@ const COPY_CONFIG: [(&str, &str); 4] =
     [("core.hooksPath", "/dev/null"), ("core.fsmonitor", "false"), ("gc.auto", "0"), ("maintenance.auto", "false")];
 /// `.git/info/attributes` of the copy (see `Worktree::init`).
 const RAW_ATTRIBUTES: &str = "* -filter -text -ident !working-tree-encoding\n";
+/// Mode of a symlink entry.
+const SYMLINK_MODE: &str = "120000";
 /// Mode of a gitlink (submodule) entry.
 const GITLINK_MODE: &str = "160000";
 /// Mode of a sparse index's directory entry (`ls-files --sparse`).
@@ -258,9 +260,15 @@ impl Worktree {
             } else if mode == GITLINK_MODE {
                 std::fs::create_dir_all(self.tree.join(relative)).map_err(|e| copy_failed(relative, e))?;
             } else if tag == "S" {
-                // Outside the sparse-checkout cone: the live tree does not have it.
-                from_blobs.extend_from_slice(path);
-                from_blobs.push(0);
+                // Skip-worktree: either a local tweak kept out of git's sight (`update-index
+                // --skip-worktree`), which is what the user has and Codex must edit, or a file
+                // outside the sparse-checkout cone, which the live tree does not have.
+                copy_tracked(self.live.repo(), &self.tree, relative, &mut safe_dirs)
+                    .map_err(|e| copy_failed(relative, e))?;
+                if std::fs::symlink_metadata(self.tree.join(relative)).is_err() {
+                    from_blobs.extend_from_slice(path);
+                    from_blobs.push(0);
+                }
             } else {
                 copy_tracked(self.live.repo(), &self.tree, relative, &mut safe_dirs)
                     .map_err(|e| copy_failed(relative, e))?;
@@ -294,10 +302,7 @@ impl Worktree {
         let mut changed_args = vec!["diff-files", "--name-only", "-z"];
         changed_args.extend(DIFF_FLAGS);
         let changed = copy.run(changed_args).map_err(git_failed("git diff-files"))?.stdout.bytes();
-        if !changed.is_empty() {
-            let update = copy.cmd(["update-index", "-z", "--add", "--remove", "--stdin"]).stdin(changed);
-            copy.run_cmd(update).map_err(git_failed("git update-index in the worktree"))?;
-        }
+        self.stage(copy, changed)?;
         let tree = copy.run(["write-tree"]).map_err(git_failed("git write-tree"))?.stdout.text().trim().to_string();
         let head_tree = copy.run(["rev-parse", "HEAD^{tree}"]).map_err(git_failed("git rev-parse"))?;
         if tree == head_tree.stdout.text().trim() {
@@ -308,6 +313,53 @@ impl Worktree {
         let baseline = copy.run(commit).map_err(git_failed("baseline commit"))?.stdout.text().trim().to_string();
         copy.run(["update-ref", "--no-deref", "HEAD", baseline.as_str()]).map_err(git_failed("git update-ref"))?;
         self.baseline = baseline;
+        Ok(())
+    }
+
+    /// Enters `paths` (NUL-terminated) of the copy's working tree in its index, writing only the
+    /// objects no store holds. `update-index` without `--info-only` writes every file's object,
+    /// and writing one the live store already holds (a conflicted file as merge-ort stored it, a
+    /// file restored to an older version) makes git refresh that object file's mtime in the live
+    /// store. So the index gets the hashes first, and only the missing objects are written.
+    fn stage(&self, copy: &Git, paths: Vec<u8>) -> Result<(), WorktreeError> {
+        if paths.is_empty() {
+            return Ok(());
+        }
+        let staged: HashSet<&[u8]> = paths.split(|&b| b == 0).filter(|p| !p.is_empty()).collect();
+        let update =
+            copy.cmd(["update-index", "-z", "--add", "--remove", "--info-only", "--stdin"]).stdin(paths.clone());
+        copy.run_cmd(update).map_err(git_failed("git update-index in the worktree"))?;
+        let mut raw_args = vec!["diff-index", "--cached", "--raw", "-z", "--no-renames"];
+        raw_args.extend(DIFF_FLAGS);
+        raw_args.push("HEAD");
+        let raw = copy.run(raw_args).map_err(git_failed("git diff-index in the worktree"))?.stdout.bytes();
+        let entries: Vec<(String, String, &[u8])> =
+            index_entries(&raw).into_iter().filter(|(_, _, path)| staged.contains(path)).collect();
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let query: Vec<u8> = entries.iter().flat_map(|(_, object, _)| format!("{object}\n").into_bytes()).collect();
+        let check = copy.cmd(["cat-file", "--batch-check=%(objectname) %(objecttype)"]).stdin(query);
+        let known = copy.run_cmd(check).map_err(git_failed("git cat-file in the worktree"))?.stdout.text();
+        let missing: HashSet<&str> = known.lines().filter_map(|line| line.strip_suffix(" missing")).collect();
+        for (mode, object, path) in entries.iter().filter(|(_, object, _)| missing.contains(object.as_str())) {
+            let relative = Path::new(OsStr::from_bytes(path));
+            let file = self.tree.join(relative);
+            let content = if mode == SYMLINK_MODE {
+                std::fs::read_link(&file).map(|target| target.into_os_string().into_vec())
+            } else {
+                std::fs::read(&file)
+            }
+            .map_err(|e| copy_failed(relative, e))?;
+            let write = copy.cmd(["hash-object", "-w", "--no-filters", "-t", "blob", "--stdin"]).stdin(content);
+            let written = copy.run_cmd(write).map_err(git_failed("git hash-object in the worktree"))?.stdout.text();
+            if written.trim() != object {
+                return Err(WorktreeError::Failed(format!(
+                    "{} changed while the worktree was being made; try again",
+                    relative.display()
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -385,8 +437,7 @@ impl Worktree {
             }
         }
         if !adopted.is_empty() {
-            let add = copy.cmd(["update-index", "-z", "--add", "--stdin"]).stdin(adopted);
-            copy.run_cmd(add).map_err(git_failed("git update-index in the worktree"))?;
+            self.stage(&copy, adopted)?;
             self.commit_baseline(&copy)?;
         }
         Ok(())
@@ -469,6 +520,23 @@ fn staged_index_info(raw: &[u8]) -> Vec<u8> {
     out
 }
 
+/// (new mode, new object, path) of each `diff-index --raw -z` record that is not a deletion.
+fn index_entries(raw: &[u8]) -> Vec<(String, String, &[u8])> {
+    let mut out = Vec::new();
+    let mut fields = raw.split(|&b| b == 0);
+    while let (Some(record), Some(path)) = (fields.next(), fields.next()) {
+        let record = String::from_utf8_lossy(record);
+        let parts: Vec<&str> = record.trim_start_matches(':').split(' ').collect();
+        if let [_, new_mode, _, new_object, status] = parts[..]
+            && status != "D"
+            && new_mode != GITLINK_MODE
+        {
+            out.push((new_mode.to_string(), new_object.to_string(), path));
+        }
+    }
+    out
+}
+
 /// Copies one tracked file from the live tree: a regular file's bytes and mode, a symlink as a
 /// symlink. A file that is missing — or lies behind a symlinked directory, which git counts as
 /// missing too, and which would lead outside the repository — stays missing in the copy.
@@ -501,10 +569,39 @@ fn copy_tracked(live: &Path, tree: &Path, relative: &Path, safe_dirs: &mut HashS
     if meta.file_type().is_symlink() {
         std::os::unix::fs::symlink(std::fs::read_link(&source)?, &target)
     } else if meta.is_file() {
-        std::fs::copy(&source, &target).map(drop)
+        copy_sparse(&source, &target)
     } else {
         Ok(()) // a directory where a file is tracked: git counts the file as deleted
     }
+}
+
+/// Copies a regular file's bytes and permissions, its holes left holes: only the runs of data
+/// are read and written, and the length is set last. `std::fs::copy` writes a sparse file out
+/// whole (a 1 GiB disk image of a few blocks would take 1 GiB in the copy). `O_NOFOLLOW`: a
+/// file replaced by a symlink meanwhile is refused, not followed.
+fn copy_sparse(source: &Path, target: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{FileExt as _, OpenOptionsExt as _};
+    let from = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(source)?;
+    let meta = from.metadata()?;
+    let to = std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(target)?;
+    let len = meta.len();
+    let mut buffer = vec![0; 1 << 17];
+    let mut offset = 0;
+    while let Some((start, end)) = crate::foundation::sys::next_data(&from, offset, len)? {
+        let mut at = start;
+        while at < end {
+            let want = usize::try_from(end - at).unwrap_or(usize::MAX).min(buffer.len());
+            let read = from.read_at(&mut buffer[..want], at)?;
+            if read == 0 {
+                break; // the file shrank meanwhile
+            }
+            to.write_all_at(&buffer[..read], at)?;
+            at += read as u64;
+        }
+        offset = end;
+    }
+    to.set_len(len)?;
+    to.set_permissions(meta.permissions())
 }
 
 /// (path, driver) of every `check-attr -z filter` record (`path\0filter\0value\0`) that names
