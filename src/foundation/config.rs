@@ -370,7 +370,8 @@ impl Config {
                     reader.warn(
                         "ENV_PASSTHROUGH",
                         &format!(
-                            "has {refused} entr{} that are not a variable name or NAME_PREFIX*; {} ignored",
+                            "has {refused} entr{} that are not a variable name or NAME_PREFIX* of at most \
+                             {PASSTHROUGH_NAME_MAX} characters, or come after the first {PASSTHROUGH_MAX} names; {} ignored",
                             if refused == 1 { "y" } else { "ies" },
                             if refused == 1 { "it is" } else { "they are" }
                         ),
@@ -497,6 +498,12 @@ fn is_placeholder(value: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// The longest passthrough entry and the most entries kept. Every entry goes into one `-c`
+/// argument of every codex run, and Linux refuses to start a program with an argument over
+/// 128 KiB (`MAX_ARG_STRLEN`): a longer list would make every run fail to start.
+const PASSTHROUGH_NAME_MAX: usize = 128;
+const PASSTHROUGH_MAX: usize = 256;
+
 /// `A, B_*` → the names and prefix patterns, and how many entries were refused. A pattern is a
 /// name followed by one `*`: a prefix the user chose names one family of variables, while a bare
 /// `*` or a `*` elsewhere would match credentials nobody meant to pass.
@@ -507,8 +514,9 @@ fn parse_passthrough(list: &str) -> (Vec<String>, usize) {
         let name = entry.strip_suffix('*').unwrap_or(entry);
         let mut chars = name.chars();
         let valid = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && entry.len() <= PASSTHROUGH_NAME_MAX;
+        if !valid || (names.len() == PASSTHROUGH_MAX && !names.iter().any(|n| n == entry)) {
             refused += 1;
         } else if !names.iter().any(|n| n == entry) {
             names.push(entry.to_string());
@@ -584,6 +592,26 @@ mod tests {
         assert_eq!(c.env_passthrough, vec!["OK".to_string()]);
         assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
         assert!(c.warnings[0].starts_with("CODEX_IN_CLAUDE_ENV_PASSTHROUGH has 5 entries"), "{:?}", c.warnings);
+    }
+
+    /// 10,000 names, or one of 1,000 characters, would put one `-c` argument over Linux's
+    /// 128 KiB limit on every codex run: the list is bounded, and what is cut is said.
+    #[test]
+    fn passthrough_is_bounded_so_codex_still_starts() {
+        let long = "A".repeat(1000);
+        let many: Vec<String> = (0..10_000).map(|i| format!("CIC_NAME_{i}")).collect();
+        let list = format!("{long},OK,{},OK", many.join(","));
+        let c = config(&[("ENV_PASSTHROUGH", list.as_str())]);
+        assert_eq!(c.env_passthrough.len(), PASSTHROUGH_MAX);
+        assert_eq!(c.env_passthrough[..2], ["OK".to_string(), "CIC_NAME_0".to_string()]);
+        let pin = serde_json::to_string(&c.env_passthrough).unwrap();
+        assert!(pin.len() < 128 * 1024 - 4096, "{}", pin.len());
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        let refused = 1 + 10_000 - (PASSTHROUGH_MAX - 1);
+        assert!(c.warnings[0].contains(&format!("has {refused} entries")), "{:?}", c.warnings);
+        assert!(!c.warnings[0].contains(&long), "{:?}", c.warnings);
+        let exact = "B".repeat(PASSTHROUGH_NAME_MAX);
+        assert_eq!(config(&[("ENV_PASSTHROUGH", exact.as_str())]).env_passthrough, [exact]);
     }
 
     #[test]

@@ -47,7 +47,8 @@ set = { HOSTILE_SET = "hostile-set-value" }
 
 /// A `codex` first on PATH that runs the real one with the mock provider given as `-c`, so
 /// that a run which ignores the user's `config.toml` (`isolation`) still talks to the mock.
-/// It changes nothing else: the environment and the arguments are the server's.
+/// It changes nothing else: the environment and the arguments are the server's, and codex's
+/// login shell and shell snapshot keep their defaults (on).
 fn codex_with_provider(dir: &Path, mock: &MockModel, provider: &str) -> PathBuf {
     let overrides = [
         "model=\"gpt-5.5\"".to_string(),
@@ -57,12 +58,10 @@ fn codex_with_provider(dir: &Path, mock: &MockModel, provider: &str) -> PathBuf 
              request_max_retries=0,stream_max_retries=0,supports_websockets=false}}",
             mock.base_url()
         ),
-        "allow_login_shell=false".to_string(),
         "analytics.enabled=false".to_string(),
         "otel.metrics_exporter=\"none\"".to_string(),
         "features.plugins=false".to_string(),
         "features.unbounded_connection_retries=false".to_string(),
-        "features.shell_snapshot=false".to_string(),
     ];
     let quoted: Vec<String> = overrides.iter().map(|o| format!("-c '{o}'")).collect();
     let script = format!("#!/bin/sh\nexec '{}' {} \"$@\"\n", codex_bin().display(), quoted.join(" "));
@@ -293,6 +292,59 @@ fn status_and_setup_name_what_is_passed_and_never_a_value() {
     for (what, text) in [("codex_status", status.to_string()), ("setup", printed)] {
         for (name, value) in SECRETS.iter().chain(PASSED) {
             assert!(!text.contains(value), "{what} shows the value of {name}");
+        }
+    }
+}
+
+/// codex's defaults run a command in a login shell when the model asks (`login: true`, which
+/// a hostile `AGENTS.md` can ask for) and source a snapshot of the user's interactive shell
+/// before every command: either would re-export whatever the user's dotfiles export, past the
+/// pinned policy. And a command could read the codex process's own environment through
+/// `/proc` (codex 0.169 makes itself unreadable there). None of it may reach the model, with
+/// codex's defaults for both (the test-only `allow_login_shell`/`shell_snapshot` keys removed)
+/// and `SHELL` pointing at bash.
+#[test]
+fn dotfiles_and_the_codex_process_leak_nothing_to_the_commands() {
+    let repo = repo_with_a_change();
+    let probe = "env; for p in /proc/[0-9]*; do tr '\\0' '\\n' < $p/environ; done 2>/dev/null; echo probed";
+    let login_shell = |index: &str| {
+        Step::Events(vec![
+            response_created(),
+            output_item_done(function_call_item(index, "exec_command", &json!({"cmd": probe, "login": true}))),
+            response_completed(),
+        ])
+    };
+    for isolation in ["inherit", "ignore-config"] {
+        let mock =
+            MockModel::start(vec![login_shell("call_a"), Step::shell(probe), Step::message(consult_answer("checked"))]);
+        let home = CodexHome::new(&mock);
+        let config = std::fs::read_to_string(home.config_path()).unwrap();
+        let config = config.replace("allow_login_shell = false\n", "").replace("shell_snapshot = false\n", "");
+        std::fs::write(home.config_path(), config).unwrap();
+        let user_home = tempfile::tempdir().unwrap();
+        let dotfile = "export DOTFILE_SECRET=envleak-dotfile-secret\n";
+        for name in [".bashrc", ".profile", ".bash_profile", ".zshrc", ".zshenv"] {
+            std::fs::write(user_home.path().join(name), dotfile).unwrap();
+        }
+        let wrapper = tempfile::tempdir().unwrap();
+        codex_with_provider(wrapper.path(), &mock, "env_key=\"MOCK_API_KEY\"");
+        let home_value = user_home.path().display().to_string();
+        let extra =
+            [("HOME", home_value.as_str()), ("SHELL", "/bin/bash"), ("MOCK_API_KEY", "envleak-mock-provider-key")];
+        let mut env = server_env(&home, wrapper.path(), &[]);
+        env.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let mut server = Server::start(&env);
+        server.initialize(json!({}));
+        let arguments = json!({"workspace_root": repo.path(), "question": "env?", "isolation": isolation});
+        let result = envelope(&server.call(1, "codex_consult", arguments));
+        assert_eq!(result["ok"], json!(true), "{isolation}: {result}");
+        let output = env_output(&mock);
+        assert!(output.contains("probed"), "{isolation}: {output}");
+        assert_no_secret_sent(isolation, &mock);
+        let log = mock.request_log_text();
+        for value in ["envleak-dotfile-secret", "envleak-mock-provider-key"] {
+            assert!(!log.contains(value), "{isolation}: {value} reached the model");
         }
     }
 }

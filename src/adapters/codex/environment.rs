@@ -185,10 +185,12 @@ pub fn codex(extra: Vec<(String, String)>) -> Env {
 /// The `-c` pins of the commands' environment: everything codex has (already allowlisted),
 /// narrowed to `COMMANDS`, the user's additions and `extra` (the git policy codex's own git and
 /// the commands' git share). The default `*KEY*`/`*SECRET*`/`*TOKEN*` excludes are turned off
-/// because the list is exact: they would otherwise silently drop a name the user added.
+/// because the list is exact: they would otherwise silently drop a name the user added. No login
+/// shell and no shell snapshot, so no dotfile adds to the list.
 pub fn shell_policy_pins(extra: &[String]) -> Vec<OsString> {
     let mut include: Vec<&str> = COMMANDS.to_vec();
     include.extend(passthrough().iter().map(String::as_str));
+    include.push("SHLVL");
     include.extend(extra.iter().map(String::as_str));
     // A JSON array of strings is a valid TOML array.
     let include = serde_json::to_string(&include).unwrap_or_else(|_| "[]".into());
@@ -196,6 +198,15 @@ pub fn shell_policy_pins(extra: &[String]) -> Vec<OsString> {
         "shell_environment_policy.inherit=\"all\"".to_string(),
         "shell_environment_policy.ignore_default_excludes=true".to_string(),
         format!("shell_environment_policy.include_only={include}"),
+        // A login shell (the model may ask for one) and a snapshot of the user's shell, sourced
+        // before every command, both re-run the user's dotfiles after the policy was applied:
+        // an `export GITHUB_TOKEN=…` in `~/.bashrc` or `~/.profile` would reach the commands.
+        "allow_login_shell=false".to_string(),
+        // bash reads `~/.bashrc` even for `bash -c` when its standard input is a socket (codex
+        // gives a command one) and it is not nested in another shell; `SHLVL=1` says it is.
+        "shell_environment_policy.set.SHLVL=\"1\"".to_string(),
+        "features.shell_snapshot=false".to_string(),
+        "features.shell_snapshot_v2=false".to_string(),
     ]
     .into_iter()
     .flat_map(|pin| [OsString::from("-c"), OsString::from(pin)])
@@ -283,7 +294,16 @@ mod tests {
         assert_eq!(pins[1], "shell_environment_policy.inherit=\"all\"");
         assert_eq!(pins[3], "shell_environment_policy.ignore_default_excludes=true");
         assert!(pins[5].starts_with("shell_environment_policy.include_only=[\"PATH\",\"HOME\","), "{}", pins[5]);
-        assert!(pins[5].ends_with(",\"GIT_CONFIG_PARAMETERS\"]"), "{}", pins[5]);
+        assert!(pins[5].ends_with(",\"SHLVL\",\"GIT_CONFIG_PARAMETERS\"]"), "{}", pins[5]);
         assert!(!pins[5].contains("PROXY") && !pins[5].contains("API_KEY"), "{}", pins[5]);
+        assert_eq!(
+            pins[7..].iter().step_by(2).collect::<Vec<_>>(),
+            [
+                "allow_login_shell=false",
+                "shell_environment_policy.set.SHLVL=\"1\"",
+                "features.shell_snapshot=false",
+                "features.shell_snapshot_v2=false"
+            ]
+        );
     }
 }
