@@ -53,7 +53,10 @@ pub fn envelopes(program: &Path, repo: &TestRepo) -> Vec<Value> {
     let mut vars: Vec<(String, String)> = home.env().into_iter().filter(|(k, _)| k != "PATH").collect();
     vars.push(("PATH".into(), path_with(&codex_bin_dir())));
     vars.push(("HOME".into(), state.path().display().to_string()));
-    let mut server = Server::start_program(program, &vars).answering_requests();
+    // The original is a Python program whose start (interpreter, imports) took over the default
+    // 20 s on a loaded machine; this test compares bytes, not speed, so it waits longer.
+    let mut server =
+        Server::start_program(program, &vars).answering_requests().with_timeout(std::time::Duration::from_secs(180));
     server.initialize(json!({}));
     let root = repo.path().display().to_string();
     let arguments = [
