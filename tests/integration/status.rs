@@ -109,7 +109,7 @@ fn capabilities_are_generated_from_the_registry() {
     let tools = caps["tools"].as_array().unwrap();
     assert_eq!(tools.len(), 16);
     let status = tools.iter().find(|t| t["name"] == "codex_status").unwrap();
-    assert_eq!(status["error_codes"], json!(["invalid_arguments", "internal_error"]));
+    assert_eq!(status["error_codes"], json!(["invalid_arguments", "unsafe_state_dir", "internal_error"]));
     let consult = tools.iter().find(|t| t["name"] == "codex_consult").unwrap();
     assert_eq!(consult["cost"], json!("paid"));
     assert_eq!(consult["required_params"], json!(["question"]));
