@@ -10,8 +10,7 @@
 //! read-modify-write under an exclusive lock on a sibling lock file, so concurrent runs, in this
 //! process or others, all count. Reads need no lock: the writer replaces the whole file.
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt as _;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -178,13 +177,7 @@ impl Budget {
     /// Today's ledger, changed by `change` and written back, under the lock.
     fn update(&self, change: impl FnOnce(&mut Ledger)) -> std::io::Result<()> {
         statefile::private_dir(&self.dir)?;
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(self.dir.join(LOCK_FILE))?;
+        let lock = statefile::open_lock(&self.dir.join(LOCK_FILE))?;
         lock.lock()?;
         let (today, _) = clock::local_day(clock::now_ms());
         let mut ledger = self.today(&today).map_err(std::io::Error::other)?;

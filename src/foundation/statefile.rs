@@ -94,6 +94,18 @@ pub fn open_regular(path: &Path) -> std::io::Result<File> {
     Ok(file)
 }
 
+/// Opens (creating it owner-only if missing) a lock file to hold with `File::lock`/`try_lock`,
+/// without following a symlink or blocking on a FIFO planted in its place.
+pub fn open_lock(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+}
+
 /// Creates `dir` (and parents) readable by the owner only; tightens an existing one.
 pub fn private_dir(dir: &Path) -> std::io::Result<()> {
     fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;

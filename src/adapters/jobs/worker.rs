@@ -104,14 +104,7 @@ pub fn spawn_main(dir: &Path) -> ExitCode {
 /// The worker's hold on its job, taken first and kept for its whole life: while it is held the
 /// job reads as running. `Err` says why it could not be taken.
 pub fn take_lock(dir: &Path) -> Result<File, String> {
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(dir.join(LOCK_FILE))
-        .map_err(|err| format!("cannot open the job lock: {err}"))?;
+    let lock = statefile::open_lock(&dir.join(LOCK_FILE)).map_err(|err| format!("cannot open the job lock: {err}"))?;
     if lock.try_lock().is_err() {
         return Err("another worker holds this job's lock".into());
     }
