@@ -97,7 +97,16 @@ pub fn run(mode: cli::Mode) -> ExitCode {
             let ok = envelope["ok"] == serde_json::Value::Bool(true);
             // A diff left out of the envelope for its size is read from its patch file.
             let patch = envelope["patch_file"].as_str().filter(|_| envelope["diff"].is_null());
-            let kept = patch.and_then(|path| std::fs::read_to_string(path).ok());
+            // Through the store's safe open: a link or FIFO planted in the patch's place is
+            // neither followed nor waited on.
+            let kept = patch.and_then(|path| {
+                foundation::statefile::open_regular(std::path::Path::new(path))
+                    .and_then(|mut file| {
+                        let mut text = String::new();
+                        std::io::Read::read_to_string(&mut file, &mut text).map(|_| text)
+                    })
+                    .ok()
+            });
             let written = match envelope["diff"].as_str().or(kept.as_deref()) {
                 Some(diff) if print.diff_only => {
                     for file in envelope["withheld_files"].as_array().into_iter().flatten() {
